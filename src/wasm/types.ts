@@ -1,0 +1,88 @@
+// The public surface of the process runtime (src/wasm), used by the executor
+// layer and the CLI. Implementation: src/wasm/runtime.ts (class Runtime).
+
+/** Why a process ended. A closed set; `text()` renders it as DESIGN.md spells it. */
+export type ExitReason =
+  | { kind: 'normal' } // exit code 0 (returned from _start or proc_exit(0))
+  | { kind: 'exit'; code: number } // proc_exit(code) with code != 0
+  | { kind: 'killed' }
+  | { kind: 'trap'; message: string; func?: string }
+  | { kind: 'limit'; limit: 'cpu' | 'memory' | 'wall' };
+
+export interface ExitStatus {
+  /** Process exit status as a shell sees it: guest code, 134 for a trap, 137 for killed or a limit. */
+  code: number;
+  reason: ExitReason;
+  /** Present when stdout/stderr were spawned with 'capture'. */
+  stdout?: Uint8Array;
+  stderr?: Uint8Array;
+  /** Instrumentation ticks consumed (fuel), when the module was instrumented. */
+  fuelUsed: number;
+  /** Peak linear memory in bytes. */
+  memoryBytes: number;
+}
+
+export interface Limits {
+  /** Upper bound on linear memory; memory.grow past it fails (guest sees -1) and,
+   *  if the guest then traps, the reason is limit: memory. */
+  maxMemoryBytes?: number;
+  /** Instrumentation ticks before the process ends with limit: cpu. */
+  fuel?: number;
+  /** Wall-clock milliseconds of running time (time spent paused does not count). */
+  timeoutMs?: number;
+}
+
+/** 'inherit' = the host's own fd; 'ignore' = discard; 'capture' = returned in ExitStatus;
+ *  a function = called with each chunk as the guest writes it. */
+export type OutputMode = 'inherit' | 'ignore' | 'capture' | ((data: Uint8Array) => void);
+export type InputMode = 'inherit' | 'ignore' | Uint8Array;
+
+export interface SpawnOptions {
+  /** argv; args[0] is the program name (the module's file name, as wasmtime does). */
+  args: string[];
+  env?: Record<string, string>;
+  preopens?: { hostPath: string; guestPath: string }[];
+  stdin?: InputMode; // default 'ignore'
+  stdout?: OutputMode; // default 'ignore'
+  stderr?: OutputMode; // default 'ignore'
+  limits?: Limits;
+}
+
+export type ProcessState = 'starting' | 'running' | 'paused' | 'exited';
+
+export interface ProcessStats {
+  fuelUsed: number;
+  memoryBytes: number;
+  /** Milliseconds spent running (not paused). */
+  runningMs: number;
+}
+
+/** A running guest. Created by Runtime.spawn. */
+export interface WasmProcess {
+  readonly state: ProcessState;
+  /** Resolves once, when the process has ended for any reason. Never rejects. */
+  wait(): Promise<ExitStatus>;
+  /** Ends the process with reason `killed` (terminates its worker, which is replaced). Idempotent. */
+  kill(): void;
+  /** Freezes the guest at its next instrumentation tick; resolves once it is frozen
+   *  (or at once if it already ended). */
+  pause(): Promise<void>;
+  /** Continues a paused guest exactly where it stopped. */
+  resume(): void;
+  stats(): ProcessStats;
+}
+
+/** A validated, compiled module, cached by content ID. */
+export interface LoadedModule {
+  /** sha256 of the module bytes, lowercase hex. */
+  readonly cid: string;
+  readonly size: number;
+}
+
+/** Invalid module bytes or a module ww cannot run; `message` says which and what to do. */
+export class ModuleError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ModuleError';
+  }
+}
