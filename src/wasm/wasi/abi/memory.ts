@@ -1,0 +1,102 @@
+// The one checked view of guest memory. Every pointer and length the guest
+// passes goes through here: each access is checked against the memory's
+// current byteLength (re-read on every call, because memory.grow replaces the
+// buffer) and an out-of-range access throws WasiError(EFAULT).
+import { Errno, WasiError } from './errno.js';
+
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
+const utf8Encoder = new TextEncoder();
+
+/** The part of WebAssembly.Memory the host uses (the ES2023 lib declares no WebAssembly types). */
+export interface WasmMemory {
+  readonly buffer: ArrayBuffer | SharedArrayBuffer;
+}
+
+export class GuestMemory {
+  private memory: WasmMemory | undefined;
+
+  setMemory(memory: WasmMemory): void {
+    this.memory = memory;
+  }
+
+  private buffer(): ArrayBuffer {
+    if (!this.memory) throw new WasiError(Errno.FAULT, 'WASI call before setMemory: the guest has no memory yet');
+    // A shared memory's buffer works the same for typed-array views.
+    return this.memory.buffer as ArrayBuffer;
+  }
+
+  /** Throws EFAULT unless [ptr, ptr+len) lies inside memory. Returns the buffer checked against. */
+  private checked(ptr: number, len: number): ArrayBuffer {
+    const buf = this.buffer();
+    if (ptr < 0 || len < 0 || ptr + len > buf.byteLength) throw new WasiError(Errno.FAULT);
+    return buf;
+  }
+
+  /** A live view of guest bytes (valid until the next memory.grow). */
+  bytes(ptr: number, len: number): Uint8Array {
+    return new Uint8Array(this.checked(ptr, len), ptr, len);
+  }
+
+  /** Throws EFAULT unless the range is inside memory; for callers that write later. */
+  check(ptr: number, len: number): void {
+    this.checked(ptr, len);
+  }
+
+  u8(ptr: number): number {
+    return new DataView(this.checked(ptr, 1)).getUint8(ptr);
+  }
+  u16(ptr: number): number {
+    return new DataView(this.checked(ptr, 2)).getUint16(ptr, true);
+  }
+  u32(ptr: number): number {
+    return new DataView(this.checked(ptr, 4)).getUint32(ptr, true);
+  }
+  u64(ptr: number): bigint {
+    return new DataView(this.checked(ptr, 8)).getBigUint64(ptr, true);
+  }
+  setU8(ptr: number, v: number): void {
+    new DataView(this.checked(ptr, 1)).setUint8(ptr, v);
+  }
+  setU16(ptr: number, v: number): void {
+    new DataView(this.checked(ptr, 2)).setUint16(ptr, v, true);
+  }
+  setU32(ptr: number, v: number): void {
+    new DataView(this.checked(ptr, 4)).setUint32(ptr, v >>> 0, true);
+  }
+  setU64(ptr: number, v: bigint): void {
+    new DataView(this.checked(ptr, 8)).setBigUint64(ptr, BigInt.asUintN(64, v), true);
+  }
+
+  /** Copies `data` into guest memory at ptr. */
+  write(ptr: number, data: Uint8Array): void {
+    new Uint8Array(this.checked(ptr, data.length), ptr, data.length).set(data);
+  }
+
+  /** A UTF-8 string the guest passed (invalid UTF-8 => EILSEQ, like wasmtime). */
+  string(ptr: number, len: number): string {
+    const bytes = this.bytes(ptr, len);
+    try {
+      return utf8Decoder.decode(bytes);
+    } catch {
+      throw new WasiError(Errno.ILSEQ, 'path is not valid UTF-8');
+    }
+  }
+
+  /** Reads an iovec/ciovec array: [{buf: u32, buf_len: u32}] * count, each buffer bounds-checked. */
+  iovecs(ptr: number, count: number): Uint8Array[] {
+    const buf = this.checked(ptr, count * 8);
+    const view = new DataView(buf);
+    const out: Uint8Array[] = [];
+    for (let i = 0; i < count; i++) {
+      const base = view.getUint32(ptr + i * 8, true);
+      const len = view.getUint32(ptr + i * 8 + 4, true);
+      if (base + len > buf.byteLength) throw new WasiError(Errno.FAULT);
+      out.push(new Uint8Array(buf, base, len));
+    }
+    return out;
+  }
+}
+
+export function encodeUtf8(s: string): Uint8Array {
+  return utf8Encoder.encode(s);
+}

@@ -1,0 +1,31 @@
+// The per-guest WASI state: args, environment, the fd table, and the checked
+// view of guest memory. Built from WasiOptions; owns every host fd it opens.
+import { GuestMemory, encodeUtf8 } from './abi/memory.js';
+import { FdTable } from './fdtable.js';
+import { StdioHandle } from './stdio.js';
+import type { WasiOptions } from './types.js';
+
+/** NUL-terminated UTF-8 strings, as args_get/environ_get lay them out. */
+function cStrings(values: string[]): Uint8Array[] {
+  return values.map((v) => {
+    const bytes = encodeUtf8(v);
+    const out = new Uint8Array(bytes.length + 1);
+    out.set(bytes);
+    return out;
+  });
+}
+
+export class WasiCtx {
+  readonly memory = new GuestMemory();
+  readonly fds = new FdTable();
+  readonly args: Uint8Array[];
+  readonly env: Uint8Array[];
+
+  constructor(options: WasiOptions) {
+    this.args = cStrings(options.args);
+    this.env = cStrings(options.env.map(([k, v]) => `${k}=${v}`));
+    this.fds.set(0, new StdioHandle(options.stdin, 'in'));
+    this.fds.set(1, new StdioHandle(options.stdout, 'out'));
+    this.fds.set(2, new StdioHandle(options.stderr, 'out'));
+  }
+}

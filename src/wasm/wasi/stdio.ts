@@ -1,0 +1,172 @@
+// Stdio fds 0-2: each is one StdioEndpoint (types.ts) wrapped as a Handle.
+// Like wasmtime, stdio is a stream: no seek/tell/pread/pwrite (ESPIPE), reported
+// as a character device, and always ready for poll_oneoff.
+import * as fs from 'node:fs';
+import { Errno, WasiError } from './abi/errno.js';
+import { Filetype, Handle, type Filestat } from './handle.js';
+import { Rights } from './rights.js';
+import type { StdioEndpoint } from './types.js';
+
+const STDIO_RIGHTS =
+  Rights.FD_READ |
+  Rights.FD_WRITE |
+  Rights.FD_FDSTAT_SET_FLAGS |
+  Rights.FD_FILESTAT_GET |
+  Rights.POLL_FD_READWRITE;
+
+function totalLength(bufs: Uint8Array[]): number {
+  let n = 0;
+  for (const b of bufs) n += b.length;
+  return n;
+}
+
+/** Copies the iovecs into one contiguous chunk (a sink gets its own copy it may keep). */
+function gather(bufs: Uint8Array[]): Uint8Array {
+  if (bufs.length === 1) return bufs[0]!.slice();
+  const out = new Uint8Array(totalLength(bufs));
+  let at = 0;
+  for (const b of bufs) {
+    out.set(b, at);
+    at += b.length;
+  }
+  return out;
+}
+
+export class StdioHandle extends Handle {
+  readonly filetype = Filetype.CHARACTER_DEVICE;
+  /** Unread rest of a 'bytes' endpoint. */
+  private pending: Uint8Array | undefined;
+
+  constructor(
+    private readonly endpoint: StdioEndpoint,
+    readonly direction: 'in' | 'out',
+  ) {
+    super();
+    if (endpoint.kind === 'bytes') this.pending = endpoint.data;
+  }
+
+  override rights(): [bigint, bigint] {
+    return [STDIO_RIGHTS, 0n];
+  }
+
+  override read(bufs: Uint8Array[]): number {
+    if (this.direction !== 'in') throw new WasiError(Errno.BADF);
+    const ep = this.endpoint;
+    switch (ep.kind) {
+      case 'null':
+      case 'sink':
+        return 0;
+      case 'bytes': {
+        let n = 0;
+        for (const b of bufs) {
+          const src = this.pending!;
+          if (src.length === 0) break;
+          const take = Math.min(b.length, src.length);
+          b.set(src.subarray(0, take));
+          this.pending = src.subarray(take);
+          n += take;
+        }
+        return n;
+      }
+      case 'source': {
+        // One read into the first non-empty buffer: a stream read returns what is available.
+        const target = bufs.find((b) => b.length > 0);
+        if (!target) return 0;
+        const n = ep.read(target);
+        if (!Number.isInteger(n) || n < 0 || n > target.length) throw new WasiError(Errno.IO);
+        return n;
+      }
+      case 'fd': {
+        const target = bufs.find((b) => b.length > 0);
+        if (!target) return 0;
+        return readFdRetrying(ep.fd, target);
+      }
+    }
+  }
+
+  override write(bufs: Uint8Array[]): number {
+    if (this.direction !== 'out') throw new WasiError(Errno.BADF);
+    const ep = this.endpoint;
+    const total = totalLength(bufs);
+    switch (ep.kind) {
+      case 'null':
+      case 'bytes':
+      case 'source':
+        return total;
+      case 'sink':
+        if (total > 0) ep.write(gather(bufs));
+        return total;
+      case 'fd':
+        for (const b of bufs) writeAllFd(ep.fd, b);
+        return total;
+    }
+  }
+
+  override seek(): bigint {
+    throw new WasiError(Errno.SPIPE);
+  }
+  override tell(): bigint {
+    throw new WasiError(Errno.SPIPE);
+  }
+  override pread(): number {
+    throw new WasiError(Errno.SPIPE);
+  }
+  override pwrite(): number {
+    throw new WasiError(Errno.SPIPE);
+  }
+
+  override setFdflags(flags: number): void {
+    // Accepted and recorded; stdio writes stay blocking (as wasmtime's preview1 does for streams).
+    this.fdflags = flags;
+  }
+
+  override filestat(): Filestat {
+    return {
+      dev: 0n,
+      ino: 0n,
+      filetype: Filetype.CHARACTER_DEVICE,
+      nlink: 0n,
+      size: 0n,
+      atim: 0n,
+      mtim: 0n,
+      ctim: 0n,
+    };
+  }
+
+  override readReady(): bigint | undefined {
+    if (this.endpoint.kind === 'bytes') return BigInt(this.pending!.length);
+    return undefined;
+  }
+}
+
+/** Writes all of `data` to a host fd; a non-blocking host fd (EAGAIN) is waited on briefly and retried. */
+function writeAllFd(fd: number, data: Uint8Array): void {
+  let off = 0;
+  while (off < data.length) {
+    try {
+      off += fs.writeSync(fd, data, off, data.length - off);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+      sleepMs(1);
+    }
+  }
+}
+
+function readFdRetrying(fd: number, target: Uint8Array): number {
+  for (;;) {
+    try {
+      return fs.readSync(fd, target, 0, target.length, null);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EOF') return 0;
+      if (code !== 'EAGAIN') throw err;
+      sleepMs(1);
+    }
+  }
+}
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+/** Blocks this thread (the guest's worker) for `ms` milliseconds. */
+export function sleepMs(ms: number): void {
+  if (ms > 0) Atomics.wait(sleeper, 0, 0, ms);
+}

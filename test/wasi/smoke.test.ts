@@ -1,0 +1,19 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { run, wat } from './harness.js';
+
+test('a WAT hello world writes to stdout and exits with proc_exit code', async () => {
+  const mod = await wat(`(module
+    (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+    (import "wasi_snapshot_preview1" "proc_exit" (func $proc_exit (param i32)))
+    (memory (export "memory") 1)
+    (data (i32.const 16) "hello\\n")
+    (func (export "_start")
+      (i32.store (i32.const 0) (i32.const 16))
+      (i32.store (i32.const 4) (i32.const 6))
+      (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))
+      (call $proc_exit (i32.const 7))))`);
+  const r = run(mod);
+  assert.equal(r.stdout, 'hello\n');
+  assert.equal(r.code, 7);
+});
