@@ -1,0 +1,237 @@
+// `ww run`: run one WASI preview1 module in ww's sandboxed runtime, wasmtime-style.
+// The runtime (and binaryen behind it) is imported lazily so `ww --help` stays fast.
+import { Args, Command, Flags } from '@oclif/core';
+import { readFile, stat } from 'node:fs/promises';
+import { basename, resolve } from 'node:path';
+import type { ExitStatus, Limits, SpawnOptions } from '../../src/wasm/types.js';
+import { InputError, UsageError } from '../errors.js';
+import { splitRunArgv } from '../run-argv.js';
+import { formatDuration, formatSize, parseCount, parseDuration, parseSize } from '../units.js';
+
+export default class Run extends Command {
+  static override summary = 'Run a WebAssembly (WASI preview1) module in the sandbox.';
+
+  static override description = `Runs MODULE as a process, the way \`wasmtime run\` does. The guest sees only what you give it: its arguments (argv[0] is MODULE's file name), the --env variables (no host variable leaks in), the directories pre-opened with --dir, and stdin, stdout and stderr.
+
+ww's options go before MODULE. Everything after MODULE (after an optional \`--\`) is passed to the guest unchanged, even words such as --help. MODULE may be \`-\` to read the module from stdin; the guest's stdin is then empty.
+
+SIZE is bytes, or a number with k, M or G (KiB, MiB, GiB; any case; powers of 1024). DURATION is milliseconds, or a number with ms, s, m or h.
+
+Exit status:
+  N    the guest's exit code (0 when _start returns, N from proc_exit(N))
+  134  the guest trapped; stderr names the trap and the function
+  137  a limit was exceeded (stderr names cpu, memory or wall), or killed
+  130  interrupted by SIGINT (143: SIGTERM); the guest was killed
+  2    bad command line: unknown option, bad value, missing file or dir
+  1    MODULE is not a valid WASI module that ww can run`;
+
+  static override usage = [
+    'run [--dir HOST[::GUEST]]... [--env NAME=VALUE]... [--max-memory SIZE] [--timeout DURATION] [--fuel N] MODULE [-- ARGS...]',
+  ];
+
+  static override examples = [
+    { description: 'Run a module with arguments.', command: '<%= config.bin %> run examples/hello.wasm -- one two' },
+    {
+      description: 'Pre-open a host directory under the guest path /data and count words in it.',
+      command: '<%= config.bin %> run --dir examples/wordcount/data::/data examples/wordcount/wordcount.wasm -- /data',
+    },
+    { description: 'Give the guest two environment variables (and nothing else).', command: '<%= config.bin %> run --env NAME=ww --env MODE=test examples/hello-as/hello.wasm' },
+    {
+      description: 'Stop a CPU-bound guest after 1,000,000 ticks of fuel (exit 137, "limit exceeded: cpu").',
+      command: '<%= config.bin %> run --fuel 1000000 examples/cpu-loop/cpu-loop.wasm -- 1000000000',
+    },
+    { description: 'Cap memory at 16 MiB and running time at 2 seconds.', command: '<%= config.bin %> run --max-memory 16M --timeout 2s examples/cpu-loop/cpu-loop.wasm -- 100000' },
+    { description: 'Read the module from stdin.', command: 'cat examples/hello.wasm | <%= config.bin %> run -' },
+  ];
+
+  static override args = {
+    module: Args.string({
+      description: 'the .wasm file to run, or - to read it from stdin',
+      required: true,
+      ignoreStdin: true, // MODULE missing is an error, not a cue to read stdin
+    }),
+  };
+
+  static override flags = {
+    dir: Flags.string({
+      multiple: true,
+      multipleNonGreedy: true,
+      helpValue: 'HOST[::GUEST]',
+      description: 'pre-open the host directory HOST as GUEST inside the sandbox (default: the same path); repeatable',
+    }),
+    env: Flags.string({
+      multiple: true,
+      multipleNonGreedy: true,
+      helpValue: 'NAME=VALUE',
+      description: 'set an environment variable for the guest; repeatable; the guest sees no other variables',
+    }),
+    'max-memory': Flags.string({
+      helpValue: 'SIZE',
+      description: 'cap the guest\'s linear memory (e.g. 64k, 16M, 1G); growing past it fails, and a trap after that exits 137',
+    }),
+    timeout: Flags.string({
+      helpValue: 'DURATION',
+      description: 'end the guest after this much running time (e.g. 500ms, 2s, 1m); exits 137, "limit exceeded: wall"',
+    }),
+    fuel: Flags.string({
+      helpValue: 'N',
+      description: 'end the guest after N instrumentation ticks (loop iterations and calls); exits 137, "limit exceeded: cpu"',
+    }),
+  };
+
+  async run(): Promise<void> {
+    const split = splitRunArgv(this.argv);
+    const { args, flags } = await this.parse(Run, split.module === undefined ? split.options : [...split.options, '--', split.module]);
+
+    const limits = parseLimits(flags);
+    const env = parseEnv(flags.env ?? []);
+    const preopens = await parsePreopens(flags.dir ?? []);
+    const fromStdin = args.module === '-';
+    const bytes = fromStdin ? await readModuleFromStdin() : await readModuleFile(args.module);
+
+    const { Runtime } = await import('../../src/wasm/index.js');
+    const runtime = await Runtime.create({ poolSize: 1 });
+    let status: ExitStatus;
+    let signal: NodeJS.Signals | undefined;
+    try {
+      const module = await runtime.load(bytes).catch((err: unknown) => {
+        throw isModuleError(err) ? new InputError(`${describeModule(args.module)}: ${oneLine((err as Error).message)}`) : err;
+      });
+      const options: SpawnOptions = {
+        args: [fromStdin ? '-' : basename(args.module), ...split.guestArgs],
+        env,
+        preopens,
+        stdin: fromStdin ? new Uint8Array(0) : 'inherit',
+        stdout: 'inherit',
+        stderr: 'inherit',
+        limits,
+      };
+      const proc = runtime.spawn(module, options);
+      const onSignal = (received: NodeJS.Signals) => {
+        signal = received;
+        proc.kill();
+      };
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      try {
+        status = await proc.wait();
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+    } finally {
+      await runtime.close();
+    }
+
+    const line = describeExit(status, limits, signal);
+    if (line) process.stderr.write(`ww: ${line}\n`);
+    process.exitCode = signal ? 128 + (signal === 'SIGINT' ? 2 : 15) : status.code;
+  }
+}
+
+function parseLimits(flags: { 'max-memory'?: string; timeout?: string; fuel?: string }): Limits {
+  const limits: Limits = {};
+  if (flags['max-memory'] !== undefined) limits.maxMemoryBytes = parseSize('--max-memory', flags['max-memory']);
+  if (flags.timeout !== undefined) limits.timeoutMs = parseDuration('--timeout', flags.timeout);
+  if (flags.fuel !== undefined) limits.fuel = parseCount('--fuel', flags.fuel);
+  return limits;
+}
+
+/** `--env NAME=VALUE`, repeatable; a later NAME wins. */
+export function parseEnv(entries: readonly string[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const entry of entries) {
+    const eq = entry.indexOf('=');
+    if (eq < 0) {
+      throw new UsageError(`--env '${entry}' must be NAME=VALUE (ww passes no host variables; to pass one, write --env ${entry}="$${entry}")`);
+    }
+    if (eq === 0) throw new UsageError(`--env '${entry}' has an empty NAME; write NAME=VALUE`);
+    env[entry.slice(0, eq)] = entry.slice(eq + 1);
+  }
+  return env;
+}
+
+/** `--dir HOST[::GUEST]`: HOST must be an existing directory; GUEST defaults to HOST as written. */
+async function parsePreopens(entries: readonly string[]): Promise<{ hostPath: string; guestPath: string }[]> {
+  const preopens: { hostPath: string; guestPath: string }[] = [];
+  for (const entry of entries) {
+    const sep = entry.indexOf('::');
+    const host = sep < 0 ? entry : entry.slice(0, sep);
+    const guest = sep < 0 ? entry : entry.slice(sep + 2);
+    if (host === '') throw new UsageError(`--dir '${entry}' has an empty host path; write HOST or HOST::GUEST`);
+    if (guest === '') throw new UsageError(`--dir '${entry}' has an empty guest path; write HOST or HOST::GUEST`);
+    const info = await stat(host).catch((err: NodeJS.ErrnoException) => {
+      throw new UsageError(`--dir '${host}': ${fsReason(err)}`);
+    });
+    if (!info.isDirectory()) throw new UsageError(`--dir '${host}' is not a directory`);
+    preopens.push({ hostPath: resolve(host), guestPath: guest });
+  }
+  return preopens;
+}
+
+async function readModuleFile(path: string): Promise<Uint8Array> {
+  const bytes = await readFile(path).catch((err: NodeJS.ErrnoException) => {
+    throw new UsageError(`cannot read module '${path}': ${fsReason(err)}`);
+  });
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+async function readModuleFromStdin(): Promise<Uint8Array> {
+  if (process.stdin.isTTY) throw new UsageError("MODULE is '-' but stdin is a terminal; pipe the module in (cat x.wasm | ww run -)");
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  const bytes = Buffer.concat(chunks);
+  if (bytes.length === 0) throw new InputError('no module on stdin (MODULE is -, but stdin was empty)');
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+function fsReason(err: NodeJS.ErrnoException): string {
+  switch (err.code) {
+    case 'ENOENT':
+      return 'no such file or directory';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'EISDIR':
+      return 'is a directory, not a file';
+    case 'ENOTDIR':
+      return 'a component of the path is not a directory';
+    default:
+      return oneLine(err.message);
+  }
+}
+
+function isModuleError(err: unknown): boolean {
+  return err instanceof Error && err.name === 'ModuleError';
+}
+
+function describeModule(module: string): string {
+  return module === '-' ? 'module from stdin' : `module '${module}'`;
+}
+
+/** The line ww prints for an abnormal end, or undefined when the guest simply exited. */
+export function describeExit(status: ExitStatus, limits: Limits, signal?: NodeJS.Signals): string | undefined {
+  const reason = status.reason;
+  switch (reason.kind) {
+    case 'normal':
+    case 'exit':
+      return undefined;
+    case 'killed':
+      return signal ? `killed the guest on ${signal}` : 'killed';
+    case 'trap':
+      return reason.func ? `trap in ${reason.func}: ${oneLine(reason.message)}` : `trap: ${oneLine(reason.message)}`;
+    case 'limit':
+      switch (reason.limit) {
+        case 'cpu':
+          return `limit exceeded: cpu${limits.fuel !== undefined ? ` (fuel ${limits.fuel})` : ''}`;
+        case 'memory':
+          return `limit exceeded: memory${limits.maxMemoryBytes !== undefined ? ` (max-memory ${formatSize(limits.maxMemoryBytes)})` : ''}`;
+        case 'wall':
+          return `limit exceeded: wall${limits.timeoutMs !== undefined ? ` (timeout ${formatDuration(limits.timeoutMs)})` : ''}`;
+      }
+  }
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, ' ').trim();
+}

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Rebuilds every example module from source (npm run build:examples). The built .wasm files are
+# committed so users need no toolchain; this script is how they are made, and it is deterministic:
+# the same sources and toolchain give byte-identical files (test/cli checks that).
+#
+# Needs: clang 14+ with wasi-libc (Debian: clang lld wasi-libc libclang-rt-14-dev-wasm32, installed by
+# scripts/setup.sh) and the root's npm dev dependencies (assemblyscript, @assemblyscript/wasi-shim).
+# OUT_DIR=<dir> writes the modules under <dir> (same layout) instead of into examples/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out="${OUT_DIR:-.}"
+
+CLANG="${CLANG:-clang}"
+ASC="node_modules/.bin/asc"
+command -v "$CLANG" >/dev/null || { echo "build-examples: $CLANG not found; run scripts/setup.sh (apt: clang lld wasi-libc libclang-rt-14-dev-wasm32)" >&2; exit 1; }
+[ -x "$ASC" ] || { echo "build-examples: $ASC not found; run npm ci" >&2; exit 1; }
+
+# C: wasi-libc, optimised, DWARF stripped but the "name" section kept so traps can name functions.
+# Compile and link are separate steps on purpose: a clang link step given -O runs whatever `wasm-opt`
+# is first on PATH (npm puts binaryen's there), which would make the output depend on the caller's PATH.
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+build_c() { # SOURCE OUTPUT
+  mkdir -p "$(dirname "$out/$2")"
+  "$CLANG" --target=wasm32-wasi --sysroot=/usr -O2 -c -o "$tmp/obj.o" "$1"
+  "$CLANG" --target=wasm32-wasi --sysroot=/usr -Wl,--strip-debug -o "$out/$2" "$tmp/obj.o"
+}
+
+# AssemblyScript: the WASI shim supplies abort/trace/seed and exports _start; --debug keeps names.
+build_as() { # SOURCE OUTPUT
+  mkdir -p "$(dirname "$out/$2")"
+  "$ASC" "$1" --config node_modules/@assemblyscript/wasi-shim/asconfig.json -O3 --debug -o "$out/$2"
+}
+
+build_c  examples/hello-c/hello.c           examples/hello-c/hello.wasm
+build_c  examples/wordcount/wordcount.c     examples/wordcount/wordcount.wasm
+build_c  examples/cpu-loop/cpu-loop.c       examples/cpu-loop/cpu-loop.wasm
+build_as examples/hello-as/hello.ts         examples/hello-as/hello.wasm
+# The short path the top-level README uses: the C hello world.
+cp "$out/examples/hello-c/hello.wasm" "$out/examples/hello.wasm"
+
+for f in examples/hello-c/hello.wasm examples/wordcount/wordcount.wasm examples/cpu-loop/cpu-loop.wasm \
+         examples/hello-as/hello.wasm examples/hello.wasm; do
+  printf '%8d  %s\n' "$(wc -c < "$out/$f")" "$out/$f"
+done
