@@ -20,7 +20,7 @@ elif ! pkg-config --exists capnp-rpc; then
   missing+=(libcapnp-dev)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
-  packages="$(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')"
+  packages="$(printf '%s\n' "${missing[@]}" | sort -u | paste -sd ' ')"
   echo "build-cpp-peer: missing Debian packages: ${packages}" >&2
   echo "  install them with: sudo apt-get install -y capnproto libcapnp-dev g++ pkg-config" >&2
   echo "  (or run: bash scripts/setup.sh)" >&2
