@@ -1,0 +1,293 @@
+// `ww run` end to end: the real CLI in a subprocess, against the committed examples and WAT fixtures.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { assembleFixture, examplePath, lines, oneErrorLine, runWw, tempDir } from './helpers.js';
+
+const hello = examplePath('hello.wasm');
+const helloAs = examplePath('hello-as', 'hello.wasm');
+const wordcount = examplePath('wordcount', 'wordcount.wasm');
+const cpuLoop = examplePath('cpu-loop', 'cpu-loop.wasm');
+
+const tmp = tempDir('run');
+const fixtures: Record<string, string> = {};
+before(async () => {
+  for (const name of ['exit7', 'trap', 'grow', 'stdin-probe']) fixtures[name] = await assembleFixture(name, tmp.path);
+});
+after(() => tmp.cleanup());
+
+/** The argv lines hello-c prints after its greeting. */
+function printedArgv(stdout: string): string[] {
+  return lines(stdout)
+    .filter((line) => line.startsWith('argv['))
+    .map((line) => line.replace(/^argv\[\d+\] = /, ''));
+}
+
+describe('ww run: a guest runs and its output and exit status pass through', () => {
+  test('hello world prints and exits 0', async () => {
+    const r = await runWw(['run', hello]);
+    assert.equal(r.stderr, '');
+    assert.equal(r.status, 0);
+    assert.deepEqual(lines(r.stdout), ['hello from C on ww', 'argv[0] = hello.wasm']);
+  });
+
+  test('argv[0] is the module file name and ARGS after -- pass through unchanged', async () => {
+    const r = await runWw(['run', hello, '--', 'one', 'two words', '--help', '--', '-x', '']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(printedArgv(r.stdout), ['hello.wasm', 'one', 'two words', '--help', '--', '-x', '']);
+  });
+
+  test('words after MODULE belong to the guest even without --, as in wasmtime', async () => {
+    const r = await runWw(['run', hello, 'a', '--fuel', '5', '--help']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(printedArgv(r.stdout), ['hello.wasm', 'a', '--fuel', '5', '--help']);
+  });
+
+  test('argv[0] is the basename of a module given by a longer path', async () => {
+    const dir = join(tmp.path, 'nested', 'dir');
+    mkdirSync(dir, { recursive: true });
+    copyFileSync(hello, join(dir, 'greeter.wasm'));
+    const r = await runWw(['run', join(dir, 'greeter.wasm'), '--', 'x']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(printedArgv(r.stdout), ['greeter.wasm', 'x']);
+  });
+
+  test("the guest's exit code is ww's exit status", async () => {
+    const r = await runWw(['run', fixtures.exit7]);
+    assert.equal(r.status, 7);
+    assert.equal(r.stderr, '');
+  });
+
+  test('MODULE - reads the module from stdin, and the guest then gets an empty stdin', async () => {
+    const r = await runWw(['run', '-', '--', 'from-stdin'], { input: readFileSync(hello) });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(lines(r.stdout)[0], 'hello from C on ww');
+    assert.deepEqual(printedArgv(r.stdout), ['-', 'from-stdin']);
+
+    const probe = await runWw(['run', '-'], { input: readFileSync(fixtures['stdin-probe']) });
+    assert.equal(probe.status, 0, `guest stdin was not empty (exit ${probe.status}) ${probe.stderr}`);
+  });
+
+  test("with a module file, the guest reads ww's own stdin", async () => {
+    const r = await runWw(['run', fixtures['stdin-probe']], { input: 'some input\n' });
+    assert.equal(r.status, 1, `expected the guest to see input (exit ${r.status}) ${r.stderr}`);
+  });
+});
+
+describe('ww run --env: only what is given is visible', () => {
+  test('each --env is visible, in order, and no host variable leaks in', async () => {
+    const r = await runWw(['run', '--env', 'A=1', '--env', 'B=two=parts', '--env=EMPTY=', helloAs], {
+      env: { WW_HOST_SECRET: 'must-not-leak' },
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const env = lines(r.stdout).filter((line) => line.startsWith('env '));
+    assert.deepEqual(env, ['env A=1', 'env B=two=parts', 'env EMPTY=']);
+  });
+
+  test('without --env the guest has an empty environment', async () => {
+    const r = await runWw(['run', helloAs], { env: { WW_HOST_SECRET: 'must-not-leak' } });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(lines(r.stdout), ['hello from AssemblyScript on ww', 'argv[0] = hello.wasm']);
+  });
+
+  test('a malformed --env is a usage error naming the entry', async () => {
+    for (const bad of ['NOEQUALS', '=value']) {
+      const r = await runWw(['run', '--env', bad, hello]);
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(oneErrorLine(r.stderr), new RegExp(`--env '${bad}'`));
+      assert.equal(r.stdout, '');
+    }
+  });
+});
+
+describe('ww run --dir: pre-opened directories', () => {
+  // Known content: counts computed by hand and checked against `wc`.
+  const data = tempDir('dir');
+  before(() => {
+    writeFileSync(join(data.path, 'a.txt'), 'one two\nthree\n'); // 2 lines, 3 words, 14 bytes
+    writeFileSync(join(data.path, 'b.txt'), '  spaced   out  words \n\n\nlast'); // 3 lines, 4 words, 30 bytes
+    writeFileSync(join(data.path, 'empty.txt'), ''); // 0 0 0
+    mkdirSync(join(data.path, 'subdir')); // not a file: skipped
+  });
+  after(() => data.cleanup());
+
+  const expected = (dir: string) => [
+    `      2       3      14 ${dir}/a.txt`,
+    `      3       4      30 ${dir}/b.txt`,
+    `      0       0       0 ${dir}/empty.txt`,
+    '      5       7      44 total',
+  ];
+
+  test('HOST::GUEST pre-opens HOST under the guest path GUEST', async () => {
+    const r = await runWw(['run', '--dir', `${data.path}::/data`, wordcount, '--', '/data']);
+    assert.equal(r.stderr, '');
+    assert.equal(r.status, 0);
+    assert.deepEqual(lines(r.stdout), expected('/data'));
+  });
+
+  test('HOST alone pre-opens HOST under the same path', async () => {
+    const r = await runWw(['run', `--dir=${data.path}`, wordcount, '--', data.path]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(lines(r.stdout), expected(data.path));
+  });
+
+  test('a relative HOST is visible under the same relative path', async () => {
+    const r = await runWw(['run', '--dir', 'examples/wordcount/data', wordcount, '--', 'examples/wordcount/data']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(lines(r.stdout).at(-1), '      7      56     279 total');
+  });
+
+  test('a directory that is not pre-opened is not visible', async () => {
+    const r = await runWw(['run', '--dir', `${data.path}::/data`, wordcount, '--', '/elsewhere']);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /cannot open directory \/elsewhere/);
+    assert.equal(r.stdout, '');
+  });
+
+  test('a nonexistent or non-directory HOST is a usage error', async () => {
+    const missing = join(data.path, 'no-such-dir');
+    const r = await runWw(['run', '--dir', `${missing}::/data`, wordcount]);
+    assert.equal(r.status, 2);
+    assert.equal(oneErrorLine(r.stderr), `ww: --dir '${missing}': no such file or directory`);
+
+    const file = join(data.path, 'a.txt');
+    const notDir = await runWw(['run', '--dir', file, wordcount]);
+    assert.equal(notDir.status, 2);
+    assert.equal(oneErrorLine(notDir.stderr), `ww: --dir '${file}' is not a directory`);
+
+    const emptyGuest = await runWw(['run', '--dir', `${data.path}::`, wordcount]);
+    assert.equal(emptyGuest.status, 2);
+    assert.match(oneErrorLine(emptyGuest.stderr), /empty guest path/);
+  });
+
+  test('a symlink to a directory is accepted as HOST', async () => {
+    const link = join(tmp.path, 'data-link');
+    symlinkSync(data.path, link);
+    const r = await runWw(['run', '--dir', `${link}::/d`, wordcount, '--', '/d']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(lines(r.stdout), expected('/d'));
+  });
+});
+
+describe('ww run: traps and limits end the guest with a clear reason', () => {
+  test('a trap exits 134 with one stderr line naming the trap and the function', async () => {
+    const r = await runWw(['run', fixtures.trap]);
+    assert.equal(r.status, 134);
+    assert.match(oneErrorLine(r.stderr), /^ww: trap in fib: .*unreachable/);
+  });
+
+  test('--fuel stops a CPU-bound guest: exit 137, limit cpu', async () => {
+    const r = await runWw(['run', '--fuel', '1000000', cpuLoop, '--', '1000000000']);
+    assert.equal(r.status, 137);
+    assert.equal(oneErrorLine(r.stderr), 'ww: limit exceeded: cpu (fuel 1000000)');
+    assert.equal(r.stdout, '');
+  });
+
+  test('enough --fuel lets the same guest finish', async () => {
+    const r = await runWw(['run', '--fuel', '1_000_000_000', cpuLoop, '--', '1000']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^rounds 1000 checksum [0-9a-f]{16}\n$/);
+  });
+
+  test('--timeout stops a guest that runs too long: exit 137, limit wall', async () => {
+    const r = await runWw(['run', '--timeout', '300ms', cpuLoop, '--', '100000000000000']);
+    assert.equal(r.status, 137);
+    assert.equal(oneErrorLine(r.stderr), 'ww: limit exceeded: wall (timeout 300ms)');
+  });
+
+  test('--max-memory stops a guest that grows memory past it: exit 137, limit memory', async () => {
+    const r = await runWw(['run', '--max-memory', '1m', fixtures.grow]);
+    assert.equal(r.status, 137, r.stderr);
+    assert.equal(oneErrorLine(r.stderr), 'ww: limit exceeded: memory (max-memory 1 MiB)');
+  });
+});
+
+describe('ww run: bad input is a clear one-line error, never a stack trace', () => {
+  test('a garbage module exits 1 naming the module', async () => {
+    const garbage = join(tmp.path, 'garbage.wasm');
+    writeFileSync(garbage, 'this is not WebAssembly at all\n');
+    const r = await runWw(['run', garbage]);
+    assert.equal(r.status, 1);
+    assert.match(oneErrorLine(r.stderr), /^ww: module '.*garbage\.wasm': /);
+  });
+
+  test('a truncated module exits 1', async () => {
+    const bytes = readFileSync(hello);
+    const truncated = join(tmp.path, 'truncated.wasm');
+    writeFileSync(truncated, bytes.subarray(0, Math.floor(bytes.length / 2)));
+    const r = await runWw(['run', truncated]);
+    assert.equal(r.status, 1);
+    assert.match(oneErrorLine(r.stderr), /^ww: module '.*truncated\.wasm': /);
+  });
+
+  test('a garbage module on stdin exits 1; an empty stdin too', async () => {
+    const r = await runWw(['run', '-'], { input: 'garbage' });
+    assert.equal(r.status, 1);
+    assert.match(oneErrorLine(r.stderr), /^ww: module from stdin: /);
+    const empty = await runWw(['run', '-']);
+    assert.equal(empty.status, 1);
+    assert.match(oneErrorLine(empty.stderr), /no module on stdin/);
+  });
+
+  test('a missing module file exits 2 naming the path', async () => {
+    const r = await runWw(['run', 'no/such/module.wasm']);
+    assert.equal(r.status, 2);
+    assert.equal(oneErrorLine(r.stderr), "ww: cannot read module 'no/such/module.wasm': no such file or directory");
+  });
+
+  test('a directory as MODULE exits 2', async () => {
+    const r = await runWw(['run', 'examples']);
+    assert.equal(r.status, 2);
+    assert.match(oneErrorLine(r.stderr), /cannot read module 'examples': is a directory/);
+  });
+
+  const usageErrors: [string, string[], RegExp][] = [
+    ['missing MODULE', ['run'], /^ww: missing MODULE; see 'ww run --help'$/],
+    ['unknown option', ['run', '--frobnicate', hello], /^ww: unknown option --frobnicate; see 'ww run --help'$/],
+    ['option without its value', ['run', '--fuel'], /--fuel expects a value/],
+    ['bad size', ['run', '--max-memory', '12parsecs', hello], /^ww: --max-memory '12parsecs' is not a size/],
+    ['zero size', ['run', '--max-memory', '0', hello], /^ww: --max-memory '0' must be a positive size/],
+    ['bad duration', ['run', '--timeout', 'soon', hello], /^ww: --timeout 'soon' is not a duration/],
+    ['bad fuel', ['run', '--fuel', '1e6', hello], /^ww: --fuel '1e6' must be a positive whole number/],
+    ['negative fuel', ['run', '--fuel', '-5', hello], /^ww: --fuel '-5' must be a positive whole number/],
+    ['repeated single-value option', ['run', '--fuel', '1', '--fuel', '2', hello], /--fuel can only be specified once/],
+    ['unknown command', ['frobnicate'], /^ww: command frobnicate not found; see 'ww --help'/],
+  ];
+  for (const [name, args, message] of usageErrors) {
+    test(`usage error exits 2 with one line: ${name}`, async () => {
+      const r = await runWw(args);
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(oneErrorLine(r.stderr), message);
+      assert.equal(r.stdout, '');
+    });
+  }
+});
+
+describe('ww help and version', () => {
+  test('ww run --help documents the usage, every option, the exit statuses and examples', async () => {
+    const r = await runWw(['run', '--help']);
+    assert.equal(r.status, 0);
+    const help = r.stdout;
+    assert.match(help, /USAGE\n\s+\$ ww run \[--dir HOST\[::GUEST\]\]\.\.\. \[--env NAME=VALUE\]\.\.\./);
+    for (const flag of ['--dir=HOST[::GUEST]', '--env=NAME=VALUE', '--max-memory=SIZE', '--timeout=DURATION', '--fuel=N']) {
+      assert.ok(help.includes(flag), `help lacks ${flag}`);
+    }
+    assert.match(help, /134\s+the guest trapped/);
+    assert.match(help, /137\s+a limit was exceeded/);
+    assert.match(help, /EXAMPLES[\s\S]*\$ ww run --fuel 1000000 examples\/cpu-loop\/cpu-loop\.wasm -- 1000000000/);
+  });
+
+  test('ww --help lists the run command', async () => {
+    const r = await runWw(['--help']);
+    assert.equal(r.status, 0);
+    assert.match(r.stdout, /COMMANDS\n\s+run\s+Run a WebAssembly/);
+  });
+
+  test('ww --version prints the package version', async () => {
+    const { version } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+    const r = await runWw(['--version']);
+    assert.equal(r.status, 0);
+    assert.match(r.stdout, new RegExp(`^ww/${version.replace(/\./g, '\\.')} `));
+  });
+});
