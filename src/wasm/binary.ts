@@ -1,0 +1,158 @@
+// A small reader for the parts of a WebAssembly binary the loader checks before
+// compiling: the header, section framing (to name truncation precisely), the
+// import and export sections, and the memory limits. It never executes anything.
+
+import { ModuleError } from './types.js';
+
+const MAGIC = [0x00, 0x61, 0x73, 0x6d];
+const SECTION_NAMES = [
+  'custom', 'type', 'import', 'function', 'table', 'memory', 'global', 'export', 'start', 'element', 'code', 'data',
+  'datacount', 'tag',
+];
+const KIND_NAMES = ['function', 'table', 'memory', 'global', 'tag'];
+
+export interface ImportEntry {
+  module: string;
+  field: string;
+  kind: string;
+}
+export interface ExportEntry {
+  name: string;
+  kind: string;
+}
+export interface MemoryLimits {
+  /** In 64 KiB pages. */
+  initial: number;
+  maximum?: number;
+}
+export interface ModuleShape {
+  imports: ImportEntry[];
+  exports: ExportEntry[];
+  /** The first memory the module defines (imported memories are listed in imports). */
+  memory?: MemoryLimits;
+}
+
+class Reader {
+  pos: number;
+  constructor(
+    readonly bytes: Uint8Array,
+    start: number,
+    readonly end: number,
+  ) {
+    this.pos = start;
+  }
+  byte(): number {
+    if (this.pos >= this.end) throw new RangeError('unexpected end of section');
+    return this.bytes[this.pos++];
+  }
+  u32(): number {
+    let result = 0;
+    let shift = 0;
+    for (;;) {
+      const b = this.byte();
+      result += (b & 0x7f) * 2 ** shift;
+      if ((b & 0x80) === 0) return result;
+      shift += 7;
+      if (shift > 35) throw new RangeError('LEB128 integer too long');
+    }
+  }
+  name(): string {
+    const len = this.u32();
+    if (this.pos + len > this.end) throw new RangeError('name runs past end of section');
+    const s = new TextDecoder().decode(this.bytes.subarray(this.pos, this.pos + len));
+    this.pos += len;
+    return s;
+  }
+  limits(): MemoryLimits {
+    const flags = this.byte();
+    const initial = this.u32();
+    const maximum = flags & 1 ? this.u32() : undefined;
+    return { initial, maximum };
+  }
+}
+
+/** Checks the header and that every section fits; throws ModuleError naming what is wrong. */
+export function checkFraming(bytes: Uint8Array): void {
+  if (bytes.length === 0) throw new ModuleError('module is empty (0 bytes): expected a WebAssembly binary (.wasm)');
+  const head = bytes.subarray(0, 4);
+  if (bytes.length < 8) {
+    const isPrefix = [...head].every((b, i) => b === MAGIC[i]);
+    throw new ModuleError(
+      isPrefix
+        ? `module is truncated: ${bytes.length} bytes, but a WebAssembly binary starts with an 8-byte header`
+        : `not a WebAssembly binary: ${bytes.length} bytes that do not start with \\0asm`,
+    );
+  }
+  if (!MAGIC.every((b, i) => head[i] === b)) {
+    const text = new TextDecoder().decode(bytes.subarray(0, 64)).trimStart();
+    if (text.startsWith('(module') || text.startsWith(';;')) {
+      throw new ModuleError('module is WebAssembly text (.wat), not a binary: assemble it first (e.g. wat2wasm)');
+    }
+    const hex = [...head].map((b) => b.toString(16).padStart(2, '0')).join(' ');
+    throw new ModuleError(`not a WebAssembly binary: the file starts with ${hex}, expected 00 61 73 6d (\\0asm)`);
+  }
+  const version = bytes[4] | (bytes[5] << 8) | (bytes[6] << 16) | (bytes[7] << 24);
+  if (version !== 1) {
+    throw new ModuleError(
+      version === 0x1000d
+        ? 'module is a WebAssembly component (preview 2); ww runs WASI preview 1 core modules'
+        : `unsupported WebAssembly binary version ${version} (expected 1)`,
+    );
+  }
+  let pos = 8;
+  while (pos < bytes.length) {
+    const r = new Reader(bytes, pos, bytes.length);
+    let id: number;
+    let size: number;
+    try {
+      id = r.byte();
+      size = r.u32();
+    } catch {
+      throw new ModuleError(`module is truncated: a section header at byte ${pos} is cut off (file is ${bytes.length} bytes)`);
+    }
+    const name = SECTION_NAMES[id] ?? `#${id}`;
+    if (r.pos + size > bytes.length) {
+      throw new ModuleError(
+        `module is truncated: the ${name} section at byte ${pos} needs ${size} bytes but only ` +
+          `${bytes.length - r.pos} remain (file is ${bytes.length} bytes)`,
+      );
+    }
+    pos = r.pos + size;
+  }
+}
+
+/** Reads imports, exports and the defined memory. Call after checkFraming and WebAssembly.validate. */
+export function readShape(bytes: Uint8Array): ModuleShape {
+  const shape: ModuleShape = { imports: [], exports: [] };
+  let pos = 8;
+  while (pos < bytes.length) {
+    const header = new Reader(bytes, pos, bytes.length);
+    const id = header.byte();
+    const size = header.u32();
+    const r = new Reader(bytes, header.pos, header.pos + size);
+    pos = header.pos + size;
+    if (id === 2) {
+      const count = r.u32();
+      for (let i = 0; i < count; i++) {
+        const module = r.name();
+        const field = r.name();
+        const kind = r.byte();
+        shape.imports.push({ module, field, kind: KIND_NAMES[kind] ?? `kind ${kind}` });
+        // Only function imports can be satisfied; stop at anything whose description we would have to decode.
+        if (kind !== 0) break;
+        r.u32();
+      }
+    } else if (id === 5) {
+      if (r.u32() > 0) shape.memory = r.limits();
+    } else if (id === 7) {
+      const count = r.u32();
+      for (let i = 0; i < count; i++) {
+        const name = r.name();
+        const kind = r.byte();
+        r.u32();
+        shape.exports.push({ name, kind: KIND_NAMES[kind] ?? `kind ${kind}` });
+      }
+    }
+  }
+  return shape;
+}

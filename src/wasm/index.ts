@@ -1,0 +1,16 @@
+// Public surface of the process runtime. See README.md.
+export { Runtime, type RuntimeOptions } from './runtime.js';
+export { exitCode, reasonText } from './process.js';
+export { ModuleError } from './types.js';
+export type {
+  ExitReason,
+  ExitStatus,
+  InputMode,
+  Limits,
+  LoadedModule,
+  OutputMode,
+  ProcessState,
+  ProcessStats,
+  SpawnOptions,
+  WasmProcess,
+} from './types.js';

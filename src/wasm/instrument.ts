@@ -1,0 +1,206 @@
+// Binary instrumentation with binaryen (DESIGN.md decision 5). Adds to a module:
+//  - a mutable i32 global, the countdown, exported as COUNTDOWN_EXPORT;
+//  - at every function entry and loop header: countdown -= cost of the code up to the next
+//    check (a constant, counted in expression nodes); when countdown <= 0 the guest calls
+//    the import ww_meter.tick, whose i32 result becomes the new countdown;
+//  - every memory.grow(delta) becomes memory.grow(ww_meter.grow(delta)), so the host can
+//    refuse growth past a limit by returning a delta that cannot succeed (the guest sees -1).
+// The host side of these imports lives in meter.ts. This file only transforms bytes; the
+// caller loads binaryen (it is large and slow to import) and passes it in.
+
+import type Binaryen from 'binaryen';
+
+export const METER_MODULE = 'ww_meter';
+export const TICK_FIELD = 'tick';
+export const GROW_FIELD = 'grow';
+export const COUNTDOWN_EXPORT = '__ww_countdown';
+/** Bump when the transformation changes, so on-disk caches of older output are not used. */
+export const INSTRUMENTATION_VERSION = 1;
+
+type B = typeof Binaryen;
+type Ref = number;
+/** Expression and function accessors binaryen.js has at runtime but not in its typings. */
+interface Accessors {
+  Loop: { getBody(loop: Ref): Ref; setBody(loop: Ref, body: Ref): void };
+  MemoryGrow: { getDelta(grow: Ref): Ref; setDelta(grow: Ref, delta: Ref): void };
+  Function: { setBody(func: Ref, body: Ref): void };
+}
+const untyped = (b: B): Accessors => b as unknown as Accessors;
+
+const COUNTDOWN = '__ww_countdown';
+const TICK = '__ww_tick';
+const GROW = '__ww_grow';
+
+/** Returns the instrumented module bytes; throws if binaryen cannot read it or the result does not validate. */
+export function instrument(binaryen: B, bytes: Uint8Array): Uint8Array {
+  binaryen.setDebugInfo(true); // keep the name section: trap reasons name the guest's functions
+  const mod = binaryen.readBinary(bytes);
+  mod.setFeatures(v8Features(binaryen));
+  try {
+    if (mod.getGlobal(COUNTDOWN) !== 0) throw new Error(`module already defines a global named ${COUNTDOWN}`);
+  } catch {
+    // getGlobal throws or returns 0 when the global does not exist: that is the normal case
+  }
+  mod.addGlobal(COUNTDOWN, binaryen.i32, true, mod.i32.const(0)); // 0: the first check asks the host for a budget
+  mod.addGlobalExport(COUNTDOWN, COUNTDOWN_EXPORT);
+  mod.addFunctionImport(TICK, METER_MODULE, TICK_FIELD, binaryen.none, binaryen.i32);
+  mod.addFunctionImport(GROW, METER_MODULE, GROW_FIELD, binaryen.i32, binaryen.i32);
+
+  const check = (cost: number): Ref =>
+    mod.block(null, [
+      mod.global.set(COUNTDOWN, mod.i32.sub(mod.global.get(COUNTDOWN, binaryen.i32), mod.i32.const(cost))),
+      mod.if(
+        mod.i32.le_s(mod.global.get(COUNTDOWN, binaryen.i32), mod.i32.const(0)),
+        mod.global.set(COUNTDOWN, mod.call(TICK, [], binaryen.i32)),
+      ),
+    ]);
+  const prepend = (cost: number, body: Ref): Ref => mod.block(null, [check(cost), body], binaryen.getExpressionType(body));
+
+  const { Loop, MemoryGrow, Function: Func } = untyped(binaryen);
+  const walker = new Walker(binaryen);
+  const functionCount = mod.getNumFunctions();
+  for (let i = 0; i < functionCount; i++) {
+    const func = mod.getFunctionByIndex(i);
+    const info = binaryen.getFunctionInfo(func);
+    if (info.module !== '' || info.body === 0) continue; // an import: no body
+    const { loops, grows, cost } = walker.scan(info.body);
+    for (const loop of loops) {
+      const body = Loop.getBody(loop.ref);
+      Loop.setBody(loop.ref, prepend(loop.cost, body));
+    }
+    for (const grow of grows) {
+      const delta = MemoryGrow.getDelta(grow);
+      if (binaryen.getExpressionType(delta) !== binaryen.i32) continue; // memory64: not supported, left as is
+      MemoryGrow.setDelta(grow, mod.call(GROW, [delta], binaryen.i32));
+    }
+    Func.setBody(func, prepend(cost, info.body));
+  }
+  try {
+    if (!mod.validate()) throw new Error('binaryen produced an invalid module');
+    return mod.emitBinary();
+  } finally {
+    mod.dispose();
+  }
+}
+
+/** The proposals V8 in Node 20+ runs without flags. Binaryen's `All` would also enable encodings
+ *  V8 cannot read (e.g. compact imports), so the output must be limited to these. */
+function v8Features(b: B): number {
+  const f = b.Features;
+  return (
+    f.Atomics | f.MutableGlobals | f.NontrappingFPToInt | f.SIMD128 | f.BulkMemory | f.BulkMemoryOpt | f.SignExt |
+    f.ExceptionHandling | f.ReferenceTypes | f.Multivalue
+  );
+}
+
+interface LoopSite {
+  ref: Ref;
+  cost: number;
+}
+
+/** Walks one function body: finds loops and memory.grow, and counts expression nodes per region
+ *  (a region is the code from a function entry or loop header up to the next nested loop). */
+class Walker {
+  private readonly ids: Record<string, number>;
+  constructor(private readonly b: B) {
+    this.ids = b as unknown as Record<string, number>;
+  }
+
+  scan(root: Ref): { loops: LoopSite[]; grows: Ref[]; cost: number } {
+    const loops: LoopSite[] = [];
+    const grows: Ref[] = [];
+    const cost = this.region(root, loops, grows);
+    return { loops, grows, cost };
+  }
+
+  private region(root: Ref, loops: LoopSite[], grows: Ref[]): number {
+    const b = this.b;
+    let cost = 0;
+    const stack: Ref[] = [root];
+    while (stack.length > 0) {
+      const e = stack.pop()!;
+      if (!e) continue;
+      cost++;
+      const id = b.getExpressionId(e);
+      if (id === b.LoopId) {
+        const body = untyped(b).Loop.getBody(e);
+        const site: LoopSite = { ref: e, cost: 0 };
+        loops.push(site);
+        site.cost = Math.max(1, this.region(body, loops, grows));
+        continue;
+      }
+      if (id === b.MemoryGrowId) grows.push(e);
+      this.pushChildren(id, e, stack);
+    }
+    return cost;
+  }
+
+  private pushChildren(id: number, e: Ref, out: Ref[]): void {
+    const b = this.b;
+    const fields = this.childFields(id);
+    if (fields.length === 0) return;
+    const info = b.getExpressionInfo(e) as unknown as Record<string, unknown>;
+    for (const f of fields) {
+      const v = info[f];
+      if (Array.isArray(v)) for (const c of v) out.push(c as number);
+      else if (typeof v === 'number' && v !== 0) out.push(v);
+    }
+  }
+
+  private fieldCache = new Map<number, readonly string[]>();
+  private childFields(id: number): readonly string[] {
+    let f = this.fieldCache.get(id);
+    if (f) return f;
+    f = CHILD_FIELDS.find(([name]) => this.ids[name] === id)?.[1] ?? [];
+    this.fieldCache.set(id, f);
+    return f;
+  }
+}
+
+// Which fields of binaryen.getExpressionInfo(...) hold child expressions, per expression kind.
+// Kinds not listed (GC, strings, stack switching) are treated as leaves.
+const CHILD_FIELDS: [string, readonly string[]][] = [
+  ['BlockId', ['children']],
+  ['IfId', ['condition', 'ifTrue', 'ifFalse']],
+  ['BreakId', ['condition', 'value']],
+  ['SwitchId', ['condition', 'value']],
+  ['CallId', ['operands']],
+  ['CallIndirectId', ['target', 'operands']],
+  ['CallRefId', ['target', 'operands']],
+  ['LocalSetId', ['value']],
+  ['GlobalSetId', ['value']],
+  ['LoadId', ['ptr']],
+  ['StoreId', ['ptr', 'value']],
+  ['UnaryId', ['value']],
+  ['BinaryId', ['left', 'right']],
+  ['SelectId', ['ifTrue', 'ifFalse', 'condition']],
+  ['DropId', ['value']],
+  ['ReturnId', ['value']],
+  ['MemoryGrowId', ['delta']],
+  ['AtomicRMWId', ['ptr', 'value']],
+  ['AtomicCmpxchgId', ['ptr', 'expected', 'replacement']],
+  ['AtomicWaitId', ['ptr', 'expected', 'timeout']],
+  ['AtomicNotifyId', ['ptr', 'notifyCount']],
+  ['SIMDExtractId', ['vec']],
+  ['SIMDReplaceId', ['vec', 'value']],
+  ['SIMDShuffleId', ['left', 'right']],
+  ['SIMDTernaryId', ['a', 'b', 'c']],
+  ['SIMDShiftId', ['vec', 'shift']],
+  ['SIMDLoadId', ['ptr']],
+  ['SIMDLoadStoreLaneId', ['ptr', 'vec']],
+  ['MemoryInitId', ['dest', 'offset', 'size']],
+  ['MemoryCopyId', ['dest', 'source', 'size']],
+  ['MemoryFillId', ['dest', 'value', 'size']],
+  ['RefIsNullId', ['value']],
+  ['RefAsId', ['value']],
+  ['RefEqId', ['left', 'right']],
+  ['TableGetId', ['index']],
+  ['TableSetId', ['index', 'value']],
+  ['TableGrowId', ['value', 'delta']],
+  ['TryId', ['body', 'catchBodies']],
+  ['ThrowId', ['operands']],
+  ['TupleMakeId', ['operands']],
+  ['TupleExtractId', ['tuple']],
+  ['RefI31Id', ['value']],
+  ['I31GetId', ['i31']],
+];

@@ -1,0 +1,102 @@
+// Main-thread side of instrumentation: a lazily started worker (instrument-worker.ts) that
+// runs binaryen, plus an optional on-disk cache of instrumented bytes by content ID.
+
+import { Worker } from 'node:worker_threads';
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { INSTRUMENTATION_VERSION } from './instrument.js';
+import type { InstrumentRequest, InstrumentResponse } from './instrument-worker.js';
+import { Wasm } from './webassembly.js';
+
+const IDLE_MS = 30_000; // binaryen holds ~100 MB: let the worker go when unused
+
+export class Instrumenter {
+  private worker: Worker | undefined;
+  private nextId = 1;
+  private readonly pending = new Map<number, { resolve(b: Uint8Array): void; reject(e: Error): void }>();
+  private idleTimer: NodeJS.Timeout | undefined;
+  private readonly dir: string | undefined;
+
+  /** cacheDir: where instrumented modules are kept across runs (created 0700); undefined = memory only. */
+  constructor(cacheDir?: string) {
+    if (cacheDir) this.dir = join(cacheDir, `instrumented-v${INSTRUMENTATION_VERSION}`);
+  }
+
+  async instrument(cid: string, bytes: Uint8Array): Promise<Uint8Array> {
+    const cached = this.readDisk(cid);
+    if (cached) return cached;
+    const out = await this.request(bytes);
+    this.writeDisk(cid, out);
+    return out;
+  }
+
+  close(): void {
+    clearTimeout(this.idleTimer);
+    void this.worker?.terminate();
+    this.worker = undefined;
+    for (const p of this.pending.values()) p.reject(new Error('runtime closed while instrumenting a module'));
+    this.pending.clear();
+  }
+
+  private request(bytes: Uint8Array): Promise<Uint8Array> {
+    const worker = this.ensureWorker();
+    clearTimeout(this.idleTimer);
+    worker.ref();
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      const req: InstrumentRequest = { id, bytes: bytes.slice() };
+      worker.postMessage(req, [req.bytes.buffer as ArrayBuffer]);
+    });
+  }
+
+  private ensureWorker(): Worker {
+    if (this.worker) return this.worker;
+    const worker = new Worker(new URL('./instrument-worker.js', import.meta.url));
+    worker.on('message', (res: InstrumentResponse) => {
+      const p = this.pending.get(res.id);
+      this.pending.delete(res.id);
+      if ('error' in res) p?.reject(new Error(`instrumentation failed: ${res.error}`));
+      else p?.resolve(res.bytes);
+      if (this.pending.size === 0) {
+        worker.unref();
+        this.idleTimer = setTimeout(() => this.close(), IDLE_MS).unref();
+      }
+    });
+    const fail = (err: Error): void => {
+      if (this.worker === worker) this.worker = undefined;
+      for (const p of this.pending.values()) p.reject(new Error(`instrumentation worker failed: ${err.message}`));
+      this.pending.clear();
+    };
+    worker.on('error', fail);
+    worker.on('exit', (code) => fail(new Error(`exited with code ${code}`)));
+    this.worker = worker;
+    return worker;
+  }
+
+  private readDisk(cid: string): Uint8Array | undefined {
+    if (!this.dir) return undefined;
+    try {
+      const path = join(this.dir, `${cid}.wasm`);
+      // Only trust a cache directory that is ours and private: the file decides what a guest may do.
+      const st = statSync(this.dir);
+      if ((st.mode & 0o077) !== 0 || (process.getuid && st.uid !== process.getuid())) return undefined;
+      const data = readFileSync(path);
+      return Wasm.validate(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private writeDisk(cid: string, bytes: Uint8Array): void {
+    if (!this.dir) return;
+    try {
+      mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+      const tmp = join(this.dir, `.${cid}.${process.pid}.tmp`);
+      writeFileSync(tmp, bytes, { mode: 0o600 });
+      renameSync(tmp, join(this.dir, `${cid}.wasm`));
+    } catch {
+      // a cache that cannot be written only costs time
+    }
+  }
+}

@@ -1,0 +1,112 @@
+// The host side of instrumentation (instrument.ts), run inside the process worker:
+// fuel accounting, the fuel and wall-clock limits, pause (freeze on Atomics.wait until
+// resumed) and the memory.grow limit.
+
+import { CTL_PAUSE, STAT_FUEL, STAT_MEMORY, STAT_RUNNING_MS } from './protocol.js';
+import type { Limits } from './types.js';
+import type { WasmGlobal, WasmMemory } from './webassembly.js';
+import { PAGE_BYTES } from './module.js';
+
+/** Fuel between two host calls: small enough that a pause lands well within 10 ms on a
+ *  CPU-bound loop, large enough that the call costs nothing measurable. */
+export const TICK_BUDGET = 100_000;
+
+/** Thrown from a host import to unwind the guest when a limit is reached. */
+export class LimitExceeded extends Error {
+  constructor(readonly limit: 'cpu' | 'wall' | 'memory') {
+    super(`limit: ${limit}`);
+  }
+}
+
+export class Meter {
+  /** Fuel consumed up to the last tick. */
+  private consumed = 0;
+  /** Budget handed to the guest at the last tick (the countdown started from it). */
+  private granted = 0;
+  private readonly fuelLimit: number;
+  private readonly timeoutMs: number;
+  private readonly maxPages: number;
+  private readonly startedAt = performance.now();
+  private pausedMs = 0;
+  private countdown: WasmGlobal | undefined;
+  private memory: WasmMemory | undefined;
+  /** Set when memory.grow was refused because of the limit: a trap after it is reported as limit: memory. */
+  memoryLimitHit = false;
+
+  constructor(
+    private readonly ctl: Int32Array,
+    private readonly stats: Float64Array,
+    limits: Limits,
+    private readonly onFrozen: (seq: number) => void,
+  ) {
+    this.fuelLimit = limits.fuel ?? Infinity;
+    this.timeoutMs = limits.timeoutMs ?? Infinity;
+    this.maxPages = limits.maxMemoryBytes === undefined ? Infinity : Math.floor(limits.maxMemoryBytes / PAGE_BYTES);
+  }
+
+  attach(countdown: WasmGlobal | undefined, memory: WasmMemory | undefined): void {
+    this.countdown = countdown;
+    this.memory = memory;
+  }
+
+  readonly imports = {
+    tick: (): number => this.tick(),
+    grow: (delta: number): number => this.grow(delta),
+  };
+
+  fuelUsed(): number {
+    const left = this.countdown ? this.countdown.value : 0;
+    return this.consumed + this.granted - left;
+  }
+
+  runningMs(): number {
+    return performance.now() - this.startedAt - this.pausedMs;
+  }
+
+  memoryBytes(): number {
+    return this.memory ? this.memory.buffer.byteLength : 0;
+  }
+
+  private tick(): number {
+    const left = this.countdown ? this.countdown.value : 0;
+    this.consumed += this.granted - left;
+    this.granted = left; // until we return a new budget, fuelUsed() must equal consumed
+    if (Atomics.load(this.ctl, CTL_PAUSE) !== 0) this.freeze();
+    this.publish();
+    if (this.consumed >= this.fuelLimit) throw new LimitExceeded('cpu');
+    if (this.runningMs() > this.timeoutMs) throw new LimitExceeded('wall');
+    this.granted = Math.min(TICK_BUDGET, this.fuelLimit - this.consumed);
+    return this.granted;
+  }
+
+  private freeze(): void {
+    const frozenAt = performance.now();
+    this.publish();
+    let announced = 0;
+    for (;;) {
+      const seq = Atomics.load(this.ctl, CTL_PAUSE);
+      if (seq === 0) break;
+      if (seq !== announced) {
+        this.onFrozen(seq);
+        announced = seq;
+      }
+      Atomics.wait(this.ctl, CTL_PAUSE, seq);
+    }
+    this.pausedMs += performance.now() - frozenAt;
+  }
+
+  private grow(delta: number): number {
+    const current = this.memory ? this.memory.buffer.byteLength / PAGE_BYTES : 0;
+    if (current + (delta >>> 0) > this.maxPages) {
+      this.memoryLimitHit = true;
+      return -1; // as an unsigned page count this can never succeed: memory.grow returns -1
+    }
+    return delta;
+  }
+
+  publish(): void {
+    this.stats[STAT_FUEL] = this.consumed;
+    this.stats[STAT_MEMORY] = this.memoryBytes();
+    this.stats[STAT_RUNNING_MS] = this.runningMs();
+  }
+}

@@ -1,0 +1,111 @@
+// Module loading: bytes -> checks with clear errors -> content ID -> compiled module,
+// and the LRU cache of compiled modules bounded by bytes.
+
+import { createHash } from 'node:crypto';
+import { checkFraming, readShape, type ModuleShape } from './binary.js';
+import { ModuleError, type LoadedModule } from './types.js';
+import { Wasm, type WasmModule } from './webassembly.js';
+
+export const WASI_MODULE = 'wasi_snapshot_preview1';
+export const PAGE_BYTES = 65536;
+
+/** Every function of wasi_snapshot_preview1 (the host implements all of them). */
+export const WASI_PREVIEW1_FUNCTIONS: ReadonlySet<string> = new Set([
+  'args_get', 'args_sizes_get', 'environ_get', 'environ_sizes_get', 'clock_res_get', 'clock_time_get',
+  'fd_advise', 'fd_allocate', 'fd_close', 'fd_datasync', 'fd_fdstat_get', 'fd_fdstat_set_flags',
+  'fd_fdstat_set_rights', 'fd_filestat_get', 'fd_filestat_set_size', 'fd_filestat_set_times', 'fd_pread',
+  'fd_prestat_get', 'fd_prestat_dir_name', 'fd_pwrite', 'fd_read', 'fd_readdir', 'fd_renumber', 'fd_seek',
+  'fd_sync', 'fd_tell', 'fd_write', 'path_create_directory', 'path_filestat_get', 'path_filestat_set_times',
+  'path_link', 'path_open', 'path_readlink', 'path_remove_directory', 'path_rename', 'path_symlink',
+  'path_unlink_file', 'poll_oneoff', 'proc_exit', 'proc_raise', 'sched_yield', 'random_get', 'sock_accept',
+  'sock_recv', 'sock_send', 'sock_shutdown',
+]);
+
+/** A checked, compiled module. `module` is what runs: the instrumented build when `instrumented`. */
+export class CompiledModule implements LoadedModule {
+  constructor(
+    readonly cid: string,
+    readonly size: number,
+    readonly module: WasmModule,
+    readonly instrumented: boolean,
+    /** Declared initial linear memory, in 64 KiB pages. */
+    readonly initialPages: number,
+    /** Bytes this entry holds in the cache (original plus instrumented code), for the cache bound. */
+    readonly cacheBytes: number,
+  ) {}
+}
+
+export function contentId(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** Runs every check that does not need compilation; throws ModuleError saying what is wrong and what to do. */
+export function checkModule(bytes: Uint8Array): ModuleShape {
+  checkFraming(bytes);
+  if (!Wasm.validate(bytes)) {
+    let reason = 'the WebAssembly engine rejected it';
+    try {
+      new Wasm.Module(bytes);
+    } catch (e) {
+      reason = (e as Error).message.replace(/^WebAssembly\.Module\(\): /, '');
+    }
+    throw new ModuleError(`invalid WebAssembly module: ${reason}`);
+  }
+  const shape = readShape(bytes);
+  const start = shape.exports.find((e) => e.name === '_start');
+  if (!start || start.kind !== 'function') {
+    const reactor = shape.exports.some((e) => e.name === '_initialize');
+    throw new ModuleError(
+      'module does not export a function `_start`: ww runs WASI command modules' +
+        (reactor ? ' (this looks like a reactor/library module with `_initialize`; build it as a command)' : ''),
+    );
+  }
+  if (!shape.exports.some((e) => e.name === 'memory' && e.kind === 'memory')) {
+    throw new ModuleError('module does not export its memory as `memory`: a WASI host reads arguments through it');
+  }
+  const unsupported = shape.imports.filter(
+    (i) => !(i.module === WASI_MODULE && i.kind === 'function' && WASI_PREVIEW1_FUNCTIONS.has(i.field)),
+  );
+  if (unsupported.length > 0) {
+    const list = unsupported.map((i) => `${i.module}.${i.field} (${i.kind})`).join(', ');
+    throw new ModuleError(
+      `module imports what ww does not provide: ${list}. ww provides the functions of ${WASI_MODULE} ` +
+        '(WASI preview 1) only; the module must define and export its own memory',
+    );
+  }
+  return shape;
+}
+
+/** Compiled modules by content ID, least recently used evicted first, bounded by cacheBytes. */
+export class ModuleCache {
+  private readonly entries = new Map<string, CompiledModule>();
+  private bytes = 0;
+  constructor(private readonly maxBytes: number) {}
+
+  get(cid: string): CompiledModule | undefined {
+    const m = this.entries.get(cid);
+    if (m) {
+      this.entries.delete(cid);
+      this.entries.set(cid, m);
+    }
+    return m;
+  }
+
+  put(m: CompiledModule): void {
+    if (this.entries.has(m.cid)) return;
+    this.entries.set(m.cid, m);
+    this.bytes += m.cacheBytes;
+    for (const [cid, old] of this.entries) {
+      if (this.bytes <= this.maxBytes || old === m) break;
+      this.entries.delete(cid);
+      this.bytes -= old.cacheBytes;
+    }
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+  get totalBytes(): number {
+    return this.bytes;
+  }
+}

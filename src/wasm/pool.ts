@@ -1,0 +1,251 @@
+// The worker pool (DESIGN.md decision 4): warm process workers, reused between processes,
+// sized by cores, grown when processes queue because every worker is busy (processes may
+// block), shrunk back when extra workers sit idle. Kill = terminate + a fresh worker.
+
+import { Worker, type ResourceLimits } from 'node:worker_threads';
+import { CONTROL_BYTES, type FromWorker, type RunMessage } from './protocol.js';
+import type { ExitReason } from './types.js';
+import type { WasmModule } from './webassembly.js';
+
+/** What the pool runs: implemented by the process object. */
+export interface Job {
+  readonly pid: number;
+  readonly cid: string;
+  readonly module: WasmModule;
+  /** The run message without the module-cache fields the pool fills in. */
+  runMessage(): Omit<RunMessage, 'module' | 'drop'>;
+  onStart(slot: Slot): void;
+  onMessage(msg: FromWorker): void;
+  /** The worker died under the job (crash, out of memory): the job ends with this reason. */
+  onWorkerLost(reason: ExitReason): void;
+}
+
+export interface PoolOptions {
+  /** Workers kept warm even when idle. */
+  minWorkers: number;
+  /** Upper bound on workers; further processes queue. */
+  maxWorkers: number;
+  /** Extra workers (above minWorkers) idle this long are stopped. */
+  idleMs: number;
+  /** Modules each worker keeps compiled-and-received, by content ID. */
+  modulesPerWorker: number;
+  /** How long a process may wait in the queue before the pool starts another worker. */
+  growAfterMs: number;
+  resourceLimits?: ResourceLimits;
+}
+
+/** One worker thread and its control block. */
+export class Slot {
+  readonly ctl: Int32Array;
+  readonly stats: Float64Array;
+  ready = false;
+  job: Job | undefined;
+  /** Content IDs this worker holds, least recently used first. */
+  readonly modules = new Set<string>();
+  idleSince = 0;
+  /** Set when we terminate it ourselves, so its exit is not taken for a crash. */
+  retired = false;
+  lastError: Error | undefined;
+  readonly worker: Worker;
+  constructor(url: URL, resourceLimits: ResourceLimits | undefined) {
+    const control = new SharedArrayBuffer(CONTROL_BYTES);
+    this.ctl = new Int32Array(control, 0, 2);
+    this.stats = new Float64Array(control);
+    this.worker = newWorker(url, control, resourceLimits);
+  }
+}
+
+function newWorker(url: URL, control: SharedArrayBuffer, resourceLimits: ResourceLimits | undefined): Worker {
+  return new Worker(url, { workerData: { control }, resourceLimits });
+}
+
+const MAX_START_FAILURES = 3;
+
+export class WorkerPool {
+  private readonly slots = new Set<Slot>();
+  private readonly idle: Slot[] = [];
+  private readonly queue: Job[] = [];
+  private starting = 0;
+  private startFailures = 0;
+  private growTimer: NodeJS.Timeout | undefined;
+  private readonly shrinkTimer: NodeJS.Timeout;
+  private closed = false;
+  private readonly workerUrl = new URL('./process-worker.js', import.meta.url);
+
+  constructor(private readonly opts: PoolOptions) {
+    this.shrinkTimer = setInterval(() => this.shrink(), Math.max(100, opts.idleMs / 2)).unref();
+  }
+
+  /** Starts the minimum number of workers and resolves when they are ready. */
+  async warm(): Promise<void> {
+    const ready: Promise<void>[] = [];
+    while (this.slots.size + this.starting < this.opts.minWorkers) ready.push(this.startWorker());
+    await Promise.all(ready);
+  }
+
+  submit(job: Job): void {
+    if (this.closed) throw new Error('the runtime is closed');
+    const slot = this.idle.pop();
+    if (slot) this.dispatch(slot, job);
+    else {
+      this.queue.push(job);
+      this.armGrowth();
+    }
+  }
+
+  /** Removes a job that has not started. Returns false if it was not queued. */
+  cancel(job: Job): boolean {
+    const i = this.queue.indexOf(job);
+    if (i < 0) return false;
+    this.queue.splice(i, 1);
+    return true;
+  }
+
+  /** Terminates the worker running a job (kill); a fresh worker takes its place if needed. */
+  retire(slot: Slot): void {
+    if (slot.retired) return;
+    slot.retired = true;
+    slot.job = undefined;
+    this.slots.delete(slot);
+    void slot.worker.terminate();
+    this.replenish();
+  }
+
+  info(): { workers: number; idle: number; busy: number; starting: number; queued: number } {
+    return {
+      workers: this.slots.size,
+      idle: this.idle.length,
+      busy: this.slots.size - this.idle.length,
+      starting: this.starting,
+      queued: this.queue.length,
+    };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.shrinkTimer);
+    clearTimeout(this.growTimer);
+    const all = [...this.slots];
+    this.slots.clear();
+    this.idle.length = 0;
+    for (const s of all) s.retired = true;
+    await Promise.all(all.map((s) => s.worker.terminate()));
+  }
+
+  private dispatch(slot: Slot, job: Job): void {
+    slot.job = job;
+    slot.worker.ref();
+    const drop: string[] = [];
+    let module: WasmModule | undefined;
+    if (slot.modules.has(job.cid)) {
+      slot.modules.delete(job.cid); // refresh its place in the LRU order
+    } else {
+      module = job.module;
+      while (slot.modules.size >= this.opts.modulesPerWorker) {
+        const oldest = slot.modules.values().next().value as string;
+        slot.modules.delete(oldest);
+        drop.push(oldest);
+      }
+    }
+    slot.modules.add(job.cid);
+    job.onStart(slot);
+    const msg: RunMessage = { ...job.runMessage(), module, drop };
+    slot.worker.postMessage(msg);
+  }
+
+  private release(slot: Slot): void {
+    slot.job = undefined;
+    if (slot.retired) return;
+    const next = this.queue.shift();
+    if (next) return this.dispatch(slot, next);
+    slot.idleSince = performance.now();
+    slot.worker.unref();
+    this.idle.push(slot);
+  }
+
+  private armGrowth(): void {
+    if (this.growTimer || this.closed) return;
+    this.growTimer = setTimeout(() => {
+      this.growTimer = undefined;
+      // Processes still queued: every worker is busy (perhaps blocked). Add workers, up to the bound.
+      let wanted = this.queue.length - this.starting;
+      while (wanted-- > 0 && this.slots.size + this.starting < this.opts.maxWorkers) void this.startWorker();
+      if (this.queue.length > 0 && this.slots.size + this.starting < this.opts.maxWorkers) this.armGrowth();
+    }, this.opts.growAfterMs);
+  }
+
+  private replenish(): void {
+    if (this.closed) return;
+    if (this.slots.size + this.starting < this.opts.minWorkers) void this.startWorker();
+    if (this.queue.length > 0) this.armGrowth();
+  }
+
+  private shrink(): void {
+    const now = performance.now();
+    for (let i = 0; i < this.idle.length && this.slots.size > this.opts.minWorkers; ) {
+      const slot = this.idle[i];
+      if (now - slot.idleSince > this.opts.idleMs) {
+        this.idle.splice(i, 1);
+        this.retire(slot);
+      } else i++;
+    }
+  }
+
+  private startWorker(): Promise<void> {
+    this.starting++;
+    const slot = new Slot(this.workerUrl, this.opts.resourceLimits);
+    const worker = slot.worker;
+    return new Promise<void>((resolve) => {
+      worker.on('message', (msg: FromWorker) => {
+        if (msg.type === 'ready') {
+          this.starting--;
+          this.startFailures = 0;
+          slot.ready = true;
+          if (this.closed) return void worker.terminate().then(() => resolve());
+          this.slots.add(slot);
+          this.release(slot);
+          return resolve();
+        }
+        const job = slot.job;
+        if (!job || msg.pid !== job.pid) return; // a late message from a process already ended
+        job.onMessage(msg);
+        if (msg.type === 'exit') this.release(slot);
+      });
+      worker.on('error', (err) => {
+        slot.lastError = err;
+      });
+      worker.on('exit', (code) => {
+        if (!slot.ready) {
+          this.starting--;
+          resolve();
+          if (slot.retired || this.closed) return;
+          this.startFailures++;
+          if (this.startFailures >= MAX_START_FAILURES) return this.failQueue(slot.lastError, code);
+          return this.replenish();
+        }
+        if (slot.retired) return;
+        slot.retired = true;
+        this.slots.delete(slot);
+        const i = this.idle.indexOf(slot);
+        if (i >= 0) this.idle.splice(i, 1);
+        const job = slot.job;
+        slot.job = undefined;
+        job?.onWorkerLost(lostReason(slot.lastError, code));
+        this.replenish();
+      });
+    });
+  }
+
+  private failQueue(err: Error | undefined, code: number): void {
+    const reason: ExitReason = {
+      kind: 'trap',
+      message: `cannot start a process worker: ${err?.message ?? `exit code ${code}`}`,
+    };
+    for (const job of this.queue.splice(0)) job.onWorkerLost(reason);
+  }
+}
+
+function lostReason(err: Error | undefined, code: number): ExitReason {
+  if ((err as { code?: string } | undefined)?.code === 'ERR_WORKER_OUT_OF_MEMORY') return { kind: 'limit', limit: 'memory' };
+  return { kind: 'trap', message: `worker crashed: ${err?.message ?? `exit code ${code}`}` };
+}

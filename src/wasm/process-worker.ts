@@ -1,0 +1,157 @@
+// A process worker: runs one guest at a time, synchronously, with our WASI host and the
+// meter. Written as a loop over 'run' messages so that it could later host several
+// processes (DESIGN.md decision 4); today one at a time.
+
+import { parentPort, workerData } from 'node:worker_threads';
+import { writeSync } from 'node:fs';
+import { WasiHost } from './wasi/index.js';
+import type { StdioEndpoint } from './wasi/types.js';
+import { COUNTDOWN_EXPORT, METER_MODULE } from './instrument.js';
+import { LimitExceeded, Meter } from './meter.js';
+import type { FromWorker, InputSource, OutputTarget, RunMessage } from './protocol.js';
+import type { ExitReason } from './types.js';
+import { Wasm, type WasmGlobal, type WasmMemory, type WasmModule } from './webassembly.js';
+
+const port = parentPort!;
+const control = (workerData as { control: SharedArrayBuffer }).control;
+const ctl = new Int32Array(control, 0, 2);
+const stats = new Float64Array(control);
+const modules = new Map<string, WasmModule>();
+
+function post(msg: FromWorker, transfer: ArrayBuffer[] = []): void {
+  port.postMessage(msg, transfer);
+}
+
+function input(src: InputSource): StdioEndpoint {
+  if (src.kind === 'inherit') return { kind: 'fd', fd: 0 };
+  if (src.kind === 'bytes') return { kind: 'bytes', data: src.data };
+  return { kind: 'null' };
+}
+
+function output(target: OutputTarget, fd: 1 | 2, pid: number, captured: Uint8Array[]): StdioEndpoint {
+  switch (target) {
+    case 'inherit':
+      return { kind: 'fd', fd };
+    case 'capture':
+      return { kind: 'sink', write: (data) => void captured.push(data.slice()) };
+    case 'stream':
+      return {
+        kind: 'sink',
+        write: (data) => {
+          const copy = data.slice();
+          post({ type: 'out', pid, fd, data: copy }, [copy.buffer]);
+        },
+      };
+    default:
+      return { kind: 'null' };
+  }
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+/** The guest function named in a trap's stack: its name-section name, or wasm-function[N]. */
+export function trapFunction(err: Error): string | undefined {
+  for (const line of (err.stack ?? '').split('\n')) {
+    const m = /^\s*at (?:(\S+) \()?wasm:\/\/wasm\/[^:]*:(wasm-function\[\d+\])/.exec(line);
+    if (m) return m[1] ?? m[2];
+  }
+  return undefined;
+}
+
+/** instanceof without narrowing (the engine's error classes are all plain Errors to TypeScript). */
+function isInstance(value: unknown, cls: unknown): boolean {
+  return value instanceof (cls as new () => object);
+}
+
+function classify(err: unknown, meter: Meter | undefined): ExitReason {
+  if (err instanceof LimitExceeded) return { kind: 'limit', limit: err.limit };
+  if (!(err instanceof Error)) return { kind: 'trap', message: `host error: ${String(err)}` };
+  const func = trapFunction(err);
+  if (isInstance(err, Wasm.RuntimeError)) {
+    if (meter?.memoryLimitHit) return { kind: 'limit', limit: 'memory' };
+    return { kind: 'trap', message: err.message, ...(func ? { func } : {}) };
+  }
+  if (err instanceof RangeError && /call stack/i.test(err.message)) {
+    return { kind: 'trap', message: 'call stack exhausted', ...(func ? { func } : {}) };
+  }
+  if (err instanceof RangeError && /Wasm memory/i.test(err.message)) return { kind: 'limit', limit: 'memory' };
+  if (isInstance(err, Wasm.LinkError)) return { kind: 'trap', message: `link error: ${err.message}` };
+  return { kind: 'trap', message: `host error: ${err.message}`, ...(func ? { func } : {}) };
+}
+
+function run(msg: RunMessage): void {
+  for (const cid of msg.drop) modules.delete(cid);
+  if (msg.module) modules.set(msg.cid, msg.module);
+  const module = modules.get(msg.cid);
+  const out: Uint8Array[] = [];
+  const err: Uint8Array[] = [];
+  const meter = msg.instrumented ? new Meter(ctl, stats, msg.limits, (seq) => post({ type: 'frozen', pid: msg.pid, seq })) : undefined;
+  const startedAt = performance.now();
+  let memory: WasmMemory | undefined;
+  let host: WasiHost | undefined;
+  let code: number;
+  let reason: ExitReason;
+  try {
+    if (!module) throw new Error(`module ${msg.cid} was not sent to this worker`);
+    host = new WasiHost({
+      args: msg.args,
+      env: msg.env,
+      preopens: msg.preopens,
+      stdin: input(msg.stdin),
+      stdout: output(msg.stdout, 1, msg.pid, out),
+      stderr: output(msg.stderr, 2, msg.pid, err),
+    });
+    const imports: Record<string, Record<string, unknown>> = { ...host.imports };
+    if (meter) imports[METER_MODULE] = meter.imports;
+    const instance = new Wasm.Instance(module, imports);
+    memory = instance.exports.memory as WasmMemory;
+    meter?.attach(instance.exports[COUNTDOWN_EXPORT] as WasmGlobal, memory);
+    code = host.start(instance);
+    reason = code === 0 ? { kind: 'normal' } : { kind: 'exit', code };
+  } catch (e) {
+    reason = classify(e, meter);
+    code = reason.kind === 'trap' ? 134 : 137;
+  } finally {
+    try {
+      host?.close();
+    } catch {
+      // closing host fds must not turn an exit into a crash
+    }
+  }
+  const stdout = msg.stdout === 'capture' ? concat(out) : undefined;
+  const stderr = msg.stderr === 'capture' ? concat(err) : undefined;
+  const transfer = [stdout?.buffer, stderr?.buffer].filter((b): b is ArrayBuffer => b !== undefined);
+  post(
+    {
+      type: 'exit',
+      pid: msg.pid,
+      code,
+      reason,
+      stdout,
+      stderr,
+      fuelUsed: meter ? meter.fuelUsed() : 0,
+      memoryBytes: memory ? memory.buffer.byteLength : 0,
+      runningMs: meter ? meter.runningMs() : performance.now() - startedAt,
+    },
+    transfer,
+  );
+}
+
+port.on('message', (msg: RunMessage) => {
+  try {
+    run(msg);
+  } catch (e) {
+    // Only a bug in this file gets here; report it rather than leave the process hanging.
+    writeSync(2, `ww: process worker failed: ${(e as Error).stack}\n`);
+    throw e;
+  }
+});
+post({ type: 'ready' });

@@ -1,0 +1,250 @@
+// One guest process as the runtime's caller sees it (WasmProcess), and as the pool runs it (Job).
+
+import type { CompiledModule } from './module.js';
+import type { Job, Slot, WorkerPool } from './pool.js';
+import { CTL_PAUSE, STAT_FUEL, STAT_MEMORY, STAT_RUNNING_MS, type FromWorker, type InputSource, type OutputTarget, type RunMessage } from './protocol.js';
+import type { ExitReason, ExitStatus, OutputMode, ProcessState, ProcessStats, SpawnOptions, WasmProcess } from './types.js';
+
+/** A CPU-bound guest reaches a tick within about a millisecond of its deadline; a guest blocked
+ *  in a host call never does, so the runtime terminates its worker this long after the deadline. */
+const WALL_GRACE_MS = 25;
+
+/** Exit status code as a shell sees it. */
+export function exitCode(reason: ExitReason): number {
+  switch (reason.kind) {
+    case 'normal':
+      return 0;
+    case 'exit':
+      return reason.code;
+    case 'trap':
+      return 134;
+    case 'killed':
+    case 'limit':
+      return 137;
+  }
+}
+
+/** Renders a reason as DESIGN.md spells it: normal, killed, trap: ..., limit: cpu, exit N. */
+export function reasonText(reason: ExitReason): string {
+  switch (reason.kind) {
+    case 'normal':
+      return 'normal';
+    case 'exit':
+      return `exit ${reason.code}`;
+    case 'killed':
+      return 'killed';
+    case 'trap':
+      return `trap: ${reason.message}${reason.func ? ` in ${reason.func}` : ''}`;
+    case 'limit':
+      return `limit: ${reason.limit}`;
+  }
+}
+
+let pauseSeq = 0;
+
+export class Process implements WasmProcess, Job {
+  state: ProcessState = 'starting';
+  readonly cid: string;
+  private slot: Slot | undefined;
+  private status: ExitStatus | undefined;
+  private readonly done: Promise<ExitStatus>;
+  private resolveDone!: (s: ExitStatus) => void;
+  private pauseRequest = 0;
+  private pauseWaiters: (() => void)[] = [];
+  private startedAt = 0;
+  private pausedAt = 0;
+  private pausedMs = 0;
+  private wallTimer: NodeJS.Timeout | undefined;
+  private callbackFailed = false;
+  private endedRunningMs = 0;
+
+  constructor(
+    readonly pid: number,
+    private readonly compiled: CompiledModule,
+    private readonly options: SpawnOptions,
+    private readonly pool: WorkerPool,
+    private readonly onEnd: (p: Process) => void,
+  ) {
+    this.cid = compiled.cid;
+    this.done = new Promise((resolve) => (this.resolveDone = resolve));
+  }
+
+  get module(): CompiledModule['module'] {
+    return this.compiled.module;
+  }
+
+  // ---- WasmProcess ----
+
+  wait(): Promise<ExitStatus> {
+    return this.done;
+  }
+
+  kill(): void {
+    if (this.state === 'exited') return;
+    if (this.slot) this.pool.retire(this.slot);
+    else this.pool.cancel(this);
+    this.finish({ kind: 'killed' });
+  }
+
+  pause(): Promise<void> {
+    if (this.state === 'exited' || this.state === 'paused') return Promise.resolve();
+    if (!this.compiled.instrumented) {
+      return Promise.reject(new Error('pause needs an instrumented module: create the Runtime with instrument: true'));
+    }
+    if (this.pauseRequest === 0) {
+      this.pauseRequest = ++pauseSeq;
+      if (this.slot) Atomics.store(this.slot.ctl, CTL_PAUSE, this.pauseRequest);
+    }
+    return new Promise((resolve) => this.pauseWaiters.push(resolve));
+  }
+
+  resume(): void {
+    if (this.state === 'exited' || this.pauseRequest === 0) return;
+    this.pauseRequest = 0;
+    if (this.slot) {
+      Atomics.store(this.slot.ctl, CTL_PAUSE, 0);
+      Atomics.notify(this.slot.ctl, CTL_PAUSE);
+    }
+    if (this.state === 'paused') {
+      this.state = 'running';
+      this.pausedMs += performance.now() - this.pausedAt;
+      this.armWallTimer();
+    }
+    this.settlePauseWaiters(); // a pause not yet in effect is cancelled by the resume
+  }
+
+  stats(): ProcessStats {
+    if (this.status) {
+      return { fuelUsed: this.status.fuelUsed, memoryBytes: this.status.memoryBytes, runningMs: this.endedRunningMs };
+    }
+    const s = this.slot?.stats;
+    return {
+      fuelUsed: s ? s[STAT_FUEL] : 0,
+      memoryBytes: s ? s[STAT_MEMORY] : 0,
+      runningMs: s ? Math.max(s[STAT_RUNNING_MS], 0) : 0,
+    };
+  }
+
+  // ---- Job ----
+
+  runMessage(): Omit<RunMessage, 'module' | 'drop'> {
+    const o = this.options;
+    return {
+      type: 'run',
+      pid: this.pid,
+      cid: this.cid,
+      instrumented: this.compiled.instrumented,
+      args: o.args,
+      env: Object.entries(o.env ?? {}),
+      preopens: o.preopens ?? [],
+      stdin: inputSource(o.stdin),
+      stdout: outputTarget(o.stdout),
+      stderr: outputTarget(o.stderr),
+      limits: o.limits ?? {},
+    };
+  }
+
+  onStart(slot: Slot): void {
+    this.slot = slot;
+    this.state = 'running';
+    this.startedAt = performance.now();
+    slot.stats.fill(0, 1);
+    Atomics.store(slot.ctl, CTL_PAUSE, this.pauseRequest);
+    this.armWallTimer();
+  }
+
+  onMessage(msg: FromWorker): void {
+    switch (msg.type) {
+      case 'out': {
+        const sink = msg.fd === 1 ? this.options.stdout : this.options.stderr;
+        if (typeof sink === 'function') this.deliver(sink, msg.data);
+        return;
+      }
+      case 'frozen':
+        if (msg.seq !== this.pauseRequest || this.state !== 'running') return;
+        this.state = 'paused';
+        this.pausedAt = performance.now();
+        clearTimeout(this.wallTimer);
+        this.settlePauseWaiters();
+        return;
+      case 'exit':
+        this.slot = undefined;
+        this.finish(msg.reason, msg);
+        return;
+    }
+  }
+
+  onWorkerLost(reason: ExitReason): void {
+    this.slot = undefined;
+    this.finish(reason);
+  }
+
+  // ---- internals ----
+
+  private runningMs(): number {
+    if (this.startedAt === 0) return 0;
+    const end = this.state === 'paused' ? this.pausedAt : performance.now();
+    return end - this.startedAt - this.pausedMs;
+  }
+
+  private armWallTimer(): void {
+    const timeoutMs = this.options.limits?.timeoutMs;
+    if (timeoutMs === undefined || this.state !== 'running') return;
+    clearTimeout(this.wallTimer);
+    const left = timeoutMs + WALL_GRACE_MS - this.runningMs();
+    this.wallTimer = setTimeout(() => {
+      if (this.state !== 'running') return;
+      if (this.runningMs() < timeoutMs + WALL_GRACE_MS) return this.armWallTimer();
+      // The guest never reached a tick after its deadline (blocked in a host call, or not instrumented).
+      if (this.slot) this.pool.retire(this.slot);
+      this.finish({ kind: 'limit', limit: 'wall' });
+    }, Math.max(0, left));
+  }
+
+  private deliver(sink: (data: Uint8Array) => void, data: Uint8Array): void {
+    try {
+      sink(data);
+    } catch (e) {
+      if (!this.callbackFailed) {
+        this.callbackFailed = true;
+        process.emitWarning(`ww: output callback of process ${this.pid} threw: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  private settlePauseWaiters(): void {
+    const waiters = this.pauseWaiters;
+    this.pauseWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  private finish(reason: ExitReason, exit?: Extract<FromWorker, { type: 'exit' }>): void {
+    if (this.state === 'exited') return;
+    const stats = this.stats();
+    this.endedRunningMs = this.runningMs();
+    this.state = 'exited';
+    clearTimeout(this.wallTimer);
+    this.status = {
+      code: exitCode(reason),
+      reason,
+      ...(exit?.stdout ? { stdout: exit.stdout } : this.options.stdout === 'capture' ? { stdout: new Uint8Array(0) } : {}),
+      ...(exit?.stderr ? { stderr: exit.stderr } : this.options.stderr === 'capture' ? { stderr: new Uint8Array(0) } : {}),
+      fuelUsed: exit ? exit.fuelUsed : stats.fuelUsed,
+      memoryBytes: exit ? exit.memoryBytes : stats.memoryBytes,
+    };
+    this.settlePauseWaiters();
+    this.onEnd(this);
+    this.resolveDone(this.status);
+  }
+}
+
+function inputSource(mode: SpawnOptions['stdin']): InputSource {
+  if (mode === 'inherit') return { kind: 'inherit' };
+  if (mode instanceof Uint8Array) return { kind: 'bytes', data: mode };
+  return { kind: 'ignore' };
+}
+
+function outputTarget(mode: OutputMode | undefined): OutputTarget {
+  if (typeof mode === 'function') return 'stream';
+  return mode ?? 'ignore';
+}

@@ -1,0 +1,52 @@
+// Messages between the runtime (main thread) and a process worker, and the layout of the
+// per-worker control block (a SharedArrayBuffer both sides read without messages).
+
+import type { ExitReason, Limits } from './types.js';
+import type { WasmModule } from './webassembly.js';
+
+export type OutputTarget = 'ignore' | 'inherit' | 'capture' | 'stream';
+export type InputSource = { kind: 'ignore' } | { kind: 'inherit' } | { kind: 'bytes'; data: Uint8Array };
+
+export interface RunMessage {
+  type: 'run';
+  pid: number;
+  cid: string;
+  /** Sent only the first time this worker runs this module; the worker caches it by cid. */
+  module?: WasmModule;
+  /** Modules the worker should forget (the runtime keeps the worker's cache bounded). */
+  drop: string[];
+  instrumented: boolean;
+  args: string[];
+  env: [string, string][];
+  preopens: { hostPath: string; guestPath: string }[];
+  stdin: InputSource;
+  stdout: OutputTarget;
+  stderr: OutputTarget;
+  limits: Limits;
+}
+export type ToWorker = RunMessage;
+
+export type FromWorker =
+  | { type: 'ready' }
+  | { type: 'out'; pid: number; fd: 1 | 2; data: Uint8Array }
+  | { type: 'frozen'; pid: number; seq: number }
+  | {
+      type: 'exit';
+      pid: number;
+      code: number;
+      reason: ExitReason;
+      stdout?: Uint8Array;
+      stderr?: Uint8Array;
+      fuelUsed: number;
+      memoryBytes: number;
+      runningMs: number;
+    };
+
+// Control block: Int32 words, then Float64 statistics the worker publishes at each tick.
+export const CONTROL_BYTES = 32;
+/** Int32 index: 0 = run; any other value = pause request number (seq), set by the runtime. */
+export const CTL_PAUSE = 0;
+/** Float64 indexes. */
+export const STAT_FUEL = 1;
+export const STAT_MEMORY = 2;
+export const STAT_RUNNING_MS = 3;

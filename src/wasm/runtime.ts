@@ -1,0 +1,142 @@
+// The process runtime: loads modules (checked, content-addressed, instrumented, compiled,
+// cached) and spawns them as processes on the worker pool. No RPC here (DESIGN.md layers).
+
+import { availableParallelism } from 'node:os';
+import type { ResourceLimits } from 'node:worker_threads';
+import { Instrumenter } from './instrumenter.js';
+import { CompiledModule, ModuleCache, PAGE_BYTES, checkModule, contentId } from './module.js';
+import { WorkerPool } from './pool.js';
+import { Process } from './process.js';
+import { ModuleError, type LoadedModule, type SpawnOptions, type WasmProcess } from './types.js';
+import { Wasm } from './webassembly.js';
+
+export interface RuntimeOptions {
+  /** Workers kept warm. Default: os.availableParallelism(). */
+  poolSize?: number;
+  /** Most workers at once (processes beyond it queue). Default: max(16, 8 x poolSize). */
+  maxWorkers?: number;
+  /** Bound on the compiled-module cache, counted in module bytes. Default 256 MiB. */
+  maxCacheBytes?: number;
+  /** Instrument modules for fuel, timeouts that preempt, pause/resume and memory limits. Default true.
+   *  Without it: no pause, no fuel or memory limit; a timeout terminates the worker. */
+  instrument?: boolean;
+  /** Directory for instrumented modules kept across runs (created with mode 0700). Default: none. */
+  cacheDir?: string;
+  /** Extra workers idle this long are stopped. Default 10 s. */
+  idleWorkerMs?: number;
+  /** Modules each worker keeps without them being sent again. Default 32. */
+  modulesPerWorker?: number;
+  /** Heap limits for each worker's JavaScript (not guest memory). */
+  workerResourceLimits?: ResourceLimits;
+}
+
+export class Runtime {
+  private readonly cache: ModuleCache;
+  private readonly loading = new Map<string, Promise<CompiledModule>>();
+  private readonly instrumenter: Instrumenter | undefined;
+  private readonly live = new Set<Process>();
+  private nextPid = 1;
+  private closed = false;
+
+  private constructor(
+    private readonly pool: WorkerPool,
+    private readonly options: RuntimeOptions,
+  ) {
+    this.cache = new ModuleCache(options.maxCacheBytes ?? 256 * 1024 * 1024);
+    if (options.instrument !== false) this.instrumenter = new Instrumenter(options.cacheDir);
+  }
+
+  /** Creates a runtime with its pool warm (workers started and ready). */
+  static async create(options: RuntimeOptions = {}): Promise<Runtime> {
+    const poolSize = Math.max(1, options.poolSize ?? availableParallelism());
+    const pool = new WorkerPool({
+      minWorkers: poolSize,
+      maxWorkers: Math.max(poolSize, options.maxWorkers ?? Math.max(16, 8 * poolSize)),
+      idleMs: options.idleWorkerMs ?? 10_000,
+      modulesPerWorker: options.modulesPerWorker ?? 32,
+      growAfterMs: 5,
+      resourceLimits: options.workerResourceLimits,
+    });
+    await pool.warm();
+    return new Runtime(pool, options);
+  }
+
+  get instrumented(): boolean {
+    return this.instrumenter !== undefined;
+  }
+
+  /** Checks, instruments and compiles a module, or returns it from the cache by content ID.
+   *  Rejects with ModuleError when the bytes are not a module ww can run. */
+  async load(bytes: Uint8Array): Promise<LoadedModule> {
+    const shape = checkModule(bytes);
+    const cid = contentId(bytes);
+    const hit = this.cache.get(cid);
+    if (hit) return hit;
+    let pending = this.loading.get(cid);
+    if (!pending) {
+      pending = this.compile(cid, bytes, shape.memory?.initial ?? 0);
+      this.loading.set(cid, pending);
+      pending.finally(() => this.loading.delete(cid)).catch(() => {});
+    }
+    return pending;
+  }
+
+  /** A module loaded earlier and still in the cache, by content ID. */
+  get(cid: string): LoadedModule | undefined {
+    return this.cache.get(cid);
+  }
+
+  /** Starts a process. Throws ModuleError if the module cannot run under the given limits. */
+  spawn(module: LoadedModule, options: SpawnOptions): WasmProcess {
+    if (this.closed) throw new Error('the runtime is closed');
+    const compiled = module instanceof CompiledModule ? module : this.cache.get(module.cid);
+    if (!compiled) throw new ModuleError(`module ${module.cid} is not loaded in this runtime: load() it first`);
+    const limits = options.limits ?? {};
+    if (!compiled.instrumented && (limits.fuel !== undefined || limits.maxMemoryBytes !== undefined)) {
+      throw new ModuleError('fuel and memory limits need an instrumented module: create the Runtime with instrument: true');
+    }
+    if (limits.maxMemoryBytes !== undefined && compiled.initialPages * PAGE_BYTES > limits.maxMemoryBytes) {
+      throw new ModuleError(
+        `module needs ${compiled.initialPages * PAGE_BYTES} bytes of memory at start ` +
+          `(${compiled.initialPages} pages), more than the limit of ${limits.maxMemoryBytes} bytes`,
+      );
+    }
+    const proc = new Process(this.nextPid++, compiled, options, this.pool, (p) => this.live.delete(p));
+    this.live.add(proc);
+    this.pool.submit(proc);
+    return proc;
+  }
+
+  /** Pool and cache figures, for monitoring and tests. */
+  info(): ReturnType<WorkerPool['info']> & { processes: number; cachedModules: number; cachedBytes: number } {
+    return { ...this.pool.info(), processes: this.live.size, cachedModules: this.cache.size, cachedBytes: this.cache.totalBytes };
+  }
+
+  /** Kills every process and stops every worker. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const p of [...this.live]) p.kill();
+    this.instrumenter?.close();
+    await this.pool.close();
+  }
+
+  private async compile(cid: string, bytes: Uint8Array, initialPages: number): Promise<CompiledModule> {
+    let runnable = bytes;
+    if (this.instrumenter) {
+      try {
+        runnable = await this.instrumenter.instrument(cid, bytes);
+      } catch (e) {
+        throw new ModuleError(
+          `ww cannot instrument this module (${(e as Error).message}); instrumentation gives pause, fuel and ` +
+            'memory limits: create the Runtime with instrument: false to run it without them',
+        );
+      }
+    }
+    const module = await Wasm.compile(runnable);
+    const held = bytes.length + (runnable === bytes ? 0 : runnable.length);
+    const compiled = new CompiledModule(cid, bytes.length, module, runnable !== bytes, initialPages, held);
+    this.cache.put(compiled);
+    return compiled;
+  }
+}
