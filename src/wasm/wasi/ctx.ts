@@ -2,6 +2,8 @@
 // view of guest memory. Built from WasiOptions; owns every host fd it opens.
 import { GuestMemory, encodeUtf8 } from './abi/memory.js';
 import { FdTable } from './fdtable.js';
+import { DirHandle } from './fs/dir.js';
+import { sandboxSupported } from './resolve.js';
 import { StdioHandle } from './stdio.js';
 import type { WasiOptions } from './types.js';
 
@@ -27,5 +29,14 @@ export class WasiCtx {
     this.fds.set(0, new StdioHandle(options.stdin, 'in'));
     this.fds.set(1, new StdioHandle(options.stdout, 'out'));
     this.fds.set(2, new StdioHandle(options.stderr, 'out'));
+    if (options.preopens.length > 0 && !sandboxSupported()) {
+      throw new Error('pre-opened directories need /proc/self/fd (Linux with /proc mounted); none was found');
+    }
+    try {
+      options.preopens.forEach((p, i) => this.fds.set(3 + i, DirHandle.preopen(p.hostPath, p.guestPath)));
+    } catch (err) {
+      this.fds.closeAll();
+      throw err;
+    }
   }
 }

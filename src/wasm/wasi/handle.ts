@@ -64,68 +64,46 @@ export interface DirEntry {
   filetype: Filetype;
 }
 
+/** What poll_oneoff reports for a read subscription. */
+export interface ReadReadiness {
+  ready: boolean;
+  /** Bytes readable without blocking (a hint; 1 when unknown, as wasmtime). */
+  nbytes: bigint;
+  /** At end of input (eventrwflags.fd_readwrite_hangup). */
+  hangup: boolean;
+}
+
 function badf(): never {
   throw new WasiError(Errno.BADF);
 }
 
 export abstract class Handle {
   abstract readonly filetype: Filetype;
-  /** fdflags as the guest last set or opened them. */
+  /** fdflags as the guest opened or last set them. */
   fdflags = 0;
 
   /** Rights as fd_fdstat_get reports them: [base, inheriting]. */
   abstract rights(): [bigint, bigint];
 
+  /** fd_filestat_get. */
+  abstract filestat(): Filestat;
+
+  /** fd_read: fills bufs in order; returns the byte count (0 = end of input). */
   read(_bufs: Uint8Array[]): number {
     return badf();
   }
+  /** fd_write: returns the byte count written. */
   write(_bufs: Uint8Array[]): number {
     return badf();
   }
-  pread(_bufs: Uint8Array[], _offset: bigint): number {
-    return badf();
+  /** For poll_oneoff: whether a read would not block, with the bytes available and end-of-input. */
+  pollRead(): ReadReadiness {
+    return { ready: true, nbytes: 1n, hangup: false };
   }
-  pwrite(_bufs: Uint8Array[], _offset: bigint): number {
-    return badf();
-  }
-  seek(_offset: bigint, _whence: Whence): bigint {
-    return badf();
-  }
-  tell(): bigint {
-    return badf();
-  }
-  filestat(): Filestat {
-    return badf();
-  }
-  setSize(_size: bigint): void {
-    badf();
-  }
-  setTimes(_atim: TimeChange, _mtim: TimeChange): void {
-    badf();
-  }
-  sync(): void {
-    badf();
-  }
-  datasync(): void {
-    badf();
-  }
-  advise(_offset: bigint, _len: bigint, _advice: number): void {
-    badf();
-  }
-  allocate(_offset: bigint, _len: bigint): void {
-    badf();
-  }
-  setFdflags(_flags: number): void {
-    badf();
-  }
-  /** Bytes available to read without blocking, for poll_oneoff (undefined: ready, count unknown). */
-  readReady(): bigint | undefined {
-    return 0n;
-  }
-  /** Whether a write would not block, for poll_oneoff. */
-  writeReady(): boolean {
+  /** For poll_oneoff: whether a write would not block. */
+  pollWrite(): boolean {
     return true;
   }
-  /** Releases host resources; called once when the fd is closed or the host closes. */
+  /** Releases host resources; called once, when the fd is closed or the host closes. */
   close(): void {}
 }

@@ -1,18 +1,13 @@
 // Stdio fds 0-2: each is one StdioEndpoint (types.ts) wrapped as a Handle.
-// Like wasmtime, stdio is a stream: no seek/tell/pread/pwrite (ESPIPE), reported
-// as a character device, and always ready for poll_oneoff.
+// Like wasmtime, stdio is a stream: no seek/tell/pread/pwrite (ESPIPE, decided
+// in the ABI layer), a character device only when it is a terminal, and
+// always ready for poll_oneoff.
 import * as fs from 'node:fs';
+import { isatty } from 'node:tty';
 import { Errno, WasiError } from './abi/errno.js';
-import { Filetype, Handle, type Filestat } from './handle.js';
+import { Filetype, Handle, type Filestat, type ReadReadiness } from './handle.js';
 import { Rights } from './rights.js';
 import type { StdioEndpoint } from './types.js';
-
-const STDIO_RIGHTS =
-  Rights.FD_READ |
-  Rights.FD_WRITE |
-  Rights.FD_FDSTAT_SET_FLAGS |
-  Rights.FD_FILESTAT_GET |
-  Rights.POLL_FD_READWRITE;
 
 function totalLength(bufs: Uint8Array[]): number {
   let n = 0;
@@ -33,7 +28,8 @@ function gather(bufs: Uint8Array[]): Uint8Array {
 }
 
 export class StdioHandle extends Handle {
-  readonly filetype = Filetype.CHARACTER_DEVICE;
+  /** As wasmtime: a character device when it is a terminal, else unknown. */
+  readonly filetype: Filetype;
   /** Unread rest of a 'bytes' endpoint. */
   private pending: Uint8Array | undefined;
 
@@ -43,10 +39,13 @@ export class StdioHandle extends Handle {
   ) {
     super();
     if (endpoint.kind === 'bytes') this.pending = endpoint.data;
+    this.filetype = endpoint.kind === 'fd' && isatty(endpoint.fd) ? Filetype.CHARACTER_DEVICE : Filetype.UNKNOWN;
   }
 
   override rights(): [bigint, bigint] {
-    return [STDIO_RIGHTS, 0n];
+    // As wasmtime: stdin may only be read, stdout/stderr only written.
+    const r = this.direction === 'in' ? Rights.FD_READ : Rights.FD_WRITE;
+    return [r, r];
   }
 
   override read(bufs: Uint8Array[]): number {
@@ -102,29 +101,11 @@ export class StdioHandle extends Handle {
     }
   }
 
-  override seek(): bigint {
-    throw new WasiError(Errno.SPIPE);
-  }
-  override tell(): bigint {
-    throw new WasiError(Errno.SPIPE);
-  }
-  override pread(): number {
-    throw new WasiError(Errno.SPIPE);
-  }
-  override pwrite(): number {
-    throw new WasiError(Errno.SPIPE);
-  }
-
-  override setFdflags(flags: number): void {
-    // Accepted and recorded; stdio writes stay blocking (as wasmtime's preview1 does for streams).
-    this.fdflags = flags;
-  }
-
   override filestat(): Filestat {
     return {
       dev: 0n,
       ino: 0n,
-      filetype: Filetype.CHARACTER_DEVICE,
+      filetype: this.filetype,
       nlink: 0n,
       size: 0n,
       atim: 0n,
@@ -133,9 +114,13 @@ export class StdioHandle extends Handle {
     };
   }
 
-  override readReady(): bigint | undefined {
-    if (this.endpoint.kind === 'bytes') return BigInt(this.pending!.length);
-    return undefined;
+  override pollRead(): ReadReadiness {
+    if (this.endpoint.kind === 'bytes') {
+      const left = BigInt(this.pending!.length);
+      return { ready: true, nbytes: left, hangup: left === 0n };
+    }
+    if (this.endpoint.kind === 'null' || this.direction === 'out') return { ready: true, nbytes: 0n, hangup: true };
+    return { ready: true, nbytes: 1n, hangup: false };
   }
 }
 

@@ -1,14 +1,25 @@
 // The wasi_snapshot_preview1 imports: the ABI layer. Each function decodes its
-// arguments (i32 pointers arrive signed: `>>> 0`; i64s arrive as BigInt), reads
-// and writes guest memory only through GuestMemory (bounds-checked => EFAULT),
-// calls the semantic layer (handles, clock, random, poll, resolve), and turns
-// any failure into an errno. Only WasiExit (proc_exit) and a host stack
-// overflow leave as exceptions.
-import { WasiExit } from '../types.js';
+// arguments (i32 pointers arrive signed: `>>> 0`; i64s arrive as BigInt),
+// reads and writes guest memory only through GuestMemory (bounds-checked =>
+// EFAULT), finds its fd's handle with the lookup wasmtime uses for that call
+// (which decides EBADF / ESPIPE / ENOTDIR), calls the semantic layer (fs/,
+// clock, random, poll, sock), and turns any failure into an errno.
+// Output pointers are checked before the call acts, so an EFAULT has no side
+// effects. Only WasiExit (proc_exit) and a host stack overflow leave as
+// exceptions.
 import type { WasiCtx } from '../ctx.js';
-import { Errno, WasiError, errnoOf } from './errno.js';
 import * as clock from '../clock.js';
+import { DirHandle } from '../fs/dir.js';
+import { FileHandle } from '../fs/file.js';
+import { timeChanges } from '../fs/stat.js';
+import { Handle, type Filestat } from '../handle.js';
+import { EventType, pollOneoff, type Subscription } from '../poll.js';
 import { fillRandom } from '../random.js';
+import { SocketHandle } from '../sock.js';
+import { StdioHandle } from '../stdio.js';
+import { WasiExit } from '../types.js';
+import { Errno, WasiError, errnoOf } from './errno.js';
+import type { GuestMemory } from './memory.js';
 
 type Import = (...args: any[]) => number | void;
 
@@ -20,6 +31,7 @@ function guard<A extends any[]>(body: (...args: A) => void): (...args: A) => num
       return Errno.SUCCESS;
     } catch (err) {
       if (err instanceof WasiExit) throw err;
+      // A host call made at the guest's stack limit: let it trap like the guest's own overflow would.
       if (err instanceof RangeError && /call stack/.test(err.message)) throw err;
       return errnoOf(err);
     }
@@ -28,10 +40,54 @@ function guard<A extends any[]>(body: (...args: A) => void): (...args: A) => num
 
 const u32 = (x: number): number => x >>> 0;
 const u64 = (x: bigint): bigint => BigInt.asUintN(64, x);
+const s64 = (x: bigint): bigint => BigInt.asIntN(64, x);
+
+// Struct sizes from the witx.
+const FDSTAT_SIZE = 24;
+const FILESTAT_SIZE = 64;
+const PRESTAT_SIZE = 8;
+const DIRENT_SIZE = 24;
+const SUBSCRIPTION_SIZE = 48;
+const EVENT_SIZE = 32;
+
+function writeFilestat(mem: GuestMemory, ptr: number, st: Filestat): void {
+  const b = mem.bytes(ptr, FILESTAT_SIZE);
+  b.fill(0);
+  mem.setU64(ptr, st.dev);
+  mem.setU64(ptr + 8, st.ino);
+  mem.setU8(ptr + 16, st.filetype);
+  mem.setU64(ptr + 24, st.nlink);
+  mem.setU64(ptr + 32, st.size);
+  mem.setU64(ptr + 40, st.atim);
+  mem.setU64(ptr + 48, st.mtim);
+  mem.setU64(ptr + 56, st.ctim);
+}
 
 export function createImports(ctx: WasiCtx): Record<string, Import> {
   const mem = ctx.memory;
   const fds = ctx.fds;
+
+  // The fd lookups, one per kind of access (wasmtime's get_file / get_dir / get_seekable / get_fd).
+  const anyHandle = (fd: number): Handle => fds.get(fd);
+  const file = (fd: number): FileHandle => fds.getAs(fd, FileHandle);
+  const dir = (fd: number): DirHandle => fds.getAs(fd, DirHandle);
+  /** A file or directory (not stdio, not a socket). */
+  const fsObject = (fd: number): FileHandle | DirHandle => {
+    const h = fds.get(fd);
+    if (h instanceof FileHandle || h instanceof DirHandle) return h;
+    throw new WasiError(Errno.BADF);
+  };
+  /** A file for seek/tell/pread/pwrite: stdio is a stream (ESPIPE). */
+  const seekable = (fd: number, stdioDirection?: 'in' | 'out'): FileHandle => {
+    const h = fds.get(fd);
+    if (h instanceof FileHandle) return h;
+    if (h instanceof StdioHandle && (stdioDirection === undefined || h.direction === stdioDirection)) {
+      throw new WasiError(Errno.SPIPE);
+    }
+    throw new WasiError(Errno.BADF);
+  };
+  const socket = (fd: number): SocketHandle => fds.getAs(fd, SocketHandle, Errno.NOTSOCK);
+  const path = (ptr: number, len: number): string => mem.string(u32(ptr), u32(len));
 
   /** Writes strings and a pointer array (args_get / environ_get). */
   function putStrings(strings: Uint8Array[], ptrsPtr: number, bufPtr: number): void {
@@ -56,6 +112,7 @@ export function createImports(ctx: WasiCtx): Record<string, Import> {
   }
 
   const imports: Record<string, Import> = {
+    // ---- args, environ ----
     args_get: guard((argv: number, argvBuf: number) => putStrings(ctx.args, u32(argv), u32(argvBuf))),
     args_sizes_get: guard((countPtr: number, sizePtr: number) => putSizes(ctx.args, u32(countPtr), u32(sizePtr))),
     environ_get: guard((environ: number, environBuf: number) => putStrings(ctx.env, u32(environ), u32(environBuf))),
@@ -63,6 +120,7 @@ export function createImports(ctx: WasiCtx): Record<string, Import> {
       putSizes(ctx.env, u32(countPtr), u32(sizePtr)),
     ),
 
+    // ---- clocks, random, scheduling, process ----
     clock_res_get: guard((id: number, resPtr: number) => {
       mem.check(u32(resPtr), 8);
       mem.setU64(u32(resPtr), clock.resolution(id));
@@ -71,60 +129,335 @@ export function createImports(ctx: WasiCtx): Record<string, Import> {
       mem.check(u32(timePtr), 8);
       mem.setU64(u32(timePtr), clock.now(id));
     }),
-
-    fd_write: guard((fd: number, iovs: number, iovsLen: number, nwrittenPtr: number) => {
-      mem.check(u32(nwrittenPtr), 4);
-      const bufs = mem.iovecs(u32(iovs), u32(iovsLen));
-      const n = fds.get(fd).write(bufs);
-      mem.setU32(u32(nwrittenPtr), n);
+    random_get: guard((buf: number, len: number) => {
+      fillRandom(mem.bytes(u32(buf), u32(len)));
     }),
-    fd_read: guard((fd: number, iovs: number, iovsLen: number, nreadPtr: number) => {
-      mem.check(u32(nreadPtr), 4);
-      const bufs = mem.iovecs(u32(iovs), u32(iovsLen));
-      const n = fds.get(fd).read(bufs);
-      mem.setU32(u32(nreadPtr), n);
-    }),
-    fd_close: guard((fd: number) => {
-      fds.take(fd).close();
-    }),
-    fd_prestat_get: guard((fd: number, _ptr: number) => {
-      fds.get(fd);
-      throw new WasiError(Errno.BADF);
-    }),
-
+    sched_yield: guard(() => {}),
     proc_exit: (code: number): void => {
       throw new WasiExit(u32(code));
     },
     proc_raise: guard((_sig: number) => {
-      throw new WasiError(Errno.NOSYS);
-    }),
-    sched_yield: guard(() => {}),
-    random_get: guard((buf: number, len: number) => {
-      fillRandom(mem.bytes(u32(buf), u32(len)));
+      // As wasmtime: signals are not supported.
+      throw new WasiError(Errno.NOTSUP);
     }),
 
-    sock_accept: guard((fd: number) => {
-      fds.get(fd);
-      throw new WasiError(Errno.NOTSOCK);
+    // ---- fd: generic ----
+    fd_close: guard((fd: number) => {
+      fds.take(fd).close();
     }),
-    sock_recv: guard((fd: number) => {
-      fds.get(fd);
-      throw new WasiError(Errno.NOTSOCK);
+    fd_renumber: guard((from: number, to: number) => {
+      fds.renumber(from, u32(to));
     }),
-    sock_send: guard((fd: number) => {
-      fds.get(fd);
-      throw new WasiError(Errno.NOTSOCK);
+    fd_fdstat_get: guard((fd: number, ptr: number) => {
+      const p = u32(ptr);
+      mem.check(p, FDSTAT_SIZE);
+      const h = anyHandle(fd);
+      const [base, inheriting] = h.rights();
+      mem.bytes(p, FDSTAT_SIZE).fill(0);
+      mem.setU8(p, h.filetype);
+      mem.setU16(p + 2, h.fdflags);
+      mem.setU64(p + 8, base);
+      mem.setU64(p + 16, inheriting);
     }),
-    sock_shutdown: guard((fd: number) => {
-      fds.get(fd);
-      throw new WasiError(Errno.NOTSOCK);
+    fd_fdstat_set_flags: guard((fd: number, flags: number) => {
+      const h = fds.get(fd);
+      if (h instanceof FileHandle || h instanceof SocketHandle) h.setFdflags(flags & 0xffff);
+      else throw new WasiError(Errno.BADF);
+    }),
+    fd_fdstat_set_rights: guard((fd: number, _base: bigint, _inheriting: bigint) => {
+      // As wasmtime: accepted and ignored for files and directories (rights never restrict; the resolver does).
+      fsObject(fd);
+    }),
+    fd_filestat_get: guard((fd: number, ptr: number) => {
+      const p = u32(ptr);
+      mem.check(p, FILESTAT_SIZE);
+      writeFilestat(mem, p, anyHandle(fd).filestat());
+    }),
+    fd_filestat_set_size: guard((fd: number, size: bigint) => {
+      file(fd).setSize(u64(size));
+    }),
+    fd_filestat_set_times: guard((fd: number, atim: bigint, mtim: bigint, fstFlags: number) => {
+      const [a, m] = timeChanges(u64(atim), u64(mtim), fstFlags);
+      fsObject(fd).setTimes(a, m);
+    }),
+
+    // ---- fd: reading and writing ----
+    fd_read: guard((fd: number, iovs: number, iovsLen: number, nreadPtr: number) => {
+      mem.check(u32(nreadPtr), 4);
+      const bufs = mem.iovecs(u32(iovs), u32(iovsLen));
+      const n = anyHandle(fd).read(bufs);
+      mem.setU32(u32(nreadPtr), n);
+    }),
+    fd_write: guard((fd: number, iovs: number, iovsLen: number, nwrittenPtr: number) => {
+      mem.check(u32(nwrittenPtr), 4);
+      const bufs = mem.iovecs(u32(iovs), u32(iovsLen));
+      const n = anyHandle(fd).write(bufs);
+      mem.setU32(u32(nwrittenPtr), n);
+    }),
+    fd_pread: guard((fd: number, iovs: number, iovsLen: number, offset: bigint, nreadPtr: number) => {
+      mem.check(u32(nreadPtr), 4);
+      const bufs = mem.iovecs(u32(iovs), u32(iovsLen));
+      const n = seekable(fd, 'in').pread(bufs, u64(offset));
+      mem.setU32(u32(nreadPtr), n);
+    }),
+    fd_pwrite: guard((fd: number, iovs: number, iovsLen: number, offset: bigint, nwrittenPtr: number) => {
+      mem.check(u32(nwrittenPtr), 4);
+      const bufs = mem.iovecs(u32(iovs), u32(iovsLen));
+      const n = seekable(fd, 'out').pwrite(bufs, u64(offset));
+      mem.setU32(u32(nwrittenPtr), n);
+    }),
+    fd_seek: guard((fd: number, offset: bigint, whence: number, newOffsetPtr: number) => {
+      mem.check(u32(newOffsetPtr), 8);
+      const pos = seekable(fd).seek(s64(offset), whence);
+      mem.setU64(u32(newOffsetPtr), pos);
+    }),
+    fd_tell: guard((fd: number, offsetPtr: number) => {
+      mem.check(u32(offsetPtr), 8);
+      mem.setU64(u32(offsetPtr), seekable(fd).tell());
+    }),
+    fd_sync: guard((fd: number) => file(fd).sync()),
+    fd_datasync: guard((fd: number) => file(fd).datasync()),
+    fd_advise: guard((fd: number, offset: bigint, len: bigint, advice: number) => {
+      file(fd).advise(u64(offset), u64(len), advice);
+    }),
+    fd_allocate: guard((fd: number, _offset: bigint, _len: bigint) => {
+      // As wasmtime: a file fd is checked, then the call is not supported.
+      file(fd);
+      throw new WasiError(Errno.NOTSUP);
+    }),
+
+    // ---- fd: directories and pre-opens ----
+    fd_prestat_get: guard((fd: number, ptr: number) => {
+      const p = u32(ptr);
+      mem.check(p, PRESTAT_SIZE);
+      const h = anyHandle(fd);
+      if (!(h instanceof DirHandle) || h.preopenName === undefined) throw new WasiError(Errno.BADF);
+      mem.bytes(p, PRESTAT_SIZE).fill(0);
+      mem.setU8(p, 0); // preopentype dir
+      mem.setU32(p + 4, Buffer.byteLength(h.preopenName));
+    }),
+    fd_prestat_dir_name: guard((fd: number, pathPtr: number, pathLen: number) => {
+      const h = anyHandle(fd);
+      if (!(h instanceof DirHandle) || h.preopenName === undefined) throw new WasiError(Errno.NOTDIR);
+      const name = Buffer.from(h.preopenName);
+      if (name.length > u32(pathLen)) throw new WasiError(Errno.NAMETOOLONG);
+      mem.write(u32(pathPtr), name);
+    }),
+    fd_readdir: guard((fd: number, bufPtr: number, bufLen: number, cookie: bigint, bufusedPtr: number) => {
+      const buf = u32(bufPtr);
+      const cap = u32(bufLen);
+      mem.check(buf, cap);
+      mem.check(u32(bufusedPtr), 4);
+      const entries = dir(fd).readdir(u64(cookie));
+      // Entries are packed head-to-tail; the last one is cut at the buffer's end (as wasmtime),
+      // which tells the guest to call again with a larger buffer.
+      const out = mem.bytes(buf, cap);
+      const header = new DataView(new ArrayBuffer(DIRENT_SIZE));
+      let used = 0;
+      let next = u64(cookie);
+      for (const e of entries) {
+        next += 1n;
+        header.setBigUint64(0, next, true);
+        header.setBigUint64(8, e.ino, true);
+        header.setUint32(16, e.name.length, true);
+        header.setUint8(20, e.filetype);
+        const h = new Uint8Array(header.buffer);
+        const hn = Math.min(DIRENT_SIZE, cap - used);
+        out.set(h.subarray(0, hn), used);
+        used += hn;
+        if (used === cap) break;
+        const nn = Math.min(e.name.length, cap - used);
+        out.set(e.name.subarray(0, nn), used);
+        used += nn;
+        if (used === cap) break;
+      }
+      mem.setU32(u32(bufusedPtr), used);
+    }),
+
+    // ---- paths (all through the sandbox resolver, in fs/dir.ts) ----
+    path_open: guard(
+      (
+        fd: number,
+        dirflags: number,
+        pathPtr: number,
+        pathLen: number,
+        oflags: number,
+        rightsBase: bigint,
+        _rightsInheriting: bigint,
+        fdflags: number,
+        openedFdPtr: number,
+      ) => {
+        mem.check(u32(openedFdPtr), 4);
+        const p = path(pathPtr, pathLen);
+        const h = fds.get(fd);
+        if (h instanceof FileHandle) throw new WasiError(Errno.NOTDIR);
+        if (!(h instanceof DirHandle)) throw new WasiError(Errno.BADF);
+        const base = u64(rightsBase);
+        const opened = h.open({
+          lookupFlags: dirflags,
+          path: p,
+          oflags: oflags & 0xffff,
+          read: (base & (1n << 1n)) !== 0n, // FD_READ
+          write: (base & (1n << 6n)) !== 0n, // FD_WRITE
+          fdflags: fdflags & 0xffff,
+        });
+        let newFd: number;
+        try {
+          newFd = fds.insert(opened);
+        } catch (err) {
+          opened.close();
+          throw err;
+        }
+        mem.setU32(u32(openedFdPtr), newFd);
+      },
+    ),
+    path_create_directory: guard((fd: number, pathPtr: number, pathLen: number) => {
+      const p = path(pathPtr, pathLen);
+      dir(fd).createDirectory(p);
+    }),
+    path_remove_directory: guard((fd: number, pathPtr: number, pathLen: number) => {
+      const p = path(pathPtr, pathLen);
+      dir(fd).removeDirectory(p);
+    }),
+    path_unlink_file: guard((fd: number, pathPtr: number, pathLen: number) => {
+      const p = path(pathPtr, pathLen);
+      dir(fd).unlinkFile(p);
+    }),
+    path_filestat_get: guard((fd: number, flags: number, pathPtr: number, pathLen: number, bufPtr: number) => {
+      mem.check(u32(bufPtr), FILESTAT_SIZE);
+      const p = path(pathPtr, pathLen);
+      writeFilestat(mem, u32(bufPtr), dir(fd).statAt(flags, p));
+    }),
+    path_filestat_set_times: guard(
+      (fd: number, flags: number, pathPtr: number, pathLen: number, atim: bigint, mtim: bigint, fstFlags: number) => {
+        const p = path(pathPtr, pathLen);
+        const [a, m] = timeChanges(u64(atim), u64(mtim), fstFlags);
+        dir(fd).setTimesAt(flags, p, a, m);
+      },
+    ),
+    path_link: guard(
+      (
+        oldFd: number,
+        oldFlags: number,
+        oldPathPtr: number,
+        oldPathLen: number,
+        newFd: number,
+        newPathPtr: number,
+        newPathLen: number,
+      ) => {
+        const oldPath = path(oldPathPtr, oldPathLen);
+        const newPath = path(newPathPtr, newPathLen);
+        dir(oldFd).link(oldFlags, oldPath, dir(newFd), newPath);
+      },
+    ),
+    path_rename: guard(
+      (fd: number, oldPathPtr: number, oldPathLen: number, newFd: number, newPathPtr: number, newPathLen: number) => {
+        const oldPath = path(oldPathPtr, oldPathLen);
+        const newPath = path(newPathPtr, newPathLen);
+        dir(fd).rename(oldPath, dir(newFd), newPath);
+      },
+    ),
+    path_symlink: guard((oldPathPtr: number, oldPathLen: number, fd: number, newPathPtr: number, newPathLen: number) => {
+      const target = path(oldPathPtr, oldPathLen);
+      const linkPath = path(newPathPtr, newPathLen);
+      dir(fd).symlink(target, linkPath);
+    }),
+    path_readlink: guard(
+      (fd: number, pathPtr: number, pathLen: number, bufPtr: number, bufLen: number, bufusedPtr: number) => {
+        const buf = u32(bufPtr);
+        const cap = u32(bufLen);
+        mem.check(buf, cap);
+        mem.check(u32(bufusedPtr), 4);
+        const p = path(pathPtr, pathLen);
+        const text = dir(fd).readlink(p);
+        // As wasmtime: a link longer than the buffer is truncated to it, not an error.
+        const n = Math.min(text.length, cap);
+        mem.write(buf, text.subarray(0, n));
+        mem.setU32(u32(bufusedPtr), n);
+      },
+    ),
+
+    // ---- poll ----
+    poll_oneoff: guard((inPtr: number, outPtr: number, nsubscriptions: number, neventsPtr: number) => {
+      const inp = u32(inPtr);
+      const outp = u32(outPtr);
+      const n = u32(nsubscriptions);
+      mem.check(inp, n * SUBSCRIPTION_SIZE);
+      mem.check(outp, n * EVENT_SIZE);
+      mem.check(u32(neventsPtr), 4);
+      const subs: Subscription[] = [];
+      for (let i = 0; i < n; i++) {
+        const s = inp + i * SUBSCRIPTION_SIZE;
+        const userdata = mem.u64(s);
+        const tag = mem.u8(s + 8);
+        if (tag === EventType.CLOCK) {
+          subs.push({
+            userdata,
+            type: EventType.CLOCK,
+            clockId: mem.u32(s + 16),
+            timeout: mem.u64(s + 24),
+            flags: mem.u16(s + 40),
+          });
+        } else if (tag === EventType.FD_READ || tag === EventType.FD_WRITE) {
+          const h = fds.get(mem.u32(s + 16));
+          // As wasmtime: only stdio, files and (later) sockets can be polled; a directory is EBADF.
+          if (h instanceof DirHandle) throw new WasiError(Errno.BADF);
+          subs.push({ userdata, type: tag, handle: h });
+        } else {
+          throw new WasiError(Errno.INVAL, `unknown subscription tag ${tag}`);
+        }
+      }
+      const events = pollOneoff(subs);
+      events.forEach((e, i) => {
+        const p = outp + i * EVENT_SIZE;
+        mem.bytes(p, EVENT_SIZE).fill(0);
+        mem.setU64(p, e.userdata);
+        mem.setU16(p + 8, e.error);
+        mem.setU8(p + 10, e.type);
+        if (e.type !== EventType.CLOCK) {
+          mem.setU64(p + 16, e.nbytes);
+          mem.setU16(p + 24, e.flags);
+        }
+      });
+      mem.setU32(u32(neventsPtr), events.length);
+    }),
+
+    // ---- sockets: only a SocketHandle is a socket; everything else (stdio included) is ENOTSOCK ----
+    sock_accept: guard((fd: number, flags: number, fdPtr: number) => {
+      mem.check(u32(fdPtr), 4);
+      const s = socket(fd);
+      if (flags & ~4) throw new WasiError(Errno.INVAL, 'sock_accept takes only the nonblock flag');
+      const conn = s.accept(flags);
+      let newFd: number;
+      try {
+        newFd = fds.insert(conn);
+      } catch (err) {
+        conn.close();
+        throw err;
+      }
+      mem.setU32(u32(fdPtr), newFd);
+    }),
+    sock_recv: guard(
+      (fd: number, riData: number, riDataLen: number, riFlags: number, roDatalenPtr: number, roFlagsPtr: number) => {
+        mem.check(u32(roDatalenPtr), 4);
+        mem.check(u32(roFlagsPtr), 2);
+        const bufs = mem.iovecs(u32(riData), u32(riDataLen));
+        const { n, roflags } = socket(fd).recv(bufs, riFlags & 0xffff);
+        mem.setU32(u32(roDatalenPtr), n);
+        mem.setU16(u32(roFlagsPtr), roflags);
+      },
+    ),
+    sock_send: guard((fd: number, siData: number, siDataLen: number, _siFlags: number, soDatalenPtr: number) => {
+      mem.check(u32(soDatalenPtr), 4);
+      const bufs = mem.iovecs(u32(siData), u32(siDataLen));
+      mem.setU32(u32(soDatalenPtr), socket(fd).send(bufs));
+    }),
+    sock_shutdown: guard((fd: number, how: number) => {
+      const s = socket(fd);
+      if (how === 0 || how & ~3) throw new WasiError(Errno.INVAL, 'sock_shutdown: how must be RD, WR or both');
+      s.shutdown(how);
     }),
   };
-  for (const name of PREVIEW1_FUNCTIONS) {
-    imports[name] ??= guard(() => {
-      throw new WasiError(Errno.NOSYS);
-    });
-  }
   return imports;
 }
 

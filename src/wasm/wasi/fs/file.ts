@@ -1,0 +1,167 @@
+// An open host file (anything path_open opened that is not a directory).
+// The position is kept here (Node has no lseek); reads and writes are
+// positional (pread/pwrite), as wasmtime's preview1 does.
+import * as fs from 'node:fs';
+import { Errno, WasiError } from '../abi/errno.js';
+import { ADVICE_MAX, Fdflags, Handle, Whence, type Filestat, type Filetype, type ReadReadiness, type TimeChange } from '../handle.js';
+import { ALL_RIGHTS, Rights } from '../rights.js';
+import { setTimes, toFilestat } from './stat.js';
+
+const MAX_FILESIZE = (1n << 63n) - 1n;
+
+export class FileHandle extends Handle {
+  private position = 0n;
+
+  constructor(
+    readonly fd: number,
+    readonly filetype: Filetype,
+    private readonly readable: boolean,
+    private readonly writable: boolean,
+    fdflags: number,
+    /** The host fd was opened with O_APPEND (writes append atomically in the kernel). */
+    private readonly osAppend: boolean,
+  ) {
+    super();
+    this.fdflags = fdflags;
+  }
+
+  override rights(): [bigint, bigint] {
+    // wasmtime: all rights, minus read/readdir or write when the descriptor lacks them.
+    let base = ALL_RIGHTS;
+    if (!this.readable) base &= ~(Rights.FD_READ | Rights.FD_READDIR);
+    if (!this.writable) base &= ~Rights.FD_WRITE;
+    return [base, base];
+  }
+
+  private get append(): boolean {
+    return (this.fdflags & Fdflags.APPEND) !== 0;
+  }
+
+  override read(bufs: Uint8Array[]): number {
+    const n = this.readAt(bufs, this.position);
+    this.position += BigInt(n);
+    return n;
+  }
+
+  pread(bufs: Uint8Array[], offset: bigint): number {
+    return this.readAt(bufs, offset);
+  }
+
+  private readAt(bufs: Uint8Array[], offset: bigint): number {
+    let total = 0;
+    for (const b of bufs) {
+      if (b.length === 0) continue;
+      const n = fs.readSync(this.fd, b, 0, b.length, offset + BigInt(total));
+      total += n;
+      if (n < b.length) break;
+    }
+    return total;
+  }
+
+  override write(bufs: Uint8Array[]): number {
+    if (this.append) {
+      const n = this.appendAll(bufs);
+      this.position = fs.fstatSync(this.fd, { bigint: true }).size;
+      return n;
+    }
+    const n = this.writeAt(bufs, this.position);
+    this.position += BigInt(n);
+    return n;
+  }
+
+  pwrite(bufs: Uint8Array[], offset: bigint): number {
+    // Linux pwrite ignores the offset on an O_APPEND fd; wasmtime keeps that behaviour.
+    if (this.append) return this.appendAll(bufs);
+    return this.writeAt(bufs, offset);
+  }
+
+  private appendAll(bufs: Uint8Array[]): number {
+    let total = 0;
+    for (const b of bufs) {
+      if (b.length === 0) continue;
+      // With O_APPEND the kernel appends atomically; otherwise (append turned on later) write at the end.
+      const at = this.osAppend ? null : fs.fstatSync(this.fd, { bigint: true }).size;
+      total += fs.writeSync(this.fd, b, 0, b.length, at === null ? null : Number(at));
+    }
+    return total;
+  }
+
+  private writeAt(bufs: Uint8Array[], offset: bigint): number {
+    let total = 0;
+    for (const b of bufs) {
+      if (b.length === 0) continue;
+      const n = fs.writeSync(this.fd, b, 0, b.length, Number(offset + BigInt(total)));
+      total += n;
+      if (n < b.length) break;
+    }
+    return total;
+  }
+
+  seek(offset: bigint, whence: number): bigint {
+    let next: bigint;
+    switch (whence) {
+      case Whence.SET:
+        next = offset;
+        break;
+      case Whence.CUR:
+        next = this.position + offset;
+        break;
+      case Whence.END:
+        next = fs.fstatSync(this.fd, { bigint: true }).size + offset;
+        break;
+      default:
+        throw new WasiError(Errno.INVAL, `unknown whence ${whence}`);
+    }
+    if (next < 0n || next > MAX_FILESIZE) throw new WasiError(Errno.INVAL, 'seek outside the file offset range');
+    this.position = next;
+    return next;
+  }
+
+  tell(): bigint {
+    return this.position;
+  }
+
+  override filestat(): Filestat {
+    return toFilestat(fs.fstatSync(this.fd, { bigint: true }));
+  }
+
+  setSize(size: bigint): void {
+    if (size > BigInt(Number.MAX_SAFE_INTEGER)) throw new WasiError(Errno.FBIG);
+    fs.ftruncateSync(this.fd, Number(size));
+  }
+
+  setTimes(atim: TimeChange, mtim: TimeChange): void {
+    setTimes({ fd: this.fd }, atim, mtim);
+  }
+
+  sync(): void {
+    fs.fsyncSync(this.fd);
+  }
+
+  datasync(): void {
+    fs.fdatasyncSync(this.fd);
+  }
+
+  advise(_offset: bigint, _len: bigint, advice: number): void {
+    // Advice is only a hint; Node cannot pass it to posix_fadvise, so a valid one is accepted and ignored.
+    if (advice < 0 || advice > ADVICE_MAX) throw new WasiError(Errno.INVAL, `unknown advice ${advice}`);
+  }
+
+  setFdflags(flags: number): void {
+    // As wasmtime: only APPEND and NONBLOCK can change; the sync flags cannot be set after open.
+    if (flags & (Fdflags.DSYNC | Fdflags.RSYNC | Fdflags.SYNC)) throw new WasiError(Errno.INVAL);
+    if (flags & ~0x1f) throw new WasiError(Errno.INVAL);
+    this.fdflags = (this.fdflags & (Fdflags.DSYNC | Fdflags.RSYNC | Fdflags.SYNC)) | flags;
+  }
+
+  override pollRead(): ReadReadiness {
+    // A regular file is always ready; at its end a read returns 0, reported as hangup (as wasmtime).
+    const size = fs.fstatSync(this.fd, { bigint: true }).size;
+    const left = size > this.position ? size - this.position : 0n;
+    return { ready: true, nbytes: left, hangup: left === 0n };
+  }
+
+  override close(): void {
+    fs.closeSync(this.fd);
+  }
+}

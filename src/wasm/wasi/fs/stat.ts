@@ -1,0 +1,109 @@
+// Host stat -> WASI filestat, and nanosecond-exact timestamp changes.
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import { Errno, WasiError } from '../abi/errno.js';
+import * as clock from '../clock.js';
+import { Filetype, type Filestat, type TimeChange } from '../handle.js';
+
+/** The type tests shared by Stats, BigIntStats and Dirent. */
+interface TypeTests {
+  isFile(): boolean;
+  isDirectory(): boolean;
+  isSymbolicLink(): boolean;
+  isCharacterDevice(): boolean;
+  isBlockDevice(): boolean;
+  isSocket(): boolean;
+}
+
+export function filetypeOf(st: TypeTests): Filetype {
+  if (st.isFile()) return Filetype.REGULAR_FILE;
+  if (st.isDirectory()) return Filetype.DIRECTORY;
+  if (st.isSymbolicLink()) return Filetype.SYMBOLIC_LINK;
+  if (st.isCharacterDevice()) return Filetype.CHARACTER_DEVICE;
+  if (st.isBlockDevice()) return Filetype.BLOCK_DEVICE;
+  if (st.isSocket()) return Filetype.SOCKET_STREAM;
+  return Filetype.UNKNOWN; // FIFOs: preview1 has no code for them (wasmtime reports unknown too)
+}
+
+export function toFilestat(st: fs.BigIntStats): Filestat {
+  return {
+    dev: st.dev,
+    ino: st.ino,
+    filetype: filetypeOf(st),
+    nlink: st.nlink,
+    size: st.size,
+    atim: st.atimeNs,
+    mtim: st.mtimeNs,
+    ctim: st.ctimeNs,
+  };
+}
+
+/** witx fstflags -> one TimeChange per timestamp; setting both a time and "now" is EINVAL (as wasmtime). */
+export function timeChanges(atim: bigint, mtim: bigint, fstFlags: number): [TimeChange, TimeChange] {
+  const one = (value: bigint, set: boolean, now: boolean): TimeChange => {
+    if (set && now) throw new WasiError(Errno.INVAL, 'both a time and "now" requested');
+    if (set) return value;
+    if (now) return 'now';
+    return undefined;
+  };
+  if (fstFlags & ~0xf) throw new WasiError(Errno.INVAL, 'unknown fstflags bits');
+  return [one(atim, (fstFlags & 1) !== 0, (fstFlags & 2) !== 0), one(mtim, (fstFlags & 4) !== 0, (fstFlags & 8) !== 0)];
+}
+
+const NS_PER_US = 1000n;
+
+/** Seconds as a double that libuv turns back into exactly `ns` (libuv keeps microseconds). */
+function secondsForUtimes(ns: bigint): number {
+  const us = ns / NS_PER_US;
+  const sec = us / 1_000_000n;
+  const frac = us % 1_000_000n;
+  // +0.5 µs: libuv truncates to whole microseconds; aiming mid-microsecond absorbs float error.
+  return Number(sec) + (Number(frac) + 0.5) / 1e6;
+}
+
+/**
+ * Sets atime/mtime of what `target` names. `target` is either an fd or a host
+ * path (already resolved by the sandbox); `noFollow` applies to paths.
+ * Node's utimes keeps only microseconds, so when a requested or kept time has
+ * sub-microsecond digits, this falls back to coreutils `touch -d @s.nnnnnnnnn`,
+ * which sets nanoseconds exactly.
+ */
+export function setTimes(target: { fd: number } | { path: string; noFollow: boolean }, atim: TimeChange, mtim: TimeChange): void {
+  if (atim === undefined && mtim === undefined) return;
+  const current =
+    'fd' in target
+      ? fs.fstatSync(target.fd, { bigint: true })
+      : target.noFollow
+        ? fs.lstatSync(target.path, { bigint: true })
+        : fs.statSync(target.path, { bigint: true });
+  const nowNs = clock.now(clock.ClockId.REALTIME);
+  const want = (change: TimeChange, kept: bigint): bigint => (change === undefined ? kept : change === 'now' ? nowNs : change);
+  const a = want(atim, current.atimeNs);
+  const m = want(mtim, current.mtimeNs);
+  if (a < 0n || m < 0n) throw new WasiError(Errno.INVAL, 'negative timestamp');
+
+  if (a % NS_PER_US === 0n && m % NS_PER_US === 0n) {
+    const as = secondsForUtimes(a);
+    const ms = secondsForUtimes(m);
+    if ('fd' in target) fs.futimesSync(target.fd, as, ms);
+    else if (target.noFollow) fs.lutimesSync(target.path, as, ms);
+    else fs.utimesSync(target.path, as, ms);
+    return;
+  }
+  // The child cannot see our /proc/self; it reaches our fds through /proc/<pid>.
+  const path = 'fd' in target ? `/proc/${process.pid}/fd/${target.fd}` : target.path.replace('/proc/self/', `/proc/${process.pid}/`);
+  const noFollow = !('fd' in target) && target.noFollow;
+  const stamp = (ns: bigint): string => `@${ns / 1_000_000_000n}.${(ns % 1_000_000_000n).toString().padStart(9, '0')}`;
+  for (const [flag, ns, change] of [['-a', a, atim], ['-m', m, mtim]] as const) {
+    if (change === undefined) continue;
+    const args = ['-c', flag, '-d', stamp(ns), ...(noFollow ? ['-h'] : []), '--', path];
+    const r = spawnSync('touch', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    if (r.error || r.status !== 0) {
+      const msg = r.stderr?.toString() ?? String(r.error);
+      if (/Permission denied/.test(msg)) throw new WasiError(Errno.ACCES);
+      if (/Operation not permitted/.test(msg)) throw new WasiError(Errno.PERM);
+      if (/No such file/.test(msg)) throw new WasiError(Errno.NOENT);
+      throw new WasiError(Errno.IO, `touch failed: ${msg}`);
+    }
+  }
+}

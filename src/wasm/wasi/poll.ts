@@ -1,0 +1,86 @@
+// poll_oneoff's scheduler: decides which subscriptions are ready and sleeps
+// (Atomics.wait on a private SharedArrayBuffer, blocking only this worker)
+// until the earliest clock deadline when none is.
+import { Errno, WasiError } from './abi/errno.js';
+import * as clock from './clock.js';
+import type { Handle } from './handle.js';
+
+export const enum EventType {
+  CLOCK = 0,
+  FD_READ = 1,
+  FD_WRITE = 2,
+}
+export const EVENTRWFLAGS_HANGUP = 1;
+export const SUBCLOCKFLAGS_ABSTIME = 1;
+
+export type Subscription =
+  | { userdata: bigint; type: EventType.CLOCK; clockId: number; timeout: bigint; flags: number }
+  | { userdata: bigint; type: EventType.FD_READ | EventType.FD_WRITE; handle: Handle };
+
+export interface PollEvent {
+  userdata: bigint;
+  error: Errno;
+  type: EventType;
+  nbytes: bigint;
+  flags: number;
+}
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+/** How often to re-check fds that are not ready (only sockets can be not ready). */
+const FD_RECHECK_NS = 1_000_000n;
+
+/** Monotonic deadline (ns) of a clock subscription. */
+function deadlineOf(sub: { clockId: number; timeout: bigint; flags: number }, monoNow: bigint): bigint {
+  const absolute = (sub.flags & SUBCLOCKFLAGS_ABSTIME) !== 0;
+  switch (sub.clockId) {
+    case clock.ClockId.MONOTONIC:
+      return absolute ? sub.timeout : monoNow + sub.timeout;
+    case clock.ClockId.REALTIME:
+      if (!absolute) return monoNow + sub.timeout;
+      return monoNow + (sub.timeout - clock.now(clock.ClockId.REALTIME));
+    default:
+      // As wasmtime: only the realtime and monotonic clocks can be waited on.
+      throw new WasiError(Errno.INVAL, `poll_oneoff cannot wait on clock ${sub.clockId}`);
+  }
+}
+
+function sleepNs(ns: bigint): void {
+  if (ns <= 0n) return;
+  // Atomics.wait takes milliseconds as a double: sub-millisecond precision is kept.
+  Atomics.wait(sleeper, 0, 0, Number(ns) / 1e6);
+}
+
+/** Blocks until at least one subscription is ready; returns the events of all ready ones. */
+export function pollOneoff(subs: Subscription[]): PollEvent[] {
+  if (subs.length === 0) throw new WasiError(Errno.INVAL, 'poll_oneoff with no subscriptions would sleep forever');
+  const start = process.hrtime.bigint();
+  const deadlines = subs.map((s) => (s.type === EventType.CLOCK ? deadlineOf(s, start) : undefined));
+  for (;;) {
+    const events: PollEvent[] = [];
+    const now = process.hrtime.bigint();
+    let earliest: bigint | undefined;
+    subs.forEach((s, i) => {
+      if (s.type === EventType.CLOCK) {
+        const d = deadlines[i]!;
+        if (d <= now) events.push({ userdata: s.userdata, error: Errno.SUCCESS, type: s.type, nbytes: 0n, flags: 0 });
+        else if (earliest === undefined || d < earliest) earliest = d;
+        return;
+      }
+      if (s.type === EventType.FD_READ) {
+        const r = s.handle.pollRead();
+        if (r.ready) {
+          const flags = r.hangup ? EVENTRWFLAGS_HANGUP : 0;
+          events.push({ userdata: s.userdata, error: Errno.SUCCESS, type: s.type, nbytes: r.nbytes, flags });
+        }
+        return;
+      }
+      if (s.handle.pollWrite()) {
+        events.push({ userdata: s.userdata, error: Errno.SUCCESS, type: s.type, nbytes: 1n, flags: 0 });
+      }
+    });
+    if (events.length > 0) return events;
+    const hasFds = subs.some((s) => s.type !== EventType.CLOCK);
+    const wait = earliest === undefined ? FD_RECHECK_NS : earliest - now;
+    sleepNs(hasFds && wait > FD_RECHECK_NS ? FD_RECHECK_NS : wait);
+  }
+}
