@@ -391,12 +391,14 @@ int Client::runChecks() {
     }
     auto request = store.getRequest();
     request.setKey("interop-key");
-    auto value = await(request.send()).getValue();
+    auto response = await(request.send());  // owns the message that `value` points into
+    auto value = response.getValue();
     expect(value == kj::arrayPtr(bytes, sizeof(bytes)), "get returned ", value.size(),
            " bytes that differ from the ", sizeof(bytes), " put");
     auto emptyRequest = store.getRequest();
     emptyRequest.setKey("interop-empty");
-    auto empty = await(emptyRequest.send()).getValue();
+    auto emptyResponse = await(emptyRequest.send());
+    auto empty = emptyResponse.getValue();
     expect(empty.size() == 0, "an empty value came back with ", empty.size(), " bytes");
   });
 
