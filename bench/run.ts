@@ -1,0 +1,19 @@
+// `npm run bench`: runs every part's benchmark in one process, one after another,
+// so each comparison (ww vs. its baseline) is measured side by side on the same machine state.
+// Each part prints JSON lines; pass part names to run only some: `npm run bench -- rpc`.
+
+const PARTS = ['runtime', 'rpc'] as const;
+
+const wanted = process.argv.slice(2);
+const parts = wanted.length > 0 ? PARTS.filter((p) => wanted.includes(p)) : PARTS;
+if (wanted.length > 0 && parts.length !== wanted.length) {
+  console.error(`unknown bench part in ${JSON.stringify(wanted)}; known: ${PARTS.join(', ')}`);
+  process.exit(2);
+}
+
+for (const part of parts) {
+  const mod = (await import(`./${part}.js`)) as { main(): Promise<void> };
+  const started = Date.now();
+  await mod.main();
+  console.log(JSON.stringify({ bench: 'part-done', part, seconds: (Date.now() - started) / 1000 }));
+}
