@@ -3,7 +3,9 @@
 // server, and must report every check passed.
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildCppPeer, parseReport, runClient, startServer, tsClient, tsServer } from './peers.js';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { buildCppPeer, parseReport, repoRoot, runClient, startServer, tsClient, tsServer } from './peers.js';
 
 /** The checks of `peer client` (test/interop/cpp/peer.c++, Client::runChecks), in the order it runs them. */
 const CPP_CLIENT_CHECKS = [
@@ -33,10 +35,18 @@ const CPP_CLIENT_CHECKS = [
 ];
 
 /**
- * How many checks the TypeScript client (src/rpc/interop/client.ts) runs. Pinned so that a client that
- * stops early or drops a check cannot pass; update it together with that file's list of checks.
+ * The checks of the TypeScript client (src/rpc/interop/checks.ts, which client.js runs in order), read
+ * from the compiled module so that this test follows that list as it grows; the client must report each
+ * one `ok`, so a client that stops early or skips a check cannot pass.
  */
-const TS_CLIENT_CHECKS = 0;
+async function tsClientChecks(): Promise<string[]> {
+  const modulePath = join(repoRoot, 'dist/src/rpc/interop/checks.js');
+  const { CHECKS } = (await import(pathToFileURL(modulePath).href)) as { CHECKS?: unknown };
+  assert.ok(Array.isArray(CHECKS), `${modulePath} must export CHECKS, the TypeScript client's list of checks`);
+  const names = CHECKS.map((check: { name?: unknown }) => check.name);
+  assert.ok(names.every((name) => typeof name === 'string'), 'every TypeScript check must have a name');
+  return names as string[];
+}
 
 // A 32 MiB blob through the TypeScript engine, on a loaded 2-core CI machine: be generous.
 const CLIENT_TIMEOUT_MS = 240_000;
@@ -92,9 +102,13 @@ test('C++ client passes every check against the TypeScript server', { timeout: T
 });
 
 test('TypeScript client passes every check against the C++ server', { timeout: TEST_TIMEOUT_MS }, async () => {
-  await runEveryCheck(cppServer(), tsClient, TS_CLIENT_CHECKS);
+  const expected = await tsClientChecks();
+  const passed = await runEveryCheck(cppServer(), tsClient, expected.length);
+  assert.deepEqual(passed, expected);
 });
 
 test('TypeScript client passes every check against the TypeScript server', { timeout: TEST_TIMEOUT_MS }, async () => {
-  await runEveryCheck(tsServer, tsClient, TS_CLIENT_CHECKS);
+  const expected = await tsClientChecks();
+  const passed = await runEveryCheck(tsServer, tsClient, expected.length);
+  assert.deepEqual(passed, expected);
 });
