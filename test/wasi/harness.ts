@@ -1,6 +1,6 @@
 // Test helpers: assemble WAT with wabt, run a guest on this thread with our
 // WasiHost, and capture its stdio.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -84,4 +84,30 @@ export function tempDir(prefix = 'ww-wasi-'): string {
 }
 export function cleanup(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
+}
+
+const guestCache = new Map<string, WasmModule>();
+/** A committed guest from test/wasi/guests (built by test/wasi/build.sh). */
+export function guest(name: string): WasmModule {
+  let m = guestCache.get(name);
+  if (!m) {
+    m = new Wasm.Module(readFileSync(join(guestDir, name)));
+    guestCache.set(name, m);
+  }
+  return m;
+}
+
+/**
+ * Runs the probe guest with `root` pre-opened as /sb (fd 3); each command is
+ * "op:arg:arg". Returns one result line per command, e.g. "read ok hi" or "read err 63".
+ */
+export function probe(root: string, ...commands: string[]): string[] {
+  const r = run(guest('probe.wasm'), { args: ['probe', ...commands], preopens: [{ hostPath: root, guestPath: '/sb' }] });
+  if (r.code !== 0) throw new Error(`probe exited with ${r.code}: ${r.stderr}`);
+  return r.stdout.split('\n').filter((l) => l !== '');
+}
+
+/** probe() for a single command. */
+export function probe1(root: string, command: string): string {
+  return probe(root, command)[0]!;
 }

@@ -69,7 +69,8 @@ static void do_stat(const char *op, const char *path, __wasi_lookupflags_t follo
   __wasi_filestat_t st;
   __wasi_errno_t e = __wasi_path_filestat_get(DIRFD, follow, path, &st);
   if (e) return err(op, e);
-  printf("%s ok type=%d size=%llu nlink=%llu\n", op, st.filetype, (unsigned long long)st.size, (unsigned long long)st.nlink);
+  printf("%s ok type=%d size=%llu nlink=%llu ino=%llu atim=%llu mtim=%llu\n", op, st.filetype, (unsigned long long)st.size,
+         (unsigned long long)st.nlink, (unsigned long long)st.ino, (unsigned long long)st.atim, (unsigned long long)st.mtim);
 }
 
 // Lists a directory with fd_readdir using a buffer of `bufsize` bytes, following cookies.
@@ -94,7 +95,7 @@ static void do_ls(const char *op, const char *path, size_t bufsize) {
       __wasi_dirent_t d;
       memcpy(&d, buf + off, sizeof d);
       if (off + sizeof d + d.d_namlen > used) break; // cut off: fetch again from this cookie
-      printf(" %.*s/%d", (int)d.d_namlen, (char *)buf + off + sizeof d, d.d_type);
+      printf(" %.*s/%d/%llu", (int)d.d_namlen, (char *)buf + off + sizeof d, d.d_type, (unsigned long long)d.d_ino);
       off += sizeof d + d.d_namlen;
       cookie = d.d_next;
       progressed = 1;
@@ -144,16 +145,23 @@ int main(int argc, char **argv) {
       else if (!strcmp(op, "link")) e = __wasi_path_link(DIRFD, 0, a, DIRFD, b);
       else if (!strcmp(op, "linkf")) e = __wasi_path_link(DIRFD, __WASI_LOOKUPFLAGS_SYMLINK_FOLLOW, a, DIRFD, b);
       else if (!strcmp(op, "rename")) e = __wasi_path_rename(DIRFD, a, DIRFD, b);
+      else if (!strcmp(op, "settimes") || !strcmp(op, "lsettimes"))
+        e = __wasi_path_filestat_set_times(DIRFD, op[0] == 's' ? __WASI_LOOKUPFLAGS_SYMLINK_FOLLOW : 0, a, strtoull(b, 0, 10),
+                                           strtoull(n > 3 ? args[3] : "0", 0, 10), __WASI_FSTFLAGS_ATIM | __WASI_FSTFLAGS_MTIM);
+      else if (!strcmp(op, "touchnow"))
+        e = __wasi_path_filestat_set_times(DIRFD, __WASI_LOOKUPFLAGS_SYMLINK_FOLLOW, a, 0, 0, __WASI_FSTFLAGS_MTIM_NOW);
       else if (!strcmp(op, "readlink")) {
         uint8_t buf[256];
         __wasi_size_t cap = n > 2 ? (__wasi_size_t)atoi(b) : sizeof buf, used;
         e = __wasi_path_readlink(DIRFD, a, buf, cap, &used);
         if (!e) {
           printf("%s ok %u %.*s\n", op, (unsigned)used, (int)used, (char *)buf);
+          free(cmd);
           continue;
         }
       } else {
         printf("%s unknown\n", op);
+        free(cmd);
         continue;
       }
       if (e) err(op, e);
