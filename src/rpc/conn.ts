@@ -28,7 +28,9 @@ import {
   PendingResult,
   PromiseHook,
   capAtPath,
+  capRuntime,
   forEachCap,
+  replaceCapAtPath,
   hookOf,
   ownCaps,
   releaseCaps,
@@ -671,7 +673,15 @@ export class Connection implements HookHost {
         if (ph.refs <= 0) continue;
         const path = key === '' ? [] : key.split('.').map(Number);
         if (bootCap) ph.resolveTo(path.length === 0 ? bootCap.addRef() : new BrokenHook(new FailedError('bootstrap capability has no fields')));
-        else ph.resolveTo(capAtPath(value, q.desc, path));
+        else {
+          ph.resolveTo(capAtPath(value, q.desc, path));
+          // Under an embargo, the results' own reference must wait behind it too (E-order).
+          const gate = ph.embargoGate;
+          if (gate) replaceCapAtPath(value, q.desc, path, (old) => {
+            capRuntime.release(old);
+            return capRuntime.own(makeClient(gate.addRef(), (old as Client).iface), (old as Client).iface, false);
+          });
+        }
       }
     }
     this.sendFinish(q, false);
@@ -1000,6 +1010,8 @@ export class ImportPromiseHook extends ImportHook {
 /** A capability in the results of a question that has not returned: calls are pipelined to the peer. */
 export class QuestionPipelineHook extends Hook {
   private target: Hook | null = null;
+  /** Set when resolution went through an embargo: the gate that opens when it lifts. */
+  embargoGate: Hook | null = null;
   private calledThrough = false;
   private callbacks: ((h: Hook) => void)[] | null = null;
 
@@ -1022,6 +1034,7 @@ export class QuestionPipelineHook extends Hook {
   resolveTo(h: Hook): void {
     if (this.target) return h.release();
     this.target = embargoIfNeeded(this.conn, this.calledThrough, { kind: 'answer', questionId: this.question.id, path: this.path }, h);
+    if (this.target !== h) this.embargoGate = this.target;
     const cbs = this.callbacks;
     this.callbacks = null;
     if (cbs) for (const cb of cbs) cb(this.target);

@@ -219,6 +219,24 @@ export function capAtPath(v: Payload, d: StructDesc, path: readonly number[]): H
   return hook.addRef();
 }
 
+/** Replaces the capability value at `path` in a payload (in place) with fn(old). */
+export function replaceCapAtPath(v: Payload, d: StructDesc, path: readonly number[], fn: (old: unknown) => unknown): void {
+  let holder: Payload | null = null;
+  let name = '';
+  let value: unknown = v;
+  let desc: StructDesc | null = d;
+  for (const ptr of path) {
+    if (!desc || value === null || value === undefined) return;
+    const found = pointerField(desc, ptr, value as Payload);
+    if (!found) return;
+    holder = found.holder;
+    name = found.field.name;
+    value = holder[name];
+    desc = found.field.type.k === 'struct' ? found.field.type.s() : null;
+  }
+  if (holder && value !== null && value !== undefined && hookOf(value)) holder[name] = fn(value);
+}
+
 /** Capability values inside payloads: a client (anything with a hook) or a server object. */
 export interface HasHook {
   readonly hook: Hook;
