@@ -2,7 +2,8 @@
 // The runtime (and binaryen behind it) is imported lazily so `ww --help` stays fast.
 import { Args, Command, Flags } from '@oclif/core';
 import { readFile, stat } from 'node:fs/promises';
-import { basename, resolve } from 'node:path';
+import { homedir } from 'node:os';
+import { basename, join, resolve } from 'node:path';
 import type { ExitStatus, Limits, SpawnOptions } from '../../src/wasm/types.js';
 import { InputError, UsageError } from '../errors.js';
 import { splitRunArgv } from '../run-argv.js';
@@ -16,6 +17,8 @@ export default class Run extends Command {
 ww's options go before MODULE. Everything after MODULE (after an optional \`--\`) is passed to the guest unchanged, even words such as --help. MODULE may be \`-\` to read the module from stdin; the guest's stdin is then empty.
 
 SIZE is bytes, or a number with k, M or G (KiB, MiB, GiB; any case; powers of 1024). DURATION is milliseconds, or a number with ms, s, m or h.
+
+--fuel and --max-memory need the module instrumented (once per module; the result is cached in $WW_CACHE_DIR, default ~/.cache/ww).
 
 Exit status:
   N    the guest's exit code (0 when _start returns, N from proc_exit(N))
@@ -90,7 +93,13 @@ Exit status:
     const bytes = fromStdin ? await readModuleFromStdin() : await readModuleFile(args.module);
 
     const { Runtime } = await import('../../src/wasm/index.js');
-    const runtime = await Runtime.create({ poolSize: 1 });
+    const runtime = await Runtime.create({
+      poolSize: 1,
+      // Instrumentation (binaryen) costs load time and some speed; only fuel and memory limits need it
+      // (a timeout without it ends the guest by terminating its worker).
+      instrument: limits.fuel !== undefined || limits.maxMemoryBytes !== undefined,
+      cacheDir: cacheDir(),
+    });
     let status: ExitStatus;
     let signal: NodeJS.Signals | undefined;
     try {
@@ -127,6 +136,13 @@ Exit status:
     if (line) process.stderr.write(`ww: ${line}\n`);
     process.exitCode = signal ? 128 + (signal === 'SIGINT' ? 2 : 15) : status.code;
   }
+}
+
+/** Where instrumented modules are kept across runs: $WW_CACHE_DIR, else the XDG cache directory. */
+function cacheDir(): string | undefined {
+  if (process.env.WW_CACHE_DIR) return process.env.WW_CACHE_DIR;
+  const base = process.env.XDG_CACHE_HOME || (homedir() ? join(homedir(), '.cache') : undefined);
+  return base ? join(base, 'ww') : undefined;
 }
 
 function parseLimits(flags: { 'max-memory'?: string; timeout?: string; fuel?: string }): Limits {

@@ -25,10 +25,14 @@ export interface RunOptions {
   cwd?: string;
 }
 
+// ww keeps instrumented modules in a cache directory: one per test file, never the user's own.
+const cacheDir = mkdtempSync(join(tmpdir(), 'ww-cli-cache-'));
+process.on('exit', () => rmSync(cacheDir, { recursive: true, force: true }));
+
 /** Runs the real CLI in a child process and collects its output. */
 export function runWw(args: string[], options: RunOptions = {}): Promise<WwResult> {
   return new Promise((resolve, reject) => {
-    const env = { ...process.env, ...options.env };
+    const env: NodeJS.ProcessEnv = { ...process.env, WW_CACHE_DIR: cacheDir, ...options.env };
     delete env.WW_DEBUG;
     const child = spawn(process.execPath, [wwBin, ...args], { cwd: options.cwd ?? repoRoot, env, stdio: 'pipe' });
     const stdout: Buffer[] = [];
