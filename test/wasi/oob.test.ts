@@ -1,0 +1,201 @@
+// Hostile pointers: every import that takes a pointer is called with one at or
+// past the end of memory. Each call must return EFAULT (21), change nothing,
+// and leave the host working. wasmtime traps here; ww returns EFAULT so a
+// guest cannot crash the host by any argument.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { WasiHost } from '../../src/wasm/wasi/index.js';
+import { PREVIEW1_FUNCTIONS } from '../../src/wasm/wasi/abi/preview1.js';
+import { Wasm, cleanup, tempDir, wat } from './harness.js';
+import { SIGNATURES, allImportsModule } from './signatures.js';
+
+const EFAULT = 21;
+const END = 65536; // one page
+const PATH = 0x100; // "f.txt"
+const LINK = 0x120; // "lnk"
+const OTHER = 0x140; // "new"
+const IOV_OK = 0x200; // {buf 0x400, len 16}
+const IOV_BAD_BUF = 0x210; // {buf END-2, len 16}
+const SUB = 0x300; // one clock subscription, relative 0
+const OUT = 0x800; // scratch for results
+const BUF = 0x900; // scratch buffer
+
+/** One call: the function and its arguments as WAT constant expressions; `$fd` is an open file. */
+type Case = [name: string, args: (string | number | bigint)[]];
+
+const FD = '$fd';
+const cases: Case[] = [
+  ['args_get', [END - 2, BUF]],
+  ['args_get', [OUT, END - 1]],
+  ['args_sizes_get', [END - 2, OUT]],
+  ['args_sizes_get', [OUT, END - 2]],
+  ['environ_get', [END - 2, BUF]],
+  ['environ_get', [OUT, END - 1]],
+  ['environ_sizes_get', [END - 2, OUT]],
+  ['environ_sizes_get', [OUT, END - 2]],
+  ['clock_res_get', [1, END - 4]],
+  ['clock_time_get', [1, 0n, END - 4]],
+  ['clock_time_get', [0, 0n, -4]], // 0xFFFFFFFC: wraps past 2^32
+  ['fd_fdstat_get', [1, END - 8]],
+  ['fd_filestat_get', [FD, END - 32]],
+  ['fd_prestat_get', [3, END - 4]],
+  ['fd_prestat_dir_name', [3, END - 1, 100]],
+  ['fd_pread', [FD, IOV_BAD_BUF, 1, 0n, OUT]],
+  ['fd_pread', [FD, END - 4, 1, 0n, OUT]],
+  ['fd_pread', [FD, IOV_OK, 1, 0n, END - 2]],
+  ['fd_pwrite', [FD, IOV_BAD_BUF, 1, 0n, OUT]],
+  ['fd_pwrite', [FD, END - 4, 1, 0n, OUT]],
+  ['fd_pwrite', [FD, IOV_OK, 1, 0n, END - 2]],
+  ['fd_read', [FD, IOV_BAD_BUF, 1, OUT]],
+  ['fd_read', [FD, END - 4, 1, OUT]],
+  ['fd_read', [FD, IOV_OK, 1, END - 2]],
+  ['fd_write', [1, IOV_BAD_BUF, 1, OUT]],
+  ['fd_write', [1, END - 4, 1, OUT]],
+  ['fd_write', [1, IOV_OK, 1, END - 2]],
+  ['fd_write', [1, IOV_OK, 0x20000000, OUT]], // iovec count * 8 overflows memory
+  ['fd_readdir', [3, END - 10, 100, 0n, OUT]],
+  ['fd_readdir', [3, BUF, 100, 0n, END - 2]],
+  ['fd_seek', [FD, 0n, 0, END - 4]],
+  ['fd_tell', [FD, END - 4]],
+  ['path_create_directory', [3, END - 2, 5]],
+  ['path_create_directory', [3, PATH, -1]], // length 0xFFFFFFFF
+  ['path_filestat_get', [3, 0, PATH, 5, END - 32]],
+  ['path_filestat_get', [3, 0, END - 2, 5, BUF]],
+  ['path_filestat_set_times', [3, 0, END - 2, 5, 0n, 0n, 0]],
+  ['path_link', [3, 0, END - 2, 5, 3, OTHER, 3]],
+  ['path_link', [3, 0, PATH, 5, 3, END - 2, 5]],
+  ['path_open', [3, 0, END - 2, 5, 1, -1n, -1n, 0, OUT]],
+  ['path_open', [3, 0, OTHER, 3, 1, -1n, -1n, 0, END - 2]], // would create "new"
+  ['path_readlink', [3, END - 1, 3, BUF, 10, OUT]],
+  ['path_readlink', [3, LINK, 3, END - 2, 10, OUT]],
+  ['path_readlink', [3, LINK, 3, BUF, 10, END - 2]],
+  ['path_remove_directory', [3, END - 2, 5]],
+  ['path_rename', [3, END - 2, 5, 3, OTHER, 3]],
+  ['path_rename', [3, PATH, 5, 3, END - 2, 5]],
+  ['path_symlink', [END - 2, 5, 3, OTHER, 3]],
+  ['path_symlink', [PATH, 5, 3, END - 2, 5]],
+  ['path_unlink_file', [3, END - 2, 5]],
+  ['poll_oneoff', [END - 10, BUF, 1, OUT]],
+  ['poll_oneoff', [SUB, END - 10, 1, OUT]],
+  ['poll_oneoff', [SUB, BUF, 1, END - 2]],
+  ['poll_oneoff', [SUB, BUF, 0x10000000, OUT]], // subscriptions run past the end
+  ['random_get', [END - 10, 20]],
+  ['random_get', [-16, 32]],
+  ['sock_accept', [3, 0, END - 2]],
+  ['sock_accept', [0, 0, END - 2]],
+  ['sock_recv', [0, IOV_BAD_BUF, 1, 0, OUT, OUT + 8]],
+  ['sock_recv', [0, IOV_OK, 1, 0, END - 2, OUT + 8]],
+  ['sock_recv', [0, IOV_OK, 1, 0, OUT, END - 1]],
+  ['sock_send', [1, IOV_BAD_BUF, 1, 0, OUT]],
+  ['sock_send', [1, END - 4, 1, 0, OUT]],
+  ['sock_send', [1, IOV_OK, 1, 0, END - 2]],
+];
+
+/** Functions that take no pointer at all (so no out-of-bounds case applies). */
+const NO_POINTERS = new Set([
+  'fd_advise',
+  'fd_allocate',
+  'fd_close',
+  'fd_datasync',
+  'fd_fdstat_set_flags',
+  'fd_fdstat_set_rights',
+  'fd_filestat_set_size',
+  'fd_filestat_set_times',
+  'fd_renumber',
+  'fd_sync',
+  'proc_exit',
+  'proc_raise',
+  'sched_yield',
+  'sock_shutdown',
+]);
+
+function expr(arg: string | number | bigint, type: string): string {
+  if (arg === FD) return '(local.get $fd)';
+  return `(${type}.const ${arg})`;
+}
+
+function caseFunction([name, args]: Case, i: number): string {
+  const types = SIGNATURES[name]!;
+  assert.equal(args.length, types.length, `case ${i} (${name}) has ${args.length} args, the import takes ${types.length}`);
+  const call = `(call $${name} ${args.map((a, j) => expr(a, types[j]!)).join(' ')})`;
+  return `(func (export "case${i}") (param $fd i32) (result i32) ${call})`;
+}
+
+const module = allImportsModule(`
+  (data (i32.const ${PATH}) "f.txt")
+  (data (i32.const ${LINK}) "lnk")
+  (data (i32.const ${OTHER}) "new")
+  (data (i32.const ${IOV_OK}) "\\00\\04\\00\\00\\10\\00\\00\\00")
+  (data (i32.const ${IOV_BAD_BUF}) "\\fe\\ff\\00\\00\\10\\00\\00\\00")
+  (data (i32.const ${SUB + 8}) "\\00")
+  (data (i32.const ${SUB + 16}) "\\01\\00\\00\\00")
+  (func (export "open_file") (result i32)
+    (drop (call $path_open (i32.const 3) (i32.const 0) (i32.const ${PATH}) (i32.const 5) (i32.const 0)
+      (i64.const -1) (i64.const -1) (i32.const 0) (i32.const ${OUT})))
+    (i32.load (i32.const ${OUT})))
+  (func (export "hello") (result i32)
+    (i32.store (i32.const ${IOV_OK}) (i32.const ${PATH}))
+    (i32.store (i32.const ${IOV_OK + 4}) (i32.const 5))
+    (call $fd_write (i32.const 1) (i32.const ${IOV_OK}) (i32.const 1) (i32.const ${OUT})))
+  (func (export "grow") (result i32) (memory.grow (i32.const 1)))
+  (func (export "time_at") (param $p i32) (result i32) (call $clock_time_get (i32.const 1) (i64.const 0) (local.get $p)))
+  ${cases.map(caseFunction).join('\n  ')}
+`);
+
+test('the host imports exactly the 46 functions of wasi_snapshot_preview1', () => {
+  const host = new WasiHost({ args: [], env: [], preopens: [], stdin: { kind: 'null' }, stdout: { kind: 'null' }, stderr: { kind: 'null' } });
+  assert.deepEqual(Object.keys(host.imports.wasi_snapshot_preview1).sort(), [...PREVIEW1_FUNCTIONS].sort());
+  assert.deepEqual(Object.keys(SIGNATURES).sort(), [...PREVIEW1_FUNCTIONS].sort());
+  assert.equal(PREVIEW1_FUNCTIONS.length, 46);
+  for (const f of Object.values(host.imports.wasi_snapshot_preview1)) assert.equal(typeof f, 'function');
+  host.close();
+});
+
+test('every import taking a pointer has an out-of-bounds case', () => {
+  const covered = new Set(cases.map(([name]) => name));
+  for (const name of PREVIEW1_FUNCTIONS) {
+    if (NO_POINTERS.has(name)) continue;
+    assert.ok(covered.has(name), `${name} takes a pointer but has no out-of-bounds case`);
+  }
+});
+
+test('out-of-bounds pointers to every WASI call return EFAULT, change nothing, and the host keeps working', async () => {
+  const dir = tempDir('ww-oob-');
+  try {
+    writeFileSync(join(dir, 'f.txt'), 'file contents');
+    symlinkSync('f.txt', join(dir, 'lnk'));
+    const out: Uint8Array[] = [];
+    const host = new WasiHost({
+      args: ['oob', 'arg'],
+      env: [['K', 'V']],
+      preopens: [{ hostPath: dir, guestPath: '/sb' }],
+      stdin: { kind: 'bytes', data: new Uint8Array([1, 2, 3]) },
+      stdout: { kind: 'sink', write: (d) => out.push(d) },
+      stderr: { kind: 'null' },
+    });
+    const instance = new Wasm.Instance(await wat(module), host.imports);
+    const ex = instance.exports as Record<string, (...a: number[]) => number> & { memory: { buffer: ArrayBuffer } };
+    host.setMemory(instance.exports.memory as { buffer: ArrayBuffer });
+    const fd = ex.open_file!();
+    assert.equal(fd, 4);
+
+    const results = cases.map((c, i) => [`case${i} ${c[0]}(${c[1].join(', ')})`, ex[`case${i}`]!(fd)] as const);
+    for (const [label, errno] of results) assert.equal(errno, EFAULT, `${label} returned ${errno}, expected EFAULT`);
+
+    // Nothing was created, removed or changed by any of the refused calls.
+    assert.deepEqual(readdirSync(dir).sort(), ['f.txt', 'lnk']);
+    assert.equal(out.length, 0, 'no failed fd_write wrote anything');
+    // The host still works, and still checks against the *current* memory size.
+    assert.equal(ex.hello!(), 0);
+    assert.equal(Buffer.concat(out).toString(), 'f.txt');
+    assert.equal(ex.time_at!(END - 4), EFAULT);
+    assert.equal(ex.grow!(), 1);
+    assert.equal(ex.time_at!(END - 4), 0, 'after memory.grow the same pointer is in bounds');
+    assert.equal(ex.time_at!(2 * END - 4), EFAULT);
+    host.close();
+  } finally {
+    cleanup(dir);
+  }
+});
