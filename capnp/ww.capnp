@@ -1,0 +1,145 @@
+@0xb2d103e2b082d727;
+# The ww node's contracts: a node's bootstrap capability, its Executor, and
+# processes as capabilities. Designed to grow: the cluster adds peers by adding
+# methods and fields (never renumbering), and `peerId` fields are already here
+# so a process can be named globally as (peerId, pid).
+
+interface Node {
+  # The bootstrap capability a ww node serves on its socket.
+  identity @0 () -> (info :NodeInfo);
+  executor @1 () -> (executor :Executor);
+}
+
+struct NodeInfo {
+  peerId @0 :Text;        # stable identity of the node (later: its libp2p peer ID)
+  version @1 :Text;       # ww version
+  startedAtMs @2 :Int64;  # unix ms
+  osPid @3 :UInt32;       # the node's OS process id
+}
+
+interface Executor {
+  spawn @0 (spec :SpawnSpec) -> (process :Process, pid :UInt32);
+  # Starts a process. Fails (exception "module not found: <cid>") when
+  # spec.moduleCid names a module that is not in the cache; fails with a
+  # module error when the bytes are not a runnable WASI module; fails
+  # ("no such process: <ppid>") when ppid names no live process.
+
+  ps @1 () -> (processes :List(ProcessInfo));
+  # Every process on the node, init (pid 1) included, live and recently ended.
+
+  process @2 (pid :UInt32) -> (process :Process);
+  # A capability for an existing process; fails "no such process: <pid>".
+
+  modules @3 () -> (cache :ModuleCache);
+}
+
+interface ModuleCache {
+  put @0 (bytes :Data) -> (cid :Text);   # validates and compiles; returns the sha256 content ID
+  get @1 (cid :Text) -> (bytes :Data);   # fails "module not found: <cid>"
+  has @2 (cid :Text) -> (present :Bool);
+}
+
+struct SpawnSpec {
+  moduleBytes @0 :Data;      # the module itself, or
+  moduleCid @1 :Text;        # a content ID already in the cache (used when moduleBytes is empty)
+  argv @2 :List(Text);       # argv[0] is the program name
+  env @3 :List(EnvVar);
+  dirs @4 :List(PreopenDir);
+  limits @5 :Limits;
+  ppid @6 :UInt32;           # 0: a child of init (pid 1)
+  stdin @7 :Data;            # bytes the guest reads from stdin, then EOF
+  stdout @8 :Output;
+  stderr @9 :Output;
+}
+
+struct EnvVar {
+  key @0 :Text;
+  value @1 :Text;
+}
+
+struct PreopenDir {
+  hostPath @0 :Text;
+  guestPath @1 :Text;
+}
+
+struct Limits {
+  # 0 means no limit.
+  maxMemoryBytes @0 :UInt64;
+  fuel @1 :UInt64;
+  timeoutMs @2 :UInt64;      # wall time while running; time paused does not count
+}
+
+struct Output {
+  mode @0 :OutputMode;
+  sink @1 :ByteSink;         # used when mode is sink
+}
+
+enum OutputMode {
+  discard @0;
+  capture @1;                # returned in ExitStatus by wait
+  sink @2;                   # streamed to `sink` as the guest writes
+}
+
+interface ByteSink {
+  write @0 (data :Data) -> ();
+  # Called in order, once per chunk the guest writes. Every write is
+  # delivered before the process's wait returns.
+}
+
+interface Process {
+  wait @0 () -> (status :ExitStatus);
+  # Returns when the process has ended (at once if it already has).
+
+  kill @1 () -> ();
+  # Ends the process and its whole subtree with reason `killed`.
+
+  pause @2 () -> ();
+  # Tells the guest, then after a grace period freezes it preemptively.
+  # Returns once frozen.
+
+  resume @3 () -> ();
+
+  monitor @4 () -> (monitor :Monitor);
+  # One-way: monitor.reason() returns the exit reason once the process ends.
+  # Dropping the Monitor cancels it.
+
+  link @5 (other :Process) -> ();
+  # Bidirectional and idempotent: when either side ends abnormally the other
+  # ends with reason `link: <pid>`.
+
+  unlink @6 (other :Process) -> ();
+
+  info @7 () -> (info :ProcessInfo);
+}
+
+interface Monitor {
+  reason @0 () -> (reason :Text, code :Int32);
+}
+
+struct ExitStatus {
+  code @0 :Int32;            # as a shell sees it: guest code, 134 trap, 137 killed/limit/link
+  reason @1 :Text;           # normal | exit: <code> | killed | trap: <message> | limit: cpu|memory|wall | link: <pid> | peer-lost
+  stdout @2 :Data;           # with OutputMode capture
+  stderr @3 :Data;
+}
+
+enum ProcessState {
+  running @0;
+  paused @1;
+  exited @2;
+}
+
+struct ProcessInfo {
+  pid @0 :UInt32;
+  ppid @1 :UInt32;
+  cid @2 :Text;
+  argv @3 :List(Text);
+  createdAtMs @4 :Int64;
+  state @5 :ProcessState;
+  fuelUsed @6 :UInt64;
+  cpuMs @7 :Float64;         # time spent running
+  memoryBytes @8 :UInt64;
+  reason @9 :Text;           # when exited
+  exitCode @10 :Int32;       # when exited
+  peerId @11 :Text;
+}
