@@ -2,7 +2,7 @@
 // fuel accounting, the fuel and wall-clock limits, pause (freeze on Atomics.wait until
 // resumed) and the memory.grow limit.
 
-import { CTL_PAUSE, STAT_FUEL, STAT_MEMORY, STAT_RUNNING_MS } from './protocol.js';
+import { CTL_PAUSE, STAT_FROZEN_AT, STAT_FUEL, STAT_MEMORY, STAT_RUNNING_MS } from './protocol.js';
 import type { Limits } from './types.js';
 import type { WasmGlobal, WasmMemory } from './webassembly.js';
 import { PAGE_BYTES } from './module.js';
@@ -32,6 +32,8 @@ export class Meter {
   private memory: WasmMemory | undefined;
   /** Set when memory.grow was refused because of the limit: a trap after it is reported as limit: memory. */
   memoryLimitHit = false;
+  /** A limit found outside a tick (e.g. in a host call): the next tick ends the process with it. */
+  pendingLimit: LimitExceeded['limit'] | undefined;
 
   constructor(
     private readonly ctl: Int32Array,
@@ -73,6 +75,7 @@ export class Meter {
     this.granted = left; // until we return a new budget, fuelUsed() must equal consumed
     if (Atomics.load(this.ctl, CTL_PAUSE) !== 0) this.freeze();
     this.publish();
+    if (this.pendingLimit) throw new LimitExceeded(this.pendingLimit);
     if (this.consumed >= this.fuelLimit) throw new LimitExceeded('cpu');
     if (this.runningMs() > this.timeoutMs) throw new LimitExceeded('wall');
     this.granted = Math.min(TICK_BUDGET, this.fuelLimit - this.consumed);
@@ -82,6 +85,7 @@ export class Meter {
   private freeze(): void {
     const frozenAt = performance.now();
     this.publish();
+    this.stats[STAT_FROZEN_AT] = performance.timeOrigin + frozenAt;
     let announced = 0;
     for (;;) {
       const seq = Atomics.load(this.ctl, CTL_PAUSE);

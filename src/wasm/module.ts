@@ -60,9 +60,6 @@ export function checkModule(bytes: Uint8Array): ModuleShape {
         (reactor ? ' (this looks like a reactor/library module with `_initialize`; build it as a command)' : ''),
     );
   }
-  if (!shape.exports.some((e) => e.name === 'memory' && e.kind === 'memory')) {
-    throw new ModuleError('module does not export its memory as `memory`: a WASI host reads arguments through it');
-  }
   const unsupported = shape.imports.filter(
     (i) => !(i.module === WASI_MODULE && i.kind === 'function' && WASI_PREVIEW1_FUNCTIONS.has(i.field)),
   );
@@ -72,6 +69,9 @@ export function checkModule(bytes: Uint8Array): ModuleShape {
       `module imports what ww does not provide: ${list}. ww provides the functions of ${WASI_MODULE} ` +
         '(WASI preview 1) only; the module must define and export its own memory',
     );
+  }
+  if (!shape.exports.some((e) => e.name === 'memory' && e.kind === 'memory')) {
+    throw new ModuleError('module does not export its memory as `memory`: a WASI host reads arguments through it');
   }
   return shape;
 }

@@ -8,7 +8,7 @@ import { WasiHost } from './wasi/index.js';
 import type { StdioEndpoint } from './wasi/types.js';
 import { COUNTDOWN_EXPORT, METER_MODULE } from './instrument.js';
 import { LimitExceeded, Meter } from './meter.js';
-import type { FromWorker, InputSource, OutputTarget, RunMessage } from './protocol.js';
+import { CTL_INFLIGHT, MAX_INFLIGHT_BYTES, type FromWorker, type InputSource, type OutputTarget, type RunMessage } from './protocol.js';
 import type { ExitReason } from './types.js';
 import { Wasm, type WasmGlobal, type WasmMemory, type WasmModule } from './webassembly.js';
 
@@ -28,18 +28,38 @@ function input(src: InputSource): StdioEndpoint {
   return { kind: 'null' };
 }
 
-function output(target: OutputTarget, fd: 1 | 2, pid: number, captured: Uint8Array[]): StdioEndpoint {
+function output(target: OutputTarget, fd: 1 | 2, msg: RunMessage, captured: Uint8Array[], meter: Meter | undefined): StdioEndpoint {
   switch (target) {
     case 'inherit':
       return { kind: 'fd', fd };
-    case 'capture':
-      return { kind: 'sink', write: (data) => void captured.push(data.slice()) };
+    case 'capture': {
+      let total = 0;
+      return {
+        kind: 'sink',
+        write: (data) => {
+          total += data.length;
+          if (total > msg.maxCaptureBytes) {
+            // Captured output lives in this worker's memory: past the bound the guest gets ENOSPC and,
+            // when metered, ends with limit: memory at its next tick.
+            if (meter) meter.pendingLimit = 'memory';
+            throw Object.assign(new Error('captured output limit reached'), { code: 'ENOSPC' });
+          }
+          captured.push(data); // the host hands a sink its own copy
+        },
+      };
+    }
     case 'stream':
       return {
         kind: 'sink',
         write: (data) => {
           const copy = data.slice();
-          post({ type: 'out', pid, fd, data: copy }, [copy.buffer]);
+          // Backpressure: wait while the runtime has not yet delivered MAX_INFLIGHT_BYTES of earlier output.
+          let inflight = Atomics.add(ctl, CTL_INFLIGHT, copy.length) + copy.length;
+          while (inflight > MAX_INFLIGHT_BYTES && inflight !== copy.length) {
+            Atomics.wait(ctl, CTL_INFLIGHT, inflight, 1000);
+            inflight = Atomics.load(ctl, CTL_INFLIGHT);
+          }
+          post({ type: 'out', pid: msg.pid, fd, data: copy }, [copy.buffer]);
         },
       };
     default:
@@ -106,8 +126,8 @@ function run(msg: RunMessage): void {
       env: msg.env,
       preopens: msg.preopens,
       stdin: input(msg.stdin),
-      stdout: output(msg.stdout, 1, msg.pid, out),
-      stderr: output(msg.stderr, 2, msg.pid, err),
+      stdout: output(msg.stdout, 1, msg, out, meter),
+      stderr: output(msg.stderr, 2, msg, err, meter),
     });
     const imports: Record<string, Record<string, unknown>> = { ...host.imports };
     if (meter) imports[METER_MODULE] = meter.imports;

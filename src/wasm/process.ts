@@ -2,7 +2,7 @@
 
 import type { CompiledModule } from './module.js';
 import type { Job, Slot, WorkerPool } from './pool.js';
-import { CTL_PAUSE, STAT_FUEL, STAT_MEMORY, STAT_RUNNING_MS, type FromWorker, type InputSource, type OutputTarget, type RunMessage } from './protocol.js';
+import { CTL_INFLIGHT, CTL_PAUSE, STAT_FROZEN_AT, STAT_FUEL, STAT_MEMORY, STAT_RUNNING_MS, type FromWorker, type InputSource, type OutputTarget, type RunMessage } from './protocol.js';
 import type { ExitReason, ExitStatus, OutputMode, ProcessState, ProcessStats, SpawnOptions, WasmProcess } from './types.js';
 
 /** A CPU-bound guest reaches a tick within about a millisecond of its deadline; a guest blocked
@@ -64,6 +64,7 @@ export class Process implements WasmProcess, Job {
     private readonly options: SpawnOptions,
     private readonly pool: WorkerPool,
     private readonly onEnd: (p: Process) => void,
+    private readonly maxCaptureBytes: number,
   ) {
     this.cid = compiled.cid;
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
@@ -125,6 +126,11 @@ export class Process implements WasmProcess, Job {
     };
   }
 
+  /** Epoch milliseconds at which the guest last froze (0 if never): for measuring pause latency. */
+  frozenAt(): number {
+    return this.slot ? this.slot.stats[STAT_FROZEN_AT] : 0;
+  }
+
   // ---- Job ----
 
   runMessage(): Omit<RunMessage, 'module' | 'drop'> {
@@ -141,6 +147,7 @@ export class Process implements WasmProcess, Job {
       stdout: outputTarget(o.stdout),
       stderr: outputTarget(o.stderr),
       limits: o.limits ?? {},
+      maxCaptureBytes: this.maxCaptureBytes,
     };
   }
 
@@ -150,6 +157,7 @@ export class Process implements WasmProcess, Job {
     this.startedAt = performance.now();
     slot.stats.fill(0, 1);
     Atomics.store(slot.ctl, CTL_PAUSE, this.pauseRequest);
+    Atomics.store(slot.ctl, CTL_INFLIGHT, 0);
     this.armWallTimer();
   }
 
@@ -158,6 +166,10 @@ export class Process implements WasmProcess, Job {
       case 'out': {
         const sink = msg.fd === 1 ? this.options.stdout : this.options.stderr;
         if (typeof sink === 'function') this.deliver(sink, msg.data);
+        if (this.slot) {
+          Atomics.sub(this.slot.ctl, CTL_INFLIGHT, msg.data.length);
+          Atomics.notify(this.slot.ctl, CTL_INFLIGHT);
+        }
         return;
       }
       case 'frozen':

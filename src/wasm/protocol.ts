@@ -23,6 +23,8 @@ export interface RunMessage {
   stdout: OutputTarget;
   stderr: OutputTarget;
   limits: Limits;
+  /** Bound on bytes captured per stream ('capture'): past it writes fail and the process ends with limit: memory. */
+  maxCaptureBytes: number;
 }
 export type ToWorker = RunMessage;
 
@@ -43,10 +45,16 @@ export type FromWorker =
     };
 
 // Control block: Int32 words, then Float64 statistics the worker publishes at each tick.
-export const CONTROL_BYTES = 32;
+export const CONTROL_BYTES = 40;
 /** Int32 index: 0 = run; any other value = pause request number (seq), set by the runtime. */
 export const CTL_PAUSE = 0;
+/** Int32 index: bytes of streamed output posted by the worker and not yet delivered (backpressure). */
+export const CTL_INFLIGHT = 1;
 /** Float64 indexes. */
 export const STAT_FUEL = 1;
 export const STAT_MEMORY = 2;
 export const STAT_RUNNING_MS = 3;
+/** Epoch milliseconds (timeOrigin + now) at which the guest last froze; for measuring pause latency. */
+export const STAT_FROZEN_AT = 4;
+/** Streamed output the worker may have in flight before it waits for the runtime to catch up. */
+export const MAX_INFLIGHT_BYTES = 8 * 1024 * 1024;

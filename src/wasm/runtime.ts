@@ -26,6 +26,8 @@ export interface RuntimeOptions {
   idleWorkerMs?: number;
   /** Modules each worker keeps without them being sent again. Default 32. */
   modulesPerWorker?: number;
+  /** Bound on output captured per stream of a process ('capture'). Default 64 MiB. */
+  maxCaptureBytes?: number;
   /** Heap limits for each worker's JavaScript (not guest memory). */
   workerResourceLimits?: ResourceLimits;
 }
@@ -101,7 +103,7 @@ export class Runtime {
           `(${compiled.initialPages} pages), more than the limit of ${limits.maxMemoryBytes} bytes`,
       );
     }
-    const proc = new Process(this.nextPid++, compiled, options, this.pool, (p) => this.live.delete(p));
+    const proc = new Process(this.nextPid++, compiled, options, this.pool, (p) => this.live.delete(p), this.options.maxCaptureBytes ?? 64 * 1024 * 1024);
     this.live.add(proc);
     this.pool.submit(proc);
     return proc;

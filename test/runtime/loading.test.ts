@@ -1,0 +1,110 @@
+// Module loading: every kind of bad input gets a ModuleError that says what is wrong;
+// good modules are content-addressed (sha256) and cached.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { Runtime, ModuleError } from '../../src/wasm/index.js';
+import { assemble, guest } from './fixtures.js';
+
+const rt = await Runtime.create({ poolSize: 1 });
+after(() => rt.close());
+
+async function rejects(bytes: Uint8Array, pattern: RegExp): Promise<void> {
+  await assert.rejects(rt.load(bytes), (e: unknown) => {
+    assert.ok(e instanceof ModuleError, `expected a ModuleError, got ${String(e)}`);
+    assert.match(e.message, pattern);
+    return true;
+  });
+}
+
+test('empty input is refused as empty', async () => {
+  await rejects(new Uint8Array(0), /module is empty \(0 bytes\)/);
+});
+
+test('a cut-off header is refused as truncated', async () => {
+  await rejects(new Uint8Array([0, 0x61, 0x73, 0x6d, 1]), /truncated: 5 bytes/);
+});
+
+test('a module cut in the middle of a section is refused as truncated, naming the section', async () => {
+  const hello = await guest('hello');
+  await rejects(hello.subarray(0, hello.length - 10), /truncated: the \w+ section at byte \d+ needs \d+ bytes but only \d+ remain/);
+});
+
+test('a file that is not WebAssembly is refused with its magic bytes', async () => {
+  await rejects(new Uint8Array([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0, 0, 0]), /not a WebAssembly binary: the file starts with 7f 45 4c 46/);
+});
+
+test('WebAssembly text is refused with a hint to assemble it', async () => {
+  await rejects(new TextEncoder().encode('(module (func))'), /WebAssembly text \(\.wat\).*wat2wasm/);
+});
+
+test('a structurally invalid module is refused with the engine reason', async () => {
+  // framing is fine, but the body returns an i64 where the type says i32
+  const bad = await assemble('(module (memory (export "memory") 1) (func (export "_start")))');
+  const typeMismatch = Uint8Array.from(bad);
+  // Replace the function body "end" with an i32.const so the body leaves a value: invalid.
+  const code = typeMismatch.lastIndexOf(0x0b);
+  typeMismatch[code] = 0x01; // nop instead of end: the body never ends
+  await rejects(typeMismatch, /invalid WebAssembly module: /);
+});
+
+test('a module without _start is refused', async () => {
+  await rejects(await assemble('(module (memory (export "memory") 1) (func (export "main")))'), /does not export a function `_start`/);
+});
+
+test('a reactor module is refused with a hint', async () => {
+  await rejects(
+    await assemble('(module (memory (export "memory") 1) (func (export "_initialize")))'),
+    /`_start`.*reactor\/library module with `_initialize`/,
+  );
+});
+
+test('a module without an exported memory is refused', async () => {
+  await rejects(await assemble('(module (memory 1) (func (export "_start")))'), /does not export its memory as `memory`/);
+});
+
+test('imports ww does not provide are all named, with what ww provides', async () => {
+  const bytes = await assemble(`(module
+    (import "env" "foo" (func))
+    (import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32 i32) (result i32)))
+    (import "wasi_snapshot_preview1" "no_such_call" (func))
+    (memory (export "memory") 1) (func (export "_start")))`);
+  await rejects(bytes, /imports what ww does not provide: env\.foo \(function\), wasi_snapshot_preview1\.no_such_call \(function\)\. ww provides the functions of wasi_snapshot_preview1/);
+});
+
+test('an imported memory is refused', async () => {
+  await rejects(await assemble('(module (import "env" "memory" (memory 1)) (func (export "_start")))'), /env\.memory \(memory\)/);
+});
+
+test('a module is identified by the sha256 of its bytes and cached by it', async () => {
+  const bytes = await guest('hello');
+  const a = await rt.load(bytes);
+  assert.equal(a.cid, createHash('sha256').update(bytes).digest('hex'));
+  assert.equal(a.size, bytes.length);
+  const b = await rt.load(Uint8Array.from(bytes));
+  assert.equal(b, a, 'the second load of the same bytes is a cache hit');
+  assert.equal(rt.get(a.cid), a);
+  const other = await rt.load(await guest('exit7'));
+  assert.notEqual(other.cid, a.cid);
+});
+
+test('concurrent loads of the same bytes compile once', async () => {
+  const bytes = await assemble('(module (memory (export "memory") 1) (func (export "_start")) (func $distinct))');
+  const [a, b] = await Promise.all([rt.load(bytes), rt.load(bytes)]);
+  assert.equal(a, b);
+});
+
+test('the cache is bounded by bytes and evicts the least recently used module', async () => {
+  const small = await Runtime.create({ poolSize: 1, maxCacheBytes: 600 }) // one of these tiny modules (original + instrumented) fits, two do not;
+  try {
+    const first = await small.load(await guest('hello'));
+    const second = await small.load(await guest('exit7'));
+    assert.equal(small.get(first.cid), undefined, 'the older module was evicted');
+    assert.equal(small.get(second.cid), second);
+    // an evicted module the caller still holds keeps working
+    const status = await small.spawn(first, { args: ['hello'], stdout: 'capture' }).wait();
+    assert.equal(new TextDecoder().decode(status.stdout), 'hello, world\n');
+  } finally {
+    await small.close();
+  }
+});

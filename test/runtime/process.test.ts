@@ -1,0 +1,161 @@
+// Processes on the worker pool: exit codes, output modes, stdin, traps, kill, pause/resume.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Runtime, reasonText, type LoadedModule } from '../../src/wasm/index.js';
+import { guest } from './fixtures.js';
+
+const rt = await Runtime.create({ poolSize: 2 });
+after(() => rt.close());
+const text = (b: Uint8Array | undefined): string => new TextDecoder().decode(b);
+const load = async (name: string): Promise<LoadedModule> => rt.load(await guest(name));
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** sum of i*i for i < n, modulo 2^64: what sumsquares.wat computes. */
+function sumOfSquares(n: bigint): bigint {
+  return (((n - 1n) * n * (2n * n - 1n)) / 6n) % (1n << 64n);
+}
+
+test('hello runs and its captured stdout comes back with exit code 0', async () => {
+  const status = await rt.spawn(await load('hello'), { args: ['hello.wasm'], stdout: 'capture', stderr: 'capture' }).wait();
+  assert.equal(status.code, 0);
+  assert.deepEqual(status.reason, { kind: 'normal' });
+  assert.equal(text(status.stdout), 'hello, world\n');
+  assert.equal(text(status.stderr), '');
+  assert.equal(status.memoryBytes, 65536);
+  assert.ok(status.fuelUsed > 0, 'an instrumented guest uses fuel');
+});
+
+test('proc_exit(7) ends the process with code 7', async () => {
+  const status = await rt.spawn(await load('exit7'), { args: ['exit7'] }).wait();
+  assert.equal(status.code, 7);
+  assert.deepEqual(status.reason, { kind: 'exit', code: 7 });
+  assert.equal(reasonText(status.reason), 'exit 7');
+});
+
+test('stdin bytes are read by the guest until end of input', async () => {
+  const input = new TextEncoder().encode('the quick brown fox jumps over the lazy dog\n'.repeat(3));
+  const status = await rt.spawn(await load('cat'), { args: ['cat'], stdin: input, stdout: 'capture' }).wait();
+  assert.equal(status.code, 0);
+  assert.equal(text(status.stdout), text(input));
+});
+
+test('a stream callback gets every chunk, in order, before wait() resolves', async () => {
+  const out: number[] = [];
+  const err: number[] = [];
+  const status = await rt
+    .spawn(await load('chunks'), {
+      args: ['chunks'],
+      stdout: (d) => out.push(...d),
+      stderr: (d) => err.push(...d),
+    })
+    .wait();
+  assert.equal(status.code, 0);
+  assert.deepEqual(out, Array.from({ length: 100 }, (_, i) => 2 * i));
+  assert.deepEqual(err, Array.from({ length: 100 }, (_, i) => 2 * i + 1));
+});
+
+test('ignored output is discarded and not returned', async () => {
+  const status = await rt.spawn(await load('hello'), { args: ['hello'] }).wait();
+  assert.equal(status.code, 0);
+  assert.equal(status.stdout, undefined);
+});
+
+test('a trap names the trap and the guest function, exit code 134', async () => {
+  const status = await rt.spawn(await load('traps'), { args: ['traps'] }).wait();
+  assert.equal(status.code, 134);
+  assert.deepEqual(status.reason, { kind: 'trap', message: 'unreachable', func: 'explode' });
+  assert.equal(reasonText(status.reason), 'trap: unreachable in explode');
+});
+
+test('an out-of-bounds load is a trap naming the function', async () => {
+  const status = await rt.spawn(await load('oob'), { args: ['oob'] }).wait();
+  assert.equal(status.code, 134);
+  assert.deepEqual(status.reason, { kind: 'trap', message: 'memory access out of bounds', func: 'read_far' });
+});
+
+test('kill ends a running guest with reason killed and code 137; the pool replaces the worker', async () => {
+  const p = rt.spawn(await load('spin'), { args: ['spin'] });
+  await sleep(30);
+  assert.equal(p.state, 'running');
+  p.kill();
+  p.kill(); // idempotent
+  const status = await p.wait();
+  assert.equal(status.code, 137);
+  assert.deepEqual(status.reason, { kind: 'killed' });
+  assert.equal(p.state, 'exited');
+  const next = await rt.spawn(await load('hello'), { args: ['hello'], stdout: 'capture' }).wait();
+  assert.equal(text(next.stdout), 'hello, world\n');
+});
+
+test('pause freezes a CPU-bound guest; resume continues it exactly where it stopped', async () => {
+  const p = rt.spawn(await load('sumsquares'), { args: ['sumsquares'], stdout: 'capture' });
+  await sleep(50);
+  for (let round = 0; round < 3; round++) {
+    await p.pause();
+    if (p.state === 'exited') break; // finished before this round (very fast machine)
+    assert.equal(p.state, 'paused');
+    const before = p.stats();
+    await sleep(60);
+    const after = p.stats();
+    assert.equal(after.fuelUsed, before.fuelUsed, 'no guest work happens while paused');
+    assert.ok(after.fuelUsed > 0);
+    p.resume();
+    assert.equal(p.state, 'running');
+    await sleep(20);
+  }
+  const status = await p.wait();
+  assert.equal(status.code, 0);
+  const result = new DataView(status.stdout!.buffer, status.stdout!.byteOffset).getBigUint64(0, true);
+  assert.equal(result, sumOfSquares(150_000_000n));
+});
+
+test('a paused process can be killed', async () => {
+  const p = rt.spawn(await load('spin'), { args: ['spin'] });
+  await p.pause();
+  assert.equal(p.state, 'paused');
+  p.kill();
+  assert.deepEqual((await p.wait()).reason, { kind: 'killed' });
+});
+
+test('pause and resume of an exited process do nothing', async () => {
+  const p = rt.spawn(await load('hello'), { args: ['hello'] });
+  await p.wait();
+  await p.pause();
+  p.resume();
+  assert.equal(p.state, 'exited');
+});
+
+test('time spent paused does not count against the timeout', async () => {
+  const p = rt.spawn(await load('spin'), { args: ['spin'], limits: { timeoutMs: 150 } });
+  await p.pause();
+  await sleep(400);
+  assert.equal(p.state, 'paused', 'still alive after more than its timeout, because it was paused');
+  p.resume();
+  const status = await p.wait();
+  assert.deepEqual(status.reason, { kind: 'limit', limit: 'wall' });
+  assert.ok(p.stats().runningMs >= 150);
+});
+
+test('workers are reused between processes', async () => {
+  const hello = await load('hello');
+  for (let i = 0; i < 20; i++) await rt.spawn(hello, { args: ['hello'] }).wait();
+  const info = rt.info();
+  assert.ok(info.workers <= 3, `20 sequential processes should not grow the pool (workers: ${info.workers})`);
+  assert.equal(info.processes, 0);
+});
+
+test('a runtime without instrumentation runs guests but refuses pause and fuel', async () => {
+  const plain = await Runtime.create({ poolSize: 1, instrument: false });
+  try {
+    const hello = await plain.load(await guest('hello'));
+    const status = await plain.spawn(hello, { args: ['hello'], stdout: 'capture' }).wait();
+    assert.equal(text(status.stdout), 'hello, world\n');
+    assert.equal(status.fuelUsed, 0);
+    assert.throws(() => plain.spawn(hello, { args: ['hello'], limits: { fuel: 10 } }), /need an instrumented module/);
+    const spin = plain.spawn(await plain.load(await guest('spin')), { args: ['spin'], limits: { timeoutMs: 50 } });
+    await assert.rejects(spin.pause(), /pause needs an instrumented module/);
+    assert.deepEqual((await spin.wait()).reason, { kind: 'limit', limit: 'wall' });
+  } finally {
+    await plain.close();
+  }
+});
