@@ -46,6 +46,16 @@ export class Meter {
     this.maxPages = limits.maxMemoryBytes === undefined ? Infinity : Math.floor(limits.maxMemoryBytes / PAGE_BYTES);
   }
 
+  /** Ends the process with `limit` at the guest's next function entry or loop header. */
+  endSoon(limit: LimitExceeded['limit']): void {
+    this.pendingLimit = limit;
+    if (!this.countdown) return;
+    // Settle the fuel account, then zero the countdown so the very next check calls tick().
+    this.consumed = this.fuelUsed();
+    this.granted = 0;
+    this.countdown.value = 0;
+  }
+
   attach(countdown: WasmGlobal | undefined, memory: WasmMemory | undefined): void {
     this.countdown = countdown;
     this.memory = memory;

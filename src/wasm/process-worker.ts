@@ -41,7 +41,7 @@ function output(target: OutputTarget, fd: 1 | 2, msg: RunMessage, captured: Uint
           if (total > msg.maxCaptureBytes) {
             // Captured output lives in this worker's memory: past the bound the guest gets ENOSPC and,
             // when metered, ends with limit: memory at its next tick.
-            if (meter) meter.pendingLimit = 'memory';
+            meter?.endSoon('memory');
             throw Object.assign(new Error('captured output limit reached'), { code: 'ENOSPC' });
           }
           captured.push(data); // the host hands a sink its own copy

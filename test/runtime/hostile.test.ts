@@ -1,0 +1,136 @@
+// Hostile guests: each is stopped with a clear reason, the runtime survives, and other
+// processes running at the same time are unaffected.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Runtime, ModuleError, type LoadedModule, type WasmProcess } from '../../src/wasm/index.js';
+import { guest } from './fixtures.js';
+
+// A small JavaScript heap per worker, so that a guest that makes its host allocate without
+// end kills its worker quickly (guest linear memory is not part of this heap).
+const rt = await Runtime.create({ poolSize: 2, workerResourceLimits: { maxOldGenerationSizeMb: 48, maxYoungGenerationSizeMb: 8 } });
+after(() => rt.close());
+const text = (b: Uint8Array | undefined): string => new TextDecoder().decode(b);
+const load = async (name: string): Promise<LoadedModule> => rt.load(await guest(name));
+const PAGE = 65536;
+
+/** Runs hello next to the hostile guest and checks it is unaffected. */
+async function bystander(): Promise<WasmProcess> {
+  return rt.spawn(await load('hello'), { args: ['hello'], stdout: 'capture' });
+}
+async function assertBystanderFine(p: WasmProcess): Promise<void> {
+  const status = await p.wait();
+  assert.equal(status.code, 0);
+  assert.equal(text(status.stdout), 'hello, world\n');
+}
+
+test('an infinite loop is stopped by fuel: limit cpu, code 137, fuel used = the limit', async () => {
+  const other = await bystander();
+  const status = await rt.spawn(await load('spin'), { args: ['spin'], limits: { fuel: 5_000_000 } }).wait();
+  assert.equal(status.code, 137);
+  assert.deepEqual(status.reason, { kind: 'limit', limit: 'cpu' });
+  assert.ok(status.fuelUsed >= 5_000_000 && status.fuelUsed < 5_000_100, `fuel used ${status.fuelUsed}`);
+  await assertBystanderFine(other);
+});
+
+test('an infinite loop is stopped by the wall-clock timeout: limit wall', async () => {
+  const other = await bystander();
+  const p = rt.spawn(await load('spin'), { args: ['spin'], limits: { timeoutMs: 100 } });
+  const status = await p.wait();
+  assert.equal(status.code, 137);
+  assert.deepEqual(status.reason, { kind: 'limit', limit: 'wall' });
+  assert.ok(p.stats().runningMs >= 100);
+  await assertBystanderFine(other);
+});
+
+test('a guest blocked in a host call is stopped by the timeout too (its worker is replaced)', async () => {
+  const status = await rt.spawn(await load('sleep'), { args: ['sleep'], limits: { timeoutMs: 100 } }).wait();
+  assert.deepEqual(status.reason, { kind: 'limit', limit: 'wall' });
+  await assertBystanderFine(await bystander());
+});
+
+test('memory growth past the limit fails in the guest; its abort is reported as limit memory', async () => {
+  const other = await bystander();
+  const status = await rt.spawn(await load('grow-abort'), { args: ['grow'], limits: { maxMemoryBytes: 10 * PAGE } }).wait();
+  assert.equal(status.code, 137);
+  assert.deepEqual(status.reason, { kind: 'limit', limit: 'memory' });
+  assert.equal(status.memoryBytes, 10 * PAGE);
+  await assertBystanderFine(other);
+});
+
+test('memory.grow past the limit returns -1 to the guest, which may carry on', async () => {
+  const status = await rt.spawn(await load('grow-count'), { args: ['grow'], limits: { maxMemoryBytes: 10 * PAGE + 100 } }).wait();
+  assert.deepEqual(status.reason, { kind: 'exit', code: 10 }, 'the guest saw -1 at 10 pages and exited with its page count');
+});
+
+test('a module whose initial memory is above the limit is refused at spawn', async () => {
+  const flood = await load('stdout-flood'); // declares 17 pages
+  assert.throws(
+    () => rt.spawn(flood, { args: ['flood'], limits: { maxMemoryBytes: 16 * PAGE } }),
+    (e: unknown) => e instanceof ModuleError && /needs 1114112 bytes of memory at start \(17 pages\), more than the limit of 1048576/.test(e.message),
+  );
+});
+
+test('unbounded recursion is a trap: call stack exhausted, naming the function', async () => {
+  const other = await bystander();
+  const status = await rt.spawn(await load('recurse'), { args: ['recurse'] }).wait();
+  assert.equal(status.code, 134);
+  assert.deepEqual(status.reason, { kind: 'trap', message: 'call stack exhausted', func: 'deeper' });
+  await assertBystanderFine(other);
+});
+
+test('a guest that runs its worker out of heap ends with limit memory; the node survives', async () => {
+  const other = await bystander();
+  const before = rt.info().workers + rt.info().starting;
+  const status = await rt.spawn(await load('iovec-bomb'), { args: ['bomb'] }).wait();
+  assert.equal(status.code, 137);
+  assert.deepEqual(status.reason, { kind: 'limit', limit: 'memory' });
+  await assertBystanderFine(other);
+  await assertBystanderFine(await bystander());
+  const now = rt.info();
+  assert.ok(now.workers + now.starting >= Math.min(before, 2), 'the lost worker was replaced');
+});
+
+test('output captured without end is cut off at the capture bound with limit memory', async () => {
+  const small = await Runtime.create({ poolSize: 1, maxCaptureBytes: 4 * 1024 * 1024 });
+  try {
+    const flood = await small.load(await guest('stdout-flood'));
+    const status = await small.spawn(flood, { args: ['flood'], stdout: 'capture' }).wait();
+    assert.deepEqual(status.reason, { kind: 'limit', limit: 'memory' });
+    assert.ok(status.stdout!.length <= 4 * 1024 * 1024);
+  } finally {
+    await small.close();
+  }
+});
+
+test('200 processes at once: each ends with its own right result', async () => {
+  const [hello, spin, traps, exit7] = await Promise.all(['hello', 'spin', 'traps', 'exit7'].map(load));
+  const procs: { kind: string; p: WasmProcess }[] = [];
+  for (let i = 0; i < 200; i++) {
+    switch (i % 8) {
+      case 0:
+        procs.push({ kind: 'spin', p: rt.spawn(spin, { args: ['spin'], limits: { fuel: 2_000_000 } }) });
+        break;
+      case 1:
+        procs.push({ kind: 'trap', p: rt.spawn(traps, { args: ['traps'] }) });
+        break;
+      case 2:
+        procs.push({ kind: 'exit7', p: rt.spawn(exit7, { args: ['exit7'] }) });
+        break;
+      default:
+        procs.push({ kind: 'hello', p: rt.spawn(hello, { args: [`hello-${i}`], stdout: 'capture' }) });
+    }
+  }
+  const killed = rt.spawn(spin, { args: ['spin'] });
+  killed.kill();
+  const statuses = await Promise.all(procs.map(({ p }) => p.wait()));
+  statuses.forEach((s, i) => {
+    const kind = procs[i].kind;
+    if (kind === 'spin') assert.deepEqual(s.reason, { kind: 'limit', limit: 'cpu' });
+    if (kind === 'trap') assert.deepEqual(s.reason, { kind: 'trap', message: 'unreachable', func: 'explode' });
+    if (kind === 'exit7') assert.equal(s.code, 7);
+    if (kind === 'hello') assert.equal(text(s.stdout), 'hello, world\n');
+  });
+  assert.deepEqual((await killed.wait()).reason, { kind: 'killed' });
+  assert.equal(rt.info().processes, 0);
+  assert.equal(rt.info().queued, 0);
+});
