@@ -4,7 +4,7 @@ import { Args, Command, Flags } from '@oclif/core';
 import { readFile, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
-import type { ExitStatus, Limits, SpawnOptions } from '../../src/wasm/types.js';
+import type { ExitStatus, Limits, SpawnOptions, WasmProcess } from '../../src/wasm/types.js';
 import { InputError, UsageError } from '../errors.js';
 import { splitRunArgv } from '../run-argv.js';
 import { formatDuration, formatSize, parseCount, parseDuration, parseSize } from '../units.js';
@@ -115,7 +115,14 @@ Exit status:
         stderr: 'inherit',
         limits,
       };
-      const proc = runtime.spawn(module, options);
+      let proc: WasmProcess;
+      try {
+        proc = runtime.spawn(module, options);
+      } catch (err) {
+        // e.g. --max-memory below the memory the module declares at start: fixable on the command line.
+        if (isModuleError(err)) throw new UsageError(`${describeModule(args.module)} cannot run with these limits: ${oneLine((err as Error).message)}`);
+        throw err;
+      }
       const onSignal = (received: NodeJS.Signals) => {
         signal = received;
         proc.kill();

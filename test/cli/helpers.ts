@@ -1,5 +1,5 @@
 // Shared helpers for the CLI tests: run `node bin/ww.js ...` as a real subprocess, assemble WAT fixtures.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,27 +17,34 @@ export interface WwResult {
   stderr: string;
 }
 
+// ww keeps instrumented modules in a cache directory: one per test file, never the user's own.
+const cacheDir = mkdtempSync(join(tmpdir(), 'ww-cli-cache-'));
+process.on('exit', () => rmSync(cacheDir, { recursive: true, force: true }));
+
 export interface RunOptions {
   /** Bytes or text written to ww's stdin (default: empty stdin). */
   input?: string | Uint8Array;
   /** Extra host environment variables for the ww process. */
   env?: Record<string, string>;
   cwd?: string;
+  /** The program to start instead of bin/ww.js (e.g. a symlink to it). */
+  bin?: string;
+  /** Called with the child and its stdout so far, after each stdout chunk. */
+  onStdout?: (child: ChildProcess, stdoutSoFar: string) => void;
 }
-
-// ww keeps instrumented modules in a cache directory: one per test file, never the user's own.
-const cacheDir = mkdtempSync(join(tmpdir(), 'ww-cli-cache-'));
-process.on('exit', () => rmSync(cacheDir, { recursive: true, force: true }));
 
 /** Runs the real CLI in a child process and collects its output. */
 export function runWw(args: string[], options: RunOptions = {}): Promise<WwResult> {
   return new Promise((resolve, reject) => {
     const env: NodeJS.ProcessEnv = { ...process.env, WW_CACHE_DIR: cacheDir, ...options.env };
     delete env.WW_DEBUG;
-    const child = spawn(process.execPath, [wwBin, ...args], { cwd: options.cwd ?? repoRoot, env, stdio: 'pipe' });
+    const child = spawn(process.execPath, [options.bin ?? wwBin, ...args], { cwd: options.cwd ?? repoRoot, env, stdio: 'pipe' });
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
-    child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout.push(chunk);
+      options.onStdout?.(child, Buffer.concat(stdout).toString('utf8'));
+    });
     child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
     // A hung ww is a failure, not a hung test run.
     const guard = setTimeout(() => child.kill('SIGKILL'), 60_000);

@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { assembleFixture, examplePath, lines, oneErrorLine, runWw, tempDir } from './helpers.js';
+import { assembleFixture, examplePath, lines, oneErrorLine, repoRoot, runWw, tempDir } from './helpers.js';
 
 const hello = examplePath('hello.wasm');
 const helloAs = examplePath('hello-as', 'hello.wasm');
@@ -13,7 +13,7 @@ const cpuLoop = examplePath('cpu-loop', 'cpu-loop.wasm');
 const tmp = tempDir('run');
 const fixtures: Record<string, string> = {};
 before(async () => {
-  for (const name of ['exit7', 'trap', 'grow', 'stdin-probe']) fixtures[name] = await assembleFixture(name, tmp.path);
+  for (const name of ['exit7', 'trap', 'grow', 'stdin-probe', 'spin', 'no-start', 'bad-import']) fixtures[name] = await assembleFixture(name, tmp.path);
 });
 after(() => tmp.cleanup());
 
@@ -196,6 +196,20 @@ describe('ww run: traps and limits end the guest with a clear reason', () => {
     assert.equal(oneErrorLine(r.stderr), 'ww: limit exceeded: wall (timeout 300ms)');
   });
 
+  test('SIGINT to ww kills the guest and exits 130; SIGTERM exits 143', async () => {
+    for (const [signal, status] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+      const r = await runWw(['run', fixtures.spin], {
+        // The guest prints "ready" once it runs, so ww's signal handlers are in place by then.
+        onStdout: (child, soFar) => {
+          if (soFar === 'ready\n') child.kill(signal);
+        },
+      });
+      assert.equal(r.stdout, 'ready\n');
+      assert.equal(r.status, status, `${signal}: ${r.stderr}`);
+      assert.equal(oneErrorLine(r.stderr), `ww: killed the guest on ${signal}`);
+    }
+  });
+
   test('--max-memory stops a guest that grows memory past it: exit 137, limit memory', async () => {
     const r = await runWw(['run', '--max-memory', '1m', fixtures.grow]);
     assert.equal(r.status, 137, r.stderr);
@@ -221,6 +235,18 @@ describe('ww run: bad input is a clear one-line error, never a stack trace', () 
     assert.match(oneErrorLine(r.stderr), /^ww: module '.*truncated\.wasm': /);
   });
 
+  test('a module without _start exits 1 and names what is missing', async () => {
+    const r = await runWw(['run', fixtures['no-start']]);
+    assert.equal(r.status, 1);
+    assert.match(oneErrorLine(r.stderr), /^ww: module '.*no-start\.wasm': .*_start/);
+  });
+
+  test('a module importing what ww does not provide exits 1 and names the import', async () => {
+    const r = await runWw(['run', fixtures['bad-import']]);
+    assert.equal(r.status, 1);
+    assert.match(oneErrorLine(r.stderr), /^ww: module '.*bad-import\.wasm': .*launch_missiles/);
+  });
+
   test('a garbage module on stdin exits 1; an empty stdin too', async () => {
     const r = await runWw(['run', '-'], { input: 'garbage' });
     assert.equal(r.status, 1);
@@ -228,6 +254,12 @@ describe('ww run: bad input is a clear one-line error, never a stack trace', () 
     const empty = await runWw(['run', '-']);
     assert.equal(empty.status, 1);
     assert.match(oneErrorLine(empty.stderr), /no module on stdin/);
+  });
+
+  test('--max-memory below what the module needs at start exits 2 and says so', async () => {
+    const r = await runWw(['run', '--max-memory', '64k', hello]); // hello declares 2 pages (128 KiB)
+    assert.equal(r.status, 2);
+    assert.match(oneErrorLine(r.stderr), /^ww: module '.*hello\.wasm' cannot run with these limits: .*memory/);
   });
 
   test('a missing module file exits 2 naming the path', async () => {
@@ -282,6 +314,15 @@ describe('ww help and version', () => {
     const r = await runWw(['--help']);
     assert.equal(r.status, 0);
     assert.match(r.stdout, /COMMANDS\n\s+run\s+Run a WebAssembly/);
+  });
+
+  test('ww started through a symlink from another directory (as a global install links it) finds its commands', async () => {
+    const linkDir = join(tmp.path, 'global-bin');
+    mkdirSync(linkDir);
+    symlinkSync(join(repoRoot, 'bin', 'ww.js'), join(linkDir, 'ww'));
+    const r = await runWw(['run', hello, '--', 'linked'], { bin: join(linkDir, 'ww'), cwd: tmp.path });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(printedArgv(r.stdout), ['hello.wasm', 'linked']);
   });
 
   test('ww --version prints the package version', async () => {

@@ -1,0 +1,217 @@
+// How the node commands show processes: the `ww ps` table (flat or as a tree), `ww info`, and the
+// JSON form of a ProcessInfo. Pure functions of their inputs (the clock and width are parameters).
+import type { ProcessInfo } from '../../src/capnp-gen/ww.rpc.js';
+
+const STATE_NAMES = ['running', 'paused', 'exited'] as const;
+
+/** A ProcessInfo as plain JSON: every field, numbers instead of bigints, the state as a word. */
+export interface ProcessJson {
+  pid: number;
+  ppid: number;
+  cid: string;
+  argv: string[];
+  createdAtMs: number;
+  createdAt: string;
+  state: string;
+  fuelUsed: number;
+  cpuMs: number;
+  memoryBytes: number;
+  reason: string | null;
+  exitCode: number | null;
+  peerId: string;
+}
+
+export function stateName(state: number): string {
+  return STATE_NAMES[state] ?? `state ${state}`;
+}
+
+export function processJson(info: ProcessInfo): ProcessJson {
+  const exited = stateName(info.state) === 'exited';
+  const createdAtMs = Number(info.createdAtMs);
+  return {
+    pid: info.pid,
+    ppid: info.ppid,
+    cid: info.cid,
+    argv: [...info.argv],
+    createdAtMs,
+    createdAt: new Date(createdAtMs).toISOString(),
+    state: stateName(info.state),
+    fuelUsed: Number(info.fuelUsed),
+    cpuMs: info.cpuMs,
+    memoryBytes: Number(info.memoryBytes),
+    reason: exited ? info.reason : null,
+    exitCode: exited ? info.exitCode : null,
+    peerId: info.peerId,
+  };
+}
+
+/** The first 12 hex digits of a content ID (`sha256:` or any other prefix dropped). */
+export function shortCid(cid: string): string {
+  if (cid === '') return '-';
+  const hex = cid.includes(':') ? cid.slice(cid.lastIndexOf(':') + 1) : cid;
+  return hex.slice(0, 12);
+}
+
+/** Bytes as a short human size: 0 B, 812 B, 1.5 KiB, 64 MiB. */
+export function humanSize(bytes: number): string {
+  if (!(bytes > 0)) return '0 B';
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  const digits = unit === 0 || value >= 10 ? 0 : 1;
+  return `${value.toFixed(digits).replace(/\.0$/, '')} ${units[unit]}`;
+}
+
+/** Milliseconds of CPU as a short duration: 0ms, 37ms, 1.25s, 2m05s, 3h07m. */
+export function humanCpu(ms: number): string {
+  if (!(ms > 0)) return '0ms';
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(2).replace(/\.?0+$/, '')}s`;
+  const totalSeconds = Math.floor(ms / 1000);
+  if (totalSeconds < 3600) return `${Math.floor(totalSeconds / 60)}m${String(totalSeconds % 60).padStart(2, '0')}s`;
+  return `${Math.floor(totalSeconds / 3600)}h${String(Math.floor(totalSeconds / 60) % 60).padStart(2, '0')}m`;
+}
+
+/** How long ago `thenMs` was, compactly: 4s ago, 12m ago, 3h ago, 2d ago (`just now` under a second). */
+export function relativeTime(thenMs: number, nowMs: number): string {
+  const seconds = Math.floor((nowMs - thenMs) / 1000);
+  if (seconds < 1) return 'just now';
+  if (seconds < 60) return `${seconds}s ago`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m ago`;
+  if (seconds < 86_400) return `${Math.floor(seconds / 3600)}h ago`;
+  return `${Math.floor(seconds / 86_400)}d ago`;
+}
+
+/** The STATE column: running, paused, or `exited: <reason>`. */
+export function stateColumn(info: ProcessInfo): string {
+  const state = stateName(info.state);
+  return state === 'exited' && info.reason ? `exited: ${info.reason}` : state;
+}
+
+/** A process's argv as one line a user could read back (words with spaces or quotes quoted). */
+export function argsText(argv: readonly string[]): string {
+  return argv.map(quoteWord).join(' ');
+}
+
+function quoteWord(word: string): string {
+  if (word !== '' && /^[\w@%+=:,./-]+$/.test(word)) return word;
+  return `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+export interface TableOptions {
+  nowMs: number;
+  /** Total line width to fit ARGS into; undefined means no truncation (output is not a terminal). */
+  width?: number;
+  /** Show the PID tree: children under their parents, ARGS indented (like `ps --forest`). */
+  tree?: boolean;
+}
+
+const COLUMNS = ['PID', 'PPID', 'STATE', 'CID', 'ARGS', 'CREATED', 'CPU', 'MEM'] as const;
+const ARGS = COLUMNS.indexOf('ARGS');
+const RIGHT_ALIGNED = new Set(['PID', 'PPID', 'CPU', 'MEM']); // numbers read best aligned on the right
+const GAP = '  ';
+/** ARGS never shrinks below this, even on a very narrow terminal. */
+const MIN_ARGS_WIDTH = 12;
+
+/**
+ * The `ww ps` table (the issue's column order). When a width is given, ARGS alone is cut to make each
+ * line fit; with `tree`, rows are in depth-first order and ARGS carries `ps --forest`'s `\_ ` indent.
+ */
+export function processTable(processes: readonly ProcessInfo[], options: TableOptions): string {
+  const ordered = options.tree ? treeOrder(processes) : [...processes].sort((a, b) => a.pid - b.pid).map((info) => ({ info, depth: 0 }));
+  const rows = ordered.map(({ info, depth }) => [
+    String(info.pid),
+    String(info.ppid),
+    stateColumn(info),
+    shortCid(info.cid),
+    (depth > 0 ? `${'    '.repeat(depth - 1)} \\_ ` : '') + argsText(info.argv),
+    relativeTime(Number(info.createdAtMs), options.nowMs),
+    humanCpu(info.cpuMs),
+    humanSize(Number(info.memoryBytes)),
+  ]);
+  const widths = COLUMNS.map((title, i) => Math.max(title.length, ...rows.map((row) => row[i].length)));
+  if (options.width !== undefined) {
+    const others = widths.reduce((sum, w, i) => (i === ARGS ? sum : sum + w), 0) + GAP.length * (COLUMNS.length - 1);
+    widths[ARGS] = Math.min(widths[ARGS], Math.max(MIN_ARGS_WIDTH, options.width - others));
+  }
+  const render = (cells: readonly string[]): string =>
+    cells
+      .map((cell, i) => {
+        const text = i === ARGS ? truncate(cell, widths[i]) : cell;
+        return RIGHT_ALIGNED.has(COLUMNS[i]) ? text.padStart(widths[i]) : text.padEnd(widths[i]);
+      })
+      .join(GAP)
+      .trimEnd();
+  return [render(COLUMNS), ...rows.map(render)].join('\n') + '\n';
+}
+
+/** Cuts text to `width` characters, marking the cut with `…`. */
+export function truncate(text: string, width: number): string {
+  if (text.length <= width) return text;
+  if (width < 2) return text.slice(0, Math.max(width, 0));
+  return `${text.slice(0, width - 1)}…`;
+}
+
+/** Depth-first order from the roots (processes whose parent is not in the list), children by PID. */
+export function treeOrder(processes: readonly ProcessInfo[]): { info: ProcessInfo; depth: number }[] {
+  const byPid = new Map(processes.map((p) => [p.pid, p]));
+  const children = new Map<number, ProcessInfo[]>();
+  const roots: ProcessInfo[] = [];
+  for (const p of processes) {
+    if (p.ppid !== p.pid && byPid.has(p.ppid)) {
+      const list = children.get(p.ppid) ?? [];
+      list.push(p);
+      children.set(p.ppid, list);
+    } else {
+      roots.push(p);
+    }
+  }
+  const out: { info: ProcessInfo; depth: number }[] = [];
+  const seen = new Set<number>();
+  const visit = (p: ProcessInfo, depth: number): void => {
+    if (seen.has(p.pid)) return; // a cycle would be the node's bug; never loop on it
+    seen.add(p.pid);
+    out.push({ info: p, depth });
+    for (const child of (children.get(p.pid) ?? []).sort((a, b) => a.pid - b.pid)) visit(child, depth + 1);
+  };
+  for (const root of roots.sort((a, b) => a.pid - b.pid)) visit(root, 0);
+  // Anything left is in a parent cycle: still list it rather than hide it.
+  for (const p of processes) if (!seen.has(p.pid)) visit(p, 0);
+  return out;
+}
+
+/** `ww info`'s human form: one `Field: value` line per field. */
+export function infoText(info: ProcessInfo, nowMs: number): string {
+  const json = processJson(info);
+  const rows: [string, string][] = [
+    ['PID', String(json.pid)],
+    ['PPID', String(json.ppid)],
+    ['State', json.state],
+  ];
+  if (json.state === 'exited') {
+    rows.push(['Reason', json.reason ?? '']);
+    rows.push(['Exit code', String(json.exitCode)]);
+  }
+  rows.push(
+    ['Args', argsText(json.argv)],
+    ['Module', json.cid || '-'],
+    ['Created', `${json.createdAt} (${relativeTime(json.createdAtMs, nowMs)})`],
+    ['CPU', `${humanCpu(json.cpuMs)} (${json.cpuMs.toFixed(3)} ms)`],
+    ['Fuel used', String(json.fuelUsed)],
+    ['Memory', `${humanSize(json.memoryBytes)} (${json.memoryBytes} bytes)`],
+  );
+  if (json.peerId) rows.push(['Peer', json.peerId]);
+  const width = Math.max(...rows.map(([name]) => name.length)) + 1;
+  return rows.map(([name, value]) => `${`${name}:`.padEnd(width)} ${value}`).join('\n') + '\n';
+}
+
+/** The terminal width `ww ps` fits lines into: $COLUMNS, else the terminal's, else none (piped). */
+export function outputWidth(stream: NodeJS.WriteStream = process.stdout): number | undefined {
+  const fromEnv = Number(process.env.COLUMNS);
+  if (Number.isInteger(fromEnv) && fromEnv > 0) return fromEnv;
+  return stream.isTTY && stream.columns > 0 ? stream.columns : undefined;
+}

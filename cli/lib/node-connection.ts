@@ -1,0 +1,111 @@
+// How the node commands (ps, kill, pause, resume, wait, info, and `ww run` in node mode) reach a running
+// ww node: one connection per command, errors turned into the one-line messages the user sees.
+// src/node is imported lazily so that `ww --help` does not load the executor.
+import { Flags } from '@oclif/core';
+import { InputError, UsageError } from '../errors.js';
+import type { Executor$Client, Node$Client, Process$Client } from '../../src/capnp-gen/ww.rpc.js';
+
+/** The --socket flag every node command takes (WW_SOCKET in the environment sets it too). */
+export const socketFlag = Flags.string({
+  helpValue: 'PATH',
+  env: 'WW_SOCKET',
+  description: "the node's unix socket (default: $XDG_RUNTIME_DIR/ww/ww.sock, else ~/.ww/ww.sock; or $WW_SOCKET)",
+});
+
+/** No node answers on the socket: exit 1, with what to do about it. */
+export class NodeMissingError extends InputError {
+  constructor(readonly socketPath: string) {
+    super(`no ww node is listening on ${socketPath}: start one with \`ww start\``);
+  }
+}
+
+export interface NodeSession {
+  socketPath: string;
+  node: Node$Client;
+  executor: Executor$Client;
+  close(): void;
+}
+
+/** The socket path to use: the flag's value, else the node's default. */
+export async function resolveSocketPath(flag: string | undefined): Promise<string> {
+  if (flag !== undefined && flag !== '') return flag;
+  const { defaultSocketPath } = await import('../../src/node/index.js');
+  return defaultSocketPath();
+}
+
+/** Connects to the node on `socketPath`; throws NodeMissingError when none answers. */
+export async function openNode(socketPath: string): Promise<NodeSession> {
+  const { connectNode } = await import('../../src/node/index.js');
+  let session: Awaited<ReturnType<typeof connectNode>>;
+  try {
+    session = await connectNode(socketPath);
+  } catch (err) {
+    throw isNoListener(err) ? new NodeMissingError(socketPath) : new InputError(`cannot reach the ww node on ${socketPath}: ${oneLine(err)}`);
+  }
+  const executor = session.node.executor().executor;
+  return {
+    socketPath,
+    node: session.node,
+    executor,
+    close: () => {
+      executor.release();
+      session.close();
+    },
+  };
+}
+
+/** Runs `body` with a connection to the node, closing it afterwards and translating RPC failures. */
+export async function withNode<T>(socketFlagValue: string | undefined, body: (session: NodeSession) => Promise<T>): Promise<T> {
+  const socketPath = await resolveSocketPath(socketFlagValue);
+  const session = await openNode(socketPath);
+  try {
+    return await body(session).catch((err: unknown) => {
+      throw translateNodeError(err, socketPath);
+    });
+  } finally {
+    session.close();
+  }
+}
+
+/** A Process capability for `pid` (pipelined: a bad pid surfaces at the first call on it). */
+export function processFor(session: NodeSession, pid: number): Process$Client {
+  return session.executor.process({ pid }).process;
+}
+
+/** Maps what the node answers to the user's one-line errors; leaves ww's own errors alone. */
+export function translateNodeError(err: unknown, socketPath: string): unknown {
+  if (err instanceof UsageError || err instanceof InputError) return err;
+  if (!(err instanceof Error)) return err;
+  const noSuch = /no such process: (\d+)/.exec(err.message);
+  if (noSuch) return new InputError(`no such process: ${noSuch[1]}`);
+  if (err.name === 'DisconnectedError' || (err as { type?: string }).type === 'disconnected') {
+    return new InputError(`lost the connection to the ww node on ${socketPath} (did it stop?)`);
+  }
+  if (err.name === 'FailedError' || err.name === 'RpcError' || err.name === 'OverloadedError') {
+    return new InputError(`the ww node refused: ${oneLine(err)}`);
+  }
+  return err;
+}
+
+/** True when an error from connecting means that nothing listens on the socket. */
+export function isNoListener(err: unknown): boolean {
+  const code = (err as { code?: string } | null)?.code;
+  if (code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'ENOTSOCK') return true;
+  const cause = (err as { cause?: unknown } | null)?.cause;
+  if (cause && cause !== err && isNoListener(cause)) return true;
+  return err instanceof Error && /no ww node|ENOENT|ECONNREFUSED|not listening/i.test(err.message);
+}
+
+/** Parses a PID argument: a positive whole number, else a usage error (exit 2). */
+export function parsePid(text: string): number {
+  const value = /^\d+$/.test(text.trim()) ? Number(text.trim()) : NaN;
+  if (!Number.isSafeInteger(value) || value <= 0 || value > 0xffff_ffff) {
+    throw new UsageError(`PID '${text}' is not a process id; write a positive whole number, as \`ww ps\` shows it (e.g. 42)`);
+  }
+  return value;
+}
+
+function oneLine(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  return text.replace(/\s*\n\s*/g, ' ').trim();
+}
