@@ -43,6 +43,8 @@ export interface RunOptions {
   env?: [string, string][];
   preopens?: Preopen[];
   stdin?: StdioEndpoint;
+  /** Overrides capture into RunResult.stdout. */
+  stdout?: StdioEndpoint;
 }
 
 export interface RunResult {
@@ -61,7 +63,7 @@ export function run(module: WasmModule, opts: RunOptions = {}): RunResult {
     env: opts.env ?? [],
     preopens: opts.preopens ?? [],
     stdin: opts.stdin ?? { kind: 'null' },
-    stdout: { kind: 'sink', write: (d) => out.push(d) },
+    stdout: opts.stdout ?? { kind: 'sink', write: (d) => out.push(d) },
     stderr: { kind: 'sink', write: (d) => err.push(d) },
   });
   try {

@@ -158,8 +158,8 @@ export class DirHandle extends Handle {
     const follow = (req.lookupFlags & LOOKUP_SYMLINK_FOLLOW) !== 0 && !(creat && excl);
     return within(this.fd, req.path, follow, (r) => {
       if (wantDir || r.mustBeDir) {
-        if (creat || (oflags & Oflags.TRUNC) !== 0) errno(Errno.INVAL, 'O_DIRECTORY with O_CREAT or O_TRUNC');
-        if (req.write) errno(Errno.ISDIR, 'cannot open a directory for writing');
+        if (creat || excl || (oflags & Oflags.TRUNC) !== 0) errno(Errno.INVAL, 'O_DIRECTORY with O_CREAT, O_EXCL or O_TRUNC');
+        // Write rights are ignored here: guests often pass every right, and a directory fd is never written.
         return new DirHandle(fs.openSync(r.hostPath, O_DIR));
       }
       const write = req.write;
