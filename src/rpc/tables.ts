@@ -2,16 +2,14 @@
 // Questions and exports use ids we choose (lowest free id first, like the C++ implementation);
 // answers and imports use ids the peer chose.
 
-/** A table whose ids we allocate, reusing freed ids lowest first. */
+/** A table whose ids we allocate, reusing the lowest freed id first (a min-heap of free ids). */
 export class IdTable<T> {
   private slots: (T | undefined)[] = [];
-  private free: number[] = []; // a min-heap would be exact; a sorted stack is enough here
+  private free: number[] = [];
   private count = 0;
 
   alloc(value: T): number {
-    let id: number;
-    if (this.free.length > 0) id = this.free.pop()!;
-    else id = this.slots.length;
+    const id = this.free.length > 0 ? this.popFree() : this.slots.length;
     this.slots[id] = value;
     this.count++;
     return id;
@@ -26,15 +24,7 @@ export class IdTable<T> {
     if (v === undefined) return undefined;
     this.slots[id] = undefined;
     this.count--;
-    if (id === this.slots.length - 1) {
-      this.slots.length = id;
-      // Trailing free ids are no longer needed in the free list.
-      while (this.slots.length > 0 && this.slots[this.slots.length - 1] === undefined) this.slots.length--;
-      this.free = this.free.filter((f) => f < this.slots.length);
-    } else {
-      this.free.push(id);
-      if (this.free.length > 1 && this.free[this.free.length - 2] < id) this.free.sort((a, b) => b - a);
-    }
+    this.pushFree(id);
     return v;
   }
 
@@ -47,6 +37,39 @@ export class IdTable<T> {
       const v = this.slots[i];
       if (v !== undefined) yield [i, v];
     }
+  }
+
+  private pushFree(id: number): void {
+    const h = this.free;
+    let i = h.length;
+    h.push(id);
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (h[parent] <= id) break;
+      h[i] = h[parent];
+      i = parent;
+    }
+    h[i] = id;
+  }
+
+  private popFree(): number {
+    const h = this.free;
+    const top = h[0];
+    const last = h.pop()!;
+    if (h.length > 0) {
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        if (l >= h.length) break;
+        const r = l + 1;
+        const c = r < h.length && h[r] < h[l] ? r : l;
+        if (h[c] >= last) break;
+        h[i] = h[c];
+        i = c;
+      }
+      h[i] = last;
+    }
+    return top;
   }
 }
 
