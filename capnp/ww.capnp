@@ -142,4 +142,6 @@ struct ProcessInfo {
   reason @9 :Text;           # when exited
   exitCode @10 :Int32;       # when exited
   peerId @11 :Text;
+  links @12 :List(UInt32);   # pids of this node's processes linked to it
+  monitors @13 :UInt32;      # monitors currently held on it (dropped ones are gone)
 }

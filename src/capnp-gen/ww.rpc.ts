@@ -722,6 +722,8 @@ export interface ProcessInfo {
   reason: string;
   exitCode: number;
   peerId: string;
+  links: (number)[];
+  monitors: number;
 }
 export interface ProcessInfo$Init {
   pid?: number;
@@ -736,12 +738,14 @@ export interface ProcessInfo$Init {
   reason?: string;
   exitCode?: number;
   peerId?: string;
+  links?: (number)[];
+  monitors?: number;
 }
 export const $S_ProcessInfo: StructDesc = {
   name: 'ProcessInfo',
   id: '90d8c56d59ac1648',
-  dataWords: 6,
-  pointers: 4,
+  dataWords: 7,
+  pointers: 5,
   fields: [
     { name: 'pid', type: { k: 'uint32' }, offset: 0 },
     { name: 'ppid', type: { k: 'uint32' }, offset: 1 },
@@ -755,6 +759,8 @@ export const $S_ProcessInfo: StructDesc = {
     { name: 'reason', type: { k: 'text' }, offset: 2 },
     { name: 'exitCode', type: { k: 'int32' }, offset: 5 },
     { name: 'peerId', type: { k: 'text' }, offset: 3 },
+    { name: 'links', type: { k: 'list', e: { k: 'uint32' } }, offset: 4 },
+    { name: 'monitors', type: { k: 'uint32' }, offset: 12 },
   ],
 };
 

@@ -1828,7 +1828,7 @@ export class ProcessInfo extends $.Struct {
   static readonly _capnp = {
     displayName: "ProcessInfo",
     id: "90d8c56d59ac1648",
-    size: new $.ObjectSize(48, 4),
+    size: new $.ObjectSize(56, 5),
   };
   get pid(): number {
     return $.utils.getUint32(0, this);
@@ -1925,6 +1925,38 @@ export class ProcessInfo extends $.Struct {
   }
   set peerId(value: string) {
     $.utils.setText(3, value, this);
+  }
+  _adoptLinks(value: $.Orphan<$.List<number>>): void {
+    $.utils.adopt(value, $.utils.getPointer(4, this));
+  }
+  _disownLinks(): $.Orphan<$.List<number>> {
+    return $.utils.disown(this.links);
+  }
+  /**
+* pids of this node's processes linked to it
+*
+*/
+  get links(): $.List<number> {
+    return $.utils.getList(4, $.Uint32List, this);
+  }
+  _hasLinks(): boolean {
+    return !$.utils.isNull($.utils.getPointer(4, this));
+  }
+  _initLinks(length: number): $.List<number> {
+    return $.utils.initList(4, $.Uint32List, length, this);
+  }
+  set links(value: $.List<number>) {
+    $.utils.copyFrom(value, $.utils.getPointer(4, this));
+  }
+  /**
+* monitors currently held on it (dropped ones are gone)
+*
+*/
+  get monitors(): number {
+    return $.utils.getUint32(48, this);
+  }
+  set monitors(value: number) {
+    $.utils.setUint32(48, value, this);
   }
   toString(): string { return "ProcessInfo_" + super.toString(); }
 }
