@@ -13,7 +13,7 @@ const cpuLoop = examplePath('cpu-loop', 'cpu-loop.wasm');
 const tmp = tempDir('run');
 const fixtures: Record<string, string> = {};
 before(async () => {
-  for (const name of ['exit7', 'trap', 'grow', 'stdin-probe', 'spin', 'no-start', 'bad-import']) fixtures[name] = await assembleFixture(name, tmp.path);
+  for (const name of ['exit7', 'trap', 'grow', 'stdin-probe', 'spin', 'no-start', 'bad-import', 'big-output']) fixtures[name] = await assembleFixture(name, tmp.path);
 });
 after(() => tmp.cleanup());
 
@@ -51,6 +51,14 @@ describe('ww run: a guest runs and its output and exit status pass through', () 
     const r = await runWw(['run', join(dir, 'greeter.wasm'), '--', 'x']);
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(printedArgv(r.stdout), ['greeter.wasm', 'x']);
+  });
+
+  test('4 MiB of guest output reaches a pipe complete before ww exits', async () => {
+    const r = await runWw(['run', fixtures['big-output']]);
+    assert.equal(r.status, 0, r.stderr);
+    const line = '0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.\n';
+    assert.equal(r.stdout.length, 65536 * 64);
+    assert.ok(r.stdout === line.repeat(65536), 'output differs from 65536 copies of the line');
   });
 
   test("the guest's exit code is ww's exit status", async () => {
