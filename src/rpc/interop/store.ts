@@ -79,7 +79,7 @@ export class StoreImpl implements Store$Server {
     this.heldCount++;
     return { counter: new CounterImpl(0n, () => this.heldCount--) };
   }
-  held(): { count: number } {
+  held(): { count: number } | Promise<{ count: number }> {
     return { count: this.heldCount };
   }
 }
