@@ -45,7 +45,7 @@ export class Instrumenter {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      const req: InstrumentRequest = { id, bytes: bytes.slice() };
+      const req: InstrumentRequest = { id, bytes: new Uint8Array(bytes) }; // a copy (Buffer#slice would not copy) to transfer
       worker.postMessage(req, [req.bytes.buffer as ArrayBuffer]);
     });
   }

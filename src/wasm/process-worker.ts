@@ -52,7 +52,7 @@ function output(target: OutputTarget, fd: 1 | 2, msg: RunMessage, captured: Uint
       return {
         kind: 'sink',
         write: (data) => {
-          const copy = data.slice();
+          const copy = new Uint8Array(data); // transferred to the runtime: never the guest's memory
           // Backpressure: wait while the runtime has not yet delivered MAX_INFLIGHT_BYTES of earlier output.
           let inflight = Atomics.add(ctl, CTL_INFLIGHT, copy.length) + copy.length;
           while (inflight > MAX_INFLIGHT_BYTES && inflight !== copy.length) {
