@@ -19,6 +19,10 @@ export interface ProcessJson {
   reason: string | null;
   exitCode: number | null;
   peerId: string;
+  /** PIDs this process is linked to. */
+  links: number[];
+  /** How many live monitors watch it. */
+  monitors: number;
 }
 
 export function stateName(state: number): string {
@@ -42,6 +46,8 @@ export function processJson(info: ProcessInfo): ProcessJson {
     reason: exited ? info.reason : null,
     exitCode: exited ? info.exitCode : null,
     peerId: info.peerId,
+    links: [...(info.links ?? [])],
+    monitors: info.monitors ?? 0,
   };
 }
 
@@ -204,6 +210,7 @@ export function infoText(info: ProcessInfo, nowMs: number): string {
     ['Fuel used', String(json.fuelUsed)],
     ['Memory', `${humanSize(json.memoryBytes)} (${json.memoryBytes} bytes)`],
   );
+  rows.push(['Links', json.links.length > 0 ? json.links.join(', ') : '-'], ['Monitors', String(json.monitors)]);
   if (json.peerId) rows.push(['Peer', json.peerId]);
   const width = Math.max(...rows.map(([name]) => name.length)) + 1;
   return rows.map(([name, value]) => `${`${name}:`.padEnd(width)} ${value}`).join('\n') + '\n';

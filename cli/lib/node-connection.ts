@@ -55,13 +55,13 @@ export async function openNode(socketPath: string): Promise<NodeSession> {
 }
 
 /** Runs `body` with a connection to the node, closing it afterwards and translating RPC failures. */
-export async function withNode<T>(socketFlagValue: string | undefined, body: (session: NodeSession) => Promise<T>): Promise<T> {
+export async function withNode<T>(socketFlagValue: string | undefined, body: (session: NodeSession) => PromiseLike<T>): Promise<T> {
   const socketPath = await resolveSocketPath(socketFlagValue);
   const session = await openNode(socketPath);
   try {
-    return await body(session).catch((err: unknown) => {
-      throw translateNodeError(err, socketPath);
-    });
+    return await body(session);
+  } catch (err) {
+    throw translateNodeError(err, socketPath);
   } finally {
     session.close();
   }
