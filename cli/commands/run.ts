@@ -141,7 +141,15 @@ Exit status:
 
     const line = describeExit(status, limits, signal);
     if (line) process.stderr.write(`ww: ${line}\n`);
-    process.exitCode = signal ? 128 + (signal === 'SIGINT' ? 2 : 15) : status.code;
+    if (signal) {
+      process.exitCode = 128 + (signal === 'SIGINT' ? 2 : 15);
+    } else if (status.code < 0 || status.code > 255) {
+      // A shell sees only the low 8 bits: proc_exit(256) would read as success.
+      process.stderr.write(`ww: the guest exited with status ${status.code}, which does not fit in 0-255; exiting 1\n`);
+      process.exitCode = 1;
+    } else {
+      process.exitCode = status.code;
+    }
   }
 }
 

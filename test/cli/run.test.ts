@@ -13,7 +13,7 @@ const cpuLoop = examplePath('cpu-loop', 'cpu-loop.wasm');
 const tmp = tempDir('run');
 const fixtures: Record<string, string> = {};
 before(async () => {
-  for (const name of ['exit7', 'trap', 'grow', 'stdin-probe', 'spin', 'no-start', 'bad-import', 'big-output']) fixtures[name] = await assembleFixture(name, tmp.path);
+  for (const name of ['exit7', 'trap', 'grow', 'stdin-probe', 'spin', 'no-start', 'bad-import', 'big-output', 'exit256']) fixtures[name] = await assembleFixture(name, tmp.path);
 });
 after(() => tmp.cleanup());
 
@@ -65,6 +65,12 @@ describe('ww run: a guest runs and its output and exit status pass through', () 
     const r = await runWw(['run', fixtures.exit7]);
     assert.equal(r.status, 7);
     assert.equal(r.stderr, '');
+  });
+
+  test('an exit status that does not fit in 8 bits is not mistaken for success: exit 1', async () => {
+    const r = await runWw(['run', fixtures.exit256]);
+    assert.equal(r.status, 1);
+    assert.match(oneErrorLine(r.stderr), /^ww: the guest exited with status 256, which does not fit in 0-255/);
   });
 
   test('MODULE - reads the module from stdin, and the guest then gets an empty stdin', async () => {
