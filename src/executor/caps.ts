@@ -1,0 +1,364 @@
+// The capabilities of capnp/ww.capnp served from the process table: Node, Executor,
+// ModuleCache, Process, Monitor. Each method is thin: the semantics live in table.ts.
+
+import {
+  OutputMode,
+  ProcessState,
+  type ByteSink$Client,
+  type Executor$Server,
+  type ExitStatus$Init,
+  type ModuleCache$Server,
+  type Monitor$Server,
+  type Node$Server,
+  type NodeInfo$Init,
+  type Output,
+  type Process$Client,
+  type Process$Server,
+  type ProcessInfo$Init,
+  type SpawnSpec,
+} from '../capnp-gen/ww.rpc.js';
+import { FailedError } from '../rpc/index.js';
+import { LocalHook, shorten, type Hook } from '../rpc/hooks.js';
+import type { LoadedModule } from '../wasm/index.js';
+import { isContentId, type ModuleStore } from './modules.js';
+import { isAbnormalText, reasonText } from './reasons.js';
+import type { EndStatus, ProcessEntry, ProcessSnapshot, ProcessTable, SpawnRequest } from './table.js';
+
+const STATE_CODE = { running: ProcessState.running, paused: ProcessState.paused, exited: ProcessState.exited } as const;
+
+export function toProcessInfo(s: ProcessSnapshot, peerId: string): ProcessInfo$Init {
+  return {
+    pid: s.pid,
+    ppid: s.ppid,
+    cid: s.cid,
+    argv: s.argv,
+    createdAtMs: BigInt(s.createdAtMs),
+    state: STATE_CODE[s.state],
+    fuelUsed: BigInt(Math.max(0, Math.round(s.fuelUsed))),
+    cpuMs: s.cpuMs,
+    memoryBytes: BigInt(Math.max(0, Math.round(s.memoryBytes))),
+    reason: s.reason,
+    exitCode: s.exitCode,
+    peerId,
+    links: s.links,
+    monitors: s.monitors,
+  };
+}
+
+function toExitStatus(s: EndStatus): ExitStatus$Init {
+  return {
+    code: s.code,
+    reason: reasonText(s.reason),
+    ...(s.stdout ? { stdout: s.stdout } : {}),
+    ...(s.stderr ? { stderr: s.stderr } : {}),
+  };
+}
+
+/** The executor's shared state, handed to every capability it serves. */
+export class ExecutorContext {
+  private readonly processCaps = new WeakMap<ProcessEntry, ProcessCap>();
+  constructor(
+    readonly table: ProcessTable,
+    readonly modules: ModuleStore,
+    readonly peerId: string,
+  ) {}
+
+  /** The one Process capability object of an entry (one object, so capability identity holds). */
+  processCap(e: ProcessEntry): ProcessCap {
+    let cap = this.processCaps.get(e);
+    if (!cap) {
+      cap = new ProcessCap(this, e);
+      this.processCaps.set(e, cap);
+    }
+    return cap;
+  }
+
+  entry(pid: number): ProcessEntry {
+    const e = this.table.get(pid);
+    if (!e) throw new FailedError(`no such process: ${pid}`);
+    return e;
+  }
+}
+
+export class NodeCap implements Node$Server {
+  private readonly executorCap: ExecutorCap;
+  constructor(
+    ctx: ExecutorContext,
+    private readonly info: NodeInfo$Init,
+  ) {
+    this.executorCap = new ExecutorCap(ctx);
+  }
+  identity(): { info: NodeInfo$Init } {
+    return { info: this.info };
+  }
+  executor(): { executor: ExecutorCap } {
+    return { executor: this.executorCap };
+  }
+}
+
+export class ExecutorCap implements Executor$Server {
+  private readonly cacheCap: ModuleCacheCap;
+  constructor(private readonly ctx: ExecutorContext) {
+    this.cacheCap = new ModuleCacheCap(ctx.modules);
+  }
+
+  async spawn({ spec }: { spec: SpawnSpec | null }): Promise<{ process: ProcessCap; pid: number }> {
+    if (!spec) throw new FailedError('spawn needs a spec: module bytes or a module content ID');
+    const sinks = new OutputSinks();
+    try {
+      const module = await this.module(spec);
+      const limits = spec.limits;
+      const req: SpawnRequest = {
+        module,
+        argv: spec.argv.length > 0 ? spec.argv : [module.cid.slice(0, 12)],
+        env: Object.fromEntries(spec.env.map((v) => [v.key, v.value])),
+        preopens: spec.dirs.map((d) => ({ hostPath: d.hostPath, guestPath: d.guestPath })),
+        stdin: spec.stdin,
+        stdout: sinks.target(spec.stdout),
+        stderr: sinks.target(spec.stderr),
+        limits: {
+          ...(limits && limits.maxMemoryBytes > 0n ? { maxMemoryBytes: Number(limits.maxMemoryBytes) } : {}),
+          ...(limits && limits.fuel > 0n ? { fuel: Number(limits.fuel) } : {}),
+          ...(limits && limits.timeoutMs > 0n ? { timeoutMs: Number(limits.timeoutMs) } : {}),
+        },
+        ppid: spec.ppid,
+        drained: () => sinks.drained(),
+      };
+      const e = this.ctx.table.spawn(req);
+      return { process: this.ctx.processCap(e), pid: e.pid };
+    } catch (err) {
+      sinks.release();
+      throw err;
+    }
+  }
+
+  ps(): { processes: ProcessInfo$Init[] } {
+    const t = this.ctx.table;
+    return { processes: t.list().map((e) => toProcessInfo(t.snapshot(e), this.ctx.peerId)) };
+  }
+
+  process({ pid }: { pid: number }): { process: ProcessCap } {
+    return { process: this.ctx.processCap(this.ctx.entry(pid)) };
+  }
+
+  modules(): { cache: ModuleCacheCap } {
+    return { cache: this.cacheCap };
+  }
+
+  private async module(spec: SpawnSpec): Promise<LoadedModule> {
+    if (spec.moduleBytes.length > 0) return asFailure(this.ctx.modules.put(spec.moduleBytes));
+    if (!spec.moduleCid) throw new FailedError('spawn needs module bytes or a module content ID (moduleCid)');
+    const m = await asFailure(this.ctx.modules.module(spec.moduleCid));
+    if (!m) throw new FailedError(`module not found: ${spec.moduleCid} (put it in the module cache first)`);
+    return m;
+  }
+}
+
+/** Runtime errors (ModuleError) carry the message for the user; send them as `failed`. */
+async function asFailure<T>(p: Promise<T>): Promise<T> {
+  try {
+    return await p;
+  } catch (e) {
+    throw new FailedError((e as Error).message);
+  }
+}
+
+/** Where a process's output goes: runtime output modes, with sink capabilities fed in order. */
+class OutputSinks {
+  private readonly held: ByteSink$Client[] = [];
+  private readonly last: Promise<unknown>[] = [];
+
+  target(out: Output | null): SpawnRequest['stdout'] {
+    if (!out || out.mode === OutputMode.discard) {
+      out?.sink?.release();
+      return 'ignore';
+    }
+    if (out.mode === OutputMode.capture) {
+      out.sink?.release();
+      return 'capture';
+    }
+    const sink = out.sink;
+    if (!sink) throw new FailedError('output mode sink needs a sink capability');
+    this.held.push(sink);
+    const slot = this.last.length;
+    this.last.push(Promise.resolve());
+    let broken = false;
+    return (data: Uint8Array): void => {
+      if (broken) return;
+      // Calls on one capability arrive in order, so the last write's return means all arrived.
+      // A sink that fails (its client went away) gets no more output; the process runs on.
+      this.last[slot] = sink.write({ data }).then(undefined, () => {
+        broken = true;
+      });
+    };
+  }
+
+  async drained(): Promise<void> {
+    try {
+      await Promise.all(this.last);
+    } finally {
+      this.release();
+    }
+  }
+
+  release(): void {
+    for (const s of this.held.splice(0)) s.release();
+  }
+}
+
+export class ModuleCacheCap implements ModuleCache$Server {
+  constructor(private readonly modules: ModuleStore) {}
+  async put({ bytes }: { bytes: Uint8Array }): Promise<{ cid: string }> {
+    if (bytes.length === 0) throw new FailedError('put needs the bytes of a WebAssembly module, got none');
+    return { cid: (await asFailure(this.modules.put(bytes))).cid };
+  }
+  get({ cid }: { cid: string }): { bytes: Uint8Array } {
+    const bytes = this.modules.get(cid);
+    if (!bytes) throw new FailedError(`module not found: ${cid}${isContentId(cid) ? '' : ' (a content ID is 64 lowercase hex digits)'}`);
+    return { bytes };
+  }
+  has({ cid }: { cid: string }): { present: boolean } {
+    return { present: this.modules.has(cid) };
+  }
+}
+
+export class ProcessCap implements Process$Server {
+  /** Links to Process capabilities that are not this node's own (remote, or not genuine), by hook. */
+  private readonly remoteLinks = new Map<Hook, () => void>();
+
+  constructor(
+    private readonly ctx: ExecutorContext,
+    readonly entry: ProcessEntry,
+  ) {}
+
+  async wait(): Promise<{ status: ExitStatus$Init }> {
+    return { status: toExitStatus(await this.entry.settled) };
+  }
+
+  kill(): void {
+    this.ctx.table.kill(this.entry);
+  }
+
+  async pause(): Promise<void> {
+    await this.ctx.table.pause(this.entry);
+  }
+
+  resume(): void {
+    this.ctx.table.resume(this.entry);
+  }
+
+  monitor(): { monitor: MonitorCap } {
+    return { monitor: new MonitorCap(this.ctx.table, this.entry) };
+  }
+
+  async link({ other }: { other: Process$Client | null }): Promise<void> {
+    if (!other) throw new FailedError('link needs a Process capability');
+    const local = await this.ownProcess(other);
+    if (local) {
+      other.release();
+      this.ctx.table.link(this.entry, local.entry);
+      return;
+    }
+    this.linkRemote(other);
+  }
+
+  async unlink({ other }: { other: Process$Client | null }): Promise<void> {
+    if (!other) throw new FailedError('unlink needs a Process capability');
+    try {
+      const local = await this.ownProcess(other);
+      if (local) return this.ctx.table.unlink(this.entry, local.entry);
+      this.remoteLinks.get(shorten(other.hook))?.();
+    } finally {
+      other.release();
+    }
+  }
+
+  info(): { info: ProcessInfo$Init } {
+    return { info: toProcessInfo(this.ctx.table.snapshot(this.entry), this.ctx.peerId) };
+  }
+
+  /**
+   * The ProcessCap behind a capability when it is one of this node's own, found by unwrapping its
+   * hook, never by asking it (a fake Process claiming pid 5 must not be taken for pid 5).
+   */
+  private async ownProcess(other: Process$Client): Promise<ProcessCap | undefined> {
+    try {
+      await other.whenResolved();
+    } catch (e) {
+      throw new FailedError(`the other process is not reachable: ${(e as Error).message}`);
+    }
+    const h = shorten(other.hook);
+    if (h instanceof LocalHook && h.impl instanceof ProcessCap && h.impl.ctx === this.ctx) return h.impl;
+    return undefined;
+  }
+
+  /**
+   * A Process that is not this node's own: linked one way for now, through its monitor. If it ends
+   * abnormally this process ends with `link: <the pid it reports>`; if it cannot be reached any more,
+   * with `peer-lost`. Its end does not learn of ours: the cluster issue makes remote links two-way.
+   */
+  private linkRemote(other: Process$Client): void {
+    const key = shorten(other.hook);
+    if (this.remoteLinks.has(key) || this.entry.status) {
+      other.release();
+      return;
+    }
+    const asked = other.monitor();
+    const monitor = asked.monitor;
+    let active = true;
+    const cancel = (): void => {
+      if (!active) return;
+      active = false;
+      this.remoteLinks.delete(key);
+      this.entry.onEnd.delete(cancel);
+      asked.release(); // releases the pipelined Monitor too: the other side drops the monitor
+      other.release();
+    };
+    this.remoteLinks.set(key, cancel);
+    this.entry.onEnd.add(cancel);
+    monitor.reason().then(
+      async ({ reason }) => {
+        if (!active || !isAbnormalText(reason)) return cancel();
+        const pid = await other.info().then(
+          ({ info }) => info.pid,
+          () => 0,
+        );
+        if (!active) return;
+        cancel();
+        this.ctx.table.endWith(this.entry, { kind: 'link', pid });
+      },
+      () => {
+        if (!active) return;
+        cancel();
+        this.ctx.table.endWith(this.entry, { kind: 'peer-lost' });
+      },
+    );
+  }
+}
+
+export class MonitorCap implements Monitor$Server {
+  private readonly fired: Promise<EndStatus>;
+  private readonly cancel: () => void;
+  private rejectPending: (e: Error) => void = () => {};
+
+  constructor(table: ProcessTable, entry: ProcessEntry) {
+    let cancel: () => void = () => {};
+    this.fired = new Promise<EndStatus>((resolve, reject) => {
+      this.rejectPending = reject;
+      cancel = table.monitor(entry, resolve);
+    });
+    this.fired.catch(() => {});
+    this.cancel = cancel;
+  }
+
+  async reason(): Promise<{ reason: string; code: number }> {
+    const s = await this.fired;
+    return { reason: reasonText(s.reason), code: s.code };
+  }
+
+  /** Dropping the last reference cancels the monitor (the RPC engine calls this). */
+  [Symbol.dispose](): void {
+    this.cancel();
+    this.rejectPending(new FailedError('the monitor was released'));
+  }
+}

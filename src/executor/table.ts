@@ -1,0 +1,413 @@
+// The process table: PIDs, the PID tree under init (pid 1), links, monitors, pause with a grace
+// period, and exit reasons. The semantics of DESIGN.md "What a process is" live here, without
+// RPC: caps.ts serves this over Cap'n Proto, and tests can drive either.
+
+import type { ExitStatus as RuntimeStatus, Limits, LoadedModule, OutputMode, Runtime, WasmProcess } from '../wasm/index.js';
+import { isAbnormal, reasonCode, reasonText, type Reason } from './reasons.js';
+
+export const INIT_PID = 1;
+
+export type State = 'running' | 'paused' | 'exited';
+
+/** How a process ended, kept until the process is reaped from the table. */
+export interface EndStatus {
+  code: number;
+  reason: Reason;
+  stdout?: Uint8Array;
+  stderr?: Uint8Array;
+  fuelUsed: number;
+  memoryBytes: number;
+  cpuMs: number;
+  endedAtMs: number;
+}
+
+export interface SpawnRequest {
+  module: LoadedModule;
+  /** argv[0] is the program name. */
+  argv: string[];
+  env?: Record<string, string>;
+  preopens?: { hostPath: string; guestPath: string }[];
+  stdin?: Uint8Array;
+  /** 'ignore' | 'capture' | a function called with each chunk as the guest writes it. */
+  stdout?: Exclude<OutputMode, 'inherit'>;
+  stderr?: Exclude<OutputMode, 'inherit'>;
+  limits?: Limits;
+  /** Parent pid; 0 or absent: a child of init. Must name a live process. */
+  ppid?: number;
+  /** Resolves once all streamed output has been delivered; wait() waits for it (bounded). */
+  drained?: () => Promise<void>;
+}
+
+/** Cooperative events for the guest. The guest SDK will deliver them; until then they are no-ops. */
+export interface GuestEvents {
+  /** Sent first when a pause is asked for; the guest is frozen preemptively after the grace period. */
+  pauseRequested(pid: number): void;
+  resumed(pid: number): void;
+}
+
+export interface TableOptions {
+  runtime: Runtime;
+  /** Time between the cooperative pause notice and the preemptive freeze. Default 100 ms. */
+  pauseGraceMs?: number;
+  /** Ended processes kept for ps/wait/info, oldest reaped first. Default 1000. */
+  keepEnded?: number;
+  /** Longest wait() waits for streamed output to be delivered after the end. Default 10 s. */
+  drainTimeoutMs?: number;
+  guestEvents?: GuestEvents;
+  /** One line per process start and end. */
+  log?: (line: string) => void;
+}
+
+export interface ProcessSnapshot {
+  pid: number;
+  ppid: number;
+  cid: string;
+  argv: string[];
+  createdAtMs: number;
+  state: State;
+  fuelUsed: number;
+  cpuMs: number;
+  memoryBytes: number;
+  /** Reason text and exit code, once exited. */
+  reason: string;
+  exitCode: number;
+  links: number[];
+  monitors: number;
+}
+
+interface Pausing {
+  done: Promise<void>;
+  resolve: () => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout | undefined;
+}
+
+/** One process of the table (init included, which has no guest). */
+export class ProcessEntry {
+  readonly children = new Set<ProcessEntry>();
+  readonly links = new Set<ProcessEntry>();
+  /** Monitors: each is called once with the status when the process ends. */
+  readonly monitors = new Set<(s: EndStatus) => void>();
+  /** Other things to run once at the end (remote-link watches to cancel). */
+  readonly onEnd = new Set<(s: EndStatus) => void>();
+  status: EndStatus | undefined;
+  /** Set while a subtree kill is ending it, so links do not give it a `link:` reason first. */
+  dying = false;
+  pausing: Pausing | undefined;
+  /** Resolves with the status once the process ended and its streamed output was delivered. */
+  readonly settled: Promise<EndStatus>;
+  resolveSettled!: (s: EndStatus) => void;
+
+  constructor(
+    readonly pid: number,
+    public ppid: number,
+    readonly cid: string,
+    readonly argv: string[],
+    readonly createdAtMs: number,
+    readonly wasm: WasmProcess | undefined,
+    readonly drained: (() => Promise<void>) | undefined,
+    readonly captures: { stdout: boolean; stderr: boolean },
+  ) {
+    this.settled = new Promise((resolve) => (this.resolveSettled = resolve));
+  }
+
+  get state(): State {
+    if (this.status) return 'exited';
+    return this.wasm?.state === 'paused' ? 'paused' : 'running';
+  }
+}
+
+const noGuestEvents: GuestEvents = { pauseRequested() {}, resumed() {} };
+
+export class ProcessTable {
+  private readonly entries = new Map<number, ProcessEntry>();
+  private readonly ended: ProcessEntry[] = [];
+  private nextPid = INIT_PID + 1;
+  private closed = false;
+  private readonly pendingEnds: [ProcessEntry, Reason][] = [];
+  private propagating = false;
+  readonly init: ProcessEntry;
+  private readonly graceMs: number;
+  private readonly keepEnded: number;
+  private readonly drainTimeoutMs: number;
+  private readonly guestEvents: GuestEvents;
+  private readonly log: (line: string) => void;
+
+  constructor(private readonly opts: TableOptions) {
+    this.graceMs = opts.pauseGraceMs ?? 100;
+    this.keepEnded = opts.keepEnded ?? 1000;
+    this.drainTimeoutMs = opts.drainTimeoutMs ?? 10_000;
+    this.guestEvents = opts.guestEvents ?? noGuestEvents;
+    this.log = opts.log ?? (() => {});
+    this.init = new ProcessEntry(INIT_PID, 0, '', ['init'], Date.now(), undefined, undefined, { stdout: false, stderr: false });
+    this.entries.set(INIT_PID, this.init);
+  }
+
+  /** Starts a process. Throws (with a message for the user) for an unknown ppid or a module the runtime refuses. */
+  spawn(req: SpawnRequest): ProcessEntry {
+    if (this.closed) throw new Error('the node is shutting down: no new processes');
+    const parent = req.ppid ? this.entries.get(req.ppid) : this.init;
+    if (!parent || parent.status) throw new Error(`no such process: ${req.ppid} (the parent must be a live process)`);
+    const wasm = this.opts.runtime.spawn(req.module, {
+      args: req.argv,
+      env: req.env,
+      preopens: req.preopens,
+      stdin: req.stdin && req.stdin.length > 0 ? req.stdin : 'ignore',
+      stdout: req.stdout ?? 'ignore',
+      stderr: req.stderr ?? 'ignore',
+      limits: req.limits,
+    });
+    const e = new ProcessEntry(this.nextPid++, parent.pid, req.module.cid, req.argv, Date.now(), wasm, req.drained, {
+      stdout: req.stdout === 'capture',
+      stderr: req.stderr === 'capture',
+    });
+    parent.children.add(e);
+    this.entries.set(e.pid, e);
+    this.log(`start pid=${e.pid} ppid=${e.ppid} cid=${e.cid.slice(0, 12)} argv=${JSON.stringify(e.argv)}`);
+    void wasm.wait().then((st) => this.finish(e, st.reason, st));
+    return e;
+  }
+
+  /** A live or recently ended process. */
+  get(pid: number): ProcessEntry | undefined {
+    return this.entries.get(pid);
+  }
+
+  /** Every process in the table, by pid: init, the live ones, and the ended ones not yet reaped. */
+  list(): ProcessEntry[] {
+    return [...this.entries.values()];
+  }
+
+  /** Ends a process and its whole live subtree with reason `killed`. Nothing for an ended process. */
+  kill(e: ProcessEntry): void {
+    if (e === this.init) throw new Error('pid 1 is the node\'s init: stop the node to end it (Ctrl-C on `ww start`)');
+    if (e.status) return;
+    const doomed = this.subtree(e);
+    for (const d of doomed) d.dying = true;
+    for (const d of doomed) this.endWith(d, { kind: 'killed' });
+  }
+
+  /** Ends a live process with a reason of the executor's (killed, link, peer-lost). */
+  endWith(e: ProcessEntry, reason: Reason): void {
+    if (e.status || e === this.init) return;
+    // Ended by itself a moment ago: its own reason is on its way from the runtime and stands.
+    if (e.wasm && e.wasm.state === 'exited') return;
+    e.wasm?.kill();
+    this.finish(e, reason, undefined);
+  }
+
+  /** Tells the guest, waits the grace period, then freezes it. Resolves once frozen (or ended, or resumed). */
+  pause(e: ProcessEntry): Promise<void> {
+    if (e === this.init) throw new Error('pid 1 is the node\'s init: it cannot be paused');
+    if (e.status || !e.wasm || e.wasm.state === 'paused') return Promise.resolve();
+    if (e.pausing) return e.pausing.done;
+    let resolve!: () => void;
+    let reject!: (err: Error) => void;
+    const done = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)));
+    const p: Pausing = { done, resolve, reject, timer: undefined };
+    e.pausing = p;
+    const wasm = e.wasm;
+    const freeze = (): void => {
+      p.timer = undefined;
+      if (e.pausing !== p) return;
+      wasm.pause().then(
+        () => {
+          if (e.pausing === p) e.pausing = undefined;
+          p.resolve();
+        },
+        (err: Error) => {
+          if (e.pausing === p) e.pausing = undefined;
+          p.reject(err);
+        },
+      );
+    };
+    try {
+      this.guestEvents.pauseRequested(e.pid);
+    } catch {
+      // a failing notice must not keep the process from being paused
+    }
+    if (this.graceMs > 0) p.timer = setTimeout(freeze, this.graceMs);
+    else freeze();
+    return done;
+  }
+
+  /** Continues a paused process where it stopped; cancels a pause still in its grace period. */
+  resume(e: ProcessEntry): void {
+    if (e === this.init) throw new Error('pid 1 is the node\'s init: it cannot be paused or resumed');
+    if (e.status || !e.wasm) return;
+    const wasPaused = e.wasm.state === 'paused' || e.pausing !== undefined;
+    this.cancelPausing(e);
+    e.wasm.resume();
+    if (wasPaused) {
+      try {
+        this.guestEvents.resumed(e.pid);
+      } catch {
+        // as above
+      }
+    }
+  }
+
+  /** Links two processes (bidirectional, idempotent). If one has already ended abnormally, the other ends now. */
+  link(a: ProcessEntry, b: ProcessEntry): void {
+    if (a === this.init || b === this.init) throw new Error('pid 1 is the node\'s init: it cannot be linked');
+    if (a === b) return;
+    if (a.status && b.status) return;
+    if (b.status) {
+      if (isAbnormal(b.status.reason)) this.endWith(a, { kind: 'link', pid: b.pid });
+      return;
+    }
+    if (a.status) {
+      if (isAbnormal(a.status.reason)) this.endWith(b, { kind: 'link', pid: a.pid });
+      return;
+    }
+    a.links.add(b);
+    b.links.add(a);
+  }
+
+  unlink(a: ProcessEntry, b: ProcessEntry): void {
+    a.links.delete(b);
+    b.links.delete(a);
+  }
+
+  /** Calls `fire` once with the end status (at once if already ended); returns a function that cancels it. */
+  monitor(e: ProcessEntry, fire: (s: EndStatus) => void): () => void {
+    if (e.status) {
+      fire(e.status);
+      return () => {};
+    }
+    let fired = false;
+    const once = (s: EndStatus): void => {
+      if (fired) return;
+      fired = true;
+      fire(s);
+    };
+    e.monitors.add(once);
+    return () => {
+      e.monitors.delete(once);
+    };
+  }
+
+  snapshot(e: ProcessEntry): ProcessSnapshot {
+    const st = e.status;
+    const stats = st ? undefined : e.wasm?.stats();
+    return {
+      pid: e.pid,
+      ppid: e.ppid,
+      cid: e.cid,
+      argv: e.argv,
+      createdAtMs: e.createdAtMs,
+      state: e.state,
+      fuelUsed: st ? st.fuelUsed : (stats?.fuelUsed ?? 0),
+      cpuMs: st ? st.cpuMs : (stats?.runningMs ?? 0),
+      memoryBytes: st ? st.memoryBytes : (stats?.memoryBytes ?? 0),
+      reason: st ? reasonText(st.reason) : '',
+      exitCode: st ? st.code : 0,
+      links: [...e.links].map((l) => l.pid).sort((x, y) => x - y),
+      monitors: e.monitors.size,
+    };
+  }
+
+  /** Live processes, init excluded. */
+  get liveCount(): number {
+    return this.entries.size - this.ended.length - (this.init.status ? 0 : 1);
+  }
+
+  /** Ends every process with reason `killed` (init last) and waits until their output is delivered. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const live = this.list().filter((e) => !e.status && e !== this.init);
+    for (const e of live) e.dying = true;
+    for (const e of live) this.endWith(e, { kind: 'killed' });
+    this.finish(this.init, { kind: 'killed' }, undefined);
+    await Promise.all(live.map((e) => e.settled));
+  }
+
+  // ---- internals ----
+
+  /** The live processes of e's subtree, children before parents. */
+  private subtree(e: ProcessEntry): ProcessEntry[] {
+    const out: ProcessEntry[] = [];
+    const visit = (x: ProcessEntry): void => {
+      for (const c of x.children) if (!c.status) visit(c);
+      out.push(x);
+    };
+    visit(e);
+    return out;
+  }
+
+  private cancelPausing(e: ProcessEntry): void {
+    const p = e.pausing;
+    if (!p) return;
+    e.pausing = undefined;
+    clearTimeout(p.timer);
+    p.resolve();
+  }
+
+  private finish(e: ProcessEntry, reason: Reason, rt: RuntimeStatus | undefined): void {
+    if (e.status) return;
+    const stats = e.wasm?.stats();
+    const status: EndStatus = {
+      code: reasonCode(reason),
+      reason,
+      ...(rt?.stdout ? { stdout: rt.stdout } : e.captures.stdout ? { stdout: new Uint8Array(0) } : {}),
+      ...(rt?.stderr ? { stderr: rt.stderr } : e.captures.stderr ? { stderr: new Uint8Array(0) } : {}),
+      fuelUsed: rt ? rt.fuelUsed : (stats?.fuelUsed ?? 0),
+      memoryBytes: rt ? rt.memoryBytes : (stats?.memoryBytes ?? 0),
+      cpuMs: stats?.runningMs ?? 0,
+      endedAtMs: Date.now(),
+    };
+    e.status = status;
+    e.dying = false;
+    this.cancelPausing(e);
+
+    // The tree: live children outlive their parent as children of init (as orphans do in Unix).
+    this.entries.get(e.ppid)?.children.delete(e);
+    if (e !== this.init) {
+      for (const c of e.children) {
+        c.ppid = INIT_PID;
+        this.init.children.add(c);
+      }
+      e.children.clear();
+    }
+    this.ended.push(e);
+    while (this.ended.length > this.keepEnded) {
+      const old = this.ended.shift()!;
+      if (this.entries.get(old.pid) === old) this.entries.delete(old.pid);
+    }
+    if (e !== this.init) {
+      this.log(`end pid=${e.pid} reason=${JSON.stringify(reasonText(reason))} code=${status.code} cpu_ms=${status.cpuMs.toFixed(1)}`);
+    }
+
+    for (const fire of [...e.monitors]) fire(status);
+    e.monitors.clear();
+    for (const f of [...e.onEnd]) f(status);
+    e.onEnd.clear();
+
+    const linked = [...e.links];
+    e.links.clear();
+    for (const l of linked) {
+      l.links.delete(e);
+      if (isAbnormal(reason) && !l.status && !l.dying) this.pendingEnds.push([l, { kind: 'link', pid: e.pid }]);
+    }
+
+    const settle = (): void => e.resolveSettled(status);
+    if (e.drained) {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<void>((r) => (timer = setTimeout(r, this.drainTimeoutMs)));
+      void Promise.race([e.drained().catch(() => {}), timeout]).then(() => {
+        clearTimeout(timer);
+        settle();
+      });
+    } else settle();
+
+    // Links propagate through a queue, not recursion: a long chain must not exhaust the stack.
+    if (this.propagating) return;
+    this.propagating = true;
+    try {
+      for (let next = this.pendingEnds.shift(); next; next = this.pendingEnds.shift()) this.endWith(next[0], next[1]);
+    } finally {
+      this.propagating = false;
+    }
+  }
+}

@@ -1,0 +1,210 @@
+// A ww node: an executor served as the Node bootstrap capability on a unix socket (mode 0600)
+// and, only if asked, on TCP; and the client side helper that connects to one. See README.md.
+
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { Node, type Node$Client, type NodeInfo$Init } from '../capnp-gen/ww.rpc.js';
+import { Executor, type GuestEvents } from '../executor/index.js';
+import { Connection, connectUnix, listenTcp, listenUnix, parseHostPort, serve, type Transport } from '../rpc/index.js';
+
+export interface StartNodeOptions {
+  /** The unix socket to serve on. Default: defaultSocketPath(). */
+  socketPath?: string;
+  /** Also serve on TCP at HOST:PORT (port 0: a free port). Off unless given. */
+  listen?: string;
+  /** Where the node keeps state: its peer ID and the module cache. Default: memory only. */
+  dataDir?: string;
+  /** One line per process start and end, and the node's own events. */
+  log?: (line: string) => void;
+  /** Cooperative pause notice to preemptive freeze, in ms. Default 100. */
+  pauseGraceMs?: number;
+  /** Warm process workers. Default: one per core. */
+  poolSize?: number;
+  /** Ended processes kept for ps/wait/info. Default 1000. */
+  keepEnded?: number;
+  /** Cooperative events for guests (the guest SDK will deliver them). Default: none. */
+  guestEvents?: GuestEvents;
+}
+
+export interface WwNode {
+  readonly socketPath: string;
+  /** HOST:PORT of the TCP listener (with the real port), when one was asked for. */
+  readonly tcpAddress: string | undefined;
+  readonly peerId: string;
+  readonly executor: Executor;
+  /** Ends every process with reason `killed`, closes every connection and removes the socket. */
+  close(): Promise<void>;
+}
+
+/** `$XDG_RUNTIME_DIR/ww/node.sock`, else `~/.ww/node.sock`. */
+export function defaultSocketPath(): string {
+  const runtimeDir = process.env.XDG_RUNTIME_DIR;
+  return runtimeDir ? join(runtimeDir, 'ww', 'node.sock') : join(homedir(), '.ww', 'node.sock');
+}
+
+/** Starts a node. Refuses (with a message saying so) when another node answers on the socket path. */
+export async function startNode(opts: StartNodeOptions = {}): Promise<WwNode> {
+  const socketPath = opts.socketPath ?? defaultSocketPath();
+  const log = opts.log ?? (() => {});
+  const tcp = opts.listen !== undefined ? parseHostPort(opts.listen) : undefined;
+  mkdirSync(dirname(socketPath), { recursive: true, mode: 0o700 });
+  await claimSocketPath(socketPath);
+
+  const peerId = loadPeerId(opts.dataDir);
+  const executor = await Executor.create({
+    peerId,
+    dataDir: opts.dataDir,
+    pauseGraceMs: opts.pauseGraceMs,
+    keepEnded: opts.keepEnded,
+    guestEvents: opts.guestEvents,
+    log,
+    runtimeOptions: opts.poolSize !== undefined ? { poolSize: opts.poolSize } : {},
+  });
+  const info: NodeInfo$Init = { peerId, version: wwVersion(), startedAtMs: BigInt(Date.now()), osPid: process.pid };
+  const bootstrap = serve(Node, executor.nodeCap(info));
+
+  const connections = new Set<Connection>();
+  const accept = (transport: Transport): void => {
+    const conn = new Connection(transport, { bootstrap });
+    connections.add(conn);
+    void conn.closed().then(() => connections.delete(conn));
+  };
+
+  let unixListener: { close(): Promise<void> };
+  // The socket is created owner-only (no window with wider permissions), then chmod'ed to be sure.
+  const umask = process.umask(0o177);
+  try {
+    unixListener = await listenUnix(socketPath, accept);
+  } catch (e) {
+    await executor.close();
+    throw new Error(`cannot listen on ${socketPath}: ${(e as Error).message}`, { cause: e });
+  } finally {
+    process.umask(umask);
+  }
+  chmodSync(socketPath, 0o600);
+
+  let tcpListener: Awaited<ReturnType<typeof listenTcp>> | undefined;
+  if (tcp) {
+    try {
+      tcpListener = await listenTcp(tcp.host, tcp.port, accept);
+    } catch (e) {
+      await unixListener.close();
+      rmSync(socketPath, { force: true });
+      await executor.close();
+      throw new Error(`cannot listen on tcp ${opts.listen}: ${(e as Error).message}`, { cause: e });
+    }
+  }
+  const tcpAddress = tcpListener ? `${hostForAddress(tcpListener.host)}:${tcpListener.port}` : undefined;
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      const live = executor.table.liveCount;
+      await executor.close(); // every process ends `killed`; waits are answered
+      // Let the answers to pending calls (wait, monitor) reach the connections before closing them.
+      await new Promise((r) => setImmediate(r));
+      for (const c of connections) c.close();
+      await new Promise((r) => setImmediate(r));
+      await unixListener.close();
+      await tcpListener?.close();
+      rmSync(socketPath, { force: true });
+      bootstrap.release();
+      log(`node stopped; ${live} process${live === 1 ? '' : 'es'} ended killed`);
+    })());
+
+  return { socketPath, tcpAddress, peerId, executor, close };
+}
+
+/** Makes the socket path ours: refuses when a node answers there, removes a stale socket file. */
+async function claimSocketPath(path: string): Promise<void> {
+  let isSocket: boolean;
+  try {
+    isSocket = lstatSync(path).isSocket();
+  } catch {
+    return; // nothing there
+  }
+  if (!isSocket) throw new Error(`${path} exists and is not a socket: remove it or choose another socket path`);
+  let answered = false;
+  try {
+    const t = await connectUnix(path);
+    answered = true;
+    t.close();
+  } catch {
+    // nobody listens: a stale socket file left by a node that did not stop cleanly
+  }
+  if (answered) {
+    throw new Error(`a ww node is already listening on ${path}: stop it first, or start this one with another socket path`);
+  }
+  rmSync(path, { force: true });
+}
+
+export interface NodeConnection {
+  conn: Connection;
+  node: Node$Client;
+  close(): void;
+}
+
+/** Connects to the node on a unix socket (default: defaultSocketPath()). */
+export async function connectNode(socketPath?: string): Promise<NodeConnection> {
+  const path = socketPath ?? defaultSocketPath();
+  let transport: Transport;
+  try {
+    transport = await connectUnix(path);
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    const message =
+      code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'ENOTSOCK'
+        ? `no ww node is listening on ${path}: start one with \`ww start\``
+        : `cannot connect to the ww node on ${path}: ${(e as Error).message}`;
+    throw Object.assign(new Error(message, { cause: e }), { code });
+  }
+  const conn = new Connection(transport);
+  const node = conn.bootstrap(Node);
+  return {
+    conn,
+    node,
+    close() {
+      node.release();
+      conn.close();
+    },
+  };
+}
+
+/** The node's peer ID: kept in <dataDir>/peer-id across restarts, else new for each start. */
+function loadPeerId(dataDir: string | undefined): string {
+  if (!dataDir) return randomBytes(16).toString('hex');
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const file = join(dataDir, 'peer-id');
+  if (existsSync(file)) {
+    const id = readFileSync(file, 'utf8').trim();
+    if (/^[0-9a-f]{32}$/.test(id)) return id;
+  }
+  const id = randomBytes(16).toString('hex');
+  writeFileSync(file, id + '\n', { mode: 0o600 });
+  return id;
+}
+
+function hostForAddress(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+let version: string | undefined;
+function wwVersion(): string {
+  if (version === undefined) {
+    version = '0.0.0';
+    for (let dir = dirname(new URL(import.meta.url).pathname); dir !== dirname(dir); dir = dirname(dir)) {
+      const file = join(dir, 'package.json');
+      if (existsSync(file)) {
+        try {
+          version = String((JSON.parse(readFileSync(file, 'utf8')) as { version?: string }).version ?? version);
+        } catch {
+          // keep the fallback
+        }
+        break;
+      }
+    }
+  }
+  return version;
+}
