@@ -193,7 +193,8 @@ test('hard links cannot reach outside files or be created outside; inside they w
     'link:inside.txt:hard',
     'stat:hard',
   );
-  assert.deepEqual(out.slice(0, 6), [`link err ${EPERM}`, `linkf err ${EPERM}`, `link err ${EPERM}`, `link err ${EPERM}`, `link err ${EPERM}`, 'link ok']);
+  // linkf (SYMLINK_FOLLOW) is EINVAL whatever the target, as wasmtime: path_link never follows.
+  assert.deepEqual(out.slice(0, 6), [`link err ${EPERM}`, 'linkf err 28', `link err ${EPERM}`, `link err ${EPERM}`, `link err ${EPERM}`, 'link ok']);
   assert.match(out[6]!, /^stat ok type=4 size=6 nlink=2 /);
   assert.ok(!existsSync(join(root, 'stolen')));
   assert.equal(statSync(secret).nlink, 1, 'no new hard link to the secret exists anywhere');

@@ -82,8 +82,25 @@ export abstract class Handle {
   /** fdflags as the guest opened or last set them. */
   fdflags = 0;
 
-  /** Rights as fd_fdstat_get reports them: [base, inheriting]. */
+  /** Rights this kind of fd has: [base, inheriting]. */
   abstract rights(): [bigint, bigint];
+
+  /** Rights after fd_fdstat_set_rights narrowed them, if it did. */
+  private narrowed: [bigint, bigint] | undefined;
+
+  /** Rights as fd_fdstat_get reports them. */
+  reportedRights(): [bigint, bigint] {
+    return this.narrowed ?? this.rights();
+  }
+
+  /** fd_fdstat_set_rights: rights can only be removed (witx); asking for more is ENOTCAPABLE. */
+  narrowRights(base: bigint, inheriting: bigint): void {
+    const [curBase, curInheriting] = this.reportedRights();
+    if ((base & ~curBase) !== 0n || (inheriting & ~curInheriting) !== 0n) {
+      throw new WasiError(Errno.NOTCAPABLE, 'fd_fdstat_set_rights can only remove rights');
+    }
+    this.narrowed = [base, inheriting];
+  }
 
   /** fd_filestat_get. */
   abstract filestat(): Filestat;

@@ -1,7 +1,7 @@
-// witx `rights` bits, and the sets reported for each kind of fd. wasmtime's
-// preview1 adapter reports rights derived from what the descriptor can do, not
-// from what the guest requested; ww does the same and never uses rights to
-// restrict (the sandbox is the path resolver).
+// witx `rights` bits, and the sets reported for each kind of fd. As wasmtime's
+// preview1 adapter, rights are derived from what the descriptor can do, not
+// from what the guest requested, and never restrict anything (the sandbox is
+// the path resolver). fd_fdstat_set_rights may narrow what is reported.
 
 export const Rights = {
   FD_DATASYNC: 1n << 0n,
@@ -37,3 +37,19 @@ export const Rights = {
 } as const;
 
 export const ALL_RIGHTS = (1n << 30n) - 1n;
+
+/** Every fd_* right that applies to a regular file (no path_*, readdir or socket rights). */
+export const FILE_RIGHTS =
+  Rights.FD_DATASYNC |
+  Rights.FD_READ |
+  Rights.FD_SEEK |
+  Rights.FD_FDSTAT_SET_FLAGS |
+  Rights.FD_SYNC |
+  Rights.FD_TELL |
+  Rights.FD_WRITE |
+  Rights.FD_ADVISE |
+  Rights.FD_ALLOCATE |
+  Rights.FD_FILESTAT_GET |
+  Rights.FD_FILESTAT_SET_SIZE |
+  Rights.FD_FILESTAT_SET_TIMES |
+  Rights.POLL_FD_READWRITE;

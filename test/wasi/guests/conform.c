@@ -242,7 +242,11 @@ static void scenario_fdops(void) {
   E("tell_after_append", __wasi_fd_tell(fd, &pos));
   P("pos_after_append", "%llu", (unsigned long long)pos);
   E("set_flags_sync", __wasi_fd_fdstat_set_flags(fd, __WASI_FDFLAGS_SYNC));
-  E("set_rights", __wasi_fd_fdstat_set_rights(fd, 0, 0));
+  E("set_rights", __wasi_fd_fdstat_set_rights(fd, __WASI_RIGHTS_FD_READ | __WASI_RIGHTS_FD_WRITE, 0));
+  E("fdstat_narrowed", __wasi_fd_fdstat_get(fd, &fds));
+  P("narrowed_base", "0x%llx", (unsigned long long)fds.fs_rights_base);
+  P("narrowed_inh", "0x%llx", (unsigned long long)fds.fs_rights_inheriting);
+  E("set_rights_widen", __wasi_fd_fdstat_set_rights(fd, __WASI_RIGHTS_FD_READ | __WASI_RIGHTS_FD_SEEK, 0));
   // Read-only open: rights reported without FD_WRITE; writing fails.
   E("open_ro", __wasi_path_open(3, 0, "data.bin", 0, __WASI_RIGHTS_FD_READ, 0, 0, &ro));
   E("fdstat_ro", __wasi_fd_fdstat_get(ro, &fds));
@@ -272,7 +276,8 @@ static void scenario_fdops(void) {
   E("close_again", __wasi_fd_close(ro));
   // A directory fd: no reading, seeking or sizing; fdstat like wasmtime.
   __wasi_fd_t dfd;
-  E("open_dir", __wasi_path_open(3, 0, "sub", __WASI_OFLAGS_DIRECTORY, ALL_RIGHTS, ALL_RIGHTS, 0, &dfd));
+  E("open_dir_for_writing", __wasi_path_open(3, 0, "sub", __WASI_OFLAGS_DIRECTORY, ALL_RIGHTS, ALL_RIGHTS, 0, &dfd));
+  E("open_dir", __wasi_path_open(3, 0, "sub", __WASI_OFLAGS_DIRECTORY, ALL_RIGHTS & ~__WASI_RIGHTS_FD_WRITE, ALL_RIGHTS, 0, &dfd));
   E("dir_read", __wasi_fd_read(dfd, &one, 1, &n));
   E("dir_write", __wasi_fd_write(dfd, &ap, 1, &n));
   E("dir_seek", __wasi_fd_seek(dfd, 0, __WASI_WHENCE_SET, &pos));
@@ -333,6 +338,11 @@ static void scenario_paths(void) {
   E("unlink_dir", __wasi_path_unlink_file(3, "d"));
   E("unlink_missing", __wasi_path_unlink_file(3, "d/missing"));
   E("unlink_trailing_slash", __wasi_path_unlink_file(3, "d/f/"));
+  E("unlink_dir_trailing_slash", __wasi_path_unlink_file(3, "d/"));
+  E("link_new_trailing_slash", __wasi_path_link(3, 0, "d/f", 3, "newlink/"));
+  E("link_follow", __wasi_path_link(3, __WASI_LOOKUPFLAGS_SYMLINK_FOLLOW, "d/f", 3, "x"));
+  E("symlink_onto_dir_slash", __wasi_path_symlink("x", 3, "d/"));
+  E("symlink_onto_file_slash", __wasi_path_symlink("x", 3, "d/f/"));
   E("link", __wasi_path_link(3, 0, "d/f", 3, "hard"));
   E("link_exists", __wasi_path_link(3, 0, "d/f", 3, "hard"));
   E("link_dir", __wasi_path_link(3, 0, "d", 3, "dlink"));

@@ -152,7 +152,7 @@ export function createImports(ctx: WasiCtx): Record<string, Import> {
       const p = u32(ptr);
       mem.check(p, FDSTAT_SIZE);
       const h = anyHandle(fd);
-      const [base, inheriting] = h.rights();
+      const [base, inheriting] = h.reportedRights();
       mem.bytes(p, FDSTAT_SIZE).fill(0);
       mem.setU8(p, h.filetype);
       mem.setU16(p + 2, h.fdflags);
@@ -164,9 +164,10 @@ export function createImports(ctx: WasiCtx): Record<string, Import> {
       if (h instanceof FileHandle || h instanceof SocketHandle) h.setFdflags(flags & 0xffff);
       else throw new WasiError(Errno.BADF);
     }),
-    fd_fdstat_set_rights: guard((fd: number, _base: bigint, _inheriting: bigint) => {
-      // As wasmtime: accepted and ignored for files and directories (rights never restrict; the resolver does).
-      fsObject(fd);
+    fd_fdstat_set_rights: guard((fd: number, base: bigint, inheriting: bigint) => {
+      // Files and directories only (stdio is EBADF, as wasmtime). The narrowed rights are reported by
+      // fd_fdstat_get; like wasmtime, rights never restrict calls (the sandbox is the resolver).
+      fsObject(fd).narrowRights(u64(base), u64(inheriting));
     }),
     fd_filestat_get: guard((fd: number, ptr: number) => {
       const p = u32(ptr);

@@ -159,7 +159,8 @@ export class DirHandle extends Handle {
     return within(this.fd, req.path, follow, (r) => {
       if (wantDir || r.mustBeDir) {
         if (creat || excl || (oflags & Oflags.TRUNC) !== 0) errno(Errno.INVAL, 'O_DIRECTORY with O_CREAT, O_EXCL or O_TRUNC');
-        // Write rights are ignored here: guests often pass every right, and a directory fd is never written.
+        // As POSIX and the WASI testsuite (path_open_preopen): a directory cannot be opened for writing.
+        if (req.write) errno(Errno.ISDIR, 'cannot open a directory for writing');
         return new DirHandle(fs.openSync(r.hostPath, O_DIR));
       }
       const write = req.write;
@@ -207,7 +208,7 @@ export class DirHandle extends Handle {
   unlinkFile(path: string): void {
     within(this.fd, path, false, (r) => {
       if (r.name === '.') errno(Errno.ISDIR);
-      if (r.mustBeDir) errno(Errno.NOTDIR);
+      // "file/" was refused by resolve (ENOTDIR); "dir/" reaches unlink, which reports EISDIR.
       try {
         fs.unlinkSync(r.hostPath);
       } catch (err) {
@@ -255,16 +256,18 @@ export class DirHandle extends Handle {
     });
   }
 
-  /** path_link: both ends are resolved in their own sandboxes; a hard link to a directory is refused by the OS. */
+  /**
+   * path_link: both ends are resolved in their own sandboxes; the source is never followed
+   * (as wasmtime, SYMLINK_FOLLOW is EINVAL), so a link to a symlink links the symlink itself.
+   */
   link(oldLookupFlags: number, oldPath: string, newDir: DirHandle, newPath: string): void {
-    within(this.fd, oldPath, (oldLookupFlags & LOOKUP_SYMLINK_FOLLOW) !== 0, (from) => {
+    if (oldLookupFlags & LOOKUP_SYMLINK_FOLLOW) errno(Errno.INVAL, 'path_link does not follow symlinks');
+    within(this.fd, oldPath, false, (from) => {
       within(newDir.fd, newPath, false, (to) => {
         if (from.name === '.') errno(Errno.PERM, 'cannot hard-link a directory');
         if (to.name === '.') errno(Errno.EXIST);
-        if (to.mustBeDir || from.mustBeDir) {
-          if (fs.existsSync(to.hostPath)) errno(Errno.EXIST);
-          errno(fs.lstatSync(from.hostPath).isDirectory() ? Errno.PERM : Errno.NOTDIR);
-        }
+        if (from.mustBeDir) errno(Errno.PERM, 'cannot hard-link a directory');
+        if (to.mustBeDir) errno(fs.existsSync(to.hostPath) ? Errno.EXIST : Errno.NOENT);
         fs.linkSync(from.hostPath, to.hostPath);
       });
     });
