@@ -1,0 +1,143 @@
+// Shared setup for executor and node tests: a node on a unix socket in a temp dir, a client
+// connected to it over that socket, and the test guests (examples and small WAT modules).
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import wabtInit from 'wabt';
+import { connectNode, startNode, type NodeConnection, type StartNodeOptions, type WwNode } from '../../src/node/index.js';
+import { OutputMode, type Executor$Client, type Process$Client, type SpawnSpec$Init } from '../../src/capnp-gen/ww.rpc.js';
+
+export function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error('package.json not found above ' + fileURLToPath(import.meta.url));
+    dir = up;
+  }
+  return dir;
+}
+
+export const helloWasm = (): Uint8Array => new Uint8Array(readFileSync(join(repoRoot(), 'examples', 'hello.wasm')));
+export const cpuLoopWasm = (): Uint8Array => new Uint8Array(readFileSync(join(repoRoot(), 'examples', 'cpu-loop', 'cpu-loop.wasm')));
+/** cpu-loop rounds that take far longer than any test: the process runs until it is ended. */
+export const FOREVER = '1000000000000000';
+
+let wabt: Awaited<ReturnType<typeof wabtInit>> | undefined;
+export async function assemble(source: string): Promise<Uint8Array> {
+  wabt ??= await wabtInit();
+  const mod = wabt.parseWat('guest.wat', source);
+  try {
+    return new Uint8Array(mod.toBinary({ write_debug_names: true }).buffer);
+  } finally {
+    mod.destroy();
+  }
+}
+
+/** Small WAT guests, each a WASI command. */
+export const WAT = {
+  /** Loops forever (until killed, paused, or a limit). */
+  spin: `(module (memory (export "memory") 1) (func (export "_start") (loop $l (br $l))))`,
+  /** proc_exit(3). */
+  exit3: `(module (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+    (memory (export "memory") 1) (func (export "_start") (call $exit (i32.const 3))))`,
+  /** Traps in function $explode. */
+  trap: `(module (memory (export "memory") 1) (func $explode unreachable) (func (export "_start") (call $explode)))`,
+  /** Copies stdin to stdout. */
+  cat: `(module
+    (import "wasi_snapshot_preview1" "fd_read" (func $r (param i32 i32 i32 i32) (result i32)))
+    (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))
+    (memory (export "memory") 1)
+    (func (export "_start")
+      (loop $l
+        (i32.store (i32.const 0) (i32.const 1024)) (i32.store (i32.const 4) (i32.const 4096))
+        (drop (call $r (i32.const 0) (i32.const 0) (i32.const 1) (i32.const 8)))
+        (if (i32.eqz (i32.load (i32.const 8))) (then return))
+        (i32.store (i32.const 16) (i32.const 1024)) (i32.store (i32.const 20) (i32.load (i32.const 8)))
+        (drop (call $w (i32.const 1) (i32.const 16) (i32.const 1) (i32.const 24)))
+        (br $l))))`,
+  /** Grows memory by 100 pages and traps if that fails (limit: memory under a small maxMemoryBytes). */
+  grow: `(module (memory (export "memory") 1)
+    (func (export "_start") (if (i32.eq (memory.grow (i32.const 100)) (i32.const -1)) (then unreachable))))`,
+  /** Writes bytes 0..99 to stdout and 100..199 to stderr, one byte per fd_write, alternating. */
+  chunks: `(module (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))
+    (memory (export "memory") 1)
+    (func (export "_start") (local $i i32)
+      (i32.store (i32.const 8) (i32.const 0)) (i32.store (i32.const 12) (i32.const 1))
+      (loop $l
+        (i32.store8 (i32.const 0) (local.get $i))
+        (drop (call $w (i32.const 1) (i32.const 8) (i32.const 1) (i32.const 16)))
+        (i32.store8 (i32.const 0) (i32.add (local.get $i) (i32.const 100)))
+        (drop (call $w (i32.const 2) (i32.const 8) (i32.const 1) (i32.const 16)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br_if $l (i32.lt_u (local.get $i) (i32.const 100))))))`,
+};
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `check` until it returns true; fails after `ms` with `what`. For states, not for speed. */
+export async function eventually(what: string, check: () => Promise<boolean> | boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
+    await sleep(5);
+  }
+}
+
+export const text = (b: Uint8Array | undefined): string => new TextDecoder().decode(b);
+
+export interface TestNode {
+  node: WwNode;
+  client: NodeConnection;
+  executor: Executor$Client;
+  dir: string;
+  socketPath: string;
+  /** Spawns and returns the process capability and pid. */
+  spawn(spec: SpawnSpec$Init): Promise<{ process: Process$Client; pid: number }>;
+  /** Another client connection to the same node. */
+  connect(): Promise<NodeConnection>;
+  close(): Promise<void>;
+}
+
+/** Starts a node on a fresh socket and connects a client to it. */
+export async function startTestNode(opts: Omit<StartNodeOptions, 'socketPath'> = {}): Promise<TestNode> {
+  const dir = mkdtempSync(join(tmpdir(), 'ww-exec-'));
+  const socketPath = join(dir, 'run', 'node.sock');
+  const node = await startNode({ poolSize: 2, pauseGraceMs: 0, ...opts, socketPath });
+  const client = await connectNode(socketPath);
+  const executor = client.node.executor().executor;
+  const extra: NodeConnection[] = [];
+  return {
+    node,
+    client,
+    executor,
+    dir,
+    socketPath,
+    async spawn(spec) {
+      const r = await executor.spawn({ spec });
+      return { process: r.process, pid: r.pid };
+    },
+    async connect() {
+      const c = await connectNode(socketPath);
+      extra.push(c);
+      return c;
+    },
+    async close() {
+      for (const c of extra) c.close();
+      executor.release();
+      client.close();
+      await node.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export const capture = { mode: OutputMode.capture };
+
+/** The state of a pid as ps shows it ('running' | 'paused' | 'exited'), or undefined when not listed. */
+export async function psState(executor: Executor$Client, pid: number): Promise<string | undefined> {
+  const { processes } = await executor.ps();
+  const p = processes.find((x) => x.pid === pid);
+  return p ? (['running', 'paused', 'exited'] as const)[p.state] : undefined;
+}

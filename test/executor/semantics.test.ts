@@ -1,0 +1,384 @@
+// The process semantics of DESIGN.md "What a process is" and issue 4, one test per rule, each
+// driven through RPC over a real unix socket to a node started here.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { serve } from '../../src/rpc/index.js';
+import { Monitor, Process, type Process$Client, type Process$Server, type ProcessInfo, type SpawnSpec$Init } from '../../src/capnp-gen/ww.rpc.js';
+import { FOREVER, WAT, assemble, capture, cpuLoopWasm, eventually, helloWasm, psState, sleep, startTestNode, text, type TestNode } from './helpers.js';
+
+let t: TestNode;
+const cids: Record<string, string> = {};
+
+before(async () => {
+  t = await startTestNode();
+  const cache = t.executor.modules().cache;
+  cids.hello = (await cache.put({ bytes: helloWasm() })).cid;
+  cids.cpu = (await cache.put({ bytes: cpuLoopWasm() })).cid;
+  for (const name of ['spin', 'exit3', 'trap', 'grow'] as const) cids[name] = (await cache.put({ bytes: await assemble(WAT[name]) })).cid;
+  cache.release();
+});
+after(() => t.close());
+
+const spawn = (guest: string, more: Partial<SpawnSpec$Init> = {}): Promise<{ process: Process$Client; pid: number }> =>
+  t.spawn({ moduleCid: cids[guest], argv: [guest], ...more });
+const forever = (more: Partial<SpawnSpec$Init> = {}): Promise<{ process: Process$Client; pid: number }> =>
+  spawn('cpu', { argv: ['cpu-loop', FOREVER], ...more });
+const info = async (p: Process$Client): Promise<ProcessInfo> => (await p.info()).info;
+const reasonOf = async (p: Process$Client): Promise<string> => (await p.wait()).status.reason;
+const stateOf = async (p: Process$Client): Promise<string> => ['running', 'paused', 'exited'][(await info(p)).state];
+
+// ---- PIDs and the tree ----
+
+test('pids are unique per node', async () => {
+  const spawned = await Promise.all(Array.from({ length: 20 }, () => spawn('hello')));
+  const pids = spawned.map((s) => s.pid);
+  assert.equal(new Set(pids).size, pids.length);
+  assert.ok(pids.every((p) => p > 1), 'no process but init has pid 1');
+  await Promise.all(spawned.map((s) => s.process.wait()));
+  const later = await spawn('hello');
+  assert.ok(!pids.includes(later.pid), 'an ended process\'s pid is not reused');
+});
+
+test('pid 1 is the node\'s init: listed by ps, running, parent of none (ppid 0), and cannot be killed or paused', async () => {
+  const { processes } = await t.executor.ps();
+  const init = processes.find((p) => p.pid === 1);
+  assert.ok(init);
+  assert.equal(init.ppid, 0);
+  assert.deepEqual(init.argv, ['init']);
+  assert.equal(await psState(t.executor, 1), 'running');
+  const p = t.executor.process({ pid: 1 }).process;
+  await assert.rejects(p.kill().then(), /pid 1 is the node's init/);
+  await assert.rejects(p.pause().then(), /pid 1 is the node's init/);
+});
+
+test('a spawn without a parent is a child of init', async () => {
+  const { process } = await spawn('hello');
+  assert.equal((await info(process)).ppid, 1);
+});
+
+test('a spawn with ppid is a child of that process', async () => {
+  const parent = await forever();
+  const child = await spawn('hello', { ppid: parent.pid });
+  assert.equal((await info(child.process)).ppid, parent.pid);
+  await parent.process.kill();
+});
+
+test('a spawn with an unknown or ended ppid fails, naming the pid', async () => {
+  await assert.rejects(spawn('hello', { ppid: 999_999 }), /no such process: 999999/);
+  const ended = await spawn('hello');
+  await ended.process.wait();
+  await assert.rejects(spawn('hello', { ppid: ended.pid }), new RegExp(`no such process: ${ended.pid}`));
+});
+
+test('killing a process kills its whole subtree, each with reason killed; others are untouched', async () => {
+  const a = await forever();
+  const b = await forever({ ppid: a.pid });
+  const c = await forever({ ppid: b.pid });
+  const c2 = await forever({ ppid: a.pid });
+  const bystander = await forever();
+  await a.process.kill();
+  for (const p of [a, b, c, c2]) assert.equal(await reasonOf(p.process), 'killed');
+  assert.equal(await stateOf(bystander.process), 'running');
+  await bystander.process.kill();
+});
+
+test('a child outlives a parent that ended by itself, and becomes a child of init', async () => {
+  const parent = await spawn('spin', { limits: { timeoutMs: 500n } }); // ends by itself, limit: wall
+  const child = await forever({ ppid: parent.pid });
+  assert.equal((await info(child.process)).ppid, parent.pid);
+  assert.equal(await reasonOf(parent.process), 'limit: wall');
+  assert.equal(await stateOf(child.process), 'running');
+  assert.equal((await info(child.process)).ppid, 1);
+  await child.process.kill();
+});
+
+// ---- links ----
+
+test('link is bidirectional: killing either side ends the other with link: <pid>', async () => {
+  for (const killFirst of [true, false]) {
+    const a = await forever();
+    const b = await forever();
+    await a.process.link({ other: b.process });
+    await (killFirst ? a : b).process.kill();
+    const [dead, other] = killFirst ? [a, b] : [b, a];
+    assert.equal(await reasonOf(dead.process), 'killed');
+    const st = (await other.process.wait()).status;
+    assert.equal(st.reason, `link: ${dead.pid}`);
+    assert.equal(st.code, 137);
+  }
+});
+
+test('link is idempotent: one link at most between two processes', async () => {
+  const a = await forever();
+  const b = await forever();
+  await a.process.link({ other: b.process });
+  await a.process.link({ other: b.process });
+  await b.process.link({ other: a.process });
+  assert.deepEqual((await info(a.process)).links, [b.pid]);
+  assert.deepEqual((await info(b.process)).links, [a.pid]);
+  await a.process.unlink({ other: b.process }); // one unlink undoes it entirely
+  assert.deepEqual((await info(a.process)).links, []);
+  assert.deepEqual((await info(b.process)).links, []);
+  await a.process.kill();
+  await b.process.kill();
+});
+
+test('link: a normal exit (code 0) does not propagate', async () => {
+  const a = await spawn('cpu', { argv: ['cpu-loop', '2000000'] });
+  const b = await forever();
+  await a.process.link({ other: b.process });
+  assert.equal(await reasonOf(a.process), 'normal');
+  assert.equal(await stateOf(b.process), 'running');
+  assert.deepEqual((await info(b.process)).links, [], 'the link is gone with the process that ended');
+  await b.process.kill();
+});
+
+test('link: a trap or a non-zero exit propagates like any abnormal end', async () => {
+  for (const guest of ['trap', 'exit3']) {
+    const b = await forever();
+    const a = await spawn(guest);
+    // Whether a ends before or after the link is made, b ends with link: a.
+    await b.process.link({ other: a.process });
+    assert.equal(await reasonOf(b.process), `link: ${a.pid}`, guest);
+  }
+});
+
+test('link: chains propagate (a-b-c: a killed, b ends link: a, c ends link: b)', async () => {
+  const a = await forever();
+  const b = await forever();
+  const c = await forever();
+  await a.process.link({ other: b.process });
+  await b.process.link({ other: c.process });
+  await a.process.kill();
+  assert.equal(await reasonOf(b.process), `link: ${a.pid}`);
+  assert.equal(await reasonOf(c.process), `link: ${b.pid}`);
+});
+
+test('linking to an already-ended process ends the caller at once if it ended abnormally, not if normally', async () => {
+  const dead = await forever();
+  await dead.process.kill();
+  const caller = await forever();
+  await caller.process.link({ other: dead.process });
+  assert.equal(await reasonOf(caller.process), `link: ${dead.pid}`);
+
+  const fine = await spawn('hello');
+  await fine.process.wait();
+  const caller2 = await forever();
+  await caller2.process.link({ other: fine.process });
+  assert.equal(await stateOf(caller2.process), 'running');
+  await caller2.process.kill();
+});
+
+test('unlink stops propagation', async () => {
+  const a = await forever();
+  const b = await forever();
+  await a.process.link({ other: b.process });
+  await b.process.unlink({ other: a.process });
+  await a.process.kill();
+  assert.equal(await reasonOf(a.process), 'killed');
+  assert.equal(await stateOf(b.process), 'running');
+  await b.process.kill();
+});
+
+test('a Process capability that is not this node\'s own is never taken for the pid it claims', async () => {
+  const victim = await forever();
+  const caller = await forever();
+  // A fake served by this client: it claims to be `victim` and can say it ended.
+  let endFake!: (reason: string) => void;
+  const fakeEnded = new Promise<string>((r) => (endFake = r));
+  const fake: Process$Server = {
+    info: () => ({ info: { pid: victim.pid, ppid: 1, state: 0 } }),
+    monitor: () => ({ monitor: serve(Monitor, { reason: async () => ({ reason: await fakeEnded, code: 137 }) }) }),
+  };
+  await caller.process.link({ other: serve(Process, fake) });
+  assert.deepEqual((await info(victim.process)).links, [], 'the real process is not linked');
+  assert.deepEqual((await info(caller.process)).links, []);
+  endFake('killed');
+  // The caller reacts to the fake's reported end (a one-way link through its monitor) ...
+  assert.equal(await reasonOf(caller.process), `link: ${victim.pid}`);
+  // ... and the real process it claimed to be is untouched.
+  assert.equal(await stateOf(victim.process), 'running');
+  await victim.process.kill();
+});
+
+// ---- monitors ----
+
+test('a monitor delivers the reason and code, one way: the monitored process is not affected by the monitor', async () => {
+  const p = await spawn('trap');
+  const m = p.process.monitor().monitor;
+  const r = await m.reason();
+  assert.equal(r.reason, 'trap: unreachable in explode');
+  assert.equal(r.code, 134);
+  const q = await forever();
+  const { monitor: mq } = await q.process.monitor();
+  mq.release(); // dropping the monitor does nothing to the process
+  assert.equal(await stateOf(q.process), 'running');
+  await q.process.kill();
+});
+
+test('a monitor fires exactly once: the first end is the reason, later calls give the same', async () => {
+  const a = await forever();
+  const b = await forever();
+  await a.process.link({ other: b.process });
+  const m = b.process.monitor().monitor;
+  const first = m.reason();
+  await b.process.kill(); // b ends killed; a ends link: b; nothing more reaches b's monitor
+  await a.process.kill();
+  await b.process.kill();
+  assert.deepEqual(await first, { reason: 'killed', code: 137 });
+  assert.deepEqual(await m.reason(), { reason: 'killed', code: 137 });
+  assert.equal((await info(b.process)).monitors, 0, 'a fired monitor is no longer held');
+});
+
+test('a monitor of an already ended process fires at once', async () => {
+  const p = await spawn('exit3');
+  await p.process.wait();
+  assert.deepEqual(await p.process.monitor().monitor.reason(), { reason: 'exit: 3', code: 3 });
+});
+
+test('a monitor survives the monitoring client\'s other calls', async () => {
+  const p = await forever();
+  const m = p.process.monitor().monitor;
+  const pending = m.reason();
+  // Other calls, other processes, released capabilities: none of them touch the monitor.
+  await t.executor.ps();
+  await info(p.process);
+  const other = await spawn('hello');
+  await other.process.wait();
+  other.process.release();
+  const other2 = await forever();
+  (await other2.process.monitor()).monitor.release();
+  await other2.process.kill();
+  assert.equal((await info(p.process)).monitors, 1);
+  await p.process.kill();
+  assert.deepEqual(await pending, { reason: 'killed', code: 137 });
+});
+
+test('a monitor is released when dropped', async () => {
+  const p = await forever();
+  // Awaited results are owned by the caller: releasing the Monitor is dropping the last reference.
+  const { monitor: m1 } = await p.process.monitor();
+  const { monitor: m2 } = await p.process.monitor();
+  assert.equal((await info(p.process)).monitors, 2);
+  m1.release();
+  await eventually('the node drops the released monitor', async () => (await info(p.process)).monitors === 1);
+  await p.process.kill();
+  assert.equal((await m2.reason()).reason, 'killed');
+});
+
+// ---- pause ----
+
+test('pause: the guest is told first, keeps running through the grace period, then is frozen', async () => {
+  const notices: { pid: number; fuel: number }[] = [];
+  const table = (): TestNode['node']['executor']['table'] => graced.node.executor.table;
+  const graced = await startTestNode({
+    pauseGraceMs: 300,
+    guestEvents: {
+      pauseRequested: (pid) => notices.push({ pid, fuel: table().snapshot(table().get(pid)!).fuelUsed }),
+      resumed: () => {},
+    },
+  });
+  try {
+    const p = await graced.spawn({ moduleBytes: cpuLoopWasm(), argv: ['cpu-loop', FOREVER] });
+    await eventually('the guest uses fuel', async () => (await info(p.process)).fuelUsed > 0n);
+    await p.process.pause();
+    assert.equal(notices.length, 1);
+    assert.equal(notices[0].pid, p.pid);
+    const frozen = await info(p.process);
+    assert.equal(frozen.state, 1, 'paused');
+    assert.ok(Number(frozen.fuelUsed) > notices[0].fuel, 'the guest ran between the notice and the freeze');
+    await p.process.kill();
+  } finally {
+    await graced.close();
+  }
+});
+
+test('pause: resume continues where it stopped (same computed result as an unpaused run)', async () => {
+  const rounds = '60000000';
+  const plain = (await (await spawn('cpu', { argv: ['cpu-loop', rounds], stdout: capture })).process.wait()).status;
+  assert.equal(plain.reason, 'normal');
+  const p = await spawn('cpu', { argv: ['cpu-loop', rounds], stdout: capture });
+  let pauses = 0;
+  for (let i = 0; i < 3; i++) {
+    await p.process.pause();
+    const at = await info(p.process);
+    if (at.state === 2) break; // already done (a fast machine)
+    pauses++;
+    assert.equal(at.state, 1);
+    await sleep(30);
+    assert.equal((await info(p.process)).fuelUsed, at.fuelUsed, 'no guest work while paused');
+    await p.process.resume();
+    await sleep(10);
+  }
+  const st = (await p.process.wait()).status;
+  assert.equal(st.reason, 'normal');
+  assert.equal(text(st.stdout), text(plain.stdout));
+  assert.ok(pauses > 0, 'the run was long enough to be paused at least once');
+});
+
+test('pause: ps shows the state paused, and running again after resume', async () => {
+  const p = await forever();
+  await p.process.pause();
+  assert.equal(await psState(t.executor, p.pid), 'paused');
+  await p.process.resume();
+  assert.equal(await psState(t.executor, p.pid), 'running');
+  await p.process.kill();
+});
+
+test('kill works on a paused process', async () => {
+  const p = await forever();
+  await p.process.pause();
+  await p.process.kill();
+  assert.equal(await reasonOf(p.process), 'killed');
+});
+
+test('pause: the wall-time limit does not run while paused', async () => {
+  const p = await spawn('spin', { limits: { timeoutMs: 300n } });
+  await p.process.pause();
+  await sleep(700);
+  assert.equal(await stateOf(p.process), 'paused', 'alive after more than its timeout, because it was paused');
+  await p.process.resume();
+  assert.equal(await reasonOf(p.process), 'limit: wall');
+});
+
+// ---- lifetime ----
+
+test('releasing the last reference to a Process does not kill it: the node owns it until it ends', async () => {
+  const other = await t.connect();
+  const ex = other.node.executor().executor;
+  const { pid, process } = await ex.spawn({ spec: { moduleCid: cids.cpu, argv: ['cpu-loop', FOREVER] } });
+  process.release();
+  ex.release();
+  other.close(); // even the whole connection goes
+  await sleep(50);
+  const again = t.executor.process({ pid }).process;
+  assert.equal(await stateOf(again), 'running');
+  await again.kill();
+  assert.equal(await reasonOf(again), 'killed');
+});
+
+// ---- exit reasons ----
+
+test('exit reasons are a closed set: normal, exit: N, killed, trap: M, limit: cpu|memory|wall, link: P', async () => {
+  const killed = await forever();
+  const linked = await forever();
+  await linked.process.link({ other: killed.process });
+  const cases: [string, Promise<{ process: Process$Client }>, number][] = [
+    ['normal', spawn('hello'), 0],
+    ['exit: 3', spawn('exit3'), 3],
+    ['killed', Promise.resolve(killed), 137],
+    ['trap: unreachable in explode', spawn('trap'), 134],
+    ['limit: cpu', spawn('spin', { limits: { fuel: 1_000_000n } }), 137],
+    ['limit: memory', spawn('grow', { limits: { maxMemoryBytes: 4n * 65536n } }), 137],
+    ['limit: wall', spawn('spin', { limits: { timeoutMs: 50n } }), 137],
+    [`link: ${killed.pid}`, Promise.resolve(linked), 137],
+  ];
+  await killed.process.kill();
+  const closedSet = /^(normal|exit: -?\d+|killed|trap: .+|limit: (cpu|memory|wall)|link: \d+|peer-lost)$/;
+  for (const [reason, spawned, code] of cases) {
+    const st = (await (await spawned).process.wait()).status;
+    assert.equal(st.reason, reason);
+    assert.equal(st.code, code, reason);
+    assert.match(st.reason, closedSet);
+  }
+});
