@@ -271,6 +271,10 @@ test('fd operations on files: positions, iovecs, pread/pwrite, sizes, ns timesta
       ro_has_read: 1,
       ro_content: '[01234Z]',
       ro_write: E.BADF,
+      open_no_rights: 0,
+      no_rights_has_read: 0,
+      no_rights_read: E.BADF, // WASI testsuite path_open_read_without_rights
+      no_rights_filestat: 0,
       append_flags: 1,
       pwrite_on_append: 0,
       size_after_appends: 8, // both the write and the pwrite appended (Linux O_APPEND semantics, as wasmtime)

@@ -257,6 +257,14 @@ static void scenario_fdops(void) {
   E("ro_read", __wasi_fd_read(ro, &all, 1, &n));
   P("ro_content", "[%s]", rb);
   E("ro_write", __wasi_fd_write(ro, &ap, 1, &n));
+  // Opened with no rights at all: it can be inspected, not read.
+  __wasi_fd_t bare;
+  E("open_no_rights", __wasi_path_open(3, 0, "data.bin", 0, 0, 0, 0, &bare));
+  E("fdstat_no_rights", __wasi_fd_fdstat_get(bare, &fds));
+  P("no_rights_has_read", "%d", (fds.fs_rights_base & __WASI_RIGHTS_FD_READ) != 0);
+  E("no_rights_read", __wasi_fd_read(bare, &all, 1, &n));
+  E("no_rights_filestat", __wasi_fd_filestat_get(bare, &st));
+  E("close_bare", __wasi_fd_close(bare));
   // Append-mode open.
   E("open_append", __wasi_path_open(3, 0, "data.bin", 0, ALL_RIGHTS, 0, __WASI_FDFLAGS_APPEND, &fd2));
   E("fdstat_append", __wasi_fd_fdstat_get(fd2, &fds));

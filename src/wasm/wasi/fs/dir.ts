@@ -163,8 +163,8 @@ export class DirHandle extends Handle {
         if (req.write) errno(Errno.ISDIR, 'cannot open a directory for writing');
         return new DirHandle(fs.openSync(r.hostPath, O_DIR));
       }
-      const write = req.write;
-      const read = req.read || !write;
+      const { read, write } = req;
+      // Neither right (e.g. opened only to stat it): the host fd is read-only, but fd_read is refused.
       let flags = read && write ? C.O_RDWR : write ? C.O_WRONLY : C.O_RDONLY;
       // Symlinks were resolved by the walk: never let the OS follow one at the last step.
       flags |= C.O_NOFOLLOW;

@@ -38,13 +38,23 @@ export class FileHandle extends Handle {
     return (this.fdflags & Fdflags.APPEND) !== 0;
   }
 
+  /** As the WASI testsuite (path_open_read_without_rights): an fd opened without FD_READ cannot read. */
+  private mustRead(): void {
+    if (!this.readable) throw new WasiError(Errno.BADF, 'file was opened without the fd_read right');
+  }
+  private mustWrite(): void {
+    if (!this.writable) throw new WasiError(Errno.BADF, 'file was opened without the fd_write right');
+  }
+
   override read(bufs: Uint8Array[]): number {
+    this.mustRead();
     const n = this.readAt(bufs, this.position);
     this.position += BigInt(n);
     return n;
   }
 
   pread(bufs: Uint8Array[], offset: bigint): number {
+    this.mustRead();
     return this.readAt(bufs, offset);
   }
 
@@ -60,6 +70,7 @@ export class FileHandle extends Handle {
   }
 
   override write(bufs: Uint8Array[]): number {
+    this.mustWrite();
     if (this.append) {
       const n = this.appendAll(bufs);
       this.position = fs.fstatSync(this.fd, { bigint: true }).size;
@@ -71,6 +82,7 @@ export class FileHandle extends Handle {
   }
 
   pwrite(bufs: Uint8Array[], offset: bigint): number {
+    this.mustWrite();
     // Linux pwrite ignores the offset on an O_APPEND fd; wasmtime keeps that behaviour.
     if (this.append) return this.appendAll(bufs);
     return this.writeAt(bufs, offset);
