@@ -60,7 +60,11 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<WwNode> {
     keepEnded: opts.keepEnded,
     guestEvents: opts.guestEvents,
     log,
-    runtimeOptions: opts.poolSize !== undefined ? { poolSize: opts.poolSize } : {},
+    runtimeOptions: {
+      ...(opts.poolSize !== undefined ? { poolSize: opts.poolSize } : {}),
+      // Instrumenting a module (binaryen) costs up to seconds; keep the result across restarts.
+      ...(opts.dataDir !== undefined ? { cacheDir: join(opts.dataDir, 'instrumented') } : {}),
+    },
   });
   const info: NodeInfo$Init = { peerId, version: wwVersion(), startedAtMs: BigInt(Date.now()), osPid: process.pid };
   const bootstrap = serve(Node, executor.nodeCap(info));

@@ -1,0 +1,172 @@
+// Spawning through the Executor capability: from bytes and from a content ID (the module cache),
+// argv, stdin, pre-opened dirs, output discarded / captured / streamed to a sink, and info.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { serve } from '../../src/rpc/index.js';
+import { ByteSink, OutputMode, ProcessState } from '../../src/capnp-gen/ww.rpc.js';
+import { WAT, assemble, capture, cpuLoopWasm, FOREVER, eventually, helloWasm, repoRoot, startTestNode, text, type TestNode } from './helpers.js';
+
+let t: TestNode;
+before(async () => {
+  t = await startTestNode();
+});
+after(() => t.close());
+
+const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+
+test('spawn from module bytes runs the module, and puts it in the module cache under its content ID', async () => {
+  const bytes = await assemble(WAT.exit3); // a module no other test puts first
+  const { process, pid } = await t.spawn({ moduleBytes: bytes, argv: ['exit3'] });
+  assert.equal((await process.wait()).status.reason, 'exit: 3');
+  assert.equal((await process.info()).info.cid, sha256(bytes));
+  assert.ok(pid > 1);
+  const cache = t.executor.modules().cache;
+  assert.equal((await cache.has({ cid: sha256(bytes) })).present, true);
+});
+
+test('module cache: put returns the sha256 content ID; has and get find it; spawn by that ID runs it', async () => {
+  const cache = t.executor.modules().cache;
+  const bytes = helloWasm();
+  const cid = sha256(bytes);
+  assert.equal((await cache.has({ cid })).present, false, 'not there before put');
+  assert.equal((await cache.put({ bytes })).cid, cid);
+  assert.equal((await cache.has({ cid })).present, true);
+  assert.deepEqual((await cache.get({ cid })).bytes, bytes);
+  const { process } = await t.spawn({ moduleCid: cid, argv: ['hello', 'x'], stdout: capture });
+  const st = (await process.wait()).status;
+  assert.equal(st.reason, 'normal');
+  assert.equal(text(st.stdout), 'hello from C on ww\nargv[0] = hello\nargv[1] = x\n');
+});
+
+test('module cache: an unknown content ID is absent, and get/spawn of it fail with "module not found"', async () => {
+  const cache = t.executor.modules().cache;
+  const cid = 'ab'.repeat(32);
+  assert.equal((await cache.has({ cid })).present, false);
+  assert.equal((await cache.has({ cid: '../../etc/passwd' })).present, false);
+  await assert.rejects(cache.get({ cid }).then(), /module not found: abab/);
+  await assert.rejects(t.spawn({ moduleCid: cid }), /module not found: abab/);
+});
+
+test('module cache: bytes that are not a runnable WASI module are refused with the reason', async () => {
+  const cache = t.executor.modules().cache;
+  await assert.rejects(cache.put({ bytes: new TextEncoder().encode('not wasm') }).then(), /WebAssembly|magic|module/i);
+  const noStart = await assemble('(module (memory (export "memory") 1))');
+  await assert.rejects(t.spawn({ moduleBytes: noStart }), /_start/);
+  await assert.rejects(t.spawn({}), /module bytes or a module content ID/);
+});
+
+test('stdin bytes reach the guest, then end of input', async () => {
+  const input = new TextEncoder().encode('one two three\n'.repeat(100));
+  const { process } = await t.spawn({ moduleBytes: await assemble(WAT.cat), stdin: input, stdout: capture });
+  const st = (await process.wait()).status;
+  assert.equal(st.reason, 'normal');
+  assert.equal(text(st.stdout), text(input));
+});
+
+test('pre-opened dirs are visible to the guest at their guest path', async () => {
+  const { process } = await t.spawn({
+    moduleBytes: new Uint8Array((await import('node:fs')).readFileSync(join(repoRoot(), 'examples', 'wordcount', 'wordcount.wasm'))),
+    argv: ['wordcount', '/data'],
+    dirs: [{ hostPath: join(repoRoot(), 'examples', 'wordcount', 'data'), guestPath: '/data' }],
+    stdout: capture,
+    stderr: capture,
+  });
+  const st = (await process.wait()).status;
+  assert.equal(st.reason, 'normal', text(st.stderr));
+  assert.match(text(st.stdout), /total/);
+});
+
+test('output discarded: wait returns no bytes', async () => {
+  const { process } = await t.spawn({ moduleBytes: helloWasm(), stdout: { mode: OutputMode.discard } });
+  const st = (await process.wait()).status;
+  assert.equal(st.reason, 'normal');
+  assert.equal(st.stdout.length, 0);
+});
+
+test('output captured: wait returns stdout and stderr separately', async () => {
+  const { process } = await t.spawn({ moduleBytes: await assemble(WAT.chunks), stdout: capture, stderr: capture });
+  const st = (await process.wait()).status;
+  assert.deepEqual([...st.stdout], Array.from({ length: 100 }, (_, i) => i));
+  assert.deepEqual([...st.stderr], Array.from({ length: 100 }, (_, i) => 100 + i));
+});
+
+test('output streamed to a sink: every write arrives, in order, before wait returns', async () => {
+  const out: number[] = [];
+  const err: number[] = [];
+  const stdoutSink = serve(ByteSink, { write: ({ data }) => void out.push(...data) });
+  const stderrSink = serve(ByteSink, {
+    // a slow sink: wait must still not return before its writes are done
+    write: async ({ data }) => {
+      await new Promise((r) => setTimeout(r, 1));
+      err.push(...data);
+    },
+  });
+  const { process } = await t.spawn({
+    moduleBytes: await assemble(WAT.chunks),
+    stdout: { mode: OutputMode.sink, sink: stdoutSink },
+    stderr: { mode: OutputMode.sink, sink: stderrSink },
+  });
+  const st = (await process.wait()).status;
+  assert.equal(st.reason, 'normal');
+  assert.deepEqual(out, Array.from({ length: 100 }, (_, i) => i));
+  assert.deepEqual(err, Array.from({ length: 100 }, (_, i) => 100 + i));
+});
+
+test('a sink that fails does not end the process: its output is dropped and the process runs to its end', async () => {
+  const failing = serve(ByteSink, {
+    write: () => {
+      throw new Error('sink broken');
+    },
+  });
+  const { process } = await t.spawn({ moduleBytes: await assemble(WAT.chunks), stdout: { mode: OutputMode.sink, sink: failing }, stderr: capture });
+  const st = (await process.wait()).status;
+  assert.equal(st.reason, 'normal');
+  assert.equal(st.stderr.length, 100);
+});
+
+test('info: pid, ppid, cid, argv, creation time, state, fuel, cpu time, memory, peer ID', async () => {
+  const before = Date.now();
+  const bytes = cpuLoopWasm();
+  const { process, pid } = await t.spawn({ moduleBytes: bytes, argv: ['cpu-loop', FOREVER] });
+  await eventually('the guest uses fuel', async () => (await process.info()).info.fuelUsed > 0n);
+  const i = (await process.info()).info;
+  const id = (await t.client.node.identity()).info;
+  assert.equal(i.pid, pid);
+  assert.equal(i.ppid, 1);
+  assert.equal(i.cid, sha256(bytes));
+  assert.deepEqual(i.argv, ['cpu-loop', FOREVER]);
+  assert.ok(Number(i.createdAtMs) >= before - 1000 && Number(i.createdAtMs) <= Date.now() + 1000);
+  assert.equal(i.state, ProcessState.running);
+  assert.ok(i.cpuMs > 0);
+  assert.ok(i.memoryBytes >= 65536n);
+  assert.equal(i.peerId, id.peerId);
+  assert.equal(i.reason, '');
+  await process.kill();
+  const ended = (await process.info()).info;
+  assert.equal(ended.state, ProcessState.exited);
+  assert.equal(ended.reason, 'killed');
+  assert.equal(ended.exitCode, 137);
+});
+
+test('executor.process(pid) gives the same process; an unknown pid fails "no such process"', async () => {
+  const { process, pid } = await t.spawn({ moduleBytes: helloWasm() });
+  await process.wait();
+  const again = t.executor.process({ pid }).process;
+  assert.equal((await again.wait()).status.reason, 'normal', 'an ended process can still be waited on');
+  await assert.rejects(t.executor.process({ pid: 987654 }).process.info().then(), /no such process: 987654/);
+});
+
+test('ps lists init, live and ended processes', async () => {
+  const { process, pid } = await t.spawn({ moduleBytes: cpuLoopWasm(), argv: ['cpu-loop', FOREVER] });
+  const done = await t.spawn({ moduleBytes: helloWasm() });
+  await done.process.wait();
+  const { processes } = await t.executor.ps();
+  const byPid = new Map(processes.map((p) => [p.pid, p]));
+  assert.equal(byPid.get(1)?.state, ProcessState.running);
+  assert.equal(byPid.get(pid)?.state, ProcessState.running);
+  assert.equal(byPid.get(done.pid)?.state, ProcessState.exited);
+  assert.equal(byPid.get(done.pid)?.reason, 'normal');
+  await process.kill();
+});
