@@ -1,7 +1,7 @@
 // Schema descriptors and the plain-object codec. Generated code (src/capnp-gen/*.rpc.ts) describes
 // each struct and interface with these descriptors; the engine turns plain JS objects into struct
 // content and back, with capabilities handed to the engine through CapIO.
-import * as $ from 'capnp-es';
+import { type StructBuilder, type StructRef, WireBuilder, WireError, WireReader } from './wire.js';
 
 export type TypeDesc =
   | { readonly k: 'void' }
@@ -59,116 +59,59 @@ export interface CapIO {
   write(value: unknown, iface: InterfaceDesc): number;
 }
 
-/** Bounds the work one payload can cause on read, whatever its pointers claim. */
-export class ReadBudget {
-  constructor(public units: number) {}
-  spend(n: number): void {
-    this.units -= n;
-    if (this.units < 0) throw new Error('message exceeds the traversal limit (too many elements)');
-  }
-}
-
 export const MAX_NESTING = 64;
-
-const sizeCache = new WeakMap<StructDesc, $.ObjectSize>();
-function sizeOf(d: StructDesc): $.ObjectSize {
-  let s = sizeCache.get(d);
-  if (!s) {
-    s = new $.ObjectSize(d.dataWords * 8, d.pointers);
-    sizeCache.set(d, s);
-  }
-  return s;
-}
-
-const ctorCache = new WeakMap<StructDesc, $.StructCtor<$.Struct>>();
-/** A capnp-es struct class for a descriptor (for composite lists and struct pointers). */
-export function structClass(d: StructDesc): $.StructCtor<$.Struct> {
-  let c = ctorCache.get(d);
-  if (!c) {
-    const size = sizeOf(d);
-    c = class extends $.Struct {
-      static override readonly _capnp = { displayName: d.name, id: d.id, size };
-    } as unknown as $.StructCtor<$.Struct>;
-    ctorCache.set(d, c);
-  }
-  return c;
-}
-
-const u = $.utils;
-
 
 // ---------------------------------------------------------------------------------------------
 // Reading
 
-export function readStruct(
-  s: $.Struct,
-  d: StructDesc,
-  caps: CapIO,
-  budget: ReadBudget,
-  depth = 0,
-): Record<string, unknown> {
-  if (depth > MAX_NESTING) throw new Error(`struct nesting deeper than ${MAX_NESTING}`);
-  const size = u.getSize(s);
-  const dataBytes = size.dataByteLength;
-  const ptrs = size.pointerLength;
+export function readStruct(r: WireReader, st: StructRef, d: StructDesc, caps: CapIO, depth = 0): Record<string, unknown> {
+  if (depth > MAX_NESTING) throw new WireError(`struct nesting deeper than ${MAX_NESTING}`);
   const out: Record<string, unknown> = {};
-  let which = -1;
-  if (d.discriminantOffset !== undefined) {
-    which = d.discriminantOffset * 2 + 2 <= dataBytes ? u.getUint16(d.discriminantOffset * 2, s) : 0;
-  }
+  const which = d.discriminantOffset !== undefined ? r.u16(st, d.discriminantOffset * 2) : -1;
   for (const f of d.fields) {
     if (f.discriminant !== undefined) {
       if (f.discriminant !== which) continue;
       out.which = f.name;
     }
     if (f.group) {
-      out[f.name] = readStruct(s, f.group, caps, budget, depth + 1);
+      out[f.name] = readStruct(r, st, f.group, caps, depth + 1);
       continue;
     }
-    out[f.name] = readField(s, f, dataBytes, ptrs, caps, budget, depth);
+    out[f.name] = readField(r, st, f, caps, depth);
   }
   return out;
 }
 
-function readField(
-  s: $.Struct,
-  f: FieldDesc,
-  dataBytes: number,
-  ptrs: number,
-  caps: CapIO,
-  budget: ReadBudget,
-  depth: number,
-): unknown {
-  const t = f.type;
+function readField(r: WireReader, st: StructRef, f: FieldDesc, caps: CapIO, depth: number): unknown {
   const o = f.offset;
-  switch (t.k) {
+  switch (f.type.k) {
     case 'void':
       return undefined;
     case 'bool':
-      return (o >> 3) < dataBytes ? u.getBit(o, s) : false;
+      return r.bit(st, o);
     case 'int8':
-      return o + 1 <= dataBytes ? u.getInt8(o, s) : 0;
+      return r.i8(st, o);
     case 'uint8':
-      return o + 1 <= dataBytes ? u.getUint8(o, s) : 0;
+      return r.u8(st, o);
     case 'int16':
-      return o * 2 + 2 <= dataBytes ? u.getInt16(o * 2, s) : 0;
+      return r.i16(st, o * 2);
     case 'uint16':
-      return o * 2 + 2 <= dataBytes ? u.getUint16(o * 2, s) : 0;
+      return r.u16(st, o * 2);
     case 'int32':
-      return o * 4 + 4 <= dataBytes ? u.getInt32(o * 4, s) : 0;
+      return r.i32(st, o * 4);
     case 'uint32':
-      return o * 4 + 4 <= dataBytes ? u.getUint32(o * 4, s) : 0;
+      return r.u32(st, o * 4);
     case 'float32':
-      return o * 4 + 4 <= dataBytes ? u.getFloat32(o * 4, s) : 0;
+      return r.f32(st, o * 4);
     case 'float64':
-      return o * 8 + 8 <= dataBytes ? u.getFloat64(o * 8, s) : 0;
+      return r.f64(st, o * 8);
     case 'int64':
-      return o * 8 + 8 <= dataBytes ? u.getInt64(o * 8, s) : 0n;
+      return r.i64(st, o * 8);
     case 'uint64':
-      return o * 8 + 8 <= dataBytes ? u.getUint64(o * 8, s) : 0n;
+      return r.u64(st, o * 8);
     default:
-      if (o >= ptrs) return defaultPointerValue(t);
-      return readPointer(u.getPointer(o, s), t, caps, budget, depth);
+      if (o >= st.pc) return defaultPointerValue(f.type);
+      return readPointer(r, st.s, st.p + o * 8, f.type, caps, depth);
   }
 }
 
@@ -185,91 +128,96 @@ function defaultPointerValue(t: TypeDesc): unknown {
   }
 }
 
-function readPointer(p: $.Pointer, t: TypeDesc, caps: CapIO, budget: ReadBudget, depth: number): unknown {
-  if (u.isNull(p)) return defaultPointerValue(t);
+function readPointer(r: WireReader, seg: number, off: number, t: TypeDesc, caps: CapIO, depth: number): unknown {
   switch (t.k) {
     case 'text': {
-      const text = $.Text.fromPointer(p);
-      budget.spend(text.length >> 3);
-      return text.get(0);
+      const l = r.listAt(seg, off);
+      return l ? r.textOf(l) : '';
     }
     case 'data': {
-      const data = $.Data.fromPointer(p);
-      budget.spend(data.length >> 3);
-      // A copy: the caller may keep it after the message's buffers are reused or released.
-      return data.toUint8Array().slice();
+      const l = r.listAt(seg, off);
+      // A copy: the receiver may keep it after the message's buffers are gone.
+      return l ? r.dataOf(l).slice() : new Uint8Array(0);
     }
     case 'struct': {
+      const st = r.structAt(seg, off);
       const d = t.s();
-      const s = new (structClass(d))(p.segment, p.byteOffset, p._capnp.depthLimit);
-      u.validate($.PointerType.STRUCT, s);
-      budget.spend(1);
-      return readStruct(s, d, caps, budget, depth + 1);
+      return readStruct(r, st ?? { s: 0, d: 0, dl: 0, p: 0, pc: 0 }, d, caps, depth + 1);
     }
     case 'cap': {
-      const lo = p.segment.getUint32(p.byteOffset);
-      if (lo !== 3) throw new Error('expected a capability pointer');
-      return caps.read(u.getCapabilityId(p), t.i());
+      const index = r.capAt(seg, off);
+      return index === null ? null : caps.read(index, t.i());
     }
-    case 'list':
-      return readList(p, t.e, caps, budget, depth + 1);
-    case 'anyPointer':
-      return null;
+    case 'list': {
+      const l = r.listAt(seg, off);
+      return l ? readList(r, l, t.e, caps, depth + 1) : [];
+    }
     default:
-      return undefined;
+      return null;
   }
 }
 
-const LIST_CLASS: Record<string, $.ListCtor<unknown>> = {
-  void: $.VoidList as unknown as $.ListCtor<unknown>,
-  bool: $.BoolList as unknown as $.ListCtor<unknown>,
-  int8: $.Int8List as unknown as $.ListCtor<unknown>,
-  int16: $.Int16List as unknown as $.ListCtor<unknown>,
-  int32: $.Int32List as unknown as $.ListCtor<unknown>,
-  int64: $.Int64List as unknown as $.ListCtor<unknown>,
-  uint8: $.Uint8List as unknown as $.ListCtor<unknown>,
-  uint16: $.Uint16List as unknown as $.ListCtor<unknown>,
-  uint32: $.Uint32List as unknown as $.ListCtor<unknown>,
-  uint64: $.Uint64List as unknown as $.ListCtor<unknown>,
-  float32: $.Float32List as unknown as $.ListCtor<unknown>,
-  float64: $.Float64List as unknown as $.ListCtor<unknown>,
-  text: $.TextList as unknown as $.ListCtor<unknown>,
-  data: $.DataList as unknown as $.ListCtor<unknown>,
+const SIZE_OF: Record<string, number> = {
+  void: 0, bool: 1, int8: 2, uint8: 2, int16: 3, uint16: 3, int32: 4, uint32: 4, float32: 4,
+  int64: 5, uint64: 5, float64: 5, text: 6, data: 6, list: 6, cap: 6, anyPointer: 6, struct: 7,
 };
 
-const compositeListCache = new WeakMap<StructDesc, $.ListCtor<$.Struct>>();
-function compositeList(d: StructDesc): $.ListCtor<$.Struct> {
-  let c = compositeListCache.get(d);
-  if (!c) {
-    c = $.CompositeList(structClass(d));
-    compositeListCache.set(d, c);
-  }
-  return c;
-}
-
-function readList(p: $.Pointer, e: TypeDesc, caps: CapIO, budget: ReadBudget, depth: number): unknown[] {
-  if (depth > MAX_NESTING) throw new Error(`list nesting deeper than ${MAX_NESTING}`);
-  u.validate($.PointerType.LIST, p);
-  const length = u.getTargetListLength(p);
-  budget.spend(length + 1);
-  const out: unknown[] = new Array(length);
+function readList(r: WireReader, l: import('./wire.js').ListRef, e: TypeDesc, caps: CapIO, depth: number): unknown[] {
+  if (depth > MAX_NESTING) throw new WireError(`list nesting deeper than ${MAX_NESTING}`);
+  const n = l.count;
+  const out: unknown[] = new Array(n);
   if (e.k === 'struct') {
+    if (l.size !== 7) throw new WireError('expected a list of structs');
     const d = e.s();
-    const list = new (compositeList(d))(p.segment, p.byteOffset, p._capnp.depthLimit);
-    for (let i = 0; i < length; i++) out[i] = readStruct(list.get(i), d, caps, budget, depth + 1);
+    for (let i = 0; i < n; i++) out[i] = readStruct(r, r.listStruct(l, i), d, caps, depth + 1);
     return out;
   }
-  if (e.k === 'cap' || e.k === 'list' || e.k === 'anyPointer') {
-    const PL = $.PointerList($.Pointer) as $.ListCtor<$.Pointer>;
-    const list = new PL(p.segment, p.byteOffset, p._capnp.depthLimit);
-    for (let i = 0; i < length; i++) out[i] = readPointer(list.get(i), e, caps, budget, depth + 1);
+  const want = SIZE_OF[e.k];
+  if (l.size !== want && !(e.k === 'void')) throw new WireError(`list element size ${l.size} does not match ${e.k}`);
+  if (want === 6) {
+    for (let i = 0; i < n; i++) out[i] = readPointer(r, l.s, l.off + i * 8, e, caps, depth + 1);
     return out;
   }
-  const Ctor = LIST_CLASS[e.k];
-  const list = new Ctor(p.segment, p.byteOffset, p._capnp.depthLimit);
-  for (let i = 0; i < length; i++) {
-    const v = list.get(i);
-    out[i] = e.k === 'data' ? (v as $.Data).toUint8Array().slice() : v;
+  const dv = r.views[l.s];
+  const base = l.off;
+  for (let i = 0; i < n; i++) {
+    switch (e.k) {
+      case 'bool':
+        out[i] = (dv.getUint8(base + (i >>> 3)) & (1 << (i & 7))) !== 0;
+        break;
+      case 'int8':
+        out[i] = dv.getInt8(base + i);
+        break;
+      case 'uint8':
+        out[i] = dv.getUint8(base + i);
+        break;
+      case 'int16':
+        out[i] = dv.getInt16(base + i * 2, true);
+        break;
+      case 'uint16':
+        out[i] = dv.getUint16(base + i * 2, true);
+        break;
+      case 'int32':
+        out[i] = dv.getInt32(base + i * 4, true);
+        break;
+      case 'uint32':
+        out[i] = dv.getUint32(base + i * 4, true);
+        break;
+      case 'float32':
+        out[i] = dv.getFloat32(base + i * 4, true);
+        break;
+      case 'int64':
+        out[i] = dv.getBigInt64(base + i * 8, true);
+        break;
+      case 'uint64':
+        out[i] = dv.getBigUint64(base + i * 8, true);
+        break;
+      case 'float64':
+        out[i] = dv.getFloat64(base + i * 8, true);
+        break;
+      default:
+        out[i] = undefined;
+    }
   }
   return out;
 }
@@ -277,89 +225,142 @@ function readList(p: $.Pointer, e: TypeDesc, caps: CapIO, budget: ReadBudget, de
 // ---------------------------------------------------------------------------------------------
 // Writing
 
-export function writeStruct(s: $.Struct, d: StructDesc, value: Record<string, unknown>, caps: CapIO): void {
+/** Writes `value` as a new struct of type `d` at the pointer word `ptr`. */
+export function writeStructAt(b: WireBuilder, ptr: number, d: StructDesc, value: Record<string, unknown>, caps: CapIO): void {
+  const st = b.initStruct(ptr, d.dataWords, d.pointers);
+  writeStruct(b, st, d, value, caps);
+}
+
+export function writeStruct(b: WireBuilder, st: StructBuilder, d: StructDesc, value: Record<string, unknown>, caps: CapIO): void {
   for (const f of d.fields) {
     const v = value[f.name];
     if (v === undefined) continue;
     if (f.discriminant !== undefined && d.discriminantOffset !== undefined) {
-      u.setUint16(d.discriminantOffset * 2, f.discriminant, s);
+      b.dv.setUint16(st.d + d.discriminantOffset * 2, f.discriminant, true);
     }
     if (f.group) {
-      writeStruct(s, f.group, v as Record<string, unknown>, caps);
+      writeStruct(b, st, f.group, v as Record<string, unknown>, caps);
       continue;
     }
-    writeField(s, f, v, caps);
+    writeField(b, st, f, v, caps);
   }
 }
 
-function writeField(s: $.Struct, f: FieldDesc, v: unknown, caps: CapIO): void {
-  const t = f.type;
+function writeField(b: WireBuilder, st: StructBuilder, f: FieldDesc, v: unknown, caps: CapIO): void {
   const o = f.offset;
-  switch (t.k) {
+  const dv = b.dv;
+  const at = st.d;
+  switch (f.type.k) {
     case 'void':
       return;
-    case 'bool':
-      return u.setBit(o, Boolean(v), s);
-    case 'int8':
-      return u.setInt8(o, Number(v), s);
-    case 'uint8':
-      return u.setUint8(o, Number(v), s);
-    case 'int16':
-      return u.setInt16(o * 2, Number(v), s);
-    case 'uint16':
-      return u.setUint16(o * 2, Number(v), s);
-    case 'int32':
-      return u.setInt32(o * 4, Number(v), s);
-    case 'uint32':
-      return u.setUint32(o * 4, Number(v), s);
-    case 'float32':
-      return u.setFloat32(o * 4, Number(v), s);
-    case 'float64':
-      return u.setFloat64(o * 8, Number(v), s);
-    case 'int64':
-      return u.setInt64(o * 8, BigInt(v as bigint), s);
-    case 'uint64':
-      return u.setUint64(o * 8, BigInt(v as bigint), s);
-    case 'text':
-      return u.setText(o, String(v), s);
-    case 'data': {
-      const bytes = v as Uint8Array;
-      const data = u.initData(o, bytes.byteLength, s);
-      if (bytes.byteLength > 0) data.copyBuffer(bytes);
+    case 'bool': {
+      const byte = at + (o >>> 3);
+      const mask = 1 << (o & 7);
+      dv.setUint8(byte, v ? dv.getUint8(byte) | mask : dv.getUint8(byte) & ~mask);
       return;
     }
-    case 'struct': {
-      const d = t.s();
-      const child = u.initStructAt(o, structClass(d), s);
-      return writeStruct(child, d, v as Record<string, unknown>, caps);
-    }
+    case 'int8':
+      return dv.setInt8(at + o, Number(v));
+    case 'uint8':
+      return dv.setUint8(at + o, Number(v));
+    case 'int16':
+      return dv.setInt16(at + o * 2, Number(v), true);
+    case 'uint16':
+      return dv.setUint16(at + o * 2, Number(v), true);
+    case 'int32':
+      return dv.setInt32(at + o * 4, Number(v), true);
+    case 'uint32':
+      return dv.setUint32(at + o * 4, Number(v), true);
+    case 'float32':
+      return dv.setFloat32(at + o * 4, Number(v), true);
+    case 'float64':
+      return dv.setFloat64(at + o * 8, Number(v), true);
+    case 'int64':
+      return dv.setBigInt64(at + o * 8, BigInt(v as bigint), true);
+    case 'uint64':
+      return dv.setBigUint64(at + o * 8, BigInt(v as bigint), true);
+    default:
+      return writePointer(b, st.p + o * 8, f.type, v, caps);
+  }
+}
+
+function writePointer(b: WireBuilder, ptr: number, t: TypeDesc, v: unknown, caps: CapIO): void {
+  if (v === null) return;
+  switch (t.k) {
+    case 'text':
+      return b.setText(ptr, String(v));
+    case 'data':
+      return b.setData(ptr, v as Uint8Array);
+    case 'struct':
+      return writeStructAt(b, ptr, t.s(), v as Record<string, unknown>, caps);
     case 'cap':
-      if (v === null) return;
-      return u.setInterfacePointer(caps.write(v, t.i()), u.getPointer(o, s));
+      return b.setCap(ptr, caps.write(v, t.i()));
     case 'list':
-      return writeList(s, o, t.e, v as unknown[], caps);
-    case 'anyPointer':
+      return writeList(b, ptr, t.e, v as unknown[], caps);
+    default:
       return;
   }
 }
 
-function writeList(s: $.Struct, index: number, e: TypeDesc, values: unknown[], caps: CapIO): void {
+function writeList(b: WireBuilder, ptr: number, e: TypeDesc, values: unknown[], caps: CapIO): void {
   const n = values.length;
   if (e.k === 'struct') {
     const d = e.s();
-    const list = u.initList(index, compositeList(d), n, s);
-    for (let i = 0; i < n; i++) writeStruct(list.get(i), d, values[i] as Record<string, unknown>, caps);
-    return;
-  }
-  if (e.k === 'cap') {
-    const list = u.initList(index, $.PointerList($.Pointer), n, s);
+    const first = b.initCompositeList(ptr, n, d.dataWords, d.pointers);
+    const step = (d.dataWords + d.pointers) * 8;
     for (let i = 0; i < n; i++) {
-      if (values[i] !== null) u.setInterfacePointer(caps.write(values[i], e.i()), list.get(i));
+      const at = first + i * step;
+      writeStruct(b, { d: at, p: at + d.dataWords * 8 }, d, values[i] as Record<string, unknown>, caps);
     }
     return;
   }
-  if (e.k === 'list' || e.k === 'anyPointer') throw new Error('lists of lists are not supported by the codec yet');
-  if (e.k === 'data') throw new Error('lists of Data are not supported by the codec yet');
-  const list = u.initList(index, LIST_CLASS[e.k], n, s);
-  for (let i = 0; i < n; i++) list.set(i, values[i]);
+  const size = SIZE_OF[e.k];
+  const at = b.initList(ptr, size, n);
+  if (size === 6) {
+    for (let i = 0; i < n; i++) writePointer(b, at + i * 8, e, values[i], caps);
+    return;
+  }
+  const dv = b.dv;
+  for (let i = 0; i < n; i++) {
+    const v = values[i];
+    switch (e.k) {
+      case 'bool':
+        if (v) dv.setUint8(at + (i >>> 3), dv.getUint8(at + (i >>> 3)) | (1 << (i & 7)));
+        break;
+      case 'int8':
+        dv.setInt8(at + i, Number(v));
+        break;
+      case 'uint8':
+        dv.setUint8(at + i, Number(v));
+        break;
+      case 'int16':
+        dv.setInt16(at + i * 2, Number(v), true);
+        break;
+      case 'uint16':
+        dv.setUint16(at + i * 2, Number(v), true);
+        break;
+      case 'int32':
+        dv.setInt32(at + i * 4, Number(v), true);
+        break;
+      case 'uint32':
+        dv.setUint32(at + i * 4, Number(v), true);
+        break;
+      case 'float32':
+        dv.setFloat32(at + i * 4, Number(v), true);
+        break;
+      case 'int64':
+        dv.setBigInt64(at + i * 8, BigInt(v as bigint), true);
+        break;
+      case 'uint64':
+        dv.setBigUint64(at + i * 8, BigInt(v as bigint), true);
+        break;
+      case 'float64':
+        dv.setFloat64(at + i * 8, Number(v), true);
+        break;
+      default:
+        break;
+    }
+  }
 }
+
+export { WireReader, WireBuilder };

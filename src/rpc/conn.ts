@@ -1,14 +1,7 @@
 // One two-party Cap'n Proto RPC connection (level 1). Organised like rpc.capnp: the four tables,
 // embargoes, and one handler per message type (handleCall, handleReturn, ...).
-import * as $ from 'capnp-es';
-import {
-  Message as RpcMessage,
-  type CapDescriptor,
-  type MessageTarget,
-  type Payload as RpcPayload,
-  type Exception as RpcException,
-} from 'capnp-es/capnp/rpc';
-import { type CapIO, type InterfaceDesc, type MethodDesc, ReadBudget, type StructDesc, readStruct, structClass, writeStruct } from './codec.js';
+import { type CapIO, type InterfaceDesc, type MethodDesc, type StructDesc, readStruct, writeStructAt } from './codec.js';
+import { type StructBuilder, type StructRef, WireBuilder, WireReader, copyStruct } from './wire.js';
 import { type Client, type ClientOf, type Interface, lookupMethod, makeClient } from './client.js';
 import { EmbargoTable } from './embargo.js';
 import {
@@ -39,7 +32,6 @@ import {
 import { ExportTable, IdTable, ImportTable } from './tables.js';
 import type { Transport } from './transport/types.js';
 
-const u = $.utils;
 
 export interface ConnectionLimits {
   /** Most calls we may have outstanding on the peer; more fail with `overloaded` locally. */
@@ -92,6 +84,10 @@ interface Answer {
   keepResults: boolean;
 }
 
+// rpc.capnp Message union tags, and the layouts (data words, pointers) of the structs we build.
+const MSG = { unimplemented: 0, abort: 1, call: 2, return: 3, finish: 4, resolve: 5, release: 6, bootstrap: 8, disembargo: 13 };
+const EMPTY: StructRef = { s: 0, d: 0, dl: 0, p: 0, pc: 0 };
+
 const BOOTSTRAP_RESULTS: StructDesc = { name: 'Bootstrap', id: '0', dataWords: 0, pointers: 1, fields: [] };
 
 let nextConnectionId = 1;
@@ -128,8 +124,9 @@ export class Connection implements HookHost {
     const result = new PendingResult(BOOTSTRAP_RESULTS);
     const q = this.newQuestion(result, BOOTSTRAP_RESULTS, true);
     if (q) {
-      this.send((root) => {
-        root._initBootstrap().questionId = q.id;
+      this.send((b, root) => {
+        const m = variant(b, root, MSG.bootstrap, 1, 1);
+        b.dv.setUint32(m.d, q.id, true);
       });
     }
     const hook = result.pipeline([]);
@@ -166,14 +163,12 @@ export class Connection implements HookHost {
   // -------------------------------------------------------------------------------------------
   // Sending
 
-  private send(build: (root: RpcMessage) => void): void {
+  private send(build: (b: WireBuilder, root: StructBuilder) => void): void {
     if (!this.connected) return;
-    // Most RPC messages are a few hundred bytes: start small instead of capnp-es's 4 KiB segment.
-    const arena = { kind: 0, buffer: new ArrayBuffer(512) } as unknown as ConstructorParameters<typeof $.Message>[0];
-    const msg = new $.Message(arena, false);
-    const root = msg.initRoot(RpcMessage);
-    build(root);
-    this.transport.send(segmentsOf(msg));
+    const b = new WireBuilder(256);
+    const root = b.initRoot(1, 1);
+    build(b, root);
+    this.transport.send(b.segments());
     if (this.afterSend.length > 0) {
       const after = this.afterSend;
       this.afterSend = [];
@@ -215,13 +210,13 @@ export class Connection implements HookHost {
       return result;
     }
     try {
-      this.send((root) => {
-        const call = root._initCall();
-        call.questionId = q.id;
-        writeTarget(call._initTarget(), target);
-        call.interfaceId = method.interfaceId;
-        call.methodId = method.ordinal;
-        q.paramExports = this.writePayload(call._initParams(), method.params, params);
+      this.send((b, root) => {
+        const call = variant(b, root, MSG.call, 3, 3);
+        b.dv.setUint32(call.d, q.id, true);
+        b.dv.setUint16(call.d + 4, method.ordinal, true);
+        b.dv.setBigUint64(call.d + 8, method.interfaceId, true);
+        writeTarget(b, call.p, target);
+        q.paramExports = this.writePayload(b, call.p + 8, method.params, params);
       });
     } catch (e) {
       this.questions.delete(q.id);
@@ -234,7 +229,7 @@ export class Connection implements HookHost {
   }
 
   /** Writes a payload's content and cap table; returns the export ids it added references to. */
-  private writePayload(payload: RpcPayload, desc: StructDesc, value: Payload): number[] {
+  private writePayload(b: WireBuilder, ptr: number, desc: StructDesc, value: Payload): number[] {
     const hooks: Hook[] = [];
     const io: CapIO = {
       read: () => null,
@@ -245,34 +240,37 @@ export class Connection implements HookHost {
         return hooks.length - 1;
       },
     };
-    const content = u.initStructAt(0, structClass(desc), payload);
-    writeStruct(content, desc, value, io);
-    return this.writeCapTable(payload, hooks);
+    const payload = b.initStruct(ptr, 0, 2);
+    writeStructAt(b, payload.p, desc, value, io);
+    return this.writeCapTable(b, payload.p + 8, hooks);
   }
 
-  private writeCapTable(payload: RpcPayload, hooks: Hook[]): number[] {
+  private writeCapTable(b: WireBuilder, ptr: number, hooks: Hook[]): number[] {
     const exported: number[] = [];
     if (hooks.length === 0) return exported;
-    const table = payload._initCapTable(hooks.length);
+    const first = b.initCompositeList(ptr, hooks.length, 1, 1);
     for (let i = 0; i < hooks.length; i++) {
-      const id = this.writeDescriptor(table.get(i), hooks[i]);
+      const at = first + i * 16;
+      const id = this.writeDescriptor(b, { d: at, p: at + 8 }, hooks[i]);
       if (id !== null) exported.push(id);
     }
     return exported;
   }
 
   /** Describes `hook` to the peer; returns the export id when one gained a reference. */
-  private writeDescriptor(d: CapDescriptor, hook: Hook): number | null {
+  private writeDescriptor(b: WireBuilder, d: StructBuilder, hook: Hook): number | null {
     const h = shorten(hook);
+    const set = (tag: number, id: number): void => {
+      b.dv.setUint16(d.d, tag, true);
+      b.dv.setUint32(d.d + 4, id, true);
+    };
     if (h instanceof ImportHook && h.conn === this) {
-      d.receiverHosted = h.importId;
+      set(CAP.receiverHosted, h.importId);
       return null;
     }
     if (h instanceof QuestionPipelineHook && h.conn === this && h.unresolved) {
-      const pa = d._initReceiverAnswer();
-      pa.questionId = h.question.id;
-      const ops = pa._initTransform(h.path.length);
-      for (let i = 0; i < h.path.length; i++) ops.get(i).getPointerField = h.path[i];
+      b.dv.setUint16(d.d, CAP.receiverAnswer, true);
+      writePromisedAnswer(b, d.p, h.question.id, h.path);
       return null;
     }
     const { id, fresh } = this.exports.add(h);
@@ -280,13 +278,13 @@ export class Connection implements HookHost {
     const broken = h.brokenWith;
     if (broken) {
       // A broken capability travels as a promise, resolved to its exception right after.
-      d.senderPromise = id;
+      set(CAP.senderPromise, id);
       if (fresh) this.afterSend.push(() => this.sendResolve(id, h));
     } else if (h.unresolved) {
-      d.senderPromise = id;
+      set(CAP.senderPromise, id);
       if (fresh) h.whenResolved(() => this.sendResolve(id, h));
     } else {
-      d.senderHosted = id;
+      set(CAP.senderHosted, id);
     }
     return id;
   }
@@ -294,21 +292,26 @@ export class Connection implements HookHost {
   private sendResolve(exportId: number, promise: Hook): void {
     if (!this.connected || this.exports.get(exportId) !== promise) return;
     const target = shorten(promise);
-    this.send((root) => {
-      const r = root._initResolve();
-      r.promiseId = exportId;
+    this.send((b, root) => {
+      const r = variant(b, root, MSG.resolve, 1, 1);
+      b.dv.setUint32(r.d, exportId, true);
       const broken = target.brokenWith;
-      if (broken) writeException(r._initException(), broken);
-      else this.writeDescriptor(r._initCap(), target);
+      if (broken) {
+        b.dv.setUint16(r.d + 4, 1, true);
+        writeException(b, r.p, broken);
+      } else {
+        const d = b.initStruct(r.p, 1, 1);
+        this.writeDescriptor(b, d, target);
+      }
     });
   }
 
   private sendFinish(q: Question, releaseResultCaps: boolean): void {
     q.finishSent = true;
-    this.send((root) => {
-      const f = root._initFinish();
-      f.questionId = q.id;
-      f.releaseResultCaps = releaseResultCaps;
+    this.send((b, root) => {
+      const f = variant(b, root, MSG.finish, 1, 0);
+      b.dv.setUint32(f.d, q.id, true);
+      b.dv.setUint8(f.d + 4, releaseResultCaps ? 0 : 1); // stored XOR its default (true)
     });
   }
 
@@ -332,10 +335,10 @@ export class Connection implements HookHost {
   /** Starts an embargo on `target` (a promise we called through); lift runs when it echoes back. */
   startEmbargo(target: Target, lift: () => void): void {
     const id = this.embargoes.start(lift);
-    this.send((root) => {
-      const d = root._initDisembargo();
-      writeTarget(d._initTarget(), target);
-      d._initContext().senderLoopback = id;
+    this.send((b, root) => {
+      const d = variant(b, root, MSG.disembargo, 1, 1);
+      b.dv.setUint32(d.d, id, true); // context.senderLoopback (union tag 0)
+      writeTarget(b, d.p, target);
     });
   }
 
@@ -343,10 +346,10 @@ export class Connection implements HookHost {
   dropImport(hook: ImportHook): void {
     const n = this.imports.drop(hook.importId, hook);
     if (n > 0 && this.connected) {
-      this.send((root) => {
-        const r = root._initRelease();
-        r.id = hook.importId;
-        r.referenceCount = n;
+      this.send((b, root) => {
+        const r = variant(b, root, MSG.release, 1, 0);
+        b.dv.setUint32(r.d, hook.importId, true);
+        b.dv.setUint32(r.d + 4, n, true);
       });
     }
   }
@@ -361,38 +364,36 @@ export class Connection implements HookHost {
 
   private receive(segments: ArrayBuffer[]): void {
     if (!this.connected) return;
-    let root: RpcMessage;
     try {
-      // A duck-typed capnp-es MultiSegmentArena (kind 1): reads the segments without copying them.
-      const arena = { kind: 1, buffers: segments } as unknown as ConstructorParameters<typeof $.Message>[0];
-      const msg = new $.Message(arena, false);
-      root = msg.getRoot(RpcMessage);
-    } catch (e) {
-      return this.abort(`malformed message: ${(e as Error).message}`);
-    }
-    try {
-      const which = root.which();
+      const r = new WireReader(segments, this.limits.traversalWords);
+      const root = r.root();
+      const which = r.u16(root, 0);
+      const body = (): StructRef => r.structField(root, 0) ?? EMPTY;
       switch (which) {
-        case RpcMessage.UNIMPLEMENTED:
-          return this.handleUnimplemented(root.unimplemented);
-        case RpcMessage.ABORT:
-          return this.handleAbort(root.abort);
-        case RpcMessage.BOOTSTRAP:
-          return this.handleBootstrap(root.bootstrap.questionId);
-        case RpcMessage.CALL:
-          return this.handleCall(root);
-        case RpcMessage.RETURN:
-          return this.handleReturn(root);
-        case RpcMessage.FINISH:
-          return this.handleFinish(root.finish.questionId, root.finish.releaseResultCaps);
-        case RpcMessage.RESOLVE:
-          return this.handleResolve(root);
-        case RpcMessage.RELEASE:
-          return this.handleRelease(root.release.id, root.release.referenceCount);
-        case RpcMessage.DISEMBARGO:
-          return this.handleDisembargo(root);
+        case MSG.unimplemented:
+          return this.handleUnimplemented(r, body());
+        case MSG.abort:
+          return this.handleAbort(r, body());
+        case MSG.bootstrap:
+          return this.handleBootstrap(r.u32(body(), 0));
+        case MSG.call:
+          return this.handleCall(r, body());
+        case MSG.return:
+          return this.handleReturn(r, body());
+        case MSG.finish: {
+          const f = body();
+          return this.handleFinish(r.u32(f, 0), !r.bit(f, 32));
+        }
+        case MSG.resolve:
+          return this.handleResolve(r, body());
+        case MSG.release: {
+          const rel = body();
+          return this.handleRelease(r.u32(rel, 0), r.u32(rel, 4));
+        }
+        case MSG.disembargo:
+          return this.handleDisembargo(r, root, body());
         default:
-          return this.replyUnimplemented(root);
+          return this.replyUnimplemented(r, root);
       }
     } catch (e) {
       if (e instanceof ProtocolError) return this.abort(e.message);
@@ -400,41 +401,33 @@ export class Connection implements HookHost {
     }
   }
 
-  private replyUnimplemented(received: RpcMessage): void {
-    this.send((root) => {
-      root.unimplemented = received;
+  private replyUnimplemented(r: WireReader, received: StructRef): void {
+    this.send((b, root) => {
+      b.dv.setUint16(root.d, MSG.unimplemented, true);
+      copyStruct(r, received, b, root.p);
     });
   }
 
-  handleUnimplemented(echoed: RpcMessage): void {
-    switch (echoed.which()) {
-      case RpcMessage.CALL: {
-        const q = this.questions.get(echoed.call.questionId);
+  handleUnimplemented(r: WireReader, echoed: StructRef): void {
+    const inner = r.structField(echoed, 0) ?? EMPTY;
+    switch (r.u16(echoed, 0)) {
+      case MSG.call:
+      case MSG.bootstrap: {
+        const q = this.questions.get(r.u32(inner, 0));
         if (q && !q.returned) {
           q.returned = true;
           q.finishSent = true;
           this.questions.delete(q.id);
-          this.failQuestion(q, new UnimplementedError('the peer does not implement this call'));
+          this.failQuestion(q, new UnimplementedError(q.bootstrap ? 'the peer has no bootstrap interface' : 'the peer does not implement this call'));
         }
         return;
       }
-      case RpcMessage.BOOTSTRAP: {
-        const q = this.questions.get(echoed.bootstrap.questionId);
-        if (q && !q.returned) {
-          q.returned = true;
-          q.finishSent = true;
-          this.questions.delete(q.id);
-          this.failQuestion(q, new UnimplementedError('the peer has no bootstrap interface'));
-        }
-        return;
-      }
-      case RpcMessage.RESOLVE: {
-        // The peer ignored our Resolve: drop the reference the descriptor carried.
-        const r = echoed.resolve;
-        if (r._isCap) {
-          const c = r.cap;
-          if (c._isSenderHosted) this.tryReleaseExport(c.senderHosted);
-          else if (c._isSenderPromise) this.tryReleaseExport(c.senderPromise);
+      case MSG.resolve: {
+        // The peer ignored our Resolve: drop the reference its descriptor carried.
+        if (r.u16(inner, 4) === 0) {
+          const c = r.structField(inner, 0) ?? EMPTY;
+          const tag = r.u16(c, 0);
+          if (tag === CAP.senderHosted || tag === CAP.senderPromise) this.tryReleaseExport(r.u32(c, 4));
         }
         return;
       }
@@ -447,8 +440,8 @@ export class Connection implements HookHost {
     if (this.exports.refs(id) > 0) this.releaseExport(id, 1);
   }
 
-  handleAbort(ex: RpcException): void {
-    const err = rpcErrorFromWire(ex.type, `peer aborted the connection: ${ex.reason}`);
+  handleAbort(r: WireReader, ex: StructRef): void {
+    const err = rpcErrorFromWire(r.u16(ex, 4), `peer aborted the connection: ${r.textField(ex, 0) ?? ''}`);
     this.shutdown(new DisconnectedError(err.message), false);
   }
 
@@ -466,18 +459,17 @@ export class Connection implements HookHost {
       keepResults: false,
     };
     this.answers.set(questionId, answer);
-    this.send((root) => {
-      const ret = root._initReturn();
-      ret.answerId = questionId;
-      ret.releaseParamCaps = false;
+    this.send((b, root) => {
+      const ret = initReturn(b, root, questionId);
       const broken = hook.brokenWith;
       if (broken) {
-        writeException(ret._initException(), broken);
+        b.dv.setUint16(ret.d + 6, RET.exception, true);
+        writeException(b, ret.p, broken);
         return;
       }
-      const payload = ret._initResults();
-      u.setInterfacePointer(0, u.getPointer(0, payload));
-      answer.resultExports = this.writeCapTable(payload, [hook]);
+      const payload = b.initStruct(ret.p, 0, 2);
+      b.setCap(payload.p, 0);
+      answer.resultExports = this.writeCapTable(b, payload.p + 8, [hook]);
     });
   }
 
@@ -487,9 +479,8 @@ export class Connection implements HookHost {
     }
   }
 
-  handleCall(root: RpcMessage): void {
-    const call = root.call;
-    const questionId = call.questionId;
+  handleCall(r: WireReader, call: StructRef): void {
+    const questionId = r.u32(call, 0);
     if (this.answers.has(questionId)) throw new ProtocolError(`Call reuses question id ${questionId}, which is still in use`);
     this.checkAnswerLimit();
     const answer: Answer = {
@@ -501,32 +492,37 @@ export class Connection implements HookHost {
       finished: false,
       keepResults: false,
     };
-    const sendTo = call.sendResultsTo;
-    if (sendTo._isYourself) answer.keepResults = true;
-    else if (sendTo._isThirdParty) {
+    const methodId = r.u16(call, 4);
+    const sendTo = r.u16(call, 6);
+    const interfaceId = r.u64(call, 8);
+    const params = r.structField(call, 1) ?? EMPTY;
+    if (sendTo === 1) answer.keepResults = true;
+    else if (sendTo !== 0) {
       this.answers.set(questionId, answer);
-      this.releasePayloadCaps(call.params);
+      this.releasePayloadCaps(r, params);
       return this.returnException(answer, new UnimplementedError('sendResultsTo.thirdParty needs RPC level 3'));
     }
-    const target = this.readTarget(call.target);
+    const targetRef = r.structField(call, 0);
+    if (!targetRef) throw new ProtocolError('Call has no target');
+    const target = this.readTarget(r, targetRef);
     this.answers.set(questionId, answer);
-    const method = lookupMethod(call.interfaceId, call.methodId);
+    const method = lookupMethod(interfaceId, methodId);
     if (!method) {
       target.release();
-      this.releasePayloadCaps(call.params);
+      this.releasePayloadCaps(r, params);
       return this.returnException(
         answer,
-        new UnimplementedError(`method ${call.methodId} of interface 0x${call.interfaceId.toString(16)} is unknown here`),
+        new UnimplementedError(`method ${methodId} of interface 0x${interfaceId.toString(16)} is unknown here`),
       );
     }
-    let params: Payload;
+    let value: Payload;
     try {
-      params = this.readPayload(call.params, method.params);
+      value = this.readPayload(r, params, method.params);
     } catch (e) {
       target.release();
       throw e;
     }
-    const result = target.call(method, params);
+    const result = target.call(method, value);
     target.release();
     answer.result = result;
     result.then(
@@ -541,26 +537,22 @@ export class Connection implements HookHost {
     if (answer.finished) {
       // The caller sent Finish first: it wants nothing; say so and drop the results.
       releaseCaps(value, desc);
-      this.send((root) => {
-        const ret = root._initReturn();
-        ret.answerId = answer.id;
-        ret.releaseParamCaps = false;
-        ret.canceled = true;
+      this.send((b, root) => {
+        const ret = initReturn(b, root, answer.id);
+        b.dv.setUint16(ret.d + 6, RET.canceled, true);
       });
       this.answers.delete(answer.id);
       return;
     }
     answer.returned = true;
     try {
-      this.send((root) => {
-        const ret = root._initReturn();
-        ret.answerId = answer.id;
-        ret.releaseParamCaps = false;
+      this.send((b, root) => {
+        const ret = initReturn(b, root, answer.id);
         if (answer.keepResults) {
-          ret.resultsSentElsewhere = true;
+          b.dv.setUint16(ret.d + 6, RET.resultsSentElsewhere, true);
           return;
         }
-        answer.resultExports = this.writePayload(ret._initResults(), desc, value);
+        answer.resultExports = this.writePayload(b, ret.p, desc, value);
       });
     } catch (e) {
       answer.returned = false;
@@ -571,12 +563,13 @@ export class Connection implements HookHost {
   private returnException(answer: Answer, err: RpcError): void {
     if (!this.connected) return;
     answer.returned = true;
-    this.send((root) => {
-      const ret = root._initReturn();
-      ret.answerId = answer.id;
-      ret.releaseParamCaps = false;
-      if (answer.finished) ret.canceled = true;
-      else writeException(ret._initException(), err);
+    this.send((b, root) => {
+      const ret = initReturn(b, root, answer.id);
+      if (answer.finished) b.dv.setUint16(ret.d + 6, RET.canceled, true);
+      else {
+        b.dv.setUint16(ret.d + 6, RET.exception, true);
+        writeException(b, ret.p, err);
+      }
     });
     if (answer.finished) this.answers.delete(answer.id);
   }
@@ -597,24 +590,26 @@ export class Connection implements HookHost {
     if (r && r.state === 1) releaseCaps(r.value, r.desc);
   }
 
-  handleReturn(root: RpcMessage): void {
-    const ret = root.return;
-    const q = this.questions.get(ret.answerId);
-    if (!q) throw new ProtocolError(`Return for question ${ret.answerId}, which is not outstanding`);
-    if (q.returned) throw new ProtocolError(`second Return for question ${ret.answerId}`);
+  handleReturn(r: WireReader, ret: StructRef): void {
+    const answerId = r.u32(ret, 0);
+    const q = this.questions.get(answerId);
+    if (!q) throw new ProtocolError(`Return for question ${answerId}, which is not outstanding`);
+    if (q.returned) throw new ProtocolError(`second Return for question ${answerId}`);
     q.returned = true;
-    if (ret.releaseParamCaps) for (const id of q.paramExports) this.tryReleaseExport(id);
+    const releaseParamCaps = !r.bit(ret, 32); // stored XOR its default (true)
+    if (releaseParamCaps) for (const id of q.paramExports) this.tryReleaseExport(id);
     if (q.finishSent) {
       // We canceled: the callee released the result caps (releaseResultCaps); ignore the payload.
       this.questions.delete(q.id);
       this.failQuestion(q, new FailedError('call canceled by the caller'));
       return;
     }
-    switch (ret.which()) {
-      case 0 /* results */: {
+    switch (r.u16(ret, 6)) {
+      case RET.results: {
         let value: Payload;
+        const payload = r.structField(ret, 0) ?? EMPTY;
         try {
-          value = q.bootstrap ? this.readBootstrapResult(ret.results) : this.readPayload(ret.results, q.desc);
+          value = q.bootstrap ? this.readBootstrapResult(r, payload) : this.readPayload(r, payload, q.desc);
         } catch (e) {
           this.sendFinish(q, false);
           this.questions.delete(q.id);
@@ -624,34 +619,37 @@ export class Connection implements HookHost {
         this.completeQuestion(q, value);
         return;
       }
-      case 1 /* exception */:
+      case RET.exception: {
+        const ex = r.structField(ret, 0) ?? EMPTY;
         this.sendFinish(q, false);
         this.questions.delete(q.id);
-        this.failQuestion(q, rpcErrorFromWire(ret.exception.type, ret.exception.reason));
+        this.failQuestion(q, rpcErrorFromWire(r.u16(ex, 4), r.textField(ex, 0) ?? ''));
         return;
-      case 2 /* canceled */:
+      }
+      case RET.canceled:
         this.sendFinish(q, false);
         this.questions.delete(q.id);
         this.failQuestion(q, new FailedError('call was canceled by the callee'));
         return;
-      case 3 /* resultsSentElsewhere */:
+      case RET.resultsSentElsewhere:
         // We never ask for sendResultsTo.yourself, so there are no results for us anywhere.
         this.sendFinish(q, false);
         this.questions.delete(q.id);
         this.failQuestion(q, new FailedError('the peer sent the results elsewhere, though we asked for them'));
         return;
-      case 4 /* takeFromOtherQuestion */: {
-        const other = this.answers.get(ret.takeFromOtherQuestion);
+      case RET.takeFromOtherQuestion: {
+        const otherId = r.u32(ret, 8);
+        const other = this.answers.get(otherId);
         if (!other || !other.keepResults || !other.returned || !other.result || other.result.state === 0) {
-          throw new ProtocolError(`takeFromOtherQuestion names question ${ret.takeFromOtherQuestion}, which holds no results`);
+          throw new ProtocolError(`takeFromOtherQuestion names question ${otherId}, which holds no results`);
         }
-        const r = other.result;
-        if (r.state === 2) {
+        const res = other.result;
+        if (res.state === 2) {
           this.sendFinish(q, false);
           this.questions.delete(q.id);
-          this.failQuestion(q, r.error!);
+          this.failQuestion(q, res.error!);
         } else {
-          this.completeQuestion(q, ownCaps(r.value!, q.desc, true));
+          this.completeQuestion(q, ownCaps(res.value!, q.desc, true));
         }
         return;
       }
@@ -705,16 +703,17 @@ export class Connection implements HookHost {
     q.result.reject(err);
   }
 
-  handleResolve(root: RpcMessage): void {
-    const r = root.resolve;
-    const hook = this.imports.get(r.promiseId);
+  handleResolve(r: WireReader, res: StructRef): void {
+    const promiseId = r.u32(res, 0);
+    const hook = this.imports.get(promiseId);
     let replacement: Hook;
-    if (r._isException) replacement = new BrokenHook(rpcErrorFromWire(r.exception.type, r.exception.reason));
-    else replacement = this.readDescriptor(r.cap) ?? new BrokenHook(new FailedError('promise resolved to a null capability'));
+    const inner = r.structField(res, 0) ?? EMPTY;
+    if (r.u16(res, 4) === 1) replacement = new BrokenHook(rpcErrorFromWire(r.u16(inner, 4), r.textField(inner, 0) ?? ''));
+    else replacement = this.readDescriptor(r, inner) ?? new BrokenHook(new FailedError('promise resolved to a null capability'));
     if (!(hook instanceof ImportPromiseHook)) {
       // Released already (or never a promise): we do not need what it resolved to.
       replacement.release();
-      if (hook && !(hook instanceof ImportPromiseHook)) throw new ProtocolError(`Resolve for import ${r.promiseId}, which is not a promise`);
+      if (hook && !(hook instanceof ImportPromiseHook)) throw new ProtocolError(`Resolve for import ${promiseId}, which is not a promise`);
       return;
     }
     hook.resolveTo(replacement);
@@ -728,47 +727,53 @@ export class Connection implements HookHost {
     }
   }
 
-  handleDisembargo(root: RpcMessage): void {
-    const d = root.disembargo;
-    const ctx = d.context;
-    if (ctx._isSenderLoopback) {
-      const embargoId = ctx.senderLoopback;
-      const target = this.readTarget(d.target);
+  handleDisembargo(r: WireReader, root: StructRef, d: StructRef): void {
+    const kind = r.u16(d, 4);
+    const value = r.u32(d, 0);
+    if (kind === 0 /* senderLoopback */) {
+      const embargoId = value;
+      const targetRef = r.structField(d, 0);
+      if (!targetRef) throw new ProtocolError('Disembargo has no target');
+      const target = this.readTarget(r, targetRef);
       const h = shorten(target);
       target.release();
       if (!(h instanceof ImportHook) || h.conn !== this) {
         throw new ProtocolError("Disembargo senderLoopback names a capability that does not point back to the sender");
       }
       // Calls that came through the promise were forwarded synchronously, so they are ahead of this.
-      this.send((rootOut) => {
-        const out = rootOut._initDisembargo();
-        writeTarget(out._initTarget(), { kind: 'import', id: h.importId });
-        out._initContext().receiverLoopback = embargoId;
+      this.send((b, rootOut) => {
+        const out = variant(b, rootOut, MSG.disembargo, 1, 1);
+        b.dv.setUint32(out.d, embargoId, true);
+        b.dv.setUint16(out.d + 4, 1, true); // context.receiverLoopback
+        writeTarget(b, out.p, { kind: 'import', id: h.importId });
       });
       return;
     }
-    if (ctx._isReceiverLoopback) {
-      if (!this.embargoes.lift(ctx.receiverLoopback)) {
-        throw new ProtocolError(`Disembargo receiverLoopback for embargo ${ctx.receiverLoopback}, which does not exist`);
+    if (kind === 1 /* receiverLoopback */) {
+      if (!this.embargoes.lift(value)) {
+        throw new ProtocolError(`Disembargo receiverLoopback for embargo ${value}, which does not exist`);
       }
       return;
     }
-    this.replyUnimplemented(root);
+    this.replyUnimplemented(r, root);
   }
 
   // -------------------------------------------------------------------------------------------
   // Reading payloads, descriptors and targets
 
-  private readTarget(t: MessageTarget): Hook {
-    if (t._isImportedCap) {
-      const h = this.exports.get(t.importedCap);
-      if (!h) throw new ProtocolError(`message targets export ${t.importedCap}, which does not exist`);
+  private readTarget(r: WireReader, t: StructRef): Hook {
+    if (r.u16(t, 4) === 0) {
+      const id = r.u32(t, 0);
+      const h = this.exports.get(id);
+      if (!h) throw new ProtocolError(`message targets export ${id}, which does not exist`);
       return h.addRef();
     }
-    const pa = t.promisedAnswer;
-    const answer = this.answers.get(pa.questionId);
-    if (!answer) throw new ProtocolError(`message targets answer ${pa.questionId}, which is not outstanding`);
-    const path = this.readTransform(pa.transform);
+    const pa = r.structField(t, 0);
+    if (!pa) throw new ProtocolError('promisedAnswer target is missing');
+    const questionId = r.u32(pa, 0);
+    const answer = this.answers.get(questionId);
+    if (!answer) throw new ProtocolError(`message targets answer ${questionId}, which is not outstanding`);
+    const path = this.readTransform(r, pa);
     if (answer.bootstrap) {
       return path.length === 0 ? answer.bootstrap.addRef() : new BrokenHook(new FailedError('bootstrap capability has no fields'));
     }
@@ -776,25 +781,32 @@ export class Connection implements HookHost {
     return answer.result.pipeline(path);
   }
 
-  private readTransform(ops: $.List<{ _isNoop: boolean; getPointerField: number }>): number[] {
-    const n = ops.length;
-    if (n > this.limits.maxTransformDepth) throw new ProtocolError(`transform path of ${n} steps exceeds ${this.limits.maxTransformDepth}`);
+  private readTransform(r: WireReader, pa: StructRef): number[] {
+    const ops = r.listField(pa, 0);
     const path: number[] = [];
-    for (let i = 0; i < n; i++) {
-      const op = ops.get(i);
-      if (!op._isNoop) path.push(op.getPointerField);
+    if (!ops) return path;
+    if (ops.size !== 7) throw new ProtocolError('transform is not a list of structs');
+    if (ops.count > this.limits.maxTransformDepth) {
+      throw new ProtocolError(`transform path of ${ops.count} steps exceeds ${this.limits.maxTransformDepth}`);
+    }
+    for (let i = 0; i < ops.count; i++) {
+      const op = r.listStruct(ops, i);
+      if (r.u16(op, 0) === 1) path.push(r.u16(op, 2));
     }
     return path;
   }
 
-  private readCapTable(payload: RpcPayload): Hook[] {
-    if (!payload._hasCapTable()) return [];
-    const table = payload.capTable;
-    const n = table.length;
+  private readCapTable(r: WireReader, payload: StructRef): Hook[] {
+    const table = r.listField(payload, 1);
+    if (!table || table.count === 0) return [];
+    if (table.size !== 7) throw new ProtocolError('cap table is not a list of structs');
+    const n = table.count;
     if (n > this.limits.maxCapTable) throw new ProtocolError(`cap table of ${n} entries exceeds ${this.limits.maxCapTable}`);
     const hooks: Hook[] = [];
     try {
-      for (let i = 0; i < n; i++) hooks.push(this.readDescriptor(table.get(i)) ?? new BrokenHook(new FailedError('null capability')));
+      for (let i = 0; i < n; i++) {
+        hooks.push(this.readDescriptor(r, r.listStruct(table, i)) ?? new BrokenHook(new FailedError('null capability')));
+      }
     } catch (e) {
       for (const h of hooks) h.release();
       throw e;
@@ -802,8 +814,8 @@ export class Connection implements HookHost {
     return hooks;
   }
 
-  private readPayload(payload: RpcPayload, desc: StructDesc): Payload {
-    const hooks = this.readCapTable(payload);
+  private readPayload(r: WireReader, payload: StructRef, desc: StructDesc): Payload {
+    const hooks = this.readCapTable(r, payload);
     try {
       const io: CapIO = {
         read: (index, iface) => {
@@ -815,28 +827,18 @@ export class Connection implements HookHost {
           throw new Error('internal: write during read');
         },
       };
-      const p = u.getPointer(0, payload);
-      const budget = new ReadBudget(this.limits.traversalWords);
-      const Cls = structClass(desc);
-      let s: $.Struct;
-      if (u.isNull(p)) s = new $.Message().initRoot(Cls);
-      else {
-        s = new Cls(p.segment, p.byteOffset, p._capnp.depthLimit);
-        u.validate($.PointerType.STRUCT, s);
-      }
-      const value = readStruct(s, desc, io, budget);
-      return value;
+      const content = payload.pc > 0 ? r.structAt(payload.s, payload.p) : null;
+      return readStruct(r, content ?? EMPTY, desc, io);
     } finally {
       for (const h of hooks) h.release();
     }
   }
 
-  private readBootstrapResult(payload: RpcPayload): Payload {
-    const hooks = this.readCapTable(payload);
+  private readBootstrapResult(r: WireReader, payload: StructRef): Payload {
+    const hooks = this.readCapTable(r, payload);
     try {
-      const p = u.getPointer(0, payload);
-      if (p.segment.getUint32(p.byteOffset) !== 3) throw new ProtocolError('bootstrap result is not a capability');
-      const index = u.getCapabilityId(p);
+      const index = r.capField(payload, 0);
+      if (index === null) throw new ProtocolError('bootstrap result is not a capability');
       const h = hooks[index];
       if (!h) throw new ProtocolError('bootstrap capability index outside the cap table');
       return { cap: h.addRef() };
@@ -845,38 +847,43 @@ export class Connection implements HookHost {
     }
   }
 
-  private releasePayloadCaps(payload: RpcPayload): void {
+  private releasePayloadCaps(r: WireReader, payload: StructRef): void {
     try {
-      for (const h of this.readCapTable(payload)) h.release();
+      for (const h of this.readCapTable(r, payload)) h.release();
     } catch {
       // Already failing this call; a bad cap table here changes nothing.
     }
   }
 
   /** A new reference for a received CapDescriptor (null for `none`). */
-  private readDescriptor(d: CapDescriptor): Hook | null {
-    switch (d.which()) {
-      case 0 /* none */:
+  private readDescriptor(r: WireReader, d: StructRef): Hook | null {
+    const id = r.u32(d, 4);
+    switch (r.u16(d, 0)) {
+      case CAP.none:
         return null;
-      case 1 /* senderHosted */:
-        return this.importCap(d.senderHosted, false);
-      case 2 /* senderPromise */:
-        return this.importCap(d.senderPromise, true);
-      case 3 /* receiverHosted */: {
-        const h = this.exports.get(d.receiverHosted);
-        return h ? h.addRef() : new BrokenHook(new FailedError(`receiverHosted names export ${d.receiverHosted}, which does not exist`));
+      case CAP.senderHosted:
+        return this.importCap(id, false);
+      case CAP.senderPromise:
+        return this.importCap(id, true);
+      case CAP.receiverHosted: {
+        const h = this.exports.get(id);
+        return h ? h.addRef() : new BrokenHook(new FailedError(`receiverHosted names export ${id}, which does not exist`));
       }
-      case 4 /* receiverAnswer */: {
-        const pa = d.receiverAnswer;
-        const answer = this.answers.get(pa.questionId);
-        if (!answer) return new BrokenHook(new FailedError(`receiverAnswer names question ${pa.questionId}, which is not outstanding`));
-        const path = this.readTransform(pa.transform);
+      case CAP.receiverAnswer: {
+        const pa = r.structField(d, 0) ?? EMPTY;
+        const questionId = r.u32(pa, 0);
+        const answer = this.answers.get(questionId);
+        if (!answer) return new BrokenHook(new FailedError(`receiverAnswer names question ${questionId}, which is not outstanding`));
+        const path = this.readTransform(r, pa);
         if (answer.bootstrap) return path.length === 0 ? answer.bootstrap.addRef() : new BrokenHook(new FailedError('bad path'));
         if (!answer.result) return new BrokenHook(new FailedError('that call failed'));
         return answer.result.pipeline(path);
       }
-      case 5 /* thirdPartyHosted: level 3; use the vine */:
-        return this.importCap(d.thirdPartyHosted.vineId, false);
+      case CAP.thirdPartyHosted: {
+        // Level 3; in two-party use the vine, which the sender hosts.
+        const tp = r.structField(d, 0) ?? EMPTY;
+        return this.importCap(r.u32(tp, 0), false);
+      }
       default:
         throw new ProtocolError('unknown CapDescriptor kind');
     }
@@ -895,10 +902,9 @@ export class Connection implements HookHost {
 
   private abort(reason: string): void {
     if (!this.connected) return;
-    this.send((root) => {
-      const ex = root._initAbort();
-      ex.reason = reason;
-      ex.type = exceptionTypeCode('failed') as 0;
+    this.send((b, root) => {
+      b.dv.setUint16(root.d, MSG.abort, true);
+      writeException(b, root.p, new FailedError(reason));
     });
     this.shutdown(new DisconnectedError(`connection aborted: ${reason}`), true);
   }
@@ -1074,37 +1080,49 @@ function embargoIfNeeded(conn: Connection, calledThrough: boolean, target: Targe
 // ---------------------------------------------------------------------------------------------
 // Small helpers
 
-function writeTarget(t: MessageTarget, target: Target): void {
-  if (target.kind === 'import') {
-    t.importedCap = target.id;
-    return;
-  }
-  const pa = t._initPromisedAnswer();
-  pa.questionId = target.questionId;
-  if (target.path.length > 0) {
-    const ops = pa._initTransform(target.path.length);
-    for (let i = 0; i < target.path.length; i++) ops.get(i).getPointerField = target.path[i];
-  }
+const CAP = { none: 0, senderHosted: 1, senderPromise: 2, receiverHosted: 3, receiverAnswer: 4, thirdPartyHosted: 5 };
+const RET = { results: 0, exception: 1, canceled: 2, resultsSentElsewhere: 3, takeFromOtherQuestion: 4 };
+
+/** Sets the Message union to `tag` and builds its struct (dataWords, pointers). */
+function variant(b: WireBuilder, root: StructBuilder, tag: number, dataWords: number, ptrs: number): StructBuilder {
+  b.dv.setUint16(root.d, tag, true);
+  return b.initStruct(root.p, dataWords, ptrs);
 }
 
-function writeException(ex: RpcException, err: RpcError): void {
-  ex.reason = err.message;
-  ex.type = exceptionTypeCode(err.type) as 0;
+/** A Return with releaseParamCaps = false (we never ask the caller to release its param exports). */
+function initReturn(b: WireBuilder, root: StructBuilder, answerId: number): StructBuilder {
+  const ret = variant(b, root, MSG.return, 2, 1);
+  b.dv.setUint32(ret.d, answerId, true);
+  b.dv.setUint8(ret.d + 4, 1); // releaseParamCaps stored XOR its default (true)
+  return ret;
 }
 
-function segmentsOf(msg: $.Message): Uint8Array[] {
-  const segs = msg._capnp.segments;
-  const out: Uint8Array[] = [];
-  for (const s of segs) {
-    const len = (s.byteLength + 7) & ~7;
-    if (len <= s.buffer.byteLength) out.push(new Uint8Array(s.buffer, 0, len));
-    else {
-      const copy = new Uint8Array(len);
-      copy.set(new Uint8Array(s.buffer, 0, s.byteLength));
-      out.push(copy);
+function writePromisedAnswer(b: WireBuilder, ptr: number, questionId: number, path: readonly number[]): void {
+  const pa = b.initStruct(ptr, 1, 1);
+  b.dv.setUint32(pa.d, questionId, true);
+  if (path.length > 0) {
+    const first = b.initCompositeList(pa.p, path.length, 1, 0);
+    for (let i = 0; i < path.length; i++) {
+      b.dv.setUint16(first + i * 8, 1, true); // getPointerField
+      b.dv.setUint16(first + i * 8 + 2, path[i], true);
     }
   }
-  return out;
+}
+
+function writeTarget(b: WireBuilder, ptr: number, target: Target): void {
+  const t = b.initStruct(ptr, 1, 1);
+  if (target.kind === 'import') {
+    b.dv.setUint32(t.d, target.id, true);
+    return;
+  }
+  b.dv.setUint16(t.d + 4, 1, true);
+  writePromisedAnswer(b, t.p, target.questionId, target.path);
+}
+
+function writeException(b: WireBuilder, ptr: number, err: RpcError): void {
+  const ex = b.initStruct(ptr, 1, 2);
+  b.dv.setUint16(ex.d + 4, exceptionTypeCode(err.type), true);
+  b.setText(ex.p, err.message);
 }
 
 export { forEachCap as _forEachCap };
