@@ -9,7 +9,7 @@ import type { Executor$Client, Node$Client, Process$Client } from '../../src/cap
 export const socketFlag = Flags.string({
   helpValue: 'PATH',
   env: 'WW_SOCKET',
-  description: "the node's unix socket (default: $XDG_RUNTIME_DIR/ww/ww.sock, else ~/.ww/ww.sock; or $WW_SOCKET)",
+  description: "the node's unix socket (default: $XDG_RUNTIME_DIR/ww/node.sock, else ~/.ww/node.sock; or $WW_SOCKET)",
 });
 
 /** No node answers on the socket: exit 1, with what to do about it. */

@@ -1,0 +1,31 @@
+// `ww info PID`: everything the node knows about one process.
+import { Args, Command, Flags } from '@oclif/core';
+import { infoText, processJson } from '../lib/format.js';
+import { parsePid, processFor, socketFlag, withNode } from '../lib/node-connection.js';
+
+export default class Info extends Command {
+  static override summary = 'Show everything about one process.';
+
+  static override description = `Prints PID's parent, state (and reason and exit code once it has ended), argv, module content ID, creation time, CPU time, fuel used and memory. --json prints one object with the same fields as \`ww ps --json\`.
+
+Exit status: 0; 1 no such process, or no node; 2 bad command line.`;
+
+  static override examples = [
+    { description: 'Show process 7.', command: '<%= config.bin %> info 7' },
+    { description: 'Its memory in bytes, with jq.', command: '<%= config.bin %> info 7 --json | jq .memoryBytes' },
+  ];
+
+  static override args = { pid: Args.string({ description: 'the process id, as `ww ps` shows it', required: true }) };
+
+  static override flags = {
+    json: Flags.boolean({ description: 'print one JSON object with every field' }),
+    socket: socketFlag,
+  };
+
+  async run(): Promise<void> {
+    const { args, flags } = await this.parse(Info);
+    const pid = parsePid(args.pid);
+    const info = await withNode(flags.socket, async (session) => (await processFor(session, pid).info()).info);
+    process.stdout.write(flags.json ? `${JSON.stringify(processJson(info), null, 2)}\n` : infoText(info, Date.now()));
+  }
+}

@@ -1,0 +1,26 @@
+// `ww kill PID`: end a process and its whole subtree (reason `killed`).
+import { Args, Command } from '@oclif/core';
+import { parsePid, processFor, socketFlag, withNode } from '../lib/node-connection.js';
+
+export default class Kill extends Command {
+  static override summary = 'Kill a process and every process under it.';
+
+  static override description = `Ends PID with reason \`killed\`, and with it its whole subtree (its children, their children, ...). A paused process can be killed. Killing a process that has already ended does nothing. Prints nothing on success.
+
+Exit status: 0 killed; 1 no such process, or no node; 2 bad command line.`;
+
+  static override examples = [
+    { description: 'Kill process 7 and its children.', command: '<%= config.bin %> kill 7' },
+    { description: 'Kill it on the node behind another socket.', command: '<%= config.bin %> kill --socket /tmp/ww/node.sock 7' },
+  ];
+
+  static override args = { pid: Args.string({ description: 'the process id, as `ww ps` shows it', required: true }) };
+
+  static override flags = { socket: socketFlag };
+
+  async run(): Promise<void> {
+    const { args, flags } = await this.parse(Kill);
+    const pid = parsePid(args.pid);
+    await withNode(flags.socket, (session) => processFor(session, pid).kill());
+  }
+}

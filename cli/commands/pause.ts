@@ -1,0 +1,25 @@
+// `ww pause PID`: freeze a process where it is (cooperatively first, then preemptively).
+import { Args, Command } from '@oclif/core';
+import { parsePid, processFor, socketFlag, withNode } from '../lib/node-connection.js';
+
+export default class Pause extends Command {
+  static override summary = 'Pause a process.';
+
+  static override description = `Tells the guest it is being paused, then after a grace period (100 ms) freezes it preemptively. Returns once it is frozen; \`ww ps\` then shows it as paused. Its wall-time limit does not run while it is paused. \`ww resume PID\` continues it where it stopped; \`ww kill PID\` ends it.
+
+Exit status: 0 paused; 1 no such process, it has ended, or no node; 2 bad command line.`;
+
+  static override examples = [
+    { description: 'Pause process 7, then continue it.', command: '<%= config.bin %> pause 7 && <%= config.bin %> resume 7' },
+  ];
+
+  static override args = { pid: Args.string({ description: 'the process id, as `ww ps` shows it', required: true }) };
+
+  static override flags = { socket: socketFlag };
+
+  async run(): Promise<void> {
+    const { args, flags } = await this.parse(Pause);
+    const pid = parsePid(args.pid);
+    await withNode(flags.socket, (session) => processFor(session, pid).pause());
+  }
+}

@@ -1,0 +1,39 @@
+// `ww ps`: every process on the node, as a table, a PID tree, or JSON.
+import { Command, Flags } from '@oclif/core';
+import { UsageError } from '../errors.js';
+import { outputWidth, processJson, processTable } from '../lib/format.js';
+import { socketFlag, withNode } from '../lib/node-connection.js';
+
+export default class Ps extends Command {
+  static override summary = 'List the processes on the running ww node.';
+
+  static override description = `Lists every process on the node: init (PID 1), the processes running or paused, and those that ended recently.
+
+Columns: PID, PPID (the parent; 1 is init), STATE (running, paused, or exited: <reason>), CID (the first 12 hex digits of the module's sha256), ARGS (cut to fit the terminal; $COLUMNS overrides its width; not cut when piped), CREATED, CPU (time spent running), MEM (linear memory).
+
+--tree lists children under their parents, like \`ps --forest\`. --json prints an array of objects with every field in full (pid, ppid, cid, argv, createdAtMs, createdAt, state, fuelUsed, cpuMs, memoryBytes, reason, exitCode, peerId, links, monitors).`;
+
+  static override examples = [
+    { description: 'List the processes.', command: '<%= config.bin %> ps' },
+    { description: 'Show them as a PID tree.', command: '<%= config.bin %> ps --tree' },
+    { description: 'PIDs of paused processes, with jq.', command: '<%= config.bin %> ps --json | jq \'.[] | select(.state == "paused") | .pid\'' },
+    { description: 'Ask a node on another socket.', command: '<%= config.bin %> ps --socket /tmp/ww/node.sock' },
+  ];
+
+  static override flags = {
+    json: Flags.boolean({ description: 'print a JSON array with every field of every process' }),
+    tree: Flags.boolean({ description: 'show the PID tree: children indented under their parents' }),
+    socket: socketFlag,
+  };
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(Ps);
+    if (flags.json && flags.tree) throw new UsageError('--json and --tree do not go together; --json lists every process with its ppid, from which the tree follows');
+    const processes = await withNode(flags.socket, async ({ executor }) => (await executor.ps()).processes);
+    if (flags.json) {
+      process.stdout.write(`${JSON.stringify(processes.map(processJson), null, 2)}\n`);
+      return;
+    }
+    process.stdout.write(processTable(processes, { nowMs: Date.now(), width: outputWidth(), tree: flags.tree }));
+  }
+}

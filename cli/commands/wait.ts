@@ -1,0 +1,29 @@
+// `ww wait PID`: block until a process ends; exit with its status.
+import { Args, Command } from '@oclif/core';
+import { describeAbnormalEnd } from '../lib/exit-reason.js';
+import { parsePid, processFor, socketFlag, withNode } from '../lib/node-connection.js';
+
+export default class Wait extends Command {
+  static override summary = 'Wait for a process to end and exit with its status.';
+
+  static override description = `Returns when PID ends (at once if it already has) and exits with its status, as a shell sees it: the guest's exit code, 134 for a trap, 137 when it was killed, hit a limit, or a linked process ended abnormally. For an abnormal end it prints the reason on stderr (\`ww: process 7 ended: killed\`). Interrupting \`ww wait\` does not affect the process.
+
+Exit status: the process's; 1 no such process, or no node; 2 bad command line.`;
+
+  static override examples = [
+    { description: 'Run a guest detached, then wait for it.', command: 'pid=$(<%= config.bin %> run --detach examples/cpu-loop/cpu-loop.wasm -- 100000000) && <%= config.bin %> wait "$pid"' },
+  ];
+
+  static override args = { pid: Args.string({ description: 'the process id, as `ww ps` shows it', required: true }) };
+
+  static override flags = { socket: socketFlag };
+
+  async run(): Promise<void> {
+    const { args, flags } = await this.parse(Wait);
+    const pid = parsePid(args.pid);
+    const status = await withNode(flags.socket, async (session) => (await processFor(session, pid).wait()).status);
+    const line = describeAbnormalEnd(status.reason, `process ${pid}`);
+    if (line) process.stderr.write(`ww: ${line}\n`);
+    process.exitCode = status.code;
+  }
+}

@@ -1,0 +1,163 @@
+// `ww run` in node mode: spawn the guest on a running ww node over its socket, stream its stdout and
+// stderr back through ByteSink capabilities, kill it on SIGINT/SIGTERM, and return its exit status.
+// `ww run --detach` spawns, prints the PID and returns at once; the node keeps the process.
+import { serve } from '../../src/rpc/client.js';
+import { ByteSink, OutputMode } from '../../src/capnp-gen/ww.rpc.js';
+import type { ByteSink$Client, SpawnSpec$Init } from '../../src/capnp-gen/ww.rpc.js';
+import { constants } from 'node:os';
+import { InputError } from '../errors.js';
+import { formatDuration, formatSize } from '../units.js';
+import { describeAbnormalEnd } from './exit-reason.js';
+import { NodeMissingError, isNoListener, openNode, translateNodeError, type NodeSession } from './node-connection.js';
+
+/** Where the guest's output goes: process.stdout/stderr, or anything with a Node-style write. */
+export interface OutputWriter {
+  write(chunk: Uint8Array, callback?: (err?: Error | null) => void): boolean;
+}
+
+export interface RunOnNodeOptions {
+  /** The module's bytes (the node computes its content ID and caches it). */
+  module: Uint8Array;
+  /** The guest's argv; argv[0] is the program name (ww run uses MODULE's file name). */
+  argv: string[];
+  env?: Record<string, string>;
+  /** Pre-opened directories; host paths are resolved on the node's machine, so make them absolute. */
+  dirs?: { hostPath: string; guestPath: string }[];
+  limits?: { maxMemoryBytes?: number; fuel?: number; timeoutMs?: number };
+  /** Bytes the guest reads on stdin, then end of file (the node cannot read the caller's terminal). */
+  stdin?: Uint8Array;
+  /** A parent process on the node (default: init). */
+  ppid?: number;
+  /** Spawn, write `<pid>\n` to stdout, and return 0 without waiting; the guest's output is discarded. */
+  detach?: boolean;
+  socketPath: string;
+  stdout: OutputWriter;
+  stderr: OutputWriter;
+  /** Signals that kill the guest (default SIGINT and SIGTERM); the exit status is then 128 + signal. */
+  signals?: NodeJS.Signals[];
+}
+
+
+/**
+ * Runs a guest on the node behind `socketPath` and resolves to the exit status ww should exit with:
+ * the guest's code (134 trap, 137 killed/limit/link), 128+N when signal N made ww kill it, 0 after
+ * --detach. Abnormal ends are reported on `stderr` as one `ww: ...` line, like local `ww run`.
+ * Throws NodeMissingError (exit 1) when no node answers, InputError for what the node refuses
+ * (an invalid module, for one).
+ */
+export async function runOnNode(opts: RunOnNodeOptions): Promise<number> {
+  const session = await openNode(opts.socketPath);
+  try {
+    return await (opts.detach ? spawnDetached(session, opts) : runAttached(session, opts));
+  } catch (err) {
+    throw translateNodeError(err, opts.socketPath);
+  } finally {
+    session.close();
+  }
+}
+
+/** True when a ww node answers on `socketPath` (`ww run` uses one when there is one). */
+export async function nodeIsListening(socketPath: string): Promise<boolean> {
+  const { connectNode } = await import('../../src/node/index.js');
+  try {
+    const session = await connectNode(socketPath);
+    session.close();
+    return true;
+  } catch (err) {
+    if (isNoListener(err)) return false;
+    throw err;
+  }
+}
+
+export { NodeMissingError };
+
+async function spawnDetached(session: NodeSession, opts: RunOnNodeOptions): Promise<number> {
+  const spec = spawnSpec(opts, { mode: OutputMode.discard }, { mode: OutputMode.discard });
+  const spawned = session.executor.spawn({ spec });
+  const { process: proc, pid } = await spawned;
+  proc.release(); // a released Process capability does not end the process: the node owns it
+  await writeAll(opts.stdout, new TextEncoder().encode(`${pid}\n`));
+  return 0;
+}
+
+async function runAttached(session: NodeSession, opts: RunOnNodeOptions): Promise<number> {
+  const stdoutSink = sinkFor(opts.stdout);
+  const stderrSink = sinkFor(opts.stderr);
+  const spec = spawnSpec(opts, { mode: OutputMode.sink, sink: stdoutSink }, { mode: OutputMode.sink, sink: stderrSink });
+  const spawned = session.executor.spawn({ spec });
+  // spawn() took its own references to the sinks; ours are no longer needed.
+  stdoutSink.release();
+  stderrSink.release();
+  const proc = spawned.process; // pipelined: kill works even before spawn's answer arrives
+
+  let signal: NodeJS.Signals | undefined;
+  const onSignal = (received: NodeJS.Signals): void => {
+    signal ??= received;
+    proc.kill().then(
+      () => {},
+      () => {}, // it may have ended already; wait() reports what happened
+    );
+  };
+  const signals = opts.signals ?? ['SIGINT', 'SIGTERM'];
+  for (const name of signals) process.on(name, onSignal);
+  try {
+    // Surfaces a refused spawn (invalid module, bad directory) before waiting.
+    const { process: answered } = await spawned;
+    answered.release();
+    const { status } = await proc.wait();
+    const line = status.reason === 'killed' && signal ? `killed the guest on ${signal}` : describeAbnormalEnd(status.reason);
+    if (line) await writeAll(opts.stderr, new TextEncoder().encode(`ww: ${line}${limitDetail(status.reason, opts.limits)}\n`));
+    return signal ? 128 + (constants.signals[signal] ?? 0) : status.code;
+  } finally {
+    for (const name of signals) process.off(name, onSignal);
+    proc.release();
+  }
+}
+
+/** The limit that was hit, as local `ww run` names it: ` (fuel 1000000)`, ` (timeout 2s)`. */
+function limitDetail(reason: string, limits: RunOnNodeOptions['limits'] = {}): string {
+  if (reason === 'limit: cpu' && limits.fuel) return ` (fuel ${limits.fuel})`;
+  if (reason === 'limit: memory' && limits.maxMemoryBytes) return ` (max-memory ${formatSize(limits.maxMemoryBytes)})`;
+  if (reason === 'limit: wall' && limits.timeoutMs) return ` (timeout ${formatDuration(limits.timeoutMs)})`;
+  return '';
+}
+
+function spawnSpec(
+  opts: RunOnNodeOptions,
+  stdout: { mode: OutputMode; sink?: ByteSink$Client },
+  stderr: { mode: OutputMode; sink?: ByteSink$Client },
+): SpawnSpec$Init {
+  if (opts.argv.length === 0) throw new InputError('runOnNode needs argv[0], the program name');
+  const limits = opts.limits ?? {};
+  return {
+    moduleBytes: opts.module,
+    argv: opts.argv,
+    env: Object.entries(opts.env ?? {}).map(([key, value]) => ({ key, value })),
+    dirs: opts.dirs ?? [],
+    limits: {
+      maxMemoryBytes: BigInt(limits.maxMemoryBytes ?? 0),
+      fuel: BigInt(limits.fuel ?? 0),
+      timeoutMs: BigInt(limits.timeoutMs ?? 0),
+    },
+    ppid: opts.ppid ?? 0,
+    stdin: opts.stdin ?? new Uint8Array(0),
+    stdout,
+    stderr,
+  };
+}
+
+/** A ByteSink that writes each chunk to `out`, answering once `out` has taken it (backpressure). */
+function sinkFor(out: OutputWriter): ByteSink$Client {
+  return serve(ByteSink, {
+    write: async ({ data }) => {
+      // The message buffer may be reused after the call returns: copy before handing it on.
+      await writeAll(out, Uint8Array.from(data));
+    },
+  });
+}
+
+function writeAll(out: OutputWriter, chunk: Uint8Array): Promise<void> {
+  return new Promise((resolve, reject) => {
+    out.write(chunk, (err) => (err ? reject(err) : resolve()));
+  });
+}

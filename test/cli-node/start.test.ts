@@ -1,0 +1,87 @@
+// `ww start` end to end: the ready line, one log line per process start and end, a second node on the
+// same socket refused, and SIGTERM/SIGINT with processes running: they end killed and ww start exits 0.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { statSync } from 'node:fs';
+import { FOREVER, cpuLoop, hello, lines, oneErrorLine, rpcSession, runWw, startNodeProcess } from './helpers.js';
+
+describe('ww start', () => {
+  test('prints a ready line naming the socket, which is owner-only; a second node on that socket is refused', async () => {
+    const node = await startNodeProcess();
+    try {
+      assert.match(lines(node.stderr())[0], new RegExp(`^ww: node listening on ${escape(node.socketPath)} `));
+      assert.equal(statSync(node.socketPath).mode & 0o777, 0o600);
+
+      const second = await runWw(['start', '--socket', node.socketPath]);
+      assert.equal(second.status, 1);
+      assert.equal(
+        oneErrorLine(second.stderr),
+        `ww: a ww node is already listening on ${node.socketPath}: stop it first, or start this one with another socket path`,
+      );
+      // The first node is unharmed.
+      assert.equal((await runWw(['ps', '--socket', node.socketPath])).status, 0);
+    } finally {
+      await node.dispose();
+    }
+  });
+
+  test('--listen 127.0.0.1:0 also serves on TCP and names the port it got', async () => {
+    const node = await startNodeProcess(['--listen', '127.0.0.1:0']);
+    try {
+      assert.match(node.stderr(), /^ww: node listening on \S+ and tcp 127\.0\.0\.1:[1-9]\d*/m);
+    } finally {
+      await node.dispose();
+    }
+  });
+
+  test('logs one line per process start and end, with its pid and reason', async () => {
+    const node = await startNodeProcess();
+    const rpc = await rpcSession(node.socketPath);
+    try {
+      const { pid, process } = await rpc.spawn(hello, ['hello.wasm']);
+      await process.wait();
+      await node.waitForLine(new RegExp(`\\bend pid=${pid}\\b`));
+      const started = lines(node.stderr()).filter((line) => new RegExp(`\\bpid=${pid}\\b`).test(line));
+      assert.equal(started.length, 2, node.stderr());
+      assert.match(started[0], /^ww: start pid=\d+ .*hello\.wasm/);
+      assert.match(started[1], /^ww: end pid=\d+ reason="normal" code=0/);
+    } finally {
+      rpc.close();
+      await node.dispose();
+    }
+  });
+
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    test(`${signal} with processes running: they end killed, it reports how many, and exits 0`, async () => {
+      const node = await startNodeProcess();
+      try {
+        const rpc = await rpcSession(node.socketPath);
+        const parent = await rpc.spawn(cpuLoop, ['cpu-loop.wasm', FOREVER]);
+        const child = await rpc.spawn(cpuLoop, ['cpu-loop.wasm', FOREVER], { ppid: parent.pid });
+        const paused = await rpc.spawn(cpuLoop, ['cpu-loop.wasm', FOREVER]);
+        await paused.process.pause();
+        const waits = [parent, child, paused].map(({ process }) => process.wait().then(({ status }) => status.reason, (err: Error) => `failed: ${err.message}`));
+
+        const stopped = await node.stop(signal);
+        assert.equal(stopped.status, 0, stopped.stderr);
+        assert.match(stopped.stderr, new RegExp(`^ww: stopping on ${signal}: killing 3 processes$`, 'm'));
+        for (const { pid } of [parent, child, paused]) {
+          assert.match(stopped.stderr, new RegExp(`^ww: end pid=${pid} reason="killed" code=137`, 'm'));
+        }
+        // A client waiting on them hears `killed` before the node goes away.
+        assert.deepEqual(await Promise.all(waits), ['killed', 'killed', 'killed']);
+        rpc.close();
+        // The socket is gone: the next command says no node is listening.
+        const after = await runWw(['ps', '--socket', node.socketPath]);
+        assert.equal(after.status, 1);
+        assert.match(oneErrorLine(after.stderr), /no ww node is listening/);
+      } finally {
+        await node.dispose();
+      }
+    });
+  }
+});
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
