@@ -428,3 +428,53 @@ test('symlinks: create, readlink (truncating like wasmtime), follow vs nofollow,
     });
   });
 });
+
+test('a FIFO opened inside the sandbox is a stream: reads and writes work, seeking is ESPIPE', async () => {
+  const { execFileSync } = await import('node:child_process');
+  const { wat } = await import('./harness.js');
+  const dir = tempDir();
+  try {
+    execFileSync('mkfifo', [join(dir, 'fifo')]);
+    const mod = await wat(`(module
+      (import "wasi_snapshot_preview1" "path_open" (func $path_open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
+      (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+      (import "wasi_snapshot_preview1" "fd_read" (func $fd_read (param i32 i32 i32 i32) (result i32)))
+      (import "wasi_snapshot_preview1" "fd_seek" (func $fd_seek (param i32 i64 i32 i32) (result i32)))
+      (import "wasi_snapshot_preview1" "fd_filestat_get" (func $fd_filestat_get (param i32 i32) (result i32)))
+      (memory (export "memory") 1)
+      (data (i32.const 100) "fifo")
+      (data (i32.const 200) "abc")
+      (global $fd (mut i32) (i32.const -1))
+      (func (export "open") (result i32)
+        (call $path_open (i32.const 3) (i32.const 0) (i32.const 100) (i32.const 4) (i32.const 0)
+          (i64.const 66) (i64.const 0) (i32.const 0) (i32.const 0)))
+      (func (export "write") (result i32)
+        (i32.store (i32.const 16) (i32.const 200)) (i32.store (i32.const 20) (i32.const 3))
+        (call $fd_write (i32.load (i32.const 0)) (i32.const 16) (i32.const 1) (i32.const 24)))
+      (func (export "read") (result i32)
+        (i32.store (i32.const 16) (i32.const 300)) (i32.store (i32.const 20) (i32.const 10))
+        (call $fd_read (i32.load (i32.const 0)) (i32.const 16) (i32.const 1) (i32.const 24)))
+      (func (export "seek") (result i32) (call $fd_seek (i32.load (i32.const 0)) (i64.const 0) (i32.const 0) (i32.const 32)))
+      (func (export "stat") (result i32) (call $fd_filestat_get (i32.load (i32.const 0)) (i32.const 400)))
+      (func (export "_start")))`);
+    const { WasiHost } = await import('../../src/wasm/wasi/index.js');
+    const { Wasm } = await import('./harness.js');
+    const host = new WasiHost({ args: [], env: [], preopens: [{ hostPath: dir, guestPath: '/d' }], stdin: { kind: 'null' }, stdout: { kind: 'null' }, stderr: { kind: 'null' } });
+    const instance = new Wasm.Instance(mod, host.imports);
+    const memory = instance.exports.memory as { buffer: ArrayBuffer };
+    host.setMemory(memory);
+    const ex = instance.exports as Record<string, () => number>;
+    assert.equal(ex.open!(), 0); // FD_READ | FD_WRITE: O_RDWR never blocks on a FIFO
+    assert.equal(ex.write!(), 0);
+    assert.equal(ex.read!(), 0);
+    const v = new DataView(memory.buffer);
+    assert.equal(v.getUint32(24, true), 3);
+    assert.equal(Buffer.from(new Uint8Array(memory.buffer, 300, 3)).toString(), 'abc');
+    assert.equal(ex.seek!(), E.SPIPE);
+    assert.equal(ex.stat!(), 0);
+    assert.equal(new Uint8Array(memory.buffer)[400 + 16], 0, 'a FIFO has no preview1 filetype: unknown (as wasmtime)');
+    host.close();
+  } finally {
+    cleanup(dir);
+  }
+});

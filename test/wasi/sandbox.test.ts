@@ -346,3 +346,17 @@ test('a final file swapped for an outside symlink between check and open is not 
   );
   assertOutsideUntouched();
 });
+
+test('one call cannot pin unbounded host fds or pass unbounded paths: deep walks and long paths are ENAMETOOLONG', () => {
+  let deep = root;
+  for (let i = 0; i < 130; i++) {
+    deep = join(deep, 'd');
+    mkdirSync(deep);
+  }
+  writeFileSync(join(deep, 'f'), 'DEEP');
+  const path128 = Array(128).fill('d').join('/');
+  // 128 directories deep is still fine; 130 is refused.
+  assert.equal(probe1(root, `stat:${path128}`).slice(0, 'stat ok type=3'.length), 'stat ok type=3');
+  assert.equal(probe1(root, `read:${Array(130).fill('d').join('/')}/f`), 'read err 37');
+  assert.equal(probe1(root, `read:${'x/'.repeat(2100)}f`), 'read err 37');
+});

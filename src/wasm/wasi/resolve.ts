@@ -24,6 +24,14 @@ import { Errno, WasiError } from './abi/errno.js';
 /** The errno for any attempt to leave the sandbox (wasmtime: cap-std escape => NotPermitted => EPERM). */
 export const ESCAPE = Errno.PERM;
 export const MAX_SYMLINK_HOPS = 40;
+/** Longest path accepted (Linux PATH_MAX); longer is ENAMETOOLONG. */
+export const MAX_PATH_BYTES = 4096;
+/**
+ * Most directories one walk may hold open at once. Each level below the root
+ * is an open fd until the call ends, so this bounds the host fds a single
+ * guest call can pin (a deeper path is ENAMETOOLONG).
+ */
+export const MAX_WALK_DEPTH = 128;
 
 const O_DIR = fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW;
 const PROC_FD = '/proc/self/fd';
@@ -78,6 +86,7 @@ export function resolve(rootFd: number, path: string, followFinal: boolean): Res
   if (path.length === 0) fail(Errno.NOENT, 'empty path');
   if (path.includes('\0')) fail(Errno.INVAL, 'path contains a NUL byte');
   if (path.startsWith('/')) fail(ESCAPE, `absolute path "${path}" is outside the pre-opened directory`);
+  if (Buffer.byteLength(path) > MAX_PATH_BYTES) fail(Errno.NAMETOOLONG, `path longer than ${MAX_PATH_BYTES} bytes`);
 
   const trailingSlash = path.endsWith('/');
   let mustBeDir = trailingSlash;
@@ -162,6 +171,7 @@ export function resolve(rootFd: number, path: string, followFinal: boolean): Res
       }
       if (last) return done(comp);
       if (!st.isDirectory()) fail(Errno.NOTDIR, `"${comp}" in "${path}" is not a directory`);
+      if (opened.length >= MAX_WALK_DEPTH) fail(Errno.NAMETOOLONG, `"${path}" is more than ${MAX_WALK_DEPTH} directories deep`);
       // O_NOFOLLOW|O_DIRECTORY: if the entry was swapped for a link since lstat, this fails instead of leaving.
       opened.push(fs.openSync(hostPath, O_DIR));
     }

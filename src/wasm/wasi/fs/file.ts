@@ -3,7 +3,7 @@
 // positional (pread/pwrite), as wasmtime's preview1 does.
 import * as fs from 'node:fs';
 import { Errno, WasiError } from '../abi/errno.js';
-import { ADVICE_MAX, Fdflags, Handle, Whence, type Filestat, type Filetype, type ReadReadiness, type TimeChange } from '../handle.js';
+import { ADVICE_MAX, Fdflags, Filetype, Handle, Whence, type Filestat, type ReadReadiness, type TimeChange } from '../handle.js';
 import { FILE_RIGHTS, Rights } from '../rights.js';
 import { setTimes, toFilestat } from './stat.js';
 
@@ -54,15 +54,25 @@ export class FileHandle extends Handle {
   }
 
   pread(bufs: Uint8Array[], offset: bigint): number {
+    this.mustSeek();
     this.mustRead();
     return this.readAt(bufs, offset);
+  }
+
+  /** Regular files and block devices have offsets; FIFOs and character devices are streams. */
+  private get positional(): boolean {
+    return this.filetype === Filetype.REGULAR_FILE || this.filetype === Filetype.BLOCK_DEVICE;
+  }
+
+  private mustSeek(): void {
+    if (!this.positional) throw new WasiError(Errno.SPIPE);
   }
 
   private readAt(bufs: Uint8Array[], offset: bigint): number {
     let total = 0;
     for (const b of bufs) {
       if (b.length === 0) continue;
-      const n = fs.readSync(this.fd, b, 0, b.length, offset + BigInt(total));
+      const n = fs.readSync(this.fd, b, 0, b.length, this.positional ? offset + BigInt(total) : null);
       total += n;
       if (n < b.length) break;
     }
@@ -71,7 +81,7 @@ export class FileHandle extends Handle {
 
   override write(bufs: Uint8Array[]): number {
     this.mustWrite();
-    if (this.append) {
+    if (this.append && this.positional) {
       const n = this.appendAll(bufs);
       this.position = fs.fstatSync(this.fd, { bigint: true }).size;
       return n;
@@ -82,6 +92,7 @@ export class FileHandle extends Handle {
   }
 
   pwrite(bufs: Uint8Array[], offset: bigint): number {
+    this.mustSeek();
     this.mustWrite();
     // Linux pwrite ignores the offset on an O_APPEND fd; wasmtime keeps that behaviour.
     if (this.append) return this.appendAll(bufs);
@@ -103,7 +114,7 @@ export class FileHandle extends Handle {
     let total = 0;
     for (const b of bufs) {
       if (b.length === 0) continue;
-      const n = fs.writeSync(this.fd, b, 0, b.length, Number(offset + BigInt(total)));
+      const n = fs.writeSync(this.fd, b, 0, b.length, this.positional ? Number(offset + BigInt(total)) : null);
       total += n;
       if (n < b.length) break;
     }
@@ -111,6 +122,7 @@ export class FileHandle extends Handle {
   }
 
   seek(offset: bigint, whence: number): bigint {
+    this.mustSeek();
     let next: bigint;
     switch (whence) {
       case Whence.SET:
@@ -131,6 +143,7 @@ export class FileHandle extends Handle {
   }
 
   tell(): bigint {
+    this.mustSeek();
     return this.position;
   }
 
@@ -168,6 +181,7 @@ export class FileHandle extends Handle {
   }
 
   override pollRead(): ReadReadiness {
+    if (!this.positional) return { ready: true, nbytes: 1n, hangup: false };
     // A regular file is always ready; at its end a read returns 0, reported as hangup (as wasmtime).
     const size = fs.fstatSync(this.fd, { bigint: true }).size;
     const left = size > this.position ? size - this.position : 0n;
