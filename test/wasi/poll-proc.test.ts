@@ -229,3 +229,28 @@ test('close() closes every host fd the host opened (pre-opens and files the gues
     cleanup(dir);
   }
 });
+
+test('a pre-open that does not exist or is a file fails construction with a clear error and leaks no fd', () => {
+  const dir = tempDir();
+  try {
+    writeFileSync(join(dir, 'file'), '');
+    const before = readdirSync('/proc/self/fd').length;
+    const make = (hostPath: string) =>
+      new WasiHost({
+        args: [],
+        env: [],
+        preopens: [
+          { hostPath: dir, guestPath: '/ok' },
+          { hostPath, guestPath: '/bad' },
+        ],
+        stdin: { kind: 'null' },
+        stdout: { kind: 'null' },
+        stderr: { kind: 'null' },
+      });
+    assert.throws(() => make(join(dir, 'missing')), /cannot pre-open .*missing as \/bad: it does not exist/);
+    assert.throws(() => make(join(dir, 'file')), /cannot pre-open .*file as \/bad: it is not a directory/);
+    assert.equal(readdirSync('/proc/self/fd').length, before, 'the first pre-open was closed again');
+  } finally {
+    cleanup(dir);
+  }
+});

@@ -96,7 +96,14 @@ export class DirHandle extends Handle {
 
   /** Opens a host directory as a pre-open. */
   static preopen(hostPath: string, guestPath: string): DirHandle {
-    const fd = fs.openSync(hostPath, C.O_RDONLY | C.O_DIRECTORY);
+    let fd: number;
+    try {
+      fd = fs.openSync(hostPath, C.O_RDONLY | C.O_DIRECTORY);
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      const why = e.code === 'ENOENT' ? 'it does not exist' : e.code === 'ENOTDIR' ? 'it is not a directory' : e.message;
+      throw new Error(`cannot pre-open ${hostPath} as ${guestPath}: ${why}`);
+    }
     return new DirHandle(fd, guestPath);
   }
 
