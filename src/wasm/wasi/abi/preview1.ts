@@ -23,6 +23,9 @@ import type { GuestMemory } from './memory.js';
 
 type Import = (...args: any[]) => number | void;
 
+/** WW_WASI_TRACE=1 prints host-side errors (Node fs errors, bugs) that were turned into an errno. */
+const TRACE = process.env.WW_WASI_TRACE === '1';
+
 /** Runs an import body; any thrown error becomes the errno it stands for. */
 function guard<A extends any[]>(body: (...args: A) => void): (...args: A) => number {
   return (...args: A): number => {
@@ -33,7 +36,9 @@ function guard<A extends any[]>(body: (...args: A) => void): (...args: A) => num
       if (err instanceof WasiExit) throw err;
       // A host call made at the guest's stack limit: let it trap like the guest's own overflow would.
       if (err instanceof RangeError && /call stack/.test(err.message)) throw err;
-      return errnoOf(err);
+      const errno = errnoOf(err);
+      if (TRACE && !(err instanceof WasiError)) process.stderr.write(`ww wasi: host error -> errno ${errno}: ${(err as Error)?.stack ?? String(err)}\n`);
+      return errno;
     }
   };
 }
