@@ -91,6 +91,7 @@ const EMPTY: StructRef = { s: 0, d: 0, dl: 0, p: 0, pc: 0 };
 const BOOTSTRAP_RESULTS: StructDesc = { name: 'Bootstrap', id: '0', dataWords: 0, pointers: 1, fields: [] };
 
 let nextConnectionId = 1;
+const SCRATCH_BYTES = 16 * 1024;
 
 export class Connection implements HookHost {
   readonly id = nextConnectionId++;
@@ -104,6 +105,7 @@ export class Connection implements HookHost {
   private connected = true;
   private closeError: RpcError | null = null;
   private readonly closeWaiters: ((err: RpcError | null) => void)[] = [];
+  private scratch = new WireBuilder(SCRATCH_BYTES);
   /** Messages to send right after the one being built (Resolve of broken capabilities). */
   private afterSend: (() => void)[] = [];
 
@@ -165,15 +167,34 @@ export class Connection implements HookHost {
 
   private send(build: (b: WireBuilder, root: StructBuilder) => void): void {
     if (!this.connected) return;
-    const b = new WireBuilder(256);
+    // Build in a reused scratch buffer; the transport gets an exact-size copy it may keep.
+    let b = this.scratch;
+    if (b.used !== 0) b = this.scratch = new WireBuilder(SCRATCH_BYTES); // re-entered (rare): don't clobber
     const root = b.initRoot(1, 1);
-    build(b, root);
-    this.transport.send(b.segments());
+    try {
+      build(b, root);
+    } catch (e) {
+      this.resetScratch(b);
+      throw e;
+    }
+    const out = b.buf.slice(0, b.used);
+    this.resetScratch(b);
+    this.transport.send([out]);
     if (this.afterSend.length > 0) {
       const after = this.afterSend;
       this.afterSend = [];
       for (const f of after) f();
     }
+  }
+
+  private resetScratch(b: WireBuilder): void {
+    if (b.buf.byteLength > SCRATCH_BYTES * 4) {
+      // A big message (a blob) grew it: let that memory go.
+      if (b === this.scratch) this.scratch = new WireBuilder(SCRATCH_BYTES);
+      return;
+    }
+    b.buf.fill(0, 0, b.used);
+    b.used = 0;
   }
 
   private newQuestion(result: PendingResult, desc: StructDesc, bootstrap: boolean): Question | null {

@@ -40,9 +40,14 @@ class SubscriptionImpl implements Subscription$Server {
 /** byte i = i mod 251 */
 export function blobBytes(size: number): Uint8Array {
   const out = new Uint8Array(size);
-  for (let i = 0, v = 0; i < size; i++) {
-    out[i] = v;
-    if (++v === 251) v = 0;
+  const period = Math.min(size, 251);
+  for (let i = 0; i < period; i++) out[i] = i;
+  // The pattern repeats every 251 bytes: double the filled prefix (a multiple of 251) until done.
+  let filled = period;
+  while (filled < size) {
+    const n = Math.min(filled, size - filled);
+    out.copyWithin(filled, 0, n);
+    filled += n;
   }
   return out;
 }
