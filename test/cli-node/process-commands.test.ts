@@ -234,22 +234,24 @@ describe('ww info', () => {
 
 describe('errors: one line, no stack trace, a non-zero exit', () => {
   test('an unknown PID', async () => {
-    for (const command of ['kill', 'pause', 'resume', 'wait', 'info']) {
-      const r = await ww(command, '424242');
-      assert.equal(r.status, 1, `${command}: ${r.stderr}`);
-      assert.equal(oneErrorLine(r.stderr), 'ww: no such process: 424242', command);
-    }
+    const commands = ['kill', 'pause', 'resume', 'wait', 'info'];
+    const results = await Promise.all(commands.map((command) => ww(command, '424242')));
+    commands.forEach((command, i) => {
+      assert.equal(results[i].status, 1, `${command}: ${results[i].stderr}`);
+      assert.equal(oneErrorLine(results[i].stderr), 'ww: no such process: 424242', command);
+    });
   });
 
   test('no node on the socket', async () => {
     const empty = tempDir('nonode');
     try {
       const socket = join(empty.path, 'none.sock');
-      for (const args of [['ps'], ['kill', '5'], ['wait', '5'], ['info', '5', '--json']]) {
-        const r = await runWw([...args, '--socket', socket]);
-        assert.equal(r.status, 1, `${args[0]}: ${r.stderr}`);
-        assert.equal(oneErrorLine(r.stderr), `ww: no ww node is listening on ${socket}: start one with \`ww start\``);
-      }
+      const commands = [['ps'], ['kill', '5'], ['wait', '5'], ['info', '5', '--json']];
+      const results = await Promise.all(commands.map((args) => runWw([...args, '--socket', socket])));
+      commands.forEach((args, i) => {
+        assert.equal(results[i].status, 1, `${args[0]}: ${results[i].stderr}`);
+        assert.equal(oneErrorLine(results[i].stderr), `ww: no ww node is listening on ${socket}: start one with \`ww start\``);
+      });
     } finally {
       empty.cleanup();
     }
@@ -266,19 +268,20 @@ describe('errors: one line, no stack trace, a non-zero exit', () => {
       [['ps', '--json', '--tree'], /^ww: --json and --tree do not go together/],
       [['start', '--listen', 'nowhere'], /^ww: --listen 'nowhere' is not HOST:PORT/],
     ];
-    for (const [args, pattern] of cases) {
-      const r = await ww(...args);
-      assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
-      assert.match(oneErrorLine(r.stderr), pattern, args.join(' '));
-    }
+    const results = await Promise.all(cases.map(([args]) => ww(...args)));
+    cases.forEach(([args, pattern], i) => {
+      assert.equal(results[i].status, 2, `${args.join(' ')}: ${results[i].stderr}`);
+      assert.match(oneErrorLine(results[i].stderr), pattern, args.join(' '));
+    });
   });
 
   test('every command has --help with examples and --socket', async () => {
-    for (const command of ['start', 'ps', 'kill', 'pause', 'resume', 'wait', 'info']) {
-      const r = await runWw([command, '--help']);
-      assert.equal(r.status, 0, r.stderr);
-      assert.match(r.stdout, /EXAMPLES/, command);
-      assert.match(r.stdout, /--socket/, command);
-    }
+    const commands = ['start', 'ps', 'kill', 'pause', 'resume', 'wait', 'info'];
+    const results = await Promise.all(commands.map((command) => runWw([command, '--help'])));
+    commands.forEach((command, i) => {
+      assert.equal(results[i].status, 0, results[i].stderr);
+      assert.match(results[i].stdout, /EXAMPLES/, command);
+      assert.match(results[i].stdout, /--socket/, command);
+    });
   });
 });
