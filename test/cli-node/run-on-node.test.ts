@@ -26,6 +26,10 @@ after(async () => {
   fixtures.cleanup();
 });
 
+// ww run hands its own stdout and stderr to runOnNode.
+void (process.stdout satisfies OutputWriter);
+void (process.stderr satisfies OutputWriter);
+
 /** A writer that keeps what it is given, in order. */
 function collector(): OutputWriter & { text(): string; chunks: number } {
   const parts: Buffer[] = [];
