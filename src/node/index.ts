@@ -26,6 +26,8 @@ export interface StartNodeOptions {
   keepEnded?: number;
   /** Cooperative events for guests (the guest SDK will deliver them). Default: none. */
   guestEvents?: GuestEvents;
+  /** Where instrumented modules are kept across runs. Default: <dataDir>/instrumented, else none. */
+  cacheDir?: string;
 }
 
 export interface WwNode {
@@ -63,7 +65,11 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<WwNode> {
     runtimeOptions: {
       ...(opts.poolSize !== undefined ? { poolSize: opts.poolSize } : {}),
       // Instrumenting a module (binaryen) costs up to seconds; keep the result across restarts.
-      ...(opts.dataDir !== undefined ? { cacheDir: join(opts.dataDir, 'instrumented') } : {}),
+      ...(opts.cacheDir !== undefined
+        ? { cacheDir: opts.cacheDir }
+        : opts.dataDir !== undefined
+          ? { cacheDir: join(opts.dataDir, 'instrumented') }
+          : {}),
     },
   });
   const info: NodeInfo$Init = { peerId, version: wwVersion(), startedAtMs: BigInt(Date.now()), osPid: process.pid };

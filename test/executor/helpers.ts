@@ -100,11 +100,22 @@ export interface TestNode {
   close(): Promise<void>;
 }
 
+// Instrumenting a module costs seconds; the nodes of one test file share the results.
+let sharedCacheDir: string | undefined;
+function instrumentCache(): string {
+  if (!sharedCacheDir) {
+    const dir = mkdtempSync(join(tmpdir(), 'ww-instrumented-'));
+    sharedCacheDir = dir;
+    process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  }
+  return sharedCacheDir;
+}
+
 /** Starts a node on a fresh socket and connects a client to it. */
 export async function startTestNode(opts: Omit<StartNodeOptions, 'socketPath'> = {}): Promise<TestNode> {
   const dir = mkdtempSync(join(tmpdir(), 'ww-exec-'));
   const socketPath = join(dir, 'run', 'node.sock');
-  const node = await startNode({ poolSize: 2, pauseGraceMs: 0, ...opts, socketPath });
+  const node = await startNode({ poolSize: 2, pauseGraceMs: 0, cacheDir: opts.dataDir ? undefined : instrumentCache(), ...opts, socketPath });
   const client = await connectNode(socketPath);
   const executor = client.node.executor().executor;
   const extra: NodeConnection[] = [];
