@@ -1,13 +1,13 @@
 // `ww resume PID`: continue a paused process where it stopped.
 import { Args, Command } from '@oclif/core';
-import { parsePid, processFor, socketFlag, withNode } from '../lib/node-connection.js';
+import { parsePid, processFor, requireNotEnded, socketFlag, withNode } from '../lib/node-connection.js';
 
 export default class Resume extends Command {
   static override summary = 'Resume a paused process.';
 
   static override description = `Continues PID where \`ww pause\` stopped it. Resuming a process that is running does nothing.
 
-Exit status: 0 resumed; 1 no such process, it has ended, or no node; 2 bad command line.`;
+Exit status: 0 resumed (or already running); 1 no such process, it has ended, or no node; 2 bad command line.`;
 
   static override examples = [{ description: 'Continue process 7.', command: '<%= config.bin %> resume 7' }];
 
@@ -18,6 +18,10 @@ Exit status: 0 resumed; 1 no such process, it has ended, or no node; 2 bad comma
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Resume);
     const pid = parsePid(args.pid);
-    await withNode(flags.socket, (session) => processFor(session, pid).resume());
+    await withNode(flags.socket, async (session) => {
+      const proc = processFor(session, pid);
+      await proc.resume();
+      await requireNotEnded(proc, pid);
+    });
   }
 }

@@ -67,6 +67,15 @@ export async function withNode<T>(socketFlagValue: string | undefined, body: (se
   }
 }
 
+/**
+ * Fails with `process N has already ended: <reason>` when `pid` has ended: for pause and resume, which
+ * the node accepts on an ended process as a no-op, but which a user asking for them should hear about.
+ */
+export async function requireNotEnded(process: Process$Client, pid: number): Promise<void> {
+  const { info } = await process.info();
+  if (info.state === 2) throw new InputError(`process ${pid} has already ended: ${info.reason || 'normal'}`);
+}
+
 /** A Process capability for `pid` (pipelined: a bad pid surfaces at the first call on it). */
 export function processFor(session: NodeSession, pid: number): Process$Client {
   return session.executor.process({ pid }).process;
@@ -82,7 +91,7 @@ export function translateNodeError(err: unknown, socketPath: string): unknown {
     return new InputError(`lost the connection to the ww node on ${socketPath} (did it stop?)`);
   }
   if (err.name === 'FailedError' || err.name === 'RpcError' || err.name === 'OverloadedError') {
-    return new InputError(`the ww node refused: ${oneLine(err)}`);
+    return new InputError(oneLine(err)); // the node's messages are written for users
   }
   return err;
 }

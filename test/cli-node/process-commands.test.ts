@@ -242,6 +242,23 @@ describe('errors: one line, no stack trace, a non-zero exit', () => {
     });
   });
 
+  test('pausing or resuming an ended process says so (exit 1); killing one does nothing (exit 0)', async () => {
+    const { pid, process } = await rpc.spawn(exit7, ['exit7.wasm']);
+    await process.wait();
+    const [pause, resume, kill] = await Promise.all([ww('pause', String(pid)), ww('resume', String(pid)), ww('kill', String(pid))]);
+    assert.equal(pause.status, 1);
+    assert.equal(oneErrorLine(pause.stderr), `ww: process ${pid} has already ended: exit: 7`);
+    assert.equal(resume.status, 1);
+    assert.equal(oneErrorLine(resume.stderr), `ww: process ${pid} has already ended: exit: 7`);
+    assert.deepEqual([kill.status, kill.stderr], [0, '']);
+  });
+
+  test("what the node refuses (pausing init) is one line with the node's reason", async () => {
+    const r = await ww('pause', '1');
+    assert.equal(r.status, 1);
+    assert.match(oneErrorLine(r.stderr), /^ww: .*\binit\b/);
+  });
+
   test('no node on the socket', async () => {
     const empty = tempDir('nonode');
     try {
