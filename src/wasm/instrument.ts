@@ -14,6 +14,9 @@ export const METER_MODULE = 'ww_meter';
 export const TICK_FIELD = 'tick';
 export const GROW_FIELD = 'grow';
 export const COUNTDOWN_EXPORT = '__ww_countdown';
+/** Upper bound on the cost charged at one check. It must stay below the meter's budget per tick,
+ *  or a region bigger than the budget could never run (the guest would only call tick). */
+export const MAX_REGION_COST = 10_000;
 /** Bump when the transformation changes, so on-disk caches of older output are not used. */
 export const INSTRUMENTATION_VERSION = 2;
 
@@ -54,7 +57,9 @@ export function instrument(binaryen: B, bytes: Uint8Array): Uint8Array {
         mod.global.set(COUNTDOWN, mod.call(TICK, [], binaryen.i32)),
       ),
     ]);
-  const prepend = (cost: number, body: Ref): Ref => mod.block(null, [check(cost), body], binaryen.getExpressionType(body));
+  // The function's body becomes { check; body } typed as the function's results (not the body's
+  // own type, which may be `unreachable`: V8 rejects a body block written with that type).
+  const prepend = (cost: number, body: Ref, results: number): Ref => mod.block(null, [check(cost), body], results);
 
   const { Loop, MemoryGrow, Function: Func } = untyped(binaryen);
 
@@ -114,7 +119,7 @@ export function instrument(binaryen: B, bytes: Uint8Array): Uint8Array {
       if (binaryen.getExpressionType(delta) !== binaryen.i32) continue; // memory64: not supported, left as is
       MemoryGrow.setDelta(grow, mod.call(GROW, [delta], binaryen.i32));
     }
-    Func.setBody(func, prepend(cost, info.body));
+    Func.setBody(func, prepend(cost, info.body, info.results));
   }
   try {
     if (!mod.validate()) throw new Error('binaryen produced an invalid module');
@@ -151,7 +156,7 @@ class Walker {
     const loops: LoopSite[] = [];
     const grows: Ref[] = [];
     const cost = this.region(root, loops, grows);
-    return { loops, grows, cost };
+    return { loops, grows, cost: Math.min(MAX_REGION_COST, cost) };
   }
 
   private region(root: Ref, loops: LoopSite[], grows: Ref[]): number {
@@ -167,7 +172,7 @@ class Walker {
         const body = untyped(b).Loop.getBody(e);
         const site: LoopSite = { ref: e, cost: 0 };
         loops.push(site);
-        site.cost = Math.max(1, this.region(body, loops, grows));
+        site.cost = Math.min(MAX_REGION_COST, Math.max(1, this.region(body, loops, grows)));
         continue;
       }
       if (id === b.MemoryGrowId) grows.push(e);

@@ -1,0 +1,103 @@
+// The instrumentation pass: the instrumented module validates, computes exactly what the
+// original computes (even when the meter interrupts every few iterations), and calls the
+// meter at loop headers and function entries.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import binaryen from 'binaryen';
+import { instrument, COUNTDOWN_EXPORT, METER_MODULE } from '../../src/wasm/instrument.js';
+import { Wasm, type WasmGlobal, type WasmMemory } from '../../src/wasm/webassembly.js';
+import { assemble } from './fixtures.js';
+
+const source = `(module
+  (memory (export "memory") 1 8)
+  ;; a loop with a result value
+  (func $count (export "count") (param $n i32) (result i32) (local $i i32)
+    (loop $l (result i32)
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $i) (local.get $n)))
+      (local.get $i)))
+  ;; nested loops, the inner one branching to the outer one's label
+  (func $pairs (export "pairs") (param $n i32) (result i32) (local $i i32) (local $j i32) (local $c i32)
+    (loop $outer
+      (local.set $j (i32.const 0))
+      (loop $inner
+        (local.set $c (i32.add (local.get $c) (i32.xor (local.get $i) (local.get $j))))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br_if $inner (i32.lt_u (local.get $j) (local.get $i)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br_if $outer (i32.lt_u (local.get $i) (local.get $n)))))
+    (local.get $c))
+  ;; a loop that never falls through (type unreachable) in a function returning i32
+  (func $find (export "find") (param $n i32) (result i32) (local $i i32)
+    (loop $l
+      (local.set $i (i32.add (local.get $i) (i32.const 3)))
+      (if (i32.ge_u (local.get $i) (local.get $n)) (then (return (local.get $i))))
+      (br $l))
+    (unreachable))
+  ;; an unnamed loop (nothing branches to it: runs once)
+  (func $once (export "once") (result i32) (local $x i32)
+    (loop (local.set $x (i32.add (local.get $x) (i32.const 41))))
+    (i32.add (local.get $x) (i32.const 1)))
+  ;; recursion: function entries are metered
+  (func $fib (export "fib") (param $n i32) (result i32)
+    (if (result i32) (i32.lt_u (local.get $n) (i32.const 2))
+      (then (local.get $n))
+      (else (i32.add (call $fib (i32.sub (local.get $n) (i32.const 1))) (call $fib (i32.sub (local.get $n) (i32.const 2)))))))
+  (func $grow (export "grow") (param $pages i32) (result i32) (memory.grow (local.get $pages))))`;
+
+const calls: [string, number[]][] = [
+  ['count', [1000]],
+  ['pairs', [300]],
+  ['find', [100_000]],
+  ['once', []],
+  ['fib', [20]],
+];
+
+test('instrumented code computes what the original computes, with the meter called often', async () => {
+  const original = await assemble(source);
+  const instrumented = instrument(binaryen, original);
+  assert.ok(Wasm.validate(instrumented));
+  const plain = new Wasm.Instance(new Wasm.Module(original), {});
+  let ticks = 0;
+  const metered = new Wasm.Instance(new Wasm.Module(instrumented), {
+    [METER_MODULE]: {
+      tick: () => {
+        ticks++;
+        return 50; // a tiny budget (above any one region's cost): the guest is interrupted every few iterations
+      },
+      grow: (delta: number) => delta,
+    },
+  });
+  for (const [name, args] of calls) {
+    const f = plain.exports[name] as (...a: number[]) => number;
+    const g = metered.exports[name] as (...a: number[]) => number;
+    assert.equal(g(...args), f(...args), name);
+  }
+  assert.ok(ticks > 1000, `the meter was called ${ticks} times`);
+  assert.equal(typeof (metered.exports[COUNTDOWN_EXPORT] as WasmGlobal).value, 'number');
+});
+
+test('memory.grow goes through the meter, which can refuse it (the guest sees -1)', async () => {
+  const instrumented = instrument(binaryen, await assemble(source));
+  const asked: number[] = [];
+  const inst = new Wasm.Instance(new Wasm.Module(instrumented), {
+    [METER_MODULE]: {
+      tick: () => 1_000_000,
+      grow: (delta: number) => {
+        asked.push(delta);
+        return delta > 2 ? -1 : delta;
+      },
+    },
+  });
+  const grow = inst.exports.grow as (pages: number) => number;
+  assert.equal(grow(2), 1, 'allowed: returns the old size in pages');
+  assert.equal(grow(3), -1, 'refused by the meter');
+  assert.equal((inst.exports.memory as WasmMemory).buffer.byteLength, 3 * 65536);
+  assert.deepEqual(asked, [2, 3]);
+});
+
+test('the name section survives, so traps still name guest functions', async () => {
+  const instrumented = instrument(binaryen, await assemble('(module (func $kaboom (export "k") unreachable))'));
+  const inst = new Wasm.Instance(new Wasm.Module(instrumented), { [METER_MODULE]: { tick: () => 100, grow: (d: number) => d } });
+  assert.throws(() => (inst.exports.k as () => void)(), (e: Error) => /at kaboom \(wasm:/.test(e.stack ?? ''));
+});
