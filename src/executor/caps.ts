@@ -102,11 +102,24 @@ export class ExecutorCap implements Executor$Server {
     this.cacheCap = new ModuleCacheCap(ctx.modules);
   }
 
-  async spawn({ spec }: { spec: SpawnSpec | null }): Promise<{ process: ProcessCap; pid: number }> {
+  spawn({ spec }: { spec: SpawnSpec | null }): { process: ProcessCap; pid: number } | Promise<{ process: ProcessCap; pid: number }> {
     if (!spec) throw new FailedError('spawn needs a spec: module bytes or a module content ID');
+    // The common case, a module already compiled, answers in the same turn (no promise hops).
+    const ready = spec.moduleBytes.length === 0 && isContentId(spec.moduleCid) ? this.ctx.modules.compiled(spec.moduleCid) : undefined;
+    if (ready) return this.start(spec, ready);
+    return this.module(spec).then(
+      (module) => this.start(spec, module),
+      (err: unknown) => {
+        spec.stdout?.sink?.release(); // the call owns the sinks it was given
+        spec.stderr?.sink?.release();
+        throw err;
+      },
+    );
+  }
+
+  private start(spec: SpawnSpec, module: LoadedModule): { process: ProcessCap; pid: number } {
     const sinks = new OutputSinks();
     try {
-      const module = await this.module(spec);
       const limits = spec.limits;
       const req: SpawnRequest = {
         module,
@@ -122,7 +135,7 @@ export class ExecutorCap implements Executor$Server {
           ...(limits && limits.timeoutMs > 0n ? { timeoutMs: Number(limits.timeoutMs) } : {}),
         },
         ppid: spec.ppid,
-        drained: () => sinks.drained(),
+        ...(sinks.streaming ? { drained: () => sinks.drained() } : {}),
       };
       const e = this.ctx.table.spawn(req);
       return { process: this.ctx.processCap(e), pid: e.pid };
@@ -167,6 +180,10 @@ async function asFailure<T>(p: Promise<T>): Promise<T> {
 class OutputSinks {
   private readonly held: ByteSink$Client[] = [];
   private readonly last: Promise<unknown>[] = [];
+
+  get streaming(): boolean {
+    return this.held.length > 0;
+  }
 
   target(out: Output | null): SpawnRequest['stdout'] {
     if (!out || out.mode === OutputMode.discard) {

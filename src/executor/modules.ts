@@ -66,6 +66,11 @@ export class ModuleStore {
     return undefined;
   }
 
+  /** The compiled module for a content ID when the runtime has it compiled now; else undefined. */
+  compiled(cid: string): LoadedModule | undefined {
+    return isContentId(cid) ? this.runtime.get(cid) : undefined;
+  }
+
   /** The compiled module for a content ID (compiled again if the runtime evicted it), or undefined. */
   async module(cid: string): Promise<LoadedModule | undefined> {
     if (!isContentId(cid)) return undefined;
