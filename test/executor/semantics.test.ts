@@ -201,6 +201,27 @@ test('a Process capability that is not this node\'s own is never taken for the p
   await victim.process.kill();
 });
 
+test('a linked Process that is not this node\'s own and becomes unreachable ends the caller with peer-lost', async () => {
+  const caller = await forever();
+  const other = await t.connect();
+  const fake: Process$Server = {
+    info: () => ({ info: { pid: 4242 } }),
+    monitor: () => ({ monitor: serve(Monitor, { reason: () => new Promise<never>(() => {}) }) }), // never ends by itself
+  };
+  const ex = other.node.executor().executor;
+  await ex.process({ pid: caller.pid }).process.link({ other: serve(Process, fake) });
+  assert.equal(await stateOf(caller.process), 'running');
+  other.close(); // the peer serving the fake goes away
+  assert.equal(await reasonOf(caller.process), 'peer-lost');
+});
+
+test('linking a process to itself does nothing', async () => {
+  const a = await forever();
+  await a.process.link({ other: a.process });
+  assert.deepEqual((await info(a.process)).links, []);
+  await a.process.kill();
+});
+
 // ---- monitors ----
 
 test('a monitor delivers the reason and code, one way: the monitored process is not affected by the monitor', async () => {
@@ -341,6 +362,23 @@ test('pause: the wall-time limit does not run while paused', async () => {
   assert.equal(await reasonOf(p.process), 'limit: wall');
 });
 
+test('pause: a resume during the grace period cancels the pause', async () => {
+  const graced = await startTestNode({ pauseGraceMs: 400 });
+  try {
+    const p = await graced.spawn({ moduleBytes: cpuLoopWasm(), argv: ['cpu-loop', FOREVER] });
+    const pausing = p.process.pause();
+    await p.process.resume();
+    await pausing; // returns: the pause was cancelled
+    await sleep(600); // past the grace period: nothing freezes it
+    const a = await info(p.process);
+    assert.equal(a.state, 0, 'running');
+    await eventually('the guest keeps running', async () => (await info(p.process)).fuelUsed > a.fuelUsed);
+    await p.process.kill();
+  } finally {
+    await graced.close();
+  }
+});
+
 // ---- lifetime ----
 
 test('releasing the last reference to a Process does not kill it: the node owns it until it ends', async () => {
@@ -355,6 +393,25 @@ test('releasing the last reference to a Process does not kill it: the node owns 
   assert.equal(await stateOf(again), 'running');
   await again.kill();
   assert.equal(await reasonOf(again), 'killed');
+});
+
+test('ended processes stay listed for ps and wait, the last keepEnded of them; a held capability outlives reaping', async () => {
+  const small = await startTestNode({ keepEnded: 3 });
+  try {
+    const ended = [];
+    for (let i = 0; i < 5; i++) {
+      const p = await small.spawn({ moduleBytes: helloWasm() });
+      await p.process.wait();
+      ended.push(p);
+    }
+    const listed = (await small.executor.ps()).processes.map((p) => p.pid);
+    assert.deepEqual(listed, [1, ...ended.slice(2).map((p) => p.pid)]);
+    assert.equal((await small.executor.process({ pid: ended[4].pid }).process.wait()).status.reason, 'normal');
+    await assert.rejects(small.executor.process({ pid: ended[0].pid }).process.info().then(), /no such process/);
+    assert.equal((await ended[0].process.wait()).status.reason, 'normal');
+  } finally {
+    await small.close();
+  }
 });
 
 // ---- exit reasons ----
