@@ -29,7 +29,7 @@ export interface PoolOptions {
   idleMs: number;
   /** Modules each worker keeps compiled-and-received, by content ID. */
   modulesPerWorker: number;
-  /** How long a process may wait in the queue before the pool starts another worker. */
+  /** Processes queued this long, while workers have been busy with one process as long, start more workers. */
   growAfterMs: number;
   resourceLimits?: ResourceLimits;
 }
@@ -43,6 +43,8 @@ export class Slot {
   /** Content IDs this worker holds, least recently used first. */
   readonly modules = new Set<string>();
   idleSince = 0;
+  /** When the current job was dispatched (performance.now()). */
+  jobStartedAt = 0;
   /** Set when we terminate it ourselves, so its exit is not taken for a crash. */
   retired = false;
   lastError: Error | undefined;
@@ -134,6 +136,7 @@ export class WorkerPool {
 
   private dispatch(slot: Slot, job: Job): void {
     slot.job = job;
+    slot.jobStartedAt = performance.now();
     slot.worker.ref();
     const drop: string[] = [];
     let module: WasmModule | undefined;
@@ -167,8 +170,13 @@ export class WorkerPool {
     if (this.growTimer || this.closed) return;
     this.growTimer = setTimeout(() => {
       this.growTimer = undefined;
-      // Processes still queued: every worker is busy (perhaps blocked). Add workers, up to the bound.
-      let wanted = this.queue.length - this.starting;
+      // Processes are still queued. Add a worker for each one that has been busy with the same
+      // process all this time (blocked, or long-running): a queue of short processes that the
+      // workers are getting through is no reason to grow (more threads than cores only slows them).
+      const now = performance.now();
+      let stuck = 0;
+      for (const s of this.slots) if (s.job && now - s.jobStartedAt >= this.opts.growAfterMs) stuck++;
+      let wanted = Math.min(this.queue.length, stuck) - this.starting;
       while (wanted-- > 0 && this.slots.size + this.starting < this.opts.maxWorkers) void this.startWorker();
       if (this.queue.length > 0 && this.slots.size + this.starting < this.opts.maxWorkers) this.armGrowth();
     }, this.opts.growAfterMs);

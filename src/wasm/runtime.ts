@@ -55,8 +55,8 @@ export class Runtime {
       minWorkers: poolSize,
       maxWorkers: Math.max(poolSize, options.maxWorkers ?? Math.max(16, 8 * poolSize)),
       idleMs: options.idleWorkerMs ?? 10_000,
-      modulesPerWorker: options.modulesPerWorker ?? 32,
-      growAfterMs: 5,
+      modulesPerWorker: Math.max(1, options.modulesPerWorker ?? 32),
+      growAfterMs: 50,
       resourceLimits: options.workerResourceLimits,
     });
     await pool.warm();

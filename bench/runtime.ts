@@ -1,0 +1,221 @@
+// Benchmarks of the process runtime (src/wasm), each next to its baseline, measured in the same run.
+// Prints JSON lines. Run alone: `npx tsc -p . && node -e "import('./dist/bench/runtime.js').then(m => m.main())"`.
+
+import { readFileSync, openSync, closeSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawn, spawnSync } from 'node:child_process';
+import { WASI } from 'node:wasi';
+import { Runtime, type LoadedModule } from '../src/wasm/index.js';
+import type { Process } from '../src/wasm/process.js';
+import { Wasm, type WasmModule } from '../src/wasm/webassembly.js';
+import { guest, repoRoot } from '../test/runtime/fixtures.js';
+
+const emit = (o: Record<string, unknown>): void => console.log(JSON.stringify(o));
+const us = (ms: number): number => Math.round(ms * 1000 * 10) / 10;
+
+function quantiles(samples: number[]): { p50_us: number; p99_us: number; n: number } {
+  const s = [...samples].sort((a, b) => a - b);
+  const q = (p: number): number => s[Math.min(s.length - 1, Math.floor(p * s.length))];
+  return { p50_us: us(q(0.5)), p99_us: us(q(0.99)), n: s.length };
+}
+
+async function timeEach(n: number, run: () => Promise<unknown> | unknown): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    await run();
+    out.push(performance.now() - t);
+  }
+  return out;
+}
+
+function helloBytes(): Uint8Array {
+  return readFileSync(join(repoRoot(), 'examples', 'hello-c', 'hello.wasm'));
+}
+
+/** Spawn-to-exit of hello: ww (warm pool, cached module) vs node:wasi in-thread vs fork/exec. */
+async function spawnToExit(rt: Runtime, hello: LoadedModule): Promise<void> {
+  const run = (): Promise<unknown> => rt.spawn(hello, { args: ['hello'], stdout: 'capture' }).wait();
+  await timeEach(300, run);
+  emit({ bench: 'spawn-to-exit', impl: 'ww', module: 'hello-c', ...quantiles(await timeEach(2000, run)) });
+
+  const compiled = await Wasm.compile(helloBytes());
+  const devnull = openSync('/dev/null', 'w');
+  const raw = (): void => {
+    const wasi = new WASI({ version: 'preview1', args: ['hello'], env: {}, returnOnExit: true, stdout: devnull });
+    const instance = new Wasm.Instance(compiled, wasi.getImportObject() as Record<string, Record<string, unknown>>);
+    wasi.start(instance as unknown as object);
+  };
+  await timeEach(300, raw);
+  emit({ bench: 'spawn-to-exit', impl: 'node:wasi in-thread', module: 'hello-c', ...quantiles(await timeEach(2000, raw)) });
+  closeSync(devnull);
+
+  const exec = (cmd: string, args: string[]) => (): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'ignore'] });
+      child.stdout.resume();
+      child.on('error', reject);
+      child.on('close', () => resolve());
+    });
+  await timeEach(20, exec('/bin/echo', ['hello']));
+  emit({ bench: 'spawn-to-exit', impl: 'fork/exec /bin/echo', ...quantiles(await timeEach(200, exec('/bin/echo', ['hello']))) });
+  const unshareArgs = ['--fork', '--pid', '--net', '--mount', '--uts', '--ipc', '/bin/echo', 'hello'];
+  const probe = spawnSync('unshare', unshareArgs);
+  if (probe.status === 0) {
+    emit({ bench: 'spawn-to-exit', impl: 'unshare (pid,net,mount,uts,ipc) /bin/echo', ...quantiles(await timeEach(200, exec('unshare', unshareArgs))) });
+  } else {
+    emit({ bench: 'spawn-to-exit', impl: 'unshare', skipped: `unshare failed here: ${String(probe.stderr).trim()}` });
+  }
+}
+
+/** Worker module cache: a module already in the worker vs one posted with every spawn. */
+async function moduleResend(hello: Uint8Array): Promise<void> {
+  const rt = await Runtime.create({ poolSize: 1, maxWorkers: 1, modulesPerWorker: 1 });
+  const a = await rt.load(hello);
+  // The same code with an extra custom section: a second content ID.
+  const other = new Uint8Array([...hello, 0x00, 0x03, 0x01, 0x78, 0x31]);
+  const b = await rt.load(other);
+  const run = (m: LoadedModule) => (): Promise<unknown> => rt.spawn(m, { args: ['hello'], stdout: 'capture' }).wait();
+  await timeEach(200, run(a));
+  emit({ bench: 'spawn-to-exit', impl: 'ww, module cached in worker', ...quantiles(await timeEach(1000, run(a))) });
+  let flip = false;
+  const alternate = (): Promise<unknown> => run((flip = !flip) ? a : b)();
+  await timeEach(200, alternate);
+  emit({ bench: 'spawn-to-exit', impl: 'ww, module posted every spawn', ...quantiles(await timeEach(1000, alternate)) });
+  await rt.close();
+}
+
+/** Hello processes per second with many in flight across the pool. */
+async function throughput(rt: Runtime, hello: LoadedModule): Promise<void> {
+  for (const inFlight of [8, 64]) {
+    let done = 0;
+    const until = performance.now() + 2000;
+    const started = performance.now();
+    const lane = async (): Promise<void> => {
+      while (performance.now() < until) {
+        await rt.spawn(hello, { args: ['hello'], stdout: 'capture' }).wait();
+        done++;
+      }
+    };
+    await Promise.all(Array.from({ length: inFlight }, lane));
+    const seconds = (performance.now() - started) / 1000;
+    emit({ bench: 'throughput', impl: 'ww', module: 'hello-c', in_flight: inFlight, workers: rt.info().workers, processes_per_s: Math.round(done / seconds) });
+  }
+}
+
+/** The CPU-bound example, instrumented vs plain (same module, same rounds). */
+async function instrumentationOverhead(): Promise<void> {
+  const bytes = readFileSync(join(repoRoot(), 'examples', 'cpu-loop', 'cpu-loop.wasm'));
+  const instrumented = await Runtime.create({ poolSize: 1 });
+  const plain = await Runtime.create({ poolSize: 1, instrument: false });
+  const mi = await instrumented.load(bytes);
+  const mp = await plain.load(bytes);
+  const times: Record<string, number[]> = { instrumented: [], plain: [] };
+  const args = ['cpu-loop', '150000000'];
+  let checksum = '';
+  for (let round = 0; round < 6; round++) {
+    for (const [name, rt, m] of [['plain', plain, mp], ['instrumented', instrumented, mi]] as const) {
+      const t = performance.now();
+      const s = await rt.spawn(m, { args, stdout: 'capture' }).wait();
+      if (round > 0) times[name].push(performance.now() - t); // round 0 warms up
+      const out = new TextDecoder().decode(s.stdout);
+      if (checksum && out !== checksum) throw new Error('instrumented and plain runs disagree');
+      checksum = out;
+    }
+  }
+  const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
+  const mi50 = median(times.instrumented);
+  const mp50 = median(times.plain);
+  emit({ bench: 'instrumentation-overhead', module: 'examples/cpu-loop', rounds: 150e6, plain_ms: Math.round(mp50), instrumented_ms: Math.round(mi50), overhead_pct: Math.round(((mi50 - mp50) / mp50) * 1000) / 10 });
+  await instrumented.close();
+  await plain.close();
+}
+
+/** From pause() to the guest frozen (measured by the worker) and to pause() resolving. */
+async function pauseLatency(rt: Runtime, spin: LoadedModule): Promise<void> {
+  const p = rt.spawn(spin, { args: ['spin'] }) as Process;
+  await new Promise((r) => setTimeout(r, 100));
+  const frozen: number[] = [];
+  const resolved: number[] = [];
+  for (let i = 0; i < 100; i++) {
+    const requested = performance.timeOrigin + performance.now();
+    const t = performance.now();
+    await p.pause();
+    resolved.push(performance.now() - t);
+    frozen.push(p.frozenAt() - requested);
+    p.resume();
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  p.kill();
+  emit({ bench: 'pause-latency', what: 'request to guest frozen', ...quantiles(frozen), max_us: us(Math.max(...frozen)) });
+  emit({ bench: 'pause-latency', what: 'request to pause() resolved', ...quantiles(resolved), max_us: us(Math.max(...resolved)) });
+}
+
+/** RSS per live (paused) process, and what one instance costs without its worker. */
+async function memoryPerProcess(spin: Uint8Array): Promise<void> {
+  const n = 40;
+  const rt = await Runtime.create({ poolSize: 1, maxWorkers: n + 1 });
+  const m = await rt.load(spin);
+  global.gc?.();
+  const before = process.memoryUsage().rss;
+  const procs = Array.from({ length: n }, () => rt.spawn(m, { args: ['spin'] }));
+  await Promise.all(procs.map((p) => p.pause()));
+  const after = process.memoryUsage().rss;
+  emit({ bench: 'memory-per-process', impl: 'ww (one worker thread per live process)', live: n, rss_per_process_kb: Math.round((after - before) / n / 1024) });
+  for (const p of procs) p.kill();
+  await rt.close();
+
+  const mod: WasmModule = new Wasm.Module(spin);
+  const keep: unknown[] = [];
+  const base = process.memoryUsage().rss;
+  for (let i = 0; i < 2000; i++) keep.push(new Wasm.Instance(mod, {}));
+  emit({ bench: 'memory-per-process', impl: 'bare instance, 1 page (M:N floor)', live: keep.length, rss_per_process_kb: Math.round((process.memoryUsage().rss - base) / keep.length / 1024 * 10) / 10 });
+}
+
+/** Guard regions (default) vs bounds checks (--disable-wasm-trap-handler): density and speed. */
+function trapHandler(): void {
+  const script = `
+    const bytes = new Uint8Array(${JSON.stringify([0, 97, 115, 109, 1, 0, 0, 0, 5, 3, 1, 0, 1, 7, 10, 1, 6, 109, 101, 109, 111, 114, 121, 2, 0])});
+    const mod = new WebAssembly.Module(bytes); const keep = []; let error = '';
+    try { for (let i = 0; i < 30000; i++) keep.push(new WebAssembly.Instance(mod, {})); } catch (e) { error = e.message; }
+    const live = keep.length; keep.length = 0;
+    // sieve of Eratosthenes over 8 MiB of linear memory, 10 times: memory-access bound
+    const sieve = new Uint8Array(${JSON.stringify([...SIEVE])});
+    const inst = new WebAssembly.Instance(new WebAssembly.Module(sieve), {});
+    inst.exports.run(1); const t = performance.now(); const primes = inst.exports.run(10);
+    console.log(JSON.stringify({ live, error, sieve_ms: Math.round(performance.now() - t), primes }));`;
+  for (const flags of [[], ['--disable-wasm-trap-handler']]) {
+    const r = spawnSync(process.execPath, [...flags, '-e', script], { encoding: 'utf8' });
+    const res = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}');
+    emit({ bench: 'wasm-memory-mode', impl: flags.length ? 'bounds checks (--disable-wasm-trap-handler)' : 'guard regions (default)', live_instances_max: res.live, limit_hit: res.error || 'none up to 30000', sieve_ms: res.sieve_ms });
+  }
+}
+
+/** Sieve of Eratosthenes over 8 MiB of linear memory (memory-access bound): run(reps) -> prime count. */
+let SIEVE: Uint8Array;
+
+export async function main(): Promise<void> {
+  const { assemble } = await import('../test/runtime/fixtures.js');
+  SIEVE = await assemble(`(module (memory 128) (func (export "run") (param $r i32) (result i32) (local $i i32) (local $j i32) (local $c i32)
+    (loop $rep (memory.fill (i32.const 0) (i32.const 0) (i32.const 8388608)) (local.set $c (i32.const 0)) (local.set $i (i32.const 2))
+     (loop $outer (if (i32.eqz (i32.load8_u (local.get $i))) (then (local.set $c (i32.add (local.get $c) (i32.const 1)))
+        (local.set $j (i32.add (local.get $i) (local.get $i)))
+        (block $b (loop $inner (br_if $b (i32.ge_u (local.get $j) (i32.const 8388608))) (i32.store8 (local.get $j) (i32.const 1))
+          (local.set $j (i32.add (local.get $j) (local.get $i))) (br $inner)))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1))) (br_if $outer (i32.lt_u (local.get $i) (i32.const 8388608))))
+     (local.set $r (i32.sub (local.get $r) (i32.const 1))) (br_if $rep (local.get $r))) (local.get $c)))`);
+  const helloC = helloBytes();
+  const spinBytes = await guest('spin');
+  const rt = await Runtime.create();
+  const hello = await rt.load(helloC);
+  const spin = await rt.load(spinBytes);
+  emit({ bench: 'runtime-setup', pool_workers: rt.info().workers, load_avg_1m: (await import('node:os')).loadavg()[0] });
+  await spawnToExit(rt, hello);
+  await moduleResend(helloC);
+  await throughput(rt, hello);
+  await pauseLatency(rt, spin);
+  await rt.close();
+  await instrumentationOverhead();
+  await memoryPerProcess(spinBytes);
+  trapHandler();
+}
