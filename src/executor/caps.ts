@@ -138,6 +138,7 @@ export class ExecutorCap implements Executor$Server {
         ...(sinks.streaming ? { drained: () => sinks.drained() } : {}),
       };
       const e = this.ctx.table.spawn(req);
+      sinks.onPressure = (on) => this.ctx.table.throttle(e, on);
       return { process: this.ctx.processCap(e), pid: e.pid };
     } catch (err) {
       sinks.release();
@@ -176,10 +177,18 @@ async function asFailure<T>(p: Promise<T>): Promise<T> {
   }
 }
 
+/** Output written to sinks and not yet acknowledged above which the guest is frozen, and below which it continues. */
+const SINK_HIGH_WATER = 4 * 1024 * 1024;
+const SINK_LOW_WATER = 1024 * 1024;
+
 /** Where a process's output goes: runtime output modes, with sink capabilities fed in order. */
 class OutputSinks {
   private readonly held: ByteSink$Client[] = [];
   private readonly last: Promise<unknown>[] = [];
+  private inflight = 0;
+  private pressed = false;
+  /** Told when the sinks fall behind (true) and when they have caught up (false). */
+  onPressure: ((on: boolean) => void) | undefined;
 
   get streaming(): boolean {
     return this.held.length > 0;
@@ -202,10 +211,24 @@ class OutputSinks {
     let broken = false;
     return (data: Uint8Array): void => {
       if (broken) return;
+      const n = data.length;
+      this.inflight += n;
+      if (!this.pressed && this.inflight > SINK_HIGH_WATER) {
+        this.pressed = true;
+        this.onPressure?.(true);
+      }
+      const acknowledged = (): void => {
+        this.inflight -= n;
+        if (this.pressed && this.inflight < SINK_LOW_WATER) {
+          this.pressed = false;
+          this.onPressure?.(false);
+        }
+      };
       // Calls on one capability arrive in order, so the last write's return means all arrived.
       // A sink that fails (its client went away) gets no more output; the process runs on.
-      this.last[slot] = sink.write({ data }).then(undefined, () => {
+      this.last[slot] = sink.write({ data }).then(acknowledged, () => {
         broken = true;
+        acknowledged();
       });
     };
   }

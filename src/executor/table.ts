@@ -94,6 +94,10 @@ export class ProcessEntry {
   /** Set while a subtree kill is ending it, so links do not give it a `link:` reason first. */
   dying = false;
   pausing: Pausing | undefined;
+  /** Paused by pause() (until resume()), whether or not frozen yet. */
+  userPaused = false;
+  /** Frozen by the node because its output sinks are behind (see throttle()). */
+  throttled = false;
   /** Resolves with the status once the process ended and its streamed output was delivered. */
   readonly settled: Promise<EndStatus>;
   resolveSettled!: (s: EndStatus) => void;
@@ -113,7 +117,7 @@ export class ProcessEntry {
 
   get state(): State {
     if (this.status) return 'exited';
-    return this.wasm?.state === 'paused' ? 'paused' : 'running';
+    return this.userPaused && this.wasm?.state === 'paused' ? 'paused' : 'running';
   }
 }
 
@@ -199,8 +203,10 @@ export class ProcessTable {
   /** Tells the guest, waits the grace period, then freezes it. Resolves once frozen (or ended, or resumed). */
   pause(e: ProcessEntry): Promise<void> {
     if (e === this.init) throw new Error('pid 1 is the node\'s init: it cannot be paused');
-    if (e.status || !e.wasm || e.wasm.state === 'paused') return Promise.resolve();
+    if (e.status || !e.wasm) return Promise.resolve();
     if (e.pausing) return e.pausing.done;
+    if (e.userPaused) return Promise.resolve();
+    e.userPaused = true;
     let resolve!: () => void;
     let reject!: (err: Error) => void;
     const done = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)));
@@ -217,6 +223,7 @@ export class ProcessTable {
         },
         (err: Error) => {
           if (e.pausing === p) e.pausing = undefined;
+          e.userPaused = false;
           p.reject(err);
         },
       );
@@ -234,16 +241,28 @@ export class ProcessTable {
   /** Continues a paused process where it stopped; cancels a pause still in its grace period. */
   resume(e: ProcessEntry): void {
     if (e === this.init) throw new Error('pid 1 is the node\'s init: it cannot be paused or resumed');
-    if (e.status || !e.wasm) return;
-    const wasPaused = e.wasm.state === 'paused' || e.pausing !== undefined;
+    if (e.status || !e.wasm || !e.userPaused) return;
+    e.userPaused = false;
     this.cancelPausing(e);
-    e.wasm.resume();
-    if (wasPaused) {
-      try {
-        this.guestEvents.resumed(e.pid);
-      } catch {
-        // as above
-      }
+    if (!e.throttled) e.wasm.resume();
+    try {
+      this.guestEvents.resumed(e.pid);
+    } catch {
+      // as above
+    }
+  }
+
+  /**
+   * Flow control for streamed output: freezes the guest while its sinks are behind (`on`) and lets
+   * it continue once they caught up, unless it is paused by pause(). Not visible as `paused`.
+   */
+  throttle(e: ProcessEntry, on: boolean): void {
+    if (e.status || !e.wasm || e.throttled === on) return;
+    e.throttled = on;
+    if (on) {
+      if (!e.userPaused) e.wasm.pause().catch(() => {});
+    } else if (!e.userPaused) {
+      e.wasm.resume();
     }
   }
 

@@ -126,6 +126,56 @@ test('a sink that fails does not end the process: its output is dropped and the 
   assert.equal(st.stderr.length, 100);
 });
 
+test('a sink that falls behind holds the guest back (not shown as paused) until it catches up, a pause outlasts it; nothing is lost', async () => {
+  // Writes 400 chunks of 64 KiB, each starting with its index: 25 MiB, far more than the node buffers (4 MiB).
+  const writer = await assemble(`(module
+    (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))
+    (memory (export "memory") 2)
+    (func (export "_start") (local $i i32) (local $j i32)
+      (i32.store (i32.const 65536) (i32.const 0)) (i32.store (i32.const 65540) (i32.const 65536))
+      (loop $l
+        ;; some work between writes: the node holds a guest back at its instrumentation ticks
+        (local.set $j (i32.const 0))
+        (loop $work (local.set $j (i32.add (local.get $j) (i32.const 1))) (br_if $work (i32.lt_u (local.get $j) (i32.const 100000))))
+        (i32.store (i32.const 0) (local.get $i))
+        (drop (call $w (i32.const 1) (i32.const 65536) (i32.const 1) (i32.const 65544)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br_if $l (i32.lt_u (local.get $i) (i32.const 400))))))`);
+  let open!: () => void;
+  const gate = new Promise<void>((r) => (open = r));
+  const chunks: Uint8Array[] = [];
+  const sink = serve(ByteSink, {
+    write: async ({ data }) => {
+      chunks.push(data);
+      await gate; // nothing is acknowledged until the gate opens
+    },
+  });
+  const { process } = await t.spawn({ moduleBytes: writer, stdout: { mode: OutputMode.sink, sink } });
+  let last = -1n;
+  await eventually('the guest is held back', async () => {
+    const f = (await process.info()).info.fuelUsed;
+    const still = f === last && f > 0n;
+    last = f;
+    if (!still) await new Promise((r) => setTimeout(r, 100));
+    return still;
+  });
+  const held = (await process.info()).info;
+  assert.equal(held.state, ProcessState.running, 'held back for output is not paused');
+  assert.ok(chunks.length < 400, 'the guest did not get to write everything while the sink was behind');
+  // A pause while held back outlasts the hold: the sink catching up does not resume it.
+  await process.pause();
+  open();
+  await new Promise((r) => setTimeout(r, 300));
+  const paused = (await process.info()).info;
+  assert.equal(paused.state, ProcessState.paused);
+  assert.equal(paused.fuelUsed, held.fuelUsed);
+  await process.resume();
+  assert.equal((await process.wait()).status.reason, 'normal');
+  const all = Buffer.concat(chunks);
+  assert.equal(all.length, 400 * 65536);
+  for (let i = 0; i < 400; i++) assert.equal(all.readUInt32LE(i * 65536), i);
+});
+
 test('info: pid, ppid, cid, argv, creation time, state, fuel, cpu time, memory, peer ID', async () => {
   const before = Date.now();
   const bytes = cpuLoopWasm();
