@@ -2,8 +2,10 @@
 // same socket refused, and SIGTERM/SIGINT with processes running: they end killed and ww start exits 0.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { statSync } from 'node:fs';
+import { readdirSync, readlinkSync, statSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { FOREVER, cpuLoop, hello, lines, oneErrorLine, rpcSession, runWw, startNodeProcess } from './helpers.js';
+import { repoRoot, wwBin } from '../cli/helpers.js';
 
 describe('ww start', () => {
   test('prints a ready line naming the socket, which is owner-only; a second node on that socket is refused', async () => {
@@ -80,7 +82,43 @@ describe('ww start', () => {
       }
     });
   }
+
+  test('a node that dies while ww wait waits: one line saying the connection was lost, exit 1', async () => {
+    const node = await startNodeProcess();
+    try {
+      const rpc = await rpcSession(node.socketPath);
+      const { pid } = await rpc.spawn(cpuLoop, ['cpu-loop.wasm', FOREVER]);
+      const before = socketCount(node.child.pid!);
+      const waiter = spawn(process.execPath, [wwBin, 'wait', String(pid), '--socket', node.socketPath], { cwd: repoRoot, stdio: 'pipe' });
+      waiter.stdin.end();
+      let stderr = '';
+      waiter.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      let waiterDone = false;
+      const exited = new Promise<number | null>((r) => waiter.on('exit', (code) => ((waiterDone = true), r(code))));
+      // Once ww wait's connection is open on the node, its calls follow on it: kill the node then.
+      while (socketCount(node.child.pid!) <= before && !waiterDone) await new Promise((r) => setTimeout(r, 10));
+      assert.ok(!waiterDone, `ww wait ended before the node was killed: ${stderr}`);
+      node.child.kill('SIGKILL');
+      assert.equal(await exited, 1);
+      assert.equal(oneErrorLine(stderr), `ww: lost the connection to the ww node on ${node.socketPath} (did it stop?)`);
+      rpc.close();
+    } finally {
+      await node.dispose();
+    }
+  });
 });
+
+/** How many sockets the OS process `pid` holds open (Linux /proc): the node's listener and its clients. */
+function socketCount(pid: number): number {
+  const dir = `/proc/${pid}/fd`;
+  return readdirSync(dir).filter((fd) => {
+    try {
+      return readlinkSync(`${dir}/${fd}`).startsWith('socket:');
+    } catch {
+      return false; // closed while we looked
+    }
+  }).length;
+}
 
 function escape(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
