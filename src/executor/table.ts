@@ -339,7 +339,10 @@ export class ProcessTable {
     for (const e of live) e.dying = true;
     for (const e of live) this.endWith(e, { kind: 'killed' });
     this.finish(this.init, { kind: 'killed' }, undefined);
-    await Promise.all(live.map((e) => e.settled));
+    // Waits for their output to reach the sinks, but a sink that does not answer must not hold up shutdown.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(live.map((e) => e.settled)), new Promise((r) => (timer = setTimeout(r, 1000)))]);
+    clearTimeout(timer);
   }
 
   // ---- internals ----
