@@ -28,15 +28,23 @@ export interface NodeUnderTest {
   dispose(): Promise<void>;
 }
 
-/** Starts `node bin/ww.js start --socket <tmp>/node.sock` and waits for its ready line. */
-export async function startNodeProcess(extraArgs: string[] = []): Promise<NodeUnderTest> {
+/**
+ * Starts `node bin/ww.js start --socket <tmp>/node.sock` and waits for its ready line. With
+ * `defaultSocket`, passes no --socket and sets XDG_RUNTIME_DIR=<tmp> instead (socket <tmp>/ww/node.sock).
+ */
+export async function startNodeProcess(extraArgs: string[] = [], options: { defaultSocket?: boolean } = {}): Promise<NodeUnderTest> {
   const dir = tempDir('node');
-  const socketPath = join(dir.path, 'node.sock');
-  const child = spawn(process.execPath, [wwBin, 'start', '--socket', socketPath, ...extraArgs], {
-    cwd: repoRoot,
-    env: { ...process.env, WW_DEBUG: '' },
-    stdio: 'pipe',
-  });
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  delete env.WW_DEBUG;
+  delete env.WW_SOCKET;
+  let socketPath = join(dir.path, 'node.sock');
+  let args = ['start', '--socket', socketPath, ...extraArgs];
+  if (options.defaultSocket) {
+    env.XDG_RUNTIME_DIR = dir.path;
+    socketPath = join(dir.path, 'ww', 'node.sock');
+    args = ['start', ...extraArgs];
+  }
+  const child = spawn(process.execPath, [wwBin, ...args], { cwd: repoRoot, env, stdio: 'pipe' });
   child.stdin.end();
   let stderr = '';
   child.stdout.on('data', () => {});
