@@ -6,6 +6,7 @@ import { homedir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import type { ExitStatus, Limits, SpawnOptions, WasmProcess } from '../../src/wasm/types.js';
 import { InputError, UsageError } from '../errors.js';
+import { resolveSocketPath, socketFlag } from '../lib/node-connection.js';
 import { splitRunArgv } from '../run-argv.js';
 import { formatDuration, formatSize, parseCount, parseDuration, parseSize } from '../units.js';
 
@@ -80,6 +81,11 @@ Exit status:
       helpValue: 'N',
       description: 'end the guest after N instrumentation ticks (loop iterations and calls); exits 137, "limit exceeded: cpu"',
     }),
+    node: Flags.boolean({
+      description: 'run on the ww node behind --socket, and fail if none is running (default: on the node when one answers, else here)',
+    }),
+    detach: Flags.boolean({ description: 'run on the node in the background: print the PID and return at once (implies --node)' }),
+    socket: socketFlag,
   };
 
   async run(): Promise<void> {
@@ -91,6 +97,26 @@ Exit status:
     const preopens = await parsePreopens(flags.dir ?? []);
     const fromStdin = args.module === '-';
     const bytes = fromStdin ? await readModuleFromStdin() : await readModuleFile(args.module);
+
+    // A running node takes the guest (--node/--detach insist on one); else it runs in this process.
+    const socketPath = await resolveSocketPath(flags.socket);
+    const { nodeIsListening, runOnNode } = await import('../lib/run-on-node.js');
+    if (flags.node || flags.detach || (await nodeIsListening(socketPath))) {
+      process.exitCode = await runOnNode({
+        module: bytes,
+        argv: [fromStdin ? '-' : basename(args.module), ...split.guestArgs],
+        env,
+        dirs: preopens,
+        limits,
+        // The node cannot read this terminal: a piped stdin is sent whole with the spawn.
+        stdin: fromStdin || process.stdin.isTTY || flags.detach ? new Uint8Array(0) : await readAllStdin(),
+        detach: flags.detach,
+        socketPath,
+        stdout: process.stdout,
+        stderr: process.stderr,
+      });
+      return;
+    }
 
     const { Runtime } = await import('../../src/wasm/index.js');
     const runtime = await Runtime.create({
@@ -198,6 +224,13 @@ async function parsePreopens(entries: readonly string[]): Promise<{ hostPath: st
     preopens.push({ hostPath: resolve(host), guestPath: guest });
   }
   return preopens;
+}
+
+async function readAllStdin(): Promise<Uint8Array> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  const bytes = Buffer.concat(chunks);
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 async function readModuleFile(path: string): Promise<Uint8Array> {
