@@ -82,11 +82,13 @@ test('killing a process kills its whole subtree, each with reason killed; others
   await bystander.process.kill();
 });
 
-test('a child outlives a parent that ended by itself, and becomes a child of init', async () => {
-  const parent = await spawn('spin', { limits: { timeoutMs: 500n } }); // ends by itself, limit: wall
+test('a child outlives a parent that ended other than by kill (here: by a link), and becomes a child of init', async () => {
+  const parent = await forever();
   const child = await forever({ ppid: parent.pid });
-  assert.equal((await info(child.process)).ppid, parent.pid);
-  assert.equal(await reasonOf(parent.process), 'limit: wall');
+  const trigger = await forever();
+  await parent.process.link({ other: trigger.process });
+  await trigger.process.kill(); // the parent ends `link: <trigger>`: it is not killed, so its subtree is not
+  assert.equal(await reasonOf(parent.process), `link: ${trigger.pid}`);
   assert.equal(await stateOf(child.process), 'running');
   assert.equal((await info(child.process)).ppid, 1);
   await child.process.kill();
@@ -318,11 +320,14 @@ test('pause: resume continues where it stopped (same computed result as an unpau
   const rounds = '60000000';
   const plain = (await (await spawn('cpu', { argv: ['cpu-loop', rounds], stdout: capture })).process.wait()).status;
   assert.equal(plain.reason, 'normal');
-  const p = await spawn('cpu', { argv: ['cpu-loop', rounds], stdout: capture });
+  // The first pause is pipelined with the spawn: the node has it before the guest can finish.
+  const spawned = t.executor.spawn({ spec: { moduleCid: cids.cpu, argv: ['cpu-loop', rounds], stdout: capture } });
+  const p = { process: spawned.process };
   let pauses = 0;
   for (let i = 0; i < 3; i++) {
     await p.process.pause();
     const at = await info(p.process);
+
     if (at.state === 2) break; // already done (a fast machine)
     pauses++;
     assert.equal(at.state, 1);
@@ -354,8 +359,8 @@ test('kill works on a paused process', async () => {
 });
 
 test('pause: the wall-time limit does not run while paused', async () => {
-  const p = await spawn('spin', { limits: { timeoutMs: 300n } });
-  await p.process.pause();
+  const p = t.executor.spawn({ spec: { moduleCid: cids.spin, argv: ['spin'], limits: { timeoutMs: 300n } } });
+  await p.process.pause(); // pipelined with the spawn: paused before its 300 ms can run out
   await sleep(700);
   assert.equal(await stateOf(p.process), 'paused', 'alive after more than its timeout, because it was paused');
   await p.process.resume();
