@@ -30,7 +30,8 @@ import {
   shorten,
 } from './hooks.js';
 import { ExportTable, IdTable, ImportTable } from './tables.js';
-import type { Transport } from './transport/types.js';
+import { BIG_SEGMENT, type Transport } from './transport/types.js';
+import { FrameError } from './transport/framing.js';
 
 
 export interface ConnectionLimits {
@@ -116,9 +117,10 @@ export class Connection implements HookHost {
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.bootstrapHook = options.bootstrap ? options.bootstrap.hook.addRef() : null;
     transport.onMessage((segments) => this.receive(segments));
-    transport.onClose((err) =>
-      this.shutdown(new DisconnectedError(err ? `connection lost: ${err.message}` : 'connection closed by peer'), false),
-    );
+    transport.onClose((err) => {
+      if (err instanceof FrameError) this.abort(`malformed frame: ${err.message}`);
+      else this.shutdown(new DisconnectedError(err ? `connection lost: ${err.message}` : 'connection closed by peer'), false);
+    });
   }
 
   /** The peer's bootstrap capability, typed as `iface`. Usable at once (calls are pipelined). */
@@ -177,9 +179,15 @@ export class Connection implements HookHost {
       this.resetScratch(b);
       throw e;
     }
-    const out = b.buf.slice(0, b.used);
-    this.resetScratch(b);
-    this.transport.send([out]);
+    const out = b.buf.subarray(0, b.used);
+    if (b.used >= BIG_SEGMENT) {
+      // Hand a big message over as it is; build the next one in a fresh buffer.
+      if (b === this.scratch) this.scratch = new WireBuilder(SCRATCH_BYTES);
+      this.transport.send([out]);
+    } else {
+      this.transport.send([out]); // copied by the transport
+      this.resetScratch(b);
+    }
     if (this.afterSend.length > 0) {
       const after = this.afterSend;
       this.afterSend = [];
@@ -383,7 +391,7 @@ export class Connection implements HookHost {
   // -------------------------------------------------------------------------------------------
   // Receiving
 
-  private receive(segments: ArrayBuffer[]): void {
+  private receive(segments: Uint8Array[]): void {
     if (!this.connected) return;
     try {
       const r = new WireReader(segments, this.limits.traversalWords);

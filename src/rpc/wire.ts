@@ -46,9 +46,9 @@ export class WireReader {
   readonly bytes: Uint8Array[];
   private budget: number;
 
-  constructor(segments: ArrayBuffer[], traversalWords: number) {
-    this.views = segments.map((b) => new DataView(b));
-    this.bytes = segments.map((b) => new Uint8Array(b));
+  constructor(segments: Uint8Array[], traversalWords: number) {
+    this.views = segments.map((b) => new DataView(b.buffer, b.byteOffset, b.byteLength));
+    this.bytes = segments;
     this.budget = traversalWords;
   }
 

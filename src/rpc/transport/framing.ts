@@ -43,7 +43,7 @@ export function encodeFrame(segments: Uint8Array[]): Uint8Array[] {
 
 /**
  * Incremental frame decoder. Feed chunks with push(); it calls onFrame(segments) for each complete
- * message, each segment in its own ArrayBuffer (capnp-es reads ArrayBuffers, not views).
+ * message, each segment as a view: into the received chunk when it lies within one, else a copy.
  */
 export class FrameDecoder {
   private chunks: Uint8Array[] = [];
@@ -54,7 +54,7 @@ export class FrameDecoder {
   private failed = false;
 
   constructor(
-    private readonly onFrame: (segments: ArrayBuffer[]) => void,
+    private readonly onFrame: (segments: Uint8Array[]) => void,
     private readonly limits: FrameLimits = DEFAULT_FRAME_LIMITS,
   ) {}
 
@@ -98,7 +98,7 @@ export class FrameDecoder {
       }
       if (this.buffered < this.headerBytes + this.bodyBytes) return;
       this.skip(this.headerBytes);
-      const segments: ArrayBuffer[] = [];
+      const segments: Uint8Array[] = [];
       for (const w of this.segmentWords) segments.push(this.take(w * 8));
       this.segmentWords = null;
       this.onFrame(segments);
@@ -129,8 +129,17 @@ export class FrameDecoder {
     this.take(n, false);
   }
 
-  /** Removes n bytes from the front; returns them as a fresh ArrayBuffer (unless copy is false). */
-  private take(n: number, copy = true): ArrayBuffer {
+  /** Removes n bytes from the front; returns them (a view when they lie in one chunk). */
+  private take(n: number, copy = true): Uint8Array {
+    const head = this.chunks[0];
+    if (head && head.byteLength >= n) {
+      const view = head.subarray(0, n);
+      if (head.byteLength === n) this.chunks.shift();
+      else this.chunks[0] = head.subarray(n);
+      this.buffered -= n;
+      // Views must stay 8-byte aligned for nothing here, but keep them word-sized for DataView reads.
+      return view;
+    }
     const out = copy ? new Uint8Array(n) : null;
     let off = 0;
     while (off < n) {
@@ -142,6 +151,6 @@ export class FrameDecoder {
       else this.chunks[0] = c.subarray(k);
     }
     this.buffered -= n;
-    return out ? out.buffer : new ArrayBuffer(0);
+    return out ?? new Uint8Array(0);
   }
 }

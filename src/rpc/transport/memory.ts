@@ -3,19 +3,19 @@ import type { Transport } from './types.js';
 
 class MemoryEnd implements Transport {
   peer: MemoryEnd | null = null;
-  private handler: ((segments: ArrayBuffer[]) => void) | null = null;
+  private handler: ((segments: Uint8Array[]) => void) | null = null;
   private closeHandler: ((err?: Error) => void) | null = null;
   private closed = false;
-  private inbox: ArrayBuffer[][] = [];
+  private inbox: Uint8Array[][] = [];
   private scheduled = false;
 
   send(segments: Uint8Array[]): void {
     if (this.closed || !this.peer) return;
     // Copy: the receiver owns its buffers, as it would after a real socket.
-    this.peer.deliver(segments.map((s) => s.slice().buffer));
+    this.peer.deliver(segments.map((s) => s.slice()));
   }
 
-  private deliver(segments: ArrayBuffer[]): void {
+  private deliver(segments: Uint8Array[]): void {
     if (this.closed) return;
     this.inbox.push(segments);
     if (!this.scheduled) {
@@ -31,7 +31,7 @@ class MemoryEnd implements Transport {
     for (const m of batch) if (!this.closed) this.handler?.(m);
   }
 
-  onMessage(handler: (segments: ArrayBuffer[]) => void): void {
+  onMessage(handler: (segments: Uint8Array[]) => void): void {
     this.handler = handler;
   }
 

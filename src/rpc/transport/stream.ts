@@ -1,19 +1,21 @@
 // A framed message transport over any ByteStream.
-import { DEFAULT_FRAME_LIMITS, FrameDecoder, encodeFrame, type FrameLimits } from './framing.js';
-import type { ByteStream, Transport } from './types.js';
+import { DEFAULT_FRAME_LIMITS, FrameDecoder, FrameError, type FrameLimits } from './framing.js';
+import { BIG_SEGMENT, type ByteStream, type Transport } from './types.js';
 
 /** Above this many buffered bytes, write at once instead of waiting for the end of the turn. */
 const FLUSH_BYTES = 64 * 1024;
 
 export class StreamTransport implements Transport {
-  private messageHandler: ((segments: ArrayBuffer[]) => void) | null = null;
+  private messageHandler: ((segments: Uint8Array[]) => void) | null = null;
   private closeHandler: ((err?: Error) => void) | null = null;
   private readonly decoder: FrameDecoder;
   private closed = false;
   private pendingClose: { err?: Error } | null = null;
-  private outbox: Uint8Array[] = [];
-  private outboxBytes = 0;
+  private pending = new Uint8Array(16 * 1024);
+  private pendingView = new DataView(this.pending.buffer);
+  private pendingLen = 0;
   private flushScheduled = false;
+  private reading = true;
 
   constructor(
     private readonly stream: ByteStream,
@@ -21,12 +23,14 @@ export class StreamTransport implements Transport {
   ) {
     this.decoder = new FrameDecoder((segments) => this.messageHandler?.(segments), limits);
     stream.onData((chunk) => {
-      if (this.closed) return;
+      if (this.closed || !this.reading) return;
       try {
         this.decoder.push(chunk);
       } catch (err) {
-        this.finish(err instanceof Error ? err : new Error(String(err)));
-        this.stream.end();
+        // Bad framing: tell the engine while we can still send (it answers with Abort), then close.
+        this.reading = false;
+        this.closeHandler?.(err instanceof Error ? err : new Error(String(err)));
+        this.close();
       }
     });
     stream.onEnd((err) => this.finish(err));
@@ -34,61 +38,55 @@ export class StreamTransport implements Transport {
 
   send(segments: Uint8Array[]): void {
     if (this.closed) return;
-    // Coalesce everything sent in one turn of the event loop into few writes.
-    for (const chunk of encodeFrame(segments)) {
-      this.outbox.push(chunk);
-      this.outboxBytes += chunk.byteLength;
+    // Frame into one pending buffer: everything sent in one turn of the event loop leaves in one write.
+    const n = segments.length;
+    const headerBytes = (4 + 4 * n + 7) & ~7;
+    this.reserve(headerBytes);
+    const dv = this.pendingView;
+    const at = this.pendingLen;
+    dv.setUint32(at, n - 1, true);
+    for (let i = 0; i < n; i++) {
+      const len = segments[i].byteLength;
+      if (len % 8 !== 0) throw new FrameError(`segment of ${len} bytes is not word aligned`);
+      dv.setUint32(at + 4 + 4 * i, len / 8, true);
     }
-    if (this.outboxBytes >= FLUSH_BYTES) this.flush();
-    else if (!this.flushScheduled) {
+    if (n % 2 === 0) dv.setUint32(at + 4 + 4 * n, 0, true); // padding word
+    this.pendingLen = at + headerBytes;
+    for (const seg of segments) {
+      if (seg.byteLength >= BIG_SEGMENT) {
+        // Big segments (blobs) are handed over: write them as they are, after what is pending.
+        this.flush();
+        this.stream.write(seg);
+        continue;
+      }
+      this.reserve(seg.byteLength);
+      this.pending.set(seg, this.pendingLen);
+      this.pendingLen += seg.byteLength;
+    }
+    if (this.pendingLen >= FLUSH_BYTES) this.flush();
+    else if (this.pendingLen > 0 && !this.flushScheduled) {
       this.flushScheduled = true;
       queueMicrotask(() => this.flush());
     }
   }
 
-  private flush(): void {
-    this.flushScheduled = false;
-    if (this.outbox.length === 0) return;
-    const chunks = this.outbox;
-    const total = this.outboxBytes;
-    this.outbox = [];
-    this.outboxBytes = 0;
-    if (chunks.length === 1) {
-      this.stream.write(chunks[0]);
-      return;
-    }
-    // Small chunks are copied into one buffer; big ones (blob segments) are written as they are.
-    let run: Uint8Array[] = [];
-    let runBytes = 0;
-    const writeRun = (): void => {
-      if (run.length === 0) return;
-      if (run.length === 1) this.stream.write(run[0]);
-      else {
-        const joined = new Uint8Array(runBytes);
-        let off = 0;
-        for (const c of run) {
-          joined.set(c, off);
-          off += c.byteLength;
-        }
-        this.stream.write(joined);
-      }
-      run = [];
-      runBytes = 0;
-    };
-    for (const c of chunks) {
-      if (c.byteLength >= FLUSH_BYTES) {
-        writeRun();
-        this.stream.write(c);
-      } else {
-        run.push(c);
-        runBytes += c.byteLength;
-      }
-    }
-    writeRun();
-    void total;
+  private reserve(bytes: number): void {
+    if (this.pendingLen + bytes <= this.pending.byteLength) return;
+    const grown = new Uint8Array(Math.max(this.pending.byteLength * 2, this.pendingLen + bytes));
+    grown.set(this.pending.subarray(0, this.pendingLen));
+    this.pending = grown;
+    this.pendingView = new DataView(grown.buffer);
   }
 
-  onMessage(handler: (segments: ArrayBuffer[]) => void): void {
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.pendingLen === 0) return;
+    // The stream may hold the written bytes until the OS takes them: give it its own copy.
+    this.stream.write(this.pending.slice(0, this.pendingLen));
+    this.pendingLen = 0;
+  }
+
+  onMessage(handler: (segments: Uint8Array[]) => void): void {
     this.messageHandler = handler;
   }
 
@@ -107,6 +105,7 @@ export class StreamTransport implements Transport {
   private finish(err?: Error): void {
     if (this.closed) return;
     this.closed = true;
+    if (!this.reading) return; // the handler already heard about the framing error
     if (this.closeHandler) this.closeHandler(err);
     else this.pendingClose = { err };
   }

@@ -3,15 +3,28 @@
 // socket) becomes one through StreamTransport.
 
 export interface Transport {
-  /** Sends one message, given as its segments (each a multiple of 8 bytes). */
+  /**
+   * Sends one message, given as its segments (each a multiple of 8 bytes). The transport copies
+   * segments smaller than BIG_SEGMENT before returning (the caller may reuse them); bigger ones it
+   * may keep until written (the caller hands them over).
+   */
   send(segments: Uint8Array[]): void;
-  /** Installs the receiver of whole messages (one ArrayBuffer per segment). Call once. */
-  onMessage(handler: (segments: ArrayBuffer[]) => void): void;
-  /** Installs the receiver of the end of the stream: err is set on a transport failure or bad framing. */
+  /**
+   * Installs the receiver of whole messages, one view per segment. The views are valid during the
+   * call only if the receiver copies what it keeps (the engine decodes at once).
+   */
+  onMessage(handler: (segments: Uint8Array[]) => void): void;
+  /**
+   * Installs the receiver of the end of the stream: err is set on a transport failure or bad
+   * framing. On bad framing (FrameError) the handler may still send one last message (Abort).
+   */
   onClose(handler: (err?: Error) => void): void;
   /** Closes the stream after flushing what was sent. */
   close(): void;
 }
+
+/** Segments at least this big are handed over to the transport instead of copied. */
+export const BIG_SEGMENT = 64 * 1024;
 
 /** The smallest duplex byte stream a StreamTransport needs. */
 export interface ByteStream {
