@@ -14,27 +14,39 @@ export interface WasmMemory {
 
 export class GuestMemory {
   private memory: WasmMemory | undefined;
+  // The buffer the cached view was made for; memory.grow replaces memory.buffer, which invalidates both.
+  private buf: ArrayBuffer | undefined;
+  private view: DataView | undefined;
 
   setMemory(memory: WasmMemory): void {
     this.memory = memory;
+    this.buf = undefined;
+    this.view = undefined;
   }
 
-  private buffer(): ArrayBuffer {
-    if (!this.memory) throw new WasiError(Errno.FAULT, 'WASI call before setMemory: the guest has no memory yet');
+  /** The current buffer (re-read every call: memory may have grown since the last one). */
+  private current(): DataView {
+    const memory = this.memory;
+    if (!memory) throw new WasiError(Errno.FAULT, 'WASI call before setMemory: the guest has no memory yet');
     // A shared memory's buffer works the same for typed-array views.
-    return this.memory.buffer as ArrayBuffer;
+    const buf = memory.buffer as ArrayBuffer;
+    if (buf !== this.buf) {
+      this.buf = buf;
+      this.view = new DataView(buf);
+    }
+    return this.view!;
   }
 
-  /** Throws EFAULT unless [ptr, ptr+len) lies inside memory. Returns the buffer checked against. */
-  private checked(ptr: number, len: number): ArrayBuffer {
-    const buf = this.buffer();
-    if (ptr < 0 || len < 0 || ptr + len > buf.byteLength) throw new WasiError(Errno.FAULT);
-    return buf;
+  /** Throws EFAULT unless [ptr, ptr+len) lies inside memory; returns a view of the current buffer. */
+  private checked(ptr: number, len: number): DataView {
+    const view = this.current();
+    if (ptr < 0 || len < 0 || ptr + len > view.byteLength) throw new WasiError(Errno.FAULT);
+    return view;
   }
 
   /** A live view of guest bytes (valid until the next memory.grow). */
   bytes(ptr: number, len: number): Uint8Array {
-    return new Uint8Array(this.checked(ptr, len), ptr, len);
+    return new Uint8Array(this.checked(ptr, len).buffer, ptr, len);
   }
 
   /** Throws EFAULT unless the range is inside memory; for callers that write later. */
@@ -43,33 +55,34 @@ export class GuestMemory {
   }
 
   u8(ptr: number): number {
-    return new DataView(this.checked(ptr, 1)).getUint8(ptr);
+    return this.checked(ptr, 1).getUint8(ptr);
   }
   u16(ptr: number): number {
-    return new DataView(this.checked(ptr, 2)).getUint16(ptr, true);
+    return this.checked(ptr, 2).getUint16(ptr, true);
   }
   u32(ptr: number): number {
-    return new DataView(this.checked(ptr, 4)).getUint32(ptr, true);
+    return this.checked(ptr, 4).getUint32(ptr, true);
   }
   u64(ptr: number): bigint {
-    return new DataView(this.checked(ptr, 8)).getBigUint64(ptr, true);
+    return this.checked(ptr, 8).getBigUint64(ptr, true);
   }
   setU8(ptr: number, v: number): void {
-    new DataView(this.checked(ptr, 1)).setUint8(ptr, v);
+    this.checked(ptr, 1).setUint8(ptr, v);
   }
   setU16(ptr: number, v: number): void {
-    new DataView(this.checked(ptr, 2)).setUint16(ptr, v, true);
+    this.checked(ptr, 2).setUint16(ptr, v, true);
   }
   setU32(ptr: number, v: number): void {
-    new DataView(this.checked(ptr, 4)).setUint32(ptr, v >>> 0, true);
+    this.checked(ptr, 4).setUint32(ptr, v >>> 0, true);
   }
   setU64(ptr: number, v: bigint): void {
-    new DataView(this.checked(ptr, 8)).setBigUint64(ptr, BigInt.asUintN(64, v), true);
+    // setBigUint64 wraps modulo 2^64 itself.
+    this.checked(ptr, 8).setBigUint64(ptr, v, true);
   }
 
   /** Copies `data` into guest memory at ptr. */
   write(ptr: number, data: Uint8Array): void {
-    new Uint8Array(this.checked(ptr, data.length), ptr, data.length).set(data);
+    new Uint8Array(this.checked(ptr, data.length).buffer, ptr, data.length).set(data);
   }
 
   /** A UTF-8 string the guest passed (invalid UTF-8 => EILSEQ, like wasmtime). */
@@ -84,14 +97,13 @@ export class GuestMemory {
 
   /** Reads an iovec/ciovec array: [{buf: u32, buf_len: u32}] * count, each buffer bounds-checked. */
   iovecs(ptr: number, count: number): Uint8Array[] {
-    const buf = this.checked(ptr, count * 8);
-    const view = new DataView(buf);
+    const view = this.checked(ptr, count * 8);
     const out: Uint8Array[] = [];
     for (let i = 0; i < count; i++) {
       const base = view.getUint32(ptr + i * 8, true);
       const len = view.getUint32(ptr + i * 8 + 4, true);
-      if (base + len > buf.byteLength) throw new WasiError(Errno.FAULT);
-      out.push(new Uint8Array(buf, base, len));
+      if (base + len > view.byteLength) throw new WasiError(Errno.FAULT);
+      out.push(new Uint8Array(view.buffer, base, len));
     }
     return out;
   }
