@@ -15,7 +15,7 @@ Exit status: 0 stopped by SIGINT/SIGTERM; 1 could not start (another node on the
 
   static override examples = [
     { description: 'Start a node on the default socket ($XDG_RUNTIME_DIR/ww/node.sock, else ~/.ww/node.sock).', command: '<%= config.bin %> start' },
-    { description: 'Start one on its own socket, and use it from another terminal.', command: '<%= config.bin %> start --socket /tmp/ww/node.sock\n<%= config.bin %> ps --socket /tmp/ww/node.sock' },
+    { description: 'Start one on its own socket (then, in another terminal: ww ps --socket /tmp/ww/node.sock).', command: '<%= config.bin %> start --socket /tmp/ww/node.sock' },
     { description: 'Also accept RPC connections on TCP (localhost only here).', command: '<%= config.bin %> start --listen 127.0.0.1:7070' },
   ];
 
@@ -26,7 +26,7 @@ Exit status: 0 stopped by SIGINT/SIGTERM; 1 could not start (another node on the
       description: 'the unix socket to serve on (default: $XDG_RUNTIME_DIR/ww/node.sock, else ~/.ww/node.sock; or $WW_SOCKET)',
     }),
     listen: Flags.string({ helpValue: 'HOST:PORT', description: 'also serve on TCP at HOST:PORT (port 0 picks a free one); off unless given' }),
-    'data-dir': Flags.string({ helpValue: 'DIR', description: "where the node keeps its state, such as the module cache" }),
+    'data-dir': Flags.string({ helpValue: 'DIR', description: 'where the node keeps its state (its peer ID, the module cache) across restarts; default: memory only' }),
   };
 
   async run(): Promise<void> {
