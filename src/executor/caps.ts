@@ -142,6 +142,8 @@ export class ExecutorCap implements Executor$Server {
       return { process: this.ctx.processCap(e), pid: e.pid };
     } catch (err) {
       sinks.release();
+      spec.stdout?.sink?.release(); // also one not yet taken (release is idempotent)
+      spec.stderr?.sink?.release();
       throw err;
     }
   }
