@@ -199,3 +199,87 @@ test('out-of-bounds pointers to every WASI call return EFAULT, change nothing, a
     cleanup(dir);
   }
 });
+
+/** Every import that takes an fd, with valid pointers and `$bad` in the fd position(s). */
+const BAD = '$bad';
+const badFdCases: Case[] = [
+  ['fd_advise', [BAD, 0n, 0n, 0]],
+  ['fd_allocate', [BAD, 0n, 0n]],
+  ['fd_close', [BAD]],
+  ['fd_datasync', [BAD]],
+  ['fd_fdstat_get', [BAD, OUT]],
+  ['fd_fdstat_set_flags', [BAD, 0]],
+  ['fd_fdstat_set_rights', [BAD, 0n, 0n]],
+  ['fd_filestat_get', [BAD, BUF]],
+  ['fd_filestat_set_size', [BAD, 0n]],
+  ['fd_filestat_set_times', [BAD, 0n, 0n, 0]],
+  ['fd_pread', [BAD, IOV_OK, 1, 0n, OUT]],
+  ['fd_prestat_get', [BAD, OUT]],
+  ['fd_prestat_dir_name', [BAD, BUF, 100]],
+  ['fd_pwrite', [BAD, IOV_OK, 1, 0n, OUT]],
+  ['fd_read', [BAD, IOV_OK, 1, OUT]],
+  ['fd_readdir', [BAD, BUF, 100, 0n, OUT]],
+  ['fd_renumber', [BAD, 1]],
+  ['fd_seek', [BAD, 0n, 0, OUT]],
+  ['fd_sync', [BAD]],
+  ['fd_tell', [BAD, OUT]],
+  ['fd_write', [BAD, IOV_OK, 1, OUT]],
+  ['path_create_directory', [BAD, OTHER, 3]],
+  ['path_filestat_get', [BAD, 0, PATH, 5, BUF]],
+  ['path_filestat_set_times', [BAD, 0, PATH, 5, 0n, 0n, 0]],
+  ['path_link', [BAD, 0, PATH, 5, 3, OTHER, 3]],
+  ['path_link', [3, 0, PATH, 5, BAD, OTHER, 3]],
+  ['path_open', [BAD, 0, PATH, 5, 0, 0n, 0n, 0, OUT]],
+  ['path_readlink', [BAD, LINK, 3, BUF, 10, OUT]],
+  ['path_remove_directory', [BAD, OTHER, 3]],
+  ['path_rename', [BAD, PATH, 5, 3, OTHER, 3]],
+  ['path_rename', [3, PATH, 5, BAD, OTHER, 3]],
+  ['path_symlink', [PATH, 5, BAD, OTHER, 3]],
+  ['path_unlink_file', [BAD, PATH, 5]],
+  ['sock_accept', [BAD, 0, OUT]],
+  ['sock_recv', [BAD, IOV_OK, 1, 0, OUT, OUT + 8]],
+  ['sock_send', [BAD, IOV_OK, 1, 0, OUT]],
+  ['sock_shutdown', [BAD, 3]],
+];
+
+test('every call taking an fd returns EBADF for fds the guest does not hold (unused, negative, huge)', async () => {
+  const dir = tempDir('ww-badfd-');
+  try {
+    writeFileSync(join(dir, 'f.txt'), 'file contents');
+    symlinkSync('f.txt', join(dir, 'lnk'));
+    const fns = badFdCases.map(([name, args], i) => {
+      const types = SIGNATURES[name]!;
+      const call = `(call $${name} ${args.map((a, j) => (a === BAD ? '(local.get $bad)' : expr(a, types[j]!))).join(' ')})`;
+      return `(func (export "bad${i}") (param $bad i32) (result i32) ${call})`;
+    });
+    const mod = await wat(
+      allImportsModule(`
+      (data (i32.const ${PATH}) "f.txt")
+      (data (i32.const ${LINK}) "lnk")
+      (data (i32.const ${OTHER}) "new")
+      (data (i32.const ${IOV_OK}) "\\00\\04\\00\\00\\10\\00\\00\\00")
+      ${fns.join('\n      ')}
+      (func (export "bad${badFdCases.length}") (param $to i32) (result i32) (call $fd_renumber (i32.const 1) (local.get $to)))`),
+    );
+    const host = new WasiHost({ args: [], env: [], preopens: [{ hostPath: dir, guestPath: '/sb' }], stdin: { kind: 'null' }, stdout: { kind: 'null' }, stderr: { kind: 'null' } });
+    const instance = new Wasm.Instance(mod, host.imports);
+    host.setMemory(instance.exports.memory as { buffer: ArrayBuffer });
+    const covered = new Set(badFdCases.map(([n]) => n));
+    for (const name of PREVIEW1_FUNCTIONS) {
+      if (SIGNATURES[name]!.length > 0 && /^(fd_|path_|sock_)/.test(name)) assert.ok(covered.has(name), `${name} has no bad-fd case`);
+    }
+    for (const bad of [4, 1000, 4096, 0x7fffffff, -1, -2147483648]) {
+      badFdCases.forEach(([name, args], i) => {
+        const errno = (instance.exports[`bad${i}`] as (b: number) => number)(bad);
+        assert.equal(errno, 8, `${name}(${args.map((a) => (a === BAD ? bad : a)).join(', ')}) returned ${errno}`);
+      });
+    }
+    // fd_renumber may target an unused number (as wasmtime), but not one outside the table.
+    const renumberTo = (instance.exports[`bad${badFdCases.length}`] as (b: number) => number);
+    for (const bad of [4096, 0x7fffffff, -1]) assert.equal(renumberTo(bad), 8, `fd_renumber(1, ${bad})`);
+    assert.deepEqual(readdirSync(dir).sort(), ['f.txt', 'lnk']);
+    host.close();
+  } finally {
+    cleanup(dir);
+  }
+});
