@@ -2,7 +2,8 @@
 # Regenerates the committed TypeScript for every schema in capnp/:
 #   src/capnp-gen/<name>.ts      capnp-es struct classes and stubs (serialization)
 #   src/capnp-gen/<name>.rpc.ts  ww's typed RPC layer (descriptors, client/server types)
-# Usage: bash scripts/capnp-gen.sh [OUT_DIR]   (default src/capnp-gen; needs Debian's `capnproto`)
+#   test/rpc/fixtures/gen/*.rpc.ts  the same for the engine's test-only schemas (test/rpc/fixtures/*.capnp)
+# Usage: bash scripts/capnp-gen.sh [OUT_DIR [FIXTURE_OUT_DIR]]   (needs Debian's `capnproto`)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT="${1:-src/capnp-gen}"
@@ -20,3 +21,6 @@ if [ ! -f dist/src/rpc/codegen.js ] || [ src/rpc/codegen.ts -nt dist/src/rpc/cod
   npx tsc -p . >/dev/null || true
 fi
 node dist/src/rpc/codegen.js "$OUT" "${schemas[@]}"
+FIXTURES_OUT="${2:-test/rpc/fixtures/gen}"
+mkdir -p "$FIXTURES_OUT"
+node dist/src/rpc/codegen.js --runtime ../../../../src/rpc "$FIXTURES_OUT" test/rpc/fixtures/*.capnp
