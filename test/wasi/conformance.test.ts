@@ -478,3 +478,13 @@ test('a FIFO opened inside the sandbox is a stream: reads and writes work, seeki
     cleanup(dir);
   }
 });
+
+test('an AssemblyScript guest reads argv and an empty or full environment (node:wasi aborts it on an empty one)', () => {
+  const empty = run(guest('as-env.wasm'), { args: ['as-env', 'x y'], env: [] });
+  assert.equal(empty.code, 3);
+  assert.equal(empty.stdout, 'arg as-env\narg x y\nenv count 0\n');
+  assert.equal(empty.stderr, '');
+  const full = run(guest('as-env.wasm'), { args: ['as-env'], env: [['A', '1'], ['B', 'two=2']] });
+  assert.equal(full.code, 3);
+  assert.equal(full.stdout, 'arg as-env\nenv count 2\nenv A=1\nenv B=two=2\n');
+});
