@@ -111,6 +111,8 @@ export class FileHandle extends Handle {
   }
 
   private writeAt(bufs: Uint8Array[], offset: bigint): number {
+    // Node takes write positions as doubles; past 2^53 they would silently round.
+    if (this.positional && offset > BigInt(Number.MAX_SAFE_INTEGER)) throw new WasiError(Errno.FBIG);
     let total = 0;
     for (const b of bufs) {
       if (b.length === 0) continue;
