@@ -33,7 +33,16 @@ export const MAX_PATH_BYTES = 4096;
  */
 export const MAX_WALK_DEPTH = 128;
 
-const O_DIR = fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW;
+/**
+ * Linux O_PATH (Node does not export it): an fd that can only name a directory
+ * for lookups. Walking needs nothing more, and it works on directories that may
+ * be searched but not listed (mode --x). The value is the same on every
+ * architecture Node ships for; anywhere else, fall back to O_RDONLY.
+ */
+const O_PATH = ['x64', 'arm64', 'arm', 'ia32', 'riscv64', 'loong64', 'ppc64', 's390x'].includes(process.arch)
+  ? 0o10000000
+  : fs.constants.O_RDONLY;
+const O_DIR = O_PATH | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW;
 const PROC_FD = '/proc/self/fd';
 
 /** The host path that names `name` inside the open directory `dirFd` (openat-style). */
