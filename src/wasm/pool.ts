@@ -3,17 +3,19 @@
 // block), shrunk back when extra workers sit idle. Kill = terminate + a fresh worker.
 
 import { Worker, type ResourceLimits } from 'node:worker_threads';
-import { CONTROL_BYTES, type FromWorker, type RunMessage } from './protocol.js';
+import { CONTROL_BYTES, CONTROL_WORDS, CTL_PREFETCH, type FromWorker, type RunMessage } from './protocol.js';
 import type { ExitReason } from './types.js';
 import type { WasmModule } from './webassembly.js';
 
 /** What the pool runs: implemented by the process object. */
 export interface Job {
   readonly pid: number;
+  /** 'exited' once the job has ended (e.g. killed before it started). */
+  readonly state: string;
   readonly cid: string;
   readonly module: WasmModule;
   /** The run message without the module-cache fields the pool fills in. */
-  runMessage(): Omit<RunMessage, 'module' | 'drop'>;
+  runMessage(): Omit<RunMessage, 'module' | 'drop' | 'prefetched'>;
   onStart(slot: Slot): void;
   onMessage(msg: FromWorker): void;
   /** The worker died under the job (crash, out of memory): the job ends with this reason. */
@@ -29,6 +31,9 @@ export interface PoolOptions {
   idleMs: number;
   /** Modules each worker keeps compiled-and-received, by content ID. */
   modulesPerWorker: number;
+  /** Send a process ahead to a busy worker whose current process began less than this long ago
+   *  (it will likely end soon), so the worker starts it without a round trip. 0 = never. */
+  prefetchMs: number;
   /** Processes queued this long, while workers have been busy with one process as long, start more workers. */
   growAfterMs: number;
   resourceLimits?: ResourceLimits;
@@ -40,6 +45,8 @@ export class Slot {
   readonly stats: Float64Array;
   ready = false;
   job: Job | undefined;
+  /** A job sent ahead, to start when `job` ends (see CTL_PREFETCH). */
+  prefetched: Job | undefined;
   /** Content IDs this worker holds, least recently used first. */
   readonly modules = new Set<string>();
   idleSince = 0;
@@ -51,7 +58,7 @@ export class Slot {
   readonly worker: Worker;
   constructor(url: URL, resourceLimits: ResourceLimits | undefined) {
     const control = new SharedArrayBuffer(CONTROL_BYTES);
-    this.ctl = new Int32Array(control, 0, 2);
+    this.ctl = new Int32Array(control, 0, CONTROL_WORDS);
     this.stats = new Float64Array(control);
     this.worker = newWorker(url, control, resourceLimits);
   }
@@ -70,6 +77,7 @@ export class WorkerPool {
   private starting = 0;
   private startFailures = 0;
   private growTimer: NodeJS.Timeout | undefined;
+  private reclaimTimer: NodeJS.Timeout | undefined;
   private readonly shrinkTimer: NodeJS.Timeout;
   private closed = false;
   private readonly workerUrl = new URL('./process-worker.js', import.meta.url);
@@ -88,19 +96,24 @@ export class WorkerPool {
   submit(job: Job): void {
     if (this.closed) throw new Error('the runtime is closed');
     const slot = this.idle.pop();
-    if (slot) this.dispatch(slot, job);
-    else {
-      this.queue.push(job);
-      this.armGrowth();
-    }
+    if (slot) return this.dispatch(slot, job);
+    const ahead = this.prefetchTarget();
+    if (ahead) return this.prefetch(ahead, job);
+    this.queue.push(job);
+    this.armGrowth();
   }
 
-  /** Removes a job that has not started. Returns false if it was not queued. */
-  cancel(job: Job): boolean {
+  /** Withdraws a job that has not started (queued or sent ahead). A job sent ahead that its
+   *  worker has already claimed is stopped with the worker once the runtime learns it started. */
+  cancel(job: Job): void {
     const i = this.queue.indexOf(job);
-    if (i < 0) return false;
-    this.queue.splice(i, 1);
-    return true;
+    if (i >= 0) {
+      this.queue.splice(i, 1);
+      return;
+    }
+    for (const s of this.slots) {
+      if (s.prefetched === job && Atomics.compareExchange(s.ctl, CTL_PREFETCH, job.pid, 0) === job.pid) s.prefetched = undefined;
+    }
   }
 
   /** Terminates the worker running a job (kill); a fresh worker takes its place if needed. */
@@ -110,6 +123,7 @@ export class WorkerPool {
     slot.job = undefined;
     this.slots.delete(slot);
     void slot.worker.terminate();
+    this.requeuePrefetched(slot);
     this.replenish();
   }
 
@@ -127,6 +141,7 @@ export class WorkerPool {
     this.closed = true;
     clearInterval(this.shrinkTimer);
     clearTimeout(this.growTimer);
+    clearTimeout(this.reclaimTimer);
     const all = [...this.slots];
     this.slots.clear();
     this.idle.length = 0;
@@ -138,6 +153,65 @@ export class WorkerPool {
     slot.job = job;
     slot.jobStartedAt = performance.now();
     slot.worker.ref();
+    job.onStart(slot);
+    this.send(slot, job, false);
+  }
+
+  /** The busy worker whose current process started most recently within prefetchMs, without a job sent ahead. */
+  private prefetchTarget(): Slot | undefined {
+    if (this.opts.prefetchMs <= 0) return undefined;
+    const now = performance.now();
+    let best: Slot | undefined;
+    for (const s of this.slots) {
+      if (!s.job || s.prefetched || s.retired || now - s.jobStartedAt > this.opts.prefetchMs) continue;
+      if (!best || s.jobStartedAt < best.jobStartedAt) best = s;
+    }
+    return best;
+  }
+
+  private prefetch(slot: Slot, job: Job): void {
+    slot.prefetched = job;
+    Atomics.store(slot.ctl, CTL_PREFETCH, job.pid);
+    this.send(slot, job, true);
+    this.armReclaim();
+  }
+
+  /** Takes back jobs sent ahead to workers whose current process turned out to be long. */
+  private armReclaim(): void {
+    if (this.reclaimTimer || this.closed) return;
+    this.reclaimTimer = setTimeout(() => {
+      this.reclaimTimer = undefined;
+      const now = performance.now();
+      let waiting = false;
+      for (const s of [...this.slots]) {
+        const job = s.prefetched;
+        if (!job) continue;
+        if (now - s.jobStartedAt < 2 * this.opts.prefetchMs) {
+          waiting = true;
+          continue;
+        }
+        if (Atomics.compareExchange(s.ctl, CTL_PREFETCH, job.pid, 0) !== job.pid) continue; // already claimed
+        s.prefetched = undefined;
+        if (job.state !== 'exited') this.submitFirst(job);
+      }
+      if (waiting) this.armReclaim();
+    }, 2 * this.opts.prefetchMs + 1);
+  }
+
+  private submitFirst(job: Job): void {
+    const slot = this.idle.pop();
+    if (slot) return this.dispatch(slot, job);
+    this.queue.unshift(job);
+    this.armGrowth();
+  }
+
+  private requeuePrefetched(slot: Slot): void {
+    const job = slot.prefetched;
+    slot.prefetched = undefined;
+    if (job && job.state !== 'exited' && !this.closed) this.submitFirst(job);
+  }
+
+  private send(slot: Slot, job: Job, prefetched: boolean): void {
     const drop: string[] = [];
     let module: WasmModule | undefined;
     if (slot.modules.has(job.cid)) {
@@ -151,14 +225,28 @@ export class WorkerPool {
       }
     }
     slot.modules.add(job.cid);
-    job.onStart(slot);
-    const msg: RunMessage = { ...job.runMessage(), module, drop };
+    const msg: RunMessage = { ...job.runMessage(), module, drop, prefetched };
     slot.worker.postMessage(msg);
   }
 
   private release(slot: Slot): void {
     slot.job = undefined;
     if (slot.retired) return;
+    const ahead = slot.prefetched;
+    if (ahead) {
+      slot.prefetched = undefined;
+      if (Atomics.compareExchange(slot.ctl, CTL_PREFETCH, ahead.pid, 0) === ahead.pid) {
+        // Not claimed yet (the worker will skip that message): run it here the ordinary way.
+        if (ahead.state !== 'exited') return this.dispatch(slot, ahead);
+      } else {
+        // The worker has started it already.
+        if (ahead.state === 'exited') return this.retire(slot); // killed meanwhile
+        slot.job = ahead;
+        slot.jobStartedAt = performance.now();
+        ahead.onStart(slot);
+        return;
+      }
+    }
     const next = this.queue.shift();
     if (next) return this.dispatch(slot, next);
     slot.idleSince = performance.now();
@@ -239,6 +327,7 @@ export class WorkerPool {
         const job = slot.job;
         slot.job = undefined;
         job?.onWorkerLost(lostReason(slot.lastError, code));
+        this.requeuePrefetched(slot);
         this.replenish();
       });
     });

@@ -8,13 +8,13 @@ import { WasiHost } from './wasi/index.js';
 import type { StdioEndpoint } from './wasi/types.js';
 import { COUNTDOWN_EXPORT, METER_MODULE } from './instrument.js';
 import { LimitExceeded, Meter } from './meter.js';
-import { CTL_INFLIGHT, MAX_INFLIGHT_BYTES, type FromWorker, type InputSource, type OutputTarget, type RunMessage } from './protocol.js';
+import { CONTROL_WORDS, CTL_INFLIGHT, CTL_PAUSE, CTL_PREFETCH, MAX_INFLIGHT_BYTES, STAT_FUEL, type FromWorker, type InputSource, type OutputTarget, type RunMessage } from './protocol.js';
 import type { ExitReason } from './types.js';
 import { Wasm, type WasmGlobal, type WasmMemory, type WasmModule } from './webassembly.js';
 
 const port = parentPort!;
 const control = (workerData as { control: SharedArrayBuffer }).control;
-const ctl = new Int32Array(control, 0, 2);
+const ctl = new Int32Array(control, 0, CONTROL_WORDS);
 const stats = new Float64Array(control);
 const modules = new Map<string, WasmModule>();
 
@@ -108,9 +108,9 @@ function classify(err: unknown, meter: Meter | undefined): ExitReason {
 }
 
 function run(msg: RunMessage): void {
-  for (const cid of msg.drop) modules.delete(cid);
-  if (msg.module) modules.set(msg.cid, msg.module);
   const module = modules.get(msg.cid);
+  stats.fill(0, STAT_FUEL);
+  Atomics.store(ctl, CTL_INFLIGHT, 0);
   const out: Uint8Array[] = [];
   const err: Uint8Array[] = [];
   const meter = msg.instrumented ? new Meter(ctl, stats, msg.limits, (seq) => post({ type: 'frozen', pid: msg.pid, seq })) : undefined;
@@ -149,6 +149,9 @@ function run(msg: RunMessage): void {
   const stdout = msg.stdout === 'capture' ? concat(out) : undefined;
   const stderr = msg.stderr === 'capture' ? concat(err) : undefined;
   const transfer = [stdout?.buffer, stderr?.buffer].filter((b): b is ArrayBuffer => b !== undefined);
+  // A pause requested too late for this process must not freeze the next one. Cleared before the
+  // exit is posted: after it, the runtime may already be writing the next process's request.
+  Atomics.store(ctl, CTL_PAUSE, 0);
   post(
     {
       type: 'exit',
@@ -167,6 +170,10 @@ function run(msg: RunMessage): void {
 
 port.on('message', (msg: RunMessage) => {
   try {
+    // The module cache follows the runtime's bookkeeping even for a process taken back.
+    for (const cid of msg.drop) modules.delete(cid);
+    if (msg.module) modules.set(msg.cid, msg.module);
+    if (msg.prefetched && Atomics.compareExchange(ctl, CTL_PREFETCH, msg.pid, 0) !== msg.pid) return; // taken back
     run(msg);
   } catch (e) {
     // Only a bug in this file gets here; report it rather than leave the process hanging.

@@ -82,9 +82,9 @@ export class Process implements WasmProcess, Job {
 
   kill(): void {
     if (this.state === 'exited') return;
+    this.finish({ kind: 'killed' });
     if (this.slot) this.pool.retire(this.slot);
     else this.pool.cancel(this);
-    this.finish({ kind: 'killed' });
   }
 
   pause(): Promise<void> {
@@ -133,7 +133,7 @@ export class Process implements WasmProcess, Job {
 
   // ---- Job ----
 
-  runMessage(): Omit<RunMessage, 'module' | 'drop'> {
+  runMessage(): Omit<RunMessage, 'module' | 'drop' | 'prefetched'> {
     const o = this.options;
     return {
       type: 'run',
@@ -157,7 +157,7 @@ export class Process implements WasmProcess, Job {
     this.startedAt = performance.now();
     slot.stats.fill(0, 1);
     Atomics.store(slot.ctl, CTL_PAUSE, this.pauseRequest);
-    Atomics.store(slot.ctl, CTL_INFLIGHT, 0);
+    Atomics.notify(slot.ctl, CTL_PAUSE); // (the worker may already have frozen on a stale request)
     this.armWallTimer();
   }
 

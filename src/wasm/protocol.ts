@@ -23,6 +23,8 @@ export interface RunMessage {
   stdout: OutputTarget;
   stderr: OutputTarget;
   limits: Limits;
+  /** Sent while the worker still runs another process: start it only if CTL_PREFETCH still holds this pid. */
+  prefetched: boolean;
   /** Bound on bytes captured per stream ('capture'): past it writes fail and the process ends with limit: memory. */
   maxCaptureBytes: number;
 }
@@ -44,17 +46,21 @@ export type FromWorker =
       runningMs: number;
     };
 
-// Control block: Int32 words, then Float64 statistics the worker publishes at each tick.
-export const CONTROL_BYTES = 40;
+// Control block: four Int32 words, then Float64 statistics the worker publishes at each tick.
+export const CONTROL_BYTES = 48;
+export const CONTROL_WORDS = 4;
 /** Int32 index: 0 = run; any other value = pause request number (seq), set by the runtime. */
 export const CTL_PAUSE = 0;
 /** Int32 index: bytes of streamed output posted by the worker and not yet delivered (backpressure). */
 export const CTL_INFLIGHT = 1;
+/** Int32 index: pid of a process sent ahead to a busy worker; the runtime takes it back by
+ *  compare-and-swap to 0, the worker claims it the same way before starting it. */
+export const CTL_PREFETCH = 2;
 /** Float64 indexes. */
-export const STAT_FUEL = 1;
-export const STAT_MEMORY = 2;
-export const STAT_RUNNING_MS = 3;
+export const STAT_FUEL = 2;
+export const STAT_MEMORY = 3;
+export const STAT_RUNNING_MS = 4;
 /** Epoch milliseconds (timeOrigin + now) at which the guest last froze; for measuring pause latency. */
-export const STAT_FROZEN_AT = 4;
+export const STAT_FROZEN_AT = 5;
 /** Streamed output the worker may have in flight before it waits for the runtime to catch up. */
 export const MAX_INFLIGHT_BYTES = 8 * 1024 * 1024;

@@ -159,3 +159,35 @@ test('a runtime without instrumentation runs guests but refuses pause and fuel',
     await plain.close();
   }
 });
+
+test('when every worker is blocked, the pool grows and queued processes still run', async () => {
+  const small = await Runtime.create({ poolSize: 1, maxWorkers: 2 });
+  try {
+    const sleeper = small.spawn(await small.load(await guest('sleep')), { args: ['sleep'] });
+    const hello = small.spawn(await small.load(await guest('hello')), { args: ['hello'], stdout: 'capture' });
+    const status = await hello.wait();
+    assert.equal(text(status.stdout), 'hello, world\n');
+    assert.equal(sleeper.state, 'running', 'hello ran on a new worker while the first one stayed blocked');
+    assert.equal(small.info().workers, 2);
+    sleeper.kill();
+    assert.deepEqual((await sleeper.wait()).reason, { kind: 'killed' });
+  } finally {
+    await small.close();
+  }
+});
+
+test('a process waiting for a busy worker can be killed without touching the busy one', async () => {
+  const small = await Runtime.create({ poolSize: 1, maxWorkers: 1 });
+  try {
+    const sleeper = small.spawn(await small.load(await guest('sleep')), { args: ['sleep'] });
+    const waiting = small.spawn(await small.load(await guest('hello')), { args: ['hello'] });
+    waiting.kill();
+    assert.deepEqual((await waiting.wait()).reason, { kind: 'killed' });
+    assert.equal(sleeper.state, 'running');
+    const next = small.spawn(await small.load(await guest('exit7')), { args: ['exit7'] });
+    sleeper.kill();
+    assert.equal((await next.wait()).code, 7, 'the worker was replaced and ran the next process');
+  } finally {
+    await small.close();
+  }
+});
