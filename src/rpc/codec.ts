@@ -22,6 +22,8 @@ export interface FieldDesc {
   readonly offset: number;
   /** Union member: the discriminant value that selects this field. */
   readonly discriminant?: number;
+  /** The schema's default: primitives are stored XOR it; text and data read as it when null. */
+  readonly def?: number | bigint | boolean | string | Uint8Array;
   /** Group fields share their parent's sections; `group` describes the group's own fields. */
   readonly group?: StructDesc;
 }
@@ -83,6 +85,7 @@ export function readStruct(r: WireReader, st: StructRef, d: StructDesc, caps: Ca
 }
 
 function readField(r: WireReader, st: StructRef, f: FieldDesc, caps: CapIO, depth: number): unknown {
+  if (f.def !== undefined) return readFieldWithDefault(r, st, f, caps, depth);
   const o = f.offset;
   switch (f.type.k) {
     case 'void':
@@ -112,6 +115,70 @@ function readField(r: WireReader, st: StructRef, f: FieldDesc, caps: CapIO, dept
     default:
       if (o >= st.pc) return defaultPointerValue(f.type);
       return readPointer(r, st.s, st.p + o * 8, f.type, caps, depth);
+  }
+}
+
+// Defaults: a primitive is stored XOR its default, so zeroed memory reads as the default.
+const bits = new DataView(new ArrayBuffer(8));
+
+function readFieldWithDefault(r: WireReader, st: StructRef, f: FieldDesc, caps: CapIO, depth: number): unknown {
+  const o = f.offset;
+  const def = f.def!;
+  switch (f.type.k) {
+    case 'bool':
+      return r.bit(st, o) !== def;
+    case 'int8':
+      return ((r.u8(st, o) ^ (def as number)) << 24) >> 24;
+    case 'uint8':
+      return (r.u8(st, o) ^ (def as number)) & 0xff;
+    case 'int16':
+      return ((r.u16(st, o * 2) ^ (def as number)) << 16) >> 16;
+    case 'uint16':
+      return (r.u16(st, o * 2) ^ (def as number)) & 0xffff;
+    case 'int32':
+      return r.i32(st, o * 4) ^ (def as number);
+    case 'uint32':
+      return (r.u32(st, o * 4) ^ (def as number)) >>> 0;
+    case 'int64':
+      return BigInt.asIntN(64, r.i64(st, o * 8) ^ (def as bigint));
+    case 'uint64':
+      return BigInt.asUintN(64, r.u64(st, o * 8) ^ BigInt.asUintN(64, def as bigint));
+    case 'float32':
+      bits.setFloat32(0, def as number, true);
+      bits.setUint32(0, bits.getUint32(0, true) ^ r.u32(st, o * 4), true);
+      return bits.getFloat32(0, true);
+    case 'float64':
+      bits.setFloat64(0, def as number, true);
+      bits.setBigUint64(0, bits.getBigUint64(0, true) ^ r.u64(st, o * 8), true);
+      return bits.getFloat64(0, true);
+    case 'text':
+    case 'data': {
+      const ptrNull = o >= st.pc || r.isNullField(st, o);
+      if (ptrNull) return f.type.k === 'data' ? (def as Uint8Array).slice() : def;
+      return readPointer(r, st.s, st.p + o * 8, f.type, caps, depth);
+    }
+    default:
+      return readField(r, st, { ...f, def: undefined }, caps, depth);
+  }
+}
+
+function storedWithDefault(f: FieldDesc, v: unknown): unknown {
+  const def = f.def!;
+  switch (f.type.k) {
+    case 'bool':
+      return Boolean(v) !== def;
+    case 'int8':
+    case 'uint8':
+    case 'int16':
+    case 'uint16':
+    case 'int32':
+    case 'uint32':
+      return Number(v) ^ (def as number);
+    case 'int64':
+    case 'uint64':
+      return BigInt.asUintN(64, BigInt(v as bigint)) ^ BigInt.asUintN(64, def as bigint);
+    default:
+      return v;
   }
 }
 
@@ -242,7 +309,18 @@ export function writeStruct(b: WireBuilder, st: StructBuilder, d: StructDesc, va
       writeStruct(b, st, f.group, v as Record<string, unknown>, caps);
       continue;
     }
-    writeField(b, st, f, v, caps);
+    if (f.def === undefined) writeField(b, st, f, v, caps);
+    else if (f.type.k === 'float32') {
+      bits.setFloat32(0, Number(v), true);
+      const x = bits.getUint32(0, true);
+      bits.setFloat32(0, f.def as number, true);
+      b.dv.setUint32(st.d + f.offset * 4, x ^ bits.getUint32(0, true), true); // raw bits: no NaN canonicalising
+    } else if (f.type.k === 'float64') {
+      bits.setFloat64(0, Number(v), true);
+      const x = bits.getBigUint64(0, true);
+      bits.setFloat64(0, f.def as number, true);
+      b.dv.setBigUint64(st.d + f.offset * 8, x ^ bits.getBigUint64(0, true), true);
+    } else writeField(b, st, f, storedWithDefault(f, v), caps);
   }
 }
 

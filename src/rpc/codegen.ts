@@ -229,7 +229,8 @@ function fieldsOf(ctx: Ctx, n: Node): { descs: string[]; read: string[]; init: s
       continue;
     }
     const ti = typeInfo(ctx, f.slot.type);
-    descs.push(`    { name: '${f.name}', type: ${ti.desc}, offset: ${f.slot.offset}${disc} },`);
+    const def = defaultLiteral(f);
+    descs.push(`    { name: '${f.name}', type: ${ti.desc}, offset: ${f.slot.offset}${disc}${def ? `, def: ${def}` : ''} },`);
     read.push(`  ${f.name}${opt}: ${ti.read};`);
     init.push(`  ${f.name}?: ${ti.init};`);
     if (ti.pipeline && !disc) pipe.push(`  readonly ${f.name}: ${ti.pipeline};`);
@@ -240,6 +241,53 @@ function fieldsOf(ctx: Ctx, n: Node): { descs: string[]; read: string[]; init: s
 function tsInterface(name: string, members: string[]): string {
   if (members.length === 0) return `// eslint-disable-next-line @typescript-eslint/no-empty-object-type\nexport interface ${name} {}`;
   return `export interface ${name} {\n${members.join('\n')}\n}`;
+}
+
+/** The field's non-zero default as a TS literal (primitives, enums, text, data), or null. */
+function defaultLiteral(f: Field): string | null {
+  if (!f.slot.hadExplicitDefault) return null;
+  const v = f.slot.defaultValue;
+  switch (f.slot.type.which()) {
+    case Type.BOOL:
+      return v.bool ? 'true' : null;
+    case Type.INT8:
+      return v.int8 !== 0 ? String(v.int8) : null;
+    case Type.INT16:
+      return v.int16 !== 0 ? String(v.int16) : null;
+    case Type.INT32:
+      return v.int32 !== 0 ? String(v.int32) : null;
+    case Type.UINT8:
+      return v.uint8 !== 0 ? String(v.uint8) : null;
+    case Type.UINT16:
+      return v.uint16 !== 0 ? String(v.uint16) : null;
+    case Type.UINT32:
+      return v.uint32 !== 0 ? String(v.uint32) : null;
+    case Type.INT64:
+      return v.int64 !== 0n ? `${v.int64}n` : null;
+    case Type.UINT64:
+      return v.uint64 !== 0n ? `${v.uint64}n` : null;
+    case Type.FLOAT32:
+      return v.float32 !== 0 || Object.is(v.float32, -0) ? floatLiteral(v.float32) : null;
+    case Type.FLOAT64:
+      return v.float64 !== 0 || Object.is(v.float64, -0) ? floatLiteral(v.float64) : null;
+    case Type.ENUM:
+      return v.enum !== 0 ? String(v.enum) : null;
+    case Type.TEXT:
+      return v.text !== '' ? JSON.stringify(v.text) : null;
+    case Type.DATA: {
+      const bytes = [...v.data.toUint8Array()];
+      return bytes.length > 0 ? `new Uint8Array([${bytes.join(', ')}])` : null;
+    }
+    default:
+      throw new Error(`field ${f.name}: default values of this type are not supported by the codec yet`);
+  }
+}
+
+function floatLiteral(x: number): string {
+  if (Number.isNaN(x)) return 'NaN';
+  if (x === Infinity) return 'Infinity';
+  if (x === -Infinity) return '-Infinity';
+  return Object.is(x, -0) ? '-0' : String(x);
 }
 
 function structDescLiteral(ctx: Ctx, n: Node, descs: string[]): string {

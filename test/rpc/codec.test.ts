@@ -191,3 +191,46 @@ test('capabilities inside nested structs and lists travel, and pipelining reache
   await new Promise((resolve) => setImmediate(resolve));
   assert.equal(disposed, 1, 'the server object was disposed when its connection ended');
 });
+
+test('schema defaults: zeroed fields read as the default, and values round-trip through the capnp tool', async () => {
+  const { $S_Defaults } = await import('./fixtures/gen/codec.rpc.js');
+  const read = (bytes: Uint8Array): Record<string, unknown> => {
+    let out: Record<string, unknown> | null = null;
+    new FrameDecoder((segments) => {
+      const r = new WireReader(segments, 1 << 20);
+      out = readStruct(r, r.root(), $S_Defaults, noCaps);
+    }).push(bytes);
+    return out!;
+  };
+  const write = (v: Record<string, unknown>): Uint8Array => {
+    const b = new WireBuilder();
+    writeStructAt(b, b.alloc(1), $S_Defaults, v, noCaps);
+    return Buffer.concat(encodeFrame(b.segments()));
+  };
+  const defaults = {
+    b: true,
+    i8: -3,
+    u16: 500,
+    i32: -100000,
+    u32: 4000000000,
+    i64: -5000000000n,
+    u64: 18000000000000000000n,
+    f32: 1.25,
+    f64: -0.5,
+    color: 1,
+    text: 'default text',
+  };
+  const fromTool = read(capnp(['encode', schema, 'Defaults'], '()'));
+  assert.deepEqual({ ...fromTool, data: undefined }, { ...defaults, data: undefined });
+  assert.deepEqual([...(fromTool.data as Uint8Array)], [1, 2]);
+
+  const values = { b: false, i8: 7, u16: 0, i32: 1, u32: 0, i64: 0n, u64: 1n, f32: -2.5, f64: 0, color: 2, text: 'set' };
+  const ours = capnp(['decode', '--short', schema, 'Defaults'], write(values)).toString().trim();
+  const toolText = '(b = false, i8 = 7, u16 = 0, i32 = 1, u32 = 0, i64 = 0, u64 = 1, f32 = -2.5, f64 = 0, color = blue, text = "set")';
+  const reference = capnp(['decode', '--short', schema, 'Defaults'], capnp(['encode', schema, 'Defaults'], toolText)).toString().trim();
+  assert.equal(ours, reference);
+  assert.deepEqual({ ...read(write(values)), data: undefined }, { ...values, data: undefined });
+  const empty = capnp(['decode', '--short', schema, 'Defaults'], write({})).toString();
+  assert.match(empty, /i64 = -5000000000/);
+  assert.deepEqual({ ...read(write({})), data: undefined }, { ...defaults, data: undefined });
+});
