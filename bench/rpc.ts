@@ -20,6 +20,10 @@ const BLOB_ROUNDS = 16;
 function startServer(cmd: string, args: string[]): Promise<{ child: ChildProcess; port: number }> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    // Never leave a server behind, even if this process dies mid-run.
+    const reap = (): void => void child.kill('SIGKILL');
+    process.once('exit', reap);
+    child.once('exit', () => process.off('exit', reap));
     let out = '';
     child.once('error', reject);
     child.stdout!.on('data', (b: Buffer) => {
