@@ -229,7 +229,7 @@ export class DirHandle extends Handle {
   /** path_symlink: the link text is stored as given; following it later is what the sandbox checks. */
   symlink(target: string, linkPath: string): void {
     if (target.includes('\0')) errno(Errno.INVAL);
-    // wasmtime (cap-std) refuses to create a link to an absolute path; so does ww.
+    // As wasmtime (test preview1_symlink_create): a link to an absolute path is refused at creation.
     if (target.startsWith('/')) errno(Errno.PERM, 'symlink to an absolute path');
     within(this.fd, linkPath, false, (r) => {
       if (r.name === '.') errno(Errno.EXIST);
