@@ -1,6 +1,6 @@
 // One two-party Cap'n Proto RPC connection (level 1). Organised like rpc.capnp: the four tables,
 // embargoes, and one handler per message type (handleCall, handleReturn, ...).
-import { type CapIO, type InterfaceDesc, type MethodDesc, type StructDesc, readStruct, writeStructAt } from './codec.js';
+import { type CapIO, type MethodDesc, type StructDesc, readStruct, writeStructAt } from './codec.js';
 import { type StructBuilder, type StructRef, WireBuilder, WireReader, copyStruct } from './wire.js';
 import { type Client, type ClientOf, type Interface, lookupMethod, makeClient } from './client.js';
 import { EmbargoTable } from './embargo.js';
@@ -22,7 +22,6 @@ import {
   PromiseHook,
   capAtPath,
   capRuntime,
-  forEachCap,
   replaceCapAtPath,
   hookOf,
   ownCaps,
@@ -119,7 +118,7 @@ export class Connection implements HookHost {
     transport.onMessage((segments) => this.receive(segments));
     transport.onClose((err) => {
       if (err instanceof FrameError) this.abort(`malformed frame: ${err.message}`);
-      else this.shutdown(new DisconnectedError(err ? `connection lost: ${err.message}` : 'connection closed by peer'), false);
+      else this.shutdown(new DisconnectedError(err ? `connection lost: ${err.message}` : 'connection closed by peer'));
     });
   }
 
@@ -150,7 +149,7 @@ export class Connection implements HookHost {
 
   /** Closes the connection: outstanding calls fail with `disconnected`. */
   close(): void {
-    this.shutdown(new DisconnectedError('connection closed'), false);
+    this.shutdown(new DisconnectedError('connection closed'));
   }
 
   /** Table sizes, for tests and diagnostics. */
@@ -471,7 +470,7 @@ export class Connection implements HookHost {
 
   handleAbort(r: WireReader, ex: StructRef): void {
     const err = rpcErrorFromWire(r.u16(ex, 4), `peer aborted the connection: ${r.textField(ex, 0) ?? ''}`);
-    this.shutdown(new DisconnectedError(err.message), false);
+    this.shutdown(new DisconnectedError(err.message));
   }
 
   handleBootstrap(questionId: number): void {
@@ -708,7 +707,7 @@ export class Connection implements HookHost {
           const gate = ph.embargoGate;
           if (gate) replaceCapAtPath(value, q.desc, path, (old) => {
             capRuntime.release(old);
-            return capRuntime.own(makeClient(gate.addRef(), (old as Client).iface), (old as Client).iface, false);
+            return makeClient(gate.addRef(), (old as Client).iface);
           });
         }
       }
@@ -935,14 +934,13 @@ export class Connection implements HookHost {
       b.dv.setUint16(root.d, MSG.abort, true);
       writeException(b, root.p, new FailedError(reason));
     });
-    this.shutdown(new DisconnectedError(`connection aborted: ${reason}`), true);
+    this.shutdown(new DisconnectedError(`connection aborted: ${reason}`));
   }
 
-  private shutdown(err: RpcError, local: boolean): void {
+  private shutdown(err: RpcError): void {
     if (!this.connected) return;
     this.connected = false;
     this.closeError = err;
-    void local;
     for (const [id, q] of [...this.questions.entries()]) {
       this.questions.delete(id);
       this.failQuestion(q, err);
@@ -1154,5 +1152,3 @@ function writeException(b: WireBuilder, ptr: number, err: RpcError): void {
   b.setText(ex.p, err.message);
 }
 
-export { forEachCap as _forEachCap };
-export type { InterfaceDesc };
