@@ -488,3 +488,27 @@ test('an AssemblyScript guest reads argv and an empty or full environment (node:
   assert.equal(full.code, 3);
   assert.equal(full.stdout, 'arg as-env\nenv count 2\nenv A=1\nenv B=two=2\n');
 });
+
+test('APPEND set at open appends whatever the position; cleared with fd_fdstat_set_flags, writes land in place again', () => {
+  withSandbox((dir) => {
+    const r = scenario('flags', { preopens: [{ hostPath: dir, guestPath: '/sb' }] });
+    expectValues(r, {
+      open_append: 0,
+      write0: 0,
+      write1_appends: 0,
+      read1: 0,
+      read1_is_ones: 1,
+      clear_flags: 0,
+      flags_after_clear: 0,
+      write2_overwrites: 0,
+      read2_is_twos: 1,
+      set_append_again: 0,
+      write3_appends: 0,
+      close: 0,
+      stat: 0,
+      size: 300,
+    });
+    const bytes = readFileSync(join(dir, 'flags.bin'));
+    assert.deepEqual([bytes[0], bytes[99], bytes[100], bytes[199], bytes[200], bytes[299]], [2, 2, 1, 1, 2, 2]);
+  });
+});

@@ -428,6 +428,42 @@ static void scenario_symlinks(void) {
   P("dangling_mtim", "%llu", (unsigned long long)st.mtim);
 }
 
+// APPEND switched on at open and off with fd_fdstat_set_flags (wasmtime's preview1_fd_flags_set).
+static void scenario_flags(void) {
+  __wasi_fd_t fd;
+  __wasi_size_t n;
+  __wasi_filesize_t pos;
+  uint8_t data[100], buf[100];
+  E("open_append", __wasi_path_open(3, 0, "flags.bin", __WASI_OFLAGS_CREAT, __WASI_RIGHTS_FD_READ | __WASI_RIGHTS_FD_WRITE, 0,
+                                     __WASI_FDFLAGS_APPEND, &fd));
+  __wasi_ciovec_t out = {data, sizeof data};
+  __wasi_iovec_t in = {buf, sizeof buf};
+  memset(data, 0, sizeof data);
+  E("write0", __wasi_fd_write(fd, &out, 1, &n));
+  memset(data, 1, sizeof data);
+  E("seek_start", __wasi_fd_seek(fd, 0, __WASI_WHENCE_SET, &pos));
+  E("write1_appends", __wasi_fd_write(fd, &out, 1, &n));
+  E("seek_100", __wasi_fd_seek(fd, 100, __WASI_WHENCE_SET, &pos));
+  E("read1", __wasi_fd_read(fd, &in, 1, &n));
+  P("read1_is_ones", "%d", n == 100 && buf[0] == 1 && buf[99] == 1);
+  E("clear_flags", __wasi_fd_fdstat_set_flags(fd, 0));
+  __wasi_fdstat_t st;
+  E("fdstat", __wasi_fd_fdstat_get(fd, &st));
+  P("flags_after_clear", "%d", st.fs_flags);
+  memset(data, 2, sizeof data);
+  E("seek_start2", __wasi_fd_seek(fd, 0, __WASI_WHENCE_SET, &pos));
+  E("write2_overwrites", __wasi_fd_write(fd, &out, 1, &n));
+  E("seek_start3", __wasi_fd_seek(fd, 0, __WASI_WHENCE_SET, &pos));
+  E("read2", __wasi_fd_read(fd, &in, 1, &n));
+  P("read2_is_twos", "%d", n == 100 && buf[0] == 2 && buf[99] == 2);
+  E("set_append_again", __wasi_fd_fdstat_set_flags(fd, __WASI_FDFLAGS_APPEND));
+  E("write3_appends", __wasi_fd_write(fd, &out, 1, &n));
+  E("close", __wasi_fd_close(fd));
+  __wasi_filestat_t fst;
+  E("stat", __wasi_path_filestat_get(3, 0, "flags.bin", &fst));
+  P("size", "%llu", (unsigned long long)fst.size);
+}
+
 static void scenario_exit(int code) {
   printf("before exit\n");
   fflush(stdout);
@@ -444,6 +480,7 @@ int main(int argc, char **argv) {
   else if (!strcmp(s, "fdops")) scenario_fdops();
   else if (!strcmp(s, "paths")) scenario_paths();
   else if (!strcmp(s, "symlinks")) scenario_symlinks();
+  else if (!strcmp(s, "flags")) scenario_flags();
   else if (!strcmp(s, "exit")) scenario_exit(atoi(argv[2]));
   else {
     printf("unknown scenario %s\n", s);

@@ -175,14 +175,16 @@ export class DirHandle extends Handle {
       let flags = read && write ? C.O_RDWR : write ? C.O_WRONLY : C.O_RDONLY;
       // Symlinks were resolved by the walk: never let the OS follow one at the last step.
       flags |= C.O_NOFOLLOW;
-      if (creat) flags |= C.O_CREAT;
-      if (excl) flags |= C.O_EXCL;
-      if (oflags & Oflags.TRUNC) flags |= C.O_TRUNC;
-      if (req.fdflags & Fdflags.APPEND) flags |= C.O_APPEND;
       if (req.fdflags & Fdflags.DSYNC) flags |= C.O_DSYNC;
       if (req.fdflags & Fdflags.SYNC) flags |= C.O_SYNC;
       if (req.fdflags & Fdflags.RSYNC) flags |= C.O_SYNC;
       if (req.fdflags & Fdflags.NONBLOCK) flags |= C.O_NONBLOCK;
+      // What FileHandle reopens with when APPEND changes: no creation, truncation or append.
+      const reopenFlags = flags & ~C.O_NOFOLLOW;
+      if (req.fdflags & Fdflags.APPEND) flags |= C.O_APPEND;
+      if (creat) flags |= C.O_CREAT;
+      if (excl) flags |= C.O_EXCL;
+      if (oflags & Oflags.TRUNC) flags |= C.O_TRUNC;
       if (r.name === '.' && (creat || write)) errno(creat && excl ? Errno.EXIST : Errno.ISDIR);
       const fd = fs.openSync(r.hostPath, flags, 0o666);
       let st: fs.BigIntStats;
@@ -193,7 +195,7 @@ export class DirHandle extends Handle {
         throw err;
       }
       if (st.isDirectory()) return new DirHandle(fd);
-      return new FileHandle(fd, filetypeOf(st), read, write, req.fdflags, (req.fdflags & Fdflags.APPEND) !== 0);
+      return new FileHandle(fd, filetypeOf(st), read, write, req.fdflags, reopenFlags);
     });
   }
 

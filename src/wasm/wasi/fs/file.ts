@@ -13,13 +13,14 @@ export class FileHandle extends Handle {
   private position = 0n;
 
   constructor(
-    readonly fd: number,
+    /** Host fd; replaced when APPEND is switched (see setFdflags). */
+    public fd: number,
     readonly filetype: Filetype,
     private readonly readable: boolean,
     private readonly writable: boolean,
     fdflags: number,
-    /** The host fd was opened with O_APPEND (writes append atomically in the kernel). */
-    private readonly osAppend: boolean,
+    /** open(2) flags to reopen the same file with: access mode, sync and nonblock bits, no O_APPEND. */
+    private readonly reopenFlags: number,
   ) {
     super();
     this.fdflags = fdflags;
@@ -103,9 +104,8 @@ export class FileHandle extends Handle {
     let total = 0;
     for (const b of bufs) {
       if (b.length === 0) continue;
-      // With O_APPEND the kernel appends atomically; otherwise (append turned on later) write at the end.
-      const at = this.osAppend ? null : fs.fstatSync(this.fd, { bigint: true }).size;
-      total += fs.writeSync(this.fd, b, 0, b.length, at === null ? null : Number(at));
+      // The host fd has O_APPEND whenever APPEND is set, so the kernel appends atomically.
+      total += fs.writeSync(this.fd, b, 0, b.length, null);
     }
     return total;
   }
@@ -179,6 +179,14 @@ export class FileHandle extends Handle {
     // As wasmtime: only APPEND and NONBLOCK can change; the sync flags cannot be set after open.
     if (flags & (Fdflags.DSYNC | Fdflags.RSYNC | Fdflags.SYNC)) throw new WasiError(Errno.INVAL);
     if (flags & ~0x1f) throw new WasiError(Errno.INVAL);
+    const append = (flags & Fdflags.APPEND) !== 0;
+    if (append !== this.append && this.positional) {
+      // Node cannot fcntl(F_SETFL): reopen the same file (through its open fd) with or without O_APPEND.
+      // Keeping O_APPEND in the kernel keeps appends atomic; dropping it lets pwrite write in place again.
+      const fd = fs.openSync(`/proc/self/fd/${this.fd}`, this.reopenFlags | (append ? fs.constants.O_APPEND : 0));
+      fs.closeSync(this.fd);
+      this.fd = fd;
+    }
     this.fdflags = (this.fdflags & (Fdflags.DSYNC | Fdflags.RSYNC | Fdflags.SYNC)) | flags;
   }
 
