@@ -384,6 +384,22 @@ test('pause: a resume during the grace period cancels the pause', async () => {
   }
 });
 
+test('pause: a kill during the grace period ends the process killed, and the pause returns', async () => {
+  const resumed: number[] = [];
+  const graced = await startTestNode({ pauseGraceMs: 10_000, guestEvents: { pauseRequested: () => {}, resumed: (pid) => resumed.push(pid) } });
+  try {
+    const p = await graced.spawn({ moduleBytes: cpuLoopWasm(), argv: ['cpu-loop', FOREVER] });
+    const pausing = p.process.pause();
+    await p.process.info(); // the pause has reached the node: it is in its grace period
+    await p.process.kill();
+    await pausing;
+    assert.equal((await p.process.wait()).status.reason, 'killed');
+    assert.deepEqual(resumed, [], 'an ended process is not told it resumed');
+  } finally {
+    await graced.close();
+  }
+});
+
 // ---- lifetime ----
 
 test('releasing the last reference to a Process does not kill it: the node owns it until it ends', async () => {
