@@ -219,7 +219,7 @@ function remotePromiseClass(d: StructDesc): new (r: PendingResult) => RemoteProm
   let P = promiseClasses.get(d);
   if (!P) {
     P = class extends RemotePromise<unknown> {};
-    definePipelineGetters(P.prototype, d, [], (self) => self as RemotePromise<unknown>);
+    definePipelineGetters(P.prototype, d, (self) => self as RemotePromise<unknown>);
     promiseClasses.set(d, P);
   }
   return P;
@@ -233,33 +233,38 @@ class PipelineStruct {
   ) {}
 }
 
-function definePipelineGetters(
-  proto: object,
-  d: StructDesc,
-  prefix: number[],
-  promiseOf: (self: unknown) => RemotePromise<unknown>,
-): void {
+const pipelineStructClasses = new WeakMap<StructDesc, new (p: RemotePromise<unknown>, path: number[]) => PipelineStruct>();
+
+/** The pipelined view class of a struct (made on first use, so self-referential structs are fine). */
+function pipelineStructClass(d: StructDesc): new (p: RemotePromise<unknown>, path: number[]) => PipelineStruct {
+  let S = pipelineStructClasses.get(d);
+  if (!S) {
+    S = class extends PipelineStruct {};
+    pipelineStructClasses.set(d, S);
+    definePipelineGetters(S.prototype, d, (self) => (self as PipelineStruct)._promise);
+  }
+  return S;
+}
+
+const RESERVED = new Set(['then', 'catch', 'finally', 'release', '_result', '_claimed', '_pipelined', '_promise', '_path']);
+
+function definePipelineGetters(proto: object, d: StructDesc, promiseOf: (self: unknown) => RemotePromise<unknown>): void {
   for (const f of d.fields) {
-    if (f.group || f.name === 'then' || f.name === 'catch' || f.name === 'finally' || f.name === 'release') continue;
+    if (f.group || RESERVED.has(f.name)) continue;
     const t = f.type;
+    const pathOf = (self: unknown): number[] => [...(self instanceof PipelineStruct ? self._path : []), f.offset];
     if (t.k === 'cap') {
-      const path = [...prefix, f.offset];
       Object.defineProperty(proto, f.name, {
         get(this: unknown) {
-          const p = promiseOf(this);
-          const base = this instanceof PipelineStruct ? this._path : [];
-          return p._pipelineCap([...base, ...path.slice(base.length === 0 ? 0 : 0)], t.i());
+          return promiseOf(this)._pipelineCap(pathOf(this), t.i());
         },
         configurable: true,
       });
     } else if (t.k === 'struct' && hasCapFields(t.s())) {
-      const inner = t.s();
-      const S = class extends PipelineStruct {};
-      definePipelineGetters(S.prototype, inner, [], (self) => (self as PipelineStruct)._promise);
       Object.defineProperty(proto, f.name, {
         get(this: unknown) {
-          const base = this instanceof PipelineStruct ? this._path : [];
-          return new S(promiseOf(this), [...base, f.offset]);
+          const S = pipelineStructClass(t.s());
+          return new S(promiseOf(this), pathOf(this));
         },
         configurable: true,
       });

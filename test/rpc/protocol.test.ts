@@ -233,3 +233,71 @@ test('`using` releases a capability at the end of its scope', async () => {
   conn.close();
   serverConn.close();
 });
+
+test('embargo: a promise resolving to our own capability holds new calls until the Disembargo echoes back', async () => {
+  const [a, b] = memoryPair();
+  const conn = new Connection(a);
+  const peer = new RawPeer(b);
+  const remote = conn.bootstrap(Store);
+  await peer.next(TAG.bootstrap);
+  const seen: bigint[] = [];
+  const mine = serve(Counter, { increment: ({ by }: { by: bigint }) => (seen.push(by), { value: by }) });
+  const p = remote.echo({ counter: mine });
+  const echoCall = await peer.next(TAG.call);
+  const questionId = echoCall.r.u32(echoCall.body, 0);
+  const params = echoCall.r.structField(echoCall.body, 1)!;
+  const capTable = echoCall.r.listField(params, 1)!;
+  const desc = echoCall.r.listStruct(capTable, 0);
+  assert.equal(echoCall.r.u16(desc, 0), 1, 'our counter travels as senderHosted');
+  const exportId = echoCall.r.u32(desc, 4);
+
+  void p.counter.increment({ by: 1n }); // through the promise: goes to the peer
+  const pipelined = await peer.next(TAG.call);
+  const target = pipelined.r.structField(pipelined.body, 0)!;
+  assert.equal(pipelined.r.u16(target, 4), 1, 'the call targets the promised answer');
+
+  // The peer answers: the result is our own capability (receiverHosted).
+  peer.send(TAG.return, 2, 1, (bb, s) => {
+    bb.dv.setUint32(s.d, questionId, true);
+    bb.dv.setUint8(s.d + 4, 1); // releaseParamCaps = false
+    const payload = bb.initStruct(s.p, 0, 2);
+    const content = bb.initStruct(payload.p, 0, 1);
+    bb.setCap(content.p, 0);
+    const first = bb.initCompositeList(payload.p + 8, 1, 1, 1);
+    bb.dv.setUint16(first, 3, true); // receiverHosted
+    bb.dv.setUint32(first + 4, exportId, true);
+  });
+  const disembargo = await peer.next(TAG.disembargo);
+  assert.equal(disembargo.r.u16(disembargo.body, 4), 0, 'context is senderLoopback');
+  const embargoId = disembargo.r.u32(disembargo.body, 0);
+  const dTarget = disembargo.r.structField(disembargo.body, 0)!;
+  assert.equal(disembargo.r.u16(dTarget, 4), 1, 'the Disembargo targets the promised answer');
+
+  const later = p.counter.increment({ by: 2n }); // must wait behind the embargo
+  await new Promise((r) => setImmediate(r));
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(seen, [], 'a call made after resolution ran before the embargo lifted');
+
+  // The peer reflects the call it received through the promise back to us, then the Disembargo.
+  peer.send(TAG.call, 3, 3, (bb, s) => {
+    bb.dv.setUint32(s.d, 0, true);
+    bb.dv.setUint16(s.d + 4, 0, true);
+    bb.dv.setBigUint64(s.d + 8, Counter.id, true);
+    const t = bb.initStruct(s.p, 1, 1);
+    bb.dv.setUint32(t.d, exportId, true);
+    const payload = bb.initStruct(s.p + 8, 0, 2);
+    const content = bb.initStruct(payload.p, 1, 0);
+    bb.dv.setBigInt64(content.d, 1n, true);
+  });
+  peer.send(TAG.disembargo, 1, 1, (bb, s) => {
+    bb.dv.setUint32(s.d, embargoId, true);
+    bb.dv.setUint16(s.d + 4, 1, true); // receiverLoopback
+    const t = bb.initStruct(s.p, 1, 1);
+    bb.dv.setUint32(t.d, exportId, true);
+  });
+  assert.equal((await later).value, 2n);
+  assert.deepEqual(seen, [1n, 2n], 'calls ran in the order they were made');
+  assert.equal(conn.stats().embargoes, 0);
+  mine.release();
+  conn.close();
+});
