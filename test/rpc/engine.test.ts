@@ -208,3 +208,19 @@ test('more outstanding calls than the limit fail with overloaded instead of queu
   limited.close();
   await pair.close();
 });
+
+test('after every interop check, both sides hold nothing but the bootstrap capability (no leaks)', async () => {
+  const { runChecks } = await import('../../src/rpc/interop/checks.js');
+  const pair = await connectPair(() => serve(Store, new StoreImpl()));
+  const store = pair.client.bootstrap(Store);
+  const lines: string[] = [];
+  const results = await runChecks(store, (l) => lines.push(l));
+  assert.deepEqual(results.filter((r) => !r.ok), [], lines.join('\n'));
+  await eventually('tables back to the bootstrap alone', () => {
+    const c = pair.client.stats();
+    const s = pair.server.stats();
+    return c.questions === 0 && c.imports === 1 && c.exports === 0 && c.embargoes === 0 && s.answers === 0 && s.exports === 1 && s.imports === 0;
+  });
+  store.release();
+  await pair.close();
+});
