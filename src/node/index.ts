@@ -51,6 +51,9 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<WwNode> {
   const socketPath = opts.socketPath ?? defaultSocketPath();
   const log = opts.log ?? (() => {});
   const tcp = opts.listen !== undefined ? parseHostPort(opts.listen) : undefined;
+  // sockaddr_un holds 108 bytes with the terminating NUL; a longer path fails with an obscure EINVAL.
+  const length = Buffer.byteLength(socketPath);
+  if (length > 107) throw new Error(`socket path ${socketPath} is too long (${length} bytes; unix sockets allow 107): choose a shorter one`);
   mkdirSync(dirname(socketPath), { recursive: true, mode: 0o700 });
   await claimSocketPath(socketPath);
 

@@ -67,6 +67,12 @@ test('a socket path that holds something other than a socket is refused, and lef
   }
 });
 
+test('a socket path too long for a unix socket is refused with the limit named', async () => {
+  const path = join(tmpdir(), 'x'.repeat(120), 'node.sock');
+  await assert.rejects(startNode({ socketPath: path, poolSize: 1 }), /too long \(\d+ bytes; unix sockets allow 107\)/);
+  assert.equal(existsSync(join(tmpdir(), 'x'.repeat(120))), false, 'nothing was created');
+});
+
 test('connectNode with no node listening fails: no ww node is listening on <path>: start one with `ww start`', async () => {
   const dir = tempDir();
   const path = join(dir, 'nothing.sock');
@@ -198,6 +204,7 @@ test('a hostile client sending garbage bytes is cut off; the node keeps serving 
       const sock = net.connect(t.socketPath);
       let closed = false;
       sock.on('error', () => {});
+      sock.on('data', () => {}); // read what the node says (an Abort, at most), so the end arrives
       sock.on('close', () => (closed = true));
       await new Promise<void>((r) => sock.once('connect', () => r()));
       sock.write(garbage);
@@ -210,6 +217,7 @@ test('a hostile client sending garbage bytes is cut off; the node keeps serving 
     const framed = Buffer.concat([Buffer.from([0, 0, 0, 0, 2, 0, 0, 0]), noise.subarray(0, 16)]);
     const sock = net.connect(t.socketPath);
     sock.on('error', () => {});
+    sock.on('data', () => {});
     await new Promise<void>((r) => sock.once('connect', () => r()));
     sock.write(framed);
     sock.write(noise);
