@@ -299,9 +299,16 @@ export function writeStructAt(b: WireBuilder, ptr: number, d: StructDesc, value:
 }
 
 export function writeStruct(b: WireBuilder, st: StructBuilder, d: StructDesc, value: Record<string, unknown>, caps: CapIO): void {
+  // `which` may name the union member (needed for Void members; a present member's value also selects it).
+  if (typeof value.which === 'string' && d.discriminantOffset !== undefined) {
+    const member = d.fields.find((f) => f.name === value.which && f.discriminant !== undefined);
+    if (member) b.dv.setUint16(st.d + d.discriminantOffset * 2, member.discriminant!, true);
+  }
+  const chosen = typeof value.which === 'string' ? value.which : null;
   for (const f of d.fields) {
     const v = value[f.name];
     if (v === undefined) continue;
+    if (f.discriminant !== undefined && chosen !== null && f.name !== chosen) continue; // `which` wins
     if (f.discriminant !== undefined && d.discriminantOffset !== undefined) {
       b.dv.setUint16(st.d + d.discriminantOffset * 2, f.discriminant, true);
     }

@@ -122,7 +122,7 @@ function typeInfo(ctx: Ctx, t: Type): TypeInfo {
   const simple = (k: string, ts: string): TypeInfo => ({ desc: `{ k: '${k}' }`, read: ts, init: ts, pipeline: null });
   switch (t.which()) {
     case Type.VOID:
-      return simple('void', 'undefined');
+      return { desc: `{ k: 'void' }`, read: 'undefined', init: 'null', pipeline: null };
     case Type.BOOL:
       return simple('bool', 'boolean');
     case Type.INT8:
@@ -303,7 +303,7 @@ function emitGroupTypes(ctx: Ctx, g: Node): void {
   const f = fieldsOf(ctx, g);
   const which = f.unionNames.length > 0 ? [`  which?: ${f.unionNames.map((x) => `'${x}'`).join(' | ')};`] : [];
   ctx.out.push(tsInterface(name, [...which, ...f.read]));
-  ctx.out.push(tsInterface(`${name}$Init`, f.init));
+  ctx.out.push(tsInterface(`${name}$Init`, [...which, ...f.init]));
   ctx.out.push(`const $S_${name}: StructDesc = ${structDescLiteral(ctx, g, f.descs)};`);
   ctx.out.push('');
 }
@@ -315,7 +315,7 @@ function emitStruct(ctx: Ctx, n: Node): void {
   const f = fieldsOf(ctx, n);
   const which = f.unionNames.length > 0 ? [`  which?: ${f.unionNames.map((x) => `'${x}'`).join(' | ')};`] : [];
   ctx.out.push(tsInterface(name, [...which, ...f.read]));
-  ctx.out.push(tsInterface(`${name}$Init`, f.init));
+  ctx.out.push(tsInterface(`${name}$Init`, [...which, ...f.init]));
   if (structHasCaps(ctx, n.id, new Set())) ctx.out.push(`export interface ${name}$Pipeline {\n${f.pipe.join('\n')}\n}`);
   ctx.out.push(`export const $S_${name}: StructDesc = ${structDescLiteral(ctx, n, f.descs)};`);
   ctx.out.push('');

@@ -234,3 +234,13 @@ test('schema defaults: zeroed fields read as the default, and values round-trip 
   assert.match(empty, /i64 = -5000000000/);
   assert.deepEqual({ ...read(write({})), data: undefined }, { ...defaults, data: undefined });
 });
+
+test('unions: `which` selects a Void member; a member given a value selects itself', () => {
+  const none = decode(encode({ count: 5, which: 'none' } as Everything$Init));
+  assert.equal(none.which, 'none');
+  const name = decode(encode({ name: 'n' }));
+  assert.equal(name.which, 'name');
+  assert.equal(name.name, 'n');
+  const text = capnp(['decode', '--short', schema, 'Everything'], encode({ which: 'none' })).toString();
+  assert.match(text, /none = void/);
+});
