@@ -135,14 +135,14 @@ export class ProcessTable {
   private readonly keepEnded: number;
   private readonly drainTimeoutMs: number;
   private readonly guestEvents: GuestEvents;
-  private readonly log: (line: string) => void;
+  private readonly log: ((line: string) => void) | undefined;
 
   constructor(private readonly opts: TableOptions) {
     this.graceMs = opts.pauseGraceMs ?? 100;
     this.keepEnded = opts.keepEnded ?? 1000;
     this.drainTimeoutMs = opts.drainTimeoutMs ?? 10_000;
     this.guestEvents = opts.guestEvents ?? noGuestEvents;
-    this.log = opts.log ?? (() => {});
+    this.log = opts.log;
     this.init = new ProcessEntry(INIT_PID, 0, '', ['init'], Date.now(), undefined, undefined, { stdout: false, stderr: false });
     this.entries.set(INIT_PID, this.init);
   }
@@ -167,7 +167,7 @@ export class ProcessTable {
     });
     parent.children.add(e);
     this.entries.set(e.pid, e);
-    this.log(`start pid=${e.pid} ppid=${e.ppid} cid=${e.cid.slice(0, 12)} argv=${JSON.stringify(e.argv)}`);
+    this.log?.(`start pid=${e.pid} ppid=${e.ppid} cid=${e.cid.slice(0, 12)} argv=${JSON.stringify(e.argv)}`);
     void wasm.wait().then((st) => this.finish(e, st.reason, st));
     return e;
   }
@@ -398,7 +398,7 @@ export class ProcessTable {
       if (this.entries.get(old.pid) === old) this.entries.delete(old.pid);
     }
     if (e !== this.init) {
-      this.log(`end pid=${e.pid} reason=${JSON.stringify(reasonText(reason))} code=${status.code} cpu_ms=${status.cpuMs.toFixed(1)}`);
+      this.log?.(`end pid=${e.pid} reason=${JSON.stringify(reasonText(reason))} code=${status.code} cpu_ms=${status.cpuMs.toFixed(1)}`);
     }
 
     for (const fire of [...e.monitors]) fire(status);
