@@ -291,16 +291,17 @@ test('a monitor is released when dropped', async () => {
 
 // ---- pause ----
 
-test('pause: the guest is told first, keeps running through the grace period, then is frozen', async () => {
+test('pause: the guest is told first, keeps running through the grace period, then is frozen; it is told of the resume', async () => {
   const notices: { pid: number; fuel: number }[] = [];
   const table = (): TestNode['node']['executor']['table'] => graced.node.executor.table;
   const graced = await startTestNode({
     pauseGraceMs: 300,
     guestEvents: {
       pauseRequested: (pid) => notices.push({ pid, fuel: table().snapshot(table().get(pid)!).fuelUsed }),
-      resumed: () => {},
+      resumed: (pid) => resumed.push(pid),
     },
   });
+  const resumed: number[] = [];
   try {
     const p = await graced.spawn({ moduleBytes: cpuLoopWasm(), argv: ['cpu-loop', FOREVER] });
     await eventually('the guest uses fuel', async () => (await info(p.process)).fuelUsed > 0n);
@@ -310,6 +311,11 @@ test('pause: the guest is told first, keeps running through the grace period, th
     const frozen = await info(p.process);
     assert.equal(frozen.state, 1, 'paused');
     assert.ok(Number(frozen.fuelUsed) > notices[0].fuel, 'the guest ran between the notice and the freeze');
+    await p.process.pause(); // already paused: no second notice
+    assert.equal(notices.length, 1);
+    await p.process.resume();
+    await p.process.resume(); // already running: no second notice
+    assert.deepEqual(resumed, [p.pid], 'the guest is told it resumed, once');
     await p.process.kill();
   } finally {
     await graced.close();
