@@ -3,8 +3,9 @@
 # committed so users need no toolchain; this script is how they are made, and it is deterministic:
 # the same sources and toolchain give byte-identical files (test/cli checks that).
 #
-# Needs: clang 14+ with wasi-libc (Debian: clang lld wasi-libc libclang-rt-14-dev-wasm32, installed by
-# scripts/setup.sh) and the root's npm dev dependencies (assemblyscript, @assemblyscript/wasi-shim).
+# Needs: clang 14+ with wasi-libc (Debian: clang lld wasi-libc libclang-rt-14-dev-wasm32), Go 1.23 at
+# /usr/lib/go-1.23 (Debian bookworm-backports: golang-1.23-go; GO=<path> overrides), both installed by
+# scripts/setup.sh, and the root's npm dev dependencies (assemblyscript, @assemblyscript/wasi-shim).
 # OUT_DIR=<dir> writes the modules under <dir> (same layout) instead of into examples/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,14 +33,30 @@ build_as() { # SOURCE OUTPUT
   "$ASC" "$1" --config node_modules/@assemblyscript/wasi-shim/asconfig.json -O3 --debug -o "$out/$2"
 }
 
+# Go: GOOS=wasip1 from Go 1.23 (Debian bookworm-backports: golang-1.23-go, installed by scripts/setup.sh).
+# Everything that could leak the caller's machine into the bytes is pinned: no VCS stamp, no source
+# paths (-trimpath), no cgo, a fresh build/module cache and no user go.env (GOENV=off), no toolchain
+# switching or downloads, no GOFLAGS/GOWASM/GOEXPERIMENT from the caller. -s -w drops symbols and DWARF.
+GO="${GO:-/usr/lib/go-1.23/bin/go}"
+[ -x "$GO" ] || { echo "build-examples: $GO not found; run scripts/setup.sh (apt: golang-1.23-go from bookworm-backports)" >&2; exit 1; }
+build_go() { # MODULE_DIR OUTPUT
+  mkdir -p "$(dirname "$out/$2")"
+  local dest
+  dest="$(cd "$(dirname "$out/$2")" && pwd)/$(basename "$2")"
+  (cd "$1" && env GOOS=wasip1 GOARCH=wasm CGO_ENABLED=0 GOENV=off GOFLAGS= GOWASM= GOEXPERIMENT= \
+      GOTOOLCHAIN=local GOPROXY=off GOWORK=off GOCACHE="$tmp/go-cache" GOPATH="$tmp/go-path" \
+      "$GO" build -trimpath -buildvcs=false -modcacherw -ldflags='-s -w' -o "$dest" .)
+}
+
 build_c  examples/hello-c/hello.c           examples/hello-c/hello.wasm
 build_c  examples/wordcount/wordcount.c     examples/wordcount/wordcount.wasm
 build_c  examples/cpu-loop/cpu-loop.c       examples/cpu-loop/cpu-loop.wasm
 build_as examples/hello-as/hello.ts         examples/hello-as/hello.wasm
+build_go examples/echo-go                   examples/echo-go/echo.wasm
 # The short path the top-level README uses: the C hello world.
 cp "$out/examples/hello-c/hello.wasm" "$out/examples/hello.wasm"
 
 for f in examples/hello-c/hello.wasm examples/wordcount/wordcount.wasm examples/cpu-loop/cpu-loop.wasm \
-         examples/hello-as/hello.wasm examples/hello.wasm; do
+         examples/hello-as/hello.wasm examples/echo-go/echo.wasm examples/hello.wasm; do
   printf '%8d  %s\n' "$(wc -c < "$out/$f")" "$out/$f"
 done

@@ -13,6 +13,7 @@ const BUILT = [
   'examples/hello-as/hello.wasm',
   'examples/wordcount/wordcount.wasm',
   'examples/cpu-loop/cpu-loop.wasm',
+  'examples/echo-go/echo.wasm',
 ];
 
 describe('npm run build:examples', () => {

@@ -1,0 +1,3 @@
+module ww.example/echo-go
+
+go 1.23
