@@ -39,6 +39,10 @@ build_as() { # SOURCE OUTPUT
 # switching or downloads, no GOFLAGS/GOWASM/GOEXPERIMENT from the caller. -s -w drops symbols and DWARF.
 GO="${GO:-/usr/lib/go-1.23/bin/go}"
 [ -x "$GO" ] || { echo "build-examples: $GO not found; run scripts/setup.sh (apt: golang-1.23-go from bookworm-backports)" >&2; exit 1; }
+# Another Go release compiles different bytes; say so instead of leaving a puzzling diff.
+GO_VERSION_COMMITTED=go1.23.5  # the Go that built the committed examples/echo-go/echo.wasm
+go_version="$(GOENV=off GOTOOLCHAIN=local "$GO" env GOVERSION)" || { echo "build-examples: $GO does not run; run scripts/setup.sh" >&2; exit 1; }
+[ "$go_version" = "$GO_VERSION_COMMITTED" ] || echo "build-examples: warning: $GO is $go_version, but the committed Go examples were built with $GO_VERSION_COMMITTED; expect different bytes (commit the rebuilt .wasm and update GO_VERSION_COMMITTED)" >&2
 build_go() { # MODULE_DIR OUTPUT
   mkdir -p "$(dirname "$out/$2")"
   local dest
