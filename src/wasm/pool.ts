@@ -15,7 +15,7 @@ export interface Job {
   readonly cid: string;
   readonly module: WasmModule;
   /** The run message without the module-cache fields the pool fills in. */
-  runMessage(): Omit<RunMessage, 'module' | 'drop' | 'prefetched'>;
+  runMessage(): Omit<RunMessage, 'module' | 'drop' | 'prefetchToken'>;
   onStart(slot: Slot): void;
   onMessage(msg: FromWorker): void;
   /** The worker died under the job (crash, out of memory): the job ends with this reason. */
@@ -47,6 +47,7 @@ export class Slot {
   job: Job | undefined;
   /** A job sent ahead, to start when `job` ends (see CTL_PREFETCH). */
   prefetched: Job | undefined;
+  prefetchToken = 0;
   /** Content IDs this worker holds, least recently used first. */
   readonly modules = new Set<string>();
   idleSince = 0;
@@ -69,6 +70,17 @@ function newWorker(url: URL, control: SharedArrayBuffer, resourceLimits: Resourc
 }
 
 const MAX_START_FAILURES = 3;
+
+let lastToken = 0;
+function nextToken(): number {
+  lastToken = lastToken >= 0x7fffffff ? 1 : lastToken + 1;
+  return lastToken;
+}
+
+/** Takes a job sent ahead back from its worker; false if the worker already claimed it. */
+function takeBack(slot: Slot): boolean {
+  return slot.prefetchToken !== 0 && Atomics.compareExchange(slot.ctl, CTL_PREFETCH, slot.prefetchToken, 0) === slot.prefetchToken;
+}
 
 export class WorkerPool {
   private readonly slots = new Set<Slot>();
@@ -112,7 +124,7 @@ export class WorkerPool {
       return;
     }
     for (const s of this.slots) {
-      if (s.prefetched === job && Atomics.compareExchange(s.ctl, CTL_PREFETCH, job.pid, 0) === job.pid) s.prefetched = undefined;
+      if (s.prefetched === job && takeBack(s)) s.prefetched = undefined;
     }
   }
 
@@ -154,7 +166,7 @@ export class WorkerPool {
     slot.jobStartedAt = performance.now();
     slot.worker.ref();
     job.onStart(slot);
-    this.send(slot, job, false);
+    this.send(slot, job, 0);
   }
 
   /** The busy worker whose current process started most recently within prefetchMs, without a job sent ahead. */
@@ -169,10 +181,18 @@ export class WorkerPool {
     return best;
   }
 
+  /** Keeps a queued job waiting inside a busy worker, so it starts the moment the current one ends. */
+  private topUp(slot: Slot): void {
+    if (this.opts.prefetchMs <= 0 || slot.prefetched || slot.retired) return;
+    const next = this.queue.shift();
+    if (next) this.prefetch(slot, next);
+  }
+
   private prefetch(slot: Slot, job: Job): void {
     slot.prefetched = job;
-    Atomics.store(slot.ctl, CTL_PREFETCH, job.pid);
-    this.send(slot, job, true);
+    slot.prefetchToken = nextToken();
+    Atomics.store(slot.ctl, CTL_PREFETCH, slot.prefetchToken);
+    this.send(slot, job, slot.prefetchToken);
     this.armReclaim();
   }
 
@@ -190,7 +210,7 @@ export class WorkerPool {
           waiting = true;
           continue;
         }
-        if (Atomics.compareExchange(s.ctl, CTL_PREFETCH, job.pid, 0) !== job.pid) continue; // already claimed
+        if (!takeBack(s)) continue; // already claimed by the worker
         s.prefetched = undefined;
         if (job.state !== 'exited') this.submitFirst(job);
       }
@@ -211,7 +231,7 @@ export class WorkerPool {
     if (job && job.state !== 'exited' && !this.closed) this.submitFirst(job);
   }
 
-  private send(slot: Slot, job: Job, prefetched: boolean): void {
+  private send(slot: Slot, job: Job, prefetchToken: number): void {
     const drop: string[] = [];
     let module: WasmModule | undefined;
     if (slot.modules.has(job.cid)) {
@@ -225,7 +245,7 @@ export class WorkerPool {
       }
     }
     slot.modules.add(job.cid);
-    const msg: RunMessage = { ...job.runMessage(), module, drop, prefetched };
+    const msg: RunMessage = { ...job.runMessage(), module, drop, prefetchToken };
     slot.worker.postMessage(msg);
   }
 
@@ -235,7 +255,7 @@ export class WorkerPool {
     const ahead = slot.prefetched;
     if (ahead) {
       slot.prefetched = undefined;
-      if (Atomics.compareExchange(slot.ctl, CTL_PREFETCH, ahead.pid, 0) === ahead.pid) {
+      if (takeBack(slot)) {
         // Not claimed yet (the worker will skip that message): run it here the ordinary way.
         if (ahead.state !== 'exited') return this.dispatch(slot, ahead);
       } else {
@@ -244,11 +264,14 @@ export class WorkerPool {
         slot.job = ahead;
         slot.jobStartedAt = performance.now();
         ahead.onStart(slot);
-        return;
+        return this.topUp(slot);
       }
     }
     const next = this.queue.shift();
-    if (next) return this.dispatch(slot, next);
+    if (next) {
+      this.dispatch(slot, next);
+      return this.topUp(slot);
+    }
     slot.idleSince = performance.now();
     slot.worker.unref();
     this.idle.push(slot);

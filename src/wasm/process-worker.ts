@@ -173,7 +173,8 @@ port.on('message', (msg: RunMessage) => {
     // The module cache follows the runtime's bookkeeping even for a process taken back.
     for (const cid of msg.drop) modules.delete(cid);
     if (msg.module) modules.set(msg.cid, msg.module);
-    if (msg.prefetched && Atomics.compareExchange(ctl, CTL_PREFETCH, msg.pid, 0) !== msg.pid) return; // taken back
+    const token = msg.prefetchToken;
+    if (token !== 0 && Atomics.compareExchange(ctl, CTL_PREFETCH, token, 0) !== token) return; // taken back
     run(msg);
   } catch (e) {
     // Only a bug in this file gets here; report it rather than leave the process hanging.

@@ -133,7 +133,7 @@ export class Process implements WasmProcess, Job {
 
   // ---- Job ----
 
-  runMessage(): Omit<RunMessage, 'module' | 'drop' | 'prefetched'> {
+  runMessage(): Omit<RunMessage, 'module' | 'drop' | 'prefetchToken'> {
     const o = this.options;
     return {
       type: 'run',

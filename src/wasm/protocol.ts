@@ -23,8 +23,9 @@ export interface RunMessage {
   stdout: OutputTarget;
   stderr: OutputTarget;
   limits: Limits;
-  /** Sent while the worker still runs another process: start it only if CTL_PREFETCH still holds this pid. */
-  prefetched: boolean;
+  /** Nonzero when sent ahead to a worker still running another process: start it only after taking
+   *  this token out of CTL_PREFETCH (a fresh token per send, so a stale message never matches). */
+  prefetchToken: number;
   /** Bound on bytes captured per stream ('capture'): past it writes fail and the process ends with limit: memory. */
   maxCaptureBytes: number;
 }
@@ -53,7 +54,7 @@ export const CONTROL_WORDS = 4;
 export const CTL_PAUSE = 0;
 /** Int32 index: bytes of streamed output posted by the worker and not yet delivered (backpressure). */
 export const CTL_INFLIGHT = 1;
-/** Int32 index: pid of a process sent ahead to a busy worker; the runtime takes it back by
+/** Int32 index: token of a process sent ahead to a busy worker; the runtime takes it back by
  *  compare-and-swap to 0, the worker claims it the same way before starting it. */
 export const CTL_PREFETCH = 2;
 /** Float64 indexes. */

@@ -134,3 +134,18 @@ test('200 processes at once: each ends with its own right result', async () => {
   assert.equal(rt.info().processes, 0);
   assert.equal(rt.info().queued, 0);
 });
+
+test('thousands of short processes, several in flight, all complete with their output', { timeout: 120_000 }, async () => {
+  const hello = await load('hello');
+  let done = 0;
+  const lane = async (): Promise<void> => {
+    for (let i = 0; i < 400; i++) {
+      const status = await rt.spawn(hello, { args: ['hello'], stdout: 'capture' }).wait();
+      assert.equal(text(status.stdout), 'hello, world\n');
+      done++;
+    }
+  };
+  await Promise.all([lane(), lane(), lane(), lane(), lane()]);
+  assert.equal(done, 2000);
+  assert.equal(rt.info().queued, 0);
+});
