@@ -32,6 +32,8 @@ export class CompiledModule implements LoadedModule {
     readonly initialPages: number,
     /** Bytes this entry holds in the cache (original plus instrumented code), for the cache bound. */
     readonly cacheBytes: number,
+    /** Set when the runnable module imports its memory (instrumented): the worker provides it. */
+    readonly importedMemory?: { initial: number; maximum?: number },
   ) {}
 }
 

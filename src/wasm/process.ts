@@ -140,6 +140,7 @@ export class Process implements WasmProcess, Job {
       pid: this.pid,
       cid: this.cid,
       instrumented: this.compiled.instrumented,
+      memory: this.compiled.importedMemory,
       args: o.args,
       env: Object.entries(o.env ?? {}),
       preopens: o.preopens ?? [],

@@ -16,6 +16,8 @@ export interface RunMessage {
   /** Modules the worker should forget (the runtime keeps the worker's cache bounded). */
   drop: string[];
   instrumented: boolean;
+  /** The memory the worker must provide (module imports it), with its declared limits in pages. */
+  memory?: { initial: number; maximum?: number };
   args: string[];
   env: [string, string][];
   preopens: { hostPath: string; guestPath: string }[];

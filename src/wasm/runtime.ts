@@ -4,6 +4,7 @@
 import { availableParallelism } from 'node:os';
 import type { ResourceLimits } from 'node:worker_threads';
 import { Instrumenter } from './instrumenter.js';
+import { MEMORY_FIELD, METER_MODULE } from './instrument.js';
 import { CompiledModule, ModuleCache, PAGE_BYTES, checkModule, contentId } from './module.js';
 import { WorkerPool } from './pool.js';
 import { Process } from './process.js';
@@ -80,7 +81,7 @@ export class Runtime {
     if (hit) return hit;
     let pending = this.loading.get(cid);
     if (!pending) {
-      pending = this.compile(cid, bytes, shape.memory?.initial ?? 0);
+      pending = this.compile(cid, bytes, shape.memory ?? { initial: 0 });
       this.loading.set(cid, pending);
       pending.finally(() => this.loading.delete(cid)).catch(() => {});
     }
@@ -127,7 +128,7 @@ export class Runtime {
     await this.pool.close();
   }
 
-  private async compile(cid: string, bytes: Uint8Array, initialPages: number): Promise<CompiledModule> {
+  private async compile(cid: string, bytes: Uint8Array, memory: { initial: number; maximum?: number }): Promise<CompiledModule> {
     let runnable = bytes;
     if (this.instrumenter) {
       try {
@@ -141,7 +142,8 @@ export class Runtime {
     }
     const module = await Wasm.compile(runnable);
     const held = bytes.length + (runnable === bytes ? 0 : runnable.length);
-    const compiled = new CompiledModule(cid, bytes.length, module, runnable !== bytes, initialPages, held);
+    const importsMemory = Wasm.Module.imports(module).some((i) => i.module === METER_MODULE && i.name === MEMORY_FIELD);
+    const compiled = new CompiledModule(cid, bytes.length, module, runnable !== bytes, memory.initial, held, importsMemory ? memory : undefined);
     this.cache.put(compiled);
     return compiled;
   }

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import binaryen from 'binaryen';
-import { instrument, COUNTDOWN_EXPORT, METER_MODULE } from '../../src/wasm/instrument.js';
+import { instrument, COUNTDOWN_EXPORT, MEMORY_FIELD, METER_MODULE } from '../../src/wasm/instrument.js';
 import { Wasm, type WasmGlobal, type WasmMemory } from '../../src/wasm/webassembly.js';
 import { assemble } from './fixtures.js';
 
@@ -66,6 +66,7 @@ test('instrumented code computes what the original computes, with the meter call
         return 50; // a tiny budget (above any one region's cost): the guest is interrupted every few iterations
       },
       grow: (delta: number) => delta,
+      [MEMORY_FIELD]: new Wasm.Memory({ initial: 1, maximum: 8 }),
     },
   });
   for (const [name, args] of calls) {
@@ -87,6 +88,7 @@ test('memory.grow goes through the meter, which can refuse it (the guest sees -1
         asked.push(delta);
         return delta > 2 ? -1 : delta;
       },
+      [MEMORY_FIELD]: new Wasm.Memory({ initial: 1, maximum: 8 }),
     },
   });
   const grow = inst.exports.grow as (pages: number) => number;
@@ -94,6 +96,17 @@ test('memory.grow goes through the meter, which can refuse it (the guest sees -1
   assert.equal(grow(3), -1, 'refused by the meter');
   assert.equal((inst.exports.memory as WasmMemory).buffer.byteLength, 3 * 65536);
   assert.deepEqual(asked, [2, 3]);
+});
+
+test('the memory becomes an import (still exported as memory) and keeps its limits and data', async () => {
+  const instrumented = instrument(binaryen, await assemble('(module (memory (export "memory") 2 5) (data (i32.const 7) "hi") (func (export "_start")))'));
+  const module = new Wasm.Module(instrumented);
+  assert.ok(Wasm.Module.imports(module).some((i) => i.module === METER_MODULE && i.name === MEMORY_FIELD && i.kind === 'memory'));
+  const memory = new Wasm.Memory({ initial: 2, maximum: 5 });
+  const inst = new Wasm.Instance(module, { [METER_MODULE]: { tick: () => 100, grow: (d: number) => d, [MEMORY_FIELD]: memory } });
+  assert.equal(inst.exports.memory, memory);
+  assert.equal(new TextDecoder().decode(new Uint8Array(memory.buffer, 7, 2)), 'hi', 'data segments are written into the provided memory');
+  assert.throws(() => new Wasm.Instance(module, { [METER_MODULE]: { tick: () => 1, grow: (d: number) => d, [MEMORY_FIELD]: new Wasm.Memory({ initial: 2 }) } }), /memory/i, 'a memory without the declared maximum is refused');
 });
 
 test('the name section survives, so traps still name guest functions', async () => {

@@ -191,3 +191,16 @@ test('a process waiting for a busy worker can be killed without touching the bus
     await small.close();
   }
 });
+
+test('a process never sees the memory of an earlier process on the same worker', async () => {
+  const one = await Runtime.create({ poolSize: 1, maxWorkers: 1 });
+  try {
+    const leftovers = await one.load(await guest('leftovers'));
+    for (let i = 0; i < 5; i++) {
+      const status = await one.spawn(leftovers, { args: ['leftovers'], stdout: 'capture' }).wait();
+      assert.deepEqual([...status.stdout!], [0], `run ${i} found what an earlier run left`);
+    }
+  } finally {
+    await one.close();
+  }
+});
