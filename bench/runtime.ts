@@ -7,7 +7,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { WASI } from 'node:wasi';
 import { Runtime, type LoadedModule } from '../src/wasm/index.js';
 import type { Process } from '../src/wasm/process.js';
-import { Wasm, type WasmModule } from '../src/wasm/webassembly.js';
+import { Wasm } from '../src/wasm/webassembly.js';
 import { guest, repoRoot } from '../test/runtime/fixtures.js';
 
 const emit = (o: Record<string, unknown>): void => console.log(JSON.stringify(o));
@@ -164,12 +164,6 @@ async function memoryPerProcess(spin: Uint8Array): Promise<void> {
   emit({ bench: 'memory-per-process', impl: 'ww (one worker thread per live process)', live: n, rss_per_process_kb: Math.round((after - before) / n / 1024) });
   for (const p of procs) p.kill();
   await rt.close();
-
-  const mod: WasmModule = new Wasm.Module(spin);
-  const keep: unknown[] = [];
-  const base = process.memoryUsage().rss;
-  for (let i = 0; i < 2000; i++) keep.push(new Wasm.Instance(mod, {}));
-  emit({ bench: 'memory-per-process', impl: 'bare instance, 1 page (M:N floor)', live: keep.length, rss_per_process_kb: Math.round((process.memoryUsage().rss - base) / keep.length / 1024 * 10) / 10 });
 }
 
 /** Guard regions (default) vs bounds checks (--disable-wasm-trap-handler): density and speed. */
@@ -177,17 +171,19 @@ function trapHandler(): void {
   const script = `
     const bytes = new Uint8Array(${JSON.stringify([0, 97, 115, 109, 1, 0, 0, 0, 5, 3, 1, 0, 1, 7, 10, 1, 6, 109, 101, 109, 111, 114, 121, 2, 0])});
     const mod = new WebAssembly.Module(bytes); const keep = []; let error = '';
+    const rss0 = process.memoryUsage().rss; const t0 = performance.now();
     try { for (let i = 0; i < 30000; i++) keep.push(new WebAssembly.Instance(mod, {})); } catch (e) { error = e.message; }
-    const live = keep.length; keep.length = 0;
+    const live = keep.length; const us_per_instance = (performance.now() - t0) * 1000 / live;
+    const rss_kb = (process.memoryUsage().rss - rss0) / live / 1024; keep.length = 0;
     // sieve of Eratosthenes over 8 MiB of linear memory, 10 times: memory-access bound
     const sieve = new Uint8Array(${JSON.stringify([...SIEVE])});
     const inst = new WebAssembly.Instance(new WebAssembly.Module(sieve), {});
     inst.exports.run(1); const t = performance.now(); const primes = inst.exports.run(10);
-    console.log(JSON.stringify({ live, error, sieve_ms: Math.round(performance.now() - t), primes }));`;
+    console.log(JSON.stringify({ live, error, us_per_instance, rss_kb, sieve_ms: Math.round(performance.now() - t), primes }));`;
   for (const flags of [[], ['--disable-wasm-trap-handler']]) {
     const r = spawnSync(process.execPath, [...flags, '-e', script], { encoding: 'utf8' });
     const res = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}');
-    emit({ bench: 'wasm-memory-mode', impl: flags.length ? 'bounds checks (--disable-wasm-trap-handler)' : 'guard regions (default)', live_instances_max: res.live, limit_hit: res.error || 'none up to 30000', sieve_ms: res.sieve_ms });
+    emit({ bench: 'wasm-memory-mode', impl: flags.length ? 'bounds checks (--disable-wasm-trap-handler)' : 'guard regions (default)', live_instances_max: res.live, limit_hit: res.error || 'none up to 30000', instantiate_us: Math.round(res.us_per_instance * 10) / 10, rss_per_instance_kb: Math.round(res.rss_kb * 10) / 10, sieve_ms: res.sieve_ms });
   }
 }
 

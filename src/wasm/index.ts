@@ -1,5 +1,5 @@
 // Public surface of the process runtime. See README.md.
-export { Runtime, type RuntimeOptions } from './runtime.js';
+export { Runtime, BOUNDS_CHECKS_FLAG, wasmMemoryMode, type RuntimeOptions, type WasmMemoryMode } from './runtime.js';
 export { exitCode, reasonText } from './process.js';
 export { ModuleError } from './types.js';
 export type {

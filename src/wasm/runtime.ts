@@ -36,6 +36,18 @@ export interface RuntimeOptions {
   workerResourceLimits?: ResourceLimits;
 }
 
+/** How V8 keeps guest memory accesses in bounds in this Node process (README: "Guard regions"). */
+export type WasmMemoryMode = 'guard-regions' | 'bounds-checks';
+
+/** The Node flag that switches V8 from guard regions to bounds checks. It only works on Node's
+ *  command line or in NODE_OPTIONS (not v8.setFlagsFromString, not a Worker's execArgv: measured). */
+export const BOUNDS_CHECKS_FLAG = '--disable-wasm-trap-handler';
+
+export function wasmMemoryMode(): WasmMemoryMode {
+  const flags = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
+  return flags.includes(BOUNDS_CHECKS_FLAG) ? 'bounds-checks' : 'guard-regions';
+}
+
 export class Runtime {
   private readonly cache: ModuleCache;
   private readonly loading = new Map<string, Promise<CompiledModule>>();
@@ -115,8 +127,19 @@ export class Runtime {
   }
 
   /** Pool and cache figures, for monitoring and tests. */
-  info(): ReturnType<WorkerPool['info']> & { processes: number; cachedModules: number; cachedBytes: number } {
-    return { ...this.pool.info(), processes: this.live.size, cachedModules: this.cache.size, cachedBytes: this.cache.totalBytes };
+  info(): ReturnType<WorkerPool['info']> & {
+    processes: number;
+    cachedModules: number;
+    cachedBytes: number;
+    memoryMode: WasmMemoryMode;
+  } {
+    return {
+      ...this.pool.info(),
+      processes: this.live.size,
+      cachedModules: this.cache.size,
+      cachedBytes: this.cache.totalBytes,
+      memoryMode: wasmMemoryMode(),
+    };
   }
 
   /** Kills every process and stops every worker. */

@@ -204,3 +204,12 @@ test('a process never sees the memory of an earlier process on the same worker',
     await one.close();
   }
 });
+
+test('the runtime reports whether V8 uses guard regions or bounds checks', async () => {
+  const { execFileSync } = await import('node:child_process');
+  const index = new URL('../../src/wasm/index.js', import.meta.url).href;
+  const probe = `import(${JSON.stringify(index)}).then((m) => console.log(m.wasmMemoryMode()))`;
+  const env = { ...process.env, NODE_OPTIONS: '' };
+  assert.equal(execFileSync(process.execPath, ['-e', probe], { encoding: 'utf8', env }).trim(), 'guard-regions');
+  assert.equal(execFileSync(process.execPath, ['--disable-wasm-trap-handler', '-e', probe], { encoding: 'utf8', env }).trim(), 'bounds-checks');
+});
