@@ -108,3 +108,30 @@ test('the cache is bounded by bytes and evicts the least recently used module', 
     await small.close();
   }
 });
+
+test('instrumented modules are kept in a private cache directory and a bad cache entry is ignored', async () => {
+  const { mkdtempSync, readdirSync, statSync, writeFileSync, rmSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'ww-cache-test-'));
+  try {
+    const bytes = await guest('hello');
+    const first = await Runtime.create({ poolSize: 1, cacheDir: dir });
+    const cid = (await first.load(bytes)).cid;
+    await first.close();
+    const [sub] = readdirSync(dir);
+    assert.match(sub, /^instrumented-v\d+$/);
+    assert.equal(statSync(join(dir, sub)).mode & 0o777, 0o700);
+    assert.deepEqual(readdirSync(join(dir, sub)), [`${cid}.wasm`]);
+    writeFileSync(join(dir, sub, `${cid}.wasm`), 'not wasm');
+    const second = await Runtime.create({ poolSize: 1, cacheDir: dir });
+    try {
+      const status = await second.spawn(await second.load(bytes), { args: ['hello'], stdout: 'capture' }).wait();
+      assert.equal(new TextDecoder().decode(status.stdout), 'hello, world\n');
+    } finally {
+      await second.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
