@@ -149,3 +149,43 @@ test('thousands of short processes, several in flight, all complete with their o
   assert.equal(done, 2000);
   assert.equal(rt.info().queued, 0);
 });
+
+test('bad pointers to every WASI call, and sock_* on stdio, give errnos: the guest carries on', async () => {
+  const { SIGNATURES } = await import('../wasi/signatures.js');
+  const BAD = -16; // 0xFFFFFFF0: past the end of any memory
+  const skip = new Set(['proc_exit', 'proc_raise', 'fd_close', 'fd_renumber', 'sched_yield']);
+  const calls: { name: string; args: string[] }[] = [];
+  for (const [name, params] of Object.entries(SIGNATURES)) {
+    if (skip.has(name)) continue;
+    const args = params.map((t, i) =>
+      i === 0 && /^(fd_|sock_|path_)/.test(name) ? '(i32.const 1)' : t === 'i64' ? '(i64.const 0)' : `(i32.const ${BAD})`,
+    );
+    calls.push({ name, args });
+  }
+  // sock_* on stdin, stdout and stderr with good pointers (node:wasi crashes the process on these).
+  for (const fd of [0, 1, 2]) {
+    calls.push({ name: 'sock_recv', args: [fd, 256, 1, 0, 512, 516].map((v) => `(i32.const ${v})`) });
+    calls.push({ name: 'sock_send', args: [fd, 256, 1, 0, 512].map((v) => `(i32.const ${v})`) });
+    calls.push({ name: 'sock_shutdown', args: [fd, 2].map((v) => `(i32.const ${v})`) });
+    calls.push({ name: 'sock_accept', args: [fd, 0, 512].map((v) => `(i32.const ${v})`) });
+  }
+  const imports = Object.entries(SIGNATURES)
+    .map(([n, p]) => `(import "wasi_snapshot_preview1" "${n}" (func $${n} (param ${p.join(' ')}) ${n === 'proc_exit' ? '' : '(result i32)'}))`)
+    .join('\n');
+  const body = calls.map((c, k) => `(i32.store (i32.const ${4096 + 4 * k}) (call $${c.name} ${c.args.join(' ')}))`).join('\n');
+  const source = `(module ${imports}
+    (memory (export "memory") 1)
+    (func $main (export "_start")
+      ${body}
+      (i32.store (i32.const 0) (i32.const 4096))
+      (i32.store (i32.const 4) (i32.const ${4 * calls.length}))
+      (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))`;
+  const { assemble } = await import('./fixtures.js');
+  const other = await bystander();
+  const status = await rt.spawn(await rt.load(await assemble(source)), { args: ['bad'], stdout: 'capture', limits: { timeoutMs: 20_000 } }).wait();
+  assert.deepEqual(status.reason, { kind: 'normal' });
+  const view = new DataView(status.stdout!.buffer, status.stdout!.byteOffset, status.stdout!.byteLength);
+  assert.equal(view.byteLength, 4 * calls.length);
+  calls.forEach((c, k) => assert.notEqual(view.getUint32(4 * k, true), 0, `${c.name}(${c.args.join(' ')}) succeeded`));
+  await assertBystanderFine(other);
+});
