@@ -189,3 +189,22 @@ test('bad pointers to every WASI call, and sock_* on stdio, give errnos: the gue
   calls.forEach((c, k) => assert.notEqual(view.getUint32(4 * k, true), 0, `${c.name}(${c.args.join(' ')}) succeeded`));
   await assertBystanderFine(other);
 });
+
+test('a guest streaming output without end is held back by backpressure and stopped by its timeout', async () => {
+  let received = 0;
+  let chunks = 0;
+  const status = await rt
+    .spawn(await load('stdout-flood'), {
+      args: ['flood'],
+      stdout: (data) => {
+        received += data.length;
+        chunks++;
+      },
+      limits: { timeoutMs: 400 },
+    })
+    .wait();
+  assert.deepEqual(status.reason, { kind: 'limit', limit: 'wall' });
+  assert.ok(chunks > 8, `the callback got ${chunks} chunks`);
+  assert.equal(received, chunks * 1048576, 'every chunk delivered whole');
+  await assertBystanderFine(await bystander());
+});
