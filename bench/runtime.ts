@@ -175,11 +175,12 @@ function trapHandler(): void {
     try { for (let i = 0; i < 30000; i++) keep.push(new WebAssembly.Instance(mod, {})); } catch (e) { error = e.message; }
     const live = keep.length; const us_per_instance = (performance.now() - t0) * 1000 / live;
     const rss_kb = (process.memoryUsage().rss - rss0) / live / 1024; keep.length = 0;
-    // sieve of Eratosthenes over 8 MiB of linear memory, 10 times: memory-access bound
+    // sieve of Eratosthenes over 8 MiB of linear memory, 4 times, best of 5: memory-access bound
     const sieve = new Uint8Array(${JSON.stringify([...SIEVE])});
     const inst = new WebAssembly.Instance(new WebAssembly.Module(sieve), {});
-    inst.exports.run(1); const t = performance.now(); const primes = inst.exports.run(10);
-    console.log(JSON.stringify({ live, error, us_per_instance, rss_kb, sieve_ms: Math.round(performance.now() - t), primes }));`;
+    inst.exports.run(1); let best = Infinity, primes = 0;
+    for (let k = 0; k < 5; k++) { const t = performance.now(); primes = inst.exports.run(4); best = Math.min(best, performance.now() - t); }
+    console.log(JSON.stringify({ live, error, us_per_instance, rss_kb, sieve_ms: Math.round(best), primes }));`;
   for (const flags of [[], ['--disable-wasm-trap-handler']]) {
     const r = spawnSync(process.execPath, [...flags, '-e', script], { encoding: 'utf8' });
     const res = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}');
