@@ -85,6 +85,31 @@ async function moduleResend(hello: Uint8Array): Promise<void> {
   await rt.close();
 }
 
+/** load(): first time (binaryen started, instrument, compile), from the disk cache, and a cache hit. */
+async function loadTimes(bytes: Uint8Array): Promise<void> {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'ww-bench-cache-'));
+  try {
+    const first = await Runtime.create({ poolSize: 1, cacheDir: dir });
+    let t = performance.now();
+    await first.load(bytes);
+    const coldMs = performance.now() - t;
+    t = performance.now();
+    await first.load(bytes);
+    const hitUs = (performance.now() - t) * 1000;
+    await first.close();
+    const second = await Runtime.create({ poolSize: 1, cacheDir: dir });
+    t = performance.now();
+    await second.load(bytes);
+    const diskMs = performance.now() - t;
+    await second.close();
+    emit({ bench: 'load', module: 'hello-c', size: bytes.length, first_ms: Math.round(coldMs), from_disk_cache_ms: Math.round(diskMs * 10) / 10, cache_hit_us: Math.round(hitUs) });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** Hello processes per second with many in flight across the pool. */
 async function throughput(rt: Runtime, hello: LoadedModule): Promise<void> {
   for (const inFlight of [8, 64]) {
@@ -207,6 +232,7 @@ export async function main(): Promise<void> {
   const hello = await rt.load(helloC);
   const spin = await rt.load(spinBytes);
   emit({ bench: 'runtime-setup', pool_workers: rt.info().workers, load_avg_1m: (await import('node:os')).loadavg()[0] });
+  await loadTimes(helloC);
   await spawnToExit(rt, hello);
   await moduleResend(helloC);
   await throughput(rt, hello);
