@@ -33,7 +33,16 @@ export class StreamTransport implements Transport {
         this.close();
       }
     });
-    stream.onEnd((err) => this.finish(err));
+    stream.onEnd((err) => {
+      if (!err && this.reading && !this.closed && !this.decoder.idle) {
+        // The peer stopped in the middle of a frame: that frame is malformed too.
+        this.reading = false;
+        this.closeHandler?.(new FrameError('the stream ended in the middle of a frame'));
+        this.close();
+        return;
+      }
+      this.finish(err);
+    });
   }
 
   send(segments: Uint8Array[]): void {
