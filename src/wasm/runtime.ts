@@ -87,12 +87,12 @@ export class Runtime {
   /** Checks, instruments and compiles a module, or returns it from the cache by content ID.
    *  Rejects with ModuleError when the bytes are not a module ww can run. */
   async load(bytes: Uint8Array): Promise<LoadedModule> {
-    const shape = checkModule(bytes);
     const cid = contentId(bytes);
-    const hit = this.cache.get(cid);
+    const hit = this.cache.get(cid); // passed every check when it was loaded
     if (hit) return hit;
     let pending = this.loading.get(cid);
     if (!pending) {
+      const shape = checkModule(bytes);
       pending = this.compile(cid, bytes, shape.memory ?? { initial: 0 });
       this.loading.set(cid, pending);
       pending.finally(() => this.loading.delete(cid)).catch(() => {});
