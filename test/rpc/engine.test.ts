@@ -224,3 +224,21 @@ test('after every interop check, both sides hold nothing but the bootstrap capab
   store.release();
   await pair.close();
 });
+
+test('a broken capability in results travels as a promise resolved to its exception', async () => {
+  class BrokenStore extends StoreImpl {
+    override counter(): { counter: Counter$Client } {
+      const c = serve(Counter, new CounterImpl(0n));
+      c.release(); // returning a released reference hands over a broken capability
+      return { counter: c };
+    }
+  }
+  const pair = await connectPair(() => serve(Store, new BrokenStore()));
+  const store = pair.client.bootstrap(Store);
+  const c = (await store.counter({ start: 0n })).counter;
+  await assert.rejects(Promise.resolve(c.increment({ by: 1n }).then()), /capability was released/);
+  await assert.rejects(c.whenResolved(), /capability was released/);
+  c.release();
+  store.release();
+  await pair.close();
+});
