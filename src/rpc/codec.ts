@@ -62,6 +62,8 @@ export interface CapIO {
 }
 
 export const MAX_NESTING = 64;
+/** Data fields at least this big are returned as views into the received message instead of copies. */
+const ZERO_COPY_BYTES = 64 * 1024;
 
 // ---------------------------------------------------------------------------------------------
 // Reading
@@ -203,8 +205,11 @@ function readPointer(r: WireReader, seg: number, off: number, t: TypeDesc, caps:
     }
     case 'data': {
       const l = r.listAt(seg, off);
-      // A copy: the receiver may keep it after the message's buffers are gone.
-      return l ? r.dataOf(l).slice() : new Uint8Array(0);
+      if (!l) return new Uint8Array(0);
+      // Small values are copied (a view would pin the whole received chunk); big ones are views
+      // into their segment, which is then theirs to keep (no second copy of a blob).
+      const bytes = r.dataOf(l);
+      return bytes.byteLength >= ZERO_COPY_BYTES ? bytes : bytes.slice();
     }
     case 'struct': {
       const st = r.structAt(seg, off);
