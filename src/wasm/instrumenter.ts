@@ -52,7 +52,7 @@ export class Instrumenter {
 
   private ensureWorker(): Worker {
     if (this.worker) return this.worker;
-    const worker = new Worker(new URL('./instrument-worker.js', import.meta.url));
+    const worker = new Worker(new URL('./instrument-worker.js', import.meta.url), { execArgv: [] });
     worker.on('message', (res: InstrumentResponse) => {
       const p = this.pending.get(res.id);
       this.pending.delete(res.id);

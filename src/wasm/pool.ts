@@ -66,7 +66,9 @@ export class Slot {
 }
 
 function newWorker(url: URL, control: SharedArrayBuffer, resourceLimits: ResourceLimits | undefined): Worker {
-  return new Worker(url, { workerData: { control }, resourceLimits });
+  // execArgv: [] — the workers need none of the node's own flags, and some (--input-type, --eval)
+  // would make them fail to start. Process-wide V8 settings (the trap handler) apply regardless.
+  return new Worker(url, { workerData: { control }, resourceLimits, execArgv: [] });
 }
 
 const MAX_START_FAILURES = 3;

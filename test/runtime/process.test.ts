@@ -213,3 +213,44 @@ test('the runtime reports whether V8 uses guard regions or bounds checks', async
   assert.equal(execFileSync(process.execPath, ['-e', probe], { encoding: 'utf8', env }).trim(), 'guard-regions');
   assert.equal(execFileSync(process.execPath, ['--disable-wasm-trap-handler', '-e', probe], { encoding: 'utf8', env }).trim(), 'bounds-checks');
 });
+
+test("'inherit' stdio: the guest reads the node's fd 0 and writes its fds 1 and 2", async () => {
+  const { spawnSync } = await import('node:child_process');
+  const index = new URL('../../src/wasm/index.js', import.meta.url).href;
+  const fixtures = new URL('./fixtures.js', import.meta.url).href;
+  const script = `
+    const { Runtime } = await import(${JSON.stringify(index)});
+    const { guest } = await import(${JSON.stringify(fixtures)});
+    const rt = await Runtime.create({ poolSize: 1 });
+    const cat = await rt.load(await guest('cat'));
+    const chunks = await rt.load(await guest('chunks'));
+    const a = await rt.spawn(cat, { args: ['cat'], stdin: 'inherit', stdout: 'inherit' }).wait();
+    const b = await rt.spawn(chunks, { args: ['chunks'], stdout: 'inherit', stderr: 'inherit' }).wait();
+    await rt.close();
+    process.exitCode = a.code + b.code;`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { input: 'piped into the node\n' });
+  assert.equal(r.status, 0, String(r.stderr));
+  const out = r.stdout;
+  const catOut = 'piped into the node\n';
+  assert.equal(out.subarray(0, catOut.length).toString(), catOut);
+  assert.deepEqual([...out.subarray(catOut.length)], Array.from({ length: 100 }, (_, i) => 2 * i));
+  assert.deepEqual([...r.stderr], Array.from({ length: 100 }, (_, i) => 2 * i + 1));
+});
+
+test('extra workers started for blocked processes stop again once idle', async () => {
+  const small = await Runtime.create({ poolSize: 1, maxWorkers: 3, idleWorkerMs: 200 });
+  try {
+    const sleep = await small.load(await guest('sleep'));
+    const hello = await small.load(await guest('hello'));
+    const sleepers = [small.spawn(sleep, { args: ['s'] }), small.spawn(sleep, { args: ['s'] })];
+    assert.equal((await small.spawn(hello, { args: ['hello'] }).wait()).code, 0);
+    assert.equal(small.info().workers, 3, 'grew to run hello beside two blocked sleepers');
+    for (const s of sleepers) s.kill();
+    const deadline = Date.now() + 15_000;
+    while (small.info().workers > 1 && Date.now() < deadline) await sleep_(100);
+    assert.equal(small.info().workers, 1, 'back to the warm pool size');
+  } finally {
+    await small.close();
+  }
+});
+const sleep_ = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
