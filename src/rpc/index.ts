@@ -16,3 +16,4 @@ export { StreamTransport } from './transport/stream.js';
 export { FrameDecoder, FrameError, encodeFrame, DEFAULT_FRAME_LIMITS, type FrameLimits } from './transport/framing.js';
 export { connectTcp, listenTcp, parseHostPort, transportFromSocket, type Listener } from './transport/tcp.js';
 export { connectUnix, listenUnix } from './transport/unix.js';
+export { memoryPair } from './transport/memory.js';
