@@ -2,8 +2,9 @@
 // sized by cores, grown when processes queue because every worker is busy (processes may
 // block), shrunk back when extra workers sit idle. Kill = terminate + a fresh worker.
 
-import { Worker, type ResourceLimits } from 'node:worker_threads';
-import { CONTROL_BYTES, CONTROL_WORDS, CTL_PREFETCH, type FromWorker, type RunMessage } from './protocol.js';
+import { MessageChannel, Worker, type MessagePort, type ResourceLimits } from 'node:worker_threads';
+import type { HostReply } from './host-call.js';
+import { CONTROL_BYTES, CONTROL_WORDS, CTL_CALL, CTL_PREFETCH, type FromWorker, type RunMessage } from './protocol.js';
 import type { ExitReason } from './types.js';
 import type { WasmModule } from './webassembly.js';
 
@@ -57,18 +58,29 @@ export class Slot {
   retired = false;
   lastError: Error | undefined;
   readonly worker: Worker;
+  /** Our end of the worker's call port: answers to synchronous host calls (host-call.ts). */
+  private readonly callPort: MessagePort;
   constructor(url: URL, resourceLimits: ResourceLimits | undefined) {
     const control = new SharedArrayBuffer(CONTROL_BYTES);
     this.ctl = new Int32Array(control, 0, CONTROL_WORDS);
     this.stats = new Float64Array(control);
-    this.worker = newWorker(url, control, resourceLimits);
+    const { port1, port2 } = new MessageChannel();
+    this.callPort = port1;
+    this.worker = newWorker(url, control, port2, resourceLimits);
+  }
+
+  /** Answers the host call the worker is blocked in. */
+  reply(reply: HostReply): void {
+    this.callPort.postMessage(reply);
+    Atomics.store(this.ctl, CTL_CALL, 1);
+    Atomics.notify(this.ctl, CTL_CALL);
   }
 }
 
-function newWorker(url: URL, control: SharedArrayBuffer, resourceLimits: ResourceLimits | undefined): Worker {
+function newWorker(url: URL, control: SharedArrayBuffer, callPort: MessagePort, resourceLimits: ResourceLimits | undefined): Worker {
   // execArgv: [] — the workers need none of the node's own flags, and some (--input-type, --eval)
   // would make them fail to start. Process-wide V8 settings (the trap handler) apply regardless.
-  return new Worker(url, { workerData: { control }, resourceLimits, execArgv: [] });
+  return new Worker(url, { workerData: { control, callPort }, transferList: [callPort], resourceLimits, execArgv: [] });
 }
 
 const MAX_START_FAILURES = 3;

@@ -2,7 +2,7 @@
 // meter. Written as a loop over 'run' messages so that it could later host several
 // processes (DESIGN.md decision 4); today one at a time.
 
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, workerData, type MessagePort, type Transferable } from 'node:worker_threads';
 import { writeSync } from 'node:fs';
 import { WasiHost } from './wasi/index.js';
 import type { StdioEndpoint } from './wasi/types.js';
@@ -10,11 +10,13 @@ import { COUNTDOWN_EXPORT, MEMORY_FIELD, METER_MODULE } from './instrument.js';
 import { LimitExceeded, Meter } from './meter.js';
 import { CONTROL_WORDS, CTL_INFLIGHT, CTL_PAUSE, CTL_PREFETCH, MAX_INFLIGHT_BYTES, STAT_FUEL, type FromWorker, type InputSource, type OutputTarget, type RunMessage } from './protocol.js';
 import type { ExitReason } from './types.js';
-import { Wasm, type WasmGlobal, type WasmMemory, type WasmModule } from './webassembly.js';
+import { Wasm, type WasmGlobal, type WasmInstance, type WasmMemory, type WasmModule } from './webassembly.js';
 import { PAGE_BYTES } from './module.js';
+import { createHostCall } from './host-call.js';
+import { wwImports } from './ww-host/imports.js';
 
 const port = parentPort!;
-const control = (workerData as { control: SharedArrayBuffer }).control;
+const { control, callPort } = workerData as { control: SharedArrayBuffer; callPort: MessagePort };
 const ctl = new Int32Array(control, 0, CONTROL_WORDS);
 const stats = new Float64Array(control);
 const modules = new Map<string, WasmModule>();
@@ -43,7 +45,7 @@ function releaseMemory(d: { initial: number; maximum?: number }, memory: WasmMem
   spareMemories.set(key, list);
 }
 
-function post(msg: FromWorker, transfer: ArrayBuffer[] = []): void {
+function post(msg: FromWorker, transfer: readonly Transferable[] = []): void {
   port.postMessage(msg, transfer);
 }
 
@@ -143,6 +145,7 @@ function run(msg: RunMessage): void {
   let memory: WasmMemory | undefined;
   let provided: WasmMemory | undefined;
   let host: WasiHost | undefined;
+  let instance: WasmInstance | undefined;
   let code: number;
   let reason: ExitReason;
   try {
@@ -156,12 +159,16 @@ function run(msg: RunMessage): void {
       stderr: output(msg.stderr, 2, msg, err, meter),
     });
     const imports: Record<string, Record<string, unknown>> = { ...host.imports };
+    const call = msg.hostNamespaces.length > 0 ? createHostCall(ctl, callPort, post, msg.pid) : undefined;
+    if (call && msg.hostNamespaces.includes('ww')) {
+      imports.ww = wwImports({ call, pid: msg.pid, memory: () => memory ?? (instance?.exports.memory as WasmMemory) });
+    }
     if (meter) imports[METER_MODULE] = meter.imports;
     if (msg.memory) {
       provided = acquireMemory(msg.memory);
       imports[METER_MODULE] = { ...meter?.imports, [MEMORY_FIELD]: provided };
     }
-    const instance = new Wasm.Instance(module, imports);
+    instance = new Wasm.Instance(module, imports);
     memory = instance.exports.memory as WasmMemory;
     meter?.attach(instance.exports[COUNTDOWN_EXPORT] as WasmGlobal, memory);
     code = host.start(instance);

@@ -1,5 +1,6 @@
 // One guest process as the runtime's caller sees it (WasmProcess), and as the pool runs it (Job).
 
+import { answerHostCall, type HostReply } from './host-call.js';
 import type { CompiledModule } from './module.js';
 import type { Job, Slot, WorkerPool } from './pool.js';
 import { CTL_INFLIGHT, CTL_PAUSE, STAT_FROZEN_AT, STAT_FUEL, STAT_MEMORY, STAT_RUNNING_MS, type FromWorker, type InputSource, type OutputTarget, type RunMessage } from './protocol.js';
@@ -57,6 +58,10 @@ export class Process implements WasmProcess, Job {
   private wallTimer: NodeJS.Timeout | undefined;
   private callbackFailed = false;
   private endedRunningMs = 0;
+  /** Set while the worker is blocked in a host call: a pause then takes effect at once. */
+  private inHostCall = false;
+  /** An answer that arrived while paused in a host call, delivered on resume. */
+  private heldReply: { slot: Slot; reply: HostReply } | undefined;
 
   constructor(
     readonly pid: number,
@@ -96,6 +101,11 @@ export class Process implements WasmProcess, Job {
       this.pauseRequest = ++pauseSeq;
       if (this.slot) Atomics.store(this.slot.ctl, CTL_PAUSE, this.pauseRequest);
     }
+    // Blocked in a host call, the guest runs no code until we answer: it is frozen already.
+    if (this.inHostCall && this.state === 'running') {
+      this.enterPaused();
+      return Promise.resolve();
+    }
     return new Promise((resolve) => this.pauseWaiters.push(resolve));
   }
 
@@ -112,6 +122,9 @@ export class Process implements WasmProcess, Job {
       this.armWallTimer();
     }
     this.settlePauseWaiters(); // a pause not yet in effect is cancelled by the resume
+    const held = this.heldReply;
+    this.heldReply = undefined;
+    if (held && held.slot === this.slot) held.slot.reply(held.reply);
   }
 
   stats(): ProcessStats {
@@ -149,6 +162,7 @@ export class Process implements WasmProcess, Job {
       stderr: outputTarget(o.stderr),
       limits: o.limits ?? {},
       maxCaptureBytes: this.maxCaptureBytes,
+      hostNamespaces: Object.keys(o.hostCalls ?? {}),
     };
   }
 
@@ -175,10 +189,10 @@ export class Process implements WasmProcess, Job {
       }
       case 'frozen':
         if (msg.seq !== this.pauseRequest || this.state !== 'running') return;
-        this.state = 'paused';
-        this.pausedAt = performance.now();
-        clearTimeout(this.wallTimer);
-        this.settlePauseWaiters();
+        this.enterPaused();
+        return;
+      case 'call':
+        void this.hostCall(msg.op, msg.args);
         return;
       case 'exit':
         this.slot = undefined;
@@ -193,6 +207,28 @@ export class Process implements WasmProcess, Job {
   }
 
   // ---- internals ----
+
+  private enterPaused(): void {
+    this.state = 'paused';
+    this.pausedAt = performance.now();
+    clearTimeout(this.wallTimer);
+    this.settlePauseWaiters();
+  }
+
+  private async hostCall(op: string, args: unknown): Promise<void> {
+    const slot = this.slot;
+    if (!slot) return;
+    this.inHostCall = true;
+    if (this.pauseRequest !== 0 && this.state === 'running') this.enterPaused(); // asked before it got here
+    const reply = await answerHostCall(this.options.hostCalls, op, args);
+    this.inHostCall = false;
+    if (this.state === 'exited' || this.slot !== slot) return; // killed or ended meanwhile
+    if (this.state === 'paused') {
+      this.heldReply = { slot, reply };
+      return;
+    }
+    slot.reply(reply);
+  }
 
   private runningMs(): number {
     if (this.startedAt === 0) return 0;

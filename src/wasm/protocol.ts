@@ -30,6 +30,8 @@ export interface RunMessage {
   prefetchToken: number;
   /** Bound on bytes captured per stream ('capture'): past it writes fail and the process ends with limit: memory. */
   maxCaptureBytes: number;
+  /** Namespaces of synchronous host calls the main thread answers for this process (host-call.ts). */
+  hostNamespaces: string[];
 }
 export type ToWorker = RunMessage;
 
@@ -37,6 +39,8 @@ export type FromWorker =
   | { type: 'ready' }
   | { type: 'out'; pid: number; fd: 1 | 2; data: Uint8Array }
   | { type: 'frozen'; pid: number; seq: number }
+  /** A synchronous host call: the worker waits on CTL_CALL for the answer on its call port. */
+  | { type: 'call'; pid: number; op: string; args: unknown }
   | {
       type: 'exit';
       pid: number;
@@ -59,6 +63,8 @@ export const CTL_INFLIGHT = 1;
 /** Int32 index: token of a process sent ahead to a busy worker; the runtime takes it back by
  *  compare-and-swap to 0, the worker claims it the same way before starting it. */
 export const CTL_PREFETCH = 2;
+/** Int32 index: 0 while a host call is outstanding, 1 once the main thread has queued its answer. */
+export const CTL_CALL = 3;
 /** Float64 indexes. */
 export const STAT_FUEL = 2;
 export const STAT_MEMORY = 3;

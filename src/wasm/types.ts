@@ -1,6 +1,8 @@
 // The public surface of the process runtime (src/wasm), used by the executor
 // layer and the CLI. Implementation: src/wasm/runtime.ts (class Runtime).
 
+import type { HostCallHandler } from './host-call.js';
+
 /** Why a process ended. A closed set; `text()` renders it as DESIGN.md spells it. */
 export type ExitReason =
   | { kind: 'normal' } // exit code 0 (returned from _start or proc_exit(0))
@@ -46,6 +48,9 @@ export interface SpawnOptions {
   stdout?: OutputMode; // default 'ignore'
   stderr?: OutputMode; // default 'ignore'
   limits?: Limits;
+  /** Synchronous host calls the guest's worker may make, by namespace ('ww' gives the guest the
+   *  `ww` import module). See host-call.ts. */
+  hostCalls?: Record<string, HostCallHandler>;
 }
 
 export type ProcessState = 'starting' | 'running' | 'paused' | 'exited';

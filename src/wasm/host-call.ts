@@ -1,0 +1,69 @@
+// Synchronous calls from a guest's worker to the main thread, which owns everything a guest may
+// reach beyond WASI files (sockets, capabilities, the executor). The worker posts the call and
+// waits on a control word; the main thread answers on a dedicated MessagePort and wakes it, and the
+// worker takes the answer with receiveMessageOnPort. Only the calling process blocks.
+
+import { receiveMessageOnPort, type MessagePort, type Transferable } from 'node:worker_threads';
+import { CTL_CALL, type FromWorker } from './protocol.js';
+
+/** WASI errno numbers used by the bridge itself. */
+export const ENOSYS = 52;
+export const EIO = 29;
+
+/** An answer that is an error number (WASI errno numbering), with a message for logs and tests. */
+export class HostCallError extends Error {
+  constructor(
+    readonly errno: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'HostCallError';
+  }
+}
+
+/** A call `ns.name` with structured-clonable arguments; returns the answer's value or throws HostCallError. */
+export type HostCall = (op: string, args?: unknown, transfer?: Transferable[]) => unknown;
+
+/** Main-thread side of one namespace of calls (SpawnOptions.hostCalls). A Promise keeps the guest
+ *  blocked until it settles; throw HostCallError for an errno (anything else answers EIO). */
+export type HostCallHandler = (op: string, args: unknown) => unknown;
+
+/** What travels back on the call port. */
+export type HostReply = { value: unknown } | { errno: number; message: string };
+
+/** Worker side: a HostCall for the process `pid`. */
+export function createHostCall(
+  ctl: Int32Array,
+  port: MessagePort,
+  post: (msg: FromWorker, transfer?: Transferable[]) => void,
+  pid: number,
+): HostCall {
+  return (op, args, transfer) => {
+    Atomics.store(ctl, CTL_CALL, 0);
+    post({ type: 'call', pid, op, args }, transfer);
+    // Bounded waits: a worker being terminated (kill) gets back to JS at least once a second.
+    while (Atomics.load(ctl, CTL_CALL) === 0) Atomics.wait(ctl, CTL_CALL, 0, 1000);
+    let received = receiveMessageOnPort(port);
+    // The answer is queued on the port before the word is set; this loop only guards that order.
+    while (!received) {
+      Atomics.wait(ctl, CTL_CALL, 1, 1);
+      received = receiveMessageOnPort(port);
+    }
+    const reply = received.message as HostReply;
+    if ('errno' in reply) throw new HostCallError(reply.errno, reply.message);
+    return reply.value;
+  };
+}
+
+/** Main side: runs the handler for an op and turns the outcome into a reply. */
+export async function answerHostCall(handlers: Record<string, HostCallHandler> | undefined, op: string, args: unknown): Promise<HostReply> {
+  const dot = op.indexOf('.');
+  const handler = dot > 0 ? handlers?.[op.slice(0, dot)] : undefined;
+  if (!handler) return { errno: ENOSYS, message: `no host calls named ${op} for this process` };
+  try {
+    return { value: await handler(op, args) };
+  } catch (e) {
+    if (e instanceof HostCallError) return { errno: e.errno, message: e.message };
+    return { errno: EIO, message: `host call ${op} failed: ${(e as Error)?.message ?? String(e)}` };
+  }
+}
