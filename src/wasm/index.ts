@@ -2,6 +2,7 @@
 export { Runtime, BOUNDS_CHECKS_FLAG, wasmMemoryMode, type RuntimeOptions, type WasmMemoryMode } from './runtime.js';
 export { exitCode, reasonText } from './process.js';
 export { ModuleError } from './types.js';
+export { HostCallError, type HostCallHandler } from './host-call.js';
 export type {
   ExitReason,
   ExitStatus,
