@@ -4,7 +4,7 @@
 //   rpc-calls-per-s sequential (one at a time) and pipelined (N in flight on one connection)
 //   rpc-blob-4mib   throughput of Store.blob(4 MiB)
 // Targets (issue 3): round trip <= 3x C++; >= 50,000 pipelined calls/s.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -114,8 +114,11 @@ export async function main(): Promise<void> {
   }
 
   const peer = join(root, 'test/interop/cpp/build/peer');
-  if (!existsSync(peer)) {
-    emit({ bench: 'rpc-baseline-missing', impl: 'c++', why: `${peer} not built: run bash scripts/build-cpp-peer.sh` });
+  // The baseline is built here (a no-op when up to date) so `npm run bench` compares side by side.
+  const build = spawnSync('bash', [join(root, 'scripts/build-cpp-peer.sh')], { encoding: 'utf8' });
+  if (build.status !== 0 || !existsSync(peer)) {
+    const why = (build.stderr || '').trim().split('\n')[0] || `${peer} not built`;
+    emit({ bench: 'rpc-baseline-missing', impl: 'c++', why: `${why} (run bash scripts/setup.sh, then bash scripts/build-cpp-peer.sh)` });
     return;
   }
   const cpp = await startServer(peer, ['server', '--listen', '127.0.0.1:0']);
