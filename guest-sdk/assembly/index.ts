@@ -102,3 +102,7 @@ function readStrings(count: u32, bufSize: u32, fromArgs: bool): string[] {
   }
   return result;
 }
+
+export * from "./errors";
+export * from "./fs";
+export * from "./time";
