@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { checkFraming, readShape, type ModuleShape } from './binary.js';
 import { ModuleError, type LoadedModule } from './types.js';
 import { Wasm, type WasmModule } from './webassembly.js';
+import { WW_FUNCTIONS, WW_MODULE } from './ww-host/abi.js';
 
 export const WASI_MODULE = 'wasi_snapshot_preview1';
 export const PAGE_BYTES = 65536;
@@ -63,13 +64,15 @@ export function checkModule(bytes: Uint8Array): ModuleShape {
     );
   }
   const unsupported = shape.imports.filter(
-    (i) => !(i.module === WASI_MODULE && i.kind === 'function' && WASI_PREVIEW1_FUNCTIONS.has(i.field)),
+    (i) =>
+      !(i.kind === 'function' && i.module === WASI_MODULE && WASI_PREVIEW1_FUNCTIONS.has(i.field)) &&
+      !(i.kind === 'function' && i.module === WW_MODULE && Object.hasOwn(WW_FUNCTIONS, i.field)),
   );
   if (unsupported.length > 0) {
     const list = unsupported.map((i) => `${i.module}.${i.field} (${i.kind})`).join(', ');
     throw new ModuleError(
       `module imports what ww does not provide: ${list}. ww provides the functions of ${WASI_MODULE} ` +
-        '(WASI preview 1) only; the module must define and export its own memory',
+        `(WASI preview 1) and of ${WW_MODULE} (guest-sdk/ABI.md) only; the module must define and export its own memory`,
     );
   }
   if (!shape.exports.some((e) => e.name === 'memory' && e.kind === 'memory')) {

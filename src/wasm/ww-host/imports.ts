@@ -1,10 +1,25 @@
-// Worker side of the `ww` import module (guest-sdk/ABI.md): reads and writes the guest's memory and
-// turns each import into a synchronous host call answered by the executor on the main thread.
-// The functions are added by the issue that defines the ABI; until then the module is empty, so a
-// guest importing `ww` fails to link with a message naming the missing import.
+// Worker side of the `ww` import module (guest-sdk/ABI.md): checks and reads the guest's memory,
+// turns each import into a synchronous host call ('ww.<name>') answered by the executor on the
+// main thread, and writes the answer back. Nothing here trusts the guest: every pointer is checked
+// before the call is made (so an answer is never lost to a bad out pointer), and every failure is
+// an errno, never an exception into the guest.
 
-import type { HostCall } from '../host-call.js';
+import { HostCallError, type HostCall } from '../host-call.js';
 import type { WasmMemory } from '../webassembly.js';
+import {
+  E,
+  EVENT_BYTES,
+  MAX_PASSED_HANDLES,
+  NONBLOCK,
+  SPAWN_CID,
+  SPAWN_FLAGS,
+  SPAWN_SELF,
+  SPAWN_SPEC_BYTES,
+  type EventRecord,
+  type RecvAnswer,
+  type SpawnArgs,
+  type WaitAnswer,
+} from './abi.js';
 
 export interface WwContext {
   call: HostCall;
@@ -13,6 +28,282 @@ export interface WwContext {
   memory: () => WasmMemory;
 }
 
-export function wwImports(_ctx: WwContext): Record<string, (...args: any[]) => unknown> {
-  return {};
+/** An errno found on the worker side (bad pointer, bad argument), with its message. */
+class AbiError extends Error {
+  constructor(
+    readonly errno: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const utf8 = new TextEncoder();
+const fromUtf8 = new TextDecoder();
+
+/** Views of the guest's memory, made per call (memory.grow replaces the buffer). */
+class Guest {
+  readonly bytes: Uint8Array;
+  readonly view: DataView;
+  constructor(memory: WasmMemory) {
+    this.bytes = new Uint8Array(memory.buffer);
+    this.view = new DataView(memory.buffer);
+  }
+  /** Throws EFAULT unless [ptr, ptr+len) lies in memory. `ptr` and `len` arrive as signed i32. */
+  check(ptr: number, len: number, what: string): void {
+    const p = ptr >>> 0;
+    const n = len >>> 0;
+    if (p + n > this.bytes.length) {
+      throw new AbiError(E.FAULT, `${what}: bytes ${p}..${p + n} are outside the guest's memory (${this.bytes.length} bytes)`);
+    }
+  }
+  copy(ptr: number, len: number, what: string): Uint8Array {
+    this.check(ptr, len, what);
+    return this.bytes.slice(ptr >>> 0, (ptr >>> 0) + (len >>> 0));
+  }
+  u32(ptr: number): number {
+    return this.view.getUint32(ptr >>> 0, true);
+  }
+  u64(ptr: number): number {
+    const v = this.view.getBigUint64(ptr >>> 0, true);
+    return v > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(v);
+  }
+  setU32(ptr: number, v: number): void {
+    this.view.setUint32(ptr >>> 0, v >>> 0, true);
+  }
+  setI64(ptr: number, v: number): void {
+    this.view.setBigInt64(ptr >>> 0, BigInt(Math.trunc(v)), true);
+  }
+}
+
+/** NUL-terminated strings back to back, as in the spawn spec's argv and env blocks. */
+function nulStrings(block: Uint8Array, what: string): string[] {
+  if (block.length === 0) return [];
+  if (block[block.length - 1] !== 0) throw new AbiError(E.INVAL, `spawn: the ${what} block must end with a NUL byte`);
+  const out: string[] = [];
+  let start = 0;
+  for (let i = 0; i < block.length; i++) {
+    if (block[i] === 0) {
+      out.push(fromUtf8.decode(block.subarray(start, i)));
+      start = i + 1;
+    }
+  }
+  return out;
+}
+
+export function wwImports(ctx: WwContext): Record<string, (...args: number[]) => number> {
+  const { call } = ctx;
+  let lastError = '';
+  /** Shared with the executor: how many events are queued, so a non-blocking poll with none costs no call. */
+  let eventCount: Int32Array | undefined;
+
+  const mem = (): Guest => new Guest(ctx.memory());
+
+  /** Runs an import body; an errno thrown by it (or by the host) becomes its return value. */
+  const abi =
+    (name: string, body: (...args: number[]) => void) =>
+    (...args: number[]): number => {
+      try {
+        body(...args);
+        return E.SUCCESS;
+      } catch (e) {
+        if (e instanceof HostCallError || e instanceof AbiError) {
+          lastError = e.message;
+          return e.errno;
+        }
+        if (e instanceof RangeError && /offset|bounds/i.test(e.message)) {
+          lastError = `${name}: a pointer is outside the guest's memory`;
+          return E.FAULT;
+        }
+        throw e;
+      }
+    };
+
+  /** Checks out pointers (4 bytes each) before anything is done. */
+  const outs = (g: Guest, name: string, ...ptrs: number[]): void => {
+    for (const p of ptrs) g.check(p, 4, `${name}: out pointer`);
+  };
+
+  const flagsOk = (name: string, flags: number): void => {
+    if ((flags & ~NONBLOCK) !== 0) throw new AbiError(E.INVAL, `${name}: unknown flag bits ${flags & ~NONBLOCK} (only NONBLOCK = 1)`);
+  };
+
+  /** A call whose answer is one number (a handle, a pid, a kind) written to `out`. */
+  const toOut = (name: string, args: (...a: number[]) => unknown) =>
+    abi(name, (...a: number[]) => {
+      const out = a[a.length - 1];
+      outs(mem(), name, out);
+      const v = call(`ww.${name}`, args(...a)) as number;
+      mem().setU32(out, v);
+    });
+
+  const handleCall = (name: string) =>
+    abi(name, (h: number) => {
+      call(`ww.${name}`, { h });
+    });
+
+  const waitLike = (name: string) =>
+    abi(name, (h: number, flags: number, outCode: number, reason: number, reasonLen: number, outReasonLen: number) => {
+      flagsOk(name, flags);
+      const g = mem();
+      outs(g, name, outCode, outReasonLen);
+      g.check(reason, reasonLen, `${name}: reason buffer`);
+      const a = call(`ww.${name}`, { h, flags }) as WaitAnswer;
+      const text = utf8.encode(a.reason);
+      const w = mem();
+      w.setU32(outCode, a.code);
+      w.bytes.set(text.subarray(0, reasonLen >>> 0), reason >>> 0);
+      w.setU32(outReasonLen, text.length);
+    });
+
+  const imports: Record<string, (...args: number[]) => number> = {
+    self: toOut('self', () => undefined),
+    initial: toOut('initial', (index) => ({ index })),
+    handle_kind: toOut('handle_kind', (h) => ({ h })),
+    handle_dup: toOut('handle_dup', (h) => ({ h })),
+    handle_drop: handleCall('handle_drop'),
+    last_error: (buf: number, bufLen: number, outLen: number): number => {
+      try {
+        const g = mem();
+        g.check(buf, bufLen, 'last_error: buffer');
+        g.check(outLen, 4, 'last_error: out pointer');
+        const text = utf8.encode(lastError);
+        g.bytes.set(text.subarray(0, bufLen >>> 0), buf >>> 0);
+        g.setU32(outLen, text.length);
+        return E.SUCCESS;
+      } catch (e) {
+        if (e instanceof AbiError) return e.errno;
+        throw e;
+      }
+    },
+
+    spawn: abi('spawn', (executor: number, spec: number, specLen: number, outProc: number) => {
+      const g = mem();
+      outs(g, 'spawn', outProc);
+      if (specLen >>> 0 < SPAWN_SPEC_BYTES) throw new AbiError(E.INVAL, `spawn: spec_len is ${specLen >>> 0}; the spec is ${SPAWN_SPEC_BYTES} bytes`);
+      g.check(spec, specLen, 'spawn: spec');
+      for (let i = SPAWN_SPEC_BYTES; i < specLen >>> 0; i++) {
+        if (g.bytes[(spec >>> 0) + i] !== 0) throw new AbiError(E.INVAL, `spawn: spec byte ${i} is not 0 (fields past ${SPAWN_SPEC_BYTES} bytes are not defined in ABI v1)`);
+      }
+      const s = spec >>> 0;
+      const flags = g.u32(s + 8);
+      if ((flags & ~SPAWN_FLAGS) !== 0) throw new AbiError(E.INVAL, `spawn: unknown flag bits ${flags & ~SPAWN_FLAGS}`);
+      if ((flags & SPAWN_CID) && (flags & SPAWN_SELF)) throw new AbiError(E.INVAL, 'spawn: SPAWN_CID and SPAWN_SELF exclude each other');
+      if (g.u32(s + 36) !== 0) throw new AbiError(E.INVAL, 'spawn: the reserved field at offset 36 must be 0');
+      const handlesCount = g.u32(s + 32);
+      if (handlesCount > MAX_PASSED_HANDLES) throw new AbiError(E.INVAL, `spawn: ${handlesCount} handles passed; at most ${MAX_PASSED_HANDLES}`);
+      const handlesPtr = g.u32(s + 28);
+      g.check(handlesPtr, handlesCount * 4, 'spawn: handles');
+      const handles: number[] = [];
+      for (let i = 0; i < handlesCount; i++) handles.push(g.u32(handlesPtr + 4 * i));
+      const argv = nulStrings(g.copy(g.u32(s + 12), g.u32(s + 16), 'spawn: argv'), 'argv');
+      const env: [string, string][] = nulStrings(g.copy(g.u32(s + 20), g.u32(s + 24), 'spawn: env'), 'env').map((kv) => {
+        const eq = kv.indexOf('=');
+        if (eq <= 0) throw new AbiError(E.INVAL, `spawn: environment entry ${JSON.stringify(kv)} is not KEY=VALUE`);
+        return [kv.slice(0, eq), kv.slice(eq + 1)];
+      });
+      const args: SpawnArgs = {
+        executor,
+        flags,
+        argv,
+        env,
+        handles,
+        limits: { maxMemoryBytes: g.u64(s + 40), fuel: g.u64(s + 48), timeoutMs: g.u64(s + 56) },
+      };
+      const transfer: ArrayBuffer[] = [];
+      if (flags & SPAWN_CID) {
+        args.cid = fromUtf8.decode(g.copy(g.u32(s), g.u32(s + 4), 'spawn: module content ID'));
+      } else if (!(flags & SPAWN_SELF)) {
+        args.module = g.copy(g.u32(s), g.u32(s + 4), 'spawn: module bytes');
+        transfer.push(args.module.buffer as ArrayBuffer);
+      }
+      const h = call('ww.spawn', args, transfer) as number;
+      mem().setU32(outProc, h);
+    }),
+    proc_pid: toOut('proc_pid', (h) => ({ h })),
+    proc_wait: waitLike('proc_wait'),
+    proc_kill: handleCall('proc_kill'),
+    proc_pause: handleCall('proc_pause'),
+    proc_resume: handleCall('proc_resume'),
+    proc_link: handleCall('proc_link'),
+    proc_unlink: handleCall('proc_unlink'),
+    proc_monitor: toOut('proc_monitor', (h) => ({ h })),
+    monitor_wait: waitLike('monitor_wait'),
+
+    chan_create: abi('chan_create', (capacity: number, outSend: number, outRecv: number) => {
+      outs(mem(), 'chan_create', outSend, outRecv);
+      const [send, recv] = call('ww.chan_create', { capacity }) as [number, number];
+      const g = mem();
+      g.setU32(outSend, send);
+      g.setU32(outRecv, recv);
+    }),
+    chan_send: abi('chan_send', (h: number, flags: number, data: number, dataLen: number, handles: number, handlesCount: number) => {
+      flagsOk('chan_send', flags);
+      const g = mem();
+      if (handlesCount >>> 0 > MAX_PASSED_HANDLES) {
+        throw new AbiError(E.MSGSIZE, `chan_send: ${handlesCount >>> 0} handles in one message; at most ${MAX_PASSED_HANDLES}`);
+      }
+      g.check(handles, (handlesCount >>> 0) * 4, 'chan_send: handles');
+      const list: number[] = [];
+      for (let i = 0; i < handlesCount >>> 0; i++) list.push(g.u32((handles >>> 0) + 4 * i));
+      const bytes = g.copy(data, dataLen, 'chan_send: data');
+      call('ww.chan_send', { h, flags, data: bytes, handles: list }, [bytes.buffer as ArrayBuffer]);
+    }),
+    chan_recv: abi(
+      'chan_recv',
+      (h: number, flags: number, buf: number, bufLen: number, outLen: number, handles: number, handlesCap: number, outCount: number) => {
+        flagsOk('chan_recv', flags);
+        const g = mem();
+        outs(g, 'chan_recv', outLen, outCount);
+        g.check(buf, bufLen, 'chan_recv: buffer');
+        g.check(handles, (handlesCap >>> 0) * 4, 'chan_recv: handles');
+        const a = call('ww.chan_recv', { h, flags, bufLen: bufLen >>> 0, handlesCap: handlesCap >>> 0 }) as RecvAnswer;
+        const w = mem();
+        if (a.tooBig) {
+          w.setU32(outLen, a.tooBig.bytes);
+          w.setU32(outCount, a.tooBig.handles);
+          throw new AbiError(
+            E.MSGSIZE,
+            `chan_recv: the next message has ${a.tooBig.bytes} bytes and ${a.tooBig.handles} handles; ` +
+              `the buffers hold ${bufLen >>> 0} bytes and ${handlesCap >>> 0} handles (it stays queued)`,
+          );
+        }
+        const data = a.data ?? new Uint8Array(0);
+        const hs = a.handles ?? [];
+        w.bytes.set(data, buf >>> 0);
+        for (let i = 0; i < hs.length; i++) w.setU32((handles >>> 0) + 4 * i, hs[i]);
+        w.setU32(outLen, data.length);
+        w.setU32(outCount, hs.length);
+      },
+    ),
+    chan_close: handleCall('chan_close'),
+
+    store_set: abi('store_set', (store: number, name: number, nameLen: number, h: number) => {
+      const n = mem().copy(name, nameLen, 'store_set: name');
+      call('ww.store_set', { store, name: n, h });
+    }),
+    store_get: abi('store_get', (store: number, name: number, nameLen: number, out: number) => {
+      const g = mem();
+      outs(g, 'store_get', out);
+      const n = g.copy(name, nameLen, 'store_get: name');
+      mem().setU32(out, call('ww.store_get', { store, name: n }) as number);
+    }),
+
+    event_poll: abi('event_poll', (flags: number, out: number) => {
+      flagsOk('event_poll', flags);
+      mem().check(out, EVENT_BYTES, 'event_poll: event record');
+      if (!eventCount) {
+        const shared = new SharedArrayBuffer(4);
+        call('ww.event_attach', { count: shared });
+        eventCount = new Int32Array(shared);
+      }
+      if (flags & NONBLOCK && Atomics.load(eventCount, 0) === 0) throw new AbiError(E.AGAIN, 'event_poll: no event queued');
+      const ev = call('ww.event_poll', { flags }) as EventRecord;
+      const g = mem();
+      g.setU32(out, ev.kind);
+      g.setU32(out + 4, ev.handle);
+      g.setI64(out + 8, ev.value);
+    }),
+  };
+  return imports;
 }

@@ -1,0 +1,116 @@
+// The numbers of the `ww` host module ABI (guest-sdk/ABI.md), shared by the worker side
+// (imports.ts), the loader (module.ts) and the executor that answers the calls.
+
+export const WW_MODULE = 'ww';
+
+/** Every function of the `ww` import module, with its number of i32 parameters (all return i32). */
+export const WW_FUNCTIONS: Readonly<Record<string, number>> = {
+  self: 1,
+  initial: 2,
+  handle_kind: 2,
+  handle_dup: 2,
+  handle_drop: 1,
+  last_error: 3,
+  spawn: 4,
+  proc_pid: 2,
+  proc_wait: 6,
+  proc_kill: 1,
+  proc_pause: 1,
+  proc_resume: 1,
+  proc_link: 1,
+  proc_unlink: 1,
+  proc_monitor: 2,
+  monitor_wait: 6,
+  chan_create: 3,
+  chan_send: 6,
+  chan_recv: 8,
+  chan_close: 1,
+  store_set: 4,
+  store_get: 4,
+  event_poll: 2,
+};
+
+/** Handle kinds. */
+export const enum Kind {
+  PROCESS = 1,
+  EXECUTOR = 2,
+  CHAN_SEND = 3,
+  CHAN_RECV = 4,
+  STORE = 5,
+  MONITOR = 6,
+}
+
+export const NONBLOCK = 1;
+
+export const SPAWN_CID = 1;
+export const SPAWN_SELF = 2;
+export const SPAWN_LINK = 4;
+export const SPAWN_FLAGS = SPAWN_CID | SPAWN_SELF | SPAWN_LINK;
+export const SPAWN_SPEC_BYTES = 64;
+
+export const enum EventKind {
+  PAUSE = 1,
+  RESUME = 2,
+  DOWN = 3,
+}
+export const EVENT_BYTES = 16;
+
+/** Bounds of the ABI. */
+export const MAX_HANDLES = 4096;
+export const MAX_PASSED_HANDLES = 64;
+export const MAX_MESSAGE_BYTES = 1024 * 1024;
+export const MAX_CHANNEL_BYTES = 4 * 1024 * 1024;
+export const DEFAULT_CHANNEL_CAPACITY = 16;
+export const MAX_CHANNEL_CAPACITY = 1024;
+export const MAX_NAME_BYTES = 255;
+export const MAX_STORE_NAMES = 10_000;
+export const MAX_EVENTS = 1024;
+
+/** The WASI errno numbers the ABI uses. */
+export const E = {
+  SUCCESS: 0,
+  AGAIN: 6,
+  BADF: 8,
+  DEADLK: 16,
+  FAULT: 21,
+  INVAL: 28,
+  IO: 29,
+  MFILE: 33,
+  MSGSIZE: 35,
+  NOENT: 44,
+  NOEXEC: 45,
+  NOSPC: 51,
+  NOSYS: 52,
+  PIPE: 64,
+} as const;
+
+/** Arguments and answers of the host calls (`ww.<name>`), as they cross the worker boundary. */
+export interface SpawnArgs {
+  executor: number;
+  flags: number;
+  /** Module bytes (no SPAWN_CID/SPAWN_SELF), or a content ID (SPAWN_CID). */
+  module?: Uint8Array;
+  cid?: string;
+  argv: string[];
+  env: [string, string][];
+  handles: number[];
+  limits: { maxMemoryBytes: number; fuel: number; timeoutMs: number };
+}
+
+export interface RecvAnswer {
+  /** Set when the message does not fit: what it needs, and the message stays queued. */
+  tooBig?: { bytes: number; handles: number };
+  data?: Uint8Array;
+  handles?: number[];
+}
+
+export interface WaitAnswer {
+  code: number;
+  reason: string;
+}
+
+export interface EventRecord {
+  kind: number;
+  handle: number;
+  value: number;
+}
