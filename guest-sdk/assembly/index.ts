@@ -106,3 +106,9 @@ function readStrings(count: u32, bufSize: u32, fromArgs: bool): string[] {
 export * from "./errors";
 export * from "./fs";
 export * from "./time";
+export * from "./handle";
+export * from "./process";
+export * from "./channel";
+export * from "./store";
+export * from "./events";
+export { NONBLOCK } from "./abi";
