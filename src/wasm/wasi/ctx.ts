@@ -4,6 +4,8 @@ import { GuestMemory, encodeUtf8 } from './abi/memory.js';
 import { FdTable } from './fdtable.js';
 import { DirHandle } from './fs/dir.js';
 import { sandboxSupported } from './resolve.js';
+import { Fdflags } from './handle.js';
+import { SocketHandle, type SocketWaiter } from './sock.js';
 import { StdioHandle } from './stdio.js';
 import type { WasiOptions } from './types.js';
 
@@ -22,6 +24,8 @@ export class WasiCtx {
   readonly fds = new FdTable();
   readonly args: Uint8Array[];
   readonly env: Uint8Array[];
+  /** Blocks poll_oneoff on sockets (see SocketWaiter); without it, poll re-checks them every millisecond. */
+  readonly socketWaiter: SocketWaiter | undefined;
 
   constructor(options: WasiOptions) {
     this.args = cStrings(options.args);
@@ -32,8 +36,16 @@ export class WasiCtx {
     if (options.preopens.length > 0 && !sandboxSupported()) {
       throw new Error('pre-opened directories need /proc/self/fd (Linux with /proc mounted); none was found');
     }
+    this.socketWaiter = options.sockets?.waiter;
+    const listeners = options.sockets?.listeners ?? [];
+    listeners.forEach((backend, i) => {
+      const h = new SocketHandle(backend, true, true);
+      h.fdflags = Fdflags.NONBLOCK; // Go's wasip1 runtime never sets it on an inherited fd, and must not block in accept
+      this.fds.set(3 + i, h);
+    });
+    const firstDir = 3 + listeners.length;
     try {
-      options.preopens.forEach((p, i) => this.fds.set(3 + i, DirHandle.preopen(p.hostPath, p.guestPath)));
+      options.preopens.forEach((p, i) => this.fds.set(firstDir + i, DirHandle.preopen(p.hostPath, p.guestPath)));
     } catch (err) {
       this.fds.closeAll();
       throw err;

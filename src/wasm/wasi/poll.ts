@@ -1,9 +1,12 @@
-// poll_oneoff's scheduler: decides which subscriptions are ready and sleeps
-// (Atomics.wait on a private SharedArrayBuffer, blocking only this worker)
-// until the earliest clock deadline when none is.
+// poll_oneoff's scheduler: decides which subscriptions are ready and, when none
+// is, blocks only this worker until one may be: on sockets through the
+// SocketWaiter (one wait on the main thread that owns them, bounded by the
+// earliest clock deadline), else by sleeping (Atomics.wait on a private
+// SharedArrayBuffer) until that deadline.
 import { Errno, WasiError } from './abi/errno.js';
 import * as clock from './clock.js';
 import type { Handle } from './handle.js';
+import { SocketHandle, type SocketBackend, type SocketWaiter } from './sock.js';
 
 export const enum EventType {
   CLOCK = 0,
@@ -26,7 +29,7 @@ export interface PollEvent {
 }
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
-/** How often to re-check fds that are not ready (only sockets can be not ready). */
+/** How often to re-check fds that are not ready and have no waiter (only sockets can be not ready). */
 const FD_RECHECK_NS = 1_000_000n;
 
 /** Monotonic deadline (ns) of a clock subscription. */
@@ -51,7 +54,7 @@ function sleepNs(ns: bigint): void {
 }
 
 /** Blocks until at least one subscription is ready; returns the events of all ready ones. */
-export function pollOneoff(subs: Subscription[]): PollEvent[] {
+export function pollOneoff(subs: Subscription[], waiter?: SocketWaiter): PollEvent[] {
   if (subs.length === 0) throw new WasiError(Errno.INVAL, 'poll_oneoff with no subscriptions would sleep forever');
   const start = process.hrtime.bigint();
   const deadlines = subs.map((s) => (s.type === EventType.CLOCK ? deadlineOf(s, start) : undefined));
@@ -79,8 +82,21 @@ export function pollOneoff(subs: Subscription[]): PollEvent[] {
       }
     });
     if (events.length > 0) return events;
-    const hasFds = subs.some((s) => s.type !== EventType.CLOCK);
-    const wait = earliest === undefined ? FD_RECHECK_NS : earliest - now;
-    sleepNs(hasFds && wait > FD_RECHECK_NS ? FD_RECHECK_NS : wait);
+    const read: SocketBackend[] = [];
+    const write: SocketBackend[] = [];
+    let others = false;
+    for (const s of subs) {
+      if (s.type === EventType.CLOCK) continue;
+      if (waiter && s.handle instanceof SocketHandle) (s.type === EventType.FD_READ ? read : write).push(s.handle.backend);
+      else others = true;
+    }
+    const wait = earliest === undefined ? undefined : earliest - now;
+    if (read.length + write.length > 0) {
+      // Fds the waiter cannot watch (none in practice: only sockets are ever not ready) are re-checked.
+      const bound = others && (wait === undefined || wait > FD_RECHECK_NS) ? FD_RECHECK_NS : wait;
+      waiter!.wait(read, write, bound === undefined ? undefined : Math.max(0, Number(bound) / 1e6));
+      continue;
+    }
+    sleepNs(others && (wait === undefined || wait > FD_RECHECK_NS) ? FD_RECHECK_NS : wait!);
   }
 }

@@ -146,3 +146,67 @@ test('poll_oneoff waits on a socket that is not ready until a clock fires, and r
   assert.equal(view().getBigUint64(2000, true), 2n);
   void conn;
 });
+
+test('pre-opened listeners take fds 3, 4, ... non-blocking; fd_prestat_get skips them (tag 1) and directories follow', () => {
+  const first = new MemoryListener([]);
+  const second = new MemoryListener([]);
+  const ctx = new WasiCtx({
+    args: [],
+    env: [],
+    preopens: [{ hostPath: '/tmp', guestPath: '/tmp' }],
+    sockets: { listeners: [first, second] },
+    stdin: { kind: 'null' },
+    stdout: { kind: 'null' },
+    stderr: { kind: 'null' },
+  });
+  const memory = { buffer: new ArrayBuffer(65536) };
+  ctx.memory.setMemory(memory);
+  const wasi = createImports(ctx) as Record<string, (...a: (number | bigint)[]) => number>;
+  const view = new DataView(memory.buffer);
+  for (const fd of [3, 4]) {
+    assert.equal(wasi.fd_fdstat_get!(fd, 400), 0);
+    assert.equal(view.getUint8(400), 6, 'SOCKET_STREAM');
+    assert.equal(view.getUint16(402, true), 4, 'FDFLAGS_NONBLOCK from the start (Go needs it)');
+    assert.equal(wasi.fd_prestat_get!(fd, 500), 0);
+    assert.equal(view.getUint8(500), 1, 'not a directory: guests skip it and scan on');
+    assert.equal(wasi.fd_prestat_dir_name!(fd, 600, 10), Errno.NOTDIR);
+    assert.equal(wasi.sock_accept!(fd, 0, 100), Errno.AGAIN);
+  }
+  assert.equal(wasi.fd_prestat_get!(5, 500), 0);
+  assert.equal(view.getUint8(500), 0, 'the directory comes after the sockets');
+  assert.equal(view.getUint32(504, true), 4);
+  assert.equal(wasi.fd_prestat_get!(6, 500), Errno.BADF);
+  ctx.fds.closeAll();
+});
+
+test('poll_oneoff hands the wait to the socket waiter with the sockets and the time left, and polls again after it', () => {
+  const listener = new MemoryListener([]);
+  const waits: { read: SocketBackend[]; write: SocketBackend[]; timeoutMs: number | undefined }[] = [];
+  const waiter = {
+    wait(read: SocketBackend[], write: SocketBackend[], timeoutMs: number | undefined) {
+      waits.push({ read, write, timeoutMs });
+      if (waits.length === 2) (listener as unknown as { pending: MemoryConnection[] }).pending.push(new MemoryConnection(Buffer.from('x')));
+    },
+  };
+  const ctx = new WasiCtx({ args: [], env: [], preopens: [], sockets: { listeners: [listener], waiter }, stdin: { kind: 'null' }, stdout: { kind: 'null' }, stderr: { kind: 'null' } });
+  const memory = { buffer: new ArrayBuffer(65536) };
+  ctx.memory.setMemory(memory);
+  const wasi = createImports(ctx) as Record<string, (...a: (number | bigint)[]) => number>;
+  const view = new DataView(memory.buffer);
+  // fd_read on fd 3 + a 10 s clock: the waiter is asked twice (the first return is spurious), then fd 3 is readable.
+  view.setBigUint64(1000, 7n, true);
+  view.setUint8(1008, 1);
+  view.setUint32(1016, 3, true);
+  view.setBigUint64(1048, 8n, true);
+  view.setUint8(1056, 0);
+  view.setUint32(1064, 1, true);
+  view.setBigUint64(1072, 10_000_000_000n, true);
+  assert.equal(wasi.poll_oneoff!(1000, 2000, 2, 120), 0);
+  assert.equal(view.getUint32(120, true), 1);
+  assert.equal(view.getBigUint64(2000, true), 7n);
+  assert.equal(waits.length, 2);
+  assert.deepEqual(waits[0]!.read, [listener]);
+  assert.deepEqual(waits[0]!.write, []);
+  assert.ok(waits[0]!.timeoutMs! > 1000 && waits[0]!.timeoutMs! <= 10_000, `time left, got ${waits[0]!.timeoutMs}`);
+  ctx.fds.closeAll();
+});

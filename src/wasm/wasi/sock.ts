@@ -1,10 +1,9 @@
-// Sockets in the fd table. Networking itself is not built yet (issue 5 will
-// pre-open listening sockets with a synchronous backend); this file fixes the
-// shape: a SocketBackend does the I/O, SocketHandle puts it in the fd table,
-// and the sock_* imports use it. Every sock_* call on an fd that is not a
+// Sockets in the fd table. A SocketBackend does the I/O (in ww: src/wasm/sockets/guest.ts, which asks
+// the main thread that owns the real sockets); SocketHandle puts one in the fd table, and the sock_*
+// imports, fd_read/fd_write and poll_oneoff reach it. Every sock_* call on an fd that is not a
 // SocketHandle is ENOTSOCK (as wasmtime), including stdio whatever it is.
 import { Errno, WasiError } from './abi/errno.js';
-import { Filetype, Handle, type Filestat, type ReadReadiness } from './handle.js';
+import { Fdflags, Filetype, Handle, type Filestat, type ReadReadiness } from './handle.js';
 import { Rights } from './rights.js';
 
 /** witx riflags / roflags / sdflags. */
@@ -24,11 +23,33 @@ export interface SocketBackend {
   send(bufs: Uint8Array[], nonblocking: boolean): number;
   /** how: SDFLAGS_RD | SDFLAGS_WR. */
   shutdown(how: number): void;
-  /** For poll_oneoff. */
+  /** For poll_oneoff: a listener is readable when a connection is pending. */
   pollRead(): ReadReadiness;
   pollWrite(): boolean;
   close(): void;
 }
+
+/**
+ * Blocks until one of the given sockets may be ready or `timeoutMs` passes (undefined: no timeout).
+ * poll_oneoff calls it when no subscription is ready, instead of re-checking on a timer; a spurious
+ * return is fine (poll_oneoff checks again). The backends are those of one WasiOptions.sockets.
+ */
+export interface SocketWaiter {
+  wait(read: SocketBackend[], write: SocketBackend[], timeoutMs: number | undefined): void;
+}
+
+/** Listening sockets pre-opened for a guest (fds 3, 4, ... in this order, before directories). */
+export interface PreopenedSockets {
+  listeners: SocketBackend[];
+  waiter?: SocketWaiter;
+}
+
+/**
+ * fd_prestat_get's tag for a pre-opened socket. WASI preview 1 defines only 0 (dir); both wasi-libc
+ * and Go skip an fd whose tag is not 0 and go on scanning, so directories pre-opened after the
+ * listener stay visible. (EBADF would end their scan, ENOTDIR makes wasi-libc exit 71.)
+ */
+export const PREOPENTYPE_SOCKET = 1;
 
 export class SocketHandle extends Handle {
   readonly filetype = Filetype.SOCKET_STREAM;
@@ -37,12 +58,14 @@ export class SocketHandle extends Handle {
     readonly backend: SocketBackend,
     /** A listening socket accepts; a connection reads and writes. */
     readonly listening: boolean,
+    /** Pre-opened by the host (fd_prestat_get reports it, see PREOPENTYPE_SOCKET). */
+    readonly preopened = false,
   ) {
     super();
   }
 
   private get nonblocking(): boolean {
-    return (this.fdflags & 4) !== 0;
+    return (this.fdflags & Fdflags.NONBLOCK) !== 0;
   }
 
   override rights(): [bigint, bigint] {

@@ -1,6 +1,7 @@
 // The contract between the WASI host (src/wasm/wasi) and the process runtime
 // (src/wasm). The host runs inside a worker thread and is fully synchronous:
 // a blocking call blocks only the worker that runs the guest.
+import type { PreopenedSockets } from './sock.js';
 
 /** Where one of the guest's stdio streams goes. */
 export type StdioEndpoint =
@@ -26,8 +27,10 @@ export interface WasiOptions {
   args: string[];
   /** Environment as ordered pairs; may be empty. */
   env: [string, string][];
-  /** Pre-opened directories, given fds 3, 4, ... in this order. */
+  /** Pre-opened directories, given the fds after the sockets (3, 4, ... when there are none). */
   preopens: Preopen[];
+  /** Pre-opened listening sockets, given fds 3, 4, ... (non-blocking, as Go's wasip1 needs). */
+  sockets?: PreopenedSockets;
   stdin: StdioEndpoint;
   stdout: StdioEndpoint;
   stderr: StdioEndpoint;

@@ -15,7 +15,7 @@ import { timeChanges } from '../fs/stat.js';
 import { Handle, type Filestat } from '../handle.js';
 import { EventType, pollOneoff, type Subscription } from '../poll.js';
 import { fillRandom } from '../random.js';
-import { SocketHandle } from '../sock.js';
+import { PREOPENTYPE_SOCKET, SocketHandle } from '../sock.js';
 import { StdioHandle } from '../stdio.js';
 import { WasiExit } from '../types.js';
 import { Errno, WasiError, errnoOf } from './errno.js';
@@ -246,6 +246,11 @@ export function createImports(ctx: WasiCtx): Record<string, Import> {
       const p = u32(ptr);
       mem.check(p, PRESTAT_SIZE);
       const h = anyHandle(fd);
+      if (h instanceof SocketHandle && h.preopened) {
+        mem.bytes(p, PRESTAT_SIZE).fill(0);
+        mem.setU8(p, PREOPENTYPE_SOCKET); // guests skip it and keep scanning for directories
+        return;
+      }
       if (!(h instanceof DirHandle) || h.preopenName === undefined) throw new WasiError(Errno.BADF);
       mem.bytes(p, PRESTAT_SIZE).fill(0);
       mem.setU8(p, 0); // preopentype dir
@@ -415,14 +420,14 @@ export function createImports(ctx: WasiCtx): Record<string, Import> {
           });
         } else if (tag === EventType.FD_READ || tag === EventType.FD_WRITE) {
           const h = fds.get(mem.u32(s + 16));
-          // As wasmtime: only stdio, files and (later) sockets can be polled; a directory is EBADF.
+          // As wasmtime: only stdio, files and sockets can be polled; a directory is EBADF.
           if (h instanceof DirHandle) throw new WasiError(Errno.BADF);
           subs.push({ userdata, type: tag, handle: h });
         } else {
           throw new WasiError(Errno.INVAL, `unknown subscription tag ${tag}`);
         }
       }
-      const events = pollOneoff(subs);
+      const events = pollOneoff(subs, ctx.socketWaiter);
       events.forEach((e, i) => {
         const p = outp + i * EVENT_SIZE;
         mem.bytes(p, EVENT_SIZE).fill(0);

@@ -1,0 +1,177 @@
+// The worker side of a process's sockets: SocketBackends for the WASI host (src/wasm/wasi/sock.ts)
+// that reach the real sockets on the main thread through synchronous host calls. What would block is
+// decided locally from the shared readiness words (protocol.ts), so a non-blocking call that would
+// block costs no host call; a recv moves up to RECV_CHUNK bytes at once and serves later reads locally.
+import type { TransferListItem } from 'node:worker_threads';
+import { Errno, WasiError } from '../wasi/abi/errno.js';
+import type { ReadReadiness } from '../wasi/handle.js';
+import { RIFLAGS_RECV_PEEK, type PreopenedSockets, type SocketBackend, type SocketWaiter } from '../wasi/sock.js';
+import { HANGUP, Op, READABLE, RECV_CHUNK, SEND_CHUNK, WRITABLE, type SocketsInit } from './protocol.js';
+
+/** The bridge's synchronous call (src/wasm/host-call.ts): returns the answer or throws an error with an errno. */
+export type HostCall = (op: string, args?: unknown, transfer?: TransferListItem[]) => unknown;
+
+const NOT_READY: ReadReadiness = { ready: false, nbytes: 0n, hangup: false };
+
+/** The sockets of the process running in this worker. */
+export class GuestSockets implements SocketWaiter {
+  private readonly ready: Int32Array;
+  /** Set when the process is ending: the main thread closes everything, so closing needs no calls. */
+  private detached = false;
+  private readonly listeners: SocketBackend[];
+
+  constructor(
+    private readonly hostCall: HostCall,
+    init: SocketsInit,
+  ) {
+    this.ready = new Int32Array(init.ready);
+    this.listeners = Array.from({ length: init.listeners }, (_, id) => new GuestListener(this, id));
+  }
+
+  /** For WasiOptions.sockets. */
+  preopened(): PreopenedSockets {
+    return { listeners: this.listeners, waiter: this };
+  }
+
+  /** The process is ending; the main thread closes its sockets. */
+  detach(): void {
+    this.detached = true;
+  }
+
+  get isDetached(): boolean {
+    return this.detached;
+  }
+
+  bits(id: number): number {
+    return Atomics.load(this.ready, id);
+  }
+
+  /** A host call; an errno answer becomes the WasiError the import returns. */
+  call(op: string, args: unknown[], transfer?: TransferListItem[]): unknown {
+    try {
+      return this.hostCall(op, args, transfer);
+    } catch (err) {
+      const errno = (err as { errno?: unknown }).errno;
+      if (typeof errno === 'number') throw new WasiError(errno as Errno, (err as Error).message);
+      throw err;
+    }
+  }
+
+  wait(read: SocketBackend[], write: SocketBackend[], timeoutMs: number | undefined): void {
+    this.call(Op.POLL, [ids(read), ids(write), timeoutMs === undefined ? -1 : timeoutMs]);
+  }
+}
+
+function ids(backends: SocketBackend[]): number[] {
+  return backends.map((b) => (b instanceof GuestListener || b instanceof GuestConnection ? b.id : -1)).filter((id) => id >= 0);
+}
+
+class GuestListener implements SocketBackend {
+  constructor(
+    private readonly sockets: GuestSockets,
+    readonly id: number,
+  ) {}
+
+  accept(nonblocking: boolean): SocketBackend {
+    if (nonblocking && !(this.sockets.bits(this.id) & READABLE)) throw new WasiError(Errno.AGAIN);
+    const connId = this.sockets.call(Op.ACCEPT, [this.id, !nonblocking]) as number;
+    return new GuestConnection(this.sockets, connId);
+  }
+  recv(): { n: number; roflags: number } {
+    throw new WasiError(Errno.NOTCONN);
+  }
+  send(): number {
+    throw new WasiError(Errno.NOTCONN);
+  }
+  shutdown(): void {
+    throw new WasiError(Errno.NOTCONN);
+  }
+  pollRead(): ReadReadiness {
+    return this.sockets.bits(this.id) & READABLE ? { ready: true, nbytes: 1n, hangup: false } : NOT_READY;
+  }
+  pollWrite(): boolean {
+    return false;
+  }
+  close(): void {
+    if (!this.sockets.isDetached) this.sockets.call(Op.CLOSE, [this.id]);
+  }
+}
+
+class GuestConnection implements SocketBackend {
+  /** Bytes received from the main thread and not yet read by the guest. */
+  private inbox: Uint8Array = new Uint8Array(0);
+  private at = 0;
+  private eof = false;
+
+  constructor(
+    private readonly sockets: GuestSockets,
+    readonly id: number,
+  ) {}
+
+  accept(): SocketBackend {
+    throw new WasiError(Errno.INVAL);
+  }
+
+  recv(bufs: Uint8Array[], riflags: number, nonblocking: boolean): { n: number; roflags: number } {
+    if (this.at >= this.inbox.length) {
+      if (this.eof) return { n: 0, roflags: 0 };
+      if (nonblocking && !(this.sockets.bits(this.id) & READABLE)) throw new WasiError(Errno.AGAIN);
+      const data = this.sockets.call(Op.RECV, [this.id, RECV_CHUNK, !nonblocking]) as Uint8Array;
+      if (data.length === 0) {
+        this.eof = true;
+        return { n: 0, roflags: 0 };
+      }
+      this.inbox = data;
+      this.at = 0;
+    }
+    let n = 0;
+    let at = this.at;
+    for (const b of bufs) {
+      const k = Math.min(b.length, this.inbox.length - at);
+      b.set(this.inbox.subarray(at, at + k));
+      n += k;
+      at += k;
+      if (at >= this.inbox.length) break;
+    }
+    if (!(riflags & RIFLAGS_RECV_PEEK)) this.at = at;
+    return { n, roflags: 0 };
+  }
+
+  send(bufs: Uint8Array[], nonblocking: boolean): number {
+    let total = 0;
+    for (const b of bufs) total += b.length;
+    if (total === 0) return 0;
+    if (nonblocking && !(this.sockets.bits(this.id) & WRITABLE)) throw new WasiError(Errno.AGAIN);
+    // One copy, out of guest memory, handed over (transferred, not cloned again).
+    const data = new Uint8Array(Math.min(total, SEND_CHUNK));
+    let at = 0;
+    for (const b of bufs) {
+      const k = Math.min(b.length, data.length - at);
+      data.set(k === b.length ? b : b.subarray(0, k), at);
+      at += k;
+      if (at >= data.length) break;
+    }
+    return this.sockets.call(Op.SEND, [this.id, data, !nonblocking], [data.buffer]) as number;
+  }
+
+  shutdown(how: number): void {
+    this.sockets.call(Op.SHUTDOWN, [this.id, how]);
+  }
+
+  pollRead(): ReadReadiness {
+    const left = this.inbox.length - this.at;
+    if (left > 0) return { ready: true, nbytes: BigInt(left), hangup: false };
+    if (this.eof) return { ready: true, nbytes: 0n, hangup: true };
+    const bits = this.sockets.bits(this.id);
+    if (!(bits & READABLE)) return NOT_READY;
+    return { ready: true, nbytes: 1n, hangup: (bits & HANGUP) !== 0 };
+  }
+
+  pollWrite(): boolean {
+    return (this.sockets.bits(this.id) & WRITABLE) !== 0;
+  }
+
+  close(): void {
+    if (!this.sockets.isDetached) this.sockets.call(Op.CLOSE, [this.id]);
+  }
+}

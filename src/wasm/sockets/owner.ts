@@ -1,0 +1,328 @@
+// The main-thread side of one process's sockets: its listeners and the connections its guest
+// accepted (real net.Sockets), with bounded buffering both ways, and the answers to its 'sock.*'
+// host calls. One process makes one host call at a time, so a blocking call simply waits for the
+// next change of any socket's state and checks again.
+import type { Socket } from 'node:net';
+import { Errno } from '../wasi/abi/errno.js';
+import type { Listener } from './listen.js';
+import { HANGUP, HIGH_WATER, MAX_SOCKETS, Op, READABLE, WRITABLE, type SocketsInit } from './protocol.js';
+
+/** A host-call failure with the WASI errno the guest gets. */
+export class SocketCallError extends Error {
+  constructor(
+    readonly errno: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'SocketCallError';
+  }
+}
+
+const SDFLAGS_RD = 1;
+const SDFLAGS_WR = 2;
+/** A connection the guest closed with unsent data is kept this long to deliver it, then reset. */
+const LINGER_MS = 30_000;
+
+function errnoOfSocketError(err: NodeJS.ErrnoException): number {
+  switch (err.code) {
+    case 'ECONNRESET':
+      return Errno.CONNRESET;
+    case 'EPIPE':
+      return Errno.PIPE;
+    case 'ETIMEDOUT':
+      return Errno.TIMEDOUT;
+    case 'ECONNABORTED':
+      return Errno.CONNABORTED;
+    default:
+      return Errno.IO;
+  }
+}
+
+class Connection {
+  private chunks: Buffer[] = [];
+  buffered = 0;
+  eof = false;
+  /** An errno from the peer or the network (reset, broken pipe), reported once reads are drained. */
+  error = 0;
+  readShut = false;
+  writeShut = false;
+
+  constructor(
+    readonly socket: Socket,
+    private readonly changed: () => void,
+  ) {
+    socket.on('data', (data: Buffer) => {
+      if (this.readShut) return;
+      this.chunks.push(data);
+      this.buffered += data.length;
+      if (this.buffered >= HIGH_WATER) socket.pause(); // backpressure: the guest is not reading
+      changed();
+    });
+    socket.on('end', () => {
+      this.eof = true;
+      changed();
+    });
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      this.error ||= errnoOfSocketError(err);
+      changed();
+    });
+    socket.on('close', () => {
+      this.eof = true;
+      changed();
+    });
+    socket.on('drain', changed);
+    socket.resume();
+  }
+
+  get bits(): number {
+    let bits = 0;
+    if (this.buffered > 0 || this.eof || this.error || this.readShut) bits |= READABLE;
+    if (this.error || this.writeShut || this.socket.destroyed || this.socket.writableLength < HIGH_WATER) bits |= WRITABLE;
+    if (this.eof || this.error) bits |= HANGUP;
+    return bits;
+  }
+
+  /** Up to `max` buffered bytes, as a fresh copy; undefined when none is buffered. */
+  take(max: number): Uint8Array | undefined {
+    if (this.buffered === 0) return undefined;
+    const n = Math.min(max, this.buffered);
+    const out = new Uint8Array(n); // an exact copy: a Buffer may view a larger pool, all of which would be cloned
+    let at = 0;
+    while (at < n) {
+      const c = this.chunks[0]!;
+      const k = Math.min(c.length, n - at);
+      out.set(k === c.length ? c : c.subarray(0, k), at);
+      at += k;
+      if (k === c.length) this.chunks.shift();
+      else this.chunks[0] = c.subarray(k);
+    }
+    this.buffered -= n;
+    if (this.buffered < HIGH_WATER / 2 && this.socket.isPaused() && !this.socket.destroyed) this.socket.resume();
+    return out;
+  }
+
+  shutdown(how: number): void {
+    if (how & SDFLAGS_RD && !this.readShut) {
+      this.readShut = true;
+      this.chunks = [];
+      this.buffered = 0;
+      this.socket.resume(); // whatever still arrives is discarded
+    }
+    if (how & SDFLAGS_WR && !this.writeShut) {
+      this.writeShut = true;
+      this.socket.end();
+    }
+  }
+
+  /** The guest closed it: what it wrote is still delivered (bounded by LINGER_MS), then the socket goes. */
+  close(): void {
+    const s = this.socket;
+    if (s.destroyed) return;
+    if (this.error) return void s.destroy();
+    s.end();
+    if (s.writableFinished) return void s.destroy();
+    const linger = setTimeout(() => s.resetAndDestroy(), LINGER_MS).unref();
+    s.once('finish', () => {
+      clearTimeout(linger);
+      s.destroy();
+    });
+    s.once('close', () => clearTimeout(linger));
+  }
+
+  /** The process ended: drop everything at once. */
+  destroy(): void {
+    if (!this.socket.destroyed) this.socket.destroy();
+  }
+}
+
+type Entry = { kind: 'listener'; listener: Listener } | { kind: 'connection'; conn: Connection };
+
+/** The sockets of one process, on the main thread. */
+export class ProcessSockets {
+  private readonly ready: Int32Array;
+  private readonly entries: (Entry | undefined)[] = [];
+  private readonly listenerCount: number;
+  private wake: (() => void) | undefined;
+  private closed = false;
+
+  /** Takes ownership of the listeners: they close when this does. */
+  constructor(listeners: readonly Listener[]) {
+    if (listeners.length > MAX_SOCKETS) throw new Error(`at most ${MAX_SOCKETS} listeners per process`);
+    this.ready = new Int32Array(new SharedArrayBuffer(4 * MAX_SOCKETS));
+    this.listenerCount = listeners.length;
+    listeners.forEach((listener, id) => {
+      this.entries[id] = { kind: 'listener', listener };
+      listener.own(() => this.update(id));
+      this.update(id);
+    });
+  }
+
+  /** What the worker needs (sent with the run message). */
+  init(): SocketsInit {
+    return { ready: this.ready.buffer as SharedArrayBuffer, listeners: this.listenerCount };
+  }
+
+  /** Answers one 'sock.*' host call: a value, or a Promise while it blocks. Throws SocketCallError. */
+  handle(op: string, args: unknown): unknown {
+    const a = args as unknown[];
+    switch (op) {
+      case Op.ACCEPT:
+        return this.accept(a[0] as number, a[1] as boolean);
+      case Op.RECV:
+        return this.recv(a[0] as number, a[1] as number, a[2] as boolean);
+      case Op.SEND:
+        return this.send(a[0] as number, a[1] as Uint8Array, a[2] as boolean);
+      case Op.SHUTDOWN:
+        return this.connection(a[0] as number).shutdown(a[1] as number);
+      case Op.CLOSE:
+        return this.close(a[0] as number);
+      case Op.POLL:
+        return this.poll(a[0] as number[], a[1] as number[], a[2] as number);
+      default:
+        throw new SocketCallError(Errno.NOSYS, `unknown socket call ${op}`);
+    }
+  }
+
+  /** Closes every socket of the process (it ended: any reason). Idempotent. */
+  closeAll(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const e of this.entries.splice(0)) {
+      if (e?.kind === 'listener') e.listener.close();
+      else e?.conn.destroy();
+    }
+    this.ready.fill(0);
+    this.notify();
+  }
+
+  /** Connections open now (for tests and monitoring). */
+  get connections(): number {
+    return this.entries.filter((e) => e?.kind === 'connection').length;
+  }
+
+  // ---- calls ----
+
+  private async accept(id: number, block: boolean): Promise<number> {
+    const listener = this.listener(id);
+    for (;;) {
+      const socket = listener.takePending();
+      if (socket) {
+        if (socket.destroyed) continue; // reset while it waited
+        const free = this.entries.indexOf(undefined, this.listenerCount);
+        const connId = free >= 0 ? free : this.entries.length;
+        if (connId >= MAX_SOCKETS) {
+          socket.resetAndDestroy();
+          this.update(id);
+          throw new SocketCallError(Errno.NFILE, `the process holds ${MAX_SOCKETS} sockets already`);
+        }
+        this.entries[connId] = { kind: 'connection', conn: new Connection(socket, () => this.update(connId)) };
+        this.update(id);
+        this.update(connId);
+        return connId;
+      }
+      this.update(id);
+      if (!block) throw new SocketCallError(Errno.AGAIN, 'no pending connection');
+      await this.changed();
+      this.listener(id); // still open?
+    }
+  }
+
+  private async recv(id: number, max: number, block: boolean): Promise<Uint8Array> {
+    for (;;) {
+      const conn = this.connection(id);
+      if (conn.readShut) return new Uint8Array(0);
+      const data = conn.take(max);
+      if (data) {
+        this.update(id);
+        return data;
+      }
+      if (conn.error) throw new SocketCallError(conn.error, 'connection reset by peer');
+      if (conn.eof) return new Uint8Array(0);
+      if (!block) throw new SocketCallError(Errno.AGAIN, 'no data');
+      await this.changed();
+    }
+  }
+
+  private async send(id: number, data: Uint8Array, block: boolean): Promise<number> {
+    for (;;) {
+      const conn = this.connection(id);
+      if (conn.writeShut) throw new SocketCallError(Errno.PIPE, 'the socket was shut down for writing');
+      if (conn.error || conn.socket.destroyed) throw new SocketCallError(Errno.PIPE, 'the peer closed the connection');
+      if (conn.socket.writableLength < HIGH_WATER) {
+        conn.socket.write(data);
+        this.update(id);
+        return data.length;
+      }
+      if (!block) throw new SocketCallError(Errno.AGAIN, 'send buffer full');
+      await this.changed();
+    }
+  }
+
+  private close(id: number): void {
+    const e = this.entries[id];
+    if (!e) throw new SocketCallError(Errno.BADF, `no socket ${id}`);
+    this.entries[id] = undefined;
+    Atomics.store(this.ready, id, 0);
+    if (e.kind === 'listener') e.listener.close();
+    else e.conn.close();
+  }
+
+  private async poll(readIds: number[], writeIds: number[], timeoutMs: number): Promise<void> {
+    if (this.anyReady(readIds, writeIds)) return;
+    let timedOut = false;
+    const timer = timeoutMs >= 0 ? setTimeout(() => ((timedOut = true), this.notify()), timeoutMs) : undefined;
+    try {
+      while (!timedOut && !this.closed && !this.anyReady(readIds, writeIds)) await this.changed();
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  // ---- state ----
+
+  private anyReady(readIds: number[], writeIds: number[]): boolean {
+    // An id that is no longer open counts as ready: the guest's next call on it reports the error.
+    for (const id of readIds) if (!this.entries[id] || Atomics.load(this.ready, id) & READABLE) return true;
+    for (const id of writeIds) if (!this.entries[id] || Atomics.load(this.ready, id) & WRITABLE) return true;
+    return false;
+  }
+
+  private listener(id: number): Listener {
+    const e = this.entries[id];
+    if (e?.kind === 'listener') return e.listener;
+    throw new SocketCallError(e ? Errno.INVAL : Errno.BADF, `socket ${id} is not a listener`);
+  }
+
+  private connection(id: number): Connection {
+    const e = this.entries[id];
+    if (e?.kind === 'connection') return e.conn;
+    throw new SocketCallError(e ? Errno.NOTCONN : Errno.BADF, `socket ${id} is not a connection`);
+  }
+
+  /** Publishes a socket's readiness to the worker and wakes a waiting call. */
+  private update(id: number): void {
+    const e = this.entries[id];
+    if (!e) return;
+    const bits = e.kind === 'listener' ? (e.listener.pendingCount > 0 ? READABLE : 0) : e.conn.bits;
+    Atomics.store(this.ready, id, bits);
+    this.notify();
+  }
+
+  private notify(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+
+  /** Resolves at the next change of any socket's state. */
+  private changed(): Promise<void> {
+    if (this.closed) return Promise.reject(new SocketCallError(Errno.BADF, 'the process sockets are closed'));
+    return new Promise((resolve) => {
+      const previous = this.wake;
+      this.wake = () => {
+        previous?.();
+        resolve();
+      };
+    });
+  }
+}

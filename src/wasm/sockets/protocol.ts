@@ -1,0 +1,50 @@
+// What the worker side (guest.ts) and the main-thread owner (owner.ts) of one process's sockets
+// share: the host-call ops, the readiness words, and the buffering bounds.
+//
+// Readiness lives in a SharedArrayBuffer (one Int32 per socket id, written only by the main thread),
+// so the worker answers "would this block?" without a host call: a non-blocking read, write or
+// accept that would block is EAGAIN at once, and poll_oneoff asks the main thread only when it must
+// wait. Data moves only in host calls.
+
+/** Sockets one process can hold at once (listeners + connections); as the guest's fd table bound. */
+export const MAX_SOCKETS = 4096;
+
+/** Readiness bits of a socket id. Listener: READABLE = a connection is pending. */
+export const READABLE = 1; // data buffered, or end of stream, or an error to report
+export const WRITABLE = 2; // a send would not block (or would fail at once)
+export const HANGUP = 4; // the peer closed (or reset) the connection
+
+/** Bytes one recv moves to the worker at most (the rest of a big read stays on the main thread). */
+export const RECV_CHUNK = 64 * 1024;
+/** Bytes one send hands over at most; a longer write returns a partial count, as POSIX allows. */
+export const SEND_CHUNK = 256 * 1024;
+/** Per connection and direction: above this many buffered bytes the main thread stops reading from
+ *  the peer (backpressure) or makes sends wait (EAGAIN when non-blocking). */
+export const HIGH_WATER = 256 * 1024;
+/** Connections a listener keeps waiting for the guest's accept; more are refused (reset), as a full backlog. */
+export const MAX_PENDING = 1024;
+
+/** The host-call namespace (SpawnOptions.hostCalls key) and ops; arguments are small arrays. */
+export const NAMESPACE = 'sock';
+export const enum Op {
+  /** [id, block] -> new connection id */
+  ACCEPT = 'sock.accept',
+  /** [id, max, block] -> Uint8Array (empty = end of stream) */
+  RECV = 'sock.recv',
+  /** [id, data, block] -> bytes taken */
+  SEND = 'sock.send',
+  /** [id, how (SDFLAGS)] */
+  SHUTDOWN = 'sock.shutdown',
+  /** [id] */
+  CLOSE = 'sock.close',
+  /** [readIds, writeIds, timeoutMs (-1 = none)] -> when one may be ready, or at the timeout */
+  POLL = 'sock.poll',
+}
+
+/** What the worker needs to build the guest's pre-opened sockets (part of the run message). */
+export interface SocketsInit {
+  /** Int32 per socket id: READABLE | WRITABLE | HANGUP. */
+  ready: SharedArrayBuffer;
+  /** Listeners are ids 0 .. listeners-1, and the guest's fds 3, 4, ... */
+  listeners: number;
+}
