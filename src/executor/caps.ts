@@ -23,6 +23,7 @@ import type { LoadedModule } from '../wasm/index.js';
 import { isContentId, type ModuleStore } from './modules.js';
 import { isAbnormalText, reasonText } from './reasons.js';
 import type { EndStatus, ProcessEntry, ProcessSnapshot, ProcessTable, SpawnRequest } from './table.js';
+import type { WwHost } from './guest.js';
 
 const STATE_CODE = { running: ProcessState.running, paused: ProcessState.paused, exited: ProcessState.exited } as const;
 
@@ -61,6 +62,8 @@ export class ExecutorContext {
     readonly table: ProcessTable,
     readonly modules: ModuleStore,
     readonly peerId: string,
+    /** Spawns with the `ww` host module. */
+    readonly ww: WwHost,
   ) {}
 
   /** The one Process capability object of an entry (one object, so capability identity holds). */
@@ -137,7 +140,7 @@ export class ExecutorCap implements Executor$Server {
         ppid: spec.ppid,
         ...(sinks.streaming ? { drained: () => sinks.drained() } : {}),
       };
-      const e = this.ctx.table.spawn(req);
+      const e = this.ctx.ww.spawn(req);
       sinks.onPressure = (on) => this.ctx.table.throttle(e, on);
       return { process: this.ctx.processCap(e), pid: e.pid };
     } catch (err) {

@@ -2,12 +2,14 @@
 import { Runtime, type RuntimeOptions } from '../wasm/index.js';
 import { ExecutorContext, NodeCap } from './caps.js';
 import { ModuleStore } from './modules.js';
-import { ProcessTable, type GuestEvents } from './table.js';
+import { ProcessTable, type GuestEvents, type ProcessEntry, type SpawnRequest } from './table.js';
+import { WwHost } from './guest.js';
 import type { NodeInfo$Init } from '../capnp-gen/ww.rpc.js';
 
 export { ProcessTable, ProcessEntry, INIT_PID, type EndStatus, type GuestEvents, type ProcessSnapshot, type SpawnRequest, type State, type TableOptions } from './table.js';
 export { ModuleStore, isContentId } from './modules.js';
 export { reasonText, reasonCode, isAbnormal, type Reason } from './reasons.js';
+export { WwHost, GuestProcess } from './guest.js';
 export { ExecutorContext, ExecutorCap, ModuleCacheCap, MonitorCap, NodeCap, ProcessCap, toProcessInfo } from './caps.js';
 
 export interface ExecutorOptions {
@@ -32,20 +34,31 @@ export class Executor {
     readonly table: ProcessTable,
     readonly modules: ModuleStore,
     readonly context: ExecutorContext,
+    /** The `ww` host module: handle tables, channels, the capability store, guest events. */
+    readonly ww: WwHost,
   ) {}
 
   static async create(opts: ExecutorOptions): Promise<Executor> {
     // Instrumentation gives pause, fuel and memory limits: a node always wants them.
     const runtime = opts.runtime ?? (await Runtime.create({ ...opts.runtimeOptions, instrument: true }));
+    const pauseGraceMs = opts.pauseGraceMs ?? 100;
+    // The table tells the ww host of pauses (PAUSE/RESUME events), which tells opts.guestEvents.
+    let ww: WwHost | undefined;
     const table = new ProcessTable({
       runtime,
-      pauseGraceMs: opts.pauseGraceMs,
+      pauseGraceMs,
       keepEnded: opts.keepEnded,
-      guestEvents: opts.guestEvents,
+      guestEvents: { pauseRequested: (pid) => ww?.pauseRequested(pid), resumed: (pid) => ww?.resumed(pid) },
       log: opts.log,
     });
     const modules = new ModuleStore(runtime, opts.dataDir);
-    return new Executor(runtime, table, modules, new ExecutorContext(table, modules, opts.peerId));
+    ww = new WwHost({ table, modules, pauseGraceMs, forward: opts.guestEvents });
+    return new Executor(runtime, table, modules, new ExecutorContext(table, modules, opts.peerId, ww), ww);
+  }
+
+  /** Starts a process with the `ww` host module (initial handles: this Executor, the capability store). */
+  spawn(req: SpawnRequest): ProcessEntry {
+    return this.ww.spawn(req);
   }
 
   /** The bootstrap capability object of a node serving this executor. */
@@ -56,6 +69,7 @@ export class Executor {
   /** Ends every process with reason `killed`, then stops the runtime. */
   async close(): Promise<void> {
     await this.table.close();
+    this.ww.close();
     await this.runtime.close();
   }
 }

@@ -2,7 +2,7 @@
 // period, and exit reasons. The semantics of DESIGN.md "What a process is" live here, without
 // RPC: caps.ts serves this over Cap'n Proto, and tests can drive either.
 
-import type { ExitStatus as RuntimeStatus, Limits, LoadedModule, OutputMode, Runtime, WasmProcess } from '../wasm/index.js';
+import type { ExitStatus as RuntimeStatus, HostCallHandler, InputMode, Limits, LoadedModule, OutputMode, Runtime, WasmProcess } from '../wasm/index.js';
 import { isAbnormal, reasonCode, reasonText, type Reason } from './reasons.js';
 
 export const INIT_PID = 1;
@@ -27,15 +27,19 @@ export interface SpawnRequest {
   argv: string[];
   env?: Record<string, string>;
   preopens?: { hostPath: string; guestPath: string }[];
-  stdin?: Uint8Array;
-  /** 'ignore' | 'capture' | a function called with each chunk as the guest writes it. */
-  stdout?: Exclude<OutputMode, 'inherit'>;
-  stderr?: Exclude<OutputMode, 'inherit'>;
+  /** Bytes to read, then EOF; 'inherit' (this Node process's stdin: in-process runs only). Default: none. */
+  stdin?: Uint8Array | 'inherit';
+  /** 'ignore' | 'capture' | a function called with each chunk as the guest writes it | 'inherit'
+   *  (this Node process's own fd: in-process runs only, never on a node). */
+  stdout?: OutputMode;
+  stderr?: OutputMode;
   limits?: Limits;
   /** Parent pid; 0 or absent: a child of init. Must name a live process. */
   ppid?: number;
   /** Resolves once all streamed output has been delivered; wait() waits for it (bounded). */
   drained?: () => Promise<void>;
+  /** Synchronous host calls of the guest, by namespace (the executor adds `ww`: guest.ts). */
+  hostCalls?: Record<string, HostCallHandler>;
 }
 
 /** Cooperative events for the guest. The guest SDK will deliver them; until then they are no-ops. */
@@ -121,6 +125,11 @@ export class ProcessEntry {
   }
 }
 
+function stdinMode(stdin: SpawnRequest['stdin']): InputMode {
+  if (stdin === 'inherit') return 'inherit';
+  return stdin && stdin.length > 0 ? stdin : 'ignore';
+}
+
 const noGuestEvents: GuestEvents = { pauseRequested() {}, resumed() {} };
 
 export class ProcessTable {
@@ -156,10 +165,11 @@ export class ProcessTable {
       args: req.argv,
       env: req.env,
       preopens: req.preopens,
-      stdin: req.stdin && req.stdin.length > 0 ? req.stdin : 'ignore',
+      stdin: stdinMode(req.stdin),
       stdout: req.stdout ?? 'ignore',
       stderr: req.stderr ?? 'ignore',
       limits: req.limits,
+      ...(req.hostCalls ? { hostCalls: req.hostCalls } : {}),
     });
     const e = new ProcessEntry(this.nextPid++, parent.pid, req.module.cid, req.argv, Date.now(), wasm, req.drained, {
       stdout: req.stdout === 'capture',
