@@ -78,9 +78,15 @@ export async function start(ex: Executor, wat: string, opts: { stdin?: Uint8Arra
 }
 
 /** Runs a WAT guest to its end; returns its $out values and its end status. */
-export async function run(ex: Executor, wat: string, opts: { stdin?: Uint8Array } = {}): Promise<{ out: number[]; code: number; reason: string; stderr: string }> {
+export async function run(ex: Executor, wat: string, opts: { stdin?: Uint8Array } = {}): Promise<{ out: number[]; stdout: Uint8Array; code: number; reason: string; stderr: string }> {
   const e = await start(ex, wat, opts);
   const s = await e.settled;
   const { reasonText } = await import('../../src/executor/index.js');
-  return { out: ints(s.stdout), code: s.code, reason: reasonText(s.reason), stderr: new TextDecoder().decode(s.stderr) };
+  return { out: ints(s.stdout), stdout: s.stdout ?? new Uint8Array(0), code: s.code, reason: reasonText(s.reason), stderr: new TextDecoder().decode(s.stderr) };
+}
+
+/** Bytes as a WAT string literal, for a data segment. */
+export function watBytes(bytes: Uint8Array | string): string {
+  const b = typeof bytes === 'string' ? new TextEncoder().encode(bytes) : bytes;
+  return '"' + [...b].map((x) => '\\' + x.toString(16).padStart(2, '0')).join('') + '"';
 }

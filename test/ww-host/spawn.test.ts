@@ -1,0 +1,157 @@
+// Spawning from a guest: from bytes in its memory, from a content ID, its own module; the child's
+// PPID is the caller; killing a parent ends its children; wait, monitor (DOWN event) and link.
+import { test, after } from 'node:test';
+import { deepStrictEqual, ok, strictEqual } from 'node:assert/strict';
+import { OutputMode } from '../../src/capnp-gen/ww.rpc.js';
+import { startTestNode, WAT } from '../executor/helpers.js';
+import { reasonText } from '../../src/executor/index.js';
+import { assemble, E, eventually, guest, ints, run, start, testExecutor, watBytes } from './helpers.js';
+
+const ex = await testExecutor();
+after(() => ex.close());
+
+const exit3 = await assemble(WAT.exit3);
+
+/** A spec at 128 for a module at 1024 (len bytes) with the given flags, argv at 512 (argvLen bytes). */
+const specAt128 = (flags: number, len: number, argvLen = 0): string => `
+    (memory.fill (i32.const 128) (i32.const 0) (i32.const 64))
+    (i32.store (i32.const 128) (i32.const 1024))
+    (i32.store (i32.const 132) (i32.const ${len}))
+    (i32.store (i32.const 136) (i32.const ${flags}))
+    (i32.store (i32.const 140) (i32.const 512))
+    (i32.store (i32.const 144) (i32.const ${argvLen}))`;
+
+test('spawn from bytes in memory: the child runs, its PPID is the caller, wait gives its code and reason', async () => {
+  const r = await run(
+    ex,
+    guest(
+      `(drop (call $initial (i32.const 0) (i32.const 48)))
+      ${specAt128(0, exit3.length, 9)}
+      (call $out (call $spawn (i32.load (i32.const 48)) (i32.const 128) (i32.const 64) (i32.const 32)))
+      (call $out (call $proc_pid (call $o1) (i32.const 36)))
+      (call $out (call $o2))
+      (drop (call $self (i32.const 52)))
+      (drop (call $proc_pid (i32.load (i32.const 52)) (i32.const 56)))
+      (call $out (i32.load (i32.const 56)))
+      (call $out (call $proc_wait (call $o1) (i32.const 0) (i32.const 40) (i32.const 64) (i32.const 60) (i32.const 44)))
+      (call $out (call $o3))
+      (call $out (call $o4))
+      (call $outBytes (i32.const 64) (call $o4))`,
+      `(data (i32.const 1024) ${watBytes(exit3)}) (data (i32.const 512) "child\\00a1\\00")`,
+    ),
+  );
+  const [rc, pidRc, childPid, selfPid, waitRc, code, reasonLen] = r.out;
+  deepStrictEqual([rc, pidRc, waitRc, code, reasonLen], [0, 0, 0, 3, 'exit: 3'.length]);
+  const child = ex.table.get(childPid)!;
+  strictEqual(child.ppid, selfPid);
+  deepStrictEqual(child.argv, ['child', 'a1']);
+  strictEqual(child.cid.length, 64);
+  strictEqual(new TextDecoder().decode(r.stdout.subarray(28)), 'exit: 3');
+});
+
+test('spawn errors: unknown content ID ENOENT, garbage bytes ENOEXEC, bad flags EINVAL, not an Executor EBADF', async () => {
+  const missing = 'ab'.repeat(32);
+  const r = await run(
+    ex,
+    guest(
+      `(drop (call $initial (i32.const 0) (i32.const 48)))
+      (drop (call $initial (i32.const 1) (i32.const 52)))
+      ${specAt128(1, 64)}
+      (call $out (call $spawn (i32.load (i32.const 48)) (i32.const 128) (i32.const 64) (i32.const 32)))
+      (i32.store (i32.const 136) (i32.const 0))
+      (i32.store (i32.const 132) (i32.const 8))
+      (call $out (call $spawn (i32.load (i32.const 48)) (i32.const 128) (i32.const 64) (i32.const 32)))
+      (i32.store (i32.const 136) (i32.const 64))
+      (call $out (call $spawn (i32.load (i32.const 48)) (i32.const 128) (i32.const 64) (i32.const 32)))
+      (i32.store (i32.const 136) (i32.const 2))
+      (call $out (call $spawn (i32.load (i32.const 52)) (i32.const 128) (i32.const 64) (i32.const 32)))
+      (call $out (call $spawn (i32.load (i32.const 48)) (i32.const 128) (i32.const 60) (i32.const 32)))`,
+      `(data (i32.const 1024) "${missing}")`,
+    ),
+  );
+  deepStrictEqual(r.out, [E.NOENT, E.NOEXEC, E.INVAL, E.BADF, E.INVAL]);
+});
+
+test('spawn by content ID, and a monitor: DOWN event with the exit code, monitor_wait with the reason', async () => {
+  const { cid } = await ex.modules.put(exit3);
+  const r = await run(
+    ex,
+    guest(
+      `(drop (call $initial (i32.const 0) (i32.const 48)))
+      ${specAt128(1, 64)}
+      (call $out (call $spawn (i32.load (i32.const 48)) (i32.const 128) (i32.const 64) (i32.const 32)))
+      (call $out (call $proc_monitor (call $o1) (i32.const 36)))
+      (call $out (call $event_poll (i32.const 0) (i32.const 64)))
+      (call $out (i32.load (i32.const 64)))
+      (call $out (i32.eq (i32.load (i32.const 68)) (call $o2)))
+      (call $out (i32.load (i32.const 72)))
+      (call $out (call $monitor_wait (call $o2) (i32.const 0) (i32.const 40) (i32.const 64) (i32.const 60) (i32.const 44)))
+      (call $out (call $o3))
+      (call $out (call $handle_dup (call $o2) (i32.const 40)))`,
+      `(data (i32.const 1024) "${cid}")`,
+    ),
+  );
+  deepStrictEqual(r.out, [0, 0, 0, 3, 1, 3, 0, 3, E.INVAL]);
+});
+
+test('SPAWN_LINK: a child that traps ends its parent with link: <child pid>', async () => {
+  const trap = await assemble(WAT.trap);
+  const parent = await start(
+    ex,
+    guest(
+      `(drop (call $initial (i32.const 0) (i32.const 48)))
+      ${specAt128(4, trap.length)}
+      (drop (call $spawn (i32.load (i32.const 48)) (i32.const 128) (i32.const 64) (i32.const 32)))
+      (loop $forever (br $forever))`,
+      `(data (i32.const 1024) ${watBytes(trap)})`,
+    ),
+  );
+  const s = await parent.settled;
+  const child = ex.table.list().find((e) => e.ppid === parent.pid);
+  ok(child, 'the child is in the table');
+  strictEqual(reasonText(s.reason), `link: ${child.pid}`);
+  strictEqual(s.code, 137);
+  strictEqual(reasonText(child.status!.reason), 'trap: unreachable in explode');
+});
+
+/** Root: spawns two copies of itself (children: no initial handles), prints their pids, then spins. Children spin. */
+const treeGuest = guest(`
+  (if (i32.eqz (call $initial (i32.const 0) (i32.const 48)))
+    (then
+      (drop (call $spawn (i32.load (i32.const 48)) (call $selfSpec (i32.const 0) (i32.const 0) (i32.const 0)) (i32.const 64) (i32.const 32)))
+      (drop (call $proc_pid (call $o1) (i32.const 40)))
+      (call $out (call $o3))
+      (drop (call $spawn (i32.load (i32.const 48)) (call $selfSpec (i32.const 0) (i32.const 0) (i32.const 0)) (i32.const 64) (i32.const 32)))
+      (drop (call $proc_pid (call $o1) (i32.const 40)))
+      (call $out (call $o3))))
+  (loop $forever (br $forever))`);
+
+test('over RPC: children spawned by a guest show in ps with the PPID of their parent, and killing the parent ends them', async () => {
+  const t = await startTestNode();
+  try {
+    const printed: number[] = [];
+    const { ByteSink } = await import('../../src/capnp-gen/ww.rpc.js');
+    const { serve } = await import('../../src/rpc/index.js');
+    const sink = serve(ByteSink, { write: ({ data }: { data: Uint8Array }) => void printed.push(...ints(data)) });
+    const { process: parent, pid } = await t.spawn({
+      moduleBytes: await assemble(treeGuest),
+      argv: ['tree'],
+      stdout: { mode: OutputMode.sink, sink },
+    });
+    await eventually('two children spawned', () => printed.length === 2);
+    const { processes } = await t.executor.ps();
+    const byPid = new Map(processes.map((p) => [p.pid, p]));
+    for (const c of printed) {
+      strictEqual(byPid.get(c)?.ppid, pid);
+      deepStrictEqual(byPid.get(c)?.argv, ['tree']);
+    }
+    await parent.kill();
+    for (const c of printed) {
+      const { process: child } = t.executor.process({ pid: c });
+      const { status } = await child.wait();
+      strictEqual(status.reason, 'killed');
+    }
+  } finally {
+    await t.close();
+  }
+});
