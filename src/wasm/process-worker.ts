@@ -14,6 +14,7 @@ import { Wasm, type WasmGlobal, type WasmInstance, type WasmMemory, type WasmMod
 import { PAGE_BYTES } from './module.js';
 import { createHostCall } from './host-call.js';
 import { wwImports } from './ww-host/imports.js';
+import { GuestSockets } from './sockets/guest.js';
 
 const port = parentPort!;
 const { control, callPort } = workerData as { control: SharedArrayBuffer; callPort: MessagePort };
@@ -145,21 +146,27 @@ function run(msg: RunMessage): void {
   let memory: WasmMemory | undefined;
   let provided: WasmMemory | undefined;
   let host: WasiHost | undefined;
+  let sockets: GuestSockets | undefined;
   let instance: WasmInstance | undefined;
   let code: number;
   let reason: ExitReason;
   try {
     if (!module) throw new Error(`module ${msg.cid} was not sent to this worker`);
+    const call = msg.hostNamespaces.length > 0 ? createHostCall(ctl, callPort, post, msg.pid) : undefined;
+    if (msg.sockets) {
+      if (!call) throw new Error('pre-opened sockets need the sock host calls');
+      sockets = new GuestSockets(call, msg.sockets);
+    }
     host = new WasiHost({
       args: msg.args,
       env: msg.env,
       preopens: msg.preopens,
+      sockets: sockets?.preopened(),
       stdin: input(msg.stdin),
       stdout: output(msg.stdout, 1, msg, out, meter),
       stderr: output(msg.stderr, 2, msg, err, meter),
     });
     const imports: Record<string, Record<string, unknown>> = { ...host.imports };
-    const call = msg.hostNamespaces.length > 0 ? createHostCall(ctl, callPort, post, msg.pid) : undefined;
     if (call && msg.hostNamespaces.includes('ww')) {
       imports.ww = wwImports({ call, pid: msg.pid, memory: () => memory ?? (instance?.exports.memory as WasmMemory) });
     }
@@ -177,6 +184,7 @@ function run(msg: RunMessage): void {
     reason = classify(e, meter);
     code = reason.kind === 'trap' ? 134 : 137;
   } finally {
+    sockets?.detach(); // the main thread closes the process's sockets when it learns of the exit
     try {
       host?.close();
     } catch {

@@ -3,6 +3,7 @@
 import { answerHostCall, type HostReply } from './host-call.js';
 import type { CompiledModule } from './module.js';
 import type { Job, Slot, WorkerPool } from './pool.js';
+import type { ProcessSockets } from './sockets/owner.js';
 import { CTL_INFLIGHT, CTL_PAUSE, STAT_FROZEN_AT, STAT_FUEL, STAT_MEMORY, STAT_RUNNING_MS, type FromWorker, type InputSource, type OutputTarget, type RunMessage } from './protocol.js';
 import type { ExitReason, ExitStatus, OutputMode, ProcessState, ProcessStats, SpawnOptions, WasmProcess } from './types.js';
 
@@ -70,6 +71,8 @@ export class Process implements WasmProcess, Job {
     private readonly pool: WorkerPool,
     private readonly onEnd: (p: Process) => void,
     private readonly maxCaptureBytes: number,
+    /** Its pre-opened sockets (SpawnOptions.listen), closed when it ends. */
+    private readonly sockets?: ProcessSockets,
   ) {
     this.cid = compiled.cid;
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
@@ -163,6 +166,7 @@ export class Process implements WasmProcess, Job {
       limits: o.limits ?? {},
       maxCaptureBytes: this.maxCaptureBytes,
       hostNamespaces: Object.keys(o.hostCalls ?? {}),
+      ...(this.sockets ? { sockets: this.sockets.init() } : {}),
     };
   }
 
@@ -282,6 +286,7 @@ export class Process implements WasmProcess, Job {
       memoryBytes: exit ? exit.memoryBytes : stats.memoryBytes,
     };
     this.settlePauseWaiters();
+    this.sockets?.closeAll();
     this.onEnd(this);
     this.resolveDone(this.status);
   }

@@ -1,6 +1,7 @@
 // Messages between the runtime (main thread) and a process worker, and the layout of the
 // per-worker control block (a SharedArrayBuffer both sides read without messages).
 
+import type { SocketsInit } from './sockets/protocol.js';
 import type { ExitReason, Limits } from './types.js';
 import type { WasmModule } from './webassembly.js';
 
@@ -32,6 +33,8 @@ export interface RunMessage {
   maxCaptureBytes: number;
   /** Namespaces of synchronous host calls the main thread answers for this process (host-call.ts). */
   hostNamespaces: string[];
+  /** Pre-opened sockets (guest fds 3, 4, ...), answered by the 'sock' host calls. */
+  sockets?: SocketsInit;
 }
 export type ToWorker = RunMessage;
 

@@ -8,6 +8,9 @@ import { MEMORY_FIELD, METER_MODULE } from './instrument.js';
 import { CompiledModule, ModuleCache, PAGE_BYTES, checkModule, contentId } from './module.js';
 import { WorkerPool } from './pool.js';
 import { Process } from './process.js';
+import { NAMESPACE as SOCKETS_NAMESPACE } from './sockets/protocol.js';
+import { openListeners, type ListenAddress, type Listener } from './sockets/listen.js';
+import { ProcessSockets } from './sockets/owner.js';
 import { ModuleError, type LoadedModule, type SpawnOptions, type WasmProcess } from './types.js';
 import { Wasm } from './webassembly.js';
 
@@ -105,7 +108,17 @@ export class Runtime {
     return this.cache.get(cid);
   }
 
-  /** Starts a process. Throws ModuleError if the module cannot run under the given limits. */
+  /**
+   * Opens listening TCP sockets for a process to be spawned with (SpawnOptions.listen): all or none.
+   * Rejects with ListenError (address in use, not an address of this machine, ...); port 0 binds a
+   * free port, which the Listener reports. Listeners never given to a process must be closed.
+   */
+  listen(addresses: readonly ListenAddress[]): Promise<Listener[]> {
+    return openListeners(addresses);
+  }
+
+  /** Starts a process. Throws ModuleError if the module cannot run under the given limits
+   *  (and leaves its listeners to the caller, who must close them). */
   spawn(module: LoadedModule, options: SpawnOptions): WasmProcess {
     if (this.closed) throw new Error('the runtime is closed');
     const compiled = module instanceof CompiledModule ? module : this.cache.get(module.cid);
@@ -120,10 +133,27 @@ export class Runtime {
           `(${compiled.initialPages} pages), more than the limit of ${limits.maxMemoryBytes} bytes`,
       );
     }
-    const proc = new Process(this.nextPid++, compiled, options, this.pool, (p) => this.live.delete(p), this.options.maxCaptureBytes ?? 64 * 1024 * 1024);
+    const sockets = this.socketsFor(options);
+    const spawnOptions = sockets ? { ...options, hostCalls: { ...options.hostCalls, [SOCKETS_NAMESPACE]: (op: string, args: unknown) => sockets.handle(op, args) } } : options;
+    const proc = new Process(this.nextPid++, compiled, spawnOptions, this.pool, (p) => this.live.delete(p), this.options.maxCaptureBytes ?? 64 * 1024 * 1024, sockets);
     this.live.add(proc);
     this.pool.submit(proc);
     return proc;
+  }
+
+  /** The owner of the process's pre-opened sockets; throws (taking none) if it cannot have them. */
+  private socketsFor(options: SpawnOptions): ProcessSockets | undefined {
+    const listeners = options.listen ?? [];
+    if (listeners.length === 0) return undefined;
+    if (options.hostCalls?.[SOCKETS_NAMESPACE]) {
+      throw new Error(`the '${SOCKETS_NAMESPACE}' host calls answer a process's pre-opened sockets; pick another namespace`);
+    }
+    if (new Set(listeners).size !== listeners.length) throw new Error('the same listener is given twice; open one per fd');
+    for (const l of listeners) {
+      if (l.taken) throw new Error(`listener ${l.address} is already given to a process; open one per process`);
+      if (l.isClosed) throw new Error(`listener ${l.address} is closed; open a new one with Runtime.listen`);
+    }
+    return new ProcessSockets(listeners);
   }
 
   /** Pool and cache figures, for monitoring and tests. */

@@ -2,6 +2,7 @@
 // layer and the CLI. Implementation: src/wasm/runtime.ts (class Runtime).
 
 import type { HostCallHandler } from './host-call.js';
+import type { Listener } from './sockets/listen.js';
 
 /** Why a process ended. A closed set; `text()` renders it as DESIGN.md spells it. */
 export type ExitReason =
@@ -51,6 +52,11 @@ export interface SpawnOptions {
   /** Synchronous host calls the guest's worker may make, by namespace ('ww' gives the guest the
    *  `ww` import module). See host-call.ts. */
   hostCalls?: Record<string, HostCallHandler>;
+  /** Listening TCP sockets, opened beforehand with Runtime.listen: the guest gets them at fds 3, 4, ...
+   *  in this order (pre-opened directories follow). Once spawn returns, the process owns them: they
+   *  and every connection accepted on them close when it ends, for any reason. A listener serves one
+   *  process. The 'sock' host-call namespace is then the runtime's own. */
+  listen?: Listener[];
 }
 
 export type ProcessState = 'starting' | 'running' | 'paused' | 'exited';

@@ -2,14 +2,12 @@
 // that reach the real sockets on the main thread through synchronous host calls. What would block is
 // decided locally from the shared readiness words (protocol.ts), so a non-blocking call that would
 // block costs no host call; a recv moves up to RECV_CHUNK bytes at once and serves later reads locally.
-import type { TransferListItem } from 'node:worker_threads';
+import type { Transferable } from 'node:worker_threads';
+import type { HostCall } from '../host-call.js';
 import { Errno, WasiError } from '../wasi/abi/errno.js';
 import type { ReadReadiness } from '../wasi/handle.js';
 import { RIFLAGS_RECV_PEEK, type PreopenedSockets, type SocketBackend, type SocketWaiter } from '../wasi/sock.js';
 import { HANGUP, Op, READABLE, RECV_CHUNK, SEND_CHUNK, WRITABLE, type SocketsInit } from './protocol.js';
-
-/** The bridge's synchronous call (src/wasm/host-call.ts): returns the answer or throws an error with an errno. */
-export type HostCall = (op: string, args?: unknown, transfer?: TransferListItem[]) => unknown;
 
 const NOT_READY: ReadReadiness = { ready: false, nbytes: 0n, hangup: false };
 
@@ -47,7 +45,7 @@ export class GuestSockets implements SocketWaiter {
   }
 
   /** A host call; an errno answer becomes the WasiError the import returns. */
-  call(op: string, args: unknown[], transfer?: TransferListItem[]): unknown {
+  call(op: string, args: unknown[], transfer?: Transferable[]): unknown {
     try {
       return this.hostCall(op, args, transfer);
     } catch (err) {

@@ -100,6 +100,10 @@ export class Listener {
     return this.owned;
   }
 
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
   get pendingCount(): number {
     return this.pending.length;
   }

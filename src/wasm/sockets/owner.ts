@@ -3,20 +3,10 @@
 // host calls. One process makes one host call at a time, so a blocking call simply waits for the
 // next change of any socket's state and checks again.
 import type { Socket } from 'node:net';
+import { HostCallError } from '../host-call.js';
 import { Errno } from '../wasi/abi/errno.js';
 import type { Listener } from './listen.js';
 import { HANGUP, HIGH_WATER, MAX_SOCKETS, Op, READABLE, WRITABLE, type SocketsInit } from './protocol.js';
-
-/** A host-call failure with the WASI errno the guest gets. */
-export class SocketCallError extends Error {
-  constructor(
-    readonly errno: number,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'SocketCallError';
-  }
-}
 
 const SDFLAGS_RD = 1;
 const SDFLAGS_WR = 2;
@@ -162,7 +152,7 @@ export class ProcessSockets {
     return { ready: this.ready.buffer as SharedArrayBuffer, listeners: this.listenerCount };
   }
 
-  /** Answers one 'sock.*' host call: a value, or a Promise while it blocks. Throws SocketCallError. */
+  /** Answers one 'sock.*' host call: a value, or a Promise while it blocks. Throws HostCallError (an errno for the guest). */
   handle(op: string, args: unknown): unknown {
     const a = args as unknown[];
     switch (op) {
@@ -179,7 +169,7 @@ export class ProcessSockets {
       case Op.POLL:
         return this.poll(a[0] as number[], a[1] as number[], a[2] as number);
       default:
-        throw new SocketCallError(Errno.NOSYS, `unknown socket call ${op}`);
+        throw new HostCallError(Errno.NOSYS, `unknown socket call ${op}`);
     }
   }
 
@@ -213,7 +203,7 @@ export class ProcessSockets {
         if (connId >= MAX_SOCKETS) {
           socket.resetAndDestroy();
           this.update(id);
-          throw new SocketCallError(Errno.NFILE, `the process holds ${MAX_SOCKETS} sockets already`);
+          throw new HostCallError(Errno.NFILE, `the process holds ${MAX_SOCKETS} sockets already`);
         }
         this.entries[connId] = { kind: 'connection', conn: new Connection(socket, () => this.update(connId)) };
         this.update(id);
@@ -221,7 +211,7 @@ export class ProcessSockets {
         return connId;
       }
       this.update(id);
-      if (!block) throw new SocketCallError(Errno.AGAIN, 'no pending connection');
+      if (!block) throw new HostCallError(Errno.AGAIN, 'no pending connection');
       await this.changed();
       this.listener(id); // still open?
     }
@@ -236,9 +226,9 @@ export class ProcessSockets {
         this.update(id);
         return data;
       }
-      if (conn.error) throw new SocketCallError(conn.error, 'connection reset by peer');
+      if (conn.error) throw new HostCallError(conn.error, 'connection reset by peer');
       if (conn.eof) return new Uint8Array(0);
-      if (!block) throw new SocketCallError(Errno.AGAIN, 'no data');
+      if (!block) throw new HostCallError(Errno.AGAIN, 'no data');
       await this.changed();
     }
   }
@@ -246,21 +236,21 @@ export class ProcessSockets {
   private async send(id: number, data: Uint8Array, block: boolean): Promise<number> {
     for (;;) {
       const conn = this.connection(id);
-      if (conn.writeShut) throw new SocketCallError(Errno.PIPE, 'the socket was shut down for writing');
-      if (conn.error || conn.socket.destroyed) throw new SocketCallError(Errno.PIPE, 'the peer closed the connection');
+      if (conn.writeShut) throw new HostCallError(Errno.PIPE, 'the socket was shut down for writing');
+      if (conn.error || conn.socket.destroyed) throw new HostCallError(Errno.PIPE, 'the peer closed the connection');
       if (conn.socket.writableLength < HIGH_WATER) {
         conn.socket.write(data);
         this.update(id);
         return data.length;
       }
-      if (!block) throw new SocketCallError(Errno.AGAIN, 'send buffer full');
+      if (!block) throw new HostCallError(Errno.AGAIN, 'send buffer full');
       await this.changed();
     }
   }
 
   private close(id: number): void {
     const e = this.entries[id];
-    if (!e) throw new SocketCallError(Errno.BADF, `no socket ${id}`);
+    if (!e) throw new HostCallError(Errno.BADF, `no socket ${id}`);
     this.entries[id] = undefined;
     Atomics.store(this.ready, id, 0);
     if (e.kind === 'listener') e.listener.close();
@@ -290,13 +280,13 @@ export class ProcessSockets {
   private listener(id: number): Listener {
     const e = this.entries[id];
     if (e?.kind === 'listener') return e.listener;
-    throw new SocketCallError(e ? Errno.INVAL : Errno.BADF, `socket ${id} is not a listener`);
+    throw new HostCallError(e ? Errno.INVAL : Errno.BADF, `socket ${id} is not a listener`);
   }
 
   private connection(id: number): Connection {
     const e = this.entries[id];
     if (e?.kind === 'connection') return e.conn;
-    throw new SocketCallError(e ? Errno.NOTCONN : Errno.BADF, `socket ${id} is not a connection`);
+    throw new HostCallError(e ? Errno.NOTCONN : Errno.BADF, `socket ${id} is not a connection`);
   }
 
   /** Publishes a socket's readiness to the worker and wakes a waiting call. */
@@ -316,7 +306,7 @@ export class ProcessSockets {
 
   /** Resolves at the next change of any socket's state. */
   private changed(): Promise<void> {
-    if (this.closed) return Promise.reject(new SocketCallError(Errno.BADF, 'the process sockets are closed'));
+    if (this.closed) return Promise.reject(new HostCallError(Errno.BADF, 'the process sockets are closed'));
     return new Promise((resolve) => {
       const previous = this.wake;
       this.wake = () => {
