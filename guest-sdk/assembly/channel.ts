@@ -3,7 +3,7 @@
 import { NONBLOCK, out, ww_chan_close, ww_chan_create, ww_chan_recv, ww_chan_send } from "./abi";
 import { Errno, Result } from "./errors";
 import { Handle, wwErr } from "./handle";
-import { Executor, Monitor, Process } from "./process";
+import { Executor, Process } from "./process";
 import { Store } from "./store";
 
 /** The most bytes one message may carry (1 MiB) and the most handles (64). */
@@ -47,9 +47,6 @@ export class Message {
   store(i: i32): Store {
     return new Store(this.handles[i]);
   }
-  monitor(i: i32): Monitor {
-    return new Monitor(this.handles[i]);
-  }
 }
 
 /** The send end of a channel. */
@@ -77,7 +74,7 @@ export class Sender extends Handle {
 
   dup(): Result<Sender> {
     const n = this.dupNumber();
-    if (!n.ok) return Result.err<Sender>(n.errno, n.what);
+    if (!n.ok) return Result.err<Sender>(n.errno, n.what, n.detail);
     return Result.ok(new Sender(n.value));
   }
 }
@@ -101,7 +98,7 @@ export class Receiver extends Handle {
 
   dup(): Result<Receiver> {
     const n = this.dupNumber();
-    if (!n.ok) return Result.err<Receiver>(n.errno, n.what);
+    if (!n.ok) return Result.err<Receiver>(n.errno, n.what, n.detail);
     return Result.ok(new Receiver(n.value));
   }
 }

@@ -15,6 +15,7 @@ export namespace Errno {
   export const BADF: i32 = 8;
   export const CANCELED: i32 = 11;
   export const CHILD: i32 = 12;
+  export const DEADLK: i32 = 16;
   export const EXIST: i32 = 20;
   export const FAULT: i32 = 21;
   export const INTR: i32 = 27;
@@ -52,6 +53,7 @@ export function errnoText(errno: Errno): string {
     case Errno.BADF: return "EBADF (bad handle or file descriptor)";
     case Errno.CANCELED: return "ECANCELED (canceled)";
     case Errno.CHILD: return "ECHILD (no such child)";
+    case Errno.DEADLK: return "EDEADLK (would wait for itself)";
     case Errno.EXIST: return "EEXIST (already exists)";
     case Errno.FAULT: return "EFAULT (bad address)";
     case Errno.INTR: return "EINTR (interrupted)";
@@ -85,9 +87,12 @@ export function check(errno: Errno, what: string): void {
   if (errno != Errno.SUCCESS) fail(what, errno);
 }
 
-/** Writes "<what>: <errno text>" to stderr and exits with status 1 (a guest cannot catch it). */
-export function fail(what: string, errno: Errno): void {
-  const line = String.UTF8.encode(what + ": " + errnoText(errno) + "\n");
+/** Writes "<what>: <errno text>[: <detail>]" to stderr and exits with status 1 (a guest cannot
+ * catch it). A detail that repeats `what` as its prefix (as the host's messages do) is shortened. */
+export function fail(what: string, errno: Errno, detail: string = ""): void {
+  if (detail.startsWith(what + ": ")) detail = detail.substring(what.length + 2);
+  const text = what + ": " + errnoText(errno) + (detail.length > 0 ? ": " + detail : "") + "\n";
+  const line = String.UTF8.encode(text);
   const iov = new ArrayBuffer(12);
   store<u32>(changetype<usize>(iov), <u32>changetype<usize>(line));
   store<u32>(changetype<usize>(iov), <u32>line.byteLength, 4);
@@ -98,15 +103,22 @@ export function fail(what: string, errno: Errno): void {
 
 /** A value, or the errno of the call that could not produce it. */
 export class Result<T> {
-  private constructor(private readonly _value: T, readonly errno: Errno, readonly what: string) {}
+  private constructor(
+    private readonly _value: T,
+    readonly errno: Errno,
+    /** The failed call, e.g. "spawn" or "readFile /data/x" ("" on success). */
+    readonly what: string,
+    /** The host's explanation, if it gave one (`lastError()` at the time of the failure). */
+    readonly detail: string,
+  ) {}
 
   static ok<T>(value: T): Result<T> {
-    return new Result<T>(value, Errno.SUCCESS, "");
+    return new Result<T>(value, Errno.SUCCESS, "", "");
   }
 
-  /** `what` names the call, for the abort message of `.value`. */
-  static err<T>(errno: Errno, what: string): Result<T> {
-    return new Result<T>(zero<T>(), errno, what);
+  /** `what` names the call and `detail` explains, for the message `.value` prints. */
+  static err<T>(errno: Errno, what: string, detail: string = ""): Result<T> {
+    return new Result<T>(zero<T>(), errno, what, detail);
   }
 
   get ok(): bool {
@@ -115,7 +127,7 @@ export class Result<T> {
 
   /** The value; aborts with the call's name and errno if there is none. */
   get value(): T {
-    if (this.errno != Errno.SUCCESS) fail(this.what, this.errno);
+    if (this.errno != Errno.SUCCESS) fail(this.what, this.errno, this.detail);
     return this._value;
   }
 

@@ -136,7 +136,7 @@ class Resolved {
 
 function openAt(path: string, oflags: u32, rights: u64): Result<u32> {
   const found = resolve(path);
-  if (found === null) return Result.err<u32>(Errno.NOTCAPABLE, "open " + path);
+  if (found === null) return Result.err<u32>(Errno.NOTCAPABLE, "open " + path, "not under a pre-opened directory (ww run --dir HOST::GUEST gives one)");
   const rel = String.UTF8.encode(found.rel);
   const out = new ArrayBuffer(4);
   const errno = path_open(found.fd, LOOKUP_SYMLINK_FOLLOW, changetype<usize>(rel), rel.byteLength, oflags, rights, rights, 0, changetype<usize>(out));

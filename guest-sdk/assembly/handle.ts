@@ -26,7 +26,7 @@ export class Handle {
   /** What kind of capability the handle names (`HandleKind`); EBADF if this process does not hold it. */
   kind(): Result<HandleKind> {
     const errno = ww_handle_kind(this.h, out);
-    if (errno != 0) return Result.err<HandleKind>(errno, "handle_kind");
+    if (errno != 0) return wwErr<HandleKind>(errno, "handle_kind");
     return Result.ok<HandleKind>(load<i32>(out));
   }
 
@@ -46,7 +46,7 @@ export class Handle {
   /** A second handle number for the same capability (to give one away and keep the other). */
   protected dupNumber(): Result<i32> {
     const errno = ww_handle_dup(this.h, out);
-    if (errno != 0) return Result.err<i32>(errno, "handle_dup");
+    if (errno != 0) return wwErr<i32>(errno, "handle_dup");
     return Result.ok<i32>(load<i32>(out));
   }
 }
@@ -54,7 +54,7 @@ export class Handle {
 /** The index-th initial handle this process was started with (ENOENT past the end). */
 export function initialHandle(index: i32): Result<i32> {
   const errno = ww_initial(index, out);
-  if (errno != 0) return Result.err<i32>(errno, "initial " + index.toString());
+  if (errno != 0) return wwErr<i32>(errno, "initial " + index.toString());
   return Result.ok<i32>(load<i32>(out));
 }
 
@@ -78,12 +78,9 @@ export function lastError(): string {
   return String.UTF8.decodeUnsafe(changetype<usize>(buf), len);
 }
 
-/** An error Result for a failed `ww` call, with the host's message appended for people (except for
- * EAGAIN and EPIPE, which are expected outcomes of non-blocking calls and closed channels). */
+/** An error Result for a failed `ww` call, with the host's message as its detail (not asked for
+ * EAGAIN and EPIPE, the expected outcomes of non-blocking calls and closed channels). */
 export function wwErr<T>(errno: Errno, what: string): Result<T> {
-  if (errno != Errno.AGAIN && errno != Errno.PIPE) {
-    const detail = lastError();
-    if (detail.length > 0) what += " (" + detail + ")";
-  }
-  return Result.err<T>(errno, what);
+  const detail = errno != Errno.AGAIN && errno != Errno.PIPE ? lastError() : "";
+  return Result.err<T>(errno, what, detail);
 }

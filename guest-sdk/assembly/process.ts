@@ -88,7 +88,7 @@ export class Process extends Handle {
   /** A second handle to the same process (e.g. to send one and keep one). */
   dup(): Result<Process> {
     const n = this.dupNumber();
-    if (!n.ok) return Result.err<Process>(n.errno, n.what);
+    if (!n.ok) return Result.err<Process>(n.errno, n.what, n.detail);
     return Result.ok(new Process(n.value));
   }
 }
@@ -151,7 +151,7 @@ export class Executor extends Handle {
 
   dup(): Result<Executor> {
     const n = this.dupNumber();
-    if (!n.ok) return Result.err<Executor>(n.errno, n.what);
+    if (!n.ok) return Result.err<Executor>(n.errno, n.what, n.detail);
     return Result.ok(new Executor(n.value));
   }
 }

@@ -35,7 +35,7 @@ export class Store extends Handle {
 
   dup(): Result<Store> {
     const n = this.dupNumber();
-    if (!n.ok) return Result.err<Store>(n.errno, n.what);
+    if (!n.ok) return Result.err<Store>(n.errno, n.what, n.detail);
     return Result.ok(new Store(n.value));
   }
 }

@@ -166,6 +166,8 @@ if (role == "self") {
   say("resume " + err(child.resume()));
   say("child " + ch.receiver.recv().value.text());
   say("child " + child.wait().value.reason);
+} else if (role == "value-of-error") {
+  say(new Process(12345).pid.toString()); // exits before printing
 } else if (role == "child-report") {
   const out = new Sender(initialHandle(0).value);
   out.sendText(Process.self().pid.toString());
