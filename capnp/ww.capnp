@@ -18,11 +18,14 @@ struct NodeInfo {
 }
 
 interface Executor {
-  spawn @0 (spec :SpawnSpec) -> (process :Process, pid :UInt32);
+  spawn @0 (spec :SpawnSpec) -> (process :Process, pid :UInt32, listening :List(Text));
   # Starts a process. Fails (exception "module not found: <cid>") when
   # spec.moduleCid names a module that is not in the cache; fails with a
   # module error when the bytes are not a runnable WASI module; fails
-  # ("no such process: <ppid>") when ppid names no live process.
+  # ("no such process: <ppid>") when ppid names no live process; fails
+  # ("cannot listen on ...") when a spec.listen address cannot be bound.
+  # `listening`: the addresses of spec.listen as bound (HOST:PORT, the real
+  # port where 0 was asked), in the same order.
 
   ps @1 () -> (processes :List(ProcessInfo));
   # Every process on the node, init (pid 1) included, live and recently ended.
@@ -50,6 +53,9 @@ struct SpawnSpec {
   stdin @7 :Data;            # bytes the guest reads from stdin, then EOF
   stdout @8 :Output;
   stderr @9 :Output;
+  listen @10 :List(Text);    # HOST:PORT ([::1]:PORT for IPv6; port 0: a free one): a listening TCP
+                             # socket for each, pre-opened in the guest at fds 3, 4, ... in this
+                             # order (before --dir directories); closed when the process ends
 }
 
 struct EnvVar {

@@ -170,10 +170,12 @@ export const $S_Executor_Spawn$Params: StructDesc = {
 export interface Executor_Spawn$Results {
   process: Process$Client;
   pid: number;
+  listening: (string)[];
 }
 export interface Executor_Spawn$Results$Init {
   process?: Process$Client | Process$Server;
   pid?: number;
+  listening?: (string)[];
 }
 export interface Executor_Spawn$Results$Pipeline {
   readonly process: Process$Client;
@@ -182,10 +184,11 @@ export const $S_Executor_Spawn$Results: StructDesc = {
   name: 'Executor_Spawn$Results',
   id: 'a7f70081658aff4a',
   dataWords: 1,
-  pointers: 1,
+  pointers: 2,
   fields: [
     { name: 'process', type: { k: 'cap', i: () => Process }, offset: 0 },
     { name: 'pid', type: { k: 'uint32' }, offset: 0 },
+    { name: 'listening', type: { k: 'list', e: { k: 'text' } }, offset: 1 },
   ],
 };
 
@@ -775,6 +778,7 @@ export interface SpawnSpec {
   stdin: Uint8Array;
   stdout: Output;
   stderr: Output;
+  listen: (string)[];
 }
 export interface SpawnSpec$Init {
   moduleBytes?: Uint8Array;
@@ -787,6 +791,7 @@ export interface SpawnSpec$Init {
   stdin?: Uint8Array;
   stdout?: Output$Init;
   stderr?: Output$Init;
+  listen?: (string)[];
 }
 export interface SpawnSpec$Pipeline {
   readonly stdout: Output$Pipeline;
@@ -796,7 +801,7 @@ export const $S_SpawnSpec: StructDesc = {
   name: 'SpawnSpec',
   id: '91f26abe6d548b67',
   dataWords: 1,
-  pointers: 9,
+  pointers: 10,
   fields: [
     { name: 'moduleBytes', type: { k: 'data' }, offset: 0 },
     { name: 'moduleCid', type: { k: 'text' }, offset: 1 },
@@ -808,6 +813,7 @@ export const $S_SpawnSpec: StructDesc = {
     { name: 'stdin', type: { k: 'data' }, offset: 6 },
     { name: 'stdout', type: { k: 'struct', s: () => $S_Output }, offset: 7 },
     { name: 'stderr', type: { k: 'struct', s: () => $S_Output }, offset: 8 },
+    { name: 'listen', type: { k: 'list', e: { k: 'text' } }, offset: 9 },
   ],
 };
 

@@ -239,7 +239,7 @@ export class Executor_Spawn$Results extends $.Struct {
   static readonly _capnp = {
     displayName: "spawn$Results",
     id: "a7f70081658aff4a",
-    size: new $.ObjectSize(8, 1),
+    size: new $.ObjectSize(8, 2),
   };
   get process(): Process$Client {
     return new Process$Client($.utils.getInterfaceClientOrNullAt(0, this));
@@ -252,6 +252,24 @@ export class Executor_Spawn$Results extends $.Struct {
   }
   set pid(value: number) {
     $.utils.setUint32(0, value, this);
+  }
+  _adoptListening(value: $.Orphan<$.List<string>>): void {
+    $.utils.adopt(value, $.utils.getPointer(1, this));
+  }
+  _disownListening(): $.Orphan<$.List<string>> {
+    return $.utils.disown(this.listening);
+  }
+  get listening(): $.List<string> {
+    return $.utils.getList(1, $.TextList, this);
+  }
+  _hasListening(): boolean {
+    return !$.utils.isNull($.utils.getPointer(1, this));
+  }
+  _initListening(length: number): $.List<string> {
+    return $.utils.initList(1, $.TextList, length, this);
+  }
+  set listening(value: $.List<string>) {
+    $.utils.copyFrom(value, $.utils.getPointer(1, this));
   }
   toString(): string { return "Executor_Spawn$Results_" + super.toString(); }
 }
@@ -434,7 +452,10 @@ export class Executor$Client {
 * Starts a process. Fails (exception "module not found: <cid>") when
 * spec.moduleCid names a module that is not in the cache; fails with a
 * module error when the bytes are not a runnable WASI module; fails
-* ("no such process: <ppid>") when ppid names no live process.
+* ("no such process: <ppid>") when ppid names no live process; fails
+* ("cannot listen on ...") when a spec.listen address cannot be bound.
+* `listening`: the addresses of spec.listen as bound (HOST:PORT, the real
+* port where 0 was asked), in the same order.
 *
 */
   spawn(paramsFunc?: (params: Executor_Spawn$Params) => void): Executor_Spawn$Results$Promise {
@@ -769,7 +790,7 @@ export class SpawnSpec extends $.Struct {
   static readonly _capnp = {
     displayName: "SpawnSpec",
     id: "91f26abe6d548b67",
-    size: new $.ObjectSize(8, 9),
+    size: new $.ObjectSize(8, 10),
   };
   static _Env: $.ListCtor<EnvVar>;
   static _Dirs: $.ListCtor<PreopenDir>;
@@ -948,6 +969,30 @@ export class SpawnSpec extends $.Struct {
   }
   set stderr(value: Output) {
     $.utils.copyFrom(value, $.utils.getPointer(8, this));
+  }
+  _adoptListen(value: $.Orphan<$.List<string>>): void {
+    $.utils.adopt(value, $.utils.getPointer(9, this));
+  }
+  _disownListen(): $.Orphan<$.List<string>> {
+    return $.utils.disown(this.listen);
+  }
+  /**
+* HOST:PORT ([::1]:PORT for IPv6; port 0: a free one): a listening TCP
+* socket for each, pre-opened in the guest at fds 3, 4, ... in this
+* order (before --dir directories); closed when the process ends
+*
+*/
+  get listen(): $.List<string> {
+    return $.utils.getList(9, $.TextList, this);
+  }
+  _hasListen(): boolean {
+    return !$.utils.isNull($.utils.getPointer(9, this));
+  }
+  _initListen(length: number): $.List<string> {
+    return $.utils.initList(9, $.TextList, length, this);
+  }
+  set listen(value: $.List<string>) {
+    $.utils.copyFrom(value, $.utils.getPointer(9, this));
   }
   toString(): string { return "SpawnSpec_" + super.toString(); }
 }

@@ -20,10 +20,13 @@ import {
 import { FailedError } from '../rpc/index.js';
 import { LocalHook, shorten, type Hook } from '../rpc/hooks.js';
 import type { LoadedModule } from '../wasm/index.js';
+import { parseListenAddress, type Listener } from '../wasm/sockets/listen.js';
 import { isContentId, type ModuleStore } from './modules.js';
 import { isAbnormalText, reasonText } from './reasons.js';
 import type { EndStatus, ProcessEntry, ProcessSnapshot, ProcessTable, SpawnRequest } from './table.js';
 import type { WwHost } from './guest.js';
+
+type Spawned = { process: ProcessCap; pid: number; listening: string[] };
 
 const STATE_CODE = { running: ProcessState.running, paused: ProcessState.paused, exited: ProcessState.exited } as const;
 
@@ -105,22 +108,46 @@ export class ExecutorCap implements Executor$Server {
     this.cacheCap = new ModuleCacheCap(ctx.modules);
   }
 
-  spawn({ spec }: { spec: SpawnSpec | null }): { process: ProcessCap; pid: number } | Promise<{ process: ProcessCap; pid: number }> {
+  spawn({ spec }: { spec: SpawnSpec | null }): Spawned | Promise<Spawned> {
     if (!spec) throw new FailedError('spawn needs a spec: module bytes or a module content ID');
     // The common case, a module already compiled, answers in the same turn (no promise hops).
     const ready = spec.moduleBytes.length === 0 && isContentId(spec.moduleCid) ? this.ctx.modules.compiled(spec.moduleCid) : undefined;
-    if (ready) return this.start(spec, ready);
-    return this.module(spec).then(
-      (module) => this.start(spec, module),
-      (err: unknown) => {
-        spec.stdout?.sink?.release(); // the call owns the sinks it was given
-        spec.stderr?.sink?.release();
-        throw err;
-      },
-    );
+    if (ready && spec.listen.length === 0) return this.start(spec, ready, []);
+    return this.prepare(spec).catch((err: unknown) => {
+      spec.stdout?.sink?.release(); // the call owns the sinks it was given
+      spec.stderr?.sink?.release();
+      throw err;
+    });
   }
 
-  private start(spec: SpawnSpec, module: LoadedModule): { process: ProcessCap; pid: number } {
+  private async prepare(spec: SpawnSpec): Promise<Spawned> {
+    const module = await this.module(spec);
+    const listeners = await this.listen(spec.listen);
+    try {
+      return this.start(spec, module, listeners);
+    } catch (err) {
+      for (const l of listeners) l.close(); // not given to a process: ours to close
+      throw err;
+    }
+  }
+
+  /** Opens the listening sockets of spec.listen (all or none); errors name the address and what to do. */
+  private async listen(addresses: readonly string[]): Promise<Listener[]> {
+    if (addresses.length === 0) return [];
+    let parsed;
+    try {
+      parsed = addresses.map(parseListenAddress);
+    } catch (e) {
+      throw new FailedError((e as Error).message);
+    }
+    try {
+      return await this.ctx.table.runtime.listen(parsed);
+    } catch (e) {
+      throw new FailedError((e as Error).message);
+    }
+  }
+
+  private start(spec: SpawnSpec, module: LoadedModule, listeners: Listener[]): Spawned {
     const sinks = new OutputSinks();
     try {
       const limits = spec.limits;
@@ -139,10 +166,11 @@ export class ExecutorCap implements Executor$Server {
         },
         ppid: spec.ppid,
         ...(sinks.streaming ? { drained: () => sinks.drained() } : {}),
+        ...(listeners.length > 0 ? { listen: listeners } : {}),
       };
       const e = this.ctx.ww.spawn(req);
       sinks.onPressure = (on) => this.ctx.table.throttle(e, on);
-      return { process: this.ctx.processCap(e), pid: e.pid };
+      return { process: this.ctx.processCap(e), pid: e.pid, listening: listeners.map((l) => l.address) };
     } catch (err) {
       sinks.release();
       spec.stdout?.sink?.release(); // also one not yet taken (release is idempotent)

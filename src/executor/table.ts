@@ -3,6 +3,7 @@
 // RPC: caps.ts serves this over Cap'n Proto, and tests can drive either.
 
 import type { ExitStatus as RuntimeStatus, HostCallHandler, InputMode, Limits, LoadedModule, OutputMode, Runtime, WasmProcess } from '../wasm/index.js';
+import type { Listener } from '../wasm/sockets/listen.js';
 import { isAbnormal, reasonCode, reasonText, type Reason } from './reasons.js';
 
 export const INIT_PID = 1;
@@ -40,6 +41,8 @@ export interface SpawnRequest {
   drained?: () => Promise<void>;
   /** Synchronous host calls of the guest, by namespace (the executor adds `ww`: guest.ts). */
   hostCalls?: Record<string, HostCallHandler>;
+  /** Listening sockets (Runtime.listen) pre-opened at fds 3, 4, ...; the process owns them once spawned. */
+  listen?: Listener[];
 }
 
 /** Cooperative events for the guest. The guest SDK will deliver them; until then they are no-ops. */
@@ -156,6 +159,10 @@ export class ProcessTable {
     this.entries.set(INIT_PID, this.init);
   }
 
+  get runtime(): Runtime {
+    return this.opts.runtime;
+  }
+
   /** Starts a process. Throws (with a message for the user) for an unknown ppid or a module the runtime refuses. */
   spawn(req: SpawnRequest): ProcessEntry {
     if (this.closed) throw new Error('the node is shutting down: no new processes');
@@ -170,6 +177,7 @@ export class ProcessTable {
       stderr: req.stderr ?? 'ignore',
       limits: req.limits,
       ...(req.hostCalls ? { hostCalls: req.hostCalls } : {}),
+      ...(req.listen && req.listen.length > 0 ? { listen: req.listen } : {}),
     });
     const e = new ProcessEntry(this.nextPid++, parent.pid, req.module.cid, req.argv, Date.now(), wasm, req.drained, {
       stdout: req.stdout === 'capture',
