@@ -73,3 +73,4 @@ export class Executor {
     await this.runtime.close();
   }
 }
+export { runLocal, type LocalRun, type LocalRunOptions } from './local.js';
