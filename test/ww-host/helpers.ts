@@ -11,7 +11,7 @@ export const E = { AGAIN: 6, BADF: 8, DEADLK: 16, FAULT: 21, INVAL: 28, MFILE: 3
 /**
  * Memory layout of the prelude: 0..15 iovec and nwritten, 16 the value $out writes, 32..63 out
  * slots ($o1 = 32, $o2 = 36, $o3 = 40, $o4 = 44), 64..127 an event record or a reason buffer,
- * 128..191 a spawn spec, 256.. data the tests place, 4096.. buffers.
+ * 128..191 a spawn spec, 256.. data the tests place, 4096.. buffers; 24..31 the clock's scratch.
  */
 export function guest(body: string, data = ''): string {
   const imports = Object.entries(WW_FUNCTIONS)
@@ -21,6 +21,7 @@ export function guest(body: string, data = ''): string {
   (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
   (import "wasi_snapshot_preview1" "proc_exit" (func $proc_exit (param i32)))
   (import "wasi_snapshot_preview1" "fd_read" (func $fd_read (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "clock_time_get" (func $clock_time_get (param i32 i64 i32) (result i32)))
   ${imports}
   (memory (export "memory") 2)
   ${data}
@@ -41,6 +42,10 @@ export function guest(body: string, data = ''): string {
     (i32.store (i32.const 4) (local.get $n))
     (drop (call $fd_read (i32.const 0) (i32.const 0) (i32.const 1) (i32.const 8)))
     (i32.load (i32.const 8)))
+  ;; monotonic clock in microseconds (wraps after ~35 minutes)
+  (func $nowUs (result i32)
+    (drop (call $clock_time_get (i32.const 1) (i64.const 1) (i32.const 24)))
+    (i32.wrap_i64 (i64.div_u (i64.load (i32.const 24)) (i64.const 1000))))
   (func $o1 (result i32) (i32.load (i32.const 32)))
   (func $o2 (result i32) (i32.load (i32.const 36)))
   (func $o3 (result i32) (i32.load (i32.const 40)))
