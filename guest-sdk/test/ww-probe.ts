@@ -2,8 +2,8 @@
 // Usage: ww-probe ROLE [ARGS...]; each role prints what it observed, one fact per line, so the test
 // can compare the lines. Children are this same module (spawnSelf) in a child role.
 import {
-  args, Channel, dispatchEvents, Errno, errnoText, Executor, exit, HandleKind, lastError, Message, Monitor,
-  initialHandle, onDown, onPause, onResume, Process, println, readFile, Receiver, Sender, sleep, SpawnOptions, Store,
+  args, Channel, check, dispatchEvents, environ, Errno, errnoText, Executor, exit, initialHandle, lastError, Monitor,
+  monotonicNs, onDown, onPause, onResume, Process, println, readFile, Receiver, Sender, sleep, SpawnOptions, Store, waitEvent,
 } from "../assembly";
 
 let reports: Sender | null = null;
@@ -134,9 +134,12 @@ if (role == "self") {
   sleep(5000);
   say("survived");
 } else if (role == "unlink") {
-  const child = executor().spawnSelf({ argv: ["ww-probe", "exit-after", "7", "100"] } as SpawnOptions).value;
+  // The child exits 7 only when told, after the link is gone.
+  const go = Channel.create().value;
+  const child = executor().spawnSelf({ argv: ["ww-probe", "exit-when-told", "7"], handles: [go.receiver] } as SpawnOptions).value;
   say("link " + err(child.link()));
   say("unlink " + err(child.unlink()));
+  check(go.sender.sendText("go"), "send");
   say("child " + child.wait().value.reason);
   say("survived");
 } else if (role == "store") {
@@ -166,12 +169,56 @@ if (role == "self") {
   say("resume " + err(child.resume()));
   say("child " + ch.receiver.recv().value.text());
   say("child " + child.wait().value.reason);
+} else if (role == "limits") {
+  // Limits given to a child end it with the limit's reason; argv and env reach it.
+  const spin = executor().spawnSelf({ argv: ["ww-probe", "spin"], fuel: 1000 } as SpawnOptions).value;
+  say("fuel " + spin.wait().value.reason);
+  const slow = executor().spawnSelf({ argv: ["ww-probe", "busy"], timeoutMs: 100 } as SpawnOptions).value;
+  say("timeout " + slow.wait().value.reason);
+  const big = executor().spawnSelf({ argv: ["ww-probe", "grow"], maxMemoryBytes: 1 << 20 } as SpawnOptions).value;
+  say("memory " + big.wait().value.reason);
+  const env = executor().spawnSelf({ argv: ["ww-probe", "print-env", "a b"], env: ["GREETING=hi", "EMPTY="] } as SpawnOptions).value;
+  say("env child " + env.wait().value.reason);
+} else if (role == "store-share") {
+  // A capability stored by one process is found by another that holds the store.
+  const s = Store.initial()!;
+  const ch = Channel.create().value;
+  check(s.set("probe/reply", ch.sender), "store_set");
+  const child = executor().spawnSelf({ argv: ["ww-probe", "store-child"], handles: [s.dup().value] } as SpawnOptions).value;
+  say("from child " + ch.receiver.recv().value.text());
+  say("child " + child.wait().value.reason);
+  s.remove("probe/reply");
+} else if (role == "wait-event") {
+  // waitEvent blocks until the monitored child ends, then runs onDown.
+  onDown(onChildDown);
+  const child = executor().spawnSelf({ argv: ["ww-probe", "exit-after", "4", "50"] } as SpawnOptions).value;
+  const monitor = child.monitor().value;
+  say("event kind " + waitEvent().toString());
+  say("monitor dropped " + err(monitor.drop()));
+} else if (role == "spin") {
+  let x: u64 = 1;
+  while (x != 0) x = x * 6364136223846793005 + 1;
+} else if (role == "busy") {
+  const until = monotonicNs() + 60_000_000_000;
+  while (monotonicNs() < until) {}
+} else if (role == "grow") {
+  let chunks = new Array<Uint8Array>(0);
+  for (let i = 0; i < 1000; i++) chunks.push(new Uint8Array(1 << 20));
+  say(chunks.length.toString());
+} else if (role == "print-env") {
+  say("child argv " + argv.slice(1).join("|") + " env " + environ().join("|"));
+} else if (role == "store-child") {
+  const s = Store.initial()!;
+  check(s.get<Sender>("probe/reply").value.sendText("found it"), "send");
 } else if (role == "value-of-error") {
   say(new Process(12345).pid.toString()); // exits before printing
 } else if (role == "child-report") {
   const out = new Sender(initialHandle(0).value);
   out.sendText(Process.self().pid.toString());
 } else if (role == "exit") {
+  exit(I32.parseInt(argv[2]));
+} else if (role == "exit-when-told") {
+  new Receiver(initialHandle(0).value).recv();
   exit(I32.parseInt(argv[2]));
 } else if (role == "exit-after") {
   sleep(U64.parseInt(argv[3]));

@@ -32,9 +32,10 @@ export interface GuestOptions {
   preopens?: { hostPath: string; guestPath: string }[];
 }
 
-/** An executor for tests: a pool of two workers, as on the test machines. */
-export function testExecutor(): Promise<Executor> {
-  return Executor.create({ peerId: 'guest-sdk-test', runtimeOptions: { poolSize: 2 } });
+/** An executor for tests: a pool of two workers, as on the test machines. `pauseGraceMs` (default
+ * 100) is how long a paused guest runs on before it is frozen. */
+export function testExecutor(opts: { pauseGraceMs?: number } = {}): Promise<Executor> {
+  return Executor.create({ peerId: 'guest-sdk-test', pauseGraceMs: opts.pauseGraceMs, runtimeOptions: { poolSize: 2 } });
 }
 
 /** Runs the module at `wasm` as a root process (initial handles: Executor, store) until it ends. */

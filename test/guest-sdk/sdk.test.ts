@@ -16,7 +16,8 @@ describe('guest-sdk: the ww API from AssemblyScript', () => {
   let ex: Executor;
   before(async () => {
     buildAs('guest-sdk/test/ww-probe.ts', probe);
-    ex = await testExecutor();
+    // A long grace period: the pausable child takes its PAUSE event within it even on a loaded machine.
+    ex = await testExecutor({ pauseGraceMs: 5000 });
   });
   after(async () => {
     await ex.close();
@@ -155,7 +156,31 @@ describe('guest-sdk: the ww API from AssemblyScript', () => {
   test('pause and resume reach the child as onPause (with the grace period) and onResume handlers', async () => {
     const r = await role('pause');
     assert.equal(r.reason, 'normal', r.stderr);
-    assert.deepEqual(lines(r.stdout), ['child ready', 'pause ok', 'child PAUSE grace 100', 'resume ok', 'child RESUME', 'child normal']);
+    assert.deepEqual(lines(r.stdout), ['child ready', 'pause ok', 'child PAUSE grace 5000', 'resume ok', 'child RESUME', 'child normal']);
+  });
+
+  test('limits given to a child (fuel, timeout, memory) end it with their reason; argv and env reach it', async () => {
+    const r = await role('limits');
+    assert.equal(r.reason, 'normal', r.stderr);
+    assert.deepEqual(lines(r.stdout), [
+      'fuel limit: cpu',
+      'timeout limit: wall',
+      'memory limit: memory',
+      'child argv print-env|a b env GREETING=hi|EMPTY=',
+      'env child normal',
+    ]);
+  });
+
+  test('a capability stored by one process is found by another holding the store', async () => {
+    const r = await role('store-share');
+    assert.equal(r.reason, 'normal', r.stderr);
+    assert.deepEqual(lines(r.stdout), ['from child found it', 'child normal']);
+  });
+
+  test('waitEvent blocks until an event comes and runs its handler', async () => {
+    const r = await role('wait-event');
+    assert.equal(r.reason, 'normal', r.stderr);
+    assert.deepEqual(lines(r.stdout), ['DOWN 4', 'event kind 3', 'monitor dropped ok']);
   });
 
   test('a failed .value prints the call, the errno and the host message on stderr and exits 1', async () => {
