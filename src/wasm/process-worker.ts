@@ -155,7 +155,7 @@ function run(msg: RunMessage): void {
     const call = msg.hostNamespaces.length > 0 ? createHostCall(ctl, callPort, post, msg.pid) : undefined;
     if (msg.sockets) {
       if (!call) throw new Error('pre-opened sockets need the sock host calls');
-      sockets = new GuestSockets(call, msg.sockets);
+      sockets = new GuestSockets(call, (op, args, transfer) => post({ type: 'cast', pid: msg.pid, op, args }, transfer), msg.sockets);
     }
     host = new WasiHost({
       args: msg.args,

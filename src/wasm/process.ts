@@ -198,6 +198,9 @@ export class Process implements WasmProcess, Job {
       case 'call':
         void this.hostCall(msg.op, msg.args);
         return;
+      case 'cast':
+        void answerHostCall(this.options.hostCalls, msg.op, msg.args);
+        return;
       case 'exit':
         this.slot = undefined;
         this.finish(msg.reason, msg);

@@ -44,6 +44,9 @@ export type FromWorker =
   | { type: 'frozen'; pid: number; seq: number }
   /** A synchronous host call: the worker waits on CTL_CALL for the answer on its call port. */
   | { type: 'call'; pid: number; op: string; args: unknown }
+  /** A host call without an answer (the worker does not wait): its handler's result and errors are
+   *  dropped, so the handler must record failures where the worker can see them. Ordered with calls. */
+  | { type: 'cast'; pid: number; op: string; args: unknown }
   | {
       type: 'exit';
       pid: number;

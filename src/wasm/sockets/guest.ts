@@ -1,13 +1,20 @@
 // The worker side of a process's sockets: SocketBackends for the WASI host (src/wasm/wasi/sock.ts)
-// that reach the real sockets on the main thread through synchronous host calls. What would block is
-// decided locally from the shared readiness words (protocol.ts), so a non-blocking call that would
-// block costs no host call; a recv moves up to RECV_CHUNK bytes at once and serves later reads locally.
+// that reach the real sockets on the main thread through synchronous host calls. Calls are kept few:
+// - what would block is decided locally from the shared readiness words (protocol.ts), so a
+//   non-blocking call that would block costs no host call;
+// - a recv moves up to RECV_CHUNK bytes at once and serves later reads locally, and poll_oneoff's
+//   wait brings along the data of the connections that woke it;
+// - a send to a writable socket is a cast (posted, not waited for) while the bytes in flight stay
+//   under HIGH_WATER; otherwise, or once sending can only fail, it is a call.
 import type { Transferable } from 'node:worker_threads';
 import type { HostCall } from '../host-call.js';
 import { Errno, WasiError } from '../wasi/abi/errno.js';
 import type { ReadReadiness } from '../wasi/handle.js';
 import { RIFLAGS_RECV_PEEK, type PreopenedSockets, type SocketBackend, type SocketWaiter } from '../wasi/sock.js';
-import { HANGUP, Op, READABLE, RECV_CHUNK, SEND_CHUNK, WRITABLE, type SocketsInit } from './protocol.js';
+import { FAILED, HANGUP, HIGH_WATER, IN_FLIGHT, Op, READABLE, RECV_CHUNK, SEND_CHUNK, WRITABLE, type SocketsInit } from './protocol.js';
+
+/** Posts a host call without waiting for an answer (FromWorker 'cast'). */
+export type HostCast = (op: string, args: unknown, transfer?: Transferable[]) => void;
 
 const NOT_READY: ReadReadiness = { ready: false, nbytes: 0n, hangup: false };
 
@@ -20,6 +27,7 @@ export class GuestSockets implements SocketWaiter {
 
   constructor(
     private readonly hostCall: HostCall,
+    readonly cast: HostCast,
     init: SocketsInit,
   ) {
     this.ready = new Int32Array(init.ready);
@@ -44,6 +52,14 @@ export class GuestSockets implements SocketWaiter {
     return Atomics.load(this.ready, id);
   }
 
+  /** Counts bytes cast toward the main thread and not yet written there; false (nothing counted)
+   *  if that would pass HIGH_WATER. */
+  reserve(id: number, n: number): boolean {
+    if (Atomics.load(this.ready, IN_FLIGHT + id) + n > HIGH_WATER) return false;
+    Atomics.add(this.ready, IN_FLIGHT + id, n);
+    return true;
+  }
+
   /** A host call; an errno answer becomes the WasiError the import returns. */
   call(op: string, args: unknown[], transfer?: Transferable[]): unknown {
     try {
@@ -56,7 +72,10 @@ export class GuestSockets implements SocketWaiter {
   }
 
   wait(read: SocketBackend[], write: SocketBackend[], timeoutMs: number | undefined): void {
-    this.call(Op.POLL, [ids(read), ids(write), timeoutMs === undefined ? -1 : timeoutMs]);
+    const data = this.call(Op.POLL, [ids(read), ids(write), timeoutMs === undefined ? -1 : timeoutMs]) as [number, Uint8Array][];
+    for (const [id, bytes] of data) {
+      for (const b of read) if (b instanceof GuestConnection && b.id === id) b.deliver(bytes);
+    }
   }
 }
 
@@ -110,6 +129,13 @@ class GuestConnection implements SocketBackend {
     throw new WasiError(Errno.INVAL);
   }
 
+  /** Data the main thread sent along with a poll answer (only for a connection with nothing unread). */
+  deliver(bytes: Uint8Array): void {
+    if (this.at < this.inbox.length) throw new Error(`socket ${this.id}: data delivered over unread data`);
+    this.inbox = bytes;
+    this.at = 0;
+  }
+
   recv(bufs: Uint8Array[], riflags: number, nonblocking: boolean): { n: number; roflags: number } {
     if (this.at >= this.inbox.length) {
       if (this.eof) return { n: 0, roflags: 0 };
@@ -139,7 +165,8 @@ class GuestConnection implements SocketBackend {
     let total = 0;
     for (const b of bufs) total += b.length;
     if (total === 0) return 0;
-    if (nonblocking && !(this.sockets.bits(this.id) & WRITABLE)) throw new WasiError(Errno.AGAIN);
+    const bits = this.sockets.bits(this.id);
+    if (nonblocking && !(bits & WRITABLE)) throw new WasiError(Errno.AGAIN);
     // One copy, out of guest memory, handed over (transferred, not cloned again).
     const data = new Uint8Array(Math.min(total, SEND_CHUNK));
     let at = 0;
@@ -148,6 +175,11 @@ class GuestConnection implements SocketBackend {
       data.set(k === b.length ? b : b.subarray(0, k), at);
       at += k;
       if (at >= data.length) break;
+    }
+    const n = data.length; // (data is detached once transferred)
+    if (bits & WRITABLE && !(bits & FAILED) && this.sockets.reserve(this.id, n)) {
+      this.sockets.cast(Op.SEND_QUEUED, [this.id, data], [data.buffer]);
+      return n;
     }
     return this.sockets.call(Op.SEND, [this.id, data, !nonblocking], [data.buffer]) as number;
   }

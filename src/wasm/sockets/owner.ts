@@ -6,7 +6,7 @@ import type { Socket } from 'node:net';
 import { HostCallError } from '../host-call.js';
 import { Errno } from '../wasi/abi/errno.js';
 import type { Listener } from './listen.js';
-import { HANGUP, HIGH_WATER, MAX_SOCKETS, Op, READABLE, WRITABLE, type SocketsInit } from './protocol.js';
+import { FAILED, HANGUP, HIGH_WATER, IN_FLIGHT, MAX_SOCKETS, Op, READABLE, RECV_CHUNK, SHARED_WORDS, WRITABLE, type SocketsInit } from './protocol.js';
 
 const SDFLAGS_RD = 1;
 const SDFLAGS_WR = 2;
@@ -64,10 +64,16 @@ class Connection {
     socket.resume();
   }
 
+  /** Sending can only fail (EPIPE). */
+  get failed(): boolean {
+    return this.error !== 0 || this.writeShut || this.socket.destroyed;
+  }
+
   get bits(): number {
     let bits = 0;
     if (this.buffered > 0 || this.eof || this.error || this.readShut) bits |= READABLE;
-    if (this.error || this.writeShut || this.socket.destroyed || this.socket.writableLength < HIGH_WATER) bits |= WRITABLE;
+    if (this.failed) bits |= WRITABLE | FAILED;
+    else if (this.socket.writableLength < HIGH_WATER) bits |= WRITABLE;
     if (this.eof || this.error) bits |= HANGUP;
     return bits;
   }
@@ -138,7 +144,7 @@ export class ProcessSockets {
   /** Takes ownership of the listeners: they close when this does. */
   constructor(listeners: readonly Listener[]) {
     if (listeners.length > MAX_SOCKETS) throw new Error(`at most ${MAX_SOCKETS} listeners per process`);
-    this.ready = new Int32Array(new SharedArrayBuffer(4 * MAX_SOCKETS));
+    this.ready = new Int32Array(new SharedArrayBuffer(4 * SHARED_WORDS));
     this.listenerCount = listeners.length;
     listeners.forEach((listener, id) => {
       this.entries[id] = { kind: 'listener', listener };
@@ -162,6 +168,8 @@ export class ProcessSockets {
         return this.recv(a[0] as number, a[1] as number, a[2] as boolean);
       case Op.SEND:
         return this.send(a[0] as number, a[1] as Uint8Array, a[2] as boolean);
+      case Op.SEND_QUEUED:
+        return this.sendQueued(a[0] as number, a[1] as Uint8Array);
       case Op.SHUTDOWN:
         return this.connection(a[0] as number).shutdown(a[1] as number);
       case Op.CLOSE:
@@ -248,24 +256,47 @@ export class ProcessSockets {
     }
   }
 
+  /** A send the worker did not wait for: written whatever the buffer holds (the worker keeps the bytes
+   *  in flight under HIGH_WATER); on a failed connection dropped, and the next send reports EPIPE. */
+  private sendQueued(id: number, data: Uint8Array): void {
+    Atomics.sub(this.ready, IN_FLIGHT + id, data.length);
+    const e = this.entries[id];
+    if (e?.kind !== 'connection' || e.conn.failed) return;
+    e.conn.socket.write(data);
+    this.update(id);
+  }
+
   private close(id: number): void {
     const e = this.entries[id];
     if (!e) throw new HostCallError(Errno.BADF, `no socket ${id}`);
     this.entries[id] = undefined;
     Atomics.store(this.ready, id, 0);
+    Atomics.store(this.ready, IN_FLIGHT + id, 0);
     if (e.kind === 'listener') e.listener.close();
     else e.conn.close();
   }
 
-  private async poll(readIds: number[], writeIds: number[], timeoutMs: number): Promise<void> {
-    if (this.anyReady(readIds, writeIds)) return;
-    let timedOut = false;
-    const timer = timeoutMs >= 0 ? setTimeout(() => ((timedOut = true), this.notify()), timeoutMs) : undefined;
-    try {
-      while (!timedOut && !this.closed && !this.anyReady(readIds, writeIds)) await this.changed();
-    } finally {
-      clearTimeout(timer);
+  private async poll(readIds: number[], writeIds: number[], timeoutMs: number): Promise<[number, Uint8Array][]> {
+    if (!this.anyReady(readIds, writeIds)) {
+      let timedOut = false;
+      const timer = timeoutMs >= 0 ? setTimeout(() => ((timedOut = true), this.notify()), timeoutMs) : undefined;
+      try {
+        while (!timedOut && !this.closed && !this.anyReady(readIds, writeIds)) await this.changed();
+      } finally {
+        clearTimeout(timer);
+      }
     }
+    // The guest is about to read what woke it: hand it over now rather than in a recv call.
+    const data: [number, Uint8Array][] = [];
+    for (const id of readIds) {
+      const e = this.entries[id];
+      if (e?.kind !== 'connection' || e.conn.readShut) continue;
+      const bytes = e.conn.take(RECV_CHUNK);
+      if (!bytes) continue;
+      data.push([id, bytes]);
+      this.update(id);
+    }
+    return data;
   }
 
   // ---- state ----

@@ -8,11 +8,15 @@
 
 /** Sockets one process can hold at once (listeners + connections); as the guest's fd table bound. */
 export const MAX_SOCKETS = 4096;
+/** The shared Int32Array: readiness words at [id], then bytes in flight at [IN_FLIGHT + id]. */
+export const IN_FLIGHT = MAX_SOCKETS;
+export const SHARED_WORDS = 2 * MAX_SOCKETS;
 
 /** Readiness bits of a socket id. Listener: READABLE = a connection is pending. */
 export const READABLE = 1; // data buffered, or end of stream, or an error to report
 export const WRITABLE = 2; // a send would not block (or would fail at once)
 export const HANGUP = 4; // the peer closed (or reset) the connection
+export const FAILED = 8; // sending can only fail now (reset, shut down for writing): sends take the call path
 
 /** Bytes one recv moves to the worker at most (the rest of a big read stays on the main thread). */
 export const RECV_CHUNK = 64 * 1024;
@@ -33,17 +37,21 @@ export const enum Op {
   RECV = 'sock.recv',
   /** [id, data, block] -> bytes taken */
   SEND = 'sock.send',
+  /** [id, data], as a cast (no answer): the worker counted data.length in IN_FLIGHT + id and goes on.
+   *  Used when the socket is writable and the bytes in flight stay under HIGH_WATER. */
+  SEND_QUEUED = 'sock.sendq',
   /** [id, how (SDFLAGS)] */
   SHUTDOWN = 'sock.shutdown',
   /** [id] */
   CLOSE = 'sock.close',
-  /** [readIds, writeIds, timeoutMs (-1 = none)] -> when one may be ready, or at the timeout */
+  /** [readIds, writeIds, timeoutMs (-1 = none)] -> when one may be ready, or at the timeout, with
+   *  the data of the read ids that have some: [id, bytes (at most RECV_CHUNK)][] (saves a recv) */
   POLL = 'sock.poll',
 }
 
 /** What the worker needs to build the guest's pre-opened sockets (part of the run message). */
 export interface SocketsInit {
-  /** Int32 per socket id: READABLE | WRITABLE | HANGUP. */
+  /** SHARED_WORDS Int32s: per socket id READABLE | WRITABLE | HANGUP | FAILED, then bytes in flight. */
   ready: SharedArrayBuffer;
   /** Listeners are ids 0 .. listeners-1, and the guest's fds 3, 4, ... */
   listeners: number;
