@@ -5,15 +5,18 @@ import { readFile, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import type { ExitStatus, Limits, SpawnOptions, WasmProcess } from '../../src/wasm/types.js';
+import type { ListenAddress, Listener } from '../../src/wasm/sockets/listen.js';
 import { InputError, UsageError } from '../errors.js';
 import { resolveSocketPath, socketFlag } from '../lib/node-connection.js';
-import { splitRunArgv } from '../run-argv.js';
+import { splitRunArgv, type SplitRunArgv } from '../run-argv.js';
 import { formatDuration, formatSize, parseCount, parseDuration, parseSize } from '../units.js';
 
 export default class Run extends Command {
   static override summary = 'Run a WebAssembly (WASI preview1) module in the sandbox.';
 
-  static override description = `Runs MODULE as a process, the way \`wasmtime run\` does. The guest sees only what you give it: its arguments (argv[0] is MODULE's file name), the --env variables (no host variable leaks in), the directories pre-opened with --dir, and stdin, stdout and stderr.
+  static override description = `Runs MODULE as a process, the way \`wasmtime run\` does. The guest sees only what you give it: its arguments (argv[0] is MODULE's file name), the --env variables (no host variable leaks in), the directories pre-opened with --dir, the TCP sockets pre-opened with --listen, and stdin, stdout and stderr.
+
+--listen HOST:PORT opens a listening TCP socket before the guest starts and gives it to the guest at fd 3 (the next --listen at fd 4, ...; --dir directories come after them), as wazero's sock.WithTCPListener and wasmtime's --tcplisten (accepted as a synonym) do. The guest accepts connections on it with sock_accept (Go: net.FileListener(os.NewFile(3, ""))). Port 0 picks a free port and prints "ww: listening on HOST:PORT (fd N)" on stderr. The sockets close when the guest ends. A guest with --listen always runs in this process, not on a node.
 
 ww's options go before MODULE. Everything after MODULE (after an optional \`--\`) is passed to the guest unchanged, even words such as --help. MODULE may be \`-\` to read the module from stdin; the guest's stdin is then empty.
 
@@ -26,11 +29,11 @@ Exit status:
   134  the guest trapped; stderr names the trap and the function
   137  a limit was exceeded (stderr names cpu, memory or wall), or killed
   130  interrupted by SIGINT (143: SIGTERM); the guest was killed
-  2    bad command line: unknown option, bad value, missing file or dir
+  2    bad command line: unknown option, bad value, missing file or dir, a --listen address that cannot be bound (in use, not this machine's)
   1    MODULE is not a valid WASI module that ww can run`;
 
   static override usage = [
-    'run [--dir HOST[::GUEST]]... [--env NAME=VALUE]... [--max-memory SIZE] [--timeout DURATION] [--fuel N] MODULE [-- ARGS...]',
+    'run [--dir HOST[::GUEST]]... [--listen HOST:PORT]... [--env NAME=VALUE]... [--max-memory SIZE] [--timeout DURATION] [--fuel N] MODULE [-- ARGS...]',
   ];
 
   static override examples = [
@@ -46,6 +49,10 @@ Exit status:
     },
     { description: 'Cap memory at 16 MiB and running time at 2 seconds.', command: '<%= config.bin %> run --max-memory 16M --timeout 2s examples/cpu-loop/cpu-loop.wasm -- 100000' },
     { description: 'Read the module from stdin.', command: 'cat examples/hello.wasm | <%= config.bin %> run -' },
+    {
+      description: 'Serve TCP on port 7000 with the Go echo server (it accepts on fd 3).',
+      command: '<%= config.bin %> run --listen 127.0.0.1:7000 examples/echo-go/echo.wasm',
+    },
   ];
 
   static override args = {
@@ -62,6 +69,13 @@ Exit status:
       multipleNonGreedy: true,
       helpValue: 'HOST[::GUEST]',
       description: 'pre-open the host directory HOST as GUEST inside the sandbox (default: the same path); repeatable',
+    }),
+    listen: Flags.string({
+      multiple: true,
+      multipleNonGreedy: true,
+      aliases: ['tcplisten'],
+      helpValue: 'HOST:PORT',
+      description: 'give the guest a TCP socket listening on HOST:PORT at fd 3 (the next at fd 4, ...); port 0 picks a free one; repeatable; --tcplisten is a synonym',
     }),
     env: Flags.string({
       multiple: true,
@@ -89,19 +103,23 @@ Exit status:
   };
 
   async run(): Promise<void> {
-    const split = splitRunArgv(this.argv);
+    const split = withListenValues(splitRunArgv(this.argv));
     const { args, flags } = await this.parse(Run, split.module === undefined ? split.options : [...split.options, '--', split.module]);
 
     const limits = parseLimits(flags);
     const env = parseEnv(flags.env ?? []);
     const preopens = await parsePreopens(flags.dir ?? []);
+    const listen = await parseListen(flags.listen ?? []);
+    if (listen.length > 0 && (flags.node || flags.detach)) {
+      throw new UsageError('--listen opens its sockets in this process, so the guest runs here: it cannot be combined with --node or --detach');
+    }
     const fromStdin = args.module === '-';
     const bytes = fromStdin ? await readModuleFromStdin() : await readModuleFile(args.module);
 
     // A running node takes the guest (--node/--detach insist on one); else it runs in this process.
     const socketPath = await resolveSocketPath(flags.socket);
     const { nodeIsListening, runOnNode } = await import('../lib/run-on-node.js');
-    if (flags.node || flags.detach || (await nodeIsListening(socketPath))) {
+    if (listen.length === 0 && (flags.node || flags.detach || (await nodeIsListening(socketPath)))) {
       process.exitCode = await runOnNode({
         module: bytes,
         argv: [fromStdin ? '-' : basename(args.module), ...split.guestArgs],
@@ -132,10 +150,12 @@ Exit status:
       const module = await runtime.load(bytes).catch((err: unknown) => {
         throw isModuleError(err) ? new InputError(`${describeModule(args.module)}: ${oneLine((err as Error).message)}`) : err;
       });
+      const listeners = await openListen(runtime, listen);
       const options: SpawnOptions = {
         args: [fromStdin ? '-' : basename(args.module), ...split.guestArgs],
         env,
         preopens,
+        listen: listeners,
         stdin: fromStdin ? new Uint8Array(0) : 'inherit',
         stdout: 'inherit',
         stderr: 'inherit',
@@ -145,6 +165,7 @@ Exit status:
       try {
         proc = runtime.spawn(module, options);
       } catch (err) {
+        for (const l of listeners) l.close();
         // e.g. --max-memory below the memory the module declares at start: fixable on the command line.
         if (isModuleError(err)) throw new UsageError(`${describeModule(args.module)} cannot run with these limits: ${oneLine((err as Error).message)}`);
         throw err;
@@ -206,6 +227,45 @@ export function parseEnv(entries: readonly string[]): Record<string, string> {
     env[entry.slice(0, eq)] = entry.slice(eq + 1);
   }
   return env;
+}
+
+const LISTEN_FLAGS = new Set(['--listen', '--tcplisten']);
+
+/**
+ * `--listen HOST:PORT` takes a value, but the split done before this command runs (run-argv.ts's
+ * RUN_VALUE_FLAGS) does not list it yet, so it took HOST:PORT for MODULE: give the value back to the
+ * option and split the rest again. (Not needed once RUN_VALUE_FLAGS lists --listen and --tcplisten.)
+ */
+function withListenValues(split: SplitRunArgv): SplitRunArgv {
+  const last = split.options[split.options.length - 1];
+  if (split.module === undefined || last === undefined || !LISTEN_FLAGS.has(last)) return split;
+  const rest = splitRunArgv(split.guestArgs);
+  return withListenValues({ options: [...split.options, split.module, ...rest.options], module: rest.module, guestArgs: rest.guestArgs });
+}
+
+/** `--listen HOST:PORT`, repeatable, in order (fd 3, 4, ...). */
+async function parseListen(entries: readonly string[]): Promise<ListenAddress[]> {
+  if (entries.length === 0) return [];
+  const { parseListenAddress } = await import('../../src/wasm/sockets/index.js');
+  return entries.map((entry) => {
+    try {
+      return parseListenAddress(entry);
+    } catch (err) {
+      throw new UsageError(`--listen: ${(err as Error).message}`);
+    }
+  });
+}
+
+/** Opens the --listen sockets (a bind failure is the command line's: exit 2); port 0 is reported on stderr. */
+async function openListen(runtime: { listen(a: readonly ListenAddress[]): Promise<Listener[]> }, addresses: ListenAddress[]): Promise<Listener[]> {
+  if (addresses.length === 0) return [];
+  const listeners = await runtime.listen(addresses).catch((err: Error) => {
+    throw err.name === 'ListenError' ? new UsageError(`--listen: ${err.message}`) : err;
+  });
+  listeners.forEach((l, i) => {
+    if (addresses[i]!.port === 0) process.stderr.write(`ww: listening on ${l.address} (fd ${3 + i})\n`);
+  });
+  return listeners;
 }
 
 /** `--dir HOST[::GUEST]`: HOST must be an existing directory; GUEST defaults to HOST as written. */
