@@ -41,7 +41,7 @@ test('ww run --listen 127.0.0.1:0 serves TCP clients with the Go echo server; st
   assert.match(stderr, /echo: served 3 connections, exiting/);
 });
 
-test('ww run --tcplisten (wasmtime\'s spelling) works too; a --dir pre-opened after the socket (fd 4) does not disturb Go's pre-open scan', async () => {
+test('ww run --tcplisten (wasmtime\'s spelling) works too; a --dir pre-opened after the socket (fd 4) does not disturb Go\'s pre-open scan', async () => {
   const child = spawn(process.execPath, [wwBin, 'run', '--tcplisten=127.0.0.1:0', '--dir', 'examples', echo, '1'], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   const port = await new Promise<number>((resolve) => {
