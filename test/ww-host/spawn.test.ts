@@ -155,3 +155,65 @@ test('over RPC: children spawned by a guest show in ps with the PPID of their pa
     await t.close();
   }
 });
+
+test('handles passed at spawn are moved: the child gets them as initial handles, the parent loses them; a child ending drops its handles', async () => {
+  // Child (initial handle 0 is a send end): sends 42 and ends. Parent: receives it, then EPIPE
+  // once the child has ended, since the child held the only send end.
+  const r = await run(
+    ex,
+    guest(`
+    (if (i32.eqz (call $initial (i32.const 0) (i32.const 48)))
+      (then
+        (drop (call $handle_kind (i32.load (i32.const 48)) (i32.const 52)))
+        (if (i32.eq (i32.load (i32.const 52)) (i32.const 3))
+          (then
+            (i32.store (i32.const 256) (i32.const 42))
+            (drop (call $chan_send (i32.load (i32.const 48)) (i32.const 0) (i32.const 256) (i32.const 4) (i32.const 0) (i32.const 0)))
+            (return)))))
+    (drop (call $chan_create (i32.const 0) (i32.const 32) (i32.const 36)))
+    (i32.store (i32.const 200) (call $o1))
+    (call $out (call $spawn (i32.load (i32.const 48)) (call $selfSpec (i32.const 0) (i32.const 200) (i32.const 1)) (i32.const 64) (i32.const 40)))
+    (call $out (call $handle_kind (call $o1) (i32.const 52)))
+    (call $out (call $chan_recv (call $o2) (i32.const 0) (i32.const 4096) (i32.const 100) (i32.const 56) (i32.const 300) (i32.const 4) (i32.const 60)))
+    (call $out (i32.load (i32.const 4096)))
+    (drop (call $proc_wait (call $o3) (i32.const 0) (i32.const 56) (i32.const 64) (i32.const 0) (i32.const 60)))
+    (call $out (call $chan_recv (call $o2) (i32.const 0) (i32.const 4096) (i32.const 100) (i32.const 56) (i32.const 300) (i32.const 4) (i32.const 60)))`),
+  );
+  deepStrictEqual(r.out, [0, E.BADF, 0, 42, E.PIPE]);
+});
+
+test('a guest paused while blocked on receive is frozen at once; a message sent meanwhile is delivered after resume', async () => {
+  const printed: number[] = [];
+  const a = await start(
+    ex,
+    guest(
+      `(drop (call $initial (i32.const 1) (i32.const 48)))
+      (drop (call $chan_create (i32.const 0) (i32.const 32) (i32.const 36)))
+      (drop (call $store_set (i32.load (i32.const 48)) (i32.const 1024) (i32.const 6) (call $o1)))
+      (call $out (i32.const 1))
+      (call $out (call $chan_recv (call $o2) (i32.const 0) (i32.const 4096) (i32.const 100) (i32.const 40) (i32.const 300) (i32.const 4) (i32.const 44)))
+      (call $out (i32.load (i32.const 4096)))`,
+      `(data (i32.const 1024) "paused")`,
+    ),
+    { stdout: (d) => void printed.push(...ints(d)) },
+  );
+  await eventually('A waits on its channel', () => printed.length === 1);
+  await ex.table.pause(a);
+  strictEqual(a.state, 'paused');
+  const b = await run(
+    ex,
+    guest(
+      `(drop (call $initial (i32.const 1) (i32.const 48)))
+      (drop (call $store_get (i32.load (i32.const 48)) (i32.const 1024) (i32.const 6) (i32.const 32)))
+      (i32.store (i32.const 256) (i32.const 99))
+      (call $out (call $chan_send (call $o1) (i32.const 0) (i32.const 256) (i32.const 4) (i32.const 0) (i32.const 0)))`,
+      `(data (i32.const 1024) "paused")`,
+    ),
+  );
+  deepStrictEqual(b.out, [0]);
+  strictEqual(a.state, 'paused');
+  deepStrictEqual(printed, [1]);
+  ex.table.resume(a);
+  await a.settled;
+  deepStrictEqual(printed, [1, 0, 99]);
+});
