@@ -199,3 +199,15 @@ test('a port in use is a ListenError before anything starts; a listener serves o
   proc.kill();
   await proc.wait();
 });
+
+test('pause takes effect while the guest waits on its sockets; after resume it serves the client that came meanwhile', async () => {
+  const { proc, port, stderr } = await spawnEcho(['1']);
+  await stderr.line(/listening on fd 3/);
+  await proc.pause();
+  assert.equal(proc.state, 'paused');
+  const c = await connectTo(port); // queued on the main thread while the guest is frozen
+  const answer = exchange(c, Buffer.from('while you were out'));
+  proc.resume();
+  assert.equal((await answer).toString(), 'while you were out');
+  assert.equal((await proc.wait()).code, 0, stderr.text);
+});
