@@ -13,6 +13,7 @@ export const E = { AGAIN: 6, BADF: 8, DEADLK: 16, FAULT: 21, INVAL: 28, MFILE: 3
  * slots ($o1 = 32, $o2 = 36, $o3 = 40, $o4 = 44), 64..127 an event record or a reason buffer,
  * 128..191 a spawn spec, 256.. data the tests place, 4096.. buffers; 24..31 the clock's scratch.
  */
+/** `data`: more module fields (data segments, globals, functions) placed after the memory. */
 export function guest(body: string, data = ''): string {
   const imports = Object.entries(WW_FUNCTIONS)
     .map(([name, n]) => `(import "ww" "${name}" (func $${name} (param ${'i32 '.repeat(n).trim()}) (result i32)))`)
