@@ -38,6 +38,12 @@ class AbiError extends Error {
   }
 }
 
+/** The host call of a process spawned without the ww host (a bare Runtime): every ww import answers
+ *  ENOSYS, as ABI.md says, instead of the module failing to link. */
+export const noWwHost: HostCall = (op) => {
+  throw new HostCallError(E.NOSYS, `${op}: this process has no ww host module; run it through an Executor (a node, or \`ww run\`)`);
+};
+
 const utf8 = new TextEncoder();
 const fromUtf8 = new TextDecoder();
 
