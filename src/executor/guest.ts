@@ -13,6 +13,7 @@ import {
   Kind,
   MAX_CHANNEL_CAPACITY,
   MAX_EVENTS,
+  MAX_HANDLES,
   MAX_MESSAGE_BYTES,
   MAX_PASSED_HANDLES,
   NONBLOCK,
@@ -441,7 +442,10 @@ export class GuestProcess {
           ch.pump(); // another receiver may have room for it
           return { tooBig: { bytes: m.data.length, handles: m.caps.length } };
         }
-        this.handles.room(m.caps.length, 'chan_recv');
+        if (this.handles.size + m.caps.length > MAX_HANDLES) {
+          ch.pump(); // another receiver may have room for its handles
+          this.handles.room(m.caps.length, 'chan_recv');
+        }
         ch.shift();
         return { data: m.data, handles: m.caps.map((c) => this.handles.adopt(c)) };
       }
