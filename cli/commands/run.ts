@@ -33,7 +33,7 @@ Exit status:
   1    MODULE is not a valid WASI module that ww can run`;
 
   static override usage = [
-    'run [--dir HOST[::GUEST]]... [--listen HOST:PORT]... [--env NAME=VALUE]... [--max-memory SIZE] [--timeout DURATION] [--fuel N] MODULE [-- ARGS...]',
+    'run [--dir HOST[::GUEST]]... [--env NAME=VALUE]... [--listen HOST:PORT]... [--max-memory SIZE] [--timeout DURATION] [--fuel N] MODULE [-- ARGS...]',
   ];
 
   static override examples = [
