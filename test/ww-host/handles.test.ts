@@ -106,3 +106,22 @@ test("another process's handle numbers are EBADF in this process, and its capabi
   strictEqual(held.has(self) && held.has(send) && held.has(recv), true);
   ex.table.kill(a);
 });
+
+test('a table holds 4096 handles: one more is EMFILE, and dropping one makes room', async () => {
+  const r = await run(
+    ex,
+    guest(`(local $n i32) (local $e i32)
+    (drop (call $initial (i32.const 0) (i32.const 48)))
+    (loop $l
+      (local.set $e (call $chan_create (i32.const 0) (i32.const 32) (i32.const 36)))
+      (if (i32.eqz (local.get $e)) (then (local.set $n (i32.add (local.get $n) (i32.const 1))) (br $l))))
+    (call $out (local.get $e))
+    (call $out (local.get $n))
+    (call $out (call $handle_dup (i32.load (i32.const 48)) (i32.const 40)))
+    (call $out (call $self (i32.const 40)))
+    (call $out (call $handle_drop (call $o1)))
+    (call $out (call $handle_dup (i32.load (i32.const 48)) (i32.const 40)))`),
+  );
+  // 2 initial handles + 2047 channels x 2 ends = 4096
+  deepStrictEqual(r.out, [E.MFILE, 2047, E.MFILE, E.MFILE, 0, 0]);
+});
