@@ -217,3 +217,36 @@ test('a guest paused while blocked on receive is frozen at once; a message sent 
   await a.settled;
   deepStrictEqual(printed, [1, 0, 99]);
 });
+
+test('pause, resume and kill through a Process handle: the child takes PAUSE and RESUME events, then ends killed', async () => {
+  // Child (initial handle 0 is a send end): polls events and sends each kind to the parent.
+  const r = await run(
+    ex,
+    guest(`
+    (if (i32.eqz (call $initial (i32.const 0) (i32.const 48)))
+      (then
+        (drop (call $handle_kind (i32.load (i32.const 48)) (i32.const 52)))
+        (if (i32.eq (i32.load (i32.const 52)) (i32.const 3))
+          (then
+            (loop $l
+              (if (i32.eqz (call $event_poll (i32.const 1) (i32.const 64)))
+                (then (drop (call $chan_send (i32.load (i32.const 48)) (i32.const 0) (i32.const 64) (i32.const 4) (i32.const 0) (i32.const 0)))))
+              (call $spin (i32.const 1000))
+              (br $l))))))
+    (drop (call $chan_create (i32.const 0) (i32.const 32) (i32.const 36)))
+    (i32.store (i32.const 200) (call $o1))
+    (call $out (call $spawn (i32.load (i32.const 48)) (call $selfSpec (i32.const 0) (i32.const 200) (i32.const 1)) (i32.const 64) (i32.const 40)))
+    (call $out (call $proc_pause (call $o3)))
+    (drop (call $chan_recv (call $o2) (i32.const 0) (i32.const 4096) (i32.const 4) (i32.const 56) (i32.const 300) (i32.const 4) (i32.const 60)))
+    (call $out (i32.load (i32.const 4096)))
+    (call $out (call $proc_resume (call $o3)))
+    (drop (call $chan_recv (call $o2) (i32.const 0) (i32.const 4096) (i32.const 4) (i32.const 56) (i32.const 300) (i32.const 4) (i32.const 60)))
+    (call $out (i32.load (i32.const 4096)))
+    (call $out (call $proc_kill (call $o3)))
+    (drop (call $proc_wait (call $o3) (i32.const 0) (i32.const 56) (i32.const 64) (i32.const 0) (i32.const 60)))
+    (call $out (i32.load (i32.const 56)))
+    (call $out (i32.load (i32.const 60)))`),
+  );
+  // spawn, pause, PAUSE, resume, RESUME, kill, code 137, reason "killed" (6 bytes)
+  deepStrictEqual(r.out, [0, 0, 1, 0, 2, 0, 137, 6]);
+});
