@@ -6,6 +6,7 @@ import { checkFraming, readShape, type ModuleShape } from './binary.js';
 import { ModuleError, type LoadedModule } from './types.js';
 import { Wasm, type WasmModule } from './webassembly.js';
 import { WW_FUNCTIONS, WW_MODULE } from './ww-host/abi.js';
+import { wwSignatureErrors } from './ww-host/signatures.js';
 
 export const WASI_MODULE = 'wasi_snapshot_preview1';
 export const PAGE_BYTES = 65536;
@@ -74,6 +75,12 @@ export function checkModule(bytes: Uint8Array): ModuleShape {
       `module imports what ww does not provide: ${list}. ww provides the functions of ${WASI_MODULE} ` +
         `(WASI preview 1) and of ${WW_MODULE} (guest-sdk/ABI.md) only; the module must define and export its own memory`,
     );
+  }
+  if (shape.imports.some((i) => i.module === WW_MODULE)) {
+    const wrong = wwSignatureErrors(bytes);
+    if (wrong.length > 0) {
+      throw new ModuleError(`module imports ${WW_MODULE} functions with the wrong signatures: ${wrong.join('; ')} (guest-sdk/ABI.md)`);
+    }
   }
   if (!shape.exports.some((e) => e.name === 'memory' && e.kind === 'memory')) {
     throw new ModuleError('module does not export its memory as `memory`: a WASI host reads arguments through it');

@@ -125,3 +125,17 @@ test('a table holds 4096 handles: one more is EMFILE, and dropping one makes roo
   // 2 initial handles + 2047 channels x 2 ends = 4096
   deepStrictEqual(r.out, [E.MFILE, 2047, E.MFILE, E.MFILE, 0, 0]);
 });
+
+test('a module importing a ww function with the wrong signature is refused at load, naming it and the ABI\'s', async () => {
+  const { rejects } = await import('node:assert/strict');
+  const { assemble } = await import('./helpers.js');
+  const bad = await assemble(`(module
+    (import "ww" "spawn" (func (param i32 i32) (result i32)))
+    (import "ww" "self" (func (param i32) (result i32)))
+    (memory (export "memory") 1) (func (export "_start")))`);
+  await rejects(ex.modules.put(bad), {
+    name: 'ModuleError',
+    message: 'module imports ww functions with the wrong signatures: ww.spawn is imported as (i32 i32) -> (i32); ' +
+      "the ABI's is (i32 i32 i32 i32) -> (i32) (guest-sdk/ABI.md)",
+  });
+});
