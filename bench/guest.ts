@@ -2,7 +2,10 @@
 // - spawn-from-guest: a guest spawns a tiny child (its own module) and waits for it, timed inside
 //   the guest; next to the same spawn-to-exit driven from JavaScript through the executor;
 // - ww host call round trip (handle_kind in a loop): what every ww call costs at least;
-// - channel throughput between two processes: messages/s and bytes/s for 16-byte and 64 KiB messages.
+// - channel throughput between two processes: messages/s and bytes/s for 16-byte and 64 KiB messages,
+//   next to the substrate's own figure: a MessageChannel between two worker threads (no Wasm, no
+//   backpressure) carrying the same messages.
+import { MessageChannel, Worker } from 'node:worker_threads';
 import { Executor } from '../src/executor/index.js';
 import { assemble, guest, ints } from '../test/ww-host/helpers.js';
 
@@ -72,6 +75,30 @@ const BENCH_GUEST = guest(`(local $i i32) (local $n i32) (local $t0 i32) (local 
       (call $out (i32.sub (call $nowUs) (local.get $t0)))
       (call $out (local.get $t1))))`);
 
+/** Messages/s of a plain MessageChannel between two worker threads: a sender posts n copies, the receiver counts. */
+async function messageChannelBaseline(size: number, n: number): Promise<number> {
+  const { port1, port2 } = new MessageChannel();
+  const receiver = new Worker(
+    `const { workerData, parentPort } = require('node:worker_threads');
+     let got = 0; workerData.port.on('message', () => { if (++got === workerData.n) { parentPort.postMessage('done'); workerData.port.close(); } });
+     parentPort.postMessage('ready');`,
+    { eval: true, workerData: { port: port2, n }, transferList: [port2] },
+  );
+  const sender = new Worker(
+    `const { workerData, parentPort } = require('node:worker_threads');
+     parentPort.once('message', () => { const data = new Uint8Array(workerData.size); const t0 = performance.now();
+       for (let i = 0; i < workerData.n; i++) workerData.port.postMessage(data); parentPort.postMessage(t0 + performance.timeOrigin); });`,
+    { eval: true, workerData: { port: port1, size, n }, transferList: [port1] },
+  );
+  await new Promise((r) => receiver.once('message', r));
+  const done = new Promise<number>((r) => receiver.once('message', () => r(performance.now() + performance.timeOrigin)));
+  const started = new Promise<number>((r) => sender.once('message', r));
+  sender.postMessage('go');
+  const [t0, t1] = await Promise.all([started, done]);
+  await Promise.all([sender.terminate(), receiver.terminate()]);
+  return n / ((t1 - t0) / 1000);
+}
+
 export async function main(): Promise<void> {
   const ex = await Executor.create({ peerId: 'bench', runtimeOptions: { poolSize: 2 } });
   try {
@@ -120,6 +147,15 @@ export async function main(): Promise<void> {
         messages: n,
         messages_per_s: Math.round(n / s),
         mib_per_s: Number(((n * size) / s / (1024 * 1024)).toFixed(1)),
+      });
+      const base = await messageChannelBaseline(size, n);
+      emit({
+        bench: 'channel-throughput',
+        impl: 'node-messagechannel-two-workers',
+        message_bytes: size,
+        messages: n,
+        messages_per_s: Math.round(base),
+        mib_per_s: Number(((base * size) / (1024 * 1024)).toFixed(1)),
       });
     }
   } finally {
