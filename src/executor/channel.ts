@@ -10,6 +10,27 @@ export interface Message {
   data: Uint8Array;
   /** Capabilities moved into the message: each holds one reference until received or discarded. */
   caps: Cap[];
+  /** The sender's account, charged messageCost() while the message is queued. */
+  account: QueueAccount;
+}
+
+/**
+ * What one process holds in the node's memory through channels: bytes queued by its sends and not
+ * yet received, and channels it created that are still open. Bounded, so that a guest cannot make
+ * the node allocate without end (a guest's own memory limit does not cover the node's).
+ */
+export class QueueAccount {
+  queuedBytes = 0;
+  openChannels = 0;
+  constructor(
+    readonly maxQueuedBytes: number,
+    readonly maxOpenChannels: number,
+  ) {}
+}
+
+/** Bytes a queued message costs its sender: its data, at least 64, plus 16 per capability. */
+export function messageCost(dataLength: number, caps: number): number {
+  return Math.max(64, dataLength) + 16 * caps;
 }
 
 export class ChannelEnd implements Cap {
@@ -39,10 +60,17 @@ export class Channel {
   readonly recv = new ChannelEnd(Kind.CHAN_RECV, this);
   private readonly queue: Message[] = [];
   private bytes = 0;
+  private uncounted = false;
   private readonly senders: (() => void)[] = [];
   private readonly receivers: (() => void)[] = [];
 
-  constructor(readonly capacity: number) {}
+  /** `creator` counts it among its open channels until both ends are closed. */
+  constructor(
+    readonly capacity: number,
+    private readonly creator: QueueAccount,
+  ) {
+    creator.openChannels++;
+  }
 
   get length(): number {
     return this.queue.length;
@@ -55,6 +83,7 @@ export class Channel {
   }
 
   push(m: Message): void {
+    m.account.queuedBytes += messageCost(m.data.length, m.caps.length);
     this.queue.push(m);
     this.bytes += m.data.length;
     this.wake(this.receivers);
@@ -66,6 +95,7 @@ export class Channel {
 
   shift(): Message {
     const m = this.queue.shift()!;
+    m.account.queuedBytes -= messageCost(m.data.length, m.caps.length);
     this.bytes -= m.data.length;
     this.wake(this.senders);
     return m;
@@ -92,7 +122,12 @@ export class Channel {
     if (end === this.recv) {
       const dropped = this.queue.splice(0);
       this.bytes = 0;
+      for (const m of dropped) m.account.queuedBytes -= messageCost(m.data.length, m.caps.length);
       for (const m of dropped) for (const c of m.caps) c.release();
+    }
+    if (this.send.closed && this.recv.closed && !this.uncounted) {
+      this.uncounted = true; // (a nested close of the other end may get here first)
+      this.creator.openChannels--;
     }
     for (const w of [...this.senders.splice(0), ...this.receivers.splice(0)]) w();
   }

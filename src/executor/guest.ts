@@ -13,6 +13,8 @@ import {
   Kind,
   MAX_CHANNEL_CAPACITY,
   MAX_EVENTS,
+  MAX_OPEN_CHANNELS,
+  MAX_QUEUED_BYTES,
   MAX_HANDLES,
   MAX_MESSAGE_BYTES,
   MAX_PASSED_HANDLES,
@@ -25,7 +27,7 @@ import {
   type SpawnArgs,
   type WaitAnswer,
 } from '../wasm/ww-host/abi.js';
-import { Channel, ChannelEnd } from './channel.js';
+import { Channel, ChannelEnd, QueueAccount, messageCost } from './channel.js';
 import { HandleTable, type Cap } from './handles.js';
 import { isContentId, type ModuleStore } from './modules.js';
 import { reasonText } from './reasons.js';
@@ -175,6 +177,8 @@ export class GuestProcess {
   /** Stops for calls blocked right now: the process ended, they must not wait on. */
   private readonly blocked = new Set<() => void>();
   private ended = false;
+  /** What this process holds in channels (bounded: see QueueAccount). */
+  readonly account = new QueueAccount(MAX_QUEUED_BYTES, MAX_OPEN_CHANNELS);
 
   constructor(
     private readonly host: WwHost,
@@ -399,7 +403,10 @@ export class GuestProcess {
     const asked = int(args, 'capacity');
     if (asked < 0 || asked > MAX_CHANNEL_CAPACITY) return fail(E.INVAL, `chan_create: capacity ${asked}; it is 0 (default ${DEFAULT_CHANNEL_CAPACITY}) to ${MAX_CHANNEL_CAPACITY} messages`);
     this.handles.room(2, 'chan_create');
-    const ch = new Channel(asked === 0 ? DEFAULT_CHANNEL_CAPACITY : asked);
+    if (this.account.openChannels >= this.account.maxOpenChannels) {
+      return fail(E.NOBUFS, `chan_create: this process has ${this.account.openChannels} channels open (at most ${this.account.maxOpenChannels}): close channels it no longer needs`);
+    }
+    const ch = new Channel(asked === 0 ? DEFAULT_CHANNEL_CAPACITY : asked, this.account);
     return [this.handles.add(ch.send, 'chan_create'), this.handles.add(ch.recv, 'chan_create')];
   }
 
@@ -420,7 +427,15 @@ export class GuestProcess {
       if (end.closed) return fail(E.PIPE, 'chan_send: the send end is closed');
       if (ch.recv.closed) return fail(E.PIPE, 'chan_send: the receive end is closed');
       if (ch.fits(data.length)) {
-        ch.push({ data, caps: passed.map((h) => this.handles.take(h)) });
+        const cost = messageCost(data.length, passed.length);
+        if (this.account.queuedBytes + cost > this.account.maxQueuedBytes) {
+          return fail(
+            E.NOBUFS,
+            `chan_send: this process's messages not yet received hold ${this.account.queuedBytes} bytes ` +
+              `(at most ${this.account.maxQueuedBytes}): let receivers catch up, or close channels nobody reads`,
+          );
+        }
+        ch.push({ data, caps: passed.map((h) => this.handles.take(h)), account: this.account });
         return 0;
       }
       if (flags & NONBLOCK) return fail(E.AGAIN, `chan_send: the channel is full (${ch.length} messages)`);

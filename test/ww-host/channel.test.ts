@@ -134,3 +134,59 @@ test('a sender blocked on a full channel gets EPIPE when another process closes 
   await a.settled;
   deepStrictEqual(printed, [0, E.PIPE]);
 });
+
+test("a process's messages not yet received are bounded (64 MiB): past it ENOBUFS; a receive makes room", async () => {
+  // 17 channels; into each, 1 MiB messages until it is full (4 per channel: the 4 MiB bound).
+  const r = await run(
+    ex,
+    guest(`(local $c i32) (local $e i32) (local $sent i32)
+    (drop (memory.grow (i32.const 17)))
+    (loop $chans
+      (drop (call $chan_create (i32.const 0) (i32.add (i32.const 1024) (i32.mul (local.get $c) (i32.const 8))) (i32.add (i32.const 1028) (i32.mul (local.get $c) (i32.const 8)))))
+      (block $full
+        (loop $fill
+          (local.set $e (call $chan_send (i32.load (i32.add (i32.const 1024) (i32.mul (local.get $c) (i32.const 8)))) (i32.const 1)
+            (i32.const 131072) (i32.const 1048576) (i32.const 0) (i32.const 0)))
+          (br_if $full (local.get $e))
+          (local.set $sent (i32.add (local.get $sent) (i32.const 1)))
+          (br $fill)))
+      (call $out (local.get $e))
+      (local.set $c (i32.add (local.get $c) (i32.const 1)))
+      (br_if $chans (i32.lt_u (local.get $c) (i32.const 17))))
+    (call $out (local.get $sent))
+    ;; one message received from the first channel: the 17th takes one more
+    (call $out (call $chan_recv (i32.load (i32.const 1028)) (i32.const 1) (i32.const 131072) (i32.const 1048576) (i32.const 40) (i32.const 300) (i32.const 4) (i32.const 44)))
+    (call $out (call $chan_send (i32.load (i32.const 1152)) (i32.const 1) (i32.const 131072) (i32.const 1048576) (i32.const 0) (i32.const 0)))
+    (call $out (call $chan_send (i32.load (i32.const 1152)) (i32.const 1) (i32.const 131072) (i32.const 1048576) (i32.const 0) (i32.const 0)))`),
+  );
+  const E_NOBUFS = 42;
+  deepStrictEqual(r.out, [...Array(16).fill(E.AGAIN), E_NOBUFS, 64, 0, 0, E_NOBUFS]);
+});
+
+test('a process may have 16384 channels open, even with their ends moved out of its table; closing them makes room', async () => {
+  // A sink channel (capacity 1024) takes the ends of new channels, 32 channels (64 handles) per message.
+  const r = await run(
+    ex,
+    guest(`(local $i i32) (local $e i32) (local $made i32)
+    (drop (call $chan_create (i32.const 1024) (i32.const 32) (i32.const 36)))
+    (block $done
+      (loop $batch
+        (local.set $i (i32.const 0))
+        (loop $one
+          (local.set $e (call $chan_create (i32.const 1) (i32.add (i32.const 2048) (i32.mul (local.get $i) (i32.const 8)))
+            (i32.add (i32.const 2052) (i32.mul (local.get $i) (i32.const 8)))))
+          (br_if $done (local.get $e))
+          (local.set $made (i32.add (local.get $made) (i32.const 1)))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br_if $one (i32.lt_u (local.get $i) (i32.const 32))))
+        (drop (call $chan_send (call $o1) (i32.const 1) (i32.const 0) (i32.const 0) (i32.const 2048) (i32.const 64)))
+        (br $batch)))
+    (call $out (local.get $e))
+    (call $out (local.get $made))
+    ;; dropping the sink's receive end discards its messages: the channels in them close
+    (call $out (call $handle_drop (call $o2)))
+    (call $out (call $chan_create (i32.const 1) (i32.const 40) (i32.const 44)))`),
+  );
+  const E_NOBUFS = 42;
+  deepStrictEqual(r.out, [E_NOBUFS, 16383, 0, 0]);
+});

@@ -65,6 +65,9 @@ export const MAX_CHANNEL_CAPACITY = 1024;
 export const MAX_NAME_BYTES = 255;
 export const MAX_STORE_NAMES = 10_000;
 export const MAX_EVENTS = 1024;
+/** Bytes one process's sent messages may hold in channel queues, and channels it may have open. */
+export const MAX_QUEUED_BYTES = 64 * 1024 * 1024;
+export const MAX_OPEN_CHANNELS = 16_384;
 
 /** The WASI errno numbers the ABI uses. */
 export const E = {
@@ -77,6 +80,7 @@ export const E = {
   IO: 29,
   MFILE: 33,
   MSGSIZE: 35,
+  NOBUFS: 42,
   NOENT: 44,
   NOEXEC: 45,
   NOSPC: 51,
