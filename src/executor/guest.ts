@@ -13,11 +13,12 @@ import {
   Kind,
   MAX_CHANNEL_CAPACITY,
   MAX_EVENTS,
-  MAX_OPEN_CHANNELS,
-  MAX_QUEUED_BYTES,
+  MAX_GUEST_SPAWNED,
   MAX_HANDLES,
   MAX_MESSAGE_BYTES,
+  MAX_OPEN_CHANNELS,
   MAX_PASSED_HANDLES,
+  MAX_QUEUED_BYTES,
   NONBLOCK,
   SPAWN_CID,
   SPAWN_LINK,
@@ -88,6 +89,8 @@ export interface WwHostOptions {
   pauseGraceMs: number;
   /** Also told of pause and resume (ExecutorOptions.guestEvents). */
   forward?: GuestEvents;
+  /** Live processes spawned by guests at once. Default MAX_GUEST_SPAWNED (4096). */
+  maxGuestSpawned?: number;
 }
 
 /** The ww host module of one executor: every process it spawns gets the `ww` imports. */
@@ -95,6 +98,8 @@ export class WwHost implements GuestEvents {
   readonly store = new CapabilityStore();
   readonly executorRef: Cap = new ExecutorRef();
   private readonly guests = new Map<number, () => GuestProcess>();
+  /** Live processes spawned by guests (bounded: a guest spawning without end must not take the node down). */
+  spawnedByGuests = 0;
 
   constructor(readonly opts: WwHostOptions) {}
 
@@ -319,6 +324,10 @@ export class GuestProcess {
     if (fuel !== undefined) limits.fuel = fuel;
     if (timeoutMs !== undefined) limits.timeoutMs = timeoutMs;
     const argv = a.argv.length > 0 ? a.argv : [a.flags & SPAWN_SELF ? (this.entry.argv[0] ?? 'self') : module.cid.slice(0, 12)];
+    const most = this.host.opts.maxGuestSpawned ?? MAX_GUEST_SPAWNED;
+    if (this.host.spawnedByGuests >= most) {
+      return fail(E.AGAIN, `spawn: the node already runs ${this.host.spawnedByGuests} processes spawned by guests (at most ${most}); wait for some to end`);
+    }
     let child: ProcessEntry;
     try {
       child = this.host.spawn(
@@ -338,6 +347,8 @@ export class GuestProcess {
       if (/shutting down/.test(message)) return fail(E.AGAIN, `spawn: ${message}`);
       return fail(E.NOEXEC, `spawn: ${message}`);
     }
+    this.host.spawnedByGuests++;
+    child.onEnd.add(() => this.host.spawnedByGuests--);
     for (const h of passed) this.handles.take(h); // their references went to the child
     if (a.flags & SPAWN_LINK) this.host.table.link(this.entry, child);
     return this.handles.add(new ProcessRef(child), 'spawn');

@@ -25,6 +25,8 @@ export interface ExecutorOptions {
   keepEnded?: number;
   guestEvents?: GuestEvents;
   log?: (line: string) => void;
+  /** Live processes spawned by guests at once (EAGAIN past it). Default 4096. */
+  maxGuestSpawned?: number;
 }
 
 /** A node's executor: the runtime, the module store, the process table and the capabilities over them. */
@@ -52,7 +54,7 @@ export class Executor {
       log: opts.log,
     });
     const modules = new ModuleStore(runtime, opts.dataDir);
-    ww = new WwHost({ table, modules, pauseGraceMs, forward: opts.guestEvents });
+    ww = new WwHost({ table, modules, pauseGraceMs, forward: opts.guestEvents, maxGuestSpawned: opts.maxGuestSpawned });
     return new Executor(runtime, table, modules, new ExecutorContext(table, modules, opts.peerId, ww), ww);
   }
 

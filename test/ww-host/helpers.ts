@@ -73,8 +73,13 @@ export function ints(bytes: Uint8Array | undefined): number[] {
   return out;
 }
 
-export async function testExecutor(opts: { poolSize?: number; pauseGraceMs?: number } = {}): Promise<Executor> {
-  return Executor.create({ peerId: 'test', pauseGraceMs: opts.pauseGraceMs, runtimeOptions: { poolSize: opts.poolSize ?? 2 } });
+export async function testExecutor(opts: { poolSize?: number; pauseGraceMs?: number; maxGuestSpawned?: number } = {}): Promise<Executor> {
+  return Executor.create({
+    peerId: 'test',
+    pauseGraceMs: opts.pauseGraceMs,
+    maxGuestSpawned: opts.maxGuestSpawned,
+    runtimeOptions: { poolSize: opts.poolSize ?? 2 },
+  });
 }
 
 /** Starts a WAT guest as a root process (initial handles: Executor, store), stdout captured. */

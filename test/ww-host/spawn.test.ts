@@ -250,3 +250,26 @@ test('pause, resume and kill through a Process handle: the child takes PAUSE and
   // spawn, pause, PAUSE, resume, RESUME, kill, code 137, reason "killed" (6 bytes)
   deepStrictEqual(r.out, [0, 0, 1, 0, 2, 0, 137, 6]);
 });
+
+test('processes spawned by guests are bounded node-wide: past the bound spawn is EAGAIN, and an end makes room', async () => {
+  const small = await testExecutor({ maxGuestSpawned: 3 });
+  try {
+    // Children (no initial handles) wait for an event that never comes.
+    const r = await run(
+      small,
+      guest(`(local $i i32)
+      (if (call $initial (i32.const 0) (i32.const 48)) (then (drop (call $event_poll (i32.const 0) (i32.const 64))) (return)))
+      (loop $l
+        (call $out (call $spawn (i32.load (i32.const 48)) (call $selfSpec (i32.const 0) (i32.const 0) (i32.const 0)) (i32.const 64)
+          (i32.add (i32.const 1024) (i32.mul (local.get $i) (i32.const 4)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br_if $l (i32.lt_u (local.get $i) (i32.const 4))))
+      (call $out (call $proc_kill (i32.load (i32.const 1024))))
+      (drop (call $proc_wait (i32.load (i32.const 1024)) (i32.const 0) (i32.const 40) (i32.const 64) (i32.const 0) (i32.const 44)))
+      (call $out (call $spawn (i32.load (i32.const 48)) (call $selfSpec (i32.const 0) (i32.const 0) (i32.const 0)) (i32.const 64) (i32.const 32)))`),
+    );
+    deepStrictEqual(r.out, [0, 0, 0, E.AGAIN, 0, 0]);
+  } finally {
+    await small.close();
+  }
+});

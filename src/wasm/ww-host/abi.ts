@@ -68,6 +68,8 @@ export const MAX_EVENTS = 1024;
 /** Bytes one process's sent messages may hold in channel queues, and channels it may have open. */
 export const MAX_QUEUED_BYTES = 64 * 1024 * 1024;
 export const MAX_OPEN_CHANNELS = 16_384;
+/** Live processes spawned by guests on one node. */
+export const MAX_GUEST_SPAWNED = 4096;
 
 /** The WASI errno numbers the ABI uses. */
 export const E = {
