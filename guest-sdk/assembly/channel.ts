@@ -14,7 +14,8 @@ export const MAX_MESSAGE_HANDLES: i32 = 64;
 export class Channel {
   constructor(readonly sender: Sender, readonly receiver: Receiver) {}
 
-  /** A channel buffering at most `capacity` messages (0: the host's default, 16; at most 1024). */
+  /** A channel buffering at most `capacity` messages (0: the host's default, 16; at most 1024).
+   * ENOBUFS: this process already has 16384 channels open. */
   static create(capacity: i32 = 0): Result<Channel> {
     const errno = ww_chan_create(capacity, out, out + 4);
     if (errno != 0) return wwErr<Channel>(errno, "chan_create");
@@ -51,8 +52,9 @@ export class Message {
 
 /** The send end of a channel. */
 export class Sender extends Handle {
-  /** Queues a message; blocks while the buffer is full. EPIPE: the receive end is closed. The
-   * handles are moved to the receiver (on success they leave this process; `forget()` is called). */
+  /** Queues a message; blocks while the buffer is full. EPIPE: the receive end is closed. ENOBUFS:
+   * this process's messages not yet received would exceed 64 MiB (all channels). The handles are
+   * moved to the receiver (on success they leave this process; `forget()` is called). */
   send(data: Uint8Array, handles: Handle[] = []): Errno {
     return sendWith(this.h, 0, data, handles);
   }

@@ -63,7 +63,7 @@ export function errnoText(errno: Errno): string {
     case Errno.MFILE: return "EMFILE (too many handles)";
     case Errno.MSGSIZE: return "EMSGSIZE (message too large)";
     case Errno.NAMETOOLONG: return "ENAMETOOLONG (name too long)";
-    case Errno.NOBUFS: return "ENOBUFS (buffer too small)";
+    case Errno.NOBUFS: return "ENOBUFS (no buffer space: too much queued or open)";
     case Errno.NOENT: return "ENOENT (no such entry)";
     case Errno.NOEXEC: return "ENOEXEC (not a runnable module)";
     case Errno.NOMEM: return "ENOMEM (out of memory)";
