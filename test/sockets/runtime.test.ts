@@ -211,3 +211,22 @@ test('pause takes effect while the guest waits on its sockets; after resume it s
   assert.equal((await answer).toString(), 'while you were out');
   assert.equal((await proc.wait()).code, 0, stderr.text);
 });
+
+test('a client that sends 3 MB before it reads anything gets all of it back (backpressure both ways, no loss)', async () => {
+  const { proc, port, stderr } = await spawnEcho(['1']);
+  const c = await connectTo(port);
+  c.pause(); // not reading: the guest's sends fill up and it must stop reading too
+  const data = randomBytes(3 * 1024 * 1024);
+  const got: Buffer[] = [];
+  const ended = new Promise<void>((resolve, reject) => {
+    c.on('data', (d: Buffer) => got.push(d));
+    c.on('end', resolve);
+    c.on('error', reject);
+  });
+  c.end(data);
+  await new Promise((r) => setTimeout(r, 100)); // let every buffer on the way fill (correctness does not depend on it)
+  c.resume();
+  await ended;
+  assert.ok(Buffer.concat(got).equals(data), `${Buffer.concat(got).length} of ${data.length} bytes back`);
+  assert.equal((await proc.wait()).code, 0, stderr.text);
+});
