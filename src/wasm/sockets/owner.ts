@@ -279,7 +279,8 @@ export class ProcessSockets {
   private async poll(readIds: number[], writeIds: number[], timeoutMs: number): Promise<[number, Uint8Array][]> {
     if (!this.anyReady(readIds, writeIds)) {
       let timedOut = false;
-      const timer = timeoutMs >= 0 ? setTimeout(() => ((timedOut = true), this.notify()), timeoutMs) : undefined;
+      // (setTimeout takes at most 2^31-1 ms; a longer wait returns then and poll_oneoff waits again)
+      const timer = timeoutMs >= 0 ? setTimeout(() => ((timedOut = true), this.notify()), Math.min(timeoutMs, 0x7fffffff)) : undefined;
       try {
         while (!timedOut && !this.closed && !this.anyReady(readIds, writeIds)) await this.changed();
       } finally {
