@@ -191,13 +191,19 @@ test('kill while blocked in accept: the process ends killed and its listener and
   assert.ok(await refused(listeners[1]!.port));
 });
 
-test('a port in use is a ListenError before anything starts; a listener serves one process only', async () => {
+test('a port in use is a ListenError before anything starts; a listener serves one process only; a bad listen option takes nothing', async () => {
   const [first] = await rt.listen([{ host: '127.0.0.1', port: 0 }]);
   await assert.rejects(rt.listen([{ host: '127.0.0.1', port: first!.port }]), (err: unknown) => err instanceof ListenError && err.code === 'EADDRINUSE');
   const proc = rt.spawn(echo, { args: ['echo.wasm', '1'], listen: [first!] });
   assert.throws(() => rt.spawn(echo, { args: ['echo.wasm', '1'], listen: [first!] }), /already given to a process/);
   proc.kill();
   await proc.wait();
+  const [second] = await rt.listen([{ host: '127.0.0.1', port: 0 }]);
+  assert.throws(() => rt.spawn(echo, { args: ['echo.wasm'], listen: [second!, second!] }), /the same listener is given twice/);
+  assert.throws(() => rt.spawn(echo, { args: ['echo.wasm'], listen: [second!], hostCalls: { sock: () => 0 } }), /'sock' host calls answer a process's pre-opened sockets/);
+  assert.equal(second!.taken, false, 'a spawn that throws takes nothing');
+  second!.close();
+  assert.throws(() => rt.spawn(echo, { args: ['echo.wasm'], listen: [second!] }), /is closed; open a new one/);
 });
 
 test('pause takes effect while the guest waits on its sockets; after resume it serves the client that came meanwhile', async () => {
