@@ -6,7 +6,12 @@ import { startTestNode } from '../executor/helpers.js';
 import { assemble } from './helpers.js';
 
 const t = await startTestNode();
-after(() => t.close());
+// Awaited, not pipelined (see spawn.test.ts): calls on it must not be canceled by a collected result.
+const { executor } = await t.client.node.executor();
+after(async () => {
+  executor.release();
+  await t.close();
+});
 
 /** Accepts one connection on fd 3, reads up to 64 bytes, writes them back, exits. */
 const echoOnce = `(module
@@ -26,7 +31,7 @@ const echoOnce = `(module
     (drop (call $write (local.get $fd) (i32.const 0) (i32.const 1) (i32.const 8)))))`;
 
 test('spawn with listen: the guest accepts on fd 3 at the address spawn reports', async () => {
-  const { process, listening } = await t.executor.spawn({ spec: { moduleBytes: await assemble(echoOnce), argv: ['echo-once'], listen: ['127.0.0.1:0'] } });
+  const { process, listening } = await executor.spawn({ spec: { moduleBytes: await assemble(echoOnce), argv: ['echo-once'], listen: ['127.0.0.1:0'] } });
   strictEqual(listening.length, 1);
   match(listening[0], /^127\.0\.0\.1:\d+$/);
   const port = Number(listening[0].split(':')[1]);
@@ -43,5 +48,5 @@ test('spawn with listen: the guest accepts on fd 3 at the address spawn reports'
 });
 
 test('spawn with a bad listen address fails with a message saying what to write', async () => {
-  await rejects(async () => await t.executor.spawn({ spec: { moduleBytes: await assemble(echoOnce), listen: ['nonsense'] } }), /must be HOST:PORT/);
+  await rejects(async () => await executor.spawn({ spec: { moduleBytes: await assemble(echoOnce), listen: ['nonsense'] } }), /must be HOST:PORT/);
 });

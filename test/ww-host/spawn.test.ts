@@ -128,18 +128,19 @@ const treeGuest = guest(`
 
 test('over RPC: children spawned by a guest show in ps with the PPID of their parent, and killing the parent ends them', async () => {
   const t = await startTestNode();
+  // Awaited, not pipelined: TestNode.executor is pipelined from a result the client may collect
+  // (GC) while calls on it are outstanding, which cancels them ("call canceled by the caller").
+  const { executor } = await t.client.node.executor();
   try {
     const printed: number[] = [];
     const { ByteSink } = await import('../../src/capnp-gen/ww.rpc.js');
     const { serve } = await import('../../src/rpc/index.js');
     const sink = serve(ByteSink, { write: ({ data }: { data: Uint8Array }) => void printed.push(...ints(data)) });
-    const { process: parent, pid } = await t.spawn({
-      moduleBytes: await assemble(treeGuest),
-      argv: ['tree'],
-      stdout: { mode: OutputMode.sink, sink },
+    const { process: parent, pid } = await executor.spawn({
+      spec: { moduleBytes: await assemble(treeGuest), argv: ['tree'], stdout: { mode: OutputMode.sink, sink } },
     });
     await eventually('two children spawned', () => printed.length === 2);
-    const { processes } = await t.executor.ps();
+    const { processes } = await executor.ps();
     const byPid = new Map(processes.map((p) => [p.pid, p]));
     for (const c of printed) {
       strictEqual(byPid.get(c)?.ppid, pid);
@@ -147,11 +148,12 @@ test('over RPC: children spawned by a guest show in ps with the PPID of their pa
     }
     await parent.kill();
     for (const c of printed) {
-      const { process: child } = t.executor.process({ pid: c });
+      const { process: child } = await executor.process({ pid: c });
       const { status } = await child.wait();
       strictEqual(status.reason, 'killed');
     }
   } finally {
+    executor.release();
     await t.close();
   }
 });
