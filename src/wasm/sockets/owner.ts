@@ -234,8 +234,9 @@ export class ProcessSockets {
         this.update(id);
         return data;
       }
-      if (conn.error) throw new HostCallError(conn.error, 'connection reset by peer');
-      if (conn.eof) return new Uint8Array(0);
+      // A failed write (EPIPE) means the peer is gone: reading sees the end of the stream, as POSIX.
+      if (conn.error && conn.error !== Errno.PIPE) throw new HostCallError(conn.error, 'connection reset by peer');
+      if (conn.eof || conn.error) return new Uint8Array(0);
       if (!block) throw new HostCallError(Errno.AGAIN, 'no data');
       await this.changed();
     }
