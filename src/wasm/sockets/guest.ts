@@ -74,13 +74,16 @@ export class GuestSockets implements SocketWaiter {
   wait(read: SocketBackend[], write: SocketBackend[], timeoutMs: number | undefined): void {
     const data = this.call(Op.POLL, [ids(read), ids(write), timeoutMs === undefined ? -1 : timeoutMs]) as [number, Uint8Array][];
     for (const [id, bytes] of data) {
-      for (const b of read) if (b instanceof GuestConnection && b.id === id) b.deliver(bytes);
+      read.find((b): b is GuestConnection => b instanceof GuestConnection && b.id === id)?.deliver(bytes);
     }
   }
 }
 
+/** The distinct socket ids of these backends (a guest may subscribe to one fd twice). */
 function ids(backends: SocketBackend[]): number[] {
-  return backends.map((b) => (b instanceof GuestListener || b instanceof GuestConnection ? b.id : -1)).filter((id) => id >= 0);
+  const out = new Set<number>();
+  for (const b of backends) if (b instanceof GuestListener || b instanceof GuestConnection) out.add(b.id);
+  return [...out];
 }
 
 class GuestListener implements SocketBackend {
@@ -129,9 +132,16 @@ class GuestConnection implements SocketBackend {
     throw new WasiError(Errno.INVAL);
   }
 
-  /** Data the main thread sent along with a poll answer (only for a connection with nothing unread). */
+  /** Data the main thread sent along with a poll answer (the connection had nothing unread, or it would
+   *  have been ready without waiting; appended all the same). */
   deliver(bytes: Uint8Array): void {
-    if (this.at < this.inbox.length) throw new Error(`socket ${this.id}: data delivered over unread data`);
+    const left = this.inbox.length - this.at;
+    if (left > 0) {
+      const joined = new Uint8Array(left + bytes.length);
+      joined.set(this.inbox.subarray(this.at));
+      joined.set(bytes, left);
+      bytes = joined;
+    }
     this.inbox = bytes;
     this.at = 0;
   }
