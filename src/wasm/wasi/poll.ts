@@ -91,9 +91,11 @@ export function pollOneoff(subs: Subscription[], waiter?: SocketWaiter): PollEve
       else others = true;
     }
     const wait = earliest === undefined ? undefined : earliest - now;
-    if (read.length + write.length > 0) {
+    // A clock due within FD_RECHECK_NS is slept for here: the waiter's timers are only as precise as
+    // the main thread's (1 ms), and sockets are checked again right after.
+    if (read.length + write.length > 0 && (wait === undefined || wait > FD_RECHECK_NS)) {
       // Fds the waiter cannot watch (none in practice: only sockets are ever not ready) are re-checked.
-      const bound = others && (wait === undefined || wait > FD_RECHECK_NS) ? FD_RECHECK_NS : wait;
+      const bound = others ? FD_RECHECK_NS : wait;
       waiter!.wait(read, write, bound === undefined ? undefined : Math.max(0, Number(bound) / 1e6));
       continue;
     }
