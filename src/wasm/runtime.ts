@@ -56,6 +56,8 @@ export class Runtime {
   private readonly loading = new Map<string, Promise<CompiledModule>>();
   private readonly instrumenter: Instrumenter | undefined;
   private readonly live = new Set<Process>();
+  /** Listeners opened by listen(): the ones no process took are closed with the runtime. */
+  private readonly opened = new Set<Listener>();
   private nextPid = 1;
   private closed = false;
 
@@ -111,10 +113,14 @@ export class Runtime {
   /**
    * Opens listening TCP sockets for a process to be spawned with (SpawnOptions.listen): all or none.
    * Rejects with ListenError (address in use, not an address of this machine, ...); port 0 binds a
-   * free port, which the Listener reports. Listeners never given to a process must be closed.
+   * free port, which the Listener reports. Listeners never given to a process are closed by close().
    */
-  listen(addresses: readonly ListenAddress[]): Promise<Listener[]> {
-    return openListeners(addresses);
+  async listen(addresses: readonly ListenAddress[]): Promise<Listener[]> {
+    if (this.closed) throw new Error('the runtime is closed');
+    const listeners = await openListeners(addresses);
+    for (const l of this.opened) if (l.isClosed) this.opened.delete(l); // (ended with their processes)
+    for (const l of listeners) this.opened.add(l);
+    return listeners;
   }
 
   /** Starts a process. Throws ModuleError if the module cannot run under the given limits
@@ -177,6 +183,8 @@ export class Runtime {
     if (this.closed) return;
     this.closed = true;
     for (const p of [...this.live]) p.kill();
+    for (const l of this.opened) l.close(); // (those processes took are closed already)
+    this.opened.clear();
     this.instrumenter?.close();
     await this.pool.close();
   }

@@ -236,3 +236,12 @@ test('a client that sends 3 MB before it reads anything gets all of it back (bac
   assert.ok(Buffer.concat(got).equals(data), `${Buffer.concat(got).length} of ${data.length} bytes back`);
   assert.equal((await proc.wait()).code, 0, stderr.text);
 });
+
+test('closing the runtime closes the listeners it opened that no process took', async () => {
+  const own = await Runtime.create({ poolSize: 1 });
+  const [idle] = await own.listen([{ host: '127.0.0.1', port: 0 }]);
+  await own.close();
+  assert.ok(idle!.isClosed);
+  assert.ok(await refused(idle!.port));
+  await assert.rejects(own.listen([{ host: '127.0.0.1', port: 0 }]), /the runtime is closed/);
+});
