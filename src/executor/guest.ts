@@ -115,8 +115,10 @@ export class WwHost implements GuestEvents {
   spawn(req: SpawnRequest, moved?: Cap[]): ProcessEntry {
     let entry: ProcessEntry | undefined;
     let guest: GuestProcess | undefined;
-    const get = (): GuestProcess => (guest ??= new GuestProcess(this, entry!, req, moved ?? [this.executorRef, this.store]));
-    const ww: HostCallHandler = (op, args) => get().call(op, args);
+    // What children inherit; not the whole request (its stdin and module need not stay alive).
+    const own: Inherited = { limits: req.limits, stdout: req.stdout, stderr: req.stderr };
+    const get = (): GuestProcess => (guest ??= new GuestProcess(this, entry!, own, moved ?? [this.executorRef, this.store]));
+    const ww: HostCallHandler = (op, args) => (entry?.status ? fail(E.IO, 'the process has ended') : get().call(op, args));
     const e = this.table.spawn({ ...req, hostCalls: { ...req.hostCalls, ww } });
     entry = e;
     this.guests.set(e.pid, get);
@@ -147,6 +149,9 @@ export class WwHost implements GuestEvents {
     this.store.clear();
   }
 }
+
+/** What a process's children inherit from its own spawn request. */
+type Inherited = Pick<SpawnRequest, 'limits' | 'stdout' | 'stderr'>;
 
 const fail = (errno: number, message: string): never => {
   throw new HostCallError(errno, message);
@@ -188,7 +193,7 @@ export class GuestProcess {
   constructor(
     private readonly host: WwHost,
     readonly entry: ProcessEntry,
-    private readonly req: SpawnRequest,
+    private readonly req: Inherited,
     initial: Cap[],
   ) {
     this.initial = initial.map((c) => this.handles.adopt(c));
