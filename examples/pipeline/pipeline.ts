@@ -7,8 +7,9 @@
 // The source reads the files of the pre-opened directory and cuts them into chunks (default 64 KiB);
 // every mapper takes chunks from the one shared work channel (each message goes to one of them) and
 // counts lines, words and bytes; the reducer merges the counts per file (a word cut by a chunk border
-// is counted once) and sends the report back. Channels close in order: the source closes the work
-// channel, so mappers end; when the last mapper ends, the counts channel is closed for the reducer.
+// is counted once) and sends the report back, a line per message. Channels close in order: the
+// source closes the work channel, so mappers end; when the last mapper ends, the counts channel is
+// closed for the reducer, which reports and ends, which closes the report channel for the source.
 import {
   args, Channel, Errno, errnoText, eprintln, Executor, exit, initialHandle, isFile, listDir, print, Process,
   readFile, Receiver, Sender, SpawnOptions,
@@ -28,8 +29,9 @@ function source(): void {
   const dir = argv[1];
   const mappers = argv.length > 2 ? I32.parseInt(argv[2]) : 2;
   const chunkBytes = argv.length > 3 ? I32.parseInt(argv[3]) : 64 * 1024;
-  if (mappers < 1 || mappers > 64 || chunkBytes < 1 || chunkBytes > 1 << 20) {
-    eprintln("pipeline: MAPPERS must be 1-64 and CHUNK_BYTES 1-1048576");
+  // A chunk travels in one message (at most 1 MiB) together with its path.
+  if (mappers < 1 || mappers > 64 || chunkBytes < 1 || chunkBytes > 1_000_000) {
+    eprintln("pipeline: MAPPERS must be 1-64 and CHUNK_BYTES 1-1000000");
     exit(2);
   }
   const executor = Executor.initial();
@@ -76,8 +78,12 @@ function source(): void {
   }
   work.sender.close();
 
-  const result = report.receiver.recv().value;
-  print(result.text());
+  // One message per line of the report, until the reducer ends (its send end closes with it).
+  while (true) {
+    const line = report.receiver.recv();
+    if (line.errno == Errno.PIPE) break;
+    print(line.value.text());
+  }
   for (let i = 0; i < stages.length; i++) {
     const status = stages[i].wait().value;
     if (!status.normal) die("a stage ended with " + status.reason, Errno.IO);
@@ -178,7 +184,6 @@ function reducer(): void {
   }
   // Files in the source's order (by name); a word cut by a chunk border was counted twice.
   const keys = files.keys().sort((a: i32, b: i32): i32 => a - b);
-  let text = "";
   let lines: u64 = 0, words: u64 = 0, total: u64 = 0;
   for (let k = 0; k < keys.length; k++) {
     const fc = files.get(keys[k]);
@@ -186,13 +191,16 @@ function reducer(): void {
     for (let c = 1; c < fc.chunks; c++) {
       if (fc.ends[c - 1] == 1 && fc.starts[c] == 1) fc.words--;
     }
-    text += row(fc.lines, fc.words, fc.bytes, fc.path);
+    send(report, row(fc.lines, fc.words, fc.bytes, fc.path));
     lines += fc.lines;
     words += fc.words;
     total += fc.bytes;
   }
-  text += row(lines, words, total, "total");
-  const errno = report.sendText(text);
+  send(report, row(lines, words, total, "total"));
+}
+
+function send(to: Sender, text: string): void {
+  const errno = to.sendText(text);
   if (errno != 0) die("send report", errno);
 }
 

@@ -115,9 +115,14 @@ describe('the ww examples through an Executor', () => {
     const wordcount = await runGuest(ex, WORDCOUNT, ['wordcount.wasm', '/text'], { preopens });
     assert.equal(wordcount.reason, 'normal', wordcount.stderr);
     assert.equal(lines(wordcount.stdout).length, 5, wordcount.stdout); // 4 files and the total
-    const r = await runGuest(ex, PIPELINE, ['pipeline.wasm', '/text', '3'], { preopens });
-    assert.equal(r.reason, 'normal', r.stderr);
-    assert.equal(r.stdout, wordcount.stdout);
+    for (const chunk of ['65536', '1000000']) {
+      const r = await runGuest(ex, PIPELINE, ['pipeline.wasm', '/text', '3', chunk], { preopens });
+      assert.equal(r.reason, 'normal', r.stderr);
+      assert.equal(r.stdout, wordcount.stdout, `${chunk}-byte chunks`);
+    }
+    const tooBig = await runGuest(ex, PIPELINE, ['pipeline.wasm', '/text', '3', '1000001'], { preopens });
+    assert.equal(tooBig.reason, 'exit: 2');
+    assert.equal(tooBig.stderr, 'pipeline: MAPPERS must be 1-64 and CHUNK_BYTES 1-1000000\n');
   });
 
   test('pipeline without its directory pre-opened says so and exits 1', async () => {
