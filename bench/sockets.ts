@@ -1,6 +1,7 @@
 // Socket echo round trip through a guest (issue 5): the Go echo server (examples/echo-go) on a
 // pre-opened listener under the runtime, next to a plain Node net echo server in the same process
-// and run. One connection, a small message, sequential round trips. Prints JSON lines.
+// and run: round trips of a small message on one connection (sequential), and a 32 MiB stream
+// echoed on one connection (MB/s each way). Prints JSON lines.
 // Run alone: `npx tsc -p . && node -e "import('./dist/bench/sockets.js').then(m => m.main())"`.
 
 import { readFileSync } from 'node:fs';
@@ -48,6 +49,31 @@ async function roundTrips(port: number, n: number): Promise<number[]> {
   return times;
 }
 
+/** Streams `total` bytes through an echo server on one connection (writing and reading at once); MB/s. */
+async function throughput(port: number, total: number): Promise<number> {
+  const sock: Socket = connect({ host: '127.0.0.1', port });
+  await once(sock, 'connect');
+  const chunk = Buffer.alloc(64 * 1024, 'y');
+  const t = performance.now();
+  let got = 0;
+  const done = new Promise<void>((resolve) =>
+    sock.on('data', (d: Buffer) => {
+      got += d.length;
+      if (got >= total) resolve();
+    }),
+  );
+  for (let sent = 0; sent < total; sent += chunk.length) {
+    if (!sock.write(chunk)) await once(sock, 'drain');
+  }
+  await done;
+  const seconds = (performance.now() - t) / 1000;
+  sock.end();
+  await once(sock, 'close');
+  return Math.round((total / 1e6 / seconds) * 10) / 10;
+}
+
+const STREAM_BYTES = 32 * 1024 * 1024;
+
 async function nodeEcho(n: number): Promise<void> {
   const server = createServer({ noDelay: true }, (s) => s.pipe(s));
   server.listen(0, '127.0.0.1');
@@ -55,6 +81,7 @@ async function nodeEcho(n: number): Promise<void> {
   const port = (server.address() as { port: number }).port;
   await roundTrips(port, 200);
   emit({ bench: 'socket-echo-rtt', impl: 'node net echo server', message_bytes: MESSAGE.length, ...quantiles(await roundTrips(port, n)) });
+  emit({ bench: 'socket-echo-stream', impl: 'node net echo server', bytes: STREAM_BYTES, mb_per_s: await throughput(port, STREAM_BYTES) });
   server.close();
 }
 
@@ -64,7 +91,7 @@ async function guestEcho(n: number, instrument: boolean): Promise<void> {
     const module = await rt.load(readFileSync(join(repoRoot(), 'examples', 'echo-go', 'echo.wasm')));
     const listeners = await rt.listen([{ host: '127.0.0.1', port: 0 }]);
     const port = listeners[0]!.port;
-    const proc = rt.spawn(module, { args: ['echo.wasm', '2'], listen: listeners, stderr: 'ignore' });
+    const proc = rt.spawn(module, { args: ['echo.wasm', '3'], listen: listeners, stderr: 'ignore' });
     await roundTrips(port, 200);
     const times = await roundTrips(port, n);
     emit({
@@ -72,6 +99,12 @@ async function guestEcho(n: number, instrument: boolean): Promise<void> {
       impl: `ww Go guest (examples/echo-go)${instrument ? ', instrumented' : ''}`,
       message_bytes: MESSAGE.length,
       ...quantiles(times),
+    });
+    emit({
+      bench: 'socket-echo-stream',
+      impl: `ww Go guest (examples/echo-go)${instrument ? ', instrumented' : ''}`,
+      bytes: STREAM_BYTES,
+      mb_per_s: await throughput(port, STREAM_BYTES),
     });
     await proc.wait();
   } finally {
