@@ -44,6 +44,10 @@ const clientFinalizer = new FinalizationRegistry<Hook>((hook) => hook.release())
 export class Client {
   #hook: Hook | null;
   readonly iface: InterfaceDesc;
+  /** @internal For a pipelined capability: the call's result, kept reachable while this reference
+   *  is, so the GC cannot cancel the call (or release its results) under a pipeline still in use —
+   *  as in C++, the question lives while its promise or any pipelined capability does. */
+  _pipelineOf: RemotePromise<unknown> | undefined = undefined;
 
   constructor(hook: Hook, iface: InterfaceDesc) {
     this.#hook = hook;
@@ -61,6 +65,7 @@ export class Client {
     const h = this.#hook;
     if (!h) return;
     this.#hook = null;
+    this._pipelineOf = undefined;
     clientFinalizer.unregister(this);
     h.release();
   }
@@ -207,6 +212,7 @@ export class RemotePromise<T> implements PromiseLike<T> {
     let c = this._pipelined.get(key);
     if (!c) {
       c = makeClient(this._result.pipeline(path), iface);
+      c._pipelineOf = this;
       this._pipelined.set(key, c);
     }
     return c;

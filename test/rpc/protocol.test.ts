@@ -215,6 +215,37 @@ test('a capability dropped without release() is released by the garbage collecto
   serverConn.close();
 });
 
+test('a pipelined capability keeps working after its call result was dropped and collected', async () => {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const [a, b] = memoryPair();
+  const store = serve(Store, new StoreImpl());
+  const serverConn = new Connection(b, { bootstrap: store });
+  store.release();
+  const conn = new Connection(a);
+  const remote = conn.bootstrap(Store);
+  // The call's RemotePromise is unreachable at once; only the pipelined counter is kept.
+  const counter = remote.hold().counter;
+  for (let i = 0; i < 3; i++) {
+    gc();
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  await counter.increment({ by: 2n });
+  gc();
+  await new Promise((r) => setImmediate(r));
+  assert.equal((await counter.increment({ by: 1n })).value, 3n);
+  counter.release();
+  // The dropped result still holds the counter until the collector finds it (no release() was called on it).
+  await eventually('the counter released once the dropped result is collected', async () => {
+    gc();
+    await new Promise((r) => setImmediate(r));
+    return (await remote.held()).count === 0;
+  });
+  remote.release();
+  conn.close();
+  serverConn.close();
+});
+
 test('`using` releases a capability at the end of its scope', async () => {
   const [a, b] = memoryPair();
   const store = serve(Store, new StoreImpl());
