@@ -2,7 +2,7 @@
 // so each comparison (ww vs. its baseline) is measured side by side on the same machine state.
 // Each part prints JSON lines; pass part names to run only some: `npm run bench -- rpc`.
 
-const PARTS = ['runtime', 'rpc', 'executor', 'cli'] as const;
+const PARTS = ['runtime', 'rpc', 'executor', 'guest', 'sockets', 'cli'] as const;
 
 const wanted = process.argv.slice(2);
 const parts = wanted.length > 0 ? PARTS.filter((p) => wanted.includes(p)) : PARTS;
