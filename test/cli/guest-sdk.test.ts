@@ -2,8 +2,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { lines, repoRoot, runWw, tempDir } from './helpers.js';
+import { startNodeProcess, type NodeUnderTest } from '../cli-node/helpers.js';
 
 describe('guest-sdk', () => {
   const out = tempDir('sdk');
@@ -46,5 +48,51 @@ describe('guest-sdk', () => {
     assert.equal(r.status, 0, r.stderr);
     assert.ok(lines(r.stdout).includes('envc=0'), r.stdout);
     assert.ok(lines(r.stdout).includes('GREETING (unset)'), r.stdout);
+  });
+});
+
+// guest-sdk/README.md "Your first guest, from zero", step by step in an empty directory: npm init,
+// install AssemblyScript, the WASI shim and the SDK (from this checkout, so no registry is needed),
+// write assembly/main.ts, build with the README's asc command, run with ww run (on a node, as the
+// README says for now).
+describe('guest-sdk README: the first guest, from zero', () => {
+  const project = tempDir('first-guest');
+  let node: NodeUnderTest;
+  before(async () => {
+    node = await startNodeProcess();
+  });
+  after(async () => {
+    await node?.dispose();
+    project.cleanup();
+  });
+
+  test('npm install, asc and ww run give the promised greeting from the guest\'s own pid', async () => {
+    const npm = (...args: string[]) => {
+      const r = spawnSync('npm', args, { cwd: project.path, encoding: 'utf8', env: { ...process.env, npm_config_audit: 'false', npm_config_fund: 'false', npm_config_offline: 'true' } });
+      assert.equal(r.status, 0, `npm ${args.join(' ')}:\n${r.stderr}`);
+    };
+    npm('init', '-y');
+    npm('install', '--save-dev', join(repoRoot, 'node_modules', 'assemblyscript'), join(repoRoot, 'node_modules', '@assemblyscript', 'wasi-shim'));
+    npm('install', '--save-dev', join(repoRoot, 'guest-sdk'));
+    mkdirSync(join(project.path, 'assembly'));
+    writeFileSync(
+      join(project.path, 'assembly', 'main.ts'),
+      [
+        'import { args, println, Process } from "ww-guest-sdk/assembly";',
+        '',
+        'const me = Process.self();',
+        'println("hello from pid " + me.pid.toString() + ", my arguments: " + args().join(" "));',
+        '',
+      ].join('\n'),
+    );
+    const asc = spawnSync(
+      'npx',
+      ['asc', 'assembly/main.ts', '--config', 'node_modules/@assemblyscript/wasi-shim/asconfig.json', '-O3', '--debug', '-o', 'main.wasm'],
+      { cwd: project.path, encoding: 'utf8' },
+    );
+    assert.equal(asc.status, 0, asc.stderr);
+    const r = await runWw(['run', 'main.wasm', '--', 'a', 'b'], { cwd: project.path, env: { WW_SOCKET: node.socketPath } });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^hello from pid \d+, my arguments: main\.wasm a b\n$/);
   });
 });
