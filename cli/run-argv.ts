@@ -3,7 +3,7 @@
 // oclif parses flags anywhere in argv, so the command line is split here first.
 
 /** ww run's options that take a value (`--dir X` as well as `--dir=X`). */
-export const RUN_VALUE_FLAGS = new Set(['--dir', '--env', '--max-memory', '--timeout', '--fuel', '--socket']);
+export const RUN_VALUE_FLAGS = new Set(['--dir', '--env', '--listen', '--tcplisten', '--max-memory', '--timeout', '--fuel', '--socket']);
 
 export interface SplitRunArgv {
   /** ww's own options, before MODULE. */

@@ -4,11 +4,12 @@ import { Args, Command, Flags } from '@oclif/core';
 import { readFile, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
-import type { ExitStatus, Limits, SpawnOptions, WasmProcess } from '../../src/wasm/types.js';
-import type { ListenAddress, Listener } from '../../src/wasm/sockets/listen.js';
+import type { Limits } from '../../src/wasm/types.js';
+import type { ListenAddress } from '../../src/wasm/sockets/listen.js';
+import type { EndStatus } from '../../src/executor/table.js';
 import { InputError, UsageError } from '../errors.js';
 import { resolveSocketPath, socketFlag } from '../lib/node-connection.js';
-import { splitRunArgv, type SplitRunArgv } from '../run-argv.js';
+import { splitRunArgv } from '../run-argv.js';
 import { formatDuration, formatSize, parseCount, parseDuration, parseSize } from '../units.js';
 
 export default class Run extends Command {
@@ -16,7 +17,7 @@ export default class Run extends Command {
 
   static override description = `Runs MODULE as a process, the way \`wasmtime run\` does. The guest sees only what you give it: its arguments (argv[0] is MODULE's file name), the --env variables (no host variable leaks in), the directories pre-opened with --dir, the TCP sockets pre-opened with --listen, and stdin, stdout and stderr.
 
---listen HOST:PORT opens a listening TCP socket before the guest starts and gives it to the guest at fd 3 (the next --listen at fd 4, ...; --dir directories come after them), as wazero's sock.WithTCPListener and wasmtime's --tcplisten (accepted as a synonym) do. The guest accepts connections on it with sock_accept (Go: net.FileListener(os.NewFile(3, ""))). Port 0 picks a free port and prints "ww: listening on HOST:PORT (fd N)" on stderr. The sockets close when the guest ends. A guest with --listen always runs in this process, not on a node.
+--listen HOST:PORT opens a listening TCP socket before the guest starts and gives it to the guest at fd 3 (the next --listen at fd 4, ...; --dir directories come after them), as wazero's sock.WithTCPListener and wasmtime's --tcplisten (accepted as a synonym) do. The guest accepts connections on it with sock_accept (Go: net.FileListener(os.NewFile(3, ""))). Port 0 picks a free port and prints "ww: listening on HOST:PORT (fd N)" on stderr. The sockets close when the guest ends. On a node, the node opens them (HOST is on the node's machine).
 
 ww's options go before MODULE. Everything after MODULE (after an optional \`--\`) is passed to the guest unchanged, even words such as --help. MODULE may be \`-\` to read the module from stdin; the guest's stdin is then empty.
 
@@ -103,87 +104,85 @@ Exit status:
   };
 
   async run(): Promise<void> {
-    const split = withListenValues(splitRunArgv(this.argv));
+    const split = splitRunArgv(this.argv);
     const { args, flags } = await this.parse(Run, split.module === undefined ? split.options : [...split.options, '--', split.module]);
 
     const limits = parseLimits(flags);
     const env = parseEnv(flags.env ?? []);
     const preopens = await parsePreopens(flags.dir ?? []);
     const listen = await parseListen(flags.listen ?? []);
-    if (listen.length > 0 && (flags.node || flags.detach)) {
-      throw new UsageError('--listen opens its sockets in this process, so the guest runs here: it cannot be combined with --node or --detach');
-    }
     const fromStdin = args.module === '-';
     const bytes = fromStdin ? await readModuleFromStdin() : await readModuleFile(args.module);
 
     // A running node takes the guest (--node/--detach insist on one); else it runs in this process.
     const socketPath = await resolveSocketPath(flags.socket);
     const { nodeIsListening, runOnNode } = await import('../lib/run-on-node.js');
-    if (listen.length === 0 && (flags.node || flags.detach || (await nodeIsListening(socketPath)))) {
+    if (flags.node || flags.detach || (await nodeIsListening(socketPath))) {
       process.exitCode = await runOnNode({
         module: bytes,
         argv: [fromStdin ? '-' : basename(args.module), ...split.guestArgs],
         env,
         dirs: preopens,
         limits,
+        listen: (flags.listen ?? []).map((entry, i) => ({ address: entry, port: listen[i]!.port })),
         // The node cannot read this terminal: a piped stdin is sent whole with the spawn.
         stdin: fromStdin || process.stdin.isTTY || flags.detach ? new Uint8Array(0) : await readAllStdin(),
         detach: flags.detach,
         socketPath,
         stdout: process.stdout,
         stderr: process.stderr,
+      }).catch((err: unknown) => {
+        // The node could not bind a --listen address: the command line's to fix, as locally.
+        if (err instanceof Error && /cannot listen on/.test(err.message)) throw new UsageError(`--listen: ${oneLine(err.message.replace(/^.*?(cannot listen on)/, '$1'))}`);
+        throw err;
       });
       return;
     }
 
-    const { Runtime } = await import('../../src/wasm/index.js');
-    const runtime = await Runtime.create({
-      poolSize: 1,
-      // Instrumentation (binaryen) costs load time and some speed; only fuel and memory limits need it
-      // (a timeout without it ends the guest by terminating its worker).
-      instrument: limits.fuel !== undefined || limits.maxMemoryBytes !== undefined,
-      cacheDir: cacheDir(),
-    });
-    let status: ExitStatus;
-    let signal: NodeJS.Signals | undefined;
-    try {
-      const module = await runtime.load(bytes).catch((err: unknown) => {
-        throw isModuleError(err) ? new InputError(`${describeModule(args.module)}: ${oneLine((err as Error).message)}`) : err;
-      });
-      const listeners = await openListen(runtime, listen);
-      const options: SpawnOptions = {
-        args: [fromStdin ? '-' : basename(args.module), ...split.guestArgs],
-        env,
-        preopens,
-        listen: listeners,
-        stdin: fromStdin ? new Uint8Array(0) : 'inherit',
-        stdout: 'inherit',
-        stderr: 'inherit',
-        limits,
-      };
-      let proc: WasmProcess;
-      try {
-        proc = runtime.spawn(module, options);
-      } catch (err) {
-        for (const l of listeners) l.close();
+    // No node: the guest runs in this process, in a private executor, so a guest that imports the
+    // `ww` host module can still spawn children, use channels and the capability store.
+    const { runLocal } = await import('../../src/executor/local.js');
+    const argv = [fromStdin ? '-' : basename(args.module), ...split.guestArgs];
+    const run = await runLocal({
+      module: bytes,
+      argv,
+      env,
+      preopens,
+      limits,
+      listen,
+      stdin: fromStdin ? new Uint8Array(0) : 'inherit',
+      stdout: 'inherit',
+      stderr: 'inherit',
+      runtimeOptions: { cacheDir: cacheDir() },
+    }).catch((err: unknown) => {
+      if (isModuleError(err)) {
+        const message = oneLine((err as Error).message);
         // e.g. --max-memory below the memory the module declares at start: fixable on the command line.
-        if (isModuleError(err)) throw new UsageError(`${describeModule(args.module)} cannot run with these limits: ${oneLine((err as Error).message)}`);
-        throw err;
+        if (/more than the limit/.test(message)) {
+          throw new UsageError(`${describeModule(args.module)} cannot run with these limits: ${message}`);
+        }
+        throw new InputError(`${describeModule(args.module)}: ${message}`);
       }
-      const onSignal = (received: NodeJS.Signals) => {
-        signal = received;
-        proc.kill();
-      };
-      process.once('SIGINT', onSignal);
-      process.once('SIGTERM', onSignal);
-      try {
-        status = await proc.wait();
-      } finally {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
-      }
+      if (err instanceof Error && err.name === 'ListenError') throw new UsageError(`--listen: ${err.message}`);
+      throw err;
+    });
+    run.listening.forEach((address, i) => {
+      if (listen[i]!.port === 0) process.stderr.write(`ww: listening on ${address} (fd ${3 + i})\n`);
+    });
+    let status: EndStatus;
+    let signal: NodeJS.Signals | undefined;
+    const onSignal = (received: NodeJS.Signals) => {
+      signal = received;
+      run.kill();
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    try {
+      status = await run.wait();
     } finally {
-      await runtime.close();
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      await run.close();
     }
 
     const line = describeExit(status, limits, signal);
@@ -229,20 +228,6 @@ export function parseEnv(entries: readonly string[]): Record<string, string> {
   return env;
 }
 
-const LISTEN_FLAGS = new Set(['--listen', '--tcplisten']);
-
-/**
- * `--listen HOST:PORT` takes a value, but the split done before this command runs (run-argv.ts's
- * RUN_VALUE_FLAGS) does not list it yet, so it took HOST:PORT for MODULE: give the value back to the
- * option and split the rest again. (Not needed once RUN_VALUE_FLAGS lists --listen and --tcplisten.)
- */
-function withListenValues(split: SplitRunArgv): SplitRunArgv {
-  const last = split.options[split.options.length - 1];
-  if (split.module === undefined || last === undefined || !LISTEN_FLAGS.has(last)) return split;
-  const rest = splitRunArgv(split.guestArgs);
-  return withListenValues({ options: [...split.options, split.module, ...rest.options], module: rest.module, guestArgs: rest.guestArgs });
-}
-
 /** `--listen HOST:PORT`, repeatable, in order (fd 3, 4, ...). */
 async function parseListen(entries: readonly string[]): Promise<ListenAddress[]> {
   if (entries.length === 0) return [];
@@ -254,18 +239,6 @@ async function parseListen(entries: readonly string[]): Promise<ListenAddress[]>
       throw new UsageError(`--listen: ${(err as Error).message}`);
     }
   });
-}
-
-/** Opens the --listen sockets (a bind failure is the command line's: exit 2); port 0 is reported on stderr. */
-async function openListen(runtime: { listen(a: readonly ListenAddress[]): Promise<Listener[]> }, addresses: ListenAddress[]): Promise<Listener[]> {
-  if (addresses.length === 0) return [];
-  const listeners = await runtime.listen(addresses).catch((err: Error) => {
-    throw err.name === 'ListenError' ? new UsageError(`--listen: ${err.message}`) : err;
-  });
-  listeners.forEach((l, i) => {
-    if (addresses[i]!.port === 0) process.stderr.write(`ww: listening on ${l.address} (fd ${3 + i})\n`);
-  });
-  return listeners;
 }
 
 /** `--dir HOST[::GUEST]`: HOST must be an existing directory; GUEST defaults to HOST as written. */
@@ -334,7 +307,7 @@ function describeModule(module: string): string {
 }
 
 /** The line ww prints for an abnormal end, or undefined when the guest simply exited. */
-export function describeExit(status: ExitStatus, limits: Limits, signal?: NodeJS.Signals): string | undefined {
+export function describeExit(status: Pick<EndStatus, 'reason'>, limits: Limits, signal?: NodeJS.Signals): string | undefined {
   const reason = status.reason;
   switch (reason.kind) {
     case 'normal':
@@ -344,6 +317,10 @@ export function describeExit(status: ExitStatus, limits: Limits, signal?: NodeJS
       return signal ? `killed the guest on ${signal}` : 'killed';
     case 'trap':
       return reason.func ? `trap in ${reason.func}: ${oneLine(reason.message)}` : `trap: ${oneLine(reason.message)}`;
+    case 'link':
+      return `ended: link: ${reason.pid} (a linked process ended abnormally)`;
+    case 'peer-lost':
+      return 'peer-lost';
     case 'limit':
       switch (reason.limit) {
         case 'cpu':

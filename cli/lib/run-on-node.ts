@@ -26,6 +26,9 @@ export interface RunOnNodeOptions {
   limits?: { maxMemoryBytes?: number; fuel?: number; timeoutMs?: number };
   /** Bytes the guest reads on stdin, then end of file (the node cannot read the caller's terminal). */
   stdin?: Uint8Array;
+  /** Listening TCP sockets the node opens for the guest at fds 3, 4, ... (`port` 0: a free one,
+   *  reported on stderr as `ww: listening on HOST:PORT (fd N)`). */
+  listen?: { address: string; port: number }[];
   /** A parent process on the node (default: init). */
   ppid?: number;
   /** Spawn, write `<pid>\n` to stdout, and return 0 without waiting; the guest's output is discarded. */
@@ -74,8 +77,9 @@ export { NodeMissingError };
 async function spawnDetached(session: NodeSession, opts: RunOnNodeOptions): Promise<number> {
   const spec = spawnSpec(opts, { mode: OutputMode.discard }, { mode: OutputMode.discard });
   const spawned = session.executor.spawn({ spec });
-  const { process: proc, pid } = await spawned;
+  const { process: proc, pid, listening } = await spawned;
   proc.release(); // a released Process capability does not end the process: the node owns it
+  await reportListening(opts, listening);
   await writeAll(opts.stdout, new TextEncoder().encode(`${pid}\n`));
   return 0;
 }
@@ -102,8 +106,9 @@ async function runAttached(session: NodeSession, opts: RunOnNodeOptions): Promis
   for (const name of signals) process.on(name, onSignal);
   try {
     // Surfaces a refused spawn (invalid module, bad directory) before waiting.
-    const { process: answered } = await spawned;
+    const { process: answered, listening } = await spawned;
     answered.release();
+    await reportListening(opts, listening);
     const { status } = await proc.wait();
     const line = status.reason === 'killed' && signal ? `killed the guest on ${signal}` : describeAbnormalEnd(status.reason);
     if (line) await writeAll(opts.stderr, new TextEncoder().encode(`ww: ${line}${limitDetail(status.reason, opts.limits)}\n`));
@@ -140,10 +145,18 @@ function spawnSpec(
       timeoutMs: BigInt(limits.timeoutMs ?? 0),
     },
     ppid: opts.ppid ?? 0,
+    listen: (opts.listen ?? []).map((l) => l.address),
     stdin: opts.stdin ?? new Uint8Array(0),
     stdout,
     stderr,
   };
+}
+
+/** Port 0 picked a free port on the node: say which, as local `ww run` does. */
+async function reportListening(opts: RunOnNodeOptions, listening: readonly string[]): Promise<void> {
+  for (const [i, address] of listening.entries()) {
+    if (opts.listen?.[i]?.port === 0) await writeAll(opts.stderr, new TextEncoder().encode(`ww: listening on ${address} (fd ${3 + i})\n`));
+  }
 }
 
 /** A ByteSink that writes each chunk to `out`, answering once `out` has taken it (backpressure). */

@@ -3,6 +3,7 @@ export { Runtime, BOUNDS_CHECKS_FLAG, wasmMemoryMode, type RuntimeOptions, type 
 export { exitCode, reasonText } from './process.js';
 export { ModuleError } from './types.js';
 export { HostCallError, type HostCallHandler } from './host-call.js';
+export { ListenError, openListeners, parseListenAddress, type Listener, type ListenAddress } from './sockets/index.js';
 export type {
   ExitReason,
   ExitStatus,

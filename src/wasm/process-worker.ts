@@ -13,7 +13,7 @@ import type { ExitReason } from './types.js';
 import { Wasm, type WasmGlobal, type WasmInstance, type WasmMemory, type WasmModule } from './webassembly.js';
 import { PAGE_BYTES } from './module.js';
 import { createHostCall } from './host-call.js';
-import { wwImports } from './ww-host/imports.js';
+import { noWwHost, wwImports } from './ww-host/imports.js';
 import { GuestSockets } from './sockets/guest.js';
 
 const port = parentPort!;
@@ -167,9 +167,9 @@ function run(msg: RunMessage): void {
       stderr: output(msg.stderr, 2, msg, err, meter),
     });
     const imports: Record<string, Record<string, unknown>> = { ...host.imports };
-    if (call && msg.hostNamespaces.includes('ww')) {
-      imports.ww = wwImports({ call, pid: msg.pid, memory: () => memory ?? (instance?.exports.memory as WasmMemory) });
-    }
+    // Without the executor's grant every `ww` import answers ENOSYS (guest-sdk/ABI.md), not a link error.
+    const wwCall = call && msg.hostNamespaces.includes('ww') ? call : noWwHost;
+    imports.ww = wwImports({ call: wwCall, pid: msg.pid, memory: () => memory ?? (instance?.exports.memory as WasmMemory) });
     if (meter) imports[METER_MODULE] = meter.imports;
     if (msg.memory) {
       provided = acquireMemory(msg.memory);

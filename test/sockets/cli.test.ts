@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { connect, createServer } from 'node:net';
 import { once } from 'node:events';
 import { examplePath, repoRoot, runWw, wwBin } from '../cli/helpers.js';
+import { startNodeProcess } from '../cli-node/helpers.js';
 
 const echo = examplePath('echo-go', 'echo.wasm');
 
@@ -77,7 +78,41 @@ test('a bad --listen address or a port in use is a one-line error with exit 2', 
   } finally {
     busy.close();
   }
-  const r = await runWw(['run', '--listen', '127.0.0.1:0', '--node', echo]);
-  assert.equal(r.status, 2);
-  assert.match(r.stderr, /cannot be combined with --node/);
+});
+
+test('ww run --listen on a node: the node opens the socket, reports a port 0 pick, and refuses a busy port with exit 2', async () => {
+  const node = await startNodeProcess();
+  try {
+    const child = spawn(process.execPath, [wwBin, 'run', '--node', '--socket', node.socketPath, '--listen', '127.0.0.1:0', echo, '--', '2'], {
+      cwd: repoRoot,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    const port = await new Promise<number>((resolve, reject) => {
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+        const m = /^ww: listening on 127\.0\.0\.1:(\d+) \(fd 3\)$/m.exec(stderr);
+        if (m) resolve(Number(m[1]));
+      });
+      child.on('close', () => reject(new Error(`ww ended before listening: ${stderr}`)));
+    });
+    assert.deepEqual(await Promise.all(['on', 'node'].map((t) => echoOnce(port, t))), ['on', 'node']);
+    const [code] = (await once(child, 'close')) as [number];
+    assert.equal(code, 0, stderr);
+    await node.waitForLine(/start pid=\d+ .*echo\.wasm/);
+
+    const busy = createServer().listen(0, '127.0.0.1');
+    await once(busy, 'listening');
+    const taken = (busy.address() as { port: number }).port;
+    try {
+      const r = await runWw(['run', '--node', '--socket', node.socketPath, '--listen', `127.0.0.1:${taken}`, echo]);
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(r.stderr, new RegExp(`^ww: --listen: cannot listen on 127\\.0\\.0\\.1:${taken}: the address is already in use`));
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    } finally {
+      busy.close();
+    }
+  } finally {
+    await node.dispose();
+  }
 });
