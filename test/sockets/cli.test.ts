@@ -1,7 +1,7 @@
 // `ww run --listen`: the real CLI in a subprocess serving real TCP clients with the Go echo example.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { connect, createServer } from 'node:net';
 import { once } from 'node:events';
 import { examplePath, repoRoot, runWw, wwBin } from '../cli/helpers.js';
@@ -21,25 +21,30 @@ function echoOnce(port: number, text: string): Promise<string> {
   });
 }
 
-test('ww run --listen 127.0.0.1:0 serves TCP clients with the Go echo server; stdout stays empty; the port is on stderr', async () => {
-  const child = spawn(process.execPath, [wwBin, 'run', '--listen', '127.0.0.1:0', echo, '--', '3'], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
+/** Waits for `ww: listening on 127.0.0.1:PORT (fd 3)` on the child's stderr; stderr() is all of it so far. */
+function listeningPort(child: ChildProcess): Promise<{ port: number; stderr: () => string }> {
   let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  const port = await new Promise<number>((resolve, reject) => {
-    child.stderr.on('data', (d: Buffer) => {
+  return new Promise((resolve, reject) => {
+    child.stderr!.on('data', (d: Buffer) => {
       stderr += d.toString();
       const m = /^ww: listening on 127\.0\.0\.1:(\d+) \(fd 3\)$/m.exec(stderr);
-      if (m) resolve(Number(m[1]));
+      if (m) resolve({ port: Number(m[1]), stderr: () => stderr });
     });
     child.on('close', () => reject(new Error(`ww ended before listening: ${stderr}`)));
   });
+}
+
+test('ww run --listen 127.0.0.1:0 serves TCP clients with the Go echo server; stdout stays empty; the port is on stderr', async () => {
+  const child = spawn(process.execPath, [wwBin, 'run', '--listen', '127.0.0.1:0', echo, '--', '3'], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  const { port, stderr } = await listeningPort(child);
   const answers = await Promise.all(['one', 'two', 'three'].map((t) => echoOnce(port, t)));
   assert.deepEqual(answers, ['one', 'two', 'three']);
   const [code] = (await once(child, 'close')) as [number];
-  assert.equal(code, 0, stderr);
+  assert.equal(code, 0, stderr());
   assert.equal(stdout, '');
-  assert.match(stderr, /echo: served 3 connections, exiting/);
+  assert.match(stderr(), /echo: served 3 connections, exiting/);
 });
 
 test('ww run --tcplisten (wasmtime\'s spelling) works too; a --dir pre-opened after the socket (fd 4) does not disturb Go\'s pre-open scan', async () => {
@@ -87,18 +92,10 @@ test('ww run --listen on a node: the node opens the socket, reports a port 0 pic
       cwd: repoRoot,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    let stderr = '';
-    const port = await new Promise<number>((resolve, reject) => {
-      child.stderr.on('data', (d: Buffer) => {
-        stderr += d.toString();
-        const m = /^ww: listening on 127\.0\.0\.1:(\d+) \(fd 3\)$/m.exec(stderr);
-        if (m) resolve(Number(m[1]));
-      });
-      child.on('close', () => reject(new Error(`ww ended before listening: ${stderr}`)));
-    });
+    const { port, stderr } = await listeningPort(child);
     assert.deepEqual(await Promise.all(['on', 'node'].map((t) => echoOnce(port, t))), ['on', 'node']);
     const [code] = (await once(child, 'close')) as [number];
-    assert.equal(code, 0, stderr);
+    assert.equal(code, 0, stderr());
     await node.waitForLine(/start pid=\d+ .*echo\.wasm/);
 
     const busy = createServer().listen(0, '127.0.0.1');
