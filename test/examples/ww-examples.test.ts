@@ -147,6 +147,42 @@ describe('the ww examples through an Executor', () => {
   });
 });
 
+describe('the ww examples under ww run without a node (a private executor)', () => {
+  // A socket where no node answers: ww run must not find the user's own node.
+  const nowhere = tempDir('no-node');
+  after(() => nowhere.cleanup());
+  const ww = (...args: string[]) => runWw(args, { env: { WW_SOCKET: join(nowhere.path, 'node.sock') } });
+
+  test('tree, pipeline and ww-c print what examples/README.md shows', async () => {
+    const tree = await ww('run', 'examples/tree/tree.wasm', '--', '3');
+    assert.equal(tree.status, 0, tree.stderr);
+    assert.deepEqual(lines(tree.stdout), [
+      'parent 2: spawned 3 children, linked to each',
+      'child 0 (pid 3): fib(10) = 55',
+      'child 1 (pid 4): fib(11) = 89',
+      'child 2 (pid 5): fib(12) = 144',
+      '3 results; 3 of 3 children ended normally',
+    ]);
+    const pipeline = await ww('run', '--dir', 'examples/wordcount/data::/data', 'examples/pipeline/pipeline.wasm', '--', '/data', '3');
+    assert.equal(pipeline.status, 0, pipeline.stderr);
+    assert.deepEqual(lines(pipeline.stdout), [
+      '      2       9      44 /data/fox.txt',
+      '      5      39     198 /data/hamlet.txt',
+      '      0       8      37 /data/no-newline.txt',
+      '      7      56     279 total',
+    ]);
+    const squares = await ww('run', 'examples/ww-c/squares.wasm', '--', '3', '12');
+    assert.equal(squares.status, 0, squares.stderr);
+    assert.deepEqual(lines(squares.stdout), ['parent 2: spawned child 3', '3 squared is 9', '12 squared is 144', 'child 3 ended: normal (exit code 0)']);
+  });
+
+  test('pipeline without --dir says what is missing and exits 1', async () => {
+    const r = await ww('run', 'examples/pipeline/pipeline.wasm', '--', '/data');
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /^pipeline: cannot list \/data: .*is it pre-opened with --dir\?\)\n$/);
+  });
+});
+
 describe('the ww examples on a node (ww start, then ww run)', () => {
   let node: NodeUnderTest;
   before(async () => {
