@@ -22,6 +22,12 @@
 extern "C" {
 #endif
 
+#ifdef __cplusplus
+#define WW_STATIC_ASSERT static_assert
+#else
+#define WW_STATIC_ASSERT _Static_assert
+#endif
+
 /* A handle: a number in this process's handle table. 0 is never a handle. */
 typedef int32_t ww_handle;
 
@@ -66,7 +72,7 @@ typedef struct ww_spawn_spec {
   uint64_t fuel;
   uint64_t timeout_ms;
 } ww_spawn_spec;
-_Static_assert(sizeof(ww_spawn_spec) == 64, "ww_spawn_spec is 64 bytes (ABI v1)");
+WW_STATIC_ASSERT(sizeof(ww_spawn_spec) == 64, "ww_spawn_spec is 64 bytes (ABI v1)");
 
 /* One event (ABI "Events"). */
 typedef struct ww_event {
@@ -74,7 +80,7 @@ typedef struct ww_event {
   ww_handle handle; /* DOWN: the monitor that fired */
   int64_t value;    /* PAUSE: grace period in ms; DOWN: exit code */
 } ww_event;
-_Static_assert(sizeof(ww_event) == 16, "ww_event is 16 bytes (ABI v1)");
+WW_STATIC_ASSERT(sizeof(ww_event) == 16, "ww_event is 16 bytes (ABI v1)");
 
 #define WW_IMPORT(name) __attribute__((import_module("ww"), import_name(#name)))
 
