@@ -4,6 +4,7 @@
 
 import { Runtime, type Limits, type OutputMode, type RuntimeOptions } from '../wasm/index.js';
 import type { ListenAddress } from '../wasm/sockets/listen.js';
+import { readShape } from '../wasm/binary.js';
 import { Executor } from './index.js';
 import type { EndStatus } from './table.js';
 
@@ -23,7 +24,7 @@ export interface LocalRunOptions {
   /** Listening sockets pre-opened at fds 3, 4, ... Rejects with ListenError when one cannot be bound. */
   listen?: ListenAddress[];
   /** For the private runtime. Default: one worker (more start as guests spawn children or block),
-   *  instrumented only when `limits` has fuel or a memory bound. */
+   *  instrumented when `limits` has fuel or a memory bound, or the module imports `ww`. */
   runtimeOptions?: RuntimeOptions;
 }
 
@@ -40,13 +41,23 @@ export interface LocalRun {
   close(): Promise<void>;
 }
 
+/** True when the module imports from `ww` (malformed bytes: false; loading reports them). */
+function importsWw(bytes: Uint8Array): boolean {
+  try {
+    return readShape(bytes).imports.some((i) => i.module === 'ww');
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Starts `module` in a private executor. Use: `const run = await runLocal(...)`, then
  * `await run.wait()`, then `await run.close()` (also on errors, and after kill()).
  */
 export async function runLocal(opts: LocalRunOptions): Promise<LocalRun> {
   const fuelOrMemory = opts.limits?.fuel !== undefined || opts.limits?.maxMemoryBytes !== undefined;
-  const runtime = await Runtime.create({ poolSize: 1, instrument: fuelOrMemory, ...opts.runtimeOptions });
+  // A guest of the `ww` module may spawn children with limits and pause them: both need the meter.
+  const runtime = await Runtime.create({ poolSize: 1, instrument: fuelOrMemory || importsWw(opts.module), ...opts.runtimeOptions });
   const executor = await Executor.create({ runtime, peerId: 'local' });
   try {
     const module = await executor.modules.put(opts.module);

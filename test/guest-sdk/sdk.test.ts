@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { Executor } from '../../src/executor/index.js';
 import { tempDir } from '../cli/helpers.js';
 import { buildAs, lines, repoRoot, runGuest, testExecutor } from './helpers.js';
+import { runWw } from '../cli/helpers.js';
 
 describe('guest-sdk: the ww API from AssemblyScript', () => {
   const out = tempDir('ww-probe');
@@ -169,6 +170,12 @@ describe('guest-sdk: the ww API from AssemblyScript', () => {
       'child argv print-env|a b env GREETING=hi|EMPTY=',
       'env child normal',
     ]);
+  });
+
+  test('under `ww run` without a node, limits given to a child work too (the run is instrumented because the guest imports ww)', async () => {
+    const r = await runWw(['run', probe, '--', 'limits']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(lines(r.stdout).slice(0, 3), ['fuel limit: cpu', 'timeout limit: wall', 'memory limit: memory']);
   });
 
   test('a capability stored by one process is found by another holding the store', async () => {
