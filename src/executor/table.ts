@@ -8,6 +8,11 @@ import { isAbnormal, reasonCode, reasonText, type Reason } from './reasons.js';
 
 export const INIT_PID = 1;
 
+/** Running time less the time spent blocked (sleeping, waiting on input or a host call). */
+function cpuMs(stats: { runningMs: number; blockedMs: number }): number {
+  return Math.max(0, stats.runningMs - stats.blockedMs);
+}
+
 export type State = 'running' | 'paused' | 'exited';
 
 /** How a process ended, kept until the process is reaped from the table. */
@@ -335,7 +340,7 @@ export class ProcessTable {
       createdAtMs: e.createdAtMs,
       state: e.state,
       fuelUsed: st ? st.fuelUsed : (stats?.fuelUsed ?? 0),
-      cpuMs: st ? st.cpuMs : (stats?.runningMs ?? 0),
+      cpuMs: st ? st.cpuMs : stats ? cpuMs(stats) : 0,
       memoryBytes: st ? st.memoryBytes : (stats?.memoryBytes ?? 0),
       reason: st ? reasonText(st.reason) : '',
       exitCode: st ? st.code : 0,
@@ -394,7 +399,7 @@ export class ProcessTable {
       ...(rt?.stderr ? { stderr: rt.stderr } : e.captures.stderr ? { stderr: new Uint8Array(0) } : {}),
       fuelUsed: rt ? rt.fuelUsed : (stats?.fuelUsed ?? 0),
       memoryBytes: rt ? rt.memoryBytes : (stats?.memoryBytes ?? 0),
-      cpuMs: stats?.runningMs ?? 0,
+      cpuMs: stats ? cpuMs(stats) : 0,
       endedAtMs: Date.now(),
     };
     e.status = status;

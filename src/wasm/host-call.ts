@@ -5,6 +5,7 @@
 
 import { receiveMessageOnPort, type MessagePort, type Transferable } from 'node:worker_threads';
 import { CTL_CALL, type FromWorker } from './protocol.js';
+import { blockingWait } from './blocked.js';
 
 /** WASI errno numbers used by the bridge itself. */
 export const ENOSYS = 52;
@@ -42,7 +43,7 @@ export function createHostCall(
     Atomics.store(ctl, CTL_CALL, 0);
     post({ type: 'call', pid, op, args }, transfer);
     // Bounded waits: a worker being terminated (kill) gets back to JS at least once a second.
-    while (Atomics.load(ctl, CTL_CALL) === 0) Atomics.wait(ctl, CTL_CALL, 0, 1000);
+    while (Atomics.load(ctl, CTL_CALL) === 0) blockingWait(ctl, CTL_CALL, 0, 1000);
     let received = receiveMessageOnPort(port);
     // The answer is queued on the port before the word is set; this loop only guards that order.
     while (!received) {

@@ -8,11 +8,12 @@ import { WasiHost } from './wasi/index.js';
 import type { StdioEndpoint } from './wasi/types.js';
 import { COUNTDOWN_EXPORT, MEMORY_FIELD, METER_MODULE } from './instrument.js';
 import { LimitExceeded, Meter } from './meter.js';
-import { CONTROL_WORDS, CTL_INFLIGHT, CTL_PAUSE, CTL_PREFETCH, MAX_INFLIGHT_BYTES, STAT_FUEL, type FromWorker, type InputSource, type OutputTarget, type RunMessage } from './protocol.js';
+import { CONTROL_WORDS, CTL_INFLIGHT, CTL_PAUSE, CTL_PREFETCH, MAX_INFLIGHT_BYTES, STAT_BLOCKED_MS, STAT_FUEL, type FromWorker, type InputSource, type OutputTarget, type RunMessage } from './protocol.js';
 import type { ExitReason } from './types.js';
 import { Wasm, type WasmGlobal, type WasmInstance, type WasmMemory, type WasmModule } from './webassembly.js';
 import { PAGE_BYTES } from './module.js';
 import { createHostCall } from './host-call.js';
+import { blockingWait, countBlockedIn } from './blocked.js';
 import { noWwHost, wwImports } from './ww-host/imports.js';
 import { GuestSockets } from './sockets/guest.js';
 
@@ -21,6 +22,7 @@ const { control, callPort } = workerData as { control: SharedArrayBuffer; callPo
 const ctl = new Int32Array(control, 0, CONTROL_WORDS);
 const stats = new Float64Array(control);
 const modules = new Map<string, WasmModule>();
+countBlockedIn(stats, STAT_BLOCKED_MS);
 
 // Memories of ended processes, zeroed and given to the next process of the same shape.
 // Only small ones (zeroing costs about as much as a fresh memory at ~1 MiB) that did not grow.
@@ -84,7 +86,7 @@ function output(target: OutputTarget, fd: 1 | 2, msg: RunMessage, captured: Uint
           // Backpressure: wait while the runtime has not yet delivered MAX_INFLIGHT_BYTES of earlier output.
           let inflight = Atomics.add(ctl, CTL_INFLIGHT, copy.length) + copy.length;
           while (inflight > MAX_INFLIGHT_BYTES && inflight !== copy.length) {
-            Atomics.wait(ctl, CTL_INFLIGHT, inflight, 1000);
+            blockingWait(ctl, CTL_INFLIGHT, inflight, 1000);
             inflight = Atomics.load(ctl, CTL_INFLIGHT);
           }
           post({ type: 'out', pid: msg.pid, fd, data: copy }, [copy.buffer]);
@@ -213,6 +215,7 @@ function run(msg: RunMessage): void {
       fuelUsed: meter ? meter.fuelUsed() : 0,
       memoryBytes,
       runningMs: meter ? meter.runningMs() : performance.now() - startedAt,
+      blockedMs: stats[STAT_BLOCKED_MS]!,
     },
     transfer,
   );

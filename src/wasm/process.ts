@@ -4,7 +4,7 @@ import { answerHostCall, type HostReply } from './host-call.js';
 import type { CompiledModule } from './module.js';
 import type { Job, Slot, WorkerPool } from './pool.js';
 import type { ProcessSockets } from './sockets/owner.js';
-import { CTL_INFLIGHT, CTL_PAUSE, STAT_FROZEN_AT, STAT_FUEL, STAT_MEMORY, STAT_RUNNING_MS, type FromWorker, type InputSource, type OutputTarget, type RunMessage } from './protocol.js';
+import { CTL_INFLIGHT, CTL_PAUSE, STAT_BLOCKED_MS, STAT_FROZEN_AT, STAT_FUEL, STAT_MEMORY, STAT_RUNNING_MS, type FromWorker, type InputSource, type OutputTarget, type RunMessage } from './protocol.js';
 import type { ExitReason, ExitStatus, OutputMode, ProcessState, ProcessStats, SpawnOptions, WasmProcess } from './types.js';
 
 /** A CPU-bound guest reaches a tick within about a millisecond of its deadline; a guest blocked
@@ -59,6 +59,7 @@ export class Process implements WasmProcess, Job {
   private wallTimer: NodeJS.Timeout | undefined;
   private callbackFailed = false;
   private endedRunningMs = 0;
+  private endedBlockedMs = 0;
   /** Set while the worker is blocked in a host call: a pause then takes effect at once. */
   private inHostCall = false;
   /** An answer that arrived while paused in a host call, delivered on resume. */
@@ -132,13 +133,14 @@ export class Process implements WasmProcess, Job {
 
   stats(): ProcessStats {
     if (this.status) {
-      return { fuelUsed: this.status.fuelUsed, memoryBytes: this.status.memoryBytes, runningMs: this.endedRunningMs };
+      return { fuelUsed: this.status.fuelUsed, memoryBytes: this.status.memoryBytes, runningMs: this.endedRunningMs, blockedMs: this.endedBlockedMs };
     }
     const s = this.slot?.stats;
     return {
       fuelUsed: s ? s[STAT_FUEL] : 0,
       memoryBytes: s ? s[STAT_MEMORY] : 0,
       runningMs: s ? Math.max(s[STAT_RUNNING_MS], 0) : 0,
+      blockedMs: s ? s[STAT_BLOCKED_MS] : 0,
     };
   }
 
@@ -278,6 +280,7 @@ export class Process implements WasmProcess, Job {
     if (this.state === 'exited') return;
     const stats = this.stats();
     this.endedRunningMs = this.runningMs();
+    this.endedBlockedMs = exit ? exit.blockedMs : stats.blockedMs;
     this.state = 'exited';
     clearTimeout(this.wallTimer);
     this.status = {

@@ -57,10 +57,11 @@ export type FromWorker =
       fuelUsed: number;
       memoryBytes: number;
       runningMs: number;
+      blockedMs: number;
     };
 
 // Control block: four Int32 words, then Float64 statistics the worker publishes at each tick.
-export const CONTROL_BYTES = 48;
+export const CONTROL_BYTES = 56;
 export const CONTROL_WORDS = 4;
 /** Int32 index: 0 = run; any other value = pause request number (seq), set by the runtime. */
 export const CTL_PAUSE = 0;
@@ -77,5 +78,7 @@ export const STAT_MEMORY = 3;
 export const STAT_RUNNING_MS = 4;
 /** Epoch milliseconds (timeOrigin + now) at which the guest last froze; for measuring pause latency. */
 export const STAT_FROZEN_AT = 5;
+/** Milliseconds the worker spent blocked (sleeps, blocking reads, host calls): not CPU time. */
+export const STAT_BLOCKED_MS = 6;
 /** Streamed output the worker may have in flight before it waits for the runtime to catch up. */
 export const MAX_INFLIGHT_BYTES = 8 * 1024 * 1024;

@@ -66,6 +66,9 @@ export interface ProcessStats {
   memoryBytes: number;
   /** Milliseconds spent running (not paused). */
   runningMs: number;
+  /** Of runningMs, the milliseconds the guest spent blocked (sleeping, waiting for input or for a
+   *  host call's answer): runningMs - blockedMs approximates its CPU time. */
+  blockedMs: number;
 }
 
 /** A running guest. Created by Runtime.spawn. */

@@ -220,3 +220,21 @@ test('ps lists init, live and ended processes', async () => {
   assert.equal(byPid.get(done.pid)?.reason, 'normal');
   await process.kill();
 });
+
+test('cpu time leaves out time spent blocked: a guest sleeping 400 ms in poll_oneoff uses little cpu', async () => {
+  // poll_oneoff on a relative monotonic clock of 400 ms, then return.
+  const sleeper = await assemble(`(module
+    (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
+    (memory (export "memory") 1)
+    (func (export "_start")
+      (i32.store8 (i32.const 8) (i32.const 0))
+      (i32.store (i32.const 16) (i32.const 1))
+      (i64.store (i32.const 24) (i64.const 400000000))
+      (drop (call $poll (i32.const 0) (i32.const 128) (i32.const 1) (i32.const 256)))))`);
+  const started = performance.now();
+  const { process } = await t.spawn({ moduleBytes: sleeper, argv: ['sleeper'] });
+  assert.equal((await process.wait()).status.reason, 'normal');
+  assert.ok(performance.now() - started >= 400);
+  const i = (await process.info()).info;
+  assert.ok(i.cpuMs < 200, `cpu ${i.cpuMs} ms for a guest that slept 400 ms`);
+});

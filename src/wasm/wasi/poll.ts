@@ -5,6 +5,7 @@
 // SharedArrayBuffer) until that deadline.
 import { Errno, WasiError } from './abi/errno.js';
 import * as clock from './clock.js';
+import { blockingWait } from '../blocked.js';
 import type { Handle } from './handle.js';
 import { SocketHandle, type SocketBackend, type SocketWaiter } from './sock.js';
 
@@ -50,7 +51,7 @@ function deadlineOf(sub: { clockId: number; timeout: bigint; flags: number }, mo
 function sleepNs(ns: bigint): void {
   if (ns <= 0n) return;
   // Atomics.wait takes milliseconds as a double: sub-millisecond precision is kept.
-  Atomics.wait(sleeper, 0, 0, Number(ns) / 1e6);
+  blockingWait(sleeper, 0, 0, Number(ns) / 1e6);
 }
 
 /** Blocks until at least one subscription is ready; returns the events of all ready ones. */
