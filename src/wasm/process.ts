@@ -176,7 +176,8 @@ export class Process implements WasmProcess, Job {
     this.slot = slot;
     this.state = 'running';
     this.startedAt = performance.now();
-    slot.stats.fill(0, 1);
+    // Statistics only: Float64 indexes below STAT_FUEL overlap the Int32 control words.
+    slot.stats.fill(0, STAT_FUEL);
     Atomics.store(slot.ctl, CTL_PAUSE, this.pauseRequest);
     Atomics.notify(slot.ctl, CTL_PAUSE); // (the worker may already have frozen on a stale request)
     this.armWallTimer();
@@ -279,7 +280,8 @@ export class Process implements WasmProcess, Job {
   private finish(reason: ExitReason, exit?: Extract<FromWorker, { type: 'exit' }>): void {
     if (this.state === 'exited') return;
     const stats = this.stats();
-    this.endedRunningMs = this.runningMs();
+    // The worker's own figure when it reported one: the main thread learns of a start sent ahead late.
+    this.endedRunningMs = exit ? exit.runningMs : this.runningMs();
     this.endedBlockedMs = exit ? exit.blockedMs : stats.blockedMs;
     this.state = 'exited';
     clearTimeout(this.wallTimer);
