@@ -5,16 +5,30 @@
 let sink: Float64Array | undefined;
 let slot = 0;
 
-/** Worker side, once: where blocked milliseconds accumulate (the process's statistics). */
-export function countBlockedIn(stats: Float64Array, index: number): void {
+let sinceSlot = 0;
+
+/** Worker side, once: where blocked milliseconds accumulate (the process's statistics), and where
+ *  the start of a wait in progress is published (epoch ms) so readers can count it before it ends. */
+export function countBlockedIn(stats: Float64Array, index: number, sinceIndex: number): void {
   sink = stats;
   slot = index;
+  sinceSlot = sinceIndex;
+}
+
+/** Blocked milliseconds as of now, including a wait still in progress (any thread may read). */
+export function blockedMsNow(stats: Float64Array, index: number, sinceIndex: number): number {
+  const since = stats[sinceIndex]!;
+  return stats[index]! + (since > 0 ? Math.max(0, performance.timeOrigin + performance.now() - since) : 0);
 }
 
 /** Atomics.wait, with the time it blocks counted as blocked. */
 export function blockingWait(array: Int32Array, index: number, value: number, timeoutMs?: number): 'ok' | 'not-equal' | 'timed-out' {
   const started = performance.now();
+  if (sink && sink[sinceSlot] === 0) sink[sinceSlot] = performance.timeOrigin + started;
   const result = Atomics.wait(array, index, value, timeoutMs);
-  if (sink) sink[slot]! += performance.now() - started;
+  if (sink) {
+    sink[slot]! += performance.now() - started;
+    sink[sinceSlot] = 0;
+  }
   return result;
 }

@@ -8,7 +8,7 @@ import { WasiHost } from './wasi/index.js';
 import type { StdioEndpoint } from './wasi/types.js';
 import { COUNTDOWN_EXPORT, MEMORY_FIELD, METER_MODULE } from './instrument.js';
 import { LimitExceeded, Meter } from './meter.js';
-import { CONTROL_WORDS, CTL_INFLIGHT, CTL_PAUSE, CTL_PREFETCH, MAX_INFLIGHT_BYTES, STAT_BLOCKED_MS, STAT_FUEL, type FromWorker, type InputSource, type OutputTarget, type RunMessage } from './protocol.js';
+import { CONTROL_WORDS, CTL_INFLIGHT, CTL_PAUSE, CTL_PREFETCH, MAX_INFLIGHT_BYTES, STAT_BLOCKED_MS, STAT_BLOCKED_SINCE, STAT_FUEL, type FromWorker, type InputSource, type OutputTarget, type RunMessage } from './protocol.js';
 import type { ExitReason } from './types.js';
 import { Wasm, type WasmGlobal, type WasmInstance, type WasmMemory, type WasmModule } from './webassembly.js';
 import { PAGE_BYTES } from './module.js';
@@ -22,7 +22,7 @@ const { control, callPort } = workerData as { control: SharedArrayBuffer; callPo
 const ctl = new Int32Array(control, 0, CONTROL_WORDS);
 const stats = new Float64Array(control);
 const modules = new Map<string, WasmModule>();
-countBlockedIn(stats, STAT_BLOCKED_MS);
+countBlockedIn(stats, STAT_BLOCKED_MS, STAT_BLOCKED_SINCE);
 
 // Memories of ended processes, zeroed and given to the next process of the same shape.
 // Only small ones (zeroing costs about as much as a fresh memory at ~1 MiB) that did not grow.

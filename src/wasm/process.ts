@@ -1,10 +1,11 @@
 // One guest process as the runtime's caller sees it (WasmProcess), and as the pool runs it (Job).
 
 import { answerHostCall, type HostReply } from './host-call.js';
+import { blockedMsNow } from './blocked.js';
 import type { CompiledModule } from './module.js';
 import type { Job, Slot, WorkerPool } from './pool.js';
 import type { ProcessSockets } from './sockets/owner.js';
-import { CTL_INFLIGHT, CTL_PAUSE, STAT_BLOCKED_MS, STAT_FROZEN_AT, STAT_FUEL, STAT_MEMORY, STAT_RUNNING_MS, type FromWorker, type InputSource, type OutputTarget, type RunMessage } from './protocol.js';
+import { CTL_INFLIGHT, CTL_PAUSE, STAT_BLOCKED_MS, STAT_BLOCKED_SINCE, STAT_FROZEN_AT, STAT_FUEL, STAT_MEMORY, type FromWorker, type InputSource, type OutputTarget, type RunMessage } from './protocol.js';
 import type { ExitReason, ExitStatus, OutputMode, ProcessState, ProcessStats, SpawnOptions, WasmProcess } from './types.js';
 
 /** A CPU-bound guest reaches a tick within about a millisecond of its deadline; a guest blocked
@@ -139,8 +140,9 @@ export class Process implements WasmProcess, Job {
     return {
       fuelUsed: s ? s[STAT_FUEL] : 0,
       memoryBytes: s ? s[STAT_MEMORY] : 0,
-      runningMs: s ? Math.max(s[STAT_RUNNING_MS], 0) : 0,
-      blockedMs: s ? s[STAT_BLOCKED_MS] : 0,
+      // Our own clock, not the figure the meter publishes at ticks: a blocked guest reaches none.
+      runningMs: this.runningMs(),
+      blockedMs: s ? blockedMsNow(s, STAT_BLOCKED_MS, STAT_BLOCKED_SINCE) : 0,
     };
   }
 

@@ -61,7 +61,7 @@ export type FromWorker =
     };
 
 // Control block: four Int32 words, then Float64 statistics the worker publishes at each tick.
-export const CONTROL_BYTES = 56;
+export const CONTROL_BYTES = 64;
 export const CONTROL_WORDS = 4;
 /** Int32 index: 0 = run; any other value = pause request number (seq), set by the runtime. */
 export const CTL_PAUSE = 0;
@@ -80,5 +80,7 @@ export const STAT_RUNNING_MS = 4;
 export const STAT_FROZEN_AT = 5;
 /** Milliseconds the worker spent blocked (sleeps, blocking reads, host calls): not CPU time. */
 export const STAT_BLOCKED_MS = 6;
+/** Epoch milliseconds at which the current blocking wait began; 0 when not blocked. */
+export const STAT_BLOCKED_SINCE = 7;
 /** Streamed output the worker may have in flight before it waits for the runtime to catch up. */
 export const MAX_INFLIGHT_BYTES = 8 * 1024 * 1024;

@@ -233,6 +233,10 @@ test('cpu time leaves out time spent blocked: a guest sleeping 400 ms in poll_on
       (drop (call $poll (i32.const 0) (i32.const 128) (i32.const 1) (i32.const 256)))))`);
   const started = performance.now();
   const { process } = await t.spawn({ moduleBytes: sleeper, argv: ['sleeper'] });
+  await new Promise((r) => setTimeout(r, 250));
+  const live = (await process.info()).info;
+  assert.equal(live.state, ProcessState.running);
+  assert.ok(live.cpuMs < 150, `cpu ${live.cpuMs} ms while the guest sleeps (a wait in progress counts as blocked)`);
   assert.equal((await process.wait()).status.reason, 'normal');
   assert.ok(performance.now() - started >= 400);
   const i = (await process.info()).info;
