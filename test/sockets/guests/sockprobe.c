@@ -166,15 +166,19 @@ static int epipe(void) {
     total += n;
   } while (e == 0 && n > 0);
   say("end of stream after %zu bytes: errno %d", total, e);
-  // The peer is gone: the first sends may still be taken (the host learns of the reset from the
-  // network), then every send fails.
+  // The peer is gone: the first sends may still be taken (sends are posted; the host learns of the
+  // reset from the network, on its own time), then every send fails. A 10 ms pause between sends
+  // (poll on a clock: the connection itself is always ready, hung up) gives it up to 5 s.
   for (int i = 0; i < 500; i++) {
     e = send_all(conn, "are you there?\n");
     if (e) {
       say("send failed: errno %d", e);
       return 0;
     }
-    poll_fd(conn, __WASI_EVENTTYPE_FD_READ, 10000000, &hangup);
+    __wasi_subscription_t sub = {.u = {.tag = __WASI_EVENTTYPE_CLOCK, .u = {.clock = {.id = __WASI_CLOCKID_MONOTONIC, .timeout = 10000000}}}};
+    __wasi_event_t ev;
+    __wasi_size_t nev = 0;
+    (void)!__wasi_poll_oneoff(&sub, &ev, 1, &nev);
   }
   say("FAIL every send succeeded");
   return 1;
