@@ -48,6 +48,17 @@ function releaseMemory(d: { initial: number; maximum?: number }, memory: WasmMem
   spareMemories.set(key, list);
 }
 
+// Whether a module imports from `ww`, asked once per module (most guests do not: no imports to build).
+const wwImporters = new WeakMap<WasmModule, boolean>();
+function importsWw(module: WasmModule): boolean {
+  let yes = wwImporters.get(module);
+  if (yes === undefined) {
+    yes = Wasm.Module.imports(module).some((i) => i.module === 'ww');
+    wwImporters.set(module, yes);
+  }
+  return yes;
+}
+
 function post(msg: FromWorker, transfer: readonly Transferable[] = []): void {
   port.postMessage(msg, transfer);
 }
@@ -169,9 +180,11 @@ function run(msg: RunMessage): void {
       stderr: output(msg.stderr, 2, msg, err, meter),
     });
     const imports: Record<string, Record<string, unknown>> = { ...host.imports };
-    // Without the executor's grant every `ww` import answers ENOSYS (guest-sdk/ABI.md), not a link error.
-    const wwCall = call && msg.hostNamespaces.includes('ww') ? call : noWwHost;
-    imports.ww = wwImports({ call: wwCall, pid: msg.pid, memory: () => memory ?? (instance?.exports.memory as WasmMemory) });
+    if (importsWw(module)) {
+      // Without the executor's grant every `ww` import answers ENOSYS (guest-sdk/ABI.md), not a link error.
+      const wwCall = call && msg.hostNamespaces.includes('ww') ? call : noWwHost;
+      imports.ww = wwImports({ call: wwCall, pid: msg.pid, memory: () => memory ?? (instance?.exports.memory as WasmMemory) });
+    }
     if (meter) imports[METER_MODULE] = meter.imports;
     if (msg.memory) {
       provided = acquireMemory(msg.memory);
