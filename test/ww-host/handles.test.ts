@@ -139,3 +139,17 @@ test('a module importing a ww function with the wrong signature is refused at lo
       "the ABI's is (i32 i32 i32 i32) -> (i32) (guest-sdk/ABI.md)",
   });
 });
+
+test('a module importing ww run on a bare Runtime (no executor) gets ENOSYS from every call, not a link error', async () => {
+  const { Runtime } = await import('../../src/wasm/index.js');
+  const { assemble } = await import('./helpers.js');
+  const rt = await Runtime.create({ poolSize: 1 });
+  try {
+    const mod = await rt.load(await assemble(guest(`(call $out (call $self (i32.const 32))) (call $out (call $chan_create (i32.const 0) (i32.const 32) (i32.const 36)))`)));
+    const status = await rt.spawn(mod, { args: ['bare'], stdout: 'capture' }).wait();
+    strictEqual(status.reason.kind, 'normal');
+    deepStrictEqual(ints(status.stdout), [52, 52]);
+  } finally {
+    await rt.close();
+  }
+});
