@@ -25,6 +25,7 @@ import { isContentId, type ModuleStore } from './modules.js';
 import { isAbnormalText, reasonText } from './reasons.js';
 import type { EndStatus, ProcessEntry, ProcessSnapshot, ProcessTable, SpawnRequest } from './table.js';
 import type { WwHost } from './guest.js';
+import type { Executor } from './executor.js';
 
 type Spawned = { process: ProcessCap; pid: number; listening: string[] };
 
@@ -434,4 +435,17 @@ export class MonitorCap implements Monitor$Server {
     this.cancel();
     this.rejectPending(new FailedError('the monitor was released'));
   }
+}
+
+const contexts = new WeakMap<Executor, ExecutorContext>();
+
+/** The bootstrap capability object of a node serving `executor` (one context per executor, so
+ *  every connection sees the same Process capability objects). */
+export function nodeCapOf(executor: Executor, info: NodeInfo$Init): NodeCap {
+  let context = contexts.get(executor);
+  if (!context) {
+    context = new ExecutorContext(executor.table, executor.modules, executor.peerId, executor.ww);
+    contexts.set(executor, context);
+  }
+  return new NodeCap(context, info);
 }

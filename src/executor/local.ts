@@ -5,7 +5,7 @@
 import { Runtime, type Limits, type OutputMode, type RuntimeOptions } from '../wasm/index.js';
 import type { ListenAddress } from '../wasm/sockets/listen.js';
 import { readShape } from '../wasm/binary.js';
-import { Executor } from './index.js';
+import { Executor } from './executor.js';
 import type { EndStatus } from './table.js';
 
 export interface LocalRunOptions {

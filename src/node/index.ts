@@ -6,7 +6,7 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, rmSync, writ
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Node, type Node$Client, type NodeInfo$Init } from '../capnp-gen/ww.rpc.js';
-import { Executor, type GuestEvents } from '../executor/index.js';
+import { Executor, nodeCapOf, type GuestEvents } from '../executor/index.js';
 import { Connection, connectUnix, listenTcp, listenUnix, parseHostPort, serve, type Transport } from '../rpc/index.js';
 
 export interface StartNodeOptions {
@@ -76,7 +76,7 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<WwNode> {
     },
   });
   const info: NodeInfo$Init = { peerId, version: wwVersion(), startedAtMs: BigInt(Date.now()), osPid: process.pid };
-  const bootstrap = serve(Node, executor.nodeCap(info));
+  const bootstrap = serve(Node, nodeCapOf(executor, info));
 
   const connections = new Set<Connection>();
   const accept = (transport: Transport): void => {
