@@ -20,6 +20,8 @@ export default class Run extends Command {
 
 --listen HOST:PORT opens a listening TCP socket before the guest starts and gives it to the guest at fd 3 (the next --listen at fd 4, ...; --dir directories come after them), as wazero's sock.WithTCPListener and wasmtime's --tcplisten (accepted as a synonym) do. The guest accepts connections on it with sock_accept (Go: net.FileListener(os.NewFile(3, ""))). Port 0 picks a free port and prints "ww: listening on HOST:PORT (fd N)" on stderr. The sockets close when the guest ends. On a node, the node opens them (HOST is on the node's machine).
 
+A guest that imports the \`ww\` host module (guest-sdk/ABI.md) can spawn children, talk over channels and use the capability store: on a node, or without one in an executor private to this run (its children end with it).
+
 ww's options go before MODULE. Everything after MODULE (after an optional \`--\`) is passed to the guest unchanged, even words such as --help. MODULE may be \`-\` to read the module from stdin; the guest's stdin is then empty.
 
 SIZE is bytes, or a number with k, M or G (KiB, MiB, GiB; any case; powers of 1024). DURATION is milliseconds, or a number with ms, s, m or h.
