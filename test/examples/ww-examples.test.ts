@@ -11,6 +11,14 @@ import { examplePath, tempDir } from '../cli/helpers.js';
 import { eventually, psJson, runWw, startNodeProcess, type NodeUnderTest } from '../cli-node/helpers.js';
 import { lines, repoRoot, runGuest, testExecutor } from '../guest-sdk/helpers.js';
 
+/** What examples/wordcount prints for examples/wordcount/data under /data (examples/README.md). */
+const WORDCOUNT_OF_DATA = [
+  '      2       9      44 /data/fox.txt',
+  '      5      39     198 /data/hamlet.txt',
+  '      0       8      37 /data/no-newline.txt',
+  '      7      56     279 total',
+];
+
 const TREE = examplePath('tree', 'tree.wasm');
 const PIPELINE = examplePath('pipeline', 'pipeline.wasm');
 const SQUARES = examplePath('ww-c', 'squares.wasm');
@@ -165,12 +173,7 @@ describe('the ww examples under ww run without a node (a private executor)', () 
     ]);
     const pipeline = await ww('run', '--dir', 'examples/wordcount/data::/data', 'examples/pipeline/pipeline.wasm', '--', '/data', '3');
     assert.equal(pipeline.status, 0, pipeline.stderr);
-    assert.deepEqual(lines(pipeline.stdout), [
-      '      2       9      44 /data/fox.txt',
-      '      5      39     198 /data/hamlet.txt',
-      '      0       8      37 /data/no-newline.txt',
-      '      7      56     279 total',
-    ]);
+    assert.deepEqual(lines(pipeline.stdout), WORDCOUNT_OF_DATA);
     const squares = await ww('run', 'examples/ww-c/squares.wasm', '--', '3', '12');
     assert.equal(squares.status, 0, squares.stderr);
     assert.deepEqual(lines(squares.stdout), ['parent 2: spawned child 3', '3 squared is 9', '12 squared is 144', 'child 3 ended: normal (exit code 0)']);
@@ -199,12 +202,7 @@ describe('the ww examples on a node (ww start, then ww run)', () => {
     assert.equal(lines(tree.stdout).at(-1), '3 results; 3 of 3 children ended normally');
     const pipeline = await ww('run', '--node', '--dir', 'examples/wordcount/data::/data', 'examples/pipeline/pipeline.wasm', '--', '/data');
     assert.equal(pipeline.status, 0, pipeline.stderr);
-    assert.deepEqual(lines(pipeline.stdout), [
-      '      2       9      44 /data/fox.txt',
-      '      5      39     198 /data/hamlet.txt',
-      '      0       8      37 /data/no-newline.txt',
-      '      7      56     279 total',
-    ]);
+    assert.deepEqual(lines(pipeline.stdout), WORDCOUNT_OF_DATA);
     const squares = await ww('run', '--node', 'examples/ww-c/squares.wasm', '--', '12');
     assert.equal(squares.status, 0, squares.stderr);
     assert.ok(lines(squares.stdout).includes('12 squared is 144'), squares.stdout);
