@@ -6,10 +6,7 @@
 import { receiveMessageOnPort, type MessagePort, type Transferable } from 'node:worker_threads';
 import { CTL_CALL, type FromWorker } from './protocol.js';
 import { blockingWait } from './blocked.js';
-
-/** WASI errno numbers used by the bridge itself. */
-export const ENOSYS = 52;
-export const EIO = 29;
+import { Errno } from './wasi/abi/errno.js';
 
 /** An answer that is an error number (WASI errno numbering), with a message for logs and tests. */
 export class HostCallError extends Error {
@@ -60,11 +57,11 @@ export function createHostCall(
 export async function answerHostCall(handlers: Record<string, HostCallHandler> | undefined, op: string, args: unknown): Promise<HostReply> {
   const dot = op.indexOf('.');
   const handler = dot > 0 ? handlers?.[op.slice(0, dot)] : undefined;
-  if (!handler) return { errno: ENOSYS, message: `no host calls named ${op} for this process` };
+  if (!handler) return { errno: Errno.NOSYS, message: `no host calls named ${op} for this process` };
   try {
     return { value: await handler(op, args) };
   } catch (e) {
     if (e instanceof HostCallError) return { errno: e.errno, message: e.message };
-    return { errno: EIO, message: `host call ${op} failed: ${(e as Error)?.message ?? String(e)}` };
+    return { errno: Errno.IO, message: `host call ${op} failed: ${(e as Error)?.message ?? String(e)}` };
   }
 }

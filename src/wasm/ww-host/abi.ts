@@ -1,5 +1,6 @@
 // The numbers of the `ww` host module ABI (guest-sdk/ABI.md), shared by the worker side
 // (imports.ts), the loader (module.ts) and the executor that answers the calls.
+import { Errno } from '../wasi/abi/errno.js';
 
 export const WW_MODULE = 'ww';
 
@@ -73,21 +74,21 @@ export const MAX_GUEST_SPAWNED = 4096;
 
 /** The WASI errno numbers the ABI uses. */
 export const E = {
-  SUCCESS: 0,
-  AGAIN: 6,
-  BADF: 8,
-  DEADLK: 16,
-  FAULT: 21,
-  INVAL: 28,
-  IO: 29,
-  MFILE: 33,
-  MSGSIZE: 35,
-  NOBUFS: 42,
-  NOENT: 44,
-  NOEXEC: 45,
-  NOSPC: 51,
-  NOSYS: 52,
-  PIPE: 64,
+  SUCCESS: Errno.SUCCESS,
+  AGAIN: Errno.AGAIN,
+  BADF: Errno.BADF,
+  DEADLK: Errno.DEADLK,
+  FAULT: Errno.FAULT,
+  INVAL: Errno.INVAL,
+  IO: Errno.IO,
+  MFILE: Errno.MFILE,
+  MSGSIZE: Errno.MSGSIZE,
+  NOBUFS: Errno.NOBUFS,
+  NOENT: Errno.NOENT,
+  NOEXEC: Errno.NOEXEC,
+  NOSPC: Errno.NOSPC,
+  NOSYS: Errno.NOSYS,
+  PIPE: Errno.PIPE,
 } as const;
 
 /** Arguments and answers of the host calls (`ww.<name>`), as they cross the worker boundary. */
