@@ -5,7 +5,7 @@
 // when it starts with handles moved to it). Blocking calls return Promises: the bridge keeps
 // only the calling process blocked until they settle.
 
-import { HostCallError, type HostCallHandler, type Limits, type LoadedModule } from '../wasm/index.js';
+import { handlerOf, HostCallError, type Handlers, type HostCallHandler, type Limits, type LoadedModule } from '../wasm/index.js';
 import {
   DEFAULT_CHANNEL_CAPACITY,
   E,
@@ -25,8 +25,10 @@ import {
   SPAWN_SELF,
   type EventRecord,
   type RecvAnswer,
+  WW_CALLS,
   type SpawnArgs,
   type WaitAnswer,
+  type WwCalls,
 } from '../wasm/ww-host/abi.js';
 import { Channel, ChannelEnd, QueueAccount, messageCost } from './channel.js';
 import { HandleTable, type Cap } from './handles.js';
@@ -118,8 +120,9 @@ export class WwHost implements GuestEvents {
     // What children inherit; not the whole request (its stdin and module need not stay alive).
     const own: Inherited = { limits: req.limits, stdout: req.stdout, stderr: req.stderr };
     const get = (): GuestProcess => (guest ??= new GuestProcess(this, entry!, own, moved ?? [this.executorRef, this.store]));
-    const ww: HostCallHandler = (op, args) => (entry?.status ? fail(E.IO, 'the process has ended') : get().call(op, args));
-    const e = this.table.spawn({ ...req, hostCalls: { ...req.hostCalls, ww } });
+    const answer = handlerOf<WwCalls>(WW_CALLS, () => get().calls);
+    const ww: HostCallHandler = (op, args) => (entry?.status || guest?.hasEnded ? fail(E.IO, 'the process has ended') : answer(op, args));
+    const e = this.table.spawn({ ...req, hostCalls: { ...req.hostCalls, [WW_CALLS]: ww } });
     entry = e;
     this.guests.set(e.pid, get);
     if (moved) get(); // the moved capabilities are the child's now, even if it never makes a call
@@ -157,14 +160,7 @@ const fail = (errno: number, message: string): never => {
   throw new HostCallError(errno, message);
 };
 
-function int(args: unknown, key: string): number {
-  const v = (args as Record<string, unknown> | undefined)?.[key];
-  if (typeof v !== 'number' || !Number.isInteger(v)) return fail(E.INVAL, `missing argument ${key}`);
-  return v;
-}
-
-function handleList(v: unknown, what: string): number[] {
-  if (!Array.isArray(v) || !v.every((h) => typeof h === 'number')) return fail(E.INVAL, `${what}: bad handle list`);
+function handleList(v: number[], what: string): number[] {
   if (v.length > MAX_PASSED_HANDLES) return fail(E.MSGSIZE, `${what}: ${v.length} handles; at most ${MAX_PASSED_HANDLES}`);
   if (new Set(v).size !== v.length) return fail(E.INVAL, `${what}: the handle list names a handle twice`);
   return v as number[];
@@ -199,81 +195,46 @@ export class GuestProcess {
     this.initial = initial.map((c) => this.handles.adopt(c));
   }
 
-  /** Answers one host call. */
-  call(op: string, args: unknown): unknown {
-    if (this.ended) return fail(E.IO, 'the process has ended');
-    switch (op) {
-      case 'ww.self':
-        return this.self();
-      case 'ww.initial': {
-        const i = int(args, 'index');
-        if (i < 0 || i >= this.initial.length) return fail(E.NOENT, `initial: no initial handle ${i} (this process has ${this.initial.length})`);
-        return this.initial[i];
-      }
-      case 'ww.handle_kind':
-        return this.handles.get(int(args, 'h'), 'handle_kind').kind;
-      case 'ww.handle_dup': {
-        const cap = this.handles.get(int(args, 'h'), 'handle_dup');
-        if (!cap.movable) return fail(E.INVAL, 'handle_dup: a Monitor handle cannot be duplicated');
-        return this.handles.add(cap, 'handle_dup');
-      }
-      case 'ww.handle_drop': {
-        const h = int(args, 'h');
-        this.handles.drop(h, 'handle_drop');
-        if (h === this.selfHandle) this.selfHandle = undefined;
-        return 0;
-      }
-      case 'ww.spawn':
-        return this.spawn(args as SpawnArgs);
-      case 'ww.proc_pid':
-        return this.process(args, 'proc_pid').pid;
-      case 'ww.proc_wait':
-        return this.procWait(args);
-      case 'ww.proc_kill':
-        this.host.table.kill(this.process(args, 'proc_kill'));
-        return 0;
-      case 'ww.proc_pause':
-        this.host.table.pause(this.process(args, 'proc_pause')).catch(() => {});
-        return 0;
-      case 'ww.proc_resume':
-        this.host.table.resume(this.process(args, 'proc_resume'));
-        return 0;
-      case 'ww.proc_link':
-        this.host.table.link(this.entry, this.process(args, 'proc_link'));
-        return 0;
-      case 'ww.proc_unlink':
-        this.host.table.unlink(this.entry, this.process(args, 'proc_unlink'));
-        return 0;
-      case 'ww.proc_monitor':
-        return this.monitor(args);
-      case 'ww.monitor_wait':
-        return this.monitorWait(args);
-      case 'ww.chan_create':
-        return this.chanCreate(args);
-      case 'ww.chan_send':
-        return this.chanSend(args);
-      case 'ww.chan_recv':
-        return this.chanRecv(args);
-      case 'ww.chan_close':
-        (this.handles.get(int(args, 'h'), 'chan_close', Kind.CHAN_SEND, Kind.CHAN_RECV) as ChannelEnd).close();
-        return 0;
-      case 'ww.store_set':
-        return this.storeSet(args);
-      case 'ww.store_get':
-        return this.storeGet(args);
-      case 'ww.event_attach': {
-        const shared = (args as { count?: unknown }).count;
-        if (!(shared instanceof SharedArrayBuffer) || shared.byteLength < 4) return fail(E.INVAL, 'event_attach: needs a shared counter');
-        this.eventCount = new Int32Array(shared, 0, 1);
-        Atomics.store(this.eventCount, 0, this.events.length);
-        return 0;
-      }
-      case 'ww.event_poll':
-        return this.eventPoll(args);
-      default:
-        return fail(E.NOSYS, `${op} is not a function of the ww host module (ABI v1)`);
-    }
-  }
+  /** The answers to this process's host calls, one per op of the ABI (the compiler checks it is every op). */
+  readonly calls: Handlers<WwCalls> = {
+    self: () => this.self(),
+    initial: ({ index }) => {
+      if (index < 0 || index >= this.initial.length) return fail(E.NOENT, `initial: no initial handle ${index} (this process has ${this.initial.length})`);
+      return this.initial[index]!;
+    },
+    handle_kind: ({ h }) => this.handles.get(h, 'handle_kind').kind,
+    handle_dup: ({ h }) => {
+      const cap = this.handles.get(h, 'handle_dup');
+      if (!cap.movable) return fail(E.INVAL, 'handle_dup: a Monitor handle cannot be duplicated');
+      return this.handles.add(cap, 'handle_dup');
+    },
+    handle_drop: ({ h }) => {
+      this.handles.drop(h, 'handle_drop');
+      if (h === this.selfHandle) this.selfHandle = undefined;
+    },
+    spawn: (a) => this.spawn(a),
+    proc_pid: ({ h }) => this.process(h, 'proc_pid').pid,
+    proc_wait: (a) => this.procWait(a),
+    proc_kill: ({ h }) => this.host.table.kill(this.process(h, 'proc_kill')),
+    proc_pause: ({ h }) => void this.host.table.pause(this.process(h, 'proc_pause')).catch(() => {}),
+    proc_resume: ({ h }) => this.host.table.resume(this.process(h, 'proc_resume')),
+    proc_link: ({ h }) => this.host.table.link(this.entry, this.process(h, 'proc_link')),
+    proc_unlink: ({ h }) => this.host.table.unlink(this.entry, this.process(h, 'proc_unlink')),
+    proc_monitor: ({ h }) => this.monitor(h),
+    monitor_wait: (a) => this.monitorWait(a),
+    chan_create: ({ capacity }) => this.chanCreate(capacity),
+    chan_send: (a) => this.chanSend(a),
+    chan_recv: (a) => this.chanRecv(a),
+    chan_close: ({ h }) => (this.handles.get(h, 'chan_close', Kind.CHAN_SEND, Kind.CHAN_RECV) as ChannelEnd).close(),
+    store_set: (a) => this.storeSet(a),
+    store_get: (a) => this.storeGet(a),
+    event_attach: ({ count }) => {
+      if (!(count instanceof SharedArrayBuffer) || count.byteLength < 4) return fail(E.INVAL, 'event_attach: needs a shared counter');
+      this.eventCount = new Int32Array(count, 0, 1);
+      Atomics.store(this.eventCount, 0, this.events.length);
+    },
+    event_poll: ({ flags }) => this.eventPoll(flags),
+  };
 
   /** Queues an event for the guest's event_poll. */
   event(kind: EventKind, handle: number, value: number): void {
@@ -286,6 +247,10 @@ export class GuestProcess {
     this.events.push({ kind, handle, value });
     this.syncEventCount();
     this.eventArrived.wakeAll();
+  }
+
+  get hasEnded(): boolean {
+    return this.ended;
   }
 
   /** The process ended: everything it holds is dropped, its blocked calls stop. */
@@ -306,8 +271,8 @@ export class GuestProcess {
     return this.selfHandle;
   }
 
-  private process(args: unknown, what: string): ProcessEntry {
-    return (this.handles.get(int(args, 'h'), what, Kind.PROCESS) as ProcessRef).entry;
+  private process(h: number, what: string): ProcessEntry {
+    return (this.handles.get(h, what, Kind.PROCESS) as ProcessRef).entry;
   }
 
   private async spawn(a: SpawnArgs): Promise<number> {
@@ -379,11 +344,11 @@ export class GuestProcess {
     }
   }
 
-  private async procWait(args: unknown): Promise<WaitAnswer> {
-    const target = this.process(args, 'proc_wait');
+  private async procWait({ h, flags }: WwCalls['proc_wait']['args']): Promise<WaitAnswer> {
+    const target = this.process(h, 'proc_wait');
     if (target === this.entry) return fail(E.DEADLK, 'proc_wait: a process cannot wait for itself');
     if (!target.status) {
-      if (int(args, 'flags') & NONBLOCK) return fail(E.AGAIN, `proc_wait: process ${target.pid} is still running`);
+      if (flags & NONBLOCK) return fail(E.AGAIN, `proc_wait: process ${target.pid} is still running`);
       let wake!: () => void;
       const ready = new Promise<void>((r) => (wake = r));
       target.onEnd.add(wake);
@@ -392,8 +357,8 @@ export class GuestProcess {
     return answer(target.status!);
   }
 
-  private monitor(args: unknown): number {
-    const target = this.process(args, 'proc_monitor');
+  private monitor(of: number): number {
+    const target = this.process(of, 'proc_monitor');
     const m = new MonitorRef();
     const h = this.handles.add(m, 'proc_monitor');
     m.cancel = this.host.table.monitor(target, (s) => {
@@ -404,19 +369,17 @@ export class GuestProcess {
     return h;
   }
 
-  private async monitorWait(args: unknown): Promise<WaitAnswer> {
-    const h = int(args, 'h');
+  private async monitorWait({ h, flags }: WwCalls['monitor_wait']['args']): Promise<WaitAnswer> {
     const m = this.handles.get(h, 'monitor_wait', Kind.MONITOR) as MonitorRef;
     while (!m.status) {
-      if (int(args, 'flags') & NONBLOCK) return fail(E.AGAIN, 'monitor_wait: the monitored process is still running');
+      if (flags & NONBLOCK) return fail(E.AGAIN, 'monitor_wait: the monitored process is still running');
       await this.sleep(m.fired.wait());
       if (m.released) return fail(E.BADF, `monitor_wait: handle ${h} was dropped`);
     }
     return answer(m.status);
   }
 
-  private chanCreate(args: unknown): [number, number] {
-    const asked = int(args, 'capacity');
+  private chanCreate(asked: number): [number, number] {
     if (asked < 0 || asked > MAX_CHANNEL_CAPACITY) return fail(E.INVAL, `chan_create: capacity ${asked}; it is 0 (default ${DEFAULT_CHANNEL_CAPACITY}) to ${MAX_CHANNEL_CAPACITY} messages`);
     this.handles.room(2, 'chan_create');
     if (this.account.openChannels >= this.account.maxOpenChannels) {
@@ -426,13 +389,10 @@ export class GuestProcess {
     return [this.handles.add(ch.send, 'chan_create'), this.handles.add(ch.recv, 'chan_create')];
   }
 
-  private async chanSend(args: unknown): Promise<number> {
-    const end = this.handles.get(int(args, 'h'), 'chan_send', Kind.CHAN_SEND) as ChannelEnd;
-    const flags = int(args, 'flags');
-    const data = (args as { data?: unknown }).data;
-    if (!(data instanceof Uint8Array)) return fail(E.INVAL, 'chan_send: no data');
+  private async chanSend({ h, flags, data, handles }: WwCalls['chan_send']['args']): Promise<void> {
+    const end = this.handles.get(h, 'chan_send', Kind.CHAN_SEND) as ChannelEnd;
     if (data.length > MAX_MESSAGE_BYTES) return fail(E.MSGSIZE, `chan_send: ${data.length} bytes; a message holds at most ${MAX_MESSAGE_BYTES}`);
-    const passed = handleList((args as { handles?: unknown }).handles, 'chan_send');
+    const passed = handleList(handles, 'chan_send');
     const ch = end.channel;
     for (const h of passed) {
       const cap = this.handles.get(h, 'chan_send: passed handle');
@@ -452,18 +412,15 @@ export class GuestProcess {
           );
         }
         ch.push({ data, caps: passed.map((h) => this.handles.take(h)), account: this.account });
-        return 0;
+        return;
       }
       if (flags & NONBLOCK) return fail(E.AGAIN, `chan_send: the channel is full (${ch.length} messages)`);
       await this.sleep(ch.waitToSend(), () => ch.pump());
     }
   }
 
-  private async chanRecv(args: unknown): Promise<RecvAnswer> {
-    const end = this.handles.get(int(args, 'h'), 'chan_recv', Kind.CHAN_RECV) as ChannelEnd;
-    const flags = int(args, 'flags');
-    const bufLen = int(args, 'bufLen');
-    const handlesCap = int(args, 'handlesCap');
+  private async chanRecv({ h, flags, bufLen, handlesCap }: WwCalls['chan_recv']['args']): Promise<RecvAnswer> {
+    const end = this.handles.get(h, 'chan_recv', Kind.CHAN_RECV) as ChannelEnd;
     const ch = end.channel;
     for (;;) {
       if (end.closed) return fail(E.PIPE, 'chan_recv: the receive end is closed');
@@ -486,29 +443,27 @@ export class GuestProcess {
     }
   }
 
-  private storeSet(args: unknown): number {
-    const store = this.handles.get(int(args, 'store'), 'store_set', Kind.STORE) as CapabilityStore;
-    const name = CapabilityStore.name((args as { name?: unknown }).name, 'store_set');
-    const h = int(args, 'h');
+  private storeSet(args: WwCalls['store_set']['args']): void {
+    const store = this.handles.get(args.store, 'store_set', Kind.STORE) as CapabilityStore;
+    const name = CapabilityStore.name(args.name, 'store_set');
+    const h = args.h;
     if (h === 0) {
       store.set(name, undefined);
-      return 0;
+      return;
     }
     const cap = this.handles.get(h, 'store_set');
     if (!cap.movable) return fail(E.INVAL, 'store_set: a Monitor handle cannot be stored');
     store.set(name, cap);
-    return 0;
   }
 
-  private storeGet(args: unknown): number {
-    const store = this.handles.get(int(args, 'store'), 'store_get', Kind.STORE) as CapabilityStore;
-    const name = CapabilityStore.name((args as { name?: unknown }).name, 'store_get');
+  private storeGet(args: WwCalls['store_get']['args']): number {
+    const store = this.handles.get(args.store, 'store_get', Kind.STORE) as CapabilityStore;
+    const name = CapabilityStore.name(args.name, 'store_get');
     const cap = store.get(name) ?? fail(E.NOENT, `store_get: nothing is stored under ${JSON.stringify(name)}`);
     return this.handles.add(cap, 'store_get');
   }
 
-  private async eventPoll(args: unknown): Promise<EventRecord> {
-    const flags = int(args, 'flags');
+  private async eventPoll(flags: number): Promise<EventRecord> {
     while (this.events.length === 0) {
       if (flags & NONBLOCK) return fail(E.AGAIN, 'event_poll: no event queued');
       await this.sleep(this.eventArrived.wait());

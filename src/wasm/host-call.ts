@@ -65,3 +65,34 @@ export async function answerHostCall(handlers: Record<string, HostCallHandler> |
     return { errno: Errno.IO, message: `host call ${op} failed: ${(e as Error)?.message ?? String(e)}` };
   }
 }
+
+/** A namespace's contract: for each op, what the worker sends and what the main thread answers.
+ *  Both sides are typed by the same map, so a new op fails to compile until it is answered. */
+export type CallMap = { [op: string]: { args: unknown; answer: unknown } };
+
+/** Worker side of one namespace: `call(op, args)` returns that op's answer (or throws HostCallError). */
+export type Caller<M extends CallMap> = <K extends keyof M & string>(op: K, args: M[K]['args'], transfer?: Transferable[]) => M[K]['answer'];
+
+/** Worker side of one namespace's casts: posted, not waited for, never answered. */
+export type Caster<M extends CallMap> = <K extends keyof M & string>(op: K, args: M[K]['args'], transfer?: Transferable[]) => void;
+
+/** Main side of one namespace: one handler per op (a Promise keeps the guest blocked until it settles). */
+export type Handlers<M extends CallMap> = { [K in keyof M]: (args: M[K]['args']) => M[K]['answer'] | Promise<M[K]['answer']> };
+
+/** The ops of namespace `ns` through the untyped bridge. */
+export function callerOf<M extends CallMap>(call: HostCall, ns: string): Caller<M> {
+  return (op, args, transfer) => call(`${ns}.${op}`, args, transfer) as never;
+}
+
+/** The untyped handler the runtime takes (SpawnOptions.hostCalls[ns]) for typed handlers. `handlers`
+ *  may be a function, called per call, for state made lazily; an op of another namespace or
+ *  version is ENOSYS. */
+export function handlerOf<M extends CallMap>(ns: string, handlers: Handlers<M> | (() => Handlers<M>)): HostCallHandler {
+  const prefix = `${ns}.`;
+  return (op, args) => {
+    const table = typeof handlers === 'function' ? handlers() : handlers;
+    const name = op.startsWith(prefix) ? op.slice(prefix.length) : '';
+    if (!Object.hasOwn(table, name)) throw new HostCallError(Errno.NOSYS, `${op} is not a call of the '${ns}' host calls`);
+    return (table[name] as (a: unknown) => unknown)(args);
+  };
+}

@@ -2,7 +2,7 @@
 export { Runtime, BOUNDS_CHECKS_FLAG, wasmMemoryMode, type RuntimeOptions, type WasmMemoryMode } from './runtime.js';
 export { exitCode, reasonText } from './process.js';
 export { ModuleError } from './types.js';
-export { HostCallError, type HostCallHandler } from './host-call.js';
+export { callerOf, handlerOf, HostCallError, type CallMap, type Caller, type Handlers, type HostCallHandler } from './host-call.js';
 export { ListenError, openListeners, parseListenAddress, type Listener, type ListenAddress } from './sockets/index.js';
 export type {
   ExitReason,

@@ -3,12 +3,13 @@
 
 import { availableParallelism } from 'node:os';
 import type { ResourceLimits } from 'node:worker_threads';
+import { handlerOf } from './host-call.js';
 import { Instrumenter } from './instrumenter.js';
 import { MEMORY_FIELD, METER_MODULE } from './instrument.js';
 import { CompiledModule, ModuleCache, PAGE_BYTES, checkModule, contentId } from './module.js';
 import { WorkerPool } from './pool.js';
 import { Process } from './process.js';
-import { NAMESPACE as SOCKETS_NAMESPACE } from './sockets/protocol.js';
+import { NAMESPACE as SOCKETS_NAMESPACE, type SockCalls } from './sockets/protocol.js';
 import { openListeners, type ListenAddress, type Listener } from './sockets/listen.js';
 import { ProcessSockets } from './sockets/owner.js';
 import { ModuleError, type LoadedModule, type SpawnOptions, type WasmProcess } from './types.js';
@@ -140,7 +141,7 @@ export class Runtime {
       );
     }
     const sockets = this.socketsFor(options);
-    const spawnOptions = sockets ? { ...options, hostCalls: { ...options.hostCalls, [SOCKETS_NAMESPACE]: (op: string, args: unknown) => sockets.handle(op, args) } } : options;
+    const spawnOptions = sockets ? { ...options, hostCalls: { ...options.hostCalls, [SOCKETS_NAMESPACE]: handlerOf<SockCalls>(SOCKETS_NAMESPACE, sockets.calls) } } : options;
     const proc = new Process(this.nextPid++, compiled, spawnOptions, this.pool, (p) => this.live.delete(p), this.options.maxCaptureBytes ?? 64 * 1024 * 1024, sockets);
     this.live.add(proc);
     this.pool.submit(proc);

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { ListenError, openListeners, parseListenAddress, ProcessSockets } from '../../src/wasm/sockets/index.js';
-import { HIGH_WATER, READABLE, RECV_CHUNK, WRITABLE } from '../../src/wasm/sockets/protocol.js';
+import { HIGH_WATER, READABLE, RECV_CHUNK, WRITABLE, type SockCalls } from '../../src/wasm/sockets/protocol.js';
+import { handlerOf } from '../../src/wasm/host-call.js';
 
 const AGAIN = 6;
 const BADF = 8;
@@ -30,7 +31,7 @@ async function setup() {
   const [listener] = await openListeners([{ host: '127.0.0.1', port: 0 }]);
   const sockets = new ProcessSockets([listener!]);
   const ready = new Int32Array(sockets.init().ready);
-  return { listener: listener!, sockets, ready, call: (op: string, ...args: unknown[]) => sockets.handle(`sock.${op}`, args) };
+  return { listener: listener!, sockets, ready, call: (op: string, ...args: unknown[]) => handlerOf<SockCalls>('sock', sockets.calls)(`sock.${op}`, args) };
 }
 
 test('port 0 binds a free port; the same address twice is a ListenError that says what to do', async () => {

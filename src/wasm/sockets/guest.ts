@@ -7,11 +7,11 @@
 // - a send to a writable socket is a cast (posted, not waited for) while the bytes in flight stay
 //   under HIGH_WATER; otherwise, or once sending can only fail, it is a call.
 import type { Transferable } from 'node:worker_threads';
-import type { HostCall } from '../host-call.js';
+import { callerOf, type Caller, type Caster, type HostCall } from '../host-call.js';
 import { Errno, WasiError } from '../wasi/abi/errno.js';
 import type { ReadReadiness } from '../wasi/handle.js';
 import { RIFLAGS_RECV_PEEK, type PreopenedSockets, type SocketBackend, type SocketWaiter } from '../wasi/sock.js';
-import { FAILED, HANGUP, HIGH_WATER, IN_FLIGHT, Op, READABLE, RECV_CHUNK, SEND_CHUNK, WRITABLE, type SocketsInit } from './protocol.js';
+import { FAILED, HANGUP, HIGH_WATER, IN_FLIGHT, NAMESPACE, READABLE, RECV_CHUNK, SEND_CHUNK, WRITABLE, type SockCalls, type SocketsInit } from './protocol.js';
 
 /** Posts a host call without waiting for an answer (FromWorker 'cast'). */
 export type HostCast = (op: string, args: unknown, transfer?: Transferable[]) => void;
@@ -25,11 +25,12 @@ export class GuestSockets implements SocketWaiter {
   private detached = false;
   private readonly listeners: SocketBackend[];
 
-  constructor(
-    private readonly hostCall: HostCall,
-    readonly cast: HostCast,
-    init: SocketsInit,
-  ) {
+  private readonly hostCall: Caller<SockCalls>;
+  readonly cast: Caster<SockCalls>;
+
+  constructor(hostCall: HostCall, cast: HostCast, init: SocketsInit) {
+    this.hostCall = callerOf<SockCalls>(hostCall, NAMESPACE);
+    this.cast = (op, args, transfer) => cast(`${NAMESPACE}.${op}`, args, transfer);
     this.ready = new Int32Array(init.ready);
     this.listeners = Array.from({ length: init.listeners }, (_, id) => new GuestListener(this, id));
   }
@@ -61,7 +62,7 @@ export class GuestSockets implements SocketWaiter {
   }
 
   /** A host call; an errno answer becomes the WasiError the import returns. */
-  call(op: string, args: unknown[], transfer?: Transferable[]): unknown {
+  call<K extends keyof SockCalls>(op: K, args: SockCalls[K]['args'], transfer?: Transferable[]): SockCalls[K]['answer'] {
     try {
       return this.hostCall(op, args, transfer);
     } catch (err) {
@@ -72,7 +73,7 @@ export class GuestSockets implements SocketWaiter {
   }
 
   wait(read: SocketBackend[], write: SocketBackend[], timeoutMs: number | undefined): void {
-    const data = this.call(Op.POLL, [ids(read), ids(write), timeoutMs === undefined ? -1 : timeoutMs]) as [number, Uint8Array][];
+    const data = this.call('poll', [ids(read), ids(write), timeoutMs === undefined ? -1 : timeoutMs]);
     for (const [id, bytes] of data) {
       read.find((b): b is GuestConnection => b instanceof GuestConnection && b.id === id)?.deliver(bytes);
     }
@@ -94,7 +95,7 @@ class GuestListener implements SocketBackend {
 
   accept(nonblocking: boolean): SocketBackend {
     if (nonblocking && !(this.sockets.bits(this.id) & READABLE)) throw new WasiError(Errno.AGAIN);
-    const connId = this.sockets.call(Op.ACCEPT, [this.id, !nonblocking]) as number;
+    const connId = this.sockets.call('accept', [this.id, !nonblocking]);
     return new GuestConnection(this.sockets, connId);
   }
   recv(): { n: number; roflags: number } {
@@ -113,7 +114,7 @@ class GuestListener implements SocketBackend {
     return false;
   }
   close(): void {
-    if (!this.sockets.isDetached) this.sockets.call(Op.CLOSE, [this.id]);
+    if (!this.sockets.isDetached) this.sockets.call('close', [this.id]);
   }
 }
 
@@ -150,7 +151,7 @@ class GuestConnection implements SocketBackend {
     if (this.at >= this.inbox.length) {
       if (this.eof) return { n: 0, roflags: 0 };
       if (nonblocking && !(this.sockets.bits(this.id) & READABLE)) throw new WasiError(Errno.AGAIN);
-      const data = this.sockets.call(Op.RECV, [this.id, RECV_CHUNK, !nonblocking]) as Uint8Array;
+      const data = this.sockets.call('recv', [this.id, RECV_CHUNK, !nonblocking]);
       if (data.length === 0) {
         this.eof = true;
         return { n: 0, roflags: 0 };
@@ -188,14 +189,14 @@ class GuestConnection implements SocketBackend {
     }
     const n = data.length; // (data is detached once transferred)
     if (bits & WRITABLE && !(bits & FAILED) && this.sockets.reserve(this.id, n)) {
-      this.sockets.cast(Op.SEND_QUEUED, [this.id, data], [data.buffer]);
+      this.sockets.cast('sendq', [this.id, data], [data.buffer]);
       return n;
     }
-    return this.sockets.call(Op.SEND, [this.id, data, !nonblocking], [data.buffer]) as number;
+    return this.sockets.call('send', [this.id, data, !nonblocking], [data.buffer]);
   }
 
   shutdown(how: number): void {
-    this.sockets.call(Op.SHUTDOWN, [this.id, how]);
+    this.sockets.call('shutdown', [this.id, how]);
   }
 
   pollRead(): ReadReadiness {
@@ -212,6 +213,6 @@ class GuestConnection implements SocketBackend {
   }
 
   close(): void {
-    if (!this.sockets.isDetached) this.sockets.call(Op.CLOSE, [this.id]);
+    if (!this.sockets.isDetached) this.sockets.call('close', [this.id]);
   }
 }

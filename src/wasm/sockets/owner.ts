@@ -3,10 +3,10 @@
 // host calls. One process makes one host call at a time, so a blocking call simply waits for the
 // next change of any socket's state and checks again.
 import type { Socket } from 'node:net';
-import { HostCallError } from '../host-call.js';
+import { HostCallError, type Handlers } from '../host-call.js';
 import { Errno } from '../wasi/abi/errno.js';
 import type { Listener } from './listen.js';
-import { FAILED, HANGUP, HIGH_WATER, IN_FLIGHT, MAX_SOCKETS, Op, READABLE, RECV_CHUNK, SHARED_WORDS, WRITABLE, type SocketsInit } from './protocol.js';
+import { FAILED, HANGUP, HIGH_WATER, IN_FLIGHT, MAX_SOCKETS, READABLE, RECV_CHUNK, SHARED_WORDS, WRITABLE, type SockCalls, type SocketsInit } from './protocol.js';
 
 const SDFLAGS_RD = 1;
 const SDFLAGS_WR = 2;
@@ -158,28 +158,16 @@ export class ProcessSockets {
     return { ready: this.ready.buffer as SharedArrayBuffer, listeners: this.listenerCount };
   }
 
-  /** Answers one 'sock.*' host call: a value, or a Promise while it blocks. Throws HostCallError (an errno for the guest). */
-  handle(op: string, args: unknown): unknown {
-    const a = args as unknown[];
-    switch (op) {
-      case Op.ACCEPT:
-        return this.accept(a[0] as number, a[1] as boolean);
-      case Op.RECV:
-        return this.recv(a[0] as number, a[1] as number, a[2] as boolean);
-      case Op.SEND:
-        return this.send(a[0] as number, a[1] as Uint8Array, a[2] as boolean);
-      case Op.SEND_QUEUED:
-        return this.sendQueued(a[0] as number, a[1] as Uint8Array);
-      case Op.SHUTDOWN:
-        return this.connection(a[0] as number).shutdown(a[1] as number);
-      case Op.CLOSE:
-        return this.close(a[0] as number);
-      case Op.POLL:
-        return this.poll(a[0] as number[], a[1] as number[], a[2] as number);
-      default:
-        throw new HostCallError(Errno.NOSYS, `unknown socket call ${op}`);
-    }
-  }
+  /** The answers to the 'sock.*' host calls: a value, or a Promise while it blocks; a HostCallError is an errno for the guest. */
+  readonly calls: Handlers<SockCalls> = {
+    accept: ([id, block]) => this.accept(id, block),
+    recv: ([id, max, block]) => this.recv(id, max, block),
+    send: ([id, data, block]) => this.send(id, data, block),
+    sendq: ([id, data]) => this.sendQueued(id, data),
+    shutdown: ([id, how]) => this.connection(id).shutdown(how),
+    close: ([id]) => this.close(id),
+    poll: ([readIds, writeIds, timeoutMs]) => this.poll(readIds, writeIds, timeoutMs),
+  };
 
   /** Closes every socket of the process (it ended: any reason). Idempotent. */
   closeAll(): void {

@@ -28,26 +28,27 @@ export const HIGH_WATER = 256 * 1024;
 /** Connections a listener keeps waiting for the guest's accept; more are refused (reset), as a full backlog. */
 export const MAX_PENDING = 1024;
 
-/** The host-call namespace (SpawnOptions.hostCalls key) and ops; arguments are small arrays. */
+/** The host-call namespace (SpawnOptions.hostCalls key). */
 export const NAMESPACE = 'sock';
-export const enum Op {
-  /** [id, block] -> new connection id */
-  ACCEPT = 'sock.accept',
-  /** [id, max, block] -> Uint8Array (empty = end of stream) */
-  RECV = 'sock.recv',
-  /** [id, data, block] -> bytes taken */
-  SEND = 'sock.send',
-  /** [id, data], as a cast (no answer): the worker counted data.length in IN_FLIGHT + id and goes on.
-   *  Used when the socket is writable and the bytes in flight stay under HIGH_WATER. */
-  SEND_QUEUED = 'sock.sendq',
-  /** [id, how (SDFLAGS)] */
-  SHUTDOWN = 'sock.shutdown',
-  /** [id] */
-  CLOSE = 'sock.close',
-  /** [readIds, writeIds, timeoutMs (-1 = none)] -> when one may be ready, or at the timeout, with
-   *  the data of the read ids that have some: [id, bytes (at most RECV_CHUNK)][] (saves a recv) */
-  POLL = 'sock.poll',
-}
+
+/** The host calls `sock.<op>`: arguments are small tuples (cheap to clone), the worker's caller and the
+ *  owner's handlers are both typed by this map. */
+export type SockCalls = {
+  /** -> the new connection's id */
+  accept: { args: [id: number, block: boolean]; answer: number };
+  /** -> the bytes (empty = end of stream) */
+  recv: { args: [id: number, max: number, block: boolean]; answer: Uint8Array };
+  /** -> bytes taken */
+  send: { args: [id: number, data: Uint8Array, block: boolean]; answer: number };
+  /** A cast (no answer): the worker counted data.length in IN_FLIGHT + id and goes on. Used when the
+   *  socket is writable and the bytes in flight stay under HIGH_WATER. */
+  sendq: { args: [id: number, data: Uint8Array]; answer: void };
+  shutdown: { args: [id: number, how: number]; answer: void };
+  close: { args: [id: number]; answer: void };
+  /** Returns when one may be ready, or at the timeout (-1 = none), with the data of the read ids
+   *  that have some: [id, bytes (at most RECV_CHUNK)][] (saves a recv). */
+  poll: { args: [readIds: number[], writeIds: number[], timeoutMs: number]; answer: [id: number, data: Uint8Array][] };
+};
 
 /** What the worker needs to build the guest's pre-opened sockets (part of the run message). */
 export interface SocketsInit {

@@ -1,11 +1,13 @@
-// The numbers of the `ww` host module ABI (guest-sdk/ABI.md), shared by the worker side
-// (imports.ts), the loader (module.ts) and the executor that answers the calls.
+// The `ww` host module ABI (guest-sdk/ABI.md) in one place: its functions, numbers and bounds, and the
+// host calls that carry them from the worker side (imports.ts) to the executor that answers them
+// (src/executor/guest.ts). The loader (module.ts) accepts exactly these imports.
 import { Errno } from '../wasi/abi/errno.js';
 
 export const WW_MODULE = 'ww';
 
-/** Every function of the `ww` import module, with its number of i32 parameters (all return i32). */
-export const WW_FUNCTIONS: Readonly<Record<string, number>> = {
+/** Every function of the `ww` import module, with its number of i32 parameters (all return i32).
+ *  imports.ts must implement exactly these (its type says so). */
+export const WW_FUNCTIONS = {
   self: 1,
   initial: 2,
   handle_kind: 2,
@@ -29,7 +31,14 @@ export const WW_FUNCTIONS: Readonly<Record<string, number>> = {
   store_set: 4,
   store_get: 4,
   event_poll: 2,
-};
+} as const satisfies Record<string, number>;
+
+export type WwFunction = keyof typeof WW_FUNCTIONS;
+
+/** The arity of a `ww` import, or undefined for a name the ABI does not have. */
+export function wwArity(name: string): number | undefined {
+  return Object.hasOwn(WW_FUNCTIONS, name) ? WW_FUNCTIONS[name as WwFunction] : undefined;
+}
 
 /** Handle kinds. */
 export const enum Kind {
@@ -91,7 +100,42 @@ export const E = {
   PIPE: Errno.PIPE,
 } as const;
 
-/** Arguments and answers of the host calls (`ww.<name>`), as they cross the worker boundary. */
+/**
+ * The host calls `ww.<op>`: what the worker sends and what the executor answers, for each op. The
+ * worker's caller and the executor's handlers are both typed by this map (host-call.ts `Caller`,
+ * `Handlers`), so a new op fails to compile until both sides have it.
+ */
+export type WwCalls = {
+  self: { args: undefined; answer: number };
+  initial: { args: { index: number }; answer: number };
+  handle_kind: { args: { h: number }; answer: number };
+  handle_dup: { args: { h: number }; answer: number };
+  handle_drop: { args: { h: number }; answer: void };
+  spawn: { args: SpawnArgs; answer: number };
+  proc_pid: { args: { h: number }; answer: number };
+  proc_wait: { args: { h: number; flags: number }; answer: WaitAnswer };
+  proc_kill: { args: { h: number }; answer: void };
+  proc_pause: { args: { h: number }; answer: void };
+  proc_resume: { args: { h: number }; answer: void };
+  proc_link: { args: { h: number }; answer: void };
+  proc_unlink: { args: { h: number }; answer: void };
+  proc_monitor: { args: { h: number }; answer: number };
+  monitor_wait: { args: { h: number; flags: number }; answer: WaitAnswer };
+  chan_create: { args: { capacity: number }; answer: [send: number, recv: number] };
+  chan_send: { args: { h: number; flags: number; data: Uint8Array; handles: number[] }; answer: void };
+  chan_recv: { args: { h: number; flags: number; bufLen: number; handlesCap: number }; answer: RecvAnswer };
+  chan_close: { args: { h: number }; answer: void };
+  store_set: { args: { store: number; name: Uint8Array; h: number }; answer: void };
+  store_get: { args: { store: number; name: Uint8Array }; answer: number };
+  /** Shares the event counter that lets event_poll(NONBLOCK) with nothing queued skip the call. */
+  event_attach: { args: { count: SharedArrayBuffer }; answer: void };
+  event_poll: { args: { flags: number }; answer: EventRecord };
+};
+
+/** The host-call namespace of the ww host module (SpawnOptions.hostCalls key). */
+export const WW_CALLS = 'ww';
+
+// Arguments and answers that are more than a handle.
 export interface SpawnArgs {
   executor: number;
   flags: number;

@@ -4,7 +4,9 @@
 // before the call is made (so an answer is never lost to a bad out pointer), and every failure is
 // an errno, never an exception into the guest.
 
-import { HostCallError, type HostCall } from '../host-call.js';
+import { callerOf, HostCallError, type HostCall } from '../host-call.js';
+import { GuestMemory } from '../wasi/abi/memory.js';
+import { WasiError } from '../wasi/abi/errno.js';
 import type { WasmMemory } from '../webassembly.js';
 import {
   E,
@@ -15,10 +17,10 @@ import {
   SPAWN_FLAGS,
   SPAWN_SELF,
   SPAWN_SPEC_BYTES,
-  type EventRecord,
-  type RecvAnswer,
+  WW_CALLS,
   type SpawnArgs,
-  type WaitAnswer,
+  type WwCalls,
+  type WwFunction,
 } from './abi.js';
 
 export interface WwContext {
@@ -47,38 +49,43 @@ export const noWwHost: HostCall = (op) => {
 const utf8 = new TextEncoder();
 const fromUtf8 = new TextDecoder();
 
-/** Views of the guest's memory, made per call (memory.grow replaces the buffer). */
+/**
+ * The guest's memory through the WASI host's checked view (one bounds rule for every import): the
+ * ABI passes pointers and lengths as i32, read here as unsigned; anything outside memory is EFAULT
+ * naming what it was.
+ */
 class Guest {
-  readonly bytes: Uint8Array;
-  readonly view: DataView;
-  constructor(memory: WasmMemory) {
-    this.bytes = new Uint8Array(memory.buffer);
-    this.view = new DataView(memory.buffer);
-  }
-  /** Throws EFAULT unless [ptr, ptr+len) lies in memory. `ptr` and `len` arrive as signed i32. */
+  constructor(private readonly m: GuestMemory) {}
   check(ptr: number, len: number, what: string): void {
     const p = ptr >>> 0;
     const n = len >>> 0;
-    if (p + n > this.bytes.length) {
-      throw new AbiError(E.FAULT, `${what}: bytes ${p}..${p + n} are outside the guest's memory (${this.bytes.length} bytes)`);
+    try {
+      this.m.check(p, n);
+    } catch (e) {
+      if (!(e instanceof WasiError)) throw e;
+      throw new AbiError(E.FAULT, `${what}: bytes ${p}..${p + n} are outside the guest's memory`);
     }
   }
   copy(ptr: number, len: number, what: string): Uint8Array {
     this.check(ptr, len, what);
-    return this.bytes.slice(ptr >>> 0, (ptr >>> 0) + (len >>> 0));
+    return this.m.bytes(ptr >>> 0, len >>> 0).slice();
+  }
+  /** Copies `data` to `ptr`, which the caller checked for at least `data.length` bytes. */
+  write(ptr: number, data: Uint8Array): void {
+    this.m.write(ptr >>> 0, data);
   }
   u32(ptr: number): number {
-    return this.view.getUint32(ptr >>> 0, true);
+    return this.m.u32(ptr >>> 0);
   }
   u64(ptr: number): number {
-    const v = this.view.getBigUint64(ptr >>> 0, true);
+    const v = this.m.u64(ptr >>> 0);
     return v > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(v);
   }
   setU32(ptr: number, v: number): void {
-    this.view.setUint32(ptr >>> 0, v >>> 0, true);
+    this.m.setU32(ptr >>> 0, v);
   }
   setI64(ptr: number, v: number): void {
-    this.view.setBigInt64(ptr >>> 0, BigInt(Math.trunc(v)), true);
+    this.m.setU64(ptr >>> 0, BigInt.asUintN(64, BigInt(Math.trunc(v))));
   }
 }
 
@@ -97,17 +104,31 @@ function nulStrings(block: Uint8Array, what: string): string[] {
   return out;
 }
 
-export function wwImports(ctx: WwContext): Record<string, (...args: number[]) => number> {
-  const { call } = ctx;
+/** The ops whose answer is a `T` (written to an out pointer). */
+type OpAnswering<T> = { [K in keyof WwCalls & WwFunction]: WwCalls[K]['answer'] extends T ? K : never }[keyof WwCalls & WwFunction];
+/** The ops that take one handle and answer nothing. */
+type OpOnHandle = { [K in keyof WwCalls & WwFunction]: WwCalls[K] extends { args: { h: number }; answer: void } ? K : never }[keyof WwCalls & WwFunction];
+
+export function wwImports(ctx: WwContext): Record<WwFunction, (...args: number[]) => number> {
+  const call = callerOf<WwCalls>(ctx.call, WW_CALLS);
   let lastError = '';
   /** Shared with the executor: how many events are queued, so a non-blocking poll with none costs no call. */
   let eventCount: Int32Array | undefined;
 
-  const mem = (): Guest => new Guest(ctx.memory());
+  const view = new GuestMemory();
+  let viewOf: WasmMemory | undefined;
+  const mem = (): Guest => {
+    const m = ctx.memory();
+    if (m !== viewOf) {
+      view.setMemory(m);
+      viewOf = m;
+    }
+    return new Guest(view);
+  };
 
-  /** Runs an import body; an errno thrown by it (or by the host) becomes its return value. */
+  /** Runs an import body; an errno thrown by it (or by the host, or by the memory view) becomes its return value. */
   const abi =
-    (name: string, body: (...args: number[]) => void) =>
+    (name: WwFunction, body: (...args: number[]) => void) =>
     (...args: number[]): number => {
       try {
         body(...args);
@@ -117,9 +138,9 @@ export function wwImports(ctx: WwContext): Record<string, (...args: number[]) =>
           lastError = e.message;
           return e.errno;
         }
-        if (e instanceof RangeError && /offset|bounds/i.test(e.message)) {
-          lastError = `${name}: a pointer is outside the guest's memory`;
-          return E.FAULT;
+        if (e instanceof WasiError) {
+          lastError = `${name}: ${e.message}`;
+          return e.errno;
         }
         throw e;
       }
@@ -135,34 +156,34 @@ export function wwImports(ctx: WwContext): Record<string, (...args: number[]) =>
   };
 
   /** A call whose answer is one number (a handle, a pid, a kind) written to `out`. */
-  const toOut = (name: string, args: (...a: number[]) => unknown) =>
+  const toOut = <K extends OpAnswering<number>>(name: K, args: (...a: number[]) => WwCalls[K]['args']) =>
     abi(name, (...a: number[]) => {
       const out = a[a.length - 1];
       outs(mem(), name, out);
-      const v = call(`ww.${name}`, args(...a)) as number;
+      const v = call(name, args(...a));
       mem().setU32(out, v);
     });
 
-  const handleCall = (name: string) =>
+  const handleCall = (name: OpOnHandle) =>
     abi(name, (h: number) => {
-      call(`ww.${name}`, { h });
+      call(name, { h });
     });
 
-  const waitLike = (name: string) =>
+  const waitLike = (name: 'proc_wait' | 'monitor_wait') =>
     abi(name, (h: number, flags: number, outCode: number, reason: number, reasonLen: number, outReasonLen: number) => {
       flagsOk(name, flags);
       const g = mem();
       outs(g, name, outCode, outReasonLen);
       g.check(reason, reasonLen, `${name}: reason buffer`);
-      const a = call(`ww.${name}`, { h, flags }) as WaitAnswer;
+      const a = call(name, { h, flags });
       const text = utf8.encode(a.reason);
       const w = mem();
       w.setU32(outCode, a.code);
-      w.bytes.set(text.subarray(0, reasonLen >>> 0), reason >>> 0);
+      w.write(reason, text.subarray(0, reasonLen >>> 0));
       w.setU32(outReasonLen, text.length);
     });
 
-  const imports: Record<string, (...args: number[]) => number> = {
+  const imports: Record<WwFunction, (...args: number[]) => number> = {
     self: toOut('self', () => undefined),
     initial: toOut('initial', (index) => ({ index })),
     handle_kind: toOut('handle_kind', (h) => ({ h })),
@@ -174,11 +195,11 @@ export function wwImports(ctx: WwContext): Record<string, (...args: number[]) =>
         g.check(buf, bufLen, 'last_error: buffer');
         g.check(outLen, 4, 'last_error: out pointer');
         const text = utf8.encode(lastError);
-        g.bytes.set(text.subarray(0, bufLen >>> 0), buf >>> 0);
+        g.write(buf, text.subarray(0, bufLen >>> 0));
         g.setU32(outLen, text.length);
         return E.SUCCESS;
       } catch (e) {
-        if (e instanceof AbiError) return e.errno;
+        if (e instanceof AbiError || e instanceof WasiError) return e.errno;
         throw e;
       }
     },
@@ -188,8 +209,9 @@ export function wwImports(ctx: WwContext): Record<string, (...args: number[]) =>
       outs(g, 'spawn', outProc);
       if (specLen >>> 0 < SPAWN_SPEC_BYTES) throw new AbiError(E.INVAL, `spawn: spec_len is ${specLen >>> 0}; the spec is ${SPAWN_SPEC_BYTES} bytes`);
       g.check(spec, specLen, 'spawn: spec');
-      for (let i = SPAWN_SPEC_BYTES; i < specLen >>> 0; i++) {
-        if (g.bytes[(spec >>> 0) + i] !== 0) throw new AbiError(E.INVAL, `spawn: spec byte ${i} is not 0 (fields past ${SPAWN_SPEC_BYTES} bytes are not defined in ABI v1)`);
+      const tail = g.copy(spec + SPAWN_SPEC_BYTES, (specLen >>> 0) - SPAWN_SPEC_BYTES, 'spawn: spec');
+      for (let i = 0; i < tail.length; i++) {
+        if (tail[i] !== 0) throw new AbiError(E.INVAL, `spawn: spec byte ${SPAWN_SPEC_BYTES + i} is not 0 (fields past ${SPAWN_SPEC_BYTES} bytes are not defined in ABI v1)`);
       }
       const s = spec >>> 0;
       const flags = g.u32(s + 8);
@@ -223,7 +245,7 @@ export function wwImports(ctx: WwContext): Record<string, (...args: number[]) =>
         args.module = g.copy(g.u32(s), g.u32(s + 4), 'spawn: module bytes');
         transfer.push(args.module.buffer as ArrayBuffer);
       }
-      const h = call('ww.spawn', args, transfer) as number;
+      const h = call('spawn', args, transfer);
       mem().setU32(outProc, h);
     }),
     proc_pid: toOut('proc_pid', (h) => ({ h })),
@@ -238,7 +260,7 @@ export function wwImports(ctx: WwContext): Record<string, (...args: number[]) =>
 
     chan_create: abi('chan_create', (capacity: number, outSend: number, outRecv: number) => {
       outs(mem(), 'chan_create', outSend, outRecv);
-      const [send, recv] = call('ww.chan_create', { capacity }) as [number, number];
+      const [send, recv] = call('chan_create', { capacity });
       const g = mem();
       g.setU32(outSend, send);
       g.setU32(outRecv, recv);
@@ -253,7 +275,7 @@ export function wwImports(ctx: WwContext): Record<string, (...args: number[]) =>
       const list: number[] = [];
       for (let i = 0; i < handlesCount >>> 0; i++) list.push(g.u32((handles >>> 0) + 4 * i));
       const bytes = g.copy(data, dataLen, 'chan_send: data');
-      call('ww.chan_send', { h, flags, data: bytes, handles: list }, [bytes.buffer as ArrayBuffer]);
+      call('chan_send', { h, flags, data: bytes, handles: list }, [bytes.buffer as ArrayBuffer]);
     }),
     chan_recv: abi(
       'chan_recv',
@@ -263,7 +285,7 @@ export function wwImports(ctx: WwContext): Record<string, (...args: number[]) =>
         outs(g, 'chan_recv', outLen, outCount);
         g.check(buf, bufLen, 'chan_recv: buffer');
         g.check(handles, (handlesCap >>> 0) * 4, 'chan_recv: handles');
-        const a = call('ww.chan_recv', { h, flags, bufLen: bufLen >>> 0, handlesCap: handlesCap >>> 0 }) as RecvAnswer;
+        const a = call('chan_recv', { h, flags, bufLen: bufLen >>> 0, handlesCap: handlesCap >>> 0 });
         const w = mem();
         if (a.tooBig) {
           w.setU32(outLen, a.tooBig.bytes);
@@ -276,7 +298,7 @@ export function wwImports(ctx: WwContext): Record<string, (...args: number[]) =>
         }
         const data = a.data ?? new Uint8Array(0);
         const hs = a.handles ?? [];
-        w.bytes.set(data, buf >>> 0);
+        w.write(buf, data);
         for (let i = 0; i < hs.length; i++) w.setU32((handles >>> 0) + 4 * i, hs[i]);
         w.setU32(outLen, data.length);
         w.setU32(outCount, hs.length);
@@ -286,13 +308,13 @@ export function wwImports(ctx: WwContext): Record<string, (...args: number[]) =>
 
     store_set: abi('store_set', (store: number, name: number, nameLen: number, h: number) => {
       const n = mem().copy(name, nameLen, 'store_set: name');
-      call('ww.store_set', { store, name: n, h });
+      call('store_set', { store, name: n, h });
     }),
     store_get: abi('store_get', (store: number, name: number, nameLen: number, out: number) => {
       const g = mem();
       outs(g, 'store_get', out);
       const n = g.copy(name, nameLen, 'store_get: name');
-      mem().setU32(out, call('ww.store_get', { store, name: n }) as number);
+      mem().setU32(out, call('store_get', { store, name: n }));
     }),
 
     event_poll: abi('event_poll', (flags: number, out: number) => {
@@ -300,11 +322,11 @@ export function wwImports(ctx: WwContext): Record<string, (...args: number[]) =>
       mem().check(out, EVENT_BYTES, 'event_poll: event record');
       if (!eventCount) {
         const shared = new SharedArrayBuffer(4);
-        call('ww.event_attach', { count: shared });
+        call('event_attach', { count: shared });
         eventCount = new Int32Array(shared);
       }
       if (flags & NONBLOCK && Atomics.load(eventCount, 0) === 0) throw new AbiError(E.AGAIN, 'event_poll: no event queued');
-      const ev = call('ww.event_poll', { flags }) as EventRecord;
+      const ev = call('event_poll', { flags });
       const g = mem();
       g.setU32(out, ev.kind);
       g.setU32(out + 4, ev.handle);

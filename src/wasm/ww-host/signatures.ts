@@ -3,7 +3,7 @@
 // to link when it starts. Reads only the type and import sections; a module this small reader
 // does not understand (e.g. GC types) is left to the engine's own link check.
 
-import { WW_FUNCTIONS, WW_MODULE } from './abi.js';
+import { WW_MODULE, wwArity } from './abi.js';
 
 const I32 = 0x7f;
 const VALTYPES: Record<number, string> = { 0x7f: 'i32', 0x7e: 'i64', 0x7d: 'f32', 0x7c: 'f64', 0x7b: 'v128', 0x70: 'funcref', 0x6f: 'externref' };
@@ -90,9 +90,9 @@ function check(bytes: Uint8Array): string[] {
         const kind = s.byte();
         if (kind === 0x00) {
           const t = types[s.u32()];
-          if (module !== WW_MODULE || !Object.hasOwn(WW_FUNCTIONS, field)) continue;
+          const arity = module === WW_MODULE ? wwArity(field) : undefined;
+          if (arity === undefined) continue;
           if (!t) throw new Unreadable();
-          const arity = WW_FUNCTIONS[field];
           const ok = t.params.length === arity && t.params.every((p) => p === I32) && t.results.length === 1 && t.results[0] === I32;
           if (!ok) {
             const want: FuncType = { params: new Array<number>(arity).fill(I32), results: [I32] };
