@@ -119,14 +119,41 @@ interface Process {
 }
 
 interface Monitor {
-  reason @0 () -> (reason :Text, code :Int32);
+  reason @0 () -> (reason :ExitReason, code :Int32);
 }
 
 struct ExitStatus {
-  code @0 :Int32;            # as a shell sees it: guest code, 134 trap, 137 killed/limit/link
-  reason @1 :Text;           # normal | exit: <code> | killed | trap: <message> | limit: cpu|memory|wall | link: <pid> | peer-lost
+  code @0 :Int32;            # as a shell sees it: guest code, 134 trap, 137 killed/limit/link/peer-lost
+  reason @1 :ExitReason;
   stdout @2 :Data;           # with OutputMode capture
   stderr @3 :Data;
+}
+
+struct ExitReason {
+  # Why a process ended: `kind`, and the fields that kind names. A closed set;
+  # clients read the fields, never a rendering of them.
+  kind @0 :ExitKind;
+  code @1 :Int32;            # exit: the guest's exit code (not 0: that is `normal`)
+  message @2 :Text;          # trap: the engine's message, e.g. "unreachable"
+  function @3 :Text;         # trap: the guest function it happened in, when the module names it
+  limit @4 :LimitKind;       # limit: which limit ended it
+  pid @5 :UInt32;            # link: the linked process whose abnormal end ended this one
+}
+
+enum ExitKind {
+  normal @0;                 # returned from _start, or proc_exit(0)
+  exit @1;                   # proc_exit(code), code != 0
+  killed @2;                 # kill(), or its parent's subtree was killed
+  trap @3;
+  limit @4;
+  link @5;
+  peerLost @6;               # the peer that ran it is gone (a remote process)
+}
+
+enum LimitKind {
+  cpu @0;                    # fuel
+  memory @1;
+  wall @2;                   # wall time while running (timeoutMs)
 }
 
 enum ProcessState {
@@ -145,7 +172,7 @@ struct ProcessInfo {
   fuelUsed @6 :UInt64;
   cpuMs @7 :Float64;         # time spent running
   memoryBytes @8 :UInt64;
-  reason @9 :Text;           # when exited
+  reason @9 :ExitReason;     # when exited
   exitCode @10 :Int32;       # when exited
   peerId @11 :Text;
   links @12 :List(UInt32);   # pids of this node's processes linked to it

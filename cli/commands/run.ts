@@ -11,7 +11,8 @@ import type { EndStatus } from '../../src/executor/table.js';
 import { InputError, UsageError } from '../errors.js';
 import { resolveSocketPath, socketFlag } from '../lib/node-connection.js';
 import { splitRunArgv } from '../run-argv.js';
-import { formatDuration, formatSize, parseCount, parseDuration, parseSize } from '../units.js';
+import { parseCount, parseDuration, parseSize } from '../units.js';
+import { reportEnd } from '../lib/exit-reason.js';
 
 export default class Run extends Command {
   static override summary = 'Run a WebAssembly (WASI preview1) module in the sandbox.';
@@ -190,17 +191,7 @@ Exit status:
       await run.close();
     }
 
-    const line = describeExit(status, limits, signal);
-    if (line) process.stderr.write(`ww: ${line}\n`);
-    if (signal) {
-      process.exitCode = 128 + (signal === 'SIGINT' ? 2 : 15);
-    } else if (status.code < 0 || status.code > 255) {
-      // A shell sees only the low 8 bits: proc_exit(256) would read as success.
-      process.stderr.write(`ww: the guest exited with status ${status.code}, which does not fit in 0-255; exiting 1\n`);
-      process.exitCode = 1;
-    } else {
-      process.exitCode = status.code;
-    }
+    process.exitCode = await reportEnd(status, { limits, signal }, (line) => process.stderr.write(`${line}\n`));
   }
 }
 
@@ -309,33 +300,6 @@ function isModuleError(err: unknown): boolean {
 
 function describeModule(module: string): string {
   return module === '-' ? 'module from stdin' : `module '${module}'`;
-}
-
-/** The line ww prints for an abnormal end, or undefined when the guest simply exited. */
-export function describeExit(status: Pick<EndStatus, 'reason'>, limits: Limits, signal?: NodeJS.Signals): string | undefined {
-  const reason = status.reason;
-  switch (reason.kind) {
-    case 'normal':
-    case 'exit':
-      return undefined;
-    case 'killed':
-      return signal ? `killed the guest on ${signal}` : 'killed';
-    case 'trap':
-      return reason.func ? `trap in ${reason.func}: ${oneLine(reason.message)}` : `trap: ${oneLine(reason.message)}`;
-    case 'link':
-      return `ended: link: ${reason.pid} (a linked process ended abnormally)`;
-    case 'peer-lost':
-      return 'peer-lost';
-    case 'limit':
-      switch (reason.limit) {
-        case 'cpu':
-          return `limit exceeded: cpu${limits.fuel !== undefined ? ` (fuel ${limits.fuel})` : ''}`;
-        case 'memory':
-          return `limit exceeded: memory${limits.maxMemoryBytes !== undefined ? ` (max-memory ${formatSize(limits.maxMemoryBytes)})` : ''}`;
-        case 'wall':
-          return `limit exceeded: wall${limits.timeoutMs !== undefined ? ` (timeout ${formatDuration(limits.timeoutMs)})` : ''}`;
-      }
-  }
 }
 
 function oneLine(text: string): string {

@@ -1,6 +1,7 @@
 // `ww wait PID`: block until a process ends; exit with its status.
 import { Args, Command } from '@oclif/core';
-import { describeAbnormalEnd } from '../lib/exit-reason.js';
+import { reasonFromWire } from '../../src/executor/reason-wire.js';
+import { reportEnd } from '../lib/exit-reason.js';
 import { parsePid, processFor, socketFlag, withNode } from '../lib/node-connection.js';
 
 export default class Wait extends Command {
@@ -22,8 +23,7 @@ Exit status: the process's; 1 no such process, or no node; 2 bad command line.`;
     const { args, flags } = await this.parse(Wait);
     const pid = parsePid(args.pid);
     const status = await withNode(flags.socket, async (session) => (await processFor(session, pid).wait()).status);
-    const line = describeAbnormalEnd(status.reason, `process ${pid}`);
-    if (line) process.stderr.write(`ww: ${line}\n`);
-    process.exitCode = status.code;
+    const end = { code: status.code, reason: reasonFromWire(status.reason) };
+    process.exitCode = await reportEnd(end, { subject: `process ${pid}` }, (line) => process.stderr.write(`${line}\n`));
   }
 }

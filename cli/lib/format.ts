@@ -1,6 +1,8 @@
 // How the node commands show processes: the `ww ps` table (flat or as a tree), `ww info`, and the
 // JSON form of a ProcessInfo. Pure functions of their inputs (the clock and width are parameters).
 import type { ProcessInfo } from '../../src/capnp-gen/ww.rpc.js';
+import { reasonFromWire } from '../../src/executor/reason-wire.js';
+import { reasonText, type Reason } from '../../src/executor/reasons.js';
 
 const STATE_NAMES = ['running', 'paused', 'exited'] as const;
 
@@ -16,7 +18,8 @@ export interface ProcessJson {
   fuelUsed: number;
   cpuMs: number;
   memoryBytes: number;
-  reason: string | null;
+  /** Why it ended (kind and its details, as src/executor/reasons.ts types it), once exited. */
+  reason: Reason | null;
   exitCode: number | null;
   peerId: string;
   /** PIDs this process is linked to. */
@@ -43,7 +46,7 @@ export function processJson(info: ProcessInfo): ProcessJson {
     fuelUsed: Number(info.fuelUsed),
     cpuMs: info.cpuMs,
     memoryBytes: Number(info.memoryBytes),
-    reason: exited ? info.reason : null,
+    reason: exited ? reasonFromWire(info.reason) : null,
     exitCode: exited ? info.exitCode : null,
     peerId: info.peerId,
     links: [...(info.links ?? [])],
@@ -95,7 +98,7 @@ export function relativeTime(thenMs: number, nowMs: number): string {
 /** The STATE column: running, paused, or `exited: <reason>`. */
 export function stateColumn(info: ProcessInfo): string {
   const state = stateName(info.state);
-  return state === 'exited' && info.reason ? `exited: ${info.reason}` : state;
+  return state === 'exited' ? `exited: ${reasonText(reasonFromWire(info.reason))}` : state;
 }
 
 /** A process's argv as one line a user could read back (words with spaces or quotes quoted). */
@@ -199,7 +202,7 @@ export function infoText(info: ProcessInfo, nowMs: number): string {
     ['State', json.state],
   ];
   if (json.state === 'exited') {
-    rows.push(['Reason', json.reason ?? '']);
+    rows.push(['Reason', json.reason ? reasonText(json.reason) : '']);
     rows.push(['Exit code', String(json.exitCode)]);
   }
   rows.push(

@@ -3,7 +3,9 @@
 // src/node is imported lazily so that `ww --help` does not load the executor.
 import { Flags } from '@oclif/core';
 import { InputError, UsageError } from '../errors.js';
-import type { Executor$Client, Node$Client, Process$Client } from '../../src/capnp-gen/ww.rpc.js';
+import { ProcessState, type Executor$Client, type Node$Client, type Process$Client } from '../../src/capnp-gen/ww.rpc.js';
+import { reasonFromWire } from '../../src/executor/reason-wire.js';
+import { reasonText } from '../../src/executor/reasons.js';
 
 /** The --socket flag every node command takes (WW_SOCKET in the environment sets it too). */
 export const socketFlag = Flags.string({
@@ -73,7 +75,7 @@ export async function withNode<T>(socketFlagValue: string | undefined, body: (se
  */
 export async function requireNotEnded(process: Process$Client, pid: number): Promise<void> {
   const { info } = await process.info();
-  if (info.state === 2) throw new InputError(`process ${pid} has already ended: ${info.reason || 'normal'}`);
+  if (info.state === ProcessState.exited) throw new InputError(`process ${pid} has already ended: ${reasonText(reasonFromWire(info.reason))}`);
 }
 
 /** A Process capability for `pid` (pipelined: a bad pid surfaces at the first call on it). */

@@ -4,10 +4,9 @@
 import { serve } from '../../src/rpc/client.js';
 import { ByteSink, OutputMode } from '../../src/capnp-gen/ww.rpc.js';
 import type { ByteSink$Client, SpawnSpec$Init } from '../../src/capnp-gen/ww.rpc.js';
-import { constants } from 'node:os';
 import { InputError } from '../errors.js';
-import { formatDuration, formatSize } from '../units.js';
-import { describeAbnormalEnd } from './exit-reason.js';
+import { reasonFromWire } from '../../src/executor/reason-wire.js';
+import { reportEnd } from './exit-reason.js';
 import { NodeMissingError, isNoListener, openNode, translateNodeError, type NodeSession } from './node-connection.js';
 
 /** Where the guest's output goes: process.stdout/stderr, or anything with a Node-style write. */
@@ -110,21 +109,12 @@ async function runAttached(session: NodeSession, opts: RunOnNodeOptions): Promis
     answered.release();
     await reportListening(opts, listening);
     const { status } = await proc.wait();
-    const line = status.reason === 'killed' && signal ? `killed the guest on ${signal}` : describeAbnormalEnd(status.reason);
-    if (line) await writeAll(opts.stderr, new TextEncoder().encode(`ww: ${line}${limitDetail(status.reason, opts.limits)}\n`));
-    return signal ? 128 + (constants.signals[signal] ?? 0) : status.code;
+    const end = { code: status.code, reason: reasonFromWire(status.reason) };
+    return await reportEnd(end, { limits: opts.limits, signal }, (line) => writeAll(opts.stderr, new TextEncoder().encode(`${line}\n`)));
   } finally {
     for (const name of signals) process.off(name, onSignal);
     proc.release();
   }
-}
-
-/** The limit that was hit, as local `ww run` names it: ` (fuel 1000000)`, ` (timeout 2s)`. */
-function limitDetail(reason: string, limits: RunOnNodeOptions['limits'] = {}): string {
-  if (reason === 'limit: cpu' && limits.fuel) return ` (fuel ${limits.fuel})`;
-  if (reason === 'limit: memory' && limits.maxMemoryBytes) return ` (max-memory ${formatSize(limits.maxMemoryBytes)})`;
-  if (reason === 'limit: wall' && limits.timeoutMs) return ` (timeout ${formatDuration(limits.timeoutMs)})`;
-  return '';
 }
 
 function spawnSpec(

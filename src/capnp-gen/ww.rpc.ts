@@ -192,15 +192,46 @@ export const $S_Executor_Spawn$Results: StructDesc = {
   ],
 };
 
+export interface ExitReason {
+  kind: ExitKind;
+  code: number;
+  message: string;
+  function: string;
+  limit: LimitKind;
+  pid: number;
+}
+export interface ExitReason$Init {
+  kind?: ExitKind;
+  code?: number;
+  message?: string;
+  function?: string;
+  limit?: LimitKind;
+  pid?: number;
+}
+export const $S_ExitReason: StructDesc = {
+  name: 'ExitReason',
+  id: 'd803e1d6073f9ed6',
+  dataWords: 2,
+  pointers: 2,
+  fields: [
+    { name: 'kind', type: { k: 'uint16' }, offset: 0 },
+    { name: 'code', type: { k: 'int32' }, offset: 1 },
+    { name: 'message', type: { k: 'text' }, offset: 0 },
+    { name: 'function', type: { k: 'text' }, offset: 1 },
+    { name: 'limit', type: { k: 'uint16' }, offset: 1 },
+    { name: 'pid', type: { k: 'uint32' }, offset: 2 },
+  ],
+};
+
 export interface ExitStatus {
   code: number;
-  reason: string;
+  reason: ExitReason;
   stdout: Uint8Array;
   stderr: Uint8Array;
 }
 export interface ExitStatus$Init {
   code?: number;
-  reason?: string;
+  reason?: ExitReason$Init;
   stdout?: Uint8Array;
   stderr?: Uint8Array;
 }
@@ -211,7 +242,7 @@ export const $S_ExitStatus: StructDesc = {
   pointers: 3,
   fields: [
     { name: 'code', type: { k: 'int32' }, offset: 0 },
-    { name: 'reason', type: { k: 'text' }, offset: 0 },
+    { name: 'reason', type: { k: 'struct', s: () => $S_ExitReason }, offset: 0 },
     { name: 'stdout', type: { k: 'data' }, offset: 1 },
     { name: 'stderr', type: { k: 'data' }, offset: 2 },
   ],
@@ -348,11 +379,11 @@ export const $S_Monitor_Reason$Params: StructDesc = {
 };
 
 export interface Monitor_Reason$Results {
-  reason: string;
+  reason: ExitReason;
   code: number;
 }
 export interface Monitor_Reason$Results$Init {
-  reason?: string;
+  reason?: ExitReason$Init;
   code?: number;
 }
 export const $S_Monitor_Reason$Results: StructDesc = {
@@ -361,7 +392,7 @@ export const $S_Monitor_Reason$Results: StructDesc = {
   dataWords: 1,
   pointers: 1,
   fields: [
-    { name: 'reason', type: { k: 'text' }, offset: 0 },
+    { name: 'reason', type: { k: 'struct', s: () => $S_ExitReason }, offset: 0 },
     { name: 'code', type: { k: 'int32' }, offset: 0 },
   ],
 };
@@ -722,7 +753,7 @@ export interface ProcessInfo {
   fuelUsed: bigint;
   cpuMs: number;
   memoryBytes: bigint;
-  reason: string;
+  reason: ExitReason;
   exitCode: number;
   peerId: string;
   links: (number)[];
@@ -738,7 +769,7 @@ export interface ProcessInfo$Init {
   fuelUsed?: bigint;
   cpuMs?: number;
   memoryBytes?: bigint;
-  reason?: string;
+  reason?: ExitReason$Init;
   exitCode?: number;
   peerId?: string;
   links?: (number)[];
@@ -759,7 +790,7 @@ export const $S_ProcessInfo: StructDesc = {
     { name: 'fuelUsed', type: { k: 'uint64' }, offset: 3 },
     { name: 'cpuMs', type: { k: 'float64' }, offset: 4 },
     { name: 'memoryBytes', type: { k: 'uint64' }, offset: 5 },
-    { name: 'reason', type: { k: 'text' }, offset: 2 },
+    { name: 'reason', type: { k: 'struct', s: () => $S_ExitReason }, offset: 2 },
     { name: 'exitCode', type: { k: 'int32' }, offset: 5 },
     { name: 'peerId', type: { k: 'text' }, offset: 3 },
     { name: 'links', type: { k: 'list', e: { k: 'uint32' } }, offset: 4 },
@@ -816,6 +847,24 @@ export const $S_SpawnSpec: StructDesc = {
     { name: 'listen', type: { k: 'list', e: { k: 'text' } }, offset: 9 },
   ],
 };
+
+export const ExitKind = {
+  normal: 0,
+  exit: 1,
+  killed: 2,
+  trap: 3,
+  limit: 4,
+  link: 5,
+  peerLost: 6,
+} as const;
+export type ExitKind = (typeof ExitKind)[keyof typeof ExitKind];
+
+export const LimitKind = {
+  cpu: 0,
+  memory: 1,
+  wall: 2,
+} as const;
+export type LimitKind = (typeof LimitKind)[keyof typeof LimitKind];
 
 export const OutputMode = {
   discard: 0,

@@ -1716,11 +1716,23 @@ export class Monitor_Reason$Results extends $.Struct {
     id: "e787f5d96f2031f0",
     size: new $.ObjectSize(8, 1),
   };
-  get reason(): string {
-    return $.utils.getText(0, this);
+  _adoptReason(value: $.Orphan<ExitReason>): void {
+    $.utils.adopt(value, $.utils.getPointer(0, this));
   }
-  set reason(value: string) {
-    $.utils.setText(0, value, this);
+  _disownReason(): $.Orphan<ExitReason> {
+    return $.utils.disown(this.reason);
+  }
+  get reason(): ExitReason {
+    return $.utils.getStruct(0, ExitReason, this);
+  }
+  _hasReason(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initReason(): ExitReason {
+    return $.utils.initStructAt(0, ExitReason, this);
+  }
+  set reason(value: ExitReason) {
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
   }
   get code(): number {
     return $.utils.getInt32(0, this);
@@ -1802,7 +1814,7 @@ export class ExitStatus extends $.Struct {
     size: new $.ObjectSize(8, 3),
   };
   /**
-* as a shell sees it: guest code, 134 trap, 137 killed/limit/link
+* as a shell sees it: guest code, 134 trap, 137 killed/limit/link/peer-lost
 *
 */
   get code(): number {
@@ -1811,15 +1823,23 @@ export class ExitStatus extends $.Struct {
   set code(value: number) {
     $.utils.setInt32(0, value, this);
   }
-  /**
-* normal | exit: <code> | killed | trap: <message> | limit: cpu|memory|wall | link: <pid> | peer-lost
-*
-*/
-  get reason(): string {
-    return $.utils.getText(0, this);
+  _adoptReason(value: $.Orphan<ExitReason>): void {
+    $.utils.adopt(value, $.utils.getPointer(0, this));
   }
-  set reason(value: string) {
-    $.utils.setText(0, value, this);
+  _disownReason(): $.Orphan<ExitReason> {
+    return $.utils.disown(this.reason);
+  }
+  get reason(): ExitReason {
+    return $.utils.getStruct(0, ExitReason, this);
+  }
+  _hasReason(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initReason(): ExitReason {
+    return $.utils.initStructAt(0, ExitReason, this);
+  }
+  set reason(value: ExitReason) {
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
   }
   _adoptStdout(value: $.Orphan<$.Data>): void {
     $.utils.adopt(value, $.utils.getPointer(1, this));
@@ -1863,6 +1883,115 @@ export class ExitStatus extends $.Struct {
   }
   toString(): string { return "ExitStatus_" + super.toString(); }
 }
+/**
+* Why a process ended: `kind`, and the fields that kind names. A closed set;
+* clients read the fields, never a rendering of them.
+*
+*/
+export class ExitReason extends $.Struct {
+  static readonly _capnp = {
+    displayName: "ExitReason",
+    id: "d803e1d6073f9ed6",
+    size: new $.ObjectSize(16, 2),
+  };
+  get kind(): ExitKind {
+    return $.utils.getUint16(0, this) as ExitKind;
+  }
+  set kind(value: ExitKind) {
+    $.utils.setUint16(0, value, this);
+  }
+  /**
+* exit: the guest's exit code (not 0: that is `normal`)
+*
+*/
+  get code(): number {
+    return $.utils.getInt32(4, this);
+  }
+  set code(value: number) {
+    $.utils.setInt32(4, value, this);
+  }
+  /**
+* trap: the engine's message, e.g. "unreachable"
+*
+*/
+  get message(): string {
+    return $.utils.getText(0, this);
+  }
+  set message(value: string) {
+    $.utils.setText(0, value, this);
+  }
+  /**
+* trap: the guest function it happened in, when the module names it
+*
+*/
+  get function(): string {
+    return $.utils.getText(1, this);
+  }
+  set function(value: string) {
+    $.utils.setText(1, value, this);
+  }
+  /**
+* limit: which limit ended it
+*
+*/
+  get limit(): LimitKind {
+    return $.utils.getUint16(2, this) as LimitKind;
+  }
+  set limit(value: LimitKind) {
+    $.utils.setUint16(2, value, this);
+  }
+  /**
+* link: the linked process whose abnormal end ended this one
+*
+*/
+  get pid(): number {
+    return $.utils.getUint32(8, this);
+  }
+  set pid(value: number) {
+    $.utils.setUint32(8, value, this);
+  }
+  toString(): string { return "ExitReason_" + super.toString(); }
+}
+export const ExitKind = {
+  /**
+* returned from _start, or proc_exit(0)
+*
+*/
+  NORMAL: 0,
+  /**
+* proc_exit(code), code != 0
+*
+*/
+  EXIT: 1,
+  /**
+* kill(), or its parent's subtree was killed
+*
+*/
+  KILLED: 2,
+  TRAP: 3,
+  LIMIT: 4,
+  LINK: 5,
+  /**
+* the peer that ran it is gone (a remote process)
+*
+*/
+  PEER_LOST: 6
+} as const;
+export type ExitKind = (typeof ExitKind)[keyof typeof ExitKind];
+export const LimitKind = {
+  /**
+* fuel
+*
+*/
+  CPU: 0,
+  MEMORY: 1,
+  /**
+* wall time while running (timeoutMs)
+*
+*/
+  WALL: 2
+} as const;
+export type LimitKind = (typeof LimitKind)[keyof typeof LimitKind];
 export const ProcessState = {
   RUNNING: 0,
   PAUSED: 1,
@@ -1945,15 +2074,27 @@ export class ProcessInfo extends $.Struct {
   set memoryBytes(value: bigint) {
     $.utils.setUint64(40, value, this);
   }
+  _adoptReason(value: $.Orphan<ExitReason>): void {
+    $.utils.adopt(value, $.utils.getPointer(2, this));
+  }
+  _disownReason(): $.Orphan<ExitReason> {
+    return $.utils.disown(this.reason);
+  }
   /**
 * when exited
 *
 */
-  get reason(): string {
-    return $.utils.getText(2, this);
+  get reason(): ExitReason {
+    return $.utils.getStruct(2, ExitReason, this);
   }
-  set reason(value: string) {
-    $.utils.setText(2, value, this);
+  _hasReason(): boolean {
+    return !$.utils.isNull($.utils.getPointer(2, this));
+  }
+  _initReason(): ExitReason {
+    return $.utils.initStructAt(2, ExitReason, this);
+  }
+  set reason(value: ExitReason) {
+    $.utils.copyFrom(value, $.utils.getPointer(2, this));
   }
   /**
 * when exited

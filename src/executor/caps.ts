@@ -6,6 +6,7 @@ import {
   ProcessState,
   type ByteSink$Client,
   type Executor$Server,
+  type ExitReason$Init,
   type ExitStatus$Init,
   type ModuleCache$Server,
   type Monitor$Server,
@@ -22,7 +23,8 @@ import { LocalHook, shorten, type Hook } from '../rpc/hooks.js';
 import type { LoadedModule } from '../wasm/index.js';
 import { parseListenAddress, type Listener } from '../wasm/sockets/listen.js';
 import { isContentId, type ModuleStore } from './modules.js';
-import { isAbnormalText, reasonText } from './reasons.js';
+import { isAbnormal } from './reasons.js';
+import { reasonFromWire, reasonToWire } from './reason-wire.js';
 import type { EndStatus, ProcessEntry, ProcessSnapshot, ProcessTable, SpawnRequest } from './table.js';
 import type { WwHost } from './guest.js';
 import type { Executor } from './executor.js';
@@ -42,7 +44,7 @@ export function toProcessInfo(s: ProcessSnapshot, peerId: string): ProcessInfo$I
     fuelUsed: BigInt(Math.max(0, Math.round(s.fuelUsed))),
     cpuMs: s.cpuMs,
     memoryBytes: BigInt(Math.max(0, Math.round(s.memoryBytes))),
-    reason: s.reason,
+    ...(s.reason ? { reason: reasonToWire(s.reason) } : {}),
     exitCode: s.exitCode,
     peerId,
     links: s.links,
@@ -53,7 +55,7 @@ export function toProcessInfo(s: ProcessSnapshot, peerId: string): ProcessInfo$I
 function toExitStatus(s: EndStatus): ExitStatus$Init {
   return {
     code: s.code,
-    reason: reasonText(s.reason),
+    reason: reasonToWire(s.reason),
     ...(s.stdout ? { stdout: s.stdout } : {}),
     ...(s.stderr ? { stderr: s.stderr } : {}),
   };
@@ -392,7 +394,7 @@ export class ProcessCap implements Process$Server {
     this.entry.onEnd.add(cancel);
     monitor.reason().then(
       async ({ reason }) => {
-        if (!active || !isAbnormalText(reason)) return cancel();
+        if (!active || !isAbnormal(reasonFromWire(reason))) return cancel();
         const pid = await other.info().then(
           ({ info }) => info.pid,
           () => 0,
@@ -425,9 +427,9 @@ export class MonitorCap implements Monitor$Server {
     this.cancel = cancel;
   }
 
-  async reason(): Promise<{ reason: string; code: number }> {
+  async reason(): Promise<{ reason: ExitReason$Init; code: number }> {
     const s = await this.fired;
-    return { reason: reasonText(s.reason), code: s.code };
+    return { reason: reasonToWire(s.reason), code: s.code };
   }
 
   /** Dropping the last reference cancels the monitor (the RPC engine calls this). */

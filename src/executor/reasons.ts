@@ -1,12 +1,15 @@
-// Exit reasons: the closed set of DESIGN.md "What a process is", as the executor sees them.
-// The runtime's reasons (normal, exit, killed, trap, limit) plus the ones only the executor
-// produces: link (a linked process ended abnormally) and peer-lost (the cluster issue).
+// Exit reasons: the closed set of a process's ends, as the executor sees them: the runtime's (normal,
+// exit, killed, trap, limit) plus the ones only the executor produces: link (a linked process ended
+// abnormally) and peer-lost (the peer that ran it is gone). Typed everywhere; rendered only here
+// (the node's words) and by each audience's own formatter (the CLI's line, the guest's buffer).
 
-import type { ExitReason as RuntimeReason } from '../wasm/index.js';
+import { exitCode } from '../wasm/exit.js';
+import type { ExitReason as RuntimeReason } from '../wasm/types.js';
 
 export type Reason = RuntimeReason | { kind: 'link'; pid: number } | { kind: 'peer-lost' };
 
-/** The reason as the schema and the CLI spell it: normal | exit: N | killed | trap: M | limit: L | link: P | peer-lost. */
+/** The reason in the node's words, as `ps`, logs and guests (proc_wait's reason text) see it:
+ *  normal | exit: N | killed | trap: M [in F] | limit: cpu|memory|wall | link: P | peer-lost. */
 export function reasonText(r: Reason): string {
   switch (r.kind) {
     case 'normal':
@@ -16,7 +19,7 @@ export function reasonText(r: Reason): string {
     case 'killed':
       return 'killed';
     case 'trap':
-      return `trap: ${r.message}${r.func ? ` in ${r.func}` : ''}`;
+      return `trap: ${oneLine(r.message)}${r.func ? ` in ${r.func}` : ''}`;
     case 'limit':
       return `limit: ${r.limit}`;
     case 'link':
@@ -26,18 +29,9 @@ export function reasonText(r: Reason): string {
   }
 }
 
-/** Exit status as a shell sees it: the guest's code, 134 for a trap, 137 for every forced end. */
+/** Exit status as a shell sees it (one rule for every reason: src/wasm/exit.ts). */
 export function reasonCode(r: Reason): number {
-  switch (r.kind) {
-    case 'normal':
-      return 0;
-    case 'exit':
-      return r.code;
-    case 'trap':
-      return 134;
-    default:
-      return 137;
-  }
+  return exitCode(r);
 }
 
 /** Everything but `normal` (exit code 0) is abnormal and propagates over links, as in Erlang,
@@ -46,7 +40,6 @@ export function isAbnormal(r: Reason): boolean {
   return r.kind !== 'normal';
 }
 
-/** Abnormal-ness of a reason known only as text (a remote process's monitor). */
-export function isAbnormalText(text: string): boolean {
-  return text !== 'normal';
+function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, ' ').trim();
 }

@@ -80,8 +80,8 @@ export interface ProcessSnapshot {
   fuelUsed: number;
   cpuMs: number;
   memoryBytes: number;
-  /** Reason text and exit code, once exited. */
-  reason: string;
+  /** Why it ended and its exit code, once exited. */
+  reason: Reason | undefined;
   exitCode: number;
   links: number[];
   monitors: number;
@@ -342,7 +342,7 @@ export class ProcessTable {
       fuelUsed: st ? st.fuelUsed : (stats?.fuelUsed ?? 0),
       cpuMs: st ? st.cpuMs : stats ? cpuMs(stats) : 0,
       memoryBytes: st ? st.memoryBytes : (stats?.memoryBytes ?? 0),
-      reason: st ? reasonText(st.reason) : '',
+      reason: st?.reason,
       exitCode: st ? st.code : 0,
       links: [...e.links].map((l) => l.pid).sort((x, y) => x - y),
       monitors: e.monitors.size,

@@ -10,6 +10,7 @@ import { COUNTDOWN_EXPORT, MEMORY_FIELD, METER_MODULE } from './instrument.js';
 import { LimitExceeded, Meter } from './meter.js';
 import { CONTROL_WORDS, CTL_INFLIGHT, CTL_PAUSE, CTL_PREFETCH, MAX_INFLIGHT_BYTES, STAT_BLOCKED_MS, STAT_BLOCKED_SINCE, STAT_FUEL, type FromWorker, type InputSource, type OutputTarget, type RunMessage } from './protocol.js';
 import type { ExitReason } from './types.js';
+import { exitCode } from './exit.js';
 import { Wasm, type WasmGlobal, type WasmInstance, type WasmMemory, type WasmModule } from './webassembly.js';
 import { PAGE_BYTES } from './module.js';
 import { createHostCall } from './host-call.js';
@@ -197,7 +198,7 @@ function run(msg: RunMessage): void {
     reason = code === 0 ? { kind: 'normal' } : { kind: 'exit', code };
   } catch (e) {
     reason = classify(e, meter);
-    code = reason.kind === 'trap' ? 134 : 137;
+    code = exitCode(reason);
   } finally {
     sockets?.detach(); // the main thread closes the process's sockets when it learns of the exit
     try {

@@ -6,42 +6,12 @@ import type { CompiledModule } from './module.js';
 import type { Job, Slot, WorkerPool } from './pool.js';
 import type { ProcessSockets } from './sockets/owner.js';
 import { CTL_INFLIGHT, CTL_PAUSE, STAT_BLOCKED_MS, STAT_BLOCKED_SINCE, STAT_FROZEN_AT, STAT_FUEL, STAT_MEMORY, type FromWorker, type InputSource, type OutputTarget, type RunMessage } from './protocol.js';
+import { exitCode } from './exit.js';
 import type { ExitReason, ExitStatus, OutputMode, ProcessState, ProcessStats, SpawnOptions, WasmProcess } from './types.js';
 
 /** A CPU-bound guest reaches a tick within about a millisecond of its deadline; a guest blocked
  *  in a host call never does, so the runtime terminates its worker this long after the deadline. */
 const WALL_GRACE_MS = 25;
-
-/** Exit status code as a shell sees it. */
-export function exitCode(reason: ExitReason): number {
-  switch (reason.kind) {
-    case 'normal':
-      return 0;
-    case 'exit':
-      return reason.code;
-    case 'trap':
-      return 134;
-    case 'killed':
-    case 'limit':
-      return 137;
-  }
-}
-
-/** Renders a reason as DESIGN.md spells it: normal, killed, trap: ..., limit: cpu, exit N. */
-export function reasonText(reason: ExitReason): string {
-  switch (reason.kind) {
-    case 'normal':
-      return 'normal';
-    case 'exit':
-      return `exit ${reason.code}`;
-    case 'killed':
-      return 'killed';
-    case 'trap':
-      return `trap: ${reason.message}${reason.func ? ` in ${reason.func}` : ''}`;
-    case 'limit':
-      return `limit: ${reason.limit}`;
-  }
-}
 
 let pauseSeq = 0;
 

@@ -4,7 +4,7 @@
 import type { HostCallHandler } from './host-call.js';
 import type { Listener } from './sockets/listen.js';
 
-/** Why a process ended. A closed set; `text()` renders it as DESIGN.md spells it. */
+/** Why a process ended, as far as the runtime knows (the executor adds link and peer-lost: src/executor/reasons.ts, which also renders them). */
 export type ExitReason =
   | { kind: 'normal' } // exit code 0 (returned from _start or proc_exit(0))
   | { kind: 'exit'; code: number } // proc_exit(code) with code != 0
@@ -13,7 +13,7 @@ export type ExitReason =
   | { kind: 'limit'; limit: 'cpu' | 'memory' | 'wall' };
 
 export interface ExitStatus {
-  /** Process exit status as a shell sees it: guest code, 134 for a trap, 137 for killed or a limit. */
+  /** Process exit status as a shell sees it: exitCode(reason) (exit.ts). */
   code: number;
   reason: ExitReason;
   /** Present when stdout/stderr were spawned with 'capture'. */

@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ProcessInfo } from '../../src/capnp-gen/ww.rpc.js';
 import { humanCpu, humanSize, processJson, processTable, relativeTime, shortCid, treeOrder, truncate } from '../../cli/lib/format.js';
-import { describeAbnormalEnd, endedByItself } from '../../cli/lib/exit-reason.js';
+import { endLine, exitStatus } from '../../cli/lib/exit-reason.js';
 import { parsePid } from '../../cli/lib/node-connection.js';
 
 const NOW = Date.UTC(2026, 10, 23, 18, 0, 0);
@@ -20,7 +20,7 @@ function info(pid: number, ppid: number, argv: string[], extra: Partial<ProcessI
     fuelUsed: 0n,
     cpuMs: 12.4,
     memoryBytes: 131072n,
-    reason: '',
+    reason: { kind: 0, code: 0, message: '', function: '', limit: 0, pid: 0 },
     exitCode: 0,
     peerId: 'peer-x',
     links: [],
@@ -34,7 +34,7 @@ const sample = [
   info(1, 0, ['init']),
   info(3, 1, ['other.wasm', 'a b']),
   info(2, 1, ['parent.wasm', '--flag']),
-  info(5, 2, ['second-child.wasm'], { state: 2, reason: 'killed', exitCode: 137 }),
+  info(5, 2, ['second-child.wasm'], { state: 2, reason: { kind: 2, code: 0, message: '', function: '', limit: 0, pid: 0 }, exitCode: 137 }),
 ];
 
 describe('ww ps table', () => {
@@ -101,7 +101,7 @@ describe('units and fields', () => {
     assert.equal(running.createdAt, new Date(NOW - 5000).toISOString());
     const ended = processJson(sample[4]);
     assert.equal(ended.state, 'exited');
-    assert.equal(ended.reason, 'killed');
+    assert.deepEqual(ended.reason, { kind: 'killed' });
     assert.equal(ended.exitCode, 137);
   });
 
@@ -112,12 +112,24 @@ describe('units and fields', () => {
     }
   });
 
-  test('only abnormal reasons are reported', () => {
-    assert.equal(endedByItself('normal'), true);
-    assert.equal(endedByItself('exit: 3'), true);
-    assert.equal(describeAbnormalEnd('exit: 3', 'process 4'), undefined);
-    assert.equal(describeAbnormalEnd('killed', 'process 4'), 'process 4 ended: killed');
-    assert.equal(describeAbnormalEnd('limit: cpu'), 'limit exceeded: cpu');
-    assert.equal(describeAbnormalEnd('trap: unreachable'), 'trap: unreachable');
+  test('only abnormal ends are told, in one voice for run and wait', () => {
+    assert.equal(endLine({ kind: 'normal' }), undefined);
+    assert.equal(endLine({ kind: 'exit', code: 3 }, { subject: 'process 4' }), undefined);
+    assert.equal(endLine({ kind: 'killed' }, { subject: 'process 4' }), 'process 4 ended: killed');
+    assert.equal(endLine({ kind: 'killed' }, { signal: 'SIGINT' }), 'killed the guest on SIGINT');
+    assert.equal(endLine({ kind: 'limit', limit: 'cpu' }), 'limit exceeded: cpu');
+    assert.equal(endLine({ kind: 'limit', limit: 'cpu' }, { limits: { fuel: 1000 } }), 'limit exceeded: cpu (fuel 1000)');
+    assert.equal(endLine({ kind: 'limit', limit: 'wall' }, { limits: { timeoutMs: 2000 } }), 'limit exceeded: wall (timeout 2s)');
+    assert.equal(endLine({ kind: 'trap', message: 'unreachable', func: 'f' }), 'trap: unreachable in f');
+    assert.equal(endLine({ kind: 'trap', message: 'a\n  b' }), 'trap: a b');
+    assert.equal(endLine({ kind: 'link', pid: 9 }), 'link: 9 (a linked process ended abnormally)');
+  });
+
+  test('the status ww exits with: the guest\'s, 128 + N after signal N, 1 when it does not fit 0-255', () => {
+    assert.deepEqual(exitStatus(7), { status: 7 });
+    assert.deepEqual(exitStatus(137, 'SIGINT'), { status: 130 });
+    assert.deepEqual(exitStatus(0, 'SIGTERM'), { status: 143 });
+    assert.equal(exitStatus(256).status, 1);
+    assert.match(exitStatus(-1).note ?? '', /does not fit in 0-255/);
   });
 });

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connectNode } from '../../src/node/index.js';
 import { OutputMode, type Executor$Client, type ExitStatus, type Process$Client, type ProcessInfo, type SpawnSpec$Init } from '../../src/capnp-gen/ww.rpc.js';
+import type { Reason } from '../../src/executor/reasons.js';
 import { examplePath, repoRoot, runWw, tempDir, wwBin, type WwResult } from '../cli/helpers.js';
 
 export { examplePath, runWw, tempDir, type WwResult };
@@ -158,7 +159,7 @@ export async function eventually<T>(what: string, probe: () => Promise<T | undef
 }
 
 /** Parses `ww ps --json` output, failing with its stderr when it did not succeed. */
-export function psJson(result: WwResult): { pid: number; ppid: number; state: string; reason: string | null; argv: string[]; exitCode: number | null; cid: string }[] {
+export function psJson(result: WwResult): { pid: number; ppid: number; state: string; reason: Reason | null; argv: string[]; exitCode: number | null; cid: string }[] {
   if (result.status !== 0) throw new Error(`ww ps --json failed (${result.status}): ${result.stderr}`);
   return JSON.parse(result.stdout);
 }

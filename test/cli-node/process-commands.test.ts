@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { OutputMode } from '../../src/capnp-gen/ww.rpc.js';
+import { said } from '../executor/helpers.js';
 import {
   FOREVER,
   assembleFixture,
@@ -114,12 +115,12 @@ describe('ww kill', () => {
       for (const pid of [parent.pid, child.pid, grandchild.pid]) {
         const p = after.find((q) => q.pid === pid);
         // The node lists recently ended processes; one that is gone altogether is also not running.
-        if (p) assert.deepEqual([p.state, p.reason, p.exitCode], ['exited', 'killed', 137], `pid ${pid}`);
+        if (p) assert.deepEqual([p.state, p.reason, p.exitCode], ['exited', { kind: 'killed' }, 137], `pid ${pid}`);
       }
       assert.ok(after.some((p) => p.pid === parent.pid), 'the killed parent is listed as exited');
       assert.equal(after.find((p) => p.pid === bystander.pid)?.state, 'running');
       const { status } = await child.process.wait();
-      assert.deepEqual([status.code, status.reason], [137, 'killed']);
+      assert.deepEqual([status.code, said(status.reason)], [137, 'killed']);
     } finally {
       await bystander.process.kill();
     }
@@ -158,7 +159,7 @@ describe('ww pause and ww resume', () => {
     const resumed = await ww('resume', String(pid));
     assert.equal(resumed.status, 0, resumed.stderr);
     const { status } = await process.wait();
-    assert.deepEqual([status.code, status.reason], [0, 'normal']);
+    assert.deepEqual([status.code, said(status.reason)], [0, 'normal']);
     assert.equal(Buffer.from(status.stdout).toString('utf8'), expected.stdout);
   });
 
@@ -167,7 +168,7 @@ describe('ww pause and ww resume', () => {
     assert.equal((await ww('pause', String(pid))).status, 0);
     assert.equal((await ww('kill', String(pid))).status, 0);
     const { status } = await process.wait();
-    assert.equal(status.reason, 'killed');
+    assert.equal(said(status.reason), 'killed');
   });
 });
 
@@ -228,7 +229,7 @@ describe('ww info', () => {
     const { pid, process } = await rpc.spawn(exit7, ['exit7.wasm']);
     await process.wait();
     const info = JSON.parse((await ww('info', String(pid), '--json')).stdout);
-    assert.deepEqual([info.state, info.reason, info.exitCode], ['exited', 'exit: 7', 7]);
+    assert.deepEqual([info.state, info.reason, info.exitCode], ['exited', { kind: 'exit', code: 7 }, 7]);
   });
 });
 

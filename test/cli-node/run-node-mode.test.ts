@@ -3,6 +3,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FOREVER, assembleFixture, cpuLoop, hello, lines, oneErrorLine, psJson, runWw, startNodeProcess, tempDir, type NodeUnderTest } from './helpers.js';
 import { repoRoot, wwBin } from '../cli/helpers.js';
@@ -19,6 +20,32 @@ before(async () => {
 after(async () => {
   await node?.dispose();
   fixtures.cleanup();
+});
+
+describe('ww run says the same here and on a node', () => {
+  // The same module and flags, once with no node behind --socket (it runs in ww's own process) and
+  // once on the node: the same stderr and the same exit status, for ends and for refusals.
+  test('traps, limits, a status past 255, a module it cannot run, limits it cannot run under', async () => {
+    const notANode = join(fixtures.path, 'no-node-here.sock');
+    const garbage = join(fixtures.path, 'garbage.wasm');
+    writeFileSync(garbage, 'this is not wasm');
+    const cases: [string, string[]][] = [
+      ['trap', [await assembleFixture('trap', fixtures.path)]],
+      ['fuel', ['--fuel', '100000', await assembleFixture('spin', fixtures.path)]],
+      ['timeout', ['--timeout', '50ms', await assembleFixture('spin', fixtures.path)]],
+      ['max-memory', ['--max-memory', '1m', await assembleFixture('grow', fixtures.path)]],
+      ['exit 256', [await assembleFixture('exit256', fixtures.path)]],
+      ['not a module', [garbage]],
+      ['limits below the module', ['--max-memory', '64k', hello]],
+    ];
+    for (const [what, args] of cases) {
+      const here = await runWw(['run', '--socket', notANode, ...args]);
+      const there = await runWw(['run', '--node', '--socket', node.socketPath, ...args]);
+      assert.deepEqual([there.status, there.stderr], [here.status, here.stderr], what);
+      assert.notEqual(here.status, 0, `${what}: ${here.stderr}`);
+      oneErrorLine(here.stderr);
+    }
+  });
 });
 
 describe('ww run with a node', () => {
@@ -68,7 +95,7 @@ describe('ww run with a node', () => {
     assert.equal(await exited, 130);
     assert.equal(oneErrorLine(stderr), 'ww: killed the guest on SIGINT');
     const ended = psJson(await runWw(['ps', '--json', '--socket', node.socketPath])).find((p) => p.pid === pid);
-    assert.equal(ended?.reason, 'killed');
+    assert.deepEqual(ended?.reason, { kind: 'killed' });
   });
 
   test('--node without a node fails clearly; without --node ww run runs locally', async () => {

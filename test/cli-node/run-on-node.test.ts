@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import { NodeMissingError, nodeIsListening, runOnNode, type OutputWriter, type RunOnNodeOptions } from '../../cli/lib/run-on-node.js';
+import { said } from '../executor/helpers.js';
 import { FOREVER, assembleFixture, cpuLoop, examplePath, hello, lines, psJson, rpcSession, runWw, startNodeProcess, tempDir, type NodeUnderTest } from './helpers.js';
 
 let node: NodeUnderTest;
@@ -104,7 +105,7 @@ describe('runOnNode', () => {
       assert.equal(r.code, 128 + constants.signals.SIGHUP);
       assert.equal(r.stderr, 'ww: killed the guest on SIGHUP\n');
       const info = await rpc.info(target);
-      assert.deepEqual([info.state, info.reason], [2, 'killed']);
+      assert.deepEqual([info.state, said(info.reason)], [2, 'killed']);
       assert.equal(process.listenerCount('SIGHUP'), listenersBefore, 'runOnNode removes its signal handlers');
     } finally {
       rpc.close();

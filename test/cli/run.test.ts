@@ -188,7 +188,7 @@ describe('ww run: traps and limits end the guest with a clear reason', () => {
   test('a trap exits 134 with one stderr line naming the trap and the function', async () => {
     const r = await runWw(['run', fixtures.trap]);
     assert.equal(r.status, 134);
-    assert.match(oneErrorLine(r.stderr), /^ww: trap in fib: .*unreachable/);
+    assert.match(oneErrorLine(r.stderr), /^ww: trap: .*unreachable.* in fib$/);
   });
 
   test('--fuel stops a CPU-bound guest: exit 137, limit cpu', async () => {

@@ -231,6 +231,6 @@ describe('the ww examples on a node (ww start, then ww run)', () => {
       return all.every((p) => p.state !== 'running') ? all : undefined;
     });
     assert.equal(ended.length, 4);
-    for (const p of ended) assert.equal(p.reason, 'killed', JSON.stringify(p));
+    for (const p of ended) assert.deepEqual(p.reason, { kind: 'killed' }, JSON.stringify(p));
   });
 });

@@ -6,7 +6,12 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import wabtInit from 'wabt';
 import { connectNode, startNode, type NodeConnection, type StartNodeOptions, type WwNode } from '../../src/node/index.js';
-import { OutputMode, type Executor$Client, type Process$Client, type SpawnSpec$Init } from '../../src/capnp-gen/ww.rpc.js';
+import { OutputMode, type ExitReason, type Executor$Client, type Process$Client, type SpawnSpec$Init } from '../../src/capnp-gen/ww.rpc.js';
+import { reasonFromWire } from '../../src/executor/reason-wire.js';
+import { reasonText } from '../../src/executor/reasons.js';
+
+/** A reason from the wire in the node's words (`killed`, `exit: 3`, `link: 7`), to compare in asserts. */
+export const said = (wire: ExitReason): string => reasonText(reasonFromWire(wire));
 
 export function repoRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));

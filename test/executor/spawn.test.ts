@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { serve } from '../../src/rpc/index.js';
-import { ByteSink, OutputMode, ProcessState } from '../../src/capnp-gen/ww.rpc.js';
-import { WAT, assemble, capture, cpuLoopWasm, FOREVER, eventually, helloWasm, repoRoot, startTestNode, text, type TestNode } from './helpers.js';
+import { ByteSink, ExitKind, OutputMode, ProcessState } from '../../src/capnp-gen/ww.rpc.js';
+import { WAT, said, assemble, capture, cpuLoopWasm, FOREVER, eventually, helloWasm, repoRoot, startTestNode, text, type TestNode } from './helpers.js';
 
 let t: TestNode;
 before(async () => {
@@ -19,7 +19,7 @@ const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest(
 test('spawn from module bytes runs the module, and puts it in the module cache under its content ID', async () => {
   const bytes = await assemble(WAT.exit3); // a module no other test puts first
   const { process, pid } = await t.spawn({ moduleBytes: bytes, argv: ['exit3'] });
-  assert.equal((await process.wait()).status.reason, 'exit: 3');
+  assert.equal(said((await process.wait()).status.reason), 'exit: 3');
   assert.equal((await process.info()).info.cid, sha256(bytes));
   assert.ok(pid > 1);
   const cache = t.executor.modules().cache;
@@ -36,7 +36,7 @@ test('module cache: put returns the sha256 content ID; has and get find it; spaw
   assert.deepEqual((await cache.get({ cid })).bytes, bytes);
   const { process } = await t.spawn({ moduleCid: cid, argv: ['hello', 'x'], stdout: capture });
   const st = (await process.wait()).status;
-  assert.equal(st.reason, 'normal');
+  assert.equal(said(st.reason), 'normal');
   assert.equal(text(st.stdout), 'hello from C on ww\nargv[0] = hello\nargv[1] = x\n');
 });
 
@@ -61,7 +61,7 @@ test('stdin bytes reach the guest, then end of input', async () => {
   const input = new TextEncoder().encode('one two three\n'.repeat(100));
   const { process } = await t.spawn({ moduleBytes: await assemble(WAT.cat), stdin: input, stdout: capture });
   const st = (await process.wait()).status;
-  assert.equal(st.reason, 'normal');
+  assert.equal(said(st.reason), 'normal');
   assert.equal(text(st.stdout), text(input));
 });
 
@@ -74,14 +74,14 @@ test('pre-opened dirs are visible to the guest at their guest path', async () =>
     stderr: capture,
   });
   const st = (await process.wait()).status;
-  assert.equal(st.reason, 'normal', text(st.stderr));
+  assert.equal(said(st.reason), 'normal', text(st.stderr));
   assert.match(text(st.stdout), /total/);
 });
 
 test('output discarded: wait returns no bytes', async () => {
   const { process } = await t.spawn({ moduleBytes: helloWasm(), stdout: { mode: OutputMode.discard } });
   const st = (await process.wait()).status;
-  assert.equal(st.reason, 'normal');
+  assert.equal(said(st.reason), 'normal');
   assert.equal(st.stdout.length, 0);
 });
 
@@ -109,7 +109,7 @@ test('output streamed to a sink: every write arrives, in order, before wait retu
     stderr: { mode: OutputMode.sink, sink: stderrSink },
   });
   const st = (await process.wait()).status;
-  assert.equal(st.reason, 'normal');
+  assert.equal(said(st.reason), 'normal');
   assert.deepEqual(out, Array.from({ length: 100 }, (_, i) => i));
   assert.deepEqual(err, Array.from({ length: 100 }, (_, i) => 100 + i));
 });
@@ -122,7 +122,7 @@ test('a sink that fails does not end the process: its output is dropped and the 
   });
   const { process } = await t.spawn({ moduleBytes: await assemble(WAT.chunks), stdout: { mode: OutputMode.sink, sink: failing }, stderr: capture });
   const st = (await process.wait()).status;
-  assert.equal(st.reason, 'normal');
+  assert.equal(said(st.reason), 'normal');
   assert.equal(st.stderr.length, 100);
 });
 
@@ -170,7 +170,7 @@ test('a sink that falls behind holds the guest back (not shown as paused) until 
   assert.equal(paused.state, ProcessState.paused);
   assert.equal(paused.fuelUsed, held.fuelUsed);
   await process.resume();
-  assert.equal((await process.wait()).status.reason, 'normal');
+  assert.equal(said((await process.wait()).status.reason), 'normal');
   const all = Buffer.concat(chunks);
   assert.equal(all.length, 400 * 65536);
   for (let i = 0; i < 400; i++) assert.equal(all.readUInt32LE(i * 65536), i);
@@ -192,11 +192,11 @@ test('info: pid, ppid, cid, argv, creation time, state, fuel, cpu time, memory, 
   assert.ok(i.cpuMs > 0);
   assert.ok(i.memoryBytes >= 65536n);
   assert.equal(i.peerId, id.peerId);
-  assert.equal(i.reason, '');
+  assert.equal(i.reason.kind, ExitKind.normal, 'a live process has no reason yet');
   await process.kill();
   const ended = (await process.info()).info;
   assert.equal(ended.state, ProcessState.exited);
-  assert.equal(ended.reason, 'killed');
+  assert.equal(said(ended.reason), 'killed');
   assert.equal(ended.exitCode, 137);
 });
 
@@ -204,7 +204,7 @@ test('executor.process(pid) gives the same process; an unknown pid fails "no suc
   const { process, pid } = await t.spawn({ moduleBytes: helloWasm() });
   await process.wait();
   const again = t.executor.process({ pid }).process;
-  assert.equal((await again.wait()).status.reason, 'normal', 'an ended process can still be waited on');
+  assert.equal(said((await again.wait()).status.reason), 'normal', 'an ended process can still be waited on');
   await assert.rejects(t.executor.process({ pid: 987654 }).process.info().then(), /no such process: 987654/);
 });
 
@@ -217,7 +217,7 @@ test('ps lists init, live and ended processes', async () => {
   assert.equal(byPid.get(1)?.state, ProcessState.running);
   assert.equal(byPid.get(pid)?.state, ProcessState.running);
   assert.equal(byPid.get(done.pid)?.state, ProcessState.exited);
-  assert.equal(byPid.get(done.pid)?.reason, 'normal');
+  assert.equal(said(byPid.get(done.pid)!.reason), 'normal');
   await process.kill();
 });
 
@@ -237,7 +237,7 @@ test('cpu time leaves out time spent blocked: a guest sleeping 400 ms in poll_on
   const live = (await process.info()).info;
   assert.equal(live.state, ProcessState.running);
   assert.ok(live.cpuMs < 150, `cpu ${live.cpuMs} ms while the guest sleeps (a wait in progress counts as blocked)`);
-  assert.equal((await process.wait()).status.reason, 'normal');
+  assert.equal(said((await process.wait()).status.reason), 'normal');
   assert.ok(performance.now() - started >= 400);
   const i = (await process.info()).info;
   assert.ok(i.cpuMs < 200, `cpu ${i.cpuMs} ms for a guest that slept 400 ms`);

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { Connection, connectTcp } from '../../src/rpc/index.js';
 import { Node, OutputMode, ProcessState } from '../../src/capnp-gen/ww.rpc.js';
 import { connectNode, defaultSocketPath, startNode } from '../../src/node/index.js';
-import { FOREVER, capture, cpuLoopWasm, eventually, helloWasm, startTestNode, text } from '../executor/helpers.js';
+import { FOREVER, said, capture, cpuLoopWasm, eventually, helloWasm, startTestNode, text } from '../executor/helpers.js';
 
 function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'ww-node-'));
@@ -31,7 +31,7 @@ test('a second node on the same socket path refuses with a clear error; the firs
   try {
     await assert.rejects(startNode({ socketPath: t.socketPath, poolSize: 1 }), /a ww node is already listening on .*node\.sock/);
     const { process } = await t.spawn({ moduleBytes: helloWasm() });
-    assert.equal((await process.wait()).status.reason, 'normal');
+    assert.equal(said((await process.wait()).status.reason), 'normal');
   } finally {
     await t.close();
   }
@@ -111,7 +111,7 @@ test('a TCP listener, when asked, serves the same node (127.0.0.1, port 0 picks 
     const { pid } = await t.spawn({ moduleBytes: cpuLoopWasm(), argv: ['cpu-loop', FOREVER] });
     const p = node.executor().executor.process({ pid }).process; // a unix-socket process, seen over TCP
     await p.kill();
-    assert.equal((await p.wait()).status.reason, 'killed');
+    assert.equal(said((await p.wait()).status.reason), 'killed');
     conn.close();
   } finally {
     await t.close();
@@ -155,7 +155,7 @@ test('1,000 concurrent processes on one node all run to their end with their own
     const pids = new Set(results.map(([s]) => s.pid));
     assert.equal(pids.size, 1000);
     results.forEach(([, w], i) => {
-      assert.equal(w.status.reason, 'normal');
+      assert.equal(said(w.status.reason), 'normal');
       assert.equal(text(w.status.stdout), `hello from C on ww\nargv[0] = hello\nargv[1] = ${i}\n`);
     });
     const { processes } = await t.executor.ps();
@@ -187,9 +187,9 @@ test('a client that disconnects mid-wait leaves the node and its processes unaff
     leaving.close();
     assert.equal(await abandoned, 'disconnected');
     const st = (await t.executor.process({ pid }).process.wait()).status;
-    assert.equal(st.reason, 'normal', 'the process ran to its end');
+    assert.equal(said(st.reason), 'normal', 'the process ran to its end');
     const again = await t.spawn({ moduleBytes: helloWasm() });
-    assert.equal((await again.process.wait()).status.reason, 'normal', 'the node still serves');
+    assert.equal(said((await again.process.wait()).status.reason), 'normal', 'the node still serves');
   } finally {
     await t.close();
   }
@@ -241,8 +241,8 @@ test('node shutdown with processes running: they end killed, pending waits and m
   const monitored = monitor.reason();
   await t.executor.ps(); // a round trip on the same connection: the node has both calls before it stops
   await t.node.close();
-  assert.equal((await waiting).status.reason, 'killed');
-  assert.equal((await monitored).reason, 'killed');
+  assert.equal(said((await waiting).status.reason), 'killed');
+  assert.equal(said((await monitored).reason), 'killed');
   assert.equal(existsSync(t.socketPath), false);
   for (const pid of [a.pid, b.pid]) {
     assert.ok(lines.some((l) => l.startsWith(`start pid=${pid} `)), `start of ${pid} logged`);

@@ -1,7 +1,7 @@
 // Processes on the worker pool: exit codes, output modes, stdin, traps, kill, pause/resume.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Runtime, reasonText, type LoadedModule } from '../../src/wasm/index.js';
+import { Runtime, type LoadedModule } from '../../src/wasm/index.js';
 import { guest } from './fixtures.js';
 
 const rt = await Runtime.create({ poolSize: 2 });
@@ -29,7 +29,6 @@ test('proc_exit(7) ends the process with code 7', async () => {
   const status = await rt.spawn(await load('exit7'), { args: ['exit7'] }).wait();
   assert.equal(status.code, 7);
   assert.deepEqual(status.reason, { kind: 'exit', code: 7 });
-  assert.equal(reasonText(status.reason), 'exit 7');
 });
 
 test('stdin bytes are read by the guest until end of input', async () => {
@@ -64,7 +63,6 @@ test('a trap names the trap and the guest function, exit code 134', async () => 
   const status = await rt.spawn(await load('traps'), { args: ['traps'] }).wait();
   assert.equal(status.code, 134);
   assert.deepEqual(status.reason, { kind: 'trap', message: 'unreachable', func: 'explode' });
-  assert.equal(reasonText(status.reason), 'trap: unreachable in explode');
 });
 
 test('an out-of-bounds load is a trap naming the function', async () => {
