@@ -13,6 +13,7 @@ import { resolveSocketPath, socketFlag } from '../lib/node-connection.js';
 import { splitRunArgv } from '../run-argv.js';
 import { parseCount, parseDuration, parseSize } from '../units.js';
 import { reportEnd } from '../lib/exit-reason.js';
+import { refusal } from '../lib/executor-error.js';
 
 export default class Run extends Command {
   static override summary = 'Run a WebAssembly (WASI preview1) module in the sandbox.';
@@ -147,7 +148,7 @@ Exit status:
 
     // No node: the guest runs in this process, in a private executor, so a guest that imports the
     // `ww` host module can still spawn children, use channels and the capability store.
-    const { runLocal } = await import('../../src/executor/local.js');
+    const { runLocal, ExecutorError } = await import('../../src/executor/index.js');
     const argv = [fromStdin ? '-' : basename(args.module), ...split.guestArgs];
     const run = await runLocal({
       module: bytes,
@@ -161,16 +162,7 @@ Exit status:
       stderr: 'inherit',
       runtimeOptions: { cacheDir: cacheDir() },
     }).catch((err: unknown) => {
-      if (isModuleError(err)) {
-        const message = oneLine((err as Error).message);
-        // e.g. --max-memory below the memory the module declares at start: fixable on the command line.
-        if (/more than the limit/.test(message)) {
-          throw new UsageError(`${describeModule(args.module)} cannot run with these limits: ${message}`);
-        }
-        throw new InputError(`${describeModule(args.module)}: ${message}`);
-      }
-      if (err instanceof Error && err.name === 'ListenError') throw new UsageError(`--listen: ${err.message}`);
-      throw err;
+      throw err instanceof ExecutorError ? refusal(err, { module: describeModule(args.module) }) : err;
     });
     run.listening.forEach((address, i) => {
       if (listen[i]!.port === 0) process.stderr.write(`ww: listening on ${address} (fd ${3 + i})\n`);
@@ -292,10 +284,6 @@ function fsReason(err: NodeJS.ErrnoException): string {
     default:
       return oneLine(err.message);
   }
-}
-
-function isModuleError(err: unknown): boolean {
-  return err instanceof Error && err.name === 'ModuleError';
 }
 
 function describeModule(module: string): string {

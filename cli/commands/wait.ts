@@ -1,6 +1,6 @@
 // `ww wait PID`: block until a process ends; exit with its status.
 import { Args, Command } from '@oclif/core';
-import { reasonFromWire } from '../../src/executor/reason-wire.js';
+import { reasonFromWire } from '../../src/executor/rpc.js';
 import { reportEnd } from '../lib/exit-reason.js';
 import { parsePid, processFor, socketFlag, withNode } from '../lib/node-connection.js';
 

@@ -5,7 +5,7 @@ import { serve } from '../../src/rpc/client.js';
 import { ByteSink, OutputMode } from '../../src/capnp-gen/ww.rpc.js';
 import type { ByteSink$Client, SpawnSpec$Init } from '../../src/capnp-gen/ww.rpc.js';
 import { InputError } from '../errors.js';
-import { reasonFromWire } from '../../src/executor/reason-wire.js';
+import { reasonFromWire } from '../../src/executor/rpc.js';
 import { reportEnd } from './exit-reason.js';
 import { NodeMissingError, isNoListener, openNode, translateNodeError, type NodeSession } from './node-connection.js';
 

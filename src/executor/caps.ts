@@ -22,6 +22,7 @@ import { FailedError } from '../rpc/index.js';
 import { LocalHook, shorten, type Hook } from '../rpc/hooks.js';
 import type { LoadedModule } from '../wasm/index.js';
 import { parseListenAddress, type Listener } from '../wasm/sockets/listen.js';
+import { ExecutorError, fromRuntime } from './errors.js';
 import { isContentId, type ModuleStore } from './modules.js';
 import { isAbnormal } from './reasons.js';
 import { reasonFromWire, reasonToWire } from './reason-wire.js';
@@ -84,7 +85,7 @@ export class ExecutorContext {
 
   entry(pid: number): ProcessEntry {
     const e = this.table.get(pid);
-    if (!e) throw new FailedError(`no such process: ${pid}`);
+    if (!e) throw new ExecutorError('no-such-process', `no such process: ${pid}`);
     return e;
   }
 }
@@ -112,7 +113,7 @@ export class ExecutorCap implements Executor$Server {
   }
 
   spawn({ spec }: { spec: SpawnSpec | null }): Spawned | Promise<Spawned> {
-    if (!spec) throw new FailedError('spawn needs a spec: module bytes or a module content ID');
+    if (!spec) throw new ExecutorError('bad-request', 'spawn needs a spec: module bytes or a module content ID');
     // The common case, a module already compiled, answers in the same turn (no promise hops).
     const ready = spec.moduleBytes.length === 0 && isContentId(spec.moduleCid) ? this.ctx.modules.compiled(spec.moduleCid) : undefined;
     if (ready && spec.listen.length === 0) return this.start(spec, ready, []);
@@ -137,16 +138,10 @@ export class ExecutorCap implements Executor$Server {
   /** Opens the listening sockets of spec.listen (all or none); errors name the address and what to do. */
   private async listen(addresses: readonly string[]): Promise<Listener[]> {
     if (addresses.length === 0) return [];
-    let parsed;
     try {
-      parsed = addresses.map(parseListenAddress);
+      return await this.ctx.table.runtime.listen(addresses.map(parseListenAddress));
     } catch (e) {
-      throw new FailedError((e as Error).message);
-    }
-    try {
-      return await this.ctx.table.runtime.listen(parsed);
-    } catch (e) {
-      throw new FailedError((e as Error).message);
+      throw fromRuntime(e);
     }
   }
 
@@ -196,20 +191,11 @@ export class ExecutorCap implements Executor$Server {
   }
 
   private async module(spec: SpawnSpec): Promise<LoadedModule> {
-    if (spec.moduleBytes.length > 0) return asFailure(this.ctx.modules.put(spec.moduleBytes));
-    if (!spec.moduleCid) throw new FailedError('spawn needs module bytes or a module content ID (moduleCid)');
-    const m = await asFailure(this.ctx.modules.module(spec.moduleCid));
-    if (!m) throw new FailedError(`module not found: ${spec.moduleCid} (put it in the module cache first)`);
+    if (spec.moduleBytes.length > 0) return this.ctx.modules.put(spec.moduleBytes);
+    if (!spec.moduleCid) throw new ExecutorError('bad-request', 'spawn needs module bytes or a module content ID (moduleCid)');
+    const m = await this.ctx.modules.module(spec.moduleCid);
+    if (!m) throw new ExecutorError('module-not-found', `module not found: ${spec.moduleCid} (put it in the module cache first)`);
     return m;
-  }
-}
-
-/** Runtime errors (ModuleError) carry the message for the user; send them as `failed`. */
-async function asFailure<T>(p: Promise<T>): Promise<T> {
-  try {
-    return await p;
-  } catch (e) {
-    throw new FailedError((e as Error).message);
   }
 }
 
@@ -240,7 +226,7 @@ class OutputSinks {
       return 'capture';
     }
     const sink = out.sink;
-    if (!sink) throw new FailedError('output mode sink needs a sink capability');
+    if (!sink) throw new ExecutorError('bad-request', 'output mode sink needs a sink capability');
     this.held.push(sink);
     const slot = this.last.length;
     this.last.push(Promise.resolve());
@@ -285,12 +271,12 @@ class OutputSinks {
 export class ModuleCacheCap implements ModuleCache$Server {
   constructor(private readonly modules: ModuleStore) {}
   async put({ bytes }: { bytes: Uint8Array }): Promise<{ cid: string }> {
-    if (bytes.length === 0) throw new FailedError('put needs the bytes of a WebAssembly module, got none');
-    return { cid: (await asFailure(this.modules.put(bytes))).cid };
+    if (bytes.length === 0) throw new ExecutorError('bad-request', 'put needs the bytes of a WebAssembly module, got none');
+    return { cid: (await this.modules.put(bytes)).cid };
   }
   get({ cid }: { cid: string }): { bytes: Uint8Array } {
     const bytes = this.modules.get(cid);
-    if (!bytes) throw new FailedError(`module not found: ${cid}${isContentId(cid) ? '' : ' (a content ID is 64 lowercase hex digits)'}`);
+    if (!bytes) throw new ExecutorError('module-not-found', `module not found: ${cid}${isContentId(cid) ? '' : ' (a content ID is 64 lowercase hex digits)'}`);
     return { bytes };
   }
   has({ cid }: { cid: string }): { present: boolean } {
@@ -328,7 +314,7 @@ export class ProcessCap implements Process$Server {
   }
 
   async link({ other }: { other: Process$Client | null }): Promise<void> {
-    if (!other) throw new FailedError('link needs a Process capability');
+    if (!other) throw new ExecutorError('bad-request', 'link needs a Process capability');
     const local = await this.ownProcess(other);
     if (local) {
       other.release();
@@ -339,7 +325,7 @@ export class ProcessCap implements Process$Server {
   }
 
   async unlink({ other }: { other: Process$Client | null }): Promise<void> {
-    if (!other) throw new FailedError('unlink needs a Process capability');
+    if (!other) throw new ExecutorError('bad-request', 'unlink needs a Process capability');
     try {
       const local = await this.ownProcess(other);
       if (local) return this.ctx.table.unlink(this.entry, local.entry);
@@ -361,7 +347,7 @@ export class ProcessCap implements Process$Server {
     try {
       await other.whenResolved();
     } catch (e) {
-      throw new FailedError(`the other process is not reachable: ${(e as Error).message}`);
+      throw new ExecutorError('unreachable', `the other process is not reachable: ${(e as Error).message}`);
     }
     const h = shorten(other.hook);
     if (h instanceof LocalHook && h.impl instanceof ProcessCap && h.impl.ctx === this.ctx) return h.impl;

@@ -33,6 +33,7 @@ import {
 import { Channel, ChannelEnd, QueueAccount, messageCost } from './channel.js';
 import { HandleTable, type Cap } from './handles.js';
 import { isContentId, type ModuleStore } from './modules.js';
+import { ExecutorError, type ExecutorErrorCode } from './errors.js';
 import { reasonText } from './reasons.js';
 import { CapabilityStore } from './store.js';
 import type { EndStatus, GuestEvents, ProcessEntry, ProcessTable, SpawnRequest } from './table.js';
@@ -164,6 +165,27 @@ function handleList(v: number[], what: string): number[] {
   if (v.length > MAX_PASSED_HANDLES) return fail(E.MSGSIZE, `${what}: ${v.length} handles; at most ${MAX_PASSED_HANDLES}`);
   if (new Set(v).size !== v.length) return fail(E.INVAL, `${what}: the handle list names a handle twice`);
   return v as number[];
+}
+
+/** The errno a guest's call gets for an executor's refusal (guest-sdk/ABI.md lists them per call). */
+function errnoOf(code: ExecutorErrorCode): number {
+  switch (code) {
+    case 'shutting-down':
+      return E.AGAIN;
+    case 'invalid-module':
+    case 'limits':
+      return E.NOEXEC;
+    case 'module-not-found':
+    case 'no-such-process':
+      return E.NOENT;
+    case 'cannot-listen':
+    case 'bad-request':
+      return E.INVAL;
+    case 'not-permitted':
+      return E.PERM;
+    case 'unreachable':
+      return E.IO;
+  }
 }
 
 /** A child's limit: the requested one (0: none asked), never above the caller's own. */
@@ -313,9 +335,8 @@ export class GuestProcess {
         caps,
       );
     } catch (e) {
-      const message = (e as Error).message;
-      if (/shutting down/.test(message)) return fail(E.AGAIN, `spawn: ${message}`);
-      return fail(E.NOEXEC, `spawn: ${message}`);
+      if (!(e instanceof ExecutorError)) throw e;
+      return fail(errnoOf(e.code), `spawn: ${e.message}`);
     }
     this.host.spawnedByGuests++;
     child.onEnd.add(() => this.host.spawnedByGuests--);
@@ -340,7 +361,8 @@ export class GuestProcess {
     try {
       return await modules.put(a.module);
     } catch (e) {
-      return fail(E.NOEXEC, `spawn: ${(e as Error).message}`);
+      if (!(e instanceof ExecutorError)) throw e;
+      return fail(errnoOf(e.code), `spawn: ${e.message}`);
     }
   }
 

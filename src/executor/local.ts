@@ -7,6 +7,7 @@ import type { ListenAddress } from '../wasm/sockets/listen.js';
 import { readShape } from '../wasm/binary.js';
 import { Executor } from './executor.js';
 import type { EndStatus } from './table.js';
+import { fromRuntime } from './errors.js';
 
 export interface LocalRunOptions {
   /** The module's bytes. Rejects with the runtime's ModuleError when they are not a runnable module. */
@@ -61,7 +62,12 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRun> {
   const executor = await Executor.create({ runtime, peerId: 'local' });
   try {
     const module = await executor.modules.put(opts.module);
-    const listeners = opts.listen && opts.listen.length > 0 ? await runtime.listen(opts.listen) : [];
+    const listeners =
+      opts.listen && opts.listen.length > 0
+        ? await runtime.listen(opts.listen).catch((e: unknown) => {
+            throw fromRuntime(e);
+          })
+        : [];
     let root;
     try {
       root = executor.spawn({

@@ -6,6 +6,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LoadedModule, Runtime } from '../wasm/index.js';
+import { fromRuntime } from './errors.js';
 
 const CID = /^[0-9a-f]{64}$/;
 
@@ -29,9 +30,11 @@ export class ModuleStore {
     }
   }
 
-  /** Validates, compiles and keeps a module; rejects with the runtime's ModuleError for bad bytes. */
+  /** Validates, compiles and keeps a module; rejects with ExecutorError 'invalid-module' for bad bytes. */
   async put(bytes: Uint8Array): Promise<LoadedModule> {
-    const loaded = await this.runtime.load(bytes);
+    const loaded = await this.runtime.load(bytes).catch((e: unknown) => {
+      throw fromRuntime(e);
+    });
     if (!this.bytes.has(loaded.cid)) {
       const copy = bytes.slice(); // the caller's buffer may be a view into an RPC message
       this.remember(loaded.cid, copy);
@@ -77,7 +80,11 @@ export class ModuleStore {
     const compiled = this.runtime.get(cid);
     if (compiled) return compiled;
     const b = this.get(cid);
-    return b ? this.runtime.load(b) : undefined;
+    return b
+      ? this.runtime.load(b).catch((e: unknown) => {
+          throw fromRuntime(e);
+        })
+      : undefined;
   }
 
   private remember(cid: string, b: Uint8Array): void {

@@ -4,6 +4,7 @@
 
 import type { ExitStatus as RuntimeStatus, HostCallHandler, InputMode, Limits, LoadedModule, OutputMode, Runtime, WasmProcess } from '../wasm/index.js';
 import type { Listener } from '../wasm/sockets/listen.js';
+import { ExecutorError, fromRuntime } from './errors.js';
 import { isAbnormal, reasonCode, reasonText, type Reason } from './reasons.js';
 
 export const INIT_PID = 1;
@@ -168,22 +169,13 @@ export class ProcessTable {
     return this.opts.runtime;
   }
 
-  /** Starts a process. Throws (with a message for the user) for an unknown ppid or a module the runtime refuses. */
+  /** Starts a process. Throws ExecutorError: shutting-down, no-such-process (the ppid), or what the
+   *  runtime refuses (limits, invalid-module). */
   spawn(req: SpawnRequest): ProcessEntry {
-    if (this.closed) throw new Error('the node is shutting down: no new processes');
+    if (this.closed) throw new ExecutorError('shutting-down', 'the node is shutting down: no new processes');
     const parent = req.ppid ? this.entries.get(req.ppid) : this.init;
-    if (!parent || parent.status) throw new Error(`no such process: ${req.ppid} (the parent must be a live process)`);
-    const wasm = this.opts.runtime.spawn(req.module, {
-      args: req.argv,
-      env: req.env,
-      preopens: req.preopens,
-      stdin: stdinMode(req.stdin),
-      stdout: req.stdout ?? 'ignore',
-      stderr: req.stderr ?? 'ignore',
-      limits: req.limits,
-      ...(req.hostCalls ? { hostCalls: req.hostCalls } : {}),
-      ...(req.listen && req.listen.length > 0 ? { listen: req.listen } : {}),
-    });
+    if (!parent || parent.status) throw new ExecutorError('no-such-process', `no such process: ${req.ppid} (the parent must be a live process)`);
+    const wasm = this.runtimeSpawn(req);
     const e = new ProcessEntry(this.nextPid++, parent.pid, req.module.cid, req.argv, Date.now(), wasm, req.drained, {
       stdout: req.stdout === 'capture',
       stderr: req.stderr === 'capture',
@@ -193,6 +185,25 @@ export class ProcessTable {
     this.log?.(`start pid=${e.pid} ppid=${e.ppid} cid=${e.cid.slice(0, 12)} argv=${JSON.stringify(e.argv)}`);
     void wasm.wait().then((st) => this.finish(e, st.reason, st));
     return e;
+  }
+
+  /** The runtime's process for a request; its refusals as ExecutorErrors. */
+  private runtimeSpawn(req: SpawnRequest): WasmProcess {
+    try {
+      return this.opts.runtime.spawn(req.module, {
+        args: req.argv,
+        env: req.env,
+        preopens: req.preopens,
+        stdin: stdinMode(req.stdin),
+        stdout: req.stdout ?? 'ignore',
+        stderr: req.stderr ?? 'ignore',
+        limits: req.limits,
+        ...(req.hostCalls ? { hostCalls: req.hostCalls } : {}),
+        ...(req.listen && req.listen.length > 0 ? { listen: req.listen } : {}),
+      });
+    } catch (e) {
+      throw fromRuntime(e);
+    }
   }
 
   /** A live or recently ended process. */
@@ -207,7 +218,7 @@ export class ProcessTable {
 
   /** Ends a process and its whole live subtree with reason `killed`. Nothing for an ended process. */
   kill(e: ProcessEntry): void {
-    if (e === this.init) throw new Error('pid 1 is the node\'s init: stop the node to end it (Ctrl-C on `ww start`)');
+    if (e === this.init) throw new ExecutorError('not-permitted', 'pid 1 is the node\'s init: stop the node to end it (Ctrl-C on `ww start`)');
     if (e.status) return;
     const doomed = this.subtree(e);
     for (const d of doomed) d.dying = true;
@@ -225,7 +236,7 @@ export class ProcessTable {
 
   /** Tells the guest, waits the grace period, then freezes it. Resolves once frozen (or ended, or resumed). */
   pause(e: ProcessEntry): Promise<void> {
-    if (e === this.init) throw new Error('pid 1 is the node\'s init: it cannot be paused');
+    if (e === this.init) throw new ExecutorError('not-permitted', 'pid 1 is the node\'s init: it cannot be paused');
     if (e.status || !e.wasm) return Promise.resolve();
     if (e.pausing) return e.pausing.done;
     if (e.userPaused) return Promise.resolve();
@@ -263,7 +274,7 @@ export class ProcessTable {
 
   /** Continues a paused process where it stopped; cancels a pause still in its grace period. */
   resume(e: ProcessEntry): void {
-    if (e === this.init) throw new Error('pid 1 is the node\'s init: it cannot be paused or resumed');
+    if (e === this.init) throw new ExecutorError('not-permitted', 'pid 1 is the node\'s init: it cannot be paused or resumed');
     if (e.status || !e.wasm || !e.userPaused) return;
     e.userPaused = false;
     this.cancelPausing(e);
@@ -291,7 +302,7 @@ export class ProcessTable {
 
   /** Links two processes (bidirectional, idempotent). If one has already ended abnormally, the other ends now. */
   link(a: ProcessEntry, b: ProcessEntry): void {
-    if (a === this.init || b === this.init) throw new Error('pid 1 is the node\'s init: it cannot be linked');
+    if (a === this.init || b === this.init) throw new ExecutorError('not-permitted', 'pid 1 is the node\'s init: it cannot be linked');
     if (a === b) return;
     if (a.status && b.status) return;
     if (b.status) {

@@ -6,7 +6,8 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, rmSync, writ
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Node, type Node$Client, type NodeInfo$Init } from '../capnp-gen/ww.rpc.js';
-import { Executor, nodeCapOf, type GuestEvents } from '../executor/index.js';
+import { Executor, type GuestEvents } from '../executor/index.js';
+import { nodeCapOf } from '../executor/rpc.js';
 import { Connection, connectUnix, listenTcp, listenUnix, parseHostPort, serve, type Transport } from '../rpc/index.js';
 
 export interface StartNodeOptions {

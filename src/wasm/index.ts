@@ -1,7 +1,7 @@
 // Public surface of the process runtime. See README.md.
 export { Runtime, BOUNDS_CHECKS_FLAG, wasmMemoryMode, type RuntimeOptions, type WasmMemoryMode } from './runtime.js';
 export { exitCode, FORCED_STATUS, TRAP_STATUS } from './exit.js';
-export { ModuleError } from './types.js';
+export { LimitsError, ModuleError } from './types.js';
 export { callerOf, handlerOf, HostCallError, type CallMap, type Caller, type Handlers, type HostCallHandler } from './host-call.js';
 export { ListenError, openListeners, parseListenAddress, type Listener, type ListenAddress } from './sockets/index.js';
 export type {

@@ -12,7 +12,7 @@ import { Process } from './process.js';
 import { NAMESPACE as SOCKETS_NAMESPACE, type SockCalls } from './sockets/protocol.js';
 import { openListeners, type ListenAddress, type Listener } from './sockets/listen.js';
 import { ProcessSockets } from './sockets/owner.js';
-import { ModuleError, type LoadedModule, type SpawnOptions, type WasmProcess } from './types.js';
+import { LimitsError, ModuleError, type LoadedModule, type SpawnOptions, type WasmProcess } from './types.js';
 import { Wasm } from './webassembly.js';
 
 export interface RuntimeOptions {
@@ -132,10 +132,10 @@ export class Runtime {
     if (!compiled) throw new ModuleError(`module ${module.cid} is not loaded in this runtime: load() it first`);
     const limits = options.limits ?? {};
     if (!compiled.instrumented && (limits.fuel !== undefined || limits.maxMemoryBytes !== undefined)) {
-      throw new ModuleError('fuel and memory limits need an instrumented module: create the Runtime with instrument: true');
+      throw new LimitsError('fuel and memory limits need an instrumented module: create the Runtime with instrument: true');
     }
     if (limits.maxMemoryBytes !== undefined && compiled.initialPages * PAGE_BYTES > limits.maxMemoryBytes) {
-      throw new ModuleError(
+      throw new LimitsError(
         `module needs ${compiled.initialPages * PAGE_BYTES} bytes of memory at start ` +
           `(${compiled.initialPages} pages), more than the limit of ${limits.maxMemoryBytes} bytes`,
       );

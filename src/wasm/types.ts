@@ -100,3 +100,11 @@ export class ModuleError extends Error {
     this.name = 'ModuleError';
   }
 }
+
+/** A valid module that cannot run under the limits asked (or the runtime's settings). */
+export class LimitsError extends ModuleError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'LimitsError';
+  }
+}

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connectNode } from '../../src/node/index.js';
 import { OutputMode, type Executor$Client, type ExitStatus, type Process$Client, type ProcessInfo, type SpawnSpec$Init } from '../../src/capnp-gen/ww.rpc.js';
-import type { Reason } from '../../src/executor/reasons.js';
+import type { Reason } from '../../src/executor/index.js';
 import { examplePath, repoRoot, runWw, tempDir, wwBin, type WwResult } from '../cli/helpers.js';
 
 export { examplePath, runWw, tempDir, type WwResult };

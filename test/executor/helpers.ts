@@ -7,8 +7,8 @@ import { fileURLToPath } from 'node:url';
 import wabtInit from 'wabt';
 import { connectNode, startNode, type NodeConnection, type StartNodeOptions, type WwNode } from '../../src/node/index.js';
 import { OutputMode, type ExitReason, type Executor$Client, type Process$Client, type SpawnSpec$Init } from '../../src/capnp-gen/ww.rpc.js';
-import { reasonFromWire } from '../../src/executor/reason-wire.js';
-import { reasonText } from '../../src/executor/reasons.js';
+import { reasonFromWire } from '../../src/executor/rpc.js';
+import { reasonText } from '../../src/executor/index.js';
 
 /** A reason from the wire in the node's words (`killed`, `exit: 3`, `link: 7`), to compare in asserts. */
 export const said = (wire: ExitReason): string => reasonText(reasonFromWire(wire));

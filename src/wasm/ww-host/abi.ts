@@ -97,6 +97,7 @@ export const E = {
   NOEXEC: Errno.NOEXEC,
   NOSPC: Errno.NOSPC,
   NOSYS: Errno.NOSYS,
+  PERM: Errno.PERM,
   PIPE: Errno.PIPE,
 } as const;
 

@@ -1,0 +1,4 @@
+// The executor's RPC surface: the servers of capnp/ww.capnp over the core (./index.ts), and the one
+// mapping of reasons and errors to and from the wire. See README.md.
+export { ExecutorContext, ExecutorCap, ModuleCacheCap, MonitorCap, NodeCap, ProcessCap, nodeCapOf, toProcessInfo } from './caps.js';
+export { reasonFromWire, reasonToWire } from './reason-wire.js';
