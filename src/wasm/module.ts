@@ -4,24 +4,12 @@
 import { createHash } from 'node:crypto';
 import { checkFraming, readShape, type ModuleShape } from './binary.js';
 import { ModuleError, type LoadedModule } from './types.js';
+import { WASI_MODULE, isPreview1Function } from './wasi/abi/functions.js';
 import { Wasm, type WasmModule } from './webassembly.js';
 import { WW_FUNCTIONS, WW_MODULE } from './ww-host/abi.js';
 import { wwSignatureErrors } from './ww-host/signatures.js';
 
-export const WASI_MODULE = 'wasi_snapshot_preview1';
 export const PAGE_BYTES = 65536;
-
-/** Every function of wasi_snapshot_preview1 (the host implements all of them). */
-export const WASI_PREVIEW1_FUNCTIONS: ReadonlySet<string> = new Set([
-  'args_get', 'args_sizes_get', 'environ_get', 'environ_sizes_get', 'clock_res_get', 'clock_time_get',
-  'fd_advise', 'fd_allocate', 'fd_close', 'fd_datasync', 'fd_fdstat_get', 'fd_fdstat_set_flags',
-  'fd_fdstat_set_rights', 'fd_filestat_get', 'fd_filestat_set_size', 'fd_filestat_set_times', 'fd_pread',
-  'fd_prestat_get', 'fd_prestat_dir_name', 'fd_pwrite', 'fd_read', 'fd_readdir', 'fd_renumber', 'fd_seek',
-  'fd_sync', 'fd_tell', 'fd_write', 'path_create_directory', 'path_filestat_get', 'path_filestat_set_times',
-  'path_link', 'path_open', 'path_readlink', 'path_remove_directory', 'path_rename', 'path_symlink',
-  'path_unlink_file', 'poll_oneoff', 'proc_exit', 'proc_raise', 'sched_yield', 'random_get', 'sock_accept',
-  'sock_recv', 'sock_send', 'sock_shutdown',
-]);
 
 /** A checked, compiled module. `module` is what runs: the instrumented build when `instrumented`. */
 export class CompiledModule implements LoadedModule {
@@ -66,7 +54,7 @@ export function checkModule(bytes: Uint8Array): ModuleShape {
   }
   const unsupported = shape.imports.filter(
     (i) =>
-      !(i.kind === 'function' && i.module === WASI_MODULE && WASI_PREVIEW1_FUNCTIONS.has(i.field)) &&
+      !(i.kind === 'function' && i.module === WASI_MODULE && isPreview1Function(i.field)) &&
       !(i.kind === 'function' && i.module === WW_MODULE && Object.hasOwn(WW_FUNCTIONS, i.field)),
   );
   if (unsupported.length > 0) {

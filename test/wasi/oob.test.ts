@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WasiHost } from '../../src/wasm/wasi/index.js';
-import { PREVIEW1_FUNCTIONS } from '../../src/wasm/wasi/abi/preview1.js';
+import { PREVIEW1_FUNCTIONS } from '../../src/wasm/wasi/abi/functions.js';
 import { Wasm, cleanup, tempDir, wat } from './harness.js';
 import { SIGNATURES, allImportsModule } from './signatures.js';
 

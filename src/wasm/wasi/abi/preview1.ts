@@ -19,6 +19,7 @@ import { PREOPENTYPE_SOCKET, SocketHandle } from '../sock.js';
 import { StdioHandle } from '../stdio.js';
 import { WasiExit } from '../types.js';
 import { Errno, WasiError, errnoOf } from './errno.js';
+import type { Preview1Function } from './functions.js';
 import type { GuestMemory } from './memory.js';
 
 type Import = (...args: any[]) => number | void;
@@ -78,7 +79,8 @@ function writeFilestat(mem: GuestMemory, ptr: number, st: Filestat): void {
   mem.setU64(ptr + 56, st.ctim);
 }
 
-export function createImports(ctx: WasiCtx): Record<string, Import> {
+/** The host's implementation of every function of the table in functions.ts. */
+export function createImports(ctx: WasiCtx): Record<Preview1Function, Import> {
   const mem = ctx.memory;
   const fds = ctx.fds;
 
@@ -126,7 +128,7 @@ export function createImports(ctx: WasiCtx): Record<string, Import> {
     mem.setU32(sizePtr, size);
   }
 
-  const imports: Record<string, Import> = {
+  const imports: Record<Preview1Function, Import> = {
     // ---- args, environ ----
     args_get: guard((argv: number, argvBuf: number) => putStrings(ctx.args, u32(argv), u32(argvBuf))),
     args_sizes_get: guard((countPtr: number, sizePtr: number) => putSizes(ctx.args, u32(countPtr), u32(sizePtr))),
@@ -480,53 +482,3 @@ export function createImports(ctx: WasiCtx): Record<string, Import> {
   };
   return imports;
 }
-
-/** Every function of wasi_snapshot_preview1. */
-export const PREVIEW1_FUNCTIONS = [
-  'args_get',
-  'args_sizes_get',
-  'environ_get',
-  'environ_sizes_get',
-  'clock_res_get',
-  'clock_time_get',
-  'fd_advise',
-  'fd_allocate',
-  'fd_close',
-  'fd_datasync',
-  'fd_fdstat_get',
-  'fd_fdstat_set_flags',
-  'fd_fdstat_set_rights',
-  'fd_filestat_get',
-  'fd_filestat_set_size',
-  'fd_filestat_set_times',
-  'fd_pread',
-  'fd_prestat_get',
-  'fd_prestat_dir_name',
-  'fd_pwrite',
-  'fd_read',
-  'fd_readdir',
-  'fd_renumber',
-  'fd_seek',
-  'fd_sync',
-  'fd_tell',
-  'fd_write',
-  'path_create_directory',
-  'path_filestat_get',
-  'path_filestat_set_times',
-  'path_link',
-  'path_open',
-  'path_readlink',
-  'path_remove_directory',
-  'path_rename',
-  'path_symlink',
-  'path_unlink_file',
-  'poll_oneoff',
-  'proc_exit',
-  'proc_raise',
-  'sched_yield',
-  'random_get',
-  'sock_accept',
-  'sock_recv',
-  'sock_send',
-  'sock_shutdown',
-] as const;
