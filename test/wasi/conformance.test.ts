@@ -282,6 +282,9 @@ test('fd operations on files: positions, iovecs, pread/pwrite, sizes, timestamps
       fdstat_old_fd2: E.BADF,
       renumbered_flags: 1,
       renumber_bad: E.BADF,
+      renumber_to_closed: E.BADF,
+      fdstat_after_renumber_to_closed: 0,
+      fdstat_60: E.BADF,
       close: 0,
       close_again: E.BADF,
     });

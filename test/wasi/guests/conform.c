@@ -280,6 +280,10 @@ static void scenario_fdops(void) {
   E("fdstat_renumbered", __wasi_fd_fdstat_get(ro, &fds));
   P("renumbered_flags", "%d", fds.fs_flags);
   E("renumber_bad", __wasi_fd_renumber(77, ro));
+  // The target must be open too (as wasmtime): nothing moves, nothing opens at 60.
+  E("renumber_to_closed", __wasi_fd_renumber(ro, 60));
+  E("fdstat_after_renumber_to_closed", __wasi_fd_fdstat_get(ro, &fds));
+  E("fdstat_60", __wasi_fd_fdstat_get(60, &fds));
   E("close", __wasi_fd_close(ro));
   E("close_again", __wasi_fd_close(ro));
   // A directory fd: no reading, seeking or sizing; fdstat like wasmtime.
