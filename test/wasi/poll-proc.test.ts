@@ -46,8 +46,9 @@ async function pollGuest(opts: { stdin?: StdioEndpoint; preopen?: string } = {})
       (drop (call $clock_time_get (local.get $id) (i64.const 1) (i32.const 24)))
       (i64.load (i32.const 24)))
     (func (export "open_file") (result i32)
+      ;; no rights asked for: open for reading (FD_READ, POLL_FD_READWRITE, ...), as wasmtime
       (drop (call $path_open (i32.const 3) (i32.const 0) (i32.const 200) (i32.const 5) (i32.const 0)
-        (i64.const 2) (i64.const 0) (i32.const 0) (i32.const 32)))
+        (i64.const 0) (i64.const 0) (i32.const 0) (i32.const 32)))
       (i32.load (i32.const 32)))`,
       2,
     ),

@@ -43,9 +43,10 @@ export class StdioHandle extends Handle {
     this.filetype = endpoint.kind === 'fd' && isatty(endpoint.fd) ? Filetype.CHARACTER_DEVICE : Filetype.UNKNOWN;
   }
 
-  override rights(): [bigint, bigint] {
-    // As wasmtime: stdin may only be read, stdout/stderr only written.
-    const r = this.direction === 'in' ? Rights.FD_READ : Rights.FD_WRITE;
+  protected override supportedRights(): [number, number] {
+    // As wasmtime, stdin may only be read and stdout/stderr only written; as wasi-common, stdio can be
+    // stat'ed and polled (rights are enforced here, so the rights for that are held and reported).
+    const r = (this.direction === 'in' ? Rights.FD_READ : Rights.FD_WRITE) | Rights.FD_FILESTAT_GET | Rights.POLL_FD_READWRITE;
     return [r, r];
   }
 
