@@ -29,12 +29,23 @@ type Import = (...args: any[]) => number | void;
 /** WW_WASI_TRACE=1 prints host-side errors (Node fs errors, bugs) that were turned into an errno. */
 const TRACE = process.env.WW_WASI_TRACE === '1';
 
-/** The errno for an error an import body threw; rethrows what must leave (proc_exit, stack overflow). */
+/** A failure of the host itself, which no errno describes: it traps the guest (see failure). */
+export class WasiHostError extends Error {
+  constructor(cause: unknown) {
+    super(`the WASI host failed: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+    this.name = 'WasiHostError';
+  }
+}
+
+/** The errno for an error an import body threw; rethrows what must leave (proc_exit, stack overflow, host bugs). */
 function failure(err: unknown): number {
   if (err instanceof WasiExit) throw err;
   // A host call made at the guest's stack limit: let it trap like the guest's own overflow would.
   if (err instanceof RangeError && /call stack/.test(err.message)) throw err;
   const errno = errnoOf(err);
+  // A bug in the host: returning some errno would hide it behind a plausible answer. As wasmtime does
+  // with an error it cannot convert, the guest traps, with the message.
+  if (errno === undefined) throw new WasiHostError(err);
   if (TRACE && !(err instanceof WasiError)) process.stderr.write(`ww wasi: host error -> errno ${errno}: ${(err as Error)?.stack ?? String(err)}\n`);
   return errno;
 }

@@ -65,6 +65,11 @@ export class FileHandle extends Handle {
     let total = 0;
     for (const b of bufs) {
       if (b.length === 0) continue;
+      // As Linux: a range past the largest file offset is EINVAL (Node would throw a RangeError).
+      if (this.positional && offset + BigInt(total + b.length) > MAX_FILESIZE) {
+        if (total > 0) break;
+        throw new WasiError(Errno.INVAL, 'read past the largest file offset');
+      }
       const n = fs.readSync(this.fd, b, 0, b.length, this.positional ? offset + BigInt(total) : null);
       total += n;
       if (n < b.length) break;
@@ -101,11 +106,14 @@ export class FileHandle extends Handle {
   }
 
   private writeAt(bufs: Uint8Array[], offset: bigint): number {
-    // Node takes write positions as doubles; past 2^53 they would silently round.
-    if (this.positional && offset > BigInt(Number.MAX_SAFE_INTEGER)) throw new WasiError(Errno.FBIG);
     let total = 0;
     for (const b of bufs) {
       if (b.length === 0) continue;
+      // Node takes write positions as doubles; past 2^53 they would silently round.
+      if (this.positional && offset + BigInt(total + b.length) > BigInt(Number.MAX_SAFE_INTEGER)) {
+        if (total > 0) break; // a short write, as a file size limit gives
+        throw new WasiError(Errno.FBIG);
+      }
       const n = fs.writeSync(this.fd, b, 0, b.length, this.positional ? Number(offset + BigInt(total)) : null);
       total += n;
       if (n < b.length) break;
