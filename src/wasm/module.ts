@@ -24,11 +24,18 @@ export class CompiledModule implements LoadedModule {
     readonly cacheBytes: number,
     /** Set when the runnable module imports its memory (instrumented): the worker provides it. */
     readonly importedMemory?: { initial: number; maximum?: number },
+    /** The module defines a memory it does not export as `memory`: neither WASI nor the meter sees it. */
+    readonly hiddenMemory = false,
   ) {}
 }
 
 export function contentId(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** Whether the module exports a memory as `memory`, the one the WASI host (and the meter) reads. */
+export function exportsMemory(shape: ModuleShape): boolean {
+  return shape.exports.some((e) => e.name === 'memory' && e.kind === 'memory');
 }
 
 /** Runs every check that does not need compilation; throws ModuleError saying what is wrong and what to do. */
@@ -61,7 +68,7 @@ export function checkModule(bytes: Uint8Array): ModuleShape {
     const list = unsupported.map((i) => `${i.module}.${i.field} (${i.kind})`).join(', ');
     throw new ModuleError(
       `module imports what ww does not provide: ${list}. ww provides the functions of ${WASI_MODULE} ` +
-        `(WASI preview 1) and of ${WW_MODULE} (guest-sdk/ABI.md) only; the module must define and export its own memory`,
+        `(WASI preview 1) and of ${WW_MODULE} (guest-sdk/ABI.md) only; a memory, if the module has one, must be its own`,
     );
   }
   if (shape.imports.some((i) => i.module === WW_MODULE)) {
@@ -70,9 +77,7 @@ export function checkModule(bytes: Uint8Array): ModuleShape {
       throw new ModuleError(`module imports ${WW_MODULE} functions with the wrong signatures: ${wrong.join('; ')} (guest-sdk/ABI.md)`);
     }
   }
-  if (!shape.exports.some((e) => e.name === 'memory' && e.kind === 'memory')) {
-    throw new ModuleError('module does not export its memory as `memory`: a WASI host reads arguments through it');
-  }
+  // No exported memory is not refused: such a module runs until a call needs memory, which traps (as wasmtime).
   return shape;
 }
 

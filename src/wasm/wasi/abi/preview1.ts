@@ -6,8 +6,8 @@
 // needs (rights.ts), calls the semantic layer (fs/,
 // clock, random, poll, sock), and turns any failure into an errno.
 // Output pointers are checked before the call acts, so an EFAULT has no side
-// effects. Only WasiExit (proc_exit) and a host stack overflow leave as
-// exceptions.
+// effects. Only WasiExit (proc_exit), traps (a call needing memory the module
+// does not export, a host bug) and a host stack overflow leave as exceptions.
 import type { WasiCtx } from '../ctx.js';
 import * as clock from '../clock.js';
 import { DirHandle, Oflags } from '../fs/dir.js';
@@ -22,7 +22,7 @@ import { StdioHandle } from '../stdio.js';
 import { WasiExit } from '../types.js';
 import { Errno, WasiError, errnoOf } from './errno.js';
 import type { Preview1Function } from './functions.js';
-import type { GuestMemory } from './memory.js';
+import { isTrap, type GuestMemory } from './memory.js';
 
 type Import = (...args: any[]) => number | void;
 
@@ -39,7 +39,7 @@ export class WasiHostError extends Error {
 
 /** The errno for an error an import body threw; rethrows what must leave (proc_exit, stack overflow, host bugs). */
 function failure(err: unknown): number {
-  if (err instanceof WasiExit) throw err;
+  if (err instanceof WasiExit || isTrap(err)) throw err;
   // A host call made at the guest's stack limit: let it trap like the guest's own overflow would.
   if (err instanceof RangeError && /call stack/.test(err.message)) throw err;
   const errno = errnoOf(err);
