@@ -4,24 +4,12 @@
 import { createHash } from 'node:crypto';
 import { checkFraming, readShape, type ModuleShape } from './binary.js';
 import { ModuleError, type LoadedModule } from './types.js';
+import { WASI_MODULE, isPreview1Function } from './wasi/abi/functions.js';
 import { Wasm, type WasmModule } from './webassembly.js';
 import { WW_FUNCTIONS, WW_MODULE } from './ww-host/abi.js';
 import { wwSignatureErrors } from './ww-host/signatures.js';
 
-export const WASI_MODULE = 'wasi_snapshot_preview1';
 export const PAGE_BYTES = 65536;
-
-/** Every function of wasi_snapshot_preview1 (the host implements all of them). */
-export const WASI_PREVIEW1_FUNCTIONS: ReadonlySet<string> = new Set([
-  'args_get', 'args_sizes_get', 'environ_get', 'environ_sizes_get', 'clock_res_get', 'clock_time_get',
-  'fd_advise', 'fd_allocate', 'fd_close', 'fd_datasync', 'fd_fdstat_get', 'fd_fdstat_set_flags',
-  'fd_fdstat_set_rights', 'fd_filestat_get', 'fd_filestat_set_size', 'fd_filestat_set_times', 'fd_pread',
-  'fd_prestat_get', 'fd_prestat_dir_name', 'fd_pwrite', 'fd_read', 'fd_readdir', 'fd_renumber', 'fd_seek',
-  'fd_sync', 'fd_tell', 'fd_write', 'path_create_directory', 'path_filestat_get', 'path_filestat_set_times',
-  'path_link', 'path_open', 'path_readlink', 'path_remove_directory', 'path_rename', 'path_symlink',
-  'path_unlink_file', 'poll_oneoff', 'proc_exit', 'proc_raise', 'sched_yield', 'random_get', 'sock_accept',
-  'sock_recv', 'sock_send', 'sock_shutdown',
-]);
 
 /** A checked, compiled module. `module` is what runs: the instrumented build when `instrumented`. */
 export class CompiledModule implements LoadedModule {
@@ -36,11 +24,18 @@ export class CompiledModule implements LoadedModule {
     readonly cacheBytes: number,
     /** Set when the runnable module imports its memory (instrumented): the worker provides it. */
     readonly importedMemory?: { initial: number; maximum?: number },
+    /** The module defines a memory it does not export as `memory`: neither WASI nor the meter sees it. */
+    readonly hiddenMemory = false,
   ) {}
 }
 
 export function contentId(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** Whether the module exports a memory as `memory`, the one the WASI host (and the meter) reads. */
+export function exportsMemory(shape: ModuleShape): boolean {
+  return shape.exports.some((e) => e.name === 'memory' && e.kind === 'memory');
 }
 
 /** Runs every check that does not need compilation; throws ModuleError saying what is wrong and what to do. */
@@ -66,14 +61,14 @@ export function checkModule(bytes: Uint8Array): ModuleShape {
   }
   const unsupported = shape.imports.filter(
     (i) =>
-      !(i.kind === 'function' && i.module === WASI_MODULE && WASI_PREVIEW1_FUNCTIONS.has(i.field)) &&
+      !(i.kind === 'function' && i.module === WASI_MODULE && isPreview1Function(i.field)) &&
       !(i.kind === 'function' && i.module === WW_MODULE && Object.hasOwn(WW_FUNCTIONS, i.field)),
   );
   if (unsupported.length > 0) {
     const list = unsupported.map((i) => `${i.module}.${i.field} (${i.kind})`).join(', ');
     throw new ModuleError(
       `module imports what ww does not provide: ${list}. ww provides the functions of ${WASI_MODULE} ` +
-        `(WASI preview 1) and of ${WW_MODULE} (guest-sdk/ABI.md) only; the module must define and export its own memory`,
+        `(WASI preview 1) and of ${WW_MODULE} (guest-sdk/ABI.md) only; a memory, if the module has one, must be its own`,
     );
   }
   if (shape.imports.some((i) => i.module === WW_MODULE)) {
@@ -82,9 +77,7 @@ export function checkModule(bytes: Uint8Array): ModuleShape {
       throw new ModuleError(`module imports ${WW_MODULE} functions with the wrong signatures: ${wrong.join('; ')} (guest-sdk/ABI.md)`);
     }
   }
-  if (!shape.exports.some((e) => e.name === 'memory' && e.kind === 'memory')) {
-    throw new ModuleError('module does not export its memory as `memory`: a WASI host reads arguments through it');
-  }
+  // No exported memory is not refused: such a module runs until a call needs memory, which traps (as wasmtime).
   return shape;
 }
 

@@ -4,7 +4,7 @@
 
 import { parentPort, workerData, type MessagePort, type Transferable } from 'node:worker_threads';
 import { writeSync } from 'node:fs';
-import { WasiHost } from './wasi/index.js';
+import { WasiHost, missingMemory } from './wasi/index.js';
 import type { StdioEndpoint } from './wasi/types.js';
 import { COUNTDOWN_EXPORT, MEMORY_FIELD, METER_MODULE } from './instrument.js';
 import { LimitExceeded, Meter } from './meter.js';
@@ -119,6 +119,12 @@ function concat(chunks: Uint8Array[]): Uint8Array {
   return out;
 }
 
+/** The memory the guest exports as `memory`, if it exports one (the one WASI and `ww` calls read). */
+function exportedMemory(instance: WasmInstance | undefined): WasmMemory | undefined {
+  const m = instance?.exports.memory;
+  return m instanceof (Wasm.Memory as unknown as new () => WasmMemory) ? m : undefined;
+}
+
 /** The guest function named in a trap's stack: its name-section name, or wasm-function[N]. */
 export function trapFunction(err: Error): string | undefined {
   for (const line of (err.stack ?? '').split('\n')) {
@@ -184,7 +190,7 @@ function run(msg: RunMessage): void {
     if (importsWw(module)) {
       // Without the executor's grant every `ww` import answers ENOSYS (guest-sdk/ABI.md), not a link error.
       const wwCall = call && msg.hostNamespaces.includes('ww') ? call : noWwHost;
-      imports.ww = wwImports({ call: wwCall, pid: msg.pid, memory: () => memory ?? (instance?.exports.memory as WasmMemory) });
+      imports.ww = wwImports({ call: wwCall, pid: msg.pid, memory: () => memory ?? exportedMemory(instance) ?? missingMemory() });
     }
     if (meter) imports[METER_MODULE] = meter.imports;
     if (msg.memory) {
@@ -192,7 +198,7 @@ function run(msg: RunMessage): void {
       imports[METER_MODULE] = { ...meter?.imports, [MEMORY_FIELD]: provided };
     }
     instance = new Wasm.Instance(module, imports);
-    memory = instance.exports.memory as WasmMemory;
+    memory = exportedMemory(instance); // none: the guest runs until a call needs memory, which traps
     meter?.attach(instance.exports[COUNTDOWN_EXPORT] as WasmGlobal, memory);
     code = host.start(instance);
     reason = code === 0 ? { kind: 'normal' } : { kind: 'exit', code };

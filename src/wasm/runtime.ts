@@ -6,7 +6,7 @@ import type { ResourceLimits } from 'node:worker_threads';
 import { handlerOf } from './host-call.js';
 import { Instrumenter } from './instrumenter.js';
 import { MEMORY_FIELD, METER_MODULE } from './instrument.js';
-import { CompiledModule, ModuleCache, PAGE_BYTES, checkModule, contentId } from './module.js';
+import { CompiledModule, ModuleCache, PAGE_BYTES, checkModule, contentId, exportsMemory } from './module.js';
 import { WorkerPool } from './pool.js';
 import { Process } from './process.js';
 import { NAMESPACE as SOCKETS_NAMESPACE, type SockCalls } from './sockets/protocol.js';
@@ -99,7 +99,7 @@ export class Runtime {
     let pending = this.loading.get(cid);
     if (!pending) {
       const shape = checkModule(bytes);
-      pending = this.compile(cid, bytes, shape.memory ?? { initial: 0 });
+      pending = this.compile(cid, bytes, shape.memory ?? { initial: 0 }, shape.memory !== undefined && !exportsMemory(shape));
       this.loading.set(cid, pending);
       pending.finally(() => this.loading.delete(cid)).catch(() => {});
     }
@@ -133,6 +133,10 @@ export class Runtime {
     const limits = options.limits ?? {};
     if (!compiled.instrumented && (limits.fuel !== undefined || limits.maxMemoryBytes !== undefined)) {
       throw new LimitsError('fuel and memory limits need an instrumented module: create the Runtime with instrument: true');
+    }
+    if (limits.maxMemoryBytes !== undefined && compiled.hiddenMemory) {
+      // The meter measures the memory it is given or can see exported; a hidden one could grow past the limit.
+      throw new ModuleError('the module does not export its memory as `memory`, so ww cannot hold it to a memory limit: export it, or spawn without one');
     }
     if (limits.maxMemoryBytes !== undefined && compiled.initialPages * PAGE_BYTES > limits.maxMemoryBytes) {
       throw new LimitsError(
@@ -190,7 +194,7 @@ export class Runtime {
     await this.pool.close();
   }
 
-  private async compile(cid: string, bytes: Uint8Array, memory: { initial: number; maximum?: number }): Promise<CompiledModule> {
+  private async compile(cid: string, bytes: Uint8Array, memory: { initial: number; maximum?: number }, hiddenMemory: boolean): Promise<CompiledModule> {
     let runnable = bytes;
     if (this.instrumenter) {
       try {
@@ -205,7 +209,7 @@ export class Runtime {
     const module = await Wasm.compile(runnable);
     const held = bytes.length + (runnable === bytes ? 0 : runnable.length);
     const importsMemory = Wasm.Module.imports(module).some((i) => i.module === METER_MODULE && i.name === MEMORY_FIELD);
-    const compiled = new CompiledModule(cid, bytes.length, module, runnable !== bytes, memory.initial, held, importsMemory ? memory : undefined);
+    const compiled = new CompiledModule(cid, bytes.length, module, runnable !== bytes, memory.initial, held, importsMemory ? memory : undefined, hiddenMemory);
     this.cache.put(compiled);
     return compiled;
   }

@@ -3,7 +3,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { Runtime, ModuleError } from '../../src/wasm/index.js';
+import { Runtime, ModuleError, reasonText } from '../../src/wasm/index.js';
 import { assemble, guest } from './fixtures.js';
 
 const rt = await Runtime.create({ poolSize: 1 });
@@ -59,8 +59,49 @@ test('a reactor module is refused with a hint', async () => {
   );
 });
 
-test('a module without an exported memory is refused', async () => {
-  await rejects(await assemble('(module (memory 1) (func (export "_start")))'), /does not export its memory as `memory`/);
+// A module that exports no memory runs until a call needs memory, which traps (as wasmtime).
+const EXIT_2_WITHOUT_MEMORY = `(module
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (import "wasi_snapshot_preview1" "sched_yield" (func $yield (result i32)))
+  (func (export "_start") (drop (call $yield)) (call $exit (i32.const 2))))`;
+const ARGS_WITHOUT_MEMORY = `(module
+  (import "wasi_snapshot_preview1" "args_sizes_get" (func $sizes (param i32 i32) (result i32)))
+  (func $read_args (drop (call $sizes (i32.const 0) (i32.const 4))))
+  (func (export "_start") (call $read_args)))`;
+
+for (const instrument of [true, false]) {
+  test(`a module without memory loads and runs: proc_exit(2) exits 2 (instrument: ${instrument})`, async () => {
+    const runtime = instrument ? rt : await Runtime.create({ poolSize: 1, instrument: false });
+    try {
+      const mod = await runtime.load(await assemble(EXIT_2_WITHOUT_MEMORY));
+      const status = await runtime.spawn(mod, { args: ['exit2'] }).wait();
+      assert.deepEqual([status.code, status.reason], [2, { kind: 'exit', code: 2 }]);
+      assert.equal(status.memoryBytes, 0);
+    } finally {
+      if (runtime !== rt) await runtime.close();
+    }
+  });
+
+  test(`a WASI call that needs memory traps when the module exports none (instrument: ${instrument})`, async () => {
+    const runtime = instrument ? rt : await Runtime.create({ poolSize: 1, instrument: false });
+    try {
+      const status = await runtime.spawn(await runtime.load(await assemble(ARGS_WITHOUT_MEMORY)), { args: ['args'] }).wait();
+      assert.equal(status.code, 134);
+      assert.equal(status.reason.kind, 'trap');
+      assert.match(reasonText(status.reason), /trap: the module exports no memory named "memory", which this call needs/);
+    } finally {
+      if (runtime !== rt) await runtime.close();
+    }
+  });
+}
+
+test('a memory the module does not export runs, but cannot be held to a memory limit', async () => {
+  const mod = await rt.load(await assemble(EXIT_2_WITHOUT_MEMORY.replace('(func (export "_start")', '(memory 1) (func (export "_start")')));
+  assert.equal((await rt.spawn(mod, { args: ['hidden'] }).wait()).code, 2);
+  assert.throws(
+    () => rt.spawn(mod, { args: ['hidden'], limits: { maxMemoryBytes: 1 << 20 } }),
+    (e: unknown) => e instanceof ModuleError && /does not export its memory as `memory`.*memory limit/.test(e.message),
+  );
 });
 
 test('imports ww does not provide are all named, with what ww provides', async () => {

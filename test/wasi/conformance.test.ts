@@ -4,11 +4,11 @@
 // prints key=value lines.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cleanup, guest, run, tempDir, type RunOptions } from './harness.js';
 
-const E = { SUCCESS: 0, BADF: 8, EXIST: 20, ILSEQ: 25, INVAL: 28, ISDIR: 31, LOOP: 32, NAMETOOLONG: 37, NOENT: 44, NOTDIR: 54, NOTEMPTY: 55, NOTSOCK: 57, NOTSUP: 58, PERM: 63, SPIPE: 70 };
+const E = { SUCCESS: 0, BADF: 8, EXIST: 20, ILSEQ: 25, INVAL: 28, ISDIR: 31, LOOP: 32, NAMETOOLONG: 37, NOENT: 44, NOTDIR: 54, NOTEMPTY: 55, NOTSOCK: 57, NOTSUP: 58, PERM: 63, SPIPE: 70, NOTCAPABLE: 76 };
 
 /** Runs a conform.c scenario; returns its key=value lines as a map (repeated keys collect into arrays). */
 function scenario(name: string, opts: RunOptions = {}, ...extra: string[]): Map<string, string> & { all(key: string): string[] } {
@@ -32,6 +32,20 @@ function scenario(name: string, opts: RunOptions = {}, ...extra: string[]): Map<
 function expectValues(got: Map<string, string>, want: Record<string, string | number>): void {
   for (const [k, v] of Object.entries(want)) assert.equal(got.get(k), String(v), `${k}`);
 }
+
+/** witx rights bits by name. */
+const R = Object.fromEntries(
+  [
+    'FD_DATASYNC', 'FD_READ', 'FD_SEEK', 'FD_FDSTAT_SET_FLAGS', 'FD_SYNC', 'FD_TELL', 'FD_WRITE', 'FD_ADVISE', 'FD_ALLOCATE',
+    'PATH_CREATE_DIRECTORY', 'PATH_CREATE_FILE', 'PATH_LINK_SOURCE', 'PATH_LINK_TARGET', 'PATH_OPEN', 'FD_READDIR',
+    'PATH_READLINK', 'PATH_RENAME_SOURCE', 'PATH_RENAME_TARGET', 'PATH_FILESTAT_GET', 'PATH_FILESTAT_SET_SIZE',
+    'PATH_FILESTAT_SET_TIMES', 'FD_FILESTAT_GET', 'FD_FILESTAT_SET_SIZE', 'FD_FILESTAT_SET_TIMES', 'PATH_SYMLINK',
+    'PATH_REMOVE_DIRECTORY', 'PATH_UNLINK_FILE', 'POLL_FD_READWRITE', 'SOCK_SHUTDOWN', 'SOCK_ACCEPT',
+  ].map((name, bit) => [name, 1n << BigInt(bit)]),
+) as Record<string, bigint>;
+const rights = (...names: string[]): string => '0x' + names.reduce((acc, n) => acc | R[n]!, 0n).toString(16);
+const STDIN_RIGHTS = rights('FD_READ', 'FD_FILESTAT_GET', 'POLL_FD_READWRITE');
+const STDOUT_RIGHTS = rights('FD_WRITE', 'FD_FILESTAT_GET', 'POLL_FD_READWRITE');
 
 test('args: sizes and contents, including empty and spaced arguments', () => {
   const r = scenario('args', { env: [['K', 'V'], ['EMPTY', '']] }, 'a b', '');
@@ -83,9 +97,10 @@ test('random_get fills large buffers (beyond one 64 KiB chunk) with uniform byte
 
 test('stdio: rights, filetype and errnos as wasmtime (ESPIPE for seeks, EBADF for the wrong direction)', () => {
   const r = scenario('stdio', { stdin: { kind: 'bytes', data: Buffer.from('stdin-data') } });
-  assert.equal(r.get('fdstat0'), '0 type=0 flags=0 base=0x2 inh=0x2'); // FD_READ; not a tty => unknown
-  assert.equal(r.get('fdstat1'), '0 type=0 flags=0 base=0x40 inh=0x40'); // FD_WRITE
-  assert.equal(r.get('fdstat2'), '0 type=0 flags=0 base=0x40 inh=0x40');
+  // FD_READ or FD_WRITE as wasmtime, and FD_FILESTAT_GET | POLL_FD_READWRITE (held, so reported); not a tty => unknown.
+  assert.equal(r.get('fdstat0'), `0 type=0 flags=0 base=${STDIN_RIGHTS} inh=${STDIN_RIGHTS}`);
+  assert.equal(r.get('fdstat1'), `0 type=0 flags=0 base=${STDOUT_RIGHTS} inh=${STDOUT_RIGHTS}`);
+  assert.equal(r.get('fdstat2'), `0 type=0 flags=0 base=${STDOUT_RIGHTS} inh=${STDOUT_RIGHTS}`);
   expectValues(r, {
     seek1: E.SPIPE,
     tell0: E.SPIPE,
@@ -144,7 +159,7 @@ test('stdio endpoints: a source feeds stdin, a host fd receives stdout, null rea
     }
     const text = readFileSync(outPath, 'utf8');
     assert.match(text, /^stdin=\[\]$/m);
-    assert.match(text, /^fdstat1=0 type=0 flags=0 base=0x40 inh=0x40$/m);
+    assert.match(text, new RegExp(`^fdstat1=0 type=0 flags=0 base=${STDOUT_RIGHTS} inh=${STDOUT_RIGHTS}$`, 'm'));
   } finally {
     cleanup(dir);
   }
@@ -190,18 +205,19 @@ test('sock_* on stdio of every kind, pre-opens and files is ENOTSOCK; an unknown
   }
 });
 
-/** witx rights bits by name. */
-const R = Object.fromEntries(
-  [
-    'FD_DATASYNC', 'FD_READ', 'FD_SEEK', 'FD_FDSTAT_SET_FLAGS', 'FD_SYNC', 'FD_TELL', 'FD_WRITE', 'FD_ADVISE', 'FD_ALLOCATE',
-    'PATH_CREATE_DIRECTORY', 'PATH_CREATE_FILE', 'PATH_LINK_SOURCE', 'PATH_LINK_TARGET', 'PATH_OPEN', 'FD_READDIR',
-    'PATH_READLINK', 'PATH_RENAME_SOURCE', 'PATH_RENAME_TARGET', 'PATH_FILESTAT_GET', 'PATH_FILESTAT_SET_SIZE',
-    'PATH_FILESTAT_SET_TIMES', 'FD_FILESTAT_GET', 'FD_FILESTAT_SET_SIZE', 'FD_FILESTAT_SET_TIMES', 'PATH_SYMLINK',
-    'PATH_REMOVE_DIRECTORY', 'PATH_UNLINK_FILE', 'POLL_FD_READWRITE', 'SOCK_SHUTDOWN', 'SOCK_ACCEPT',
-  ].map((name, bit) => [name, 1n << BigInt(bit)]),
-) as Record<string, bigint>;
-const rights = (...names: string[]): string => '0x' + names.reduce((acc, n) => acc | R[n]!, 0n).toString(16);
-const ALL = (1n << 30n) - 1n;
+// A pre-open's rights: wasmtime's fixed set, plus PATH_FILESTAT_SET_SIZE (path_open with O_TRUNC needs it).
+const PREOPEN_BASE_NAMES = [
+  'PATH_CREATE_DIRECTORY', 'PATH_CREATE_FILE', 'PATH_LINK_SOURCE', 'PATH_LINK_TARGET', 'PATH_OPEN', 'FD_READDIR',
+  'PATH_READLINK', 'PATH_RENAME_SOURCE', 'PATH_RENAME_TARGET', 'PATH_SYMLINK', 'PATH_REMOVE_DIRECTORY',
+  'PATH_UNLINK_FILE', 'PATH_FILESTAT_GET', 'PATH_FILESTAT_SET_TIMES', 'FD_FILESTAT_GET', 'FD_FILESTAT_SET_TIMES',
+  'PATH_FILESTAT_SET_SIZE',
+];
+const PREOPEN_BASE = rights(...PREOPEN_BASE_NAMES);
+const PREOPEN_INHERITING = rights(
+  ...PREOPEN_BASE_NAMES,
+  'FD_DATASYNC', 'FD_READ', 'FD_SEEK', 'FD_FDSTAT_SET_FLAGS', 'FD_SYNC', 'FD_TELL', 'FD_WRITE', 'FD_ADVISE',
+  'FD_ALLOCATE', 'FD_FILESTAT_SET_SIZE', 'POLL_FD_READWRITE',
+);
 const FILE_RIGHTS = rights(
   'FD_DATASYNC', 'FD_READ', 'FD_SEEK', 'FD_FDSTAT_SET_FLAGS', 'FD_SYNC', 'FD_TELL', 'FD_WRITE', 'FD_ADVISE',
   'FD_ALLOCATE', 'FD_FILESTAT_GET', 'FD_FILESTAT_SET_SIZE', 'FD_FILESTAT_SET_TIMES', 'POLL_FD_READWRITE',
@@ -219,7 +235,7 @@ function withSandbox(body: (dir: string) => void): void {
   }
 }
 
-test('fd operations on files: positions, iovecs, pread/pwrite, sizes, ns timestamps, flags, rights, renumber', () => {
+test('fd operations on files: positions, iovecs, pread/pwrite, sizes, timestamps, flags, rights, renumber', () => {
   withSandbox((dir) => {
     const r = scenario('fdops', { preopens: [{ hostPath: dir, guestPath: '/sb' }] });
     expectValues(r, {
@@ -244,10 +260,10 @@ test('fd operations on files: positions, iovecs, pread/pwrite, sizes, ns timesta
       size_after_truncate: 5,
       read_at_eof: 0,
       read_at_eof_n: 0,
-      // Nanosecond timestamps round-trip exactly.
-      atim: '1111111111123456789',
-      mtim: '1222222222987654321',
-      atim_kept: '1111111111123456789',
+      // Timestamps are set to the microsecond (Node's utimes; wasmtime keeps nanoseconds).
+      atim: '1111111111123456000',
+      mtim: '1222222222987654000',
+      atim_kept: '1111111111123456000',
       mtim2: '1333333333000001000',
       set_times_both_and_now: E.INVAL,
       sync: 0,
@@ -271,9 +287,13 @@ test('fd operations on files: positions, iovecs, pread/pwrite, sizes, ns timesta
       ro_has_read: 1,
       ro_content: '[01234Z]',
       ro_write: E.BADF,
+      // No rights asked for: open for reading, as wasmtime (raw-ABI programs rely on it).
       open_no_rights: 0,
-      no_rights_has_read: 0,
-      no_rights_read: E.BADF, // WASI testsuite path_open_read_without_rights
+      no_rights_has_read: 1,
+      no_rights_has_write: 0,
+      no_rights_read: 0,
+      no_rights_content: '[01234Z]',
+      no_rights_write: E.BADF,
       no_rights_filestat: 0,
       append_flags: 1,
       pwrite_on_append: 0,
@@ -282,6 +302,9 @@ test('fd operations on files: positions, iovecs, pread/pwrite, sizes, ns timesta
       fdstat_old_fd2: E.BADF,
       renumbered_flags: 1,
       renumber_bad: E.BADF,
+      renumber_to_closed: E.BADF,
+      fdstat_after_renumber_to_closed: 0,
+      fdstat_60: E.BADF,
       close: 0,
       close_again: E.BADF,
     });
@@ -302,8 +325,9 @@ test('fd operations on directories and pre-opens: EBADF for file-only calls, rig
       dir_filestat: 0,
       dir_filetype: 3,
       dir_fdstat: 0,
-      // wasmtime: all rights minus FD_SEEK, FD_FILESTAT_SET_SIZE, and FD_WRITE (a directory is not opened for writing).
-      dir_base: '0x' + (ALL & ~(R.FD_SEEK! | R.FD_FILESTAT_SET_SIZE! | R.FD_WRITE!)).toString(16),
+      // wasmtime: all rights minus FD_SEEK, FD_FILESTAT_SET_SIZE, and FD_WRITE (a directory is not opened for
+      // writing); bounded by what the pre-open passes on (its inheriting rights).
+      dir_base: '0x' + (BigInt(PREOPEN_INHERITING) & ~(R.FD_SEEK! | R.FD_FILESTAT_SET_SIZE! | R.FD_WRITE!)).toString(16),
       dir_prestat: E.BADF,
       dir_prestat_dir_name: E.NOTDIR,
       path_open_on_file: E.NOTDIR,
@@ -318,20 +342,8 @@ test('fd operations on directories and pre-opens: EBADF for file-only calls, rig
       preopen_type: 3,
       prestat_next: E.BADF,
     });
-    const preopenBase = [
-      'PATH_CREATE_DIRECTORY', 'PATH_CREATE_FILE', 'PATH_LINK_SOURCE', 'PATH_LINK_TARGET', 'PATH_OPEN', 'FD_READDIR',
-      'PATH_READLINK', 'PATH_RENAME_SOURCE', 'PATH_RENAME_TARGET', 'PATH_SYMLINK', 'PATH_REMOVE_DIRECTORY',
-      'PATH_UNLINK_FILE', 'PATH_FILESTAT_GET', 'PATH_FILESTAT_SET_TIMES', 'FD_FILESTAT_GET', 'FD_FILESTAT_SET_TIMES',
-    ];
-    assert.equal(r.get('preopen_base'), rights(...preopenBase));
-    assert.equal(
-      r.get('preopen_inh'),
-      rights(
-        ...preopenBase,
-        'FD_DATASYNC', 'FD_READ', 'FD_SEEK', 'FD_FDSTAT_SET_FLAGS', 'FD_SYNC', 'FD_TELL', 'FD_WRITE', 'FD_ADVISE',
-        'FD_ALLOCATE', 'FD_FILESTAT_SET_SIZE', 'POLL_FD_READWRITE',
-      ),
-    );
+    assert.equal(r.get('preopen_base'), PREOPEN_BASE);
+    assert.equal(r.get('preopen_inh'), PREOPEN_INHERITING);
   });
 });
 
@@ -386,8 +398,8 @@ test('path operations: create, open flags, remove, link, rename and their errnos
       dot_type: 3,
       stat_bad_fd: E.BADF,
       set_times_path: 0,
-      dot_atim: '1000000000123456789',
-      dot_mtim: '1000000000987654321',
+      dot_atim: '1000000000123456000',
+      dot_mtim: '1000000000987654000',
     });
   });
 });
@@ -424,7 +436,7 @@ test('symlinks: create, readlink (truncating like wasmtime), follow vs nofollow,
       unlink_dirlink: 0,
       sub_type: 3,
       lset_times_link: 0,
-      dangling_mtim: '3000000000000000009', // a link's own time, set without following, to the nanosecond
+      dangling_mtim: '3000000000000000000', // a link's own time, set without following (to the microsecond)
     });
   });
 });
@@ -447,7 +459,7 @@ test('a FIFO opened inside the sandbox is a stream: reads and writes work, seeki
       (global $fd (mut i32) (i32.const -1))
       (func (export "open") (result i32)
         (call $path_open (i32.const 3) (i32.const 0) (i32.const 100) (i32.const 4) (i32.const 0)
-          (i64.const 66) (i64.const 0) (i32.const 0) (i32.const 0)))
+          (i64.const ${R.FD_READ! | R.FD_WRITE! | R.FD_SEEK! | R.FD_FILESTAT_GET!}) (i64.const 0) (i32.const 0) (i32.const 0)))
       (func (export "write") (result i32)
         (i32.store (i32.const 16) (i32.const 200)) (i32.store (i32.const 20) (i32.const 3))
         (call $fd_write (i32.load (i32.const 0)) (i32.const 16) (i32.const 1) (i32.const 24)))
@@ -487,6 +499,66 @@ test('an AssemblyScript guest reads argv and an empty or full environment (node:
   const full = run(guest('as-env.wasm'), { args: ['as-env'], env: [['A', '1'], ['B', 'two=2']] });
   assert.equal(full.code, 3);
   assert.equal(full.stdout, 'arg as-env\nenv count 2\nenv A=1\nenv B=two=2\n');
+});
+
+test('rights are enforced: dropped by fd_fdstat_set_rights or not passed on by a directory, a call is refused', () => {
+  withSandbox((dir) => {
+    const r = scenario('rights', { preopens: [{ hostPath: dir, guestPath: '/sb' }] });
+    expectValues(r, {
+      open: 0,
+      write: 0,
+      // Without FD_READ / FD_WRITE: EBADF, as POSIX for an fd not open for it (and wasi-common).
+      drop_rw: 0,
+      read_dropped: E.BADF,
+      write_dropped: E.BADF,
+      pread_dropped: E.BADF,
+      pwrite_dropped: E.BADF,
+      regain: E.NOTCAPABLE, // a dropped right cannot be taken back (witx)
+      // Any other missing right: EPERM (wasi-common); a seek by 0 from the current position needs only FD_TELL.
+      drop_seek: 0,
+      seek_dropped: E.PERM,
+      seek_cur_0: 0,
+      pos: 5,
+      tell: 0,
+      drop_all: 0,
+      filestat_dropped: E.PERM,
+      set_size_dropped: E.PERM,
+      set_flags_dropped: E.PERM,
+      sync_dropped: E.PERM,
+      tell_dropped: E.PERM,
+      fdstat_dropped: 0,
+      base_dropped: '0x0',
+      close: 0,
+      // The directory no longer passes on FD_READ (WASI testsuite path_open_read_without_rights).
+      open_dir: 0,
+      dir_drop_read: 0,
+      open_no_rights: 0,
+      no_rights_has_read: 0,
+      no_rights_read: E.BADF,
+      open_asking_read: 0,
+      asking_read_has_read: 0,
+      asking_read_has_write: 1,
+      asking_read_read: E.BADF,
+      // Each path_* call needs its own right on the directory; fd_readdir's is ENOTDIR (wasi-common).
+      dir_drop_path_rights: 0,
+      mkdir_dropped: E.PERM,
+      stat_dropped: E.PERM,
+      unlink_dropped: E.PERM,
+      readdir_dropped: E.NOTDIR,
+      creat_dropped: E.PERM,
+      open_kept: 0,
+      drop_open: 0,
+      open_dropped: E.PERM,
+      // O_TRUNC needs PATH_FILESTAT_SET_SIZE on the directory (witx); the file keeps its contents.
+      preopen_drop_trunc: 0,
+      trunc_dropped: E.PERM,
+      open_without_trunc: 0,
+      read_untruncated: 0,
+      content: '[hello]',
+    });
+    assert.equal(readFileSync(join(dir, 'sub', 'inner.txt'), 'utf8'), 'inner', 'nothing was removed or truncated');
+    assert.deepEqual(readdirSync(join(dir, 'sub')).sort(), ['inner.txt']);
+  });
 });
 
 test('APPEND set at open appends whatever the position; cleared with fd_fdstat_set_flags, writes land in place again', () => {

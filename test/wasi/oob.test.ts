@@ -4,10 +4,10 @@
 // guest cannot crash the host by any argument.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WasiHost } from '../../src/wasm/wasi/index.js';
-import { PREVIEW1_FUNCTIONS } from '../../src/wasm/wasi/abi/preview1.js';
+import { PREVIEW1_FUNCTIONS } from '../../src/wasm/wasi/abi/functions.js';
 import { Wasm, cleanup, tempDir, wat } from './harness.js';
 import { SIGNATURES, allImportsModule } from './signatures.js';
 
@@ -274,10 +274,77 @@ test('every call taking an fd returns EBADF for fds the guest does not hold (unu
         assert.equal(errno, 8, `${name}(${args.map((a) => (a === BAD ? bad : a)).join(', ')}) returned ${errno}`);
       });
     }
-    // fd_renumber may target an unused number (as wasmtime), but not one outside the table.
+    // fd_renumber's target must be open too (as wasmtime).
     const renumberTo = (instance.exports[`bad${badFdCases.length}`] as (b: number) => number);
-    for (const bad of [4096, 0x7fffffff, -1]) assert.equal(renumberTo(bad), 8, `fd_renumber(1, ${bad})`);
+    for (const bad of [4, 1000, 4096, 0x7fffffff, -1]) assert.equal(renumberTo(bad), 8, `fd_renumber(1, ${bad})`);
     assert.deepEqual(readdirSync(dir).sort(), ['f.txt', 'lnk']);
+    host.close();
+  } finally {
+    cleanup(dir);
+  }
+});
+
+/** Calls that need no right on their fd (witx): everything else that takes an fd must ask for one. */
+const NEEDS_NO_RIGHT = new Set(['fd_close', 'fd_fdstat_get', 'fd_fdstat_set_rights', 'fd_prestat_get', 'fd_prestat_dir_name', 'fd_renumber']);
+
+test('an fd holding no rights is refused by every call that needs one, before the call acts', async () => {
+  const dir = tempDir('ww-norights-');
+  try {
+    writeFileSync(join(dir, 'f.txt'), 'file contents');
+    symlinkSync('f.txt', join(dir, 'lnk'));
+    const fns = badFdCases.map(([name, args], i) => {
+      const types = SIGNATURES[name]!;
+      const call = `(call $${name} ${args.map((a, j) => (a === BAD ? '(local.get $bad)' : expr(a, types[j]!))).join(' ')})`;
+      return `(func (export "call${i}") (param $bad i32) (result i32) ${call})`;
+    });
+    const mod = await wat(
+      allImportsModule(`
+      (data (i32.const ${PATH}) "f.txt")
+      (data (i32.const ${LINK}) "lnk")
+      (data (i32.const ${OTHER}) "new")
+      (data (i32.const ${IOV_OK}) "\\00\\04\\00\\00\\10\\00\\00\\00")
+      (data (i32.const ${BUF}) ".")
+      ;; the file and the directory ("." of the pre-open), each with every right, then with none
+      (func (export "open_rightless") (param $dir i32) (result i32)
+        (drop (call $path_open (i32.const 3) (i32.const 0)
+          (select (i32.const ${BUF}) (i32.const ${PATH}) (local.get $dir)) (select (i32.const 1) (i32.const 5) (local.get $dir))
+          (select (i32.const 2) (i32.const 0) (local.get $dir)) (i64.const 0x3fffffbf) (i64.const 0x3fffffff) (i32.const 0) (i32.const ${OUT})))
+        (drop (call $fd_fdstat_set_rights (i32.load (i32.const ${OUT})) (i64.const 0) (i64.const 0)))
+        (i32.load (i32.const ${OUT})))
+      ${fns.join('\n      ')}
+      (func (export "poll") (param $fd i32) (result i32)
+        (i64.store (i32.const ${BUF + 64}) (i64.const 7))
+        (i32.store8 (i32.const ${BUF + 72}) (i32.const 1)) ;; FD_READ
+        (i32.store (i32.const ${BUF + 80}) (local.get $fd))
+        (call $poll_oneoff (i32.const ${BUF + 64}) (i32.const ${BUF + 128}) (i32.const 1) (i32.const ${OUT})))`),
+    );
+    const host = new WasiHost({ args: [], env: [], preopens: [{ hostPath: dir, guestPath: '/sb' }], stdin: { kind: 'null' }, stdout: { kind: 'null' }, stderr: { kind: 'null' } });
+    const instance = new Wasm.Instance(mod, host.imports);
+    host.setMemory(instance.exports.memory as { buffer: ArrayBuffer });
+    const ex = instance.exports as Record<string, (a: number) => number>;
+    const file = ex.open_rightless!(0);
+    const directory = ex.open_rightless!(1);
+    assert.deepEqual([file, directory], [4, 5]);
+    const EBADF = 8;
+    const ENOTDIR = 54;
+    const EPERM = 63;
+    const covered = new Set<string>();
+    badFdCases.forEach(([name], i) => {
+      if (NEEDS_NO_RIGHT.has(name) || name.startsWith('sock_')) return; // sockets: test/wasi/errno.test.ts, sock.test.ts
+      covered.add(name);
+      const onDirectory = name.startsWith('path_') || name === 'fd_readdir';
+      const errno = ex[`call${i}`]!(onDirectory ? directory : file);
+      // wasi-common's errnos: EBADF without FD_READ / FD_WRITE, ENOTDIR without FD_READDIR, EPERM otherwise.
+      const want = /^fd_p?(read|write)$/.test(name) ? EBADF : name === 'fd_readdir' ? ENOTDIR : EPERM;
+      assert.equal(errno, want, `${name} on an fd without rights returned ${errno}`);
+    });
+    assert.equal(ex.poll!(file), EPERM, 'poll_oneoff on an fd without POLL_FD_READWRITE');
+    for (const name of PREVIEW1_FUNCTIONS) {
+      if (/^(fd_|path_)/.test(name) && !NEEDS_NO_RIGHT.has(name)) assert.ok(covered.has(name), `${name} is not checked here`);
+    }
+    // Refused before acting: nothing was created, linked, renamed, removed or changed.
+    assert.deepEqual(readdirSync(dir).sort(), ['f.txt', 'lnk']);
+    assert.equal(readFileSync(join(dir, 'f.txt'), 'utf8'), 'file contents');
     host.close();
   } finally {
     cleanup(dir);

@@ -51,17 +51,17 @@ export class FdTable {
     return h;
   }
 
-  /** fd_renumber: `to` now refers to what `from` referred to; what `to` held, if anything, is closed (as wasmtime). */
+  /**
+   * fd_renumber: `to` now refers to what `from` referred to, and what `to` held is closed. Both must
+   * be open (EBADF otherwise, as wasmtime): renumbering is not a way to pick a free fd's number.
+   */
   renumber(from: number, to: number): void {
     const h = this.get(from);
+    const old = this.get(to);
     if (from === to) return;
-    if (to < 0 || to >= MAX_FDS) throw new WasiError(Errno.BADF);
-    const old = this.entries[to];
-    this.take(from);
-    while (this.entries.length <= to) this.entries.push(undefined);
     this.entries[to] = h;
-    if (old) old.close();
-    else this.count++;
+    this.take(from);
+    old.close();
   }
 
   /** Closes every handle. */

@@ -82,24 +82,33 @@ export abstract class Handle {
   /** fdflags as the guest opened or last set them. */
   fdflags = 0;
 
-  /** Rights this kind of fd has: [base, inheriting]. */
-  abstract rights(): [bigint, bigint];
+  /** Rights this kind of fd can use: [base, inheriting]. An fd never holds more. */
+  protected abstract supportedRights(): [number, number];
 
-  /** Rights after fd_fdstat_set_rights narrowed them, if it did. */
-  private narrowed: [bigint, bigint] | undefined;
+  /** The rights this fd holds, once asked for (see heldRights). */
+  private held: [number, number] | undefined;
 
-  /** Rights as fd_fdstat_get reports them. */
-  reportedRights(): [bigint, bigint] {
-    return this.narrowed ?? this.rights();
+  /**
+   * The rights this fd holds: what its kind can use, narrowed by how it was opened (restrictRights)
+   * and by fd_fdstat_set_rights. fd_fdstat_get reports them; rights.ts authorize() enforces them.
+   */
+  heldRights(): readonly [base: number, inheriting: number] {
+    return (this.held ??= this.supportedRights());
   }
 
-  /** fd_fdstat_set_rights: rights can only be removed (witx); asking for more is ENOTCAPABLE. */
+  /** Keeps only the rights also in `base` / `inheriting` (never adds any). */
+  restrictRights(base: number, inheriting: number): void {
+    const [b, i] = this.heldRights();
+    this.held = [b & base, i & inheriting];
+  }
+
+  /** fd_fdstat_set_rights: rights can only be removed (witx); asking for one not held is ENOTCAPABLE. */
   narrowRights(base: bigint, inheriting: bigint): void {
-    const [curBase, curInheriting] = this.reportedRights();
-    if ((base & ~curBase) !== 0n || (inheriting & ~curInheriting) !== 0n) {
+    const [b, i] = this.heldRights();
+    if ((base & ~BigInt(b)) !== 0n || (inheriting & ~BigInt(i)) !== 0n) {
       throw new WasiError(Errno.NOTCAPABLE, 'fd_fdstat_set_rights can only remove rights');
     }
-    this.narrowed = [base, inheriting];
+    this.held = [Number(base), Number(inheriting)];
   }
 
   /** fd_filestat_get. */

@@ -13,6 +13,7 @@ export interface WasmInstance {
   readonly exports: Record<string, unknown>;
 }
 export type { WasmMemory } from './abi/memory.js';
+export { missingMemory } from './abi/memory.js';
 
 const WasmMemoryClass = (globalThis as unknown as { WebAssembly: { Memory: abstract new (...a: never[]) => WasmMemory } })
   .WebAssembly.Memory;
@@ -31,16 +32,16 @@ export class WasiHost {
     this.ctx.memory.setMemory(memory);
   }
 
-  /** Runs the guest's _start. Returns its exit code (0 if _start returns); traps propagate. */
+  /**
+   * Runs the guest's _start. Returns its exit code (0 if _start returns); traps propagate. A module
+   * that exports no memory runs too: a call that needs memory traps (as wasmtime), others work.
+   */
   start(instance: WasmInstance): number {
     const { memory, _start } = instance.exports;
-    if (!(memory instanceof WasmMemoryClass)) {
-      throw new TypeError('the module exports no memory named "memory"; WASI guests must export their memory');
-    }
     if (typeof _start !== 'function') {
       throw new TypeError('the module exports no _start function; only WASI commands can be started');
     }
-    this.setMemory(memory);
+    if (memory instanceof WasmMemoryClass) this.setMemory(memory);
     try {
       _start();
       return 0;

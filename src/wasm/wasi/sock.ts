@@ -68,7 +68,7 @@ export class SocketHandle extends Handle {
     return (this.fdflags & Fdflags.NONBLOCK) !== 0;
   }
 
-  override rights(): [bigint, bigint] {
+  protected override supportedRights(): [number, number] {
     const base = this.listening
       ? Rights.SOCK_ACCEPT | Rights.POLL_FD_READWRITE | Rights.FD_FILESTAT_GET | Rights.FD_FDSTAT_SET_FLAGS
       : Rights.FD_READ |
@@ -77,32 +77,41 @@ export class SocketHandle extends Handle {
         Rights.POLL_FD_READWRITE |
         Rights.FD_FILESTAT_GET |
         Rights.FD_FDSTAT_SET_FLAGS;
-    return [base, this.listening ? base | Rights.FD_READ | Rights.FD_WRITE | Rights.SOCK_SHUTDOWN : 0n];
+    return [base, this.listening ? base | Rights.FD_READ | Rights.FD_WRITE | Rights.SOCK_SHUTDOWN : 0];
   }
 
   override filestat(): Filestat {
     return { dev: 0n, ino: 0n, filetype: this.filetype, nlink: 0n, size: 0n, atim: 0n, mtim: 0n, ctim: 0n };
   }
 
+  /** The kind check of sock_*, made before rights: a listener only accepts, a connection never does. */
+  mustBeListening(listening: boolean): void {
+    if (listening && !this.listening) throw new WasiError(Errno.INVAL, 'sock_accept on a connected socket');
+    if (!listening && this.listening) throw new WasiError(Errno.NOTCONN);
+  }
+
   accept(fdflags: number): SocketHandle {
-    if (!this.listening) throw new WasiError(Errno.INVAL, 'sock_accept on a connected socket');
+    this.mustBeListening(true);
     const conn = new SocketHandle(this.backend.accept(this.nonblocking), false);
     conn.fdflags = fdflags;
+    // A connection holds at most what its listener passes on.
+    const inheriting = this.heldRights()[1];
+    conn.restrictRights(inheriting, inheriting);
     return conn;
   }
 
   recv(bufs: Uint8Array[], riflags: number): { n: number; roflags: number } {
-    if (this.listening) throw new WasiError(Errno.NOTCONN);
+    this.mustBeListening(false);
     return this.backend.recv(bufs, riflags, this.nonblocking);
   }
 
   send(bufs: Uint8Array[]): number {
-    if (this.listening) throw new WasiError(Errno.NOTCONN);
+    this.mustBeListening(false);
     return this.backend.send(bufs, this.nonblocking);
   }
 
   shutdown(how: number): void {
-    if (this.listening) throw new WasiError(Errno.NOTCONN);
+    this.mustBeListening(false);
     this.backend.shutdown(how);
   }
 

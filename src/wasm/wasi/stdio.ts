@@ -4,7 +4,7 @@
 // always ready for poll_oneoff.
 import * as fs from 'node:fs';
 import { isatty } from 'node:tty';
-import { Errno, WasiError } from './abi/errno.js';
+import { Errno, WasiError, errnoOf } from './abi/errno.js';
 import { Filetype, Handle, type Filestat, type ReadReadiness } from './handle.js';
 import { Rights } from './rights.js';
 import { blockingWait } from '../blocked.js';
@@ -43,9 +43,10 @@ export class StdioHandle extends Handle {
     this.filetype = endpoint.kind === 'fd' && isatty(endpoint.fd) ? Filetype.CHARACTER_DEVICE : Filetype.UNKNOWN;
   }
 
-  override rights(): [bigint, bigint] {
-    // As wasmtime: stdin may only be read, stdout/stderr only written.
-    const r = this.direction === 'in' ? Rights.FD_READ : Rights.FD_WRITE;
+  protected override supportedRights(): [number, number] {
+    // As wasmtime, stdin may only be read and stdout/stderr only written; as wasi-common, stdio can be
+    // stat'ed and polled (rights are enforced here, so the rights for that are held and reported).
+    const r = (this.direction === 'in' ? Rights.FD_READ : Rights.FD_WRITE) | Rights.FD_FILESTAT_GET | Rights.POLL_FD_READWRITE;
     return [r, r];
   }
 
@@ -72,7 +73,7 @@ export class StdioHandle extends Handle {
         // One read into the first non-empty buffer: a stream read returns what is available.
         const target = bufs.find((b) => b.length > 0);
         if (!target) return 0;
-        const n = ep.read(target);
+        const n = fromEndpoint('stdin source', () => ep.read(target));
         if (!Number.isInteger(n) || n < 0 || n > target.length) throw new WasiError(Errno.IO);
         return n;
       }
@@ -94,7 +95,7 @@ export class StdioHandle extends Handle {
       case 'source':
         return total;
       case 'sink':
-        if (total > 0) ep.write(gather(bufs));
+        if (total > 0) fromEndpoint('output sink', () => ep.write(gather(bufs)));
         return total;
       case 'fd':
         for (const b of bufs) writeAllFd(ep.fd, b);
@@ -122,6 +123,19 @@ export class StdioHandle extends Handle {
     }
     if (this.endpoint.kind === 'null' || this.direction === 'out') return { ready: true, nbytes: 0n, hangup: true };
     return { ready: true, nbytes: 1n, hangup: false };
+  }
+}
+
+/**
+ * Runs a caller's endpoint callback. What it throws with a POSIX code gives the guest that errno;
+ * anything else is EIO (WasiOptions' contract): a failing endpoint is an I/O error, not a host bug.
+ */
+function fromEndpoint<T>(what: string, call: () => T): T {
+  try {
+    return call();
+  } catch (err) {
+    if (errnoOf(err) !== undefined) throw err;
+    throw new WasiError(Errno.IO, `${what} failed: ${(err as Error)?.message ?? String(err)}`);
   }
 }
 

@@ -257,12 +257,16 @@ static void scenario_fdops(void) {
   E("ro_read", __wasi_fd_read(ro, &all, 1, &n));
   P("ro_content", "[%s]", rb);
   E("ro_write", __wasi_fd_write(ro, &ap, 1, &n));
-  // Opened with no rights at all: it can be inspected, not read.
+  // Opened with no rights at all: open for reading (as wasmtime), not for writing.
   __wasi_fd_t bare;
   E("open_no_rights", __wasi_path_open(3, 0, "data.bin", 0, 0, 0, 0, &bare));
   E("fdstat_no_rights", __wasi_fd_fdstat_get(bare, &fds));
   P("no_rights_has_read", "%d", (fds.fs_rights_base & __WASI_RIGHTS_FD_READ) != 0);
+  P("no_rights_has_write", "%d", (fds.fs_rights_base & __WASI_RIGHTS_FD_WRITE) != 0);
+  memset(rb, 0, sizeof rb);
   E("no_rights_read", __wasi_fd_read(bare, &all, 1, &n));
+  P("no_rights_content", "[%s]", rb);
+  E("no_rights_write", __wasi_fd_write(bare, &ap, 1, &n));
   E("no_rights_filestat", __wasi_fd_filestat_get(bare, &st));
   E("close_bare", __wasi_fd_close(bare));
   // Append-mode open.
@@ -280,6 +284,10 @@ static void scenario_fdops(void) {
   E("fdstat_renumbered", __wasi_fd_fdstat_get(ro, &fds));
   P("renumbered_flags", "%d", fds.fs_flags);
   E("renumber_bad", __wasi_fd_renumber(77, ro));
+  // The target must be open too (as wasmtime): nothing moves, nothing opens at 60.
+  E("renumber_to_closed", __wasi_fd_renumber(ro, 60));
+  E("fdstat_after_renumber_to_closed", __wasi_fd_fdstat_get(ro, &fds));
+  E("fdstat_60", __wasi_fd_fdstat_get(60, &fds));
   E("close", __wasi_fd_close(ro));
   E("close_again", __wasi_fd_close(ro));
   // A directory fd: no reading, seeking or sizing; fdstat like wasmtime.
@@ -428,14 +436,17 @@ static void scenario_symlinks(void) {
   P("dangling_mtim", "%llu", (unsigned long long)st.mtim);
 }
 
-// APPEND switched on at open and off with fd_fdstat_set_flags (wasmtime's preview1_fd_flags_set).
+// APPEND switched on at open and off with fd_fdstat_set_flags (wasmtime's preview1_fd_flags_set,
+// asking for the rights it uses: ww enforces them).
 static void scenario_flags(void) {
   __wasi_fd_t fd;
   __wasi_size_t n;
   __wasi_filesize_t pos;
   uint8_t data[100], buf[100];
-  E("open_append", __wasi_path_open(3, 0, "flags.bin", __WASI_OFLAGS_CREAT, __WASI_RIGHTS_FD_READ | __WASI_RIGHTS_FD_WRITE, 0,
-                                     __WASI_FDFLAGS_APPEND, &fd));
+  E("open_append", __wasi_path_open(3, 0, "flags.bin", __WASI_OFLAGS_CREAT,
+                                     __WASI_RIGHTS_FD_READ | __WASI_RIGHTS_FD_WRITE | __WASI_RIGHTS_FD_SEEK |
+                                         __WASI_RIGHTS_FD_FDSTAT_SET_FLAGS,
+                                     0, __WASI_FDFLAGS_APPEND, &fd));
   __wasi_ciovec_t out = {data, sizeof data};
   __wasi_iovec_t in = {buf, sizeof buf};
   memset(data, 0, sizeof data);
@@ -464,6 +475,82 @@ static void scenario_flags(void) {
   P("size", "%llu", (unsigned long long)fst.size);
 }
 
+// Rights are enforced: what fd_fdstat_set_rights drops, or a directory does not pass on, is refused.
+static void scenario_rights(void) {
+  __wasi_fd_t fd, dfd, f2;
+  __wasi_size_t n;
+  __wasi_filesize_t pos;
+  __wasi_fdstat_t fds;
+  __wasi_filestat_t st;
+  char rb[16] = {0};
+  __wasi_iovec_t in = {(uint8_t *)rb, sizeof rb - 1};
+  __wasi_ciovec_t out = {(const uint8_t *)"hello", 5};
+  E("open", __wasi_path_open(3, 0, "r.txt", __WASI_OFLAGS_CREAT, ALL_RIGHTS, 0, 0, &fd));
+  E("write", __wasi_fd_write(fd, &out, 1, &n));
+  E("fdstat", __wasi_fd_fdstat_get(fd, &fds));
+  __wasi_rights_t base = fds.fs_rights_base;
+  // Dropping FD_READ and FD_WRITE: reading and writing fail (EBADF, as POSIX for an fd not open for it).
+  E("drop_rw", __wasi_fd_fdstat_set_rights(fd, base & ~(__WASI_RIGHTS_FD_READ | __WASI_RIGHTS_FD_WRITE), 0));
+  E("read_dropped", __wasi_fd_read(fd, &in, 1, &n));
+  E("write_dropped", __wasi_fd_write(fd, &out, 1, &n));
+  E("pread_dropped", __wasi_fd_pread(fd, &in, 1, 0, &n));
+  E("pwrite_dropped", __wasi_fd_pwrite(fd, &out, 1, 0, &n));
+  E("regain", __wasi_fd_fdstat_set_rights(fd, base, 0));
+  // Dropping FD_SEEK: seeking fails (EPERM), but reading the position (FD_TELL) still works.
+  E("drop_seek", __wasi_fd_fdstat_set_rights(fd, base & ~(__WASI_RIGHTS_FD_READ | __WASI_RIGHTS_FD_WRITE | __WASI_RIGHTS_FD_SEEK), 0));
+  E("seek_dropped", __wasi_fd_seek(fd, 0, __WASI_WHENCE_SET, &pos));
+  E("seek_cur_0", __wasi_fd_seek(fd, 0, __WASI_WHENCE_CUR, &pos));
+  P("pos", "%llu", (unsigned long long)pos);
+  E("tell", __wasi_fd_tell(fd, &pos));
+  // Dropping everything: only calls that need no right work.
+  E("drop_all", __wasi_fd_fdstat_set_rights(fd, 0, 0));
+  E("filestat_dropped", __wasi_fd_filestat_get(fd, &st));
+  E("set_size_dropped", __wasi_fd_filestat_set_size(fd, 0));
+  E("set_flags_dropped", __wasi_fd_fdstat_set_flags(fd, 0));
+  E("sync_dropped", __wasi_fd_sync(fd));
+  E("tell_dropped", __wasi_fd_tell(fd, &pos));
+  E("fdstat_dropped", __wasi_fd_fdstat_get(fd, &fds));
+  P("base_dropped", "0x%llx", (unsigned long long)fds.fs_rights_base);
+  E("close", __wasi_fd_close(fd));
+  // A directory that no longer passes on FD_READ (WASI testsuite path_open_read_without_rights):
+  // a file opened from it, with no rights or asking for FD_READ, cannot be read.
+  E("open_dir", __wasi_path_open(3, 0, "sub", __WASI_OFLAGS_DIRECTORY, ALL_RIGHTS & ~__WASI_RIGHTS_FD_WRITE, ALL_RIGHTS, 0, &dfd));
+  E("dir_fdstat", __wasi_fd_fdstat_get(dfd, &fds));
+  __wasi_rights_t dir_inheriting = fds.fs_rights_inheriting & ~__WASI_RIGHTS_FD_READ;
+  E("dir_drop_read", __wasi_fd_fdstat_set_rights(dfd, fds.fs_rights_base, dir_inheriting));
+  E("open_no_rights", __wasi_path_open(dfd, 0, "inner.txt", 0, 0, 0, 0, &f2));
+  E("no_rights_fdstat", __wasi_fd_fdstat_get(f2, &fds));
+  P("no_rights_has_read", "%d", (fds.fs_rights_base & __WASI_RIGHTS_FD_READ) != 0);
+  E("no_rights_read", __wasi_fd_read(f2, &in, 1, &n));
+  E("close_no_rights", __wasi_fd_close(f2));
+  E("open_asking_read", __wasi_path_open(dfd, 0, "inner.txt", 0, __WASI_RIGHTS_FD_READ | __WASI_RIGHTS_FD_WRITE, 0, 0, &f2));
+  E("asking_read_fdstat", __wasi_fd_fdstat_get(f2, &fds));
+  P("asking_read_has_read", "%d", (fds.fs_rights_base & __WASI_RIGHTS_FD_READ) != 0);
+  P("asking_read_has_write", "%d", (fds.fs_rights_base & __WASI_RIGHTS_FD_WRITE) != 0);
+  E("asking_read_read", __wasi_fd_read(f2, &in, 1, &n));
+  E("close_asking_read", __wasi_fd_close(f2));
+  // Directory rights: each path_* call needs its own.
+  E("dir_drop_path_rights", __wasi_fd_fdstat_set_rights(dfd, __WASI_RIGHTS_PATH_OPEN, dir_inheriting));
+  E("mkdir_dropped", __wasi_path_create_directory(dfd, "newdir"));
+  E("stat_dropped", __wasi_path_filestat_get(dfd, 0, "inner.txt", &st));
+  E("unlink_dropped", __wasi_path_unlink_file(dfd, "inner.txt"));
+  E("readdir_dropped", __wasi_fd_readdir(dfd, (uint8_t *)rb, sizeof rb, 0, &n));
+  E("creat_dropped", __wasi_path_open(dfd, 0, "new.txt", __WASI_OFLAGS_CREAT, 0, 0, 0, &f2));
+  E("open_kept", __wasi_path_open(dfd, 0, "inner.txt", 0, 0, 0, 0, &f2));
+  E("close_kept", __wasi_fd_close(f2));
+  E("drop_open", __wasi_fd_fdstat_set_rights(dfd, 0, 0));
+  E("open_dropped", __wasi_path_open(dfd, 0, "inner.txt", 0, 0, 0, 0, &f2));
+  // A pre-open without PATH_FILESTAT_SET_SIZE cannot truncate through path_open (witx), and the file is untouched.
+  E("preopen_fdstat", __wasi_fd_fdstat_get(3, &fds));
+  E("preopen_drop_trunc", __wasi_fd_fdstat_set_rights(3, fds.fs_rights_base & ~__WASI_RIGHTS_PATH_FILESTAT_SET_SIZE,
+                                                       fds.fs_rights_inheriting));
+  E("trunc_dropped", __wasi_path_open(3, 0, "r.txt", __WASI_OFLAGS_TRUNC, ALL_RIGHTS, 0, 0, &f2));
+  E("open_without_trunc", __wasi_path_open(3, 0, "r.txt", 0, __WASI_RIGHTS_FD_READ, 0, 0, &f2));
+  memset(rb, 0, sizeof rb);
+  E("read_untruncated", __wasi_fd_read(f2, &in, 1, &n));
+  P("content", "[%s]", rb);
+}
+
 static void scenario_exit(int code) {
   printf("before exit\n");
   fflush(stdout);
@@ -481,6 +568,7 @@ int main(int argc, char **argv) {
   else if (!strcmp(s, "paths")) scenario_paths();
   else if (!strcmp(s, "symlinks")) scenario_symlinks();
   else if (!strcmp(s, "flags")) scenario_flags();
+  else if (!strcmp(s, "rights")) scenario_rights();
   else if (!strcmp(s, "exit")) scenario_exit(atoi(argv[2]));
   else {
     printf("unknown scenario %s\n", s);

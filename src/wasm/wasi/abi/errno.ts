@@ -93,65 +93,54 @@ export class WasiError extends Error {
   }
 }
 
-// Node's fs errors carry a POSIX code name; map the ones a filesystem call can give.
-const POSIX_TO_WASI: Record<string, Errno> = {
-  E2BIG: Errno.TOOBIG,
-  EACCES: Errno.ACCES,
-  EADDRINUSE: Errno.ADDRINUSE,
-  EADDRNOTAVAIL: Errno.ADDRNOTAVAIL,
-  EAGAIN: Errno.AGAIN,
-  EWOULDBLOCK: Errno.AGAIN,
-  EALREADY: Errno.ALREADY,
-  EBADF: Errno.BADF,
-  EBUSY: Errno.BUSY,
-  ECANCELED: Errno.CANCELED,
-  ECONNABORTED: Errno.CONNABORTED,
-  ECONNREFUSED: Errno.CONNREFUSED,
-  ECONNRESET: Errno.CONNRESET,
-  EDEADLK: Errno.DEADLK,
-  EDQUOT: Errno.DQUOT,
-  EEXIST: Errno.EXIST,
-  EFAULT: Errno.FAULT,
-  EFBIG: Errno.FBIG,
-  EILSEQ: Errno.ILSEQ,
-  EINTR: Errno.INTR,
-  EINVAL: Errno.INVAL,
-  EIO: Errno.IO,
-  EISDIR: Errno.ISDIR,
-  ELOOP: Errno.LOOP,
-  EMFILE: Errno.MFILE,
-  EMLINK: Errno.MLINK,
-  ENAMETOOLONG: Errno.NAMETOOLONG,
-  ENFILE: Errno.NFILE,
-  ENOBUFS: Errno.NOBUFS,
-  ENODEV: Errno.NODEV,
-  ENOENT: Errno.NOENT,
-  ENOMEM: Errno.NOMEM,
-  ENOSPC: Errno.NOSPC,
-  ENOSYS: Errno.NOSYS,
-  ENOTCONN: Errno.NOTCONN,
-  ENOTDIR: Errno.NOTDIR,
-  ENOTEMPTY: Errno.NOTEMPTY,
-  ENOTSOCK: Errno.NOTSOCK,
-  ENOTSUP: Errno.NOTSUP,
-  EOPNOTSUPP: Errno.NOTSUP,
-  ENOTTY: Errno.NOTTY,
-  ENXIO: Errno.NXIO,
-  EOVERFLOW: Errno.OVERFLOW,
-  EPERM: Errno.PERM,
-  EPIPE: Errno.PIPE,
-  ERANGE: Errno.RANGE,
-  EROFS: Errno.ROFS,
-  ESPIPE: Errno.SPIPE,
-  ETIMEDOUT: Errno.TIMEDOUT,
-  ETXTBSY: Errno.TXTBSY,
-  EXDEV: Errno.XDEV,
-};
+/**
+ * POSIX error names -> errno: every errno WASI defines under its POSIX name (E + its name; E2BIG for
+ * TOOBIG), and the Linux names that mean the same thing. Built from the enum, so none is missing.
+ */
+export const POSIX_TO_WASI: ReadonlyMap<string, Errno> = (() => {
+  const names: [string, Errno][] = [
+    ['E2BIG', Errno.TOOBIG], ['EACCES', Errno.ACCES], ['EADDRINUSE', Errno.ADDRINUSE],
+    ['EADDRNOTAVAIL', Errno.ADDRNOTAVAIL], ['EAFNOSUPPORT', Errno.AFNOSUPPORT], ['EAGAIN', Errno.AGAIN],
+    ['EALREADY', Errno.ALREADY], ['EBADF', Errno.BADF], ['EBADMSG', Errno.BADMSG], ['EBUSY', Errno.BUSY],
+    ['ECANCELED', Errno.CANCELED], ['ECHILD', Errno.CHILD], ['ECONNABORTED', Errno.CONNABORTED],
+    ['ECONNREFUSED', Errno.CONNREFUSED], ['ECONNRESET', Errno.CONNRESET], ['EDEADLK', Errno.DEADLK],
+    ['EDESTADDRREQ', Errno.DESTADDRREQ], ['EDOM', Errno.DOM], ['EDQUOT', Errno.DQUOT], ['EEXIST', Errno.EXIST],
+    ['EFAULT', Errno.FAULT], ['EFBIG', Errno.FBIG], ['EHOSTUNREACH', Errno.HOSTUNREACH], ['EIDRM', Errno.IDRM],
+    ['EILSEQ', Errno.ILSEQ], ['EINPROGRESS', Errno.INPROGRESS], ['EINTR', Errno.INTR], ['EINVAL', Errno.INVAL],
+    ['EIO', Errno.IO], ['EISCONN', Errno.ISCONN], ['EISDIR', Errno.ISDIR], ['ELOOP', Errno.LOOP],
+    ['EMFILE', Errno.MFILE], ['EMLINK', Errno.MLINK], ['EMSGSIZE', Errno.MSGSIZE], ['EMULTIHOP', Errno.MULTIHOP],
+    ['ENAMETOOLONG', Errno.NAMETOOLONG], ['ENETDOWN', Errno.NETDOWN], ['ENETRESET', Errno.NETRESET],
+    ['ENETUNREACH', Errno.NETUNREACH], ['ENFILE', Errno.NFILE], ['ENOBUFS', Errno.NOBUFS], ['ENODEV', Errno.NODEV],
+    ['ENOENT', Errno.NOENT], ['ENOEXEC', Errno.NOEXEC], ['ENOLCK', Errno.NOLCK], ['ENOLINK', Errno.NOLINK],
+    ['ENOMEM', Errno.NOMEM], ['ENOMSG', Errno.NOMSG], ['ENOPROTOOPT', Errno.NOPROTOOPT], ['ENOSPC', Errno.NOSPC],
+    ['ENOSYS', Errno.NOSYS], ['ENOTCONN', Errno.NOTCONN], ['ENOTDIR', Errno.NOTDIR], ['ENOTEMPTY', Errno.NOTEMPTY],
+    ['ENOTRECOVERABLE', Errno.NOTRECOVERABLE], ['ENOTSOCK', Errno.NOTSOCK], ['ENOTSUP', Errno.NOTSUP],
+    ['ENOTTY', Errno.NOTTY], ['ENXIO', Errno.NXIO], ['EOVERFLOW', Errno.OVERFLOW], ['EOWNERDEAD', Errno.OWNERDEAD],
+    ['EPERM', Errno.PERM], ['EPIPE', Errno.PIPE], ['EPROTO', Errno.PROTO], ['EPROTONOSUPPORT', Errno.PROTONOSUPPORT],
+    ['EPROTOTYPE', Errno.PROTOTYPE], ['ERANGE', Errno.RANGE], ['EROFS', Errno.ROFS], ['ESPIPE', Errno.SPIPE],
+    ['ESRCH', Errno.SRCH], ['ESTALE', Errno.STALE], ['ETIMEDOUT', Errno.TIMEDOUT], ['ETXTBSY', Errno.TXTBSY],
+    ['EXDEV', Errno.XDEV],
+    // Linux names for the same conditions.
+    ['EWOULDBLOCK', Errno.AGAIN], ['EOPNOTSUPP', Errno.NOTSUP], ['EDEADLOCK', Errno.DEADLK], ['EBADFD', Errno.BADF],
+    ['ESHUTDOWN', Errno.PIPE],
+  ];
+  return new Map(names);
+})();
 
-/** The errno for any error raised by the host's own code (WasiError, Node fs errors). */
-export function errnoOf(err: unknown): Errno {
+/** A POSIX error name (EACCES, ...), as opposed to Node's own ERR_* codes. */
+const POSIX_NAME = /^E[A-Z0-9]+$/;
+
+/**
+ * The one conversion of a host failure to the errno the guest gets, or undefined when no errno
+ * describes it. A WasiError carries its own. An error with a POSIX `code` (Node's fs and socket
+ * errors, a stdio endpoint that reports one) gives that code's errno; a host OS error WASI has no
+ * number for (ENOMEDIUM, EUCLEAN, ...) is EIO, which is what it is. Anything else (a TypeError,
+ * Node's ERR_* argument errors) is a bug in the host: undefined, so that it is not passed off as an
+ * I/O error.
+ */
+export function errnoOf(err: unknown): Errno | undefined {
   if (err instanceof WasiError) return err.errno;
   const code = (err as { code?: unknown } | null)?.code;
-  if (typeof code === 'string') return POSIX_TO_WASI[code] ?? Errno.IO;
-  return Errno.IO;
+  if (typeof code !== 'string' || !POSIX_NAME.test(code)) return undefined;
+  return POSIX_TO_WASI.get(code) ?? Errno.IO;
 }

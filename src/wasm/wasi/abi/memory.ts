@@ -1,11 +1,28 @@
 // The one checked view of guest memory. Every pointer and length the guest
 // passes goes through here: each access is checked against the memory's
 // current byteLength (re-read on every call, because memory.grow replaces the
-// buffer) and an out-of-range access throws WasiError(EFAULT).
+// buffer) and an out-of-range access throws WasiError(EFAULT). Without a
+// memory (the module exports none), an access traps the guest.
 import { Errno, WasiError } from './errno.js';
 
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
 const utf8Encoder = new TextEncoder();
+
+const RuntimeError = (globalThis as unknown as { WebAssembly: { RuntimeError: new (message: string) => Error } }).WebAssembly
+  .RuntimeError;
+
+/** Whether `err` is a trap a host call raised on purpose (see missingMemory): it must reach the guest as one. */
+export function isTrap(err: unknown): boolean {
+  return err instanceof RuntimeError;
+}
+
+/**
+ * What a call that needs the guest's memory does when the module exports none: it traps, as wasmtime
+ * ("missing required memory export"). A WebAssembly.RuntimeError, so runners report it as a trap.
+ */
+export function missingMemory(): never {
+  throw new RuntimeError('the module exports no memory named "memory", which this call needs to read or write its arguments');
+}
 
 /** The part of WebAssembly.Memory the host uses (the ES2023 lib declares no WebAssembly types). */
 export interface WasmMemory {
@@ -27,7 +44,7 @@ export class GuestMemory {
   /** The current buffer (re-read every call: memory may have grown since the last one). */
   private current(): DataView {
     const memory = this.memory;
-    if (!memory) throw new WasiError(Errno.FAULT, 'WASI call before setMemory: the guest has no memory yet');
+    if (!memory) return missingMemory();
     // A shared memory's buffer works the same for typed-array views.
     const buf = memory.buffer as ArrayBuffer;
     if (buf !== this.buf) {

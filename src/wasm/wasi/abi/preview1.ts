@@ -2,36 +2,50 @@
 // arguments (i32 pointers arrive signed: `>>> 0`; i64s arrive as BigInt),
 // reads and writes guest memory only through GuestMemory (bounds-checked =>
 // EFAULT), finds its fd's handle with the lookup wasmtime uses for that call
-// (which decides EBADF / ESPIPE / ENOTDIR), calls the semantic layer (fs/,
+// (which decides EBADF / ESPIPE / ENOTDIR) and asks it for the rights the call
+// needs (rights.ts), calls the semantic layer (fs/,
 // clock, random, poll, sock), and turns any failure into an errno.
 // Output pointers are checked before the call acts, so an EFAULT has no side
-// effects. Only WasiExit (proc_exit) and a host stack overflow leave as
-// exceptions.
+// effects. Only WasiExit (proc_exit), traps (a call needing memory the module
+// does not export, a host bug) and a host stack overflow leave as exceptions.
 import type { WasiCtx } from '../ctx.js';
 import * as clock from '../clock.js';
-import { DirHandle } from '../fs/dir.js';
+import { DirHandle, Oflags } from '../fs/dir.js';
 import { FileHandle } from '../fs/file.js';
 import { timeChanges } from '../fs/stat.js';
-import { Handle, type Filestat } from '../handle.js';
+import { Handle, Whence, type Filestat } from '../handle.js';
 import { EventType, pollOneoff, type Subscription } from '../poll.js';
 import { fillRandom } from '../random.js';
+import { ALL_RIGHTS, DEFAULT_OPEN_RIGHTS, Rights, authorize, type FdOperation } from '../rights.js';
 import { PREOPENTYPE_SOCKET, SocketHandle } from '../sock.js';
 import { StdioHandle } from '../stdio.js';
 import { WasiExit } from '../types.js';
 import { Errno, WasiError, errnoOf } from './errno.js';
-import type { GuestMemory } from './memory.js';
+import type { Preview1Function } from './functions.js';
+import { isTrap, type GuestMemory } from './memory.js';
 
 type Import = (...args: any[]) => number | void;
 
 /** WW_WASI_TRACE=1 prints host-side errors (Node fs errors, bugs) that were turned into an errno. */
 const TRACE = process.env.WW_WASI_TRACE === '1';
 
-/** The errno for an error an import body threw; rethrows what must leave (proc_exit, stack overflow). */
+/** A failure of the host itself, which no errno describes: it traps the guest (see failure). */
+export class WasiHostError extends Error {
+  constructor(cause: unknown) {
+    super(`the WASI host failed: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+    this.name = 'WasiHostError';
+  }
+}
+
+/** The errno for an error an import body threw; rethrows what must leave (proc_exit, stack overflow, host bugs). */
 function failure(err: unknown): number {
-  if (err instanceof WasiExit) throw err;
+  if (err instanceof WasiExit || isTrap(err)) throw err;
   // A host call made at the guest's stack limit: let it trap like the guest's own overflow would.
   if (err instanceof RangeError && /call stack/.test(err.message)) throw err;
   const errno = errnoOf(err);
+  // A bug in the host: returning some errno would hide it behind a plausible answer. As wasmtime does
+  // with an error it cannot convert, the guest traps, with the message.
+  if (errno === undefined) throw new WasiHostError(err);
   if (TRACE && !(err instanceof WasiError)) process.stderr.write(`ww wasi: host error -> errno ${errno}: ${(err as Error)?.stack ?? String(err)}\n`);
   return errno;
 }
@@ -56,6 +70,14 @@ function guard<A extends any[]>(body: (...args: A) => void): (...args: A) => num
 const u32 = (x: number): number => x >>> 0;
 const u64 = (x: bigint): bigint => BigInt.asUintN(64, x);
 const s64 = (x: bigint): bigint => BigInt.asIntN(64, x);
+/** A guest's rights argument (u64) as the 30 bits of rights it can name; unknown bits grant nothing. */
+const rightsOf = (x: bigint): number => Number(BigInt.asUintN(64, x) & BigInt(ALL_RIGHTS));
+
+/** `h`, once it holds the rights `op` needs (else the errno authorize gives). */
+function authorized<H extends Handle>(h: H, op: FdOperation): H {
+  authorize(h, op);
+  return h;
+}
 
 // Struct sizes from the witx.
 const FDSTAT_SIZE = 24;
@@ -78,14 +100,17 @@ function writeFilestat(mem: GuestMemory, ptr: number, st: Filestat): void {
   mem.setU64(ptr + 56, st.ctim);
 }
 
-export function createImports(ctx: WasiCtx): Record<string, Import> {
+/** The host's implementation of every function of the table in functions.ts. */
+export function createImports(ctx: WasiCtx): Record<Preview1Function, Import> {
   const mem = ctx.memory;
   const fds = ctx.fds;
 
-  // The fd lookups, one per kind of access (wasmtime's get_file / get_dir / get_seekable / get_fd).
-  const anyHandle = (fd: number): Handle => fds.get(fd);
-  const file = (fd: number): FileHandle => fds.getAs(fd, FileHandle);
-  const dir = (fd: number): DirHandle => fds.getAs(fd, DirHandle);
+  // The fd lookups, one per kind of access (wasmtime's get_file / get_dir / get_seekable / get_fd):
+  // each finds the fd, checks its kind (EBADF, ESPIPE, ENOTDIR or ENOTSOCK), then asks it for the
+  // rights `op` needs (rights.ts). Calls that need no right use fds.get.
+  const anyHandle = (fd: number, op: FdOperation): Handle => authorized(fds.get(fd), op);
+  const file = (fd: number, op: FdOperation): FileHandle => authorized(fds.getAs(fd, FileHandle), op);
+  const dir = (fd: number, op: FdOperation): DirHandle => authorized(fds.getAs(fd, DirHandle), op);
   /** A file or directory (not stdio, not a socket). */
   const fsObject = (fd: number): FileHandle | DirHandle => {
     const h = fds.get(fd);
@@ -93,15 +118,19 @@ export function createImports(ctx: WasiCtx): Record<string, Import> {
     throw new WasiError(Errno.BADF);
   };
   /** A file for seek/tell/pread/pwrite: stdio is a stream (ESPIPE). */
-  const seekable = (fd: number, stdioDirection?: 'in' | 'out'): FileHandle => {
+  const seekable = (fd: number, op: FdOperation, stdioDirection?: 'in' | 'out'): FileHandle => {
     const h = fds.get(fd);
-    if (h instanceof FileHandle) return h;
+    if (h instanceof FileHandle) return authorized(h, op);
     if (h instanceof StdioHandle && (stdioDirection === undefined || h.direction === stdioDirection)) {
       throw new WasiError(Errno.SPIPE);
     }
     throw new WasiError(Errno.BADF);
   };
-  const socket = (fd: number): SocketHandle => fds.getAs(fd, SocketHandle, Errno.NOTSOCK);
+  const socket = (fd: number, op: 'sock_accept' | 'sock_recv' | 'sock_send' | 'sock_shutdown'): SocketHandle => {
+    const s = fds.getAs(fd, SocketHandle, Errno.NOTSOCK);
+    s.mustBeListening(op === 'sock_accept');
+    return authorized(s, op);
+  };
   const path = (ptr: number, len: number): string => mem.string(u32(ptr), u32(len));
 
   /** Writes strings and a pointer array (args_get / environ_get). */
@@ -126,7 +155,7 @@ export function createImports(ctx: WasiCtx): Record<string, Import> {
     mem.setU32(sizePtr, size);
   }
 
-  const imports: Record<string, Import> = {
+  const imports: Record<Preview1Function, Import> = {
     // ---- args, environ ----
     args_get: guard((argv: number, argvBuf: number) => putStrings(ctx.args, u32(argv), u32(argvBuf))),
     args_sizes_get: guard((countPtr: number, sizePtr: number) => putSizes(ctx.args, u32(countPtr), u32(sizePtr))),
@@ -165,79 +194,81 @@ export function createImports(ctx: WasiCtx): Record<string, Import> {
     fd_fdstat_get: guard((fd: number, ptr: number) => {
       const p = u32(ptr);
       mem.check(p, FDSTAT_SIZE);
-      const h = anyHandle(fd);
-      const [base, inheriting] = h.reportedRights();
+      const h = fds.get(fd);
+      const [base, inheriting] = h.heldRights();
       mem.bytes(p, FDSTAT_SIZE).fill(0);
       mem.setU8(p, h.filetype);
       mem.setU16(p + 2, h.fdflags);
-      mem.setU64(p + 8, base);
-      mem.setU64(p + 16, inheriting);
+      mem.setU64(p + 8, BigInt(base));
+      mem.setU64(p + 16, BigInt(inheriting));
     }),
     fd_fdstat_set_flags: guard((fd: number, flags: number) => {
       const h = fds.get(fd);
-      if (h instanceof FileHandle || h instanceof SocketHandle) h.setFdflags(flags & 0xffff);
-      else throw new WasiError(Errno.BADF);
+      if (!(h instanceof FileHandle || h instanceof SocketHandle)) throw new WasiError(Errno.BADF);
+      authorized(h, 'fd_fdstat_set_flags').setFdflags(flags & 0xffff);
     }),
     fd_fdstat_set_rights: guard((fd: number, base: bigint, inheriting: bigint) => {
-      // Files and directories only (stdio is EBADF, as wasmtime). The narrowed rights are reported by
-      // fd_fdstat_get; like wasmtime, rights never restrict calls (the sandbox is the resolver).
+      // Files and directories only (stdio is EBADF). What is dropped is no longer held: fd_fdstat_get
+      // reports it and every call needing it is refused (rights.ts).
       fsObject(fd).narrowRights(u64(base), u64(inheriting));
     }),
     fd_filestat_get: guard((fd: number, ptr: number) => {
       const p = u32(ptr);
       mem.check(p, FILESTAT_SIZE);
-      writeFilestat(mem, p, anyHandle(fd).filestat());
+      writeFilestat(mem, p, anyHandle(fd, 'fd_filestat_get').filestat());
     }),
     fd_filestat_set_size: guard((fd: number, size: bigint) => {
-      file(fd).setSize(u64(size));
+      file(fd, 'fd_filestat_set_size').setSize(u64(size));
     }),
     fd_filestat_set_times: guard((fd: number, atim: bigint, mtim: bigint, fstFlags: number) => {
       const [a, m] = timeChanges(u64(atim), u64(mtim), fstFlags);
-      fsObject(fd).setTimes(a, m);
+      authorized(fsObject(fd), 'fd_filestat_set_times').setTimes(a, m);
     }),
 
     // ---- fd: reading and writing ----
     fd_read: guard((fd: number, iovs: number, iovsLen: number, nreadPtr: number) => {
       mem.check(u32(nreadPtr), 4);
       const bufs = mem.iovecs(u32(iovs), u32(iovsLen));
-      const n = anyHandle(fd).read(bufs);
+      const n = anyHandle(fd, 'fd_read').read(bufs);
       mem.setU32(u32(nreadPtr), n);
     }),
     fd_write: guard((fd: number, iovs: number, iovsLen: number, nwrittenPtr: number) => {
       mem.check(u32(nwrittenPtr), 4);
       const bufs = mem.iovecs(u32(iovs), u32(iovsLen));
-      const n = anyHandle(fd).write(bufs);
+      const n = anyHandle(fd, 'fd_write').write(bufs);
       mem.setU32(u32(nwrittenPtr), n);
     }),
     fd_pread: guard((fd: number, iovs: number, iovsLen: number, offset: bigint, nreadPtr: number) => {
       mem.check(u32(nreadPtr), 4);
       const bufs = mem.iovecs(u32(iovs), u32(iovsLen));
-      const n = seekable(fd, 'in').pread(bufs, u64(offset));
+      const n = seekable(fd, 'fd_pread', 'in').pread(bufs, u64(offset));
       mem.setU32(u32(nreadPtr), n);
     }),
     fd_pwrite: guard((fd: number, iovs: number, iovsLen: number, offset: bigint, nwrittenPtr: number) => {
       mem.check(u32(nwrittenPtr), 4);
       const bufs = mem.iovecs(u32(iovs), u32(iovsLen));
-      const n = seekable(fd, 'out').pwrite(bufs, u64(offset));
+      const n = seekable(fd, 'fd_pwrite', 'out').pwrite(bufs, u64(offset));
       mem.setU32(u32(nwrittenPtr), n);
     }),
     fd_seek: guard((fd: number, offset: bigint, whence: number, newOffsetPtr: number) => {
       mem.check(u32(newOffsetPtr), 8);
-      const pos = seekable(fd).seek(s64(offset), whence);
+      const delta = s64(offset);
+      // Seeking by 0 from the current position only reads it: FD_TELL is enough (witx).
+      const pos = seekable(fd, delta === 0n && whence === Whence.CUR ? 'fd_tell' : 'fd_seek').seek(delta, whence);
       mem.setU64(u32(newOffsetPtr), pos);
     }),
     fd_tell: guard((fd: number, offsetPtr: number) => {
       mem.check(u32(offsetPtr), 8);
-      mem.setU64(u32(offsetPtr), seekable(fd).tell());
+      mem.setU64(u32(offsetPtr), seekable(fd, 'fd_tell').tell());
     }),
-    fd_sync: guard((fd: number) => file(fd).sync()),
-    fd_datasync: guard((fd: number) => file(fd).datasync()),
+    fd_sync: guard((fd: number) => file(fd, 'fd_sync').sync()),
+    fd_datasync: guard((fd: number) => file(fd, 'fd_datasync').datasync()),
     fd_advise: guard((fd: number, offset: bigint, len: bigint, advice: number) => {
-      file(fd).advise(u64(offset), u64(len), advice);
+      file(fd, 'fd_advise').advise(u64(offset), u64(len), advice);
     }),
     fd_allocate: guard((fd: number, _offset: bigint, _len: bigint) => {
       // As wasmtime: a file fd is checked, then the call is not supported.
-      file(fd);
+      file(fd, 'fd_allocate');
       throw new WasiError(Errno.NOTSUP);
     }),
 
@@ -245,7 +276,7 @@ export function createImports(ctx: WasiCtx): Record<string, Import> {
     fd_prestat_get: guard((fd: number, ptr: number) => {
       const p = u32(ptr);
       mem.check(p, PRESTAT_SIZE);
-      const h = anyHandle(fd);
+      const h = fds.get(fd);
       if (h instanceof SocketHandle && h.preopened) {
         mem.bytes(p, PRESTAT_SIZE).fill(0);
         mem.setU8(p, PREOPENTYPE_SOCKET); // guests skip it and keep scanning for directories
@@ -257,7 +288,7 @@ export function createImports(ctx: WasiCtx): Record<string, Import> {
       mem.setU32(p + 4, Buffer.byteLength(h.preopenName));
     }),
     fd_prestat_dir_name: guard((fd: number, pathPtr: number, pathLen: number) => {
-      const h = anyHandle(fd);
+      const h = fds.get(fd);
       if (!(h instanceof DirHandle) || h.preopenName === undefined) throw new WasiError(Errno.NOTDIR);
       const name = Buffer.from(h.preopenName);
       if (name.length > u32(pathLen)) throw new WasiError(Errno.NAMETOOLONG);
@@ -268,7 +299,7 @@ export function createImports(ctx: WasiCtx): Record<string, Import> {
       const cap = u32(bufLen);
       mem.check(buf, cap);
       mem.check(u32(bufusedPtr), 4);
-      const entries = dir(fd).readdir(u64(cookie));
+      const entries = dir(fd, 'fd_readdir').readdir(u64(cookie));
       // Entries are packed head-to-tail; the last one is cut at the buffer's end (as wasmtime),
       // which tells the guest to call again with a larger buffer.
       const out = mem.bytes(buf, cap);
@@ -303,7 +334,7 @@ export function createImports(ctx: WasiCtx): Record<string, Import> {
         pathLen: number,
         oflags: number,
         rightsBase: bigint,
-        _rightsInheriting: bigint,
+        rightsInheriting: bigint,
         fdflags: number,
         openedFdPtr: number,
       ) => {
@@ -312,15 +343,24 @@ export function createImports(ctx: WasiCtx): Record<string, Import> {
         const h = fds.get(fd);
         if (h instanceof FileHandle) throw new WasiError(Errno.NOTDIR);
         if (!(h instanceof DirHandle)) throw new WasiError(Errno.BADF);
-        const base = u64(rightsBase);
+        const o = oflags & 0xffff;
+        authorized(h, o & Oflags.TRUNC ? 'path_open with O_TRUNC' : 'path_open');
+        if (o & Oflags.CREAT) authorize(h, 'path_open with O_CREAT');
+        // The new fd gets what it asks for and the directory passes on (its inheriting rights), never
+        // more; asking for nothing opens for reading (as wasmtime).
+        const passed = h.heldRights()[1];
+        const requested = rightsOf(rightsBase);
+        const base = (requested === 0 ? DEFAULT_OPEN_RIGHTS : requested) & passed;
+        const inheriting = rightsOf(rightsInheriting) & passed;
         const opened = h.open({
           lookupFlags: dirflags,
           path: p,
-          oflags: oflags & 0xffff,
-          read: (base & (1n << 1n)) !== 0n, // FD_READ
-          write: (base & (1n << 6n)) !== 0n, // FD_WRITE
+          oflags: o,
+          read: (base & Rights.FD_READ) !== 0,
+          write: (base & Rights.FD_WRITE) !== 0,
           fdflags: fdflags & 0xffff,
         });
+        opened.restrictRights(base, inheriting);
         let newFd: number;
         try {
           newFd = fds.insert(opened);
@@ -333,26 +373,26 @@ export function createImports(ctx: WasiCtx): Record<string, Import> {
     ),
     path_create_directory: guard((fd: number, pathPtr: number, pathLen: number) => {
       const p = path(pathPtr, pathLen);
-      dir(fd).createDirectory(p);
+      dir(fd, 'path_create_directory').createDirectory(p);
     }),
     path_remove_directory: guard((fd: number, pathPtr: number, pathLen: number) => {
       const p = path(pathPtr, pathLen);
-      dir(fd).removeDirectory(p);
+      dir(fd, 'path_remove_directory').removeDirectory(p);
     }),
     path_unlink_file: guard((fd: number, pathPtr: number, pathLen: number) => {
       const p = path(pathPtr, pathLen);
-      dir(fd).unlinkFile(p);
+      dir(fd, 'path_unlink_file').unlinkFile(p);
     }),
     path_filestat_get: guard((fd: number, flags: number, pathPtr: number, pathLen: number, bufPtr: number) => {
       mem.check(u32(bufPtr), FILESTAT_SIZE);
       const p = path(pathPtr, pathLen);
-      writeFilestat(mem, u32(bufPtr), dir(fd).statAt(flags, p));
+      writeFilestat(mem, u32(bufPtr), dir(fd, 'path_filestat_get').statAt(flags, p));
     }),
     path_filestat_set_times: guard(
       (fd: number, flags: number, pathPtr: number, pathLen: number, atim: bigint, mtim: bigint, fstFlags: number) => {
         const p = path(pathPtr, pathLen);
         const [a, m] = timeChanges(u64(atim), u64(mtim), fstFlags);
-        dir(fd).setTimesAt(flags, p, a, m);
+        dir(fd, 'path_filestat_set_times').setTimesAt(flags, p, a, m);
       },
     ),
     path_link: guard(
@@ -367,20 +407,22 @@ export function createImports(ctx: WasiCtx): Record<string, Import> {
       ) => {
         const oldPath = path(oldPathPtr, oldPathLen);
         const newPath = path(newPathPtr, newPathLen);
-        dir(oldFd).link(oldFlags, oldPath, dir(newFd), newPath);
+        const from = dir(oldFd, 'path_link (source directory)');
+        from.link(oldFlags, oldPath, dir(newFd, 'path_link (target directory)'), newPath);
       },
     ),
     path_rename: guard(
       (fd: number, oldPathPtr: number, oldPathLen: number, newFd: number, newPathPtr: number, newPathLen: number) => {
         const oldPath = path(oldPathPtr, oldPathLen);
         const newPath = path(newPathPtr, newPathLen);
-        dir(fd).rename(oldPath, dir(newFd), newPath);
+        const from = dir(fd, 'path_rename (source directory)');
+        from.rename(oldPath, dir(newFd, 'path_rename (target directory)'), newPath);
       },
     ),
     path_symlink: guard((oldPathPtr: number, oldPathLen: number, fd: number, newPathPtr: number, newPathLen: number) => {
       const target = path(oldPathPtr, oldPathLen);
       const linkPath = path(newPathPtr, newPathLen);
-      dir(fd).symlink(target, linkPath);
+      dir(fd, 'path_symlink').symlink(target, linkPath);
     }),
     path_readlink: guard(
       (fd: number, pathPtr: number, pathLen: number, bufPtr: number, bufLen: number, bufusedPtr: number) => {
@@ -389,7 +431,7 @@ export function createImports(ctx: WasiCtx): Record<string, Import> {
         mem.check(buf, cap);
         mem.check(u32(bufusedPtr), 4);
         const p = path(pathPtr, pathLen);
-        const text = dir(fd).readlink(p);
+        const text = dir(fd, 'path_readlink').readlink(p);
         // As wasmtime: a link longer than the buffer is truncated to it, not an error.
         const n = Math.min(text.length, cap);
         mem.write(buf, text.subarray(0, n));
@@ -422,7 +464,7 @@ export function createImports(ctx: WasiCtx): Record<string, Import> {
           const h = fds.get(mem.u32(s + 16));
           // As wasmtime: only stdio, files and sockets can be polled; a directory is EBADF.
           if (h instanceof DirHandle) throw new WasiError(Errno.BADF);
-          subs.push({ userdata, type: tag, handle: h });
+          subs.push({ userdata, type: tag, handle: authorized(h, 'poll_oneoff on an fd') });
         } else {
           throw new WasiError(Errno.INVAL, `unknown subscription tag ${tag}`);
         }
@@ -445,7 +487,7 @@ export function createImports(ctx: WasiCtx): Record<string, Import> {
     // ---- sockets: only a SocketHandle is a socket; everything else (stdio included) is ENOTSOCK ----
     sock_accept: guard((fd: number, flags: number, fdPtr: number) => {
       mem.check(u32(fdPtr), 4);
-      const s = socket(fd);
+      const s = socket(fd, 'sock_accept');
       if (flags & ~4) throw new WasiError(Errno.INVAL, 'sock_accept takes only the nonblock flag');
       const conn = s.accept(flags);
       let newFd: number;
@@ -462,7 +504,7 @@ export function createImports(ctx: WasiCtx): Record<string, Import> {
         mem.check(u32(roDatalenPtr), 4);
         mem.check(u32(roFlagsPtr), 2);
         const bufs = mem.iovecs(u32(riData), u32(riDataLen));
-        const { n, roflags } = socket(fd).recv(bufs, riFlags & 0xffff);
+        const { n, roflags } = socket(fd, 'sock_recv').recv(bufs, riFlags & 0xffff);
         mem.setU32(u32(roDatalenPtr), n);
         mem.setU16(u32(roFlagsPtr), roflags);
       },
@@ -470,63 +512,13 @@ export function createImports(ctx: WasiCtx): Record<string, Import> {
     sock_send: guard((fd: number, siData: number, siDataLen: number, _siFlags: number, soDatalenPtr: number) => {
       mem.check(u32(soDatalenPtr), 4);
       const bufs = mem.iovecs(u32(siData), u32(siDataLen));
-      mem.setU32(u32(soDatalenPtr), socket(fd).send(bufs));
+      mem.setU32(u32(soDatalenPtr), socket(fd, 'sock_send').send(bufs));
     }),
     sock_shutdown: guard((fd: number, how: number) => {
-      const s = socket(fd);
+      const s = socket(fd, 'sock_shutdown');
       if (how === 0 || how & ~3) throw new WasiError(Errno.INVAL, 'sock_shutdown: how must be RD, WR or both');
       s.shutdown(how);
     }),
   };
   return imports;
 }
-
-/** Every function of wasi_snapshot_preview1. */
-export const PREVIEW1_FUNCTIONS = [
-  'args_get',
-  'args_sizes_get',
-  'environ_get',
-  'environ_sizes_get',
-  'clock_res_get',
-  'clock_time_get',
-  'fd_advise',
-  'fd_allocate',
-  'fd_close',
-  'fd_datasync',
-  'fd_fdstat_get',
-  'fd_fdstat_set_flags',
-  'fd_fdstat_set_rights',
-  'fd_filestat_get',
-  'fd_filestat_set_size',
-  'fd_filestat_set_times',
-  'fd_pread',
-  'fd_prestat_get',
-  'fd_prestat_dir_name',
-  'fd_pwrite',
-  'fd_read',
-  'fd_readdir',
-  'fd_renumber',
-  'fd_seek',
-  'fd_sync',
-  'fd_tell',
-  'fd_write',
-  'path_create_directory',
-  'path_filestat_get',
-  'path_filestat_set_times',
-  'path_link',
-  'path_open',
-  'path_readlink',
-  'path_remove_directory',
-  'path_rename',
-  'path_symlink',
-  'path_unlink_file',
-  'poll_oneoff',
-  'proc_exit',
-  'proc_raise',
-  'sched_yield',
-  'random_get',
-  'sock_accept',
-  'sock_recv',
-  'sock_send',
-  'sock_shutdown',
-] as const;

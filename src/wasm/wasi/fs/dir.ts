@@ -23,7 +23,10 @@ export const LOOKUP_SYMLINK_FOLLOW = 1;
 const C = fs.constants;
 const O_DIR = C.O_RDONLY | C.O_DIRECTORY | C.O_NOFOLLOW;
 
-/** What wasmtime reports for a pre-opened directory (a fixed set "expected by many userlands"). */
+/**
+ * A pre-opened directory's rights: what wasmtime reports (a fixed set "expected by many userlands"),
+ * plus PATH_FILESTAT_SET_SIZE, which ww enforces for path_open with O_TRUNC (witx).
+ */
 const PREOPEN_RIGHTS_BASE =
   Rights.PATH_CREATE_DIRECTORY |
   Rights.PATH_CREATE_FILE |
@@ -40,7 +43,8 @@ const PREOPEN_RIGHTS_BASE =
   Rights.PATH_FILESTAT_GET |
   Rights.PATH_FILESTAT_SET_TIMES |
   Rights.FD_FILESTAT_GET |
-  Rights.FD_FILESTAT_SET_TIMES;
+  Rights.FD_FILESTAT_SET_TIMES |
+  Rights.PATH_FILESTAT_SET_SIZE;
 const PREOPEN_RIGHTS_INHERITING =
   PREOPEN_RIGHTS_BASE |
   Rights.FD_DATASYNC |
@@ -107,11 +111,11 @@ export class DirHandle extends Handle {
     return new DirHandle(fd, guestPath);
   }
 
-  override rights(): [bigint, bigint] {
+  protected override supportedRights(): [number, number] {
     if (this.preopenName !== undefined) return [PREOPEN_RIGHTS_BASE, PREOPEN_RIGHTS_INHERITING];
     // wasmtime: all rights except seeking/resizing, and no FD_WRITE (directories are not opened for writing).
-    const base = ALL_RIGHTS & ~(Rights.FD_SEEK | Rights.FD_FILESTAT_SET_SIZE | Rights.FD_WRITE);
-    return [base, base];
+    // Any right may pass on to what is opened from it.
+    return [ALL_RIGHTS & ~(Rights.FD_SEEK | Rights.FD_FILESTAT_SET_SIZE | Rights.FD_WRITE), ALL_RIGHTS];
   }
 
   override filestat(): Filestat {

@@ -1,5 +1,4 @@
-// Host stat -> WASI filestat, and nanosecond-exact timestamp changes.
-import { spawnSync } from 'node:child_process';
+// Host stat -> WASI filestat, and timestamp changes (to the microsecond: see setTimes).
 import * as fs from 'node:fs';
 import { Errno, WasiError } from '../abi/errno.js';
 import * as clock from '../clock.js';
@@ -52,7 +51,7 @@ export function timeChanges(atim: bigint, mtim: bigint, fstFlags: number): [Time
 
 const NS_PER_US = 1000n;
 
-/** Seconds as a double that libuv turns back into exactly `ns` (libuv keeps microseconds). */
+/** Seconds as a double that libuv turns back into the microsecond `ns` falls in (libuv keeps microseconds). */
 function secondsForUtimes(ns: bigint): number {
   const us = ns / NS_PER_US;
   const sec = us / 1_000_000n;
@@ -62,11 +61,10 @@ function secondsForUtimes(ns: bigint): number {
 }
 
 /**
- * Sets atime/mtime of what `target` names. `target` is either an fd or a host
- * path (already resolved by the sandbox); `noFollow` applies to paths.
- * Node's utimes keeps only microseconds, so when a requested or kept time has
- * sub-microsecond digits, this falls back to coreutils `touch -d @s.nnnnnnnnn`,
- * which sets nanoseconds exactly.
+ * Sets atime/mtime of what `target` names: an fd, or a host path already resolved by the sandbox
+ * (`noFollow` applies to paths). Node's utimes family keeps microseconds and cannot leave one time
+ * alone (no UTIME_OMIT), so times are set to the microsecond (sub-microsecond digits are dropped)
+ * and a time the guest did not ask to change is read and written back, also to the microsecond.
  */
 export function setTimes(target: { fd: number } | { path: string; noFollow: boolean }, atim: TimeChange, mtim: TimeChange): void {
   if (atim === undefined && mtim === undefined) return;
@@ -81,29 +79,9 @@ export function setTimes(target: { fd: number } | { path: string; noFollow: bool
   const a = want(atim, current.atimeNs);
   const m = want(mtim, current.mtimeNs);
   if (a < 0n || m < 0n) throw new WasiError(Errno.INVAL, 'negative timestamp');
-
-  if (a % NS_PER_US === 0n && m % NS_PER_US === 0n) {
-    const as = secondsForUtimes(a);
-    const ms = secondsForUtimes(m);
-    if ('fd' in target) fs.futimesSync(target.fd, as, ms);
-    else if (target.noFollow) fs.lutimesSync(target.path, as, ms);
-    else fs.utimesSync(target.path, as, ms);
-    return;
-  }
-  // The child cannot see our /proc/self; it reaches our fds through /proc/<pid>.
-  const path = 'fd' in target ? `/proc/${process.pid}/fd/${target.fd}` : target.path.replace('/proc/self/', `/proc/${process.pid}/`);
-  const noFollow = !('fd' in target) && target.noFollow;
-  const stamp = (ns: bigint): string => `@${ns / 1_000_000_000n}.${(ns % 1_000_000_000n).toString().padStart(9, '0')}`;
-  for (const [flag, ns, change] of [['-a', a, atim], ['-m', m, mtim]] as const) {
-    if (change === undefined) continue;
-    const args = ['-c', flag, '-d', stamp(ns), ...(noFollow ? ['-h'] : []), '--', path];
-    const r = spawnSync('touch', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    if (r.error || r.status !== 0) {
-      const msg = r.stderr?.toString() ?? String(r.error);
-      if (/Permission denied/.test(msg)) throw new WasiError(Errno.ACCES);
-      if (/Operation not permitted/.test(msg)) throw new WasiError(Errno.PERM);
-      if (/No such file/.test(msg)) throw new WasiError(Errno.NOENT);
-      throw new WasiError(Errno.IO, `touch failed: ${msg}`);
-    }
-  }
+  const as = secondsForUtimes(a);
+  const ms = secondsForUtimes(m);
+  if ('fd' in target) fs.futimesSync(target.fd, as, ms);
+  else if (target.noFollow) fs.lutimesSync(target.path, as, ms);
+  else fs.utimesSync(target.path, as, ms);
 }
