@@ -1,6 +1,7 @@
-// Exit reasons: the closed set of DESIGN.md "What a process is", as the executor sees them.
+// Exit reasons: the closed set of README.md ("Exit reasons"), as the executor sees them.
 // The runtime's reasons (normal, exit, killed, trap, limit) plus the ones only the executor
-// produces: link (a linked process ended abnormally) and peer-lost (the cluster issue).
+// produces: link (a linked process ended abnormally) and peer-lost (a remote process's peer
+// could not be reached).
 
 import type { ExitReason as RuntimeReason } from '../wasm/index.js';
 

@@ -27,7 +27,7 @@ export function exitCode(reason: ExitReason): number {
   }
 }
 
-/** Renders a reason as DESIGN.md spells it: normal, killed, trap: ..., limit: cpu, exit N. */
+/** Renders a reason as ps, wait and the logs spell it: normal, killed, trap: ..., limit: cpu, exit N. */
 export function reasonText(reason: ExitReason): string {
   switch (reason.kind) {
     case 'normal':

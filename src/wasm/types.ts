@@ -4,7 +4,7 @@
 import type { HostCallHandler } from './host-call.js';
 import type { Listener } from './sockets/listen.js';
 
-/** Why a process ended. A closed set; `text()` renders it as DESIGN.md spells it. */
+/** Why a process ended. A closed set; `reasonText()` renders it. */
 export type ExitReason =
   | { kind: 'normal' } // exit code 0 (returned from _start or proc_exit(0))
   | { kind: 'exit'; code: number } // proc_exit(code) with code != 0
