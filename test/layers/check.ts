@@ -5,6 +5,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { isBuiltin } from 'node:module';
 import { dirname, join, posix, relative, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 
 /** One rule of the table in rules.ts. */
@@ -208,9 +209,9 @@ function scriptKind(file: string): ts.ScriptKind {
   return ts.ScriptKind.TS;
 }
 
-/** The directory of a compiled module's source root: `dist/test/layers` -> the repository. */
+/** The repository a module belongs to, from its URL (compiled tests run from dist/test/layers). */
 export function repositoryRoot(fromUrl: string): string {
-  let dir = dirname(new URL(fromUrl).pathname);
+  let dir = dirname(fileURLToPath(fromUrl));
   for (;;) {
     if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'tsconfig.json'))) return dir;
     const up = dirname(dir);
