@@ -1,4 +1,4 @@
-// CLI start-up benchmark (issue 4), side by side in one run, JSON lines: wall time of whole commands,
+// CLI start-up benchmark, side by side in one run, JSON lines: wall time of whole commands,
 // `ww run examples/hello.wasm` locally and on a running node, next to `node -e 0` (the floor of any
 // Node CLI) and `ww --version` (oclif's own start-up).
 import { spawn } from 'node:child_process';

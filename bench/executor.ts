@@ -1,4 +1,4 @@
-// Executor benchmark (issue 4), side by side in one run, JSON lines:
+// Executor benchmark, side by side in one run, JSON lines:
 // - spawn-to-exit of a tiny module: through RPC over the node's unix socket, vs. the process
 //   table in-process (no RPC), vs. the runtime alone; and what RPC adds (target: <= 300 us at p50);
 // - pause-to-frozen: RPC pause() with no grace period vs. the runtime's pause() in-process;

@@ -1,4 +1,4 @@
-// Guest-side figures of the ww host module (issue 5), JSON lines:
+// Guest-side figures of the ww host module, JSON lines:
 // - spawn-from-guest: a guest spawns a tiny child (its own module) and waits for it, timed inside
 //   the guest; next to the same spawn-to-exit driven from JavaScript through the executor;
 // - ww host call round trip (handle_kind in a loop): what every ww call costs at least;

@@ -3,7 +3,7 @@
 //   rpc-roundtrip   p50/p99 of one small call (Counter.increment) awaited before the next
 //   rpc-calls-per-s sequential (one at a time) and pipelined (N in flight on one connection)
 //   rpc-blob-4mib   throughput of Store.blob(4 MiB)
-// Targets (issue 3): round trip <= 3x C++; >= 50,000 pipelined calls/s.
+// Targets: round trip <= 3x C++; >= 50,000 pipelined calls/s.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';

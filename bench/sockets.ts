@@ -1,4 +1,4 @@
-// Socket echo round trip through a guest (issue 5): the Go echo server (examples/echo-go) on a
+// Socket echo round trip through a guest: the Go echo server (examples/echo-go) on a
 // pre-opened listener under the runtime, next to a plain Node net echo server in the same process
 // and run: round trips of a small message on one connection (sequential), and a 32 MiB stream
 // echoed on one connection (MB/s each way). Prints JSON lines.

@@ -127,7 +127,7 @@ const GAP = '  ';
 const MIN_ARGS_WIDTH = 12;
 
 /**
- * The `ww ps` table (the issue's column order). When a width is given, ARGS alone is cut to make each
+ * The `ww ps` table (columns in cli/README.md's order). When a width is given, ARGS alone is cut to make each
  * line fit; with `tree`, rows are in depth-first order and ARGS carries `ps --forest`'s `\_ ` indent.
  */
 export function processTable(processes: readonly ProcessInfo[], options: TableOptions): string {

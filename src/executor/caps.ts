@@ -357,7 +357,7 @@ export class ProcessCap implements Process$Server {
   /**
    * A Process that is not this node's own: linked one way for now, through its monitor. If it ends
    * abnormally this process ends with `link: <the pid it reports>`; if it cannot be reached any more,
-   * with `peer-lost`. Its end does not learn of ours: the cluster issue makes remote links two-way.
+   * with `peer-lost`. Its end does not learn of ours: two-way remote links need src/cluster.
    */
   private linkRemote(other: Process$Client): void {
     const key = shorten(other.hook);

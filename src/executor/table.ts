@@ -1,6 +1,6 @@
 // The process table: PIDs, the PID tree under init (pid 1), links, monitors, pause with a grace
-// period, and exit reasons. The semantics of DESIGN.md "What a process is" live here, without
-// RPC: caps.ts serves this over Cap'n Proto, and tests can drive either.
+// period, and exit reasons. The semantics listed in README.md live here, without RPC: caps.ts
+// serves this over Cap'n Proto, and tests can drive either.
 
 import type { ExitStatus as RuntimeStatus, HostCallHandler, InputMode, Limits, LoadedModule, OutputMode, Runtime, WasmProcess } from '../wasm/index.js';
 import type { Listener } from '../wasm/sockets/listen.js';
@@ -51,7 +51,8 @@ export interface SpawnRequest {
   listen?: Listener[];
 }
 
-/** Cooperative events for the guest. The guest SDK will deliver them; until then they are no-ops. */
+/** Told of each pause request and resume: the executor passes its ww host (guest.ts), which queues them
+ *  as PAUSE and RESUME events for the guest. */
 export interface GuestEvents {
   /** Sent first when a pause is asked for; the guest is frozen preemptively after the grace period. */
   pauseRequested(pid: number): void;

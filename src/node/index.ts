@@ -25,7 +25,7 @@ export interface StartNodeOptions {
   poolSize?: number;
   /** Ended processes kept for ps/wait/info. Default 1000. */
   keepEnded?: number;
-  /** Cooperative events for guests (the guest SDK will deliver them). Default: none. */
+  /** Also told of each pause request and resume (guests get them as events regardless). Default: none. */
   guestEvents?: GuestEvents;
   /** Where instrumented modules are kept across runs. Default: <dataDir>/instrumented, else none. */
   cacheDir?: string;

@@ -1,4 +1,4 @@
-// Binary instrumentation with binaryen (DESIGN.md decision 5). Adds to a module:
+// Binary instrumentation with binaryen (docs/ARCHITECTURE.md, "Instrumentation"). Adds to a module:
 //  - a mutable i32 global, the countdown, exported as COUNTDOWN_EXPORT;
 //  - at every function entry and loop header: countdown -= cost of the code up to the next
 //    check (a constant, counted in expression nodes); when countdown <= 0 the guest calls

@@ -1,4 +1,4 @@
-// The worker pool (DESIGN.md decision 4): warm process workers, reused between processes,
+// The worker pool (docs/ARCHITECTURE.md, "Worker threads"): warm process workers, reused between processes,
 // sized by cores, grown when processes queue because every worker is busy (processes may
 // block), shrunk back when extra workers sit idle. Kill = terminate + a fresh worker.
 

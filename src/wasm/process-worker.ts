@@ -1,6 +1,6 @@
 // A process worker: runs one guest at a time, synchronously, with our WASI host and the
 // meter. Written as a loop over 'run' messages so that it could later host several
-// processes (DESIGN.md decision 4); today one at a time.
+// processes (docs/ARCHITECTURE.md, "Worker threads"); today one at a time.
 
 import { parentPort, workerData, type MessagePort, type Transferable } from 'node:worker_threads';
 import { writeSync } from 'node:fs';

@@ -1,5 +1,5 @@
 // The process runtime: loads modules (checked, content-addressed, instrumented, compiled,
-// cached) and spawns them as processes on the worker pool. No RPC here (DESIGN.md layers).
+// cached) and spawns them as processes on the worker pool. No RPC here (docs/ARCHITECTURE.md).
 
 import { availableParallelism } from 'node:os';
 import type { ResourceLimits } from 'node:worker_threads';

@@ -38,7 +38,7 @@ const sample = [
 ];
 
 describe('ww ps table', () => {
-  test('has the issue\'s columns in order, one row per process sorted by PID', () => {
+  test('has the documented columns in order, one row per process sorted by PID', () => {
     const out = processTable(sample, { nowMs: NOW }).split('\n').filter(Boolean);
     assert.deepEqual(out[0].split(/\s+/), ['PID', 'PPID', 'STATE', 'CID', 'ARGS', 'CREATED', 'CPU', 'MEM']);
     assert.deepEqual(out.slice(1).map((line) => Number(line.trim().split(/\s+/)[0])), [1, 2, 3, 4, 5]);

@@ -1,4 +1,4 @@
-// The process semantics of DESIGN.md "What a process is" and issue 4, one test per rule, each
+// The process semantics of src/executor/README.md, one test per rule, each
 // driven through RPC over a real unix socket to a node started here.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';

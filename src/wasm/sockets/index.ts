@@ -1,4 +1,4 @@
-// Pre-opened sockets for guest processes (issue 5, section 3). See README.md.
+// Pre-opened sockets for guest processes. See README.md.
 export { Listener, ListenError, openListeners, parseListenAddress, type ListenAddress } from './listen.js';
 export { ProcessSockets } from './owner.js';
 export { GuestSockets } from './guest.js';

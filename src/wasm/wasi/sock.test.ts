@@ -1,6 +1,6 @@
 // The socket seam: a SocketBackend placed in the fd table is reachable through
-// sock_accept/recv/send/shutdown, fd_read/fd_write and poll_oneoff. Networking
-// itself comes with issue 5; this pins the interface it will plug into.
+// sock_accept/recv/send/shutdown, fd_read/fd_write and poll_oneoff, with a scripted
+// backend: the real one (src/wasm/sockets) plugs into this interface.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createImports } from './abi/preview1.js';
