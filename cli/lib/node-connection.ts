@@ -4,8 +4,7 @@
 import { Flags } from '@oclif/core';
 import { InputError, UsageError } from '../errors.js';
 import { ProcessState, type Executor$Client, type Node$Client, type Process$Client } from '../../src/capnp-gen/ww.rpc.js';
-import { reasonFromWire } from '../../src/executor/rpc.js';
-import { reasonText } from '../../src/executor/index.js';
+import { reasonFromWire, reasonText } from '../../src/executor/rpc.js';
 
 /** The --socket flag every node command takes (WW_SOCKET in the environment sets it too). */
 export const socketFlag = Flags.string({

@@ -123,8 +123,8 @@ export const LAYER_RULES: readonly LayerRule[] = [
   {
     name: 'cli-lib-through-the-node',
     files: ['cli/lib'],
-    forbid: ['src/wasm', 'src/executor'],
-    why: 'the node commands reach processes over the node\'s socket, not by running the runtime themselves',
+    only: ['cli', 'src/node', 'src/rpc', 'src/capnp-gen', 'src/executor/rpc.ts', 'node:*', 'package:@oclif/core'],
+    why: 'the node commands reach processes over the node\'s socket, not by running the runtime themselves; of the executor they use only its RPC face (src/executor/rpc.ts: reasons and errors as they cross the wire)',
   },
   {
     name: 'tools-imports',
