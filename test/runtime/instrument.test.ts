@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import binaryen from 'binaryen';
 import { instrument, COUNTDOWN_EXPORT, MEMORY_FIELD, METER_MODULE } from '../../src/wasm/instrument.js';
 import { Wasm, type WasmGlobal, type WasmMemory } from '../../src/wasm/webassembly.js';
-import { assemble } from './fixtures.js';
+import { assemble } from '../../fixtures/wat.js';
 
 const source = `(module
   (memory (export "memory") 1 8)
