@@ -24,6 +24,14 @@ export const MAX_REGION_COST = 10_000;
 /** Bump when the transformation changes, so on-disk caches of older output are not used. */
 export const INSTRUMENTATION_VERSION = 3;
 
+/** Why a module cannot be instrumented (a name the instrumentation needs that the module already uses). */
+export class InstrumentError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InstrumentError';
+  }
+}
+
 type B = typeof Binaryen;
 type Ref = number;
 /** Expression and function accessors binaryen.js has at runtime but not in its typings. */
@@ -31,23 +39,38 @@ interface Accessors {
   Loop: { getBody(loop: Ref): Ref; setBody(loop: Ref, body: Ref): void; getName(loop: Ref): string | null; setName(loop: Ref, name: string): void };
   MemoryGrow: { getDelta(grow: Ref): Ref; setDelta(grow: Ref, delta: Ref): void };
   Function: { setBody(func: Ref, body: Ref): void };
+  getExceptionMessage(e: unknown): [string, string];
 }
 const untyped = (b: B): Accessors => b as unknown as Accessors;
 
+// Names the instrumentation adds. Label names cannot collide: binaryen names a binary's labels
+// itself (it reads no label names), and never with this prefix.
 const COUNTDOWN = '__ww_countdown';
 const TICK = '__ww_tick';
 const GROW = '__ww_grow';
 
-/** Returns the instrumented module bytes; throws if binaryen cannot read it or the result does not validate. */
+/** Returns the instrumented module bytes. Throws InstrumentError for a module it refuses, or an
+ *  Error if binaryen cannot read the module or the result does not validate. */
 export function instrument(binaryen: B, bytes: Uint8Array): Uint8Array {
   binaryen.setDebugInfo(true); // keep the name section: trap reasons name the guest's functions
   const mod = binaryen.readBinary(bytes);
-  mod.setFeatures(v8Features(binaryen));
   try {
-    if (mod.getGlobal(COUNTDOWN) !== 0) throw new Error(`module already defines a global named ${COUNTDOWN}`);
-  } catch {
-    // getGlobal throws or returns 0 when the global does not exist: that is the normal case
+    return transform(binaryen, mod);
+  } catch (e) {
+    throw e instanceof Error ? e : new Error(`binaryen: ${binaryenMessage(binaryen, e)}`);
+  } finally {
+    mod.dispose();
   }
+}
+
+function transform(binaryen: B, mod: Binaryen.Module): Uint8Array {
+  mod.setFeatures(v8Features(binaryen));
+  const taken = (what: string, name: string): InstrumentError =>
+    new InstrumentError(`the module already has ${what} named ${name}, a name ww's instrumentation adds`);
+  if (mod.getGlobal(COUNTDOWN) !== 0) throw taken('a global', COUNTDOWN); // (0 when there is none)
+  for (const f of [TICK, GROW]) if (mod.getFunction(f) !== 0) throw taken('a function', f);
+  if (mod.getExport(COUNTDOWN_EXPORT) !== 0) throw taken('an export', COUNTDOWN_EXPORT);
+
   mod.addGlobal(COUNTDOWN, binaryen.i32, true, mod.i32.const(0)); // 0: the first check asks the host for a budget
   mod.addGlobalExport(COUNTDOWN, COUNTDOWN_EXPORT);
   mod.addFunctionImport(TICK, METER_MODULE, TICK_FIELD, binaryen.none, binaryen.i32);
@@ -131,12 +154,8 @@ export function instrument(binaryen: B, bytes: Uint8Array): Uint8Array {
     }
     Func.setBody(func, prepend(cost, info.body, info.results));
   }
-  try {
-    if (!mod.validate()) throw new Error('binaryen produced an invalid module');
-    return mod.emitBinary();
-  } finally {
-    mod.dispose();
-  }
+  if (!mod.validate()) throw new Error('binaryen produced an invalid module');
+  return mod.emitBinary();
 }
 
 /** The proposals V8 in Node 20+ runs without flags. Binaryen's `All` would also enable encodings
@@ -147,6 +166,15 @@ function v8Features(b: B): number {
     f.Atomics | f.MutableGlobals | f.NontrappingFPToInt | f.SIMD128 | f.BulkMemory | f.BulkMemoryOpt | f.SignExt |
     f.ExceptionHandling | f.ReferenceTypes | f.Multivalue
   );
+}
+
+/** The text of a C++ exception binaryen threw (it throws those as plain objects, not Errors). */
+function binaryenMessage(b: B, e: unknown): string {
+  try {
+    return untyped(b).getExceptionMessage(e)[1].replace(/^Fatal:\s*/, '');
+  } catch {
+    return String(e);
+  }
 }
 
 interface LoopSite {

@@ -4,7 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import binaryen from 'binaryen';
-import { instrument, COUNTDOWN_EXPORT, MEMORY_FIELD, METER_MODULE } from '../../src/wasm/instrument.js';
+import { instrument, InstrumentError, COUNTDOWN_EXPORT, MEMORY_FIELD, METER_MODULE } from '../../src/wasm/instrument.js';
+import { Runtime, ModuleError } from '../../src/wasm/index.js';
 import { Wasm, type WasmGlobal, type WasmMemory } from '../../src/wasm/webassembly.js';
 import { assemble } from '../../fixtures/wat.js';
 
@@ -113,4 +114,25 @@ test('the name section survives, so traps still name guest functions', async () 
   const instrumented = instrument(binaryen, await assemble('(module (func $kaboom (export "k") unreachable))'));
   const inst = new Wasm.Instance(new Wasm.Module(instrumented), { [METER_MODULE]: { tick: () => 100, grow: (d: number) => d } });
   assert.throws(() => (inst.exports.k as () => void)(), (e: Error) => /at kaboom \(wasm:/.test(e.stack ?? ''));
+});
+
+test("a module that already uses one of the instrumentation's names is refused with that name", async () => {
+  const cases: [string, RegExp][] = [
+    ['(global $__ww_countdown (mut i32) (i32.const 0))', /already has a global named __ww_countdown/],
+    ['(func $__ww_tick)', /already has a function named __ww_tick/],
+    ['(func $__ww_grow)', /already has a function named __ww_grow/],
+    ['(global $g i32 (i32.const 0)) (export "__ww_countdown" (global $g))', /already has an export named __ww_countdown/],
+  ];
+  for (const [fields, reason] of cases) {
+    const bytes = await assemble(`(module (memory (export "memory") 1) ${fields} (func (export "_start")))`);
+    assert.throws(() => instrument(binaryen, bytes), (e: Error) => e instanceof InstrumentError && reason.test(e.message), fields);
+  }
+  // Through the runtime: a ModuleError at load that carries the reason.
+  const rt = await Runtime.create({ poolSize: 1 });
+  try {
+    const bytes = await assemble(`(module (memory (export "memory") 1) ${cases[0][0]} (func (export "_start")))`);
+    await assert.rejects(rt.load(bytes), (e: Error) => e instanceof ModuleError && cases[0][1].test(e.message) && !/undefined/.test(e.message));
+  } finally {
+    await rt.close();
+  }
 });
