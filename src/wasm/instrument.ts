@@ -302,8 +302,12 @@ const KINDS: Record<string, string | { layout: string; sample: string; decls?: s
   WaitqueueNotify: { refuse: 'waitqueue.notify' },
 };
 
-/** Pushes an expression's children (in any order) onto `out`. */
+/** Pushes an expression's children (in any order) onto `out`; throws Unreadable if it cannot. */
 type ChildReader = (e: Ref, out: Ref[]) => void;
+/** Thrown by the walk at an expression whose children cannot be read: names the instruction. */
+class Unreadable {
+  constructor(readonly instruction: string) {}
+}
 
 /** One expression kind as the walk treats it. */
 export interface ExpressionKind {
@@ -320,13 +324,17 @@ interface Kinds {
   list: ExpressionKind[];
   /** By expression id: its children's reader, or the instruction name when it is refused. */
   readers: (ChildReader | string | undefined)[];
+  /** Calibrations not yet run (they run when the walk first meets the kind). */
+  pending: Map<number, () => void>;
 }
 
 const kindsCache = new WeakMap<B, Kinds>();
 
 /** Every expression kind binaryen has (its `_Binaryen<Kind>Id` functions), with how the walk reads it. */
 export function expressionKinds(b: B): ExpressionKind[] {
-  return kindTable(b).list;
+  const kinds = kindTable(b);
+  for (const calibrate of [...kinds.pending.values()]) calibrate();
+  return kinds.list;
 }
 
 function buildKinds(b: B): Kinds {
@@ -338,6 +346,7 @@ function buildKinds(b: B): Kinds {
   };
   const list: ExpressionKind[] = [];
   const readers: (ChildReader | string | undefined)[] = [];
+  const pending = new Map<number, () => void>();
   for (const key of Object.keys(binaryenApi)) {
     const m = /^_Binaryen(\w+)Id$/.exec(key);
     if (!m || m[1] === 'ExpressionGet' || m[1] === 'Invalid') continue; // (the id getter; no expression)
@@ -353,9 +362,22 @@ function buildKinds(b: B): Kinds {
     } else if ('refuse' in rule) {
       kind = { id, name, how: 'refused', refusal: rule.refuse };
     } else {
-      const offsets = calibrate(b, id, rule);
-      kind = offsets ? { id, name, how: 'layout' } : { id, name, how: 'refused', refusal: rule.layout };
-      if (offsets) readers[id] = layoutReader(b, rule.layout, offsets);
+      // Calibrated when the walk first meets the kind: few modules have one, and the first
+      // parseText costs ~60 ms.
+      const layout = (kind = { id, name, how: 'layout' });
+      const resolve = (): void => {
+        pending.delete(id);
+        const offsets = calibrate(b, id, rule);
+        if (offsets) readers[id] = layoutReader(b, rule.layout, offsets);
+        else Object.assign(layout, { how: 'refused', refusal: (readers[id] = rule.layout) });
+      };
+      pending.set(id, resolve);
+      readers[id] = (e, out) => {
+        resolve();
+        const read = readers[id];
+        if (typeof read !== 'function') throw new Unreadable(rule.layout);
+        read(e, out);
+      };
     }
     if (kind.refusal !== undefined) readers[id] = kind.refusal;
     list.push(kind);
@@ -363,7 +385,7 @@ function buildKinds(b: B): Kinds {
   for (const name of Object.keys(KINDS)) {
     if (!list.some((k) => k.name === name)) throw new Error(`binaryen has no expression kind ${name}: the instrumentation's table does not match this binaryen`);
   }
-  return { list, readers };
+  return { list, readers, pending };
 }
 
 function kindTable(b: B): Kinds {
@@ -399,7 +421,7 @@ function accessorReader(kind: string, fields: string, call: (name: string) => (.
 // children as pointers at fixed offsets. calibrate() finds those offsets in the binaryen that is
 // loaded: it parses a sample whose children are marked (i32.const MARK+i, or the sample's only
 // ref.null), then looks in the first words of the object for the pointers to exactly those
-// children. If they are not all found, each exactly once, the kind is refused instead.
+// children. If they are not all found, each once, the kind is refused instead.
 const MARK = 0x3a5c0000;
 const OBJECT_WORDS = 16;
 
@@ -438,8 +460,10 @@ function calibrate(b: B, id: number, rule: { sample: string; decls?: string }): 
         return undefined; // not a pointer into binaryen's memory
       }
     };
+    // The scan stops at the last child: memory past the object may hold stale pointers from
+    // modules binaryen freed earlier, some to where a marked child now is.
     const found = new Map<number, number>(); // mark -> byte offset
-    for (let word = 2; word < OBJECT_WORDS; word++) { // (words 0 and 1: the kind's id and type)
+    for (let word = 2; word < OBJECT_WORDS && found.size < wanted; word++) { // (words 0 and 1: the kind's id and type)
       const mark = markOf(load(e + 4 * word));
       if (mark === undefined) continue;
       if (found.has(mark)) return undefined;
@@ -460,7 +484,7 @@ function layoutReader(b: B, instruction: string, offsets: number[]): ChildReader
     for (const offset of offsets) {
       const child = load(e + offset) >>> 0;
       const kind = child === 0 ? undefined : kindTable(b).readers[getId(child)];
-      if (kind === undefined) throw new InstrumentError(`ww's instrumentation cannot read the operands of ${instruction}`);
+      if (kind === undefined) throw new Unreadable(instruction);
       out.push(child);
     }
   };
@@ -485,7 +509,6 @@ class Walker {
   private readonly loopBody: (e: Ref) => Ref;
   private readonly loopId: number;
   private readonly growId: number;
-  private functionName = '';
 
   constructor(
     b: B,
@@ -499,11 +522,17 @@ class Walker {
 
   /** Throws InstrumentError if the body uses a kind whose children cannot be read. */
   scan(root: Ref, functionName: string): Scan {
-    this.functionName = functionName;
     const loops: LoopSite[] = [];
     const grows: Ref[] = [];
-    const cost = this.region(root, loops, grows);
-    return { loops, grows, cost: Math.min(MAX_REGION_COST, cost) };
+    try {
+      const cost = this.region(root, loops, grows);
+      return { loops, grows, cost: Math.min(MAX_REGION_COST, cost) };
+    } catch (e) {
+      if (!(e instanceof Unreadable)) throw e;
+      throw new InstrumentError(
+        `function ${functionName} uses ${e.instruction}, whose operands ww's instrumentation cannot read (a loop inside them would run without fuel or pause)`,
+      );
+    }
   }
 
   private region(root: Ref, loops: LoopSite[], grows: Ref[]): number {
@@ -522,12 +551,7 @@ class Walker {
       }
       if (id === this.growId) grows.push(e);
       const read = readers[id];
-      if (typeof read !== 'function') {
-        const what = read ?? `an expression of kind ${id}, which ww's instrumentation does not know`;
-        throw new InstrumentError(
-          `function ${this.functionName} uses ${what}, whose operands ww's instrumentation cannot read (a loop inside them would run without fuel or pause)`,
-        );
-      }
+      if (typeof read !== 'function') throw new Unreadable(read ?? `an expression of kind ${id}, which ww's instrumentation does not know`);
       read(e, stack);
     }
     return cost;
