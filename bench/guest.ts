@@ -7,7 +7,8 @@
 //   backpressure) carrying the same messages.
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { Executor } from '../src/executor/index.js';
-import { assemble, guest, ints } from '../test/ww-host/helpers.js';
+import { assemble } from '../fixtures/wat.js';
+import { guest, ints } from '../fixtures/ww-guest.js';
 
 function emit(o: Record<string, unknown>): void {
   console.log(JSON.stringify(o));

@@ -9,7 +9,7 @@ import { setFlagsFromString } from 'node:v8';
 import { Runtime, type LoadedModule } from '../src/wasm/index.js';
 import type { Process } from '../src/wasm/process.js';
 import { Wasm } from '../src/wasm/webassembly.js';
-import { guest, repoRoot } from '../test/runtime/fixtures.js';
+import { assemble, guest, repoRoot } from '../fixtures/wat.js';
 
 const emit = (o: Record<string, unknown>): void => console.log(JSON.stringify(o));
 const us = (ms: number): number => Math.round(ms * 1000 * 10) / 10;
@@ -222,7 +222,6 @@ function trapHandler(): void {
 let SIEVE: Uint8Array;
 
 export async function main(): Promise<void> {
-  const { assemble } = await import('../test/runtime/fixtures.js');
   SIEVE = await assemble(`(module (memory 128) (func (export "run") (param $r i32) (result i32) (local $i i32) (local $j i32) (local $c i32)
     (loop $rep (memory.fill (i32.const 0) (i32.const 0) (i32.const 8388608)) (local.set $c (i32.const 0)) (local.set $i (i32.const 2))
      (loop $outer (if (i32.eqz (i32.load8_u (local.get $i))) (then (local.set $c (i32.add (local.get $c) (i32.const 1)))

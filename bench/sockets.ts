@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { connect, createServer, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { Runtime } from '../src/wasm/index.js';
-import { repoRoot } from '../test/runtime/fixtures.js';
+import { repoRoot } from '../fixtures/wat.js';
 
 const emit = (o: Record<string, unknown>): void => console.log(JSON.stringify(o));
 const us = (ms: number): number => Math.round(ms * 1000 * 10) / 10;

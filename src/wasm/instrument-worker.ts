@@ -19,7 +19,7 @@ port.on('message', async (req: InstrumentRequest) => {
     binaryen ??= (await import('binaryen')).default;
     res = { id: req.id, bytes: instrument(binaryen, req.bytes) };
   } catch (e) {
-    res = { id: req.id, error: (e as Error).message };
+    res = { id: req.id, error: e instanceof Error ? e.message : String(e) };
   }
   port.postMessage(res, 'bytes' in res ? [res.bytes.buffer as ArrayBuffer] : []);
 });

@@ -5,6 +5,8 @@
 //    the import ww_meter.tick, whose i32 result becomes the new countdown;
 //  - every memory.grow(delta) becomes memory.grow(ww_meter.grow(delta)), so the host can
 //    refuse growth past a limit by returning a delta that cannot succeed (the guest sees -1).
+// A loop the walk does not find runs unmetered (no fuel, no pause), so the walk reads the
+// children of every expression kind binaryen has, or refuses the module (KINDS below).
 // The host side of these imports lives in meter.ts. This file only transforms bytes; the
 // caller loads binaryen (it is large and slow to import) and passes it in.
 
@@ -22,7 +24,16 @@ export const MEMORY_FIELD = 'memory';
  *  or a region bigger than the budget could never run (the guest would only call tick). */
 export const MAX_REGION_COST = 10_000;
 /** Bump when the transformation changes, so on-disk caches of older output are not used. */
-export const INSTRUMENTATION_VERSION = 3;
+export const INSTRUMENTATION_VERSION = 4;
+
+/** Why a module cannot be instrumented (an instruction whose operands cannot be read, a name the
+ *  instrumentation needs that the module already uses, bytes binaryen cannot read). */
+export class InstrumentError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InstrumentError';
+  }
+}
 
 type B = typeof Binaryen;
 type Ref = number;
@@ -31,23 +42,41 @@ interface Accessors {
   Loop: { getBody(loop: Ref): Ref; setBody(loop: Ref, body: Ref): void; getName(loop: Ref): string | null; setName(loop: Ref, name: string): void };
   MemoryGrow: { getDelta(grow: Ref): Ref; setDelta(grow: Ref, delta: Ref): void };
   Function: { setBody(func: Ref, body: Ref): void };
+  getExceptionMessage(e: unknown): [string, string];
 }
 const untyped = (b: B): Accessors => b as unknown as Accessors;
+/** binaryen.js's exports by name: the C API (`_BinaryenIfGetCondition`, ...) and `__i32_load`. */
+const api = (b: B): Record<string, unknown> => b as unknown as Record<string, unknown>;
 
+// Names the instrumentation adds. Label names cannot collide: binaryen names a binary's labels
+// itself (it reads no label names), and never with this prefix.
 const COUNTDOWN = '__ww_countdown';
 const TICK = '__ww_tick';
 const GROW = '__ww_grow';
 
-/** Returns the instrumented module bytes; throws if binaryen cannot read it or the result does not validate. */
+/** Returns the instrumented module bytes. Throws InstrumentError for a module it refuses, or an
+ *  Error if binaryen cannot read the module or the result does not validate. */
 export function instrument(binaryen: B, bytes: Uint8Array): Uint8Array {
+  const kinds = kindTable(binaryen);
   binaryen.setDebugInfo(true); // keep the name section: trap reasons name the guest's functions
   const mod = binaryen.readBinary(bytes);
-  mod.setFeatures(v8Features(binaryen));
   try {
-    if (mod.getGlobal(COUNTDOWN) !== 0) throw new Error(`module already defines a global named ${COUNTDOWN}`);
-  } catch {
-    // getGlobal throws or returns 0 when the global does not exist: that is the normal case
+    return transform(binaryen, kinds, mod);
+  } catch (e) {
+    throw e instanceof Error ? e : new Error(`binaryen: ${binaryenMessage(binaryen, e)}`);
+  } finally {
+    mod.dispose();
   }
+}
+
+function transform(binaryen: B, kinds: Kinds, mod: Binaryen.Module): Uint8Array {
+  mod.setFeatures(v8Features(binaryen));
+  const taken = (what: string, name: string): InstrumentError =>
+    new InstrumentError(`the module already has ${what} named ${name}, a name ww's instrumentation adds`);
+  if (mod.getGlobal(COUNTDOWN) !== 0) throw taken('a global', COUNTDOWN); // (0 when there is none)
+  for (const f of [TICK, GROW]) if (mod.getFunction(f) !== 0) throw taken('a function', f);
+  if (mod.getExport(COUNTDOWN_EXPORT) !== 0) throw taken('an export', COUNTDOWN_EXPORT);
+
   mod.addGlobal(COUNTDOWN, binaryen.i32, true, mod.i32.const(0)); // 0: the first check asks the host for a budget
   mod.addGlobalExport(COUNTDOWN, COUNTDOWN_EXPORT);
   mod.addFunctionImport(TICK, METER_MODULE, TICK_FIELD, binaryen.none, binaryen.i32);
@@ -116,27 +145,27 @@ export function instrument(binaryen: B, bytes: Uint8Array): Uint8Array {
     Loop.setName(site.ref, outer);
     Loop.setBody(site.ref, outerBody);
   };
-  const walker = new Walker(binaryen);
+  // Every body is walked before any is changed, so a module is refused before any work on it.
+  const walker = new Walker(binaryen, kinds);
+  const bodies: { func: Ref; body: Ref; results: number; scan: Scan }[] = [];
   const functionCount = mod.getNumFunctions();
   for (let i = 0; i < functionCount; i++) {
     const func = mod.getFunctionByIndex(i);
     const info = binaryen.getFunctionInfo(func);
     if (info.module !== '' || info.body === 0) continue; // an import: no body
-    const { loops, grows, cost } = walker.scan(info.body);
-    for (const loop of loops) meterLoop(loop);
-    for (const grow of grows) {
+    bodies.push({ func, body: info.body, results: info.results, scan: walker.scan(info.body, info.name) });
+  }
+  for (const { func, body, results, scan } of bodies) {
+    for (const loop of scan.loops) meterLoop(loop);
+    for (const grow of scan.grows) {
       const delta = MemoryGrow.getDelta(grow);
       if (binaryen.getExpressionType(delta) !== binaryen.i32) continue; // memory64: not supported, left as is
       MemoryGrow.setDelta(grow, mod.call(GROW, [delta], binaryen.i32));
     }
-    Func.setBody(func, prepend(cost, info.body, info.results));
+    Func.setBody(func, prepend(scan.cost, body, results));
   }
-  try {
-    if (!mod.validate()) throw new Error('binaryen produced an invalid module');
-    return mod.emitBinary();
-  } finally {
-    mod.dispose();
-  }
+  if (!mod.validate()) throw new Error('binaryen produced an invalid module');
+  return mod.emitBinary();
 }
 
 /** The proposals V8 in Node 20+ runs without flags. Binaryen's `All` would also enable encodings
@@ -149,114 +178,382 @@ function v8Features(b: B): number {
   );
 }
 
+/** The text of a C++ exception binaryen threw (it throws those as plain objects, not Errors). */
+function binaryenMessage(b: B, e: unknown): string {
+  try {
+    return untyped(b).getExceptionMessage(e)[1].replace(/^Fatal:\s*/, '');
+  } catch {
+    return String(e);
+  }
+}
+
+// ---- Expression kinds -------------------------------------------------------------------------
+
+/**
+ * How the walk reads the children of each expression kind binaryen has (binaryen's own list of
+ * them and their children: src/wasm-delegations-fields.def), by kind name (`binaryen.<Kind>Id`):
+ *  - a string: the children through binaryen.js's C accessors: 'Ptr Value' reads
+ *    _Binaryen<Kind>GetPtr and _Binaryen<Kind>GetValue (0 is an absent optional child),
+ *    '*Operand' reads _Binaryen<Kind>GetNumOperands and _Binaryen<Kind>GetOperandAt; '' is a
+ *    kind without children;
+ *  - { layout }: binaryen.js exports no accessors for the kind: its children are read from
+ *    binaryen's memory, at offsets found by calibrating against `sample`, a function (signature
+ *    and body, after module fields `decls`) whose children are marked (see calibrate());
+ *  - { refuse }: some child cannot be read; a module using the kind is refused.
+ * A kind binaryen has and this table lacks is refused too, and fails the test that enumerates
+ * binaryen's kinds.
+ */
+const KINDS: Record<string, string | { layout: string; sample: string; decls?: string } | { refuse: string }> = {
+  Nop: '', Unreachable: '', LocalGet: '', GlobalGet: '', Const: '', MemorySize: '', AtomicFence: '', Pause: '',
+  DataDrop: '', ElemDrop: '', RefNull: '', RefFunc: '', TableSize: '', Rethrow: '', Pop: '', StringConst: '', WaitqueueNew: '',
+  Block: '*Child',
+  If: 'Condition IfTrue IfFalse',
+  Loop: 'Body',
+  Break: 'Condition Value',
+  Switch: 'Condition Value',
+  Call: '*Operand',
+  CallIndirect: 'Target *Operand',
+  CallRef: 'Target *Operand',
+  LocalSet: 'Value',
+  GlobalSet: 'Value',
+  Load: 'Ptr',
+  Store: 'Ptr Value',
+  Unary: 'Value',
+  Binary: 'Left Right',
+  Select: 'IfTrue IfFalse Condition',
+  Drop: 'Value',
+  Return: 'Value',
+  MemoryGrow: 'Delta',
+  AtomicRMW: 'Ptr Value',
+  AtomicCmpxchg: 'Ptr Expected Replacement',
+  AtomicWait: 'Ptr Expected Timeout',
+  AtomicNotify: 'Ptr NotifyCount',
+  SIMDExtract: 'Vec',
+  SIMDReplace: 'Vec Value',
+  SIMDShuffle: 'Left Right',
+  SIMDTernary: 'A B C',
+  SIMDShift: 'Vec Shift',
+  SIMDLoad: 'Ptr',
+  SIMDLoadStoreLane: 'Ptr Vec',
+  MemoryInit: 'Dest Offset Size',
+  MemoryCopy: 'Dest Source Size',
+  MemoryFill: 'Dest Value Size',
+  RefIsNull: 'Value',
+  RefEq: 'Left Right',
+  RefAs: 'Value',
+  TableGet: 'Index',
+  TableSet: 'Index Value',
+  TableGrow: 'Value Delta',
+  TableFill: { layout: 'table.fill', decls: '(table $t 1 funcref)', sample: '(table.fill $t @0 (ref.null func) @1)' },
+  TableCopy: { layout: 'table.copy', decls: '(table $t 1 funcref)', sample: '(table.copy $t $t @0 @1 @2)' },
+  TableInit: { layout: 'table.init', decls: '(table $t 1 funcref) (elem $e func)', sample: '(table.init $t $e @0 @1 @2)' },
+  Try: 'Body *CatchBody',
+  TryTable: { layout: 'try_table', sample: '(result i32) (try_table (result i32) @0)' },
+  Throw: '*Operand',
+  ThrowRef: { layout: 'throw_ref', sample: '(throw_ref (ref.null exn))' },
+  TupleMake: '*Operand',
+  TupleExtract: 'Tuple',
+  RefI31: 'Value',
+  I31Get: 'I31',
+  RefTest: 'Ref',
+  StructGet: 'Ref',
+  StructSet: 'Ref Value',
+  ArrayNew: 'Init Size',
+  ArrayNewData: 'Offset Size',
+  ArrayNewElem: 'Offset Size',
+  ArrayNewFixed: '*Value',
+  ArrayGet: 'Ref Index',
+  ArraySet: 'Ref Index Value',
+  ArrayLen: 'Ref',
+  ArrayCopy: 'DestRef DestIndex SrcRef SrcIndex Length',
+  ArrayFill: 'Ref Index Value Size',
+  ArrayInitData: 'Ref Index Offset Size',
+  ArrayInitElem: 'Ref Index Offset Size',
+  StringNew: 'Ref Start End',
+  StringMeasure: 'Ref',
+  StringEncode: 'Str Array Start',
+  StringConcat: 'Left Right',
+  StringEq: 'Left Right',
+  StringWTF16Get: 'Ref Pos',
+  StringSliceWTF: 'Ref Start End',
+  WideIntAddSub: 'LeftLow LeftHigh RightLow RightHigh',
+  WideIntMul: 'Left Right',
+  // Each has a child binaryen.js cannot read: the descriptor operand (custom descriptors proposal)
+  // of the first three, any operand of the others (GC atomics, multibyte arrays, string.test,
+  // stack switching, shared-everything waits). None is in the proposals v8Features enables.
+  RefCast: { refuse: 'ref.cast' },
+  BrOn: { refuse: 'br_on_*' },
+  StructNew: { refuse: 'struct.new' },
+  RefGetDesc: { refuse: 'ref.get_desc' },
+  StructRMW: { refuse: 'struct.atomic.rmw' },
+  StructCmpxchg: { refuse: 'struct.atomic.rmw.cmpxchg' },
+  ArrayLoad: { refuse: 'array.load' },
+  ArrayStore: { refuse: 'array.store' },
+  ArrayRMW: { refuse: 'array.atomic.rmw' },
+  ArrayCmpxchg: { refuse: 'array.atomic.rmw.cmpxchg' },
+  StringTest: { refuse: 'string.test' },
+  ContNew: { refuse: 'cont.new' },
+  ContBind: { refuse: 'cont.bind' },
+  Suspend: { refuse: 'suspend' },
+  Resume: { refuse: 'resume' },
+  ResumeThrow: { refuse: 'resume_throw' },
+  StackSwitch: { refuse: 'switch' },
+  StructWait: { refuse: 'struct.wait' },
+  WaitqueueNotify: { refuse: 'waitqueue.notify' },
+};
+
+/** Pushes an expression's children (in any order) onto `out`; throws Unreadable if it cannot. */
+type ChildReader = (e: Ref, out: Ref[]) => void;
+/** Thrown by the walk at an expression whose children cannot be read: names the instruction. */
+class Unreadable {
+  constructor(readonly instruction: string) {}
+}
+
+/** One expression kind as the walk treats it. */
+export interface ExpressionKind {
+  id: number;
+  name: string;
+  /** How its children are read: not at all ('leaf'), by binaryen.js's accessors or by layout (see
+   *  KINDS); 'refused' if they cannot be (`refusal` names the instruction); 'unknown' for a kind
+   *  binaryen has that KINDS lacks (refused too). */
+  how: 'leaf' | 'accessors' | 'layout' | 'refused' | 'unknown';
+  refusal?: string;
+}
+
+interface Kinds {
+  list: ExpressionKind[];
+  /** By expression id: its children's reader, or the instruction name when it is refused. */
+  readers: (ChildReader | string | undefined)[];
+  /** Calibrations not yet run (they run when the walk first meets the kind). */
+  pending: Map<number, () => void>;
+}
+
+const kindsCache = new WeakMap<B, Kinds>();
+
+/** Every expression kind binaryen has (its `_Binaryen<Kind>Id` functions), with how the walk reads it. */
+export function expressionKinds(b: B): ExpressionKind[] {
+  const kinds = kindTable(b);
+  for (const calibrate of [...kinds.pending.values()]) calibrate();
+  return kinds.list;
+}
+
+function buildKinds(b: B): Kinds {
+  const binaryenApi = api(b);
+  const call = (name: string): ((...args: number[]) => number) => {
+    const f = binaryenApi[name];
+    if (typeof f !== 'function') throw new Error(`binaryen has no ${name}: the instrumentation's table of expression kinds does not match this binaryen`);
+    return f as (...args: number[]) => number;
+  };
+  const list: ExpressionKind[] = [];
+  const readers: (ChildReader | string | undefined)[] = [];
+  const pending = new Map<number, () => void>();
+  for (const key of Object.keys(binaryenApi)) {
+    const m = /^_Binaryen(\w+)Id$/.exec(key);
+    if (!m || m[1] === 'ExpressionGet' || m[1] === 'Invalid') continue; // (the id getter; no expression)
+    const name = m[1];
+    const id = call(key)();
+    const rule = KINDS[name];
+    let kind: ExpressionKind;
+    if (rule === undefined) {
+      kind = { id, name, how: 'unknown', refusal: `${name} (an expression kind ww's instrumentation does not know)` };
+    } else if (typeof rule === 'string') {
+      kind = { id, name, how: rule === '' ? 'leaf' : 'accessors' };
+      readers[id] = accessorReader(name, rule, call);
+    } else if ('refuse' in rule) {
+      kind = { id, name, how: 'refused', refusal: rule.refuse };
+    } else {
+      // Calibrated when the walk first meets the kind: few modules have one, and the first
+      // parseText costs ~60 ms.
+      const layout = (kind = { id, name, how: 'layout' });
+      const resolve = (): void => {
+        pending.delete(id);
+        const offsets = calibrate(b, id, rule);
+        if (offsets) readers[id] = layoutReader(b, rule.layout, offsets);
+        else Object.assign(layout, { how: 'refused', refusal: (readers[id] = rule.layout) });
+      };
+      pending.set(id, resolve);
+      readers[id] = (e, out) => {
+        resolve();
+        const read = readers[id];
+        if (typeof read !== 'function') throw new Unreadable(rule.layout);
+        read(e, out);
+      };
+    }
+    if (kind.refusal !== undefined) readers[id] = kind.refusal;
+    list.push(kind);
+  }
+  for (const name of Object.keys(KINDS)) {
+    if (!list.some((k) => k.name === name)) throw new Error(`binaryen has no expression kind ${name}: the instrumentation's table does not match this binaryen`);
+  }
+  return { list, readers, pending };
+}
+
+function kindTable(b: B): Kinds {
+  let kinds = kindsCache.get(b);
+  if (!kinds) kindsCache.set(b, (kinds = buildKinds(b)));
+  return kinds;
+}
+
+/** A reader for a kind whose children binaryen.js's C accessors return (see KINDS). */
+function accessorReader(kind: string, fields: string, call: (name: string) => (...args: number[]) => number): ChildReader {
+  const single: ((e: Ref) => Ref)[] = [];
+  const vectors: [count: (e: Ref) => number, at: (e: Ref, i: number) => Ref][] = [];
+  for (const field of fields.split(' ').filter((f) => f !== '')) {
+    if (field.startsWith('*')) {
+      const one = field.slice(1);
+      const many = one.endsWith('y') ? `${one.slice(0, -1)}ies` : one === 'Child' ? 'Children' : `${one}s`;
+      vectors.push([call(`_Binaryen${kind}GetNum${many}`), call(`_Binaryen${kind}Get${one}At`)]);
+    } else {
+      single.push(call(`_Binaryen${kind}Get${field}`));
+    }
+  }
+  return (e, out) => {
+    for (const get of single) {
+      const child = get(e);
+      if (child) out.push(child);
+    }
+    for (const [count, at] of vectors) for (let i = 0, n = count(e); i < n; i++) out.push(at(e, i));
+  };
+}
+
+// Calibration. binaryen.js has no accessors for a few kinds V8 runs (table.fill, table.copy,
+// table.init, try_table, throw_ref). Each is a C++ object in binaryen's linear memory holding its
+// children as pointers at fixed offsets. calibrate() finds those offsets in the binaryen that is
+// loaded: it parses a sample whose children are marked (i32.const MARK+i, or the sample's only
+// ref.null), then looks in the first words of the object for the pointers to exactly those
+// children. If they are not all found, each once, the kind is refused instead.
+const MARK = 0x3a5c0000;
+const OBJECT_WORDS = 16;
+
+function calibrate(b: B, id: number, rule: { sample: string; decls?: string }): number[] | undefined {
+  const binaryenApi = api(b);
+  const load = binaryenApi.__i32_load as (address: number) => number;
+  const getId = binaryenApi._BinaryenExpressionGetId as (e: Ref) => number;
+  const getType = binaryenApi._BinaryenExpressionGetType as (e: Ref) => number;
+  const constI32 = binaryenApi._BinaryenConstGetValueI32 as (e: Ref) => number;
+  let marks = 0;
+  const sample = rule.sample.replace(/@(\d)/g, (_, i: string) => {
+    marks++;
+    return `(i32.const ${MARK + Number(i)})`;
+  });
+  const wanted = marks + (sample.includes('ref.null') ? 1 : 0);
+  const parseText = b.parseText as (text: string, features: number) => Binaryen.Module; // (typings lack the features)
+  let mod: Binaryen.Module;
+  try {
+    mod = parseText(`(module ${rule.decls ?? ''} (func $sample ${sample}))`, b.Features.All);
+  } catch {
+    return undefined; // a binaryen that no longer reads the sample
+  }
+  try {
+    const e = b.getFunctionInfo(mod.getFunction('sample')).body;
+    if (!e || getId(e) !== id) return undefined;
+    /** Which marked child `p` points to: 0, 1, ... for the i32.const marks, -1 for the ref.null. */
+    const markOf = (p: number): number | undefined => {
+      if (p === 0) return undefined;
+      try {
+        const pid = getId(p);
+        if (pid === b.RefNullId) return -1;
+        if (pid !== b.ConstId || getType(p) !== b.i32) return undefined;
+        const i = constI32(p) - MARK;
+        return i >= 0 && i < marks ? i : undefined;
+      } catch {
+        return undefined; // not a pointer into binaryen's memory
+      }
+    };
+    // The scan stops at the last child: memory past the object may hold stale pointers from
+    // modules binaryen freed earlier, some to where a marked child now is.
+    const found = new Map<number, number>(); // mark -> byte offset
+    for (let word = 2; word < OBJECT_WORDS && found.size < wanted; word++) { // (words 0 and 1: the kind's id and type)
+      const mark = markOf(load(e + 4 * word));
+      if (mark === undefined) continue;
+      if (found.has(mark)) return undefined;
+      found.set(mark, 4 * word);
+    }
+    return found.size === wanted ? [...found.values()] : undefined;
+  } finally {
+    mod.dispose();
+  }
+}
+
+/** A reader for a calibrated kind: its children at `offsets`; each must be an expression of a
+ *  known kind, or the module is refused (rather than walked wrongly). */
+function layoutReader(b: B, instruction: string, offsets: number[]): ChildReader {
+  const load = api(b).__i32_load as (address: number) => number;
+  const getId = api(b)._BinaryenExpressionGetId as (e: Ref) => number;
+  return (e, out) => {
+    for (const offset of offsets) {
+      const child = load(e + offset) >>> 0;
+      const kind = child === 0 ? undefined : kindTable(b).readers[getId(child)];
+      if (kind === undefined) throw new Unreadable(instruction);
+      out.push(child);
+    }
+  };
+}
+
+// ---- The walk ---------------------------------------------------------------------------------
+
 interface LoopSite {
   ref: Ref;
+  cost: number;
+}
+interface Scan {
+  loops: LoopSite[];
+  grows: Ref[];
   cost: number;
 }
 
 /** Walks one function body: finds loops and memory.grow, and counts expression nodes per region
  *  (a region is the code from a function entry or loop header up to the next nested loop). */
 class Walker {
-  private readonly ids: Record<string, number>;
-  constructor(private readonly b: B) {
-    this.ids = b as unknown as Record<string, number>;
+  private readonly getId: (e: Ref) => number;
+  private readonly loopBody: (e: Ref) => Ref;
+  private readonly loopId: number;
+  private readonly growId: number;
+
+  constructor(
+    b: B,
+    private readonly kinds: Kinds,
+  ) {
+    this.getId = api(b)._BinaryenExpressionGetId as (e: Ref) => number;
+    this.loopBody = api(b)._BinaryenLoopGetBody as (e: Ref) => Ref;
+    this.loopId = b.LoopId;
+    this.growId = b.MemoryGrowId;
   }
 
-  scan(root: Ref): { loops: LoopSite[]; grows: Ref[]; cost: number } {
+  /** Throws InstrumentError if the body uses a kind whose children cannot be read. */
+  scan(root: Ref, functionName: string): Scan {
     const loops: LoopSite[] = [];
     const grows: Ref[] = [];
-    const cost = this.region(root, loops, grows);
-    return { loops, grows, cost: Math.min(MAX_REGION_COST, cost) };
+    try {
+      const cost = this.region(root, loops, grows);
+      return { loops, grows, cost: Math.min(MAX_REGION_COST, cost) };
+    } catch (e) {
+      if (!(e instanceof Unreadable)) throw e;
+      throw new InstrumentError(
+        `function ${functionName} uses ${e.instruction}, whose operands ww's instrumentation cannot read (a loop inside them would run without fuel or pause)`,
+      );
+    }
   }
 
   private region(root: Ref, loops: LoopSite[], grows: Ref[]): number {
-    const b = this.b;
+    const readers = this.kinds.readers;
     let cost = 0;
     const stack: Ref[] = [root];
     while (stack.length > 0) {
       const e = stack.pop()!;
-      if (!e) continue;
       cost++;
-      const id = b.getExpressionId(e);
-      if (id === b.LoopId) {
-        const body = untyped(b).Loop.getBody(e);
+      const id = this.getId(e);
+      if (id === this.loopId) {
         const site: LoopSite = { ref: e, cost: 0 };
         loops.push(site);
-        site.cost = Math.min(MAX_REGION_COST, Math.max(1, this.region(body, loops, grows)));
+        site.cost = Math.min(MAX_REGION_COST, Math.max(1, this.region(this.loopBody(e), loops, grows)));
         continue;
       }
-      if (id === b.MemoryGrowId) grows.push(e);
-      this.pushChildren(id, e, stack);
+      if (id === this.growId) grows.push(e);
+      const read = readers[id];
+      if (typeof read !== 'function') throw new Unreadable(read ?? `an expression of kind ${id}, which ww's instrumentation does not know`);
+      read(e, stack);
     }
     return cost;
   }
-
-  private pushChildren(id: number, e: Ref, out: Ref[]): void {
-    const b = this.b;
-    const fields = this.childFields(id);
-    if (fields.length === 0) return;
-    const info = b.getExpressionInfo(e) as unknown as Record<string, unknown>;
-    for (const f of fields) {
-      const v = info[f];
-      if (Array.isArray(v)) for (const c of v) out.push(c as number);
-      else if (typeof v === 'number' && v !== 0) out.push(v);
-    }
-  }
-
-  private fieldCache = new Map<number, readonly string[]>();
-  private childFields(id: number): readonly string[] {
-    let f = this.fieldCache.get(id);
-    if (f) return f;
-    f = CHILD_FIELDS.find(([name]) => this.ids[name] === id)?.[1] ?? [];
-    this.fieldCache.set(id, f);
-    return f;
-  }
 }
-
-// Which fields of binaryen.getExpressionInfo(...) hold child expressions, per expression kind.
-// Kinds not listed (GC, strings, stack switching) are treated as leaves.
-const CHILD_FIELDS: [string, readonly string[]][] = [
-  ['BlockId', ['children']],
-  ['IfId', ['condition', 'ifTrue', 'ifFalse']],
-  ['BreakId', ['condition', 'value']],
-  ['SwitchId', ['condition', 'value']],
-  ['CallId', ['operands']],
-  ['CallIndirectId', ['target', 'operands']],
-  ['CallRefId', ['target', 'operands']],
-  ['LocalSetId', ['value']],
-  ['GlobalSetId', ['value']],
-  ['LoadId', ['ptr']],
-  ['StoreId', ['ptr', 'value']],
-  ['UnaryId', ['value']],
-  ['BinaryId', ['left', 'right']],
-  ['SelectId', ['ifTrue', 'ifFalse', 'condition']],
-  ['DropId', ['value']],
-  ['ReturnId', ['value']],
-  ['MemoryGrowId', ['delta']],
-  ['AtomicRMWId', ['ptr', 'value']],
-  ['AtomicCmpxchgId', ['ptr', 'expected', 'replacement']],
-  ['AtomicWaitId', ['ptr', 'expected', 'timeout']],
-  ['AtomicNotifyId', ['ptr', 'notifyCount']],
-  ['SIMDExtractId', ['vec']],
-  ['SIMDReplaceId', ['vec', 'value']],
-  ['SIMDShuffleId', ['left', 'right']],
-  ['SIMDTernaryId', ['a', 'b', 'c']],
-  ['SIMDShiftId', ['vec', 'shift']],
-  ['SIMDLoadId', ['ptr']],
-  ['SIMDLoadStoreLaneId', ['ptr', 'vec']],
-  ['MemoryInitId', ['dest', 'offset', 'size']],
-  ['MemoryCopyId', ['dest', 'source', 'size']],
-  ['MemoryFillId', ['dest', 'value', 'size']],
-  ['RefIsNullId', ['value']],
-  ['RefAsId', ['value']],
-  ['RefEqId', ['left', 'right']],
-  ['TableGetId', ['index']],
-  ['TableSetId', ['index', 'value']],
-  ['TableGrowId', ['value', 'delta']],
-  ['TryId', ['body', 'catchBodies']],
-  ['ThrowId', ['operands']],
-  ['TupleMakeId', ['operands']],
-  ['TupleExtractId', ['tuple']],
-  ['RefI31Id', ['value']],
-  ['I31GetId', ['i31']],
-];

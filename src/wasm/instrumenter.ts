@@ -56,7 +56,7 @@ export class Instrumenter {
     worker.on('message', (res: InstrumentResponse) => {
       const p = this.pending.get(res.id);
       this.pending.delete(res.id);
-      if ('error' in res) p?.reject(new Error(`instrumentation failed: ${res.error}`));
+      if ('error' in res) p?.reject(new Error(res.error)); // (the runtime says it is the instrumentation that failed)
       else p?.resolve(res.bytes);
       if (this.pending.size === 0) {
         worker.unref();

@@ -3,7 +3,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Runtime, ModuleError, type LoadedModule, type WasmProcess } from '../../src/wasm/index.js';
-import { guest } from './fixtures.js';
+import { guest } from '../../fixtures/wat.js';
 
 // A small JavaScript heap per worker, so that a guest that makes its host allocate without
 // end kills its worker quickly (guest linear memory is not part of this heap).
@@ -181,7 +181,7 @@ test('bad pointers to every WASI call, and sock_* on stdio, give errnos: the gue
       (i32.store (i32.const 0) (i32.const 4096))
       (i32.store (i32.const 4) (i32.const ${4 * calls.length}))
       (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))`;
-  const { assemble } = await import('./fixtures.js');
+  const { assemble } = await import('../../fixtures/wat.js');
   const other = await bystander();
   const status = await rt.spawn(await rt.load(await assemble(source)), { args: ['bad'], stdout: 'capture', limits: { timeoutMs: 20_000 } }).wait();
   assert.deepEqual(status.reason, { kind: 'normal' });

@@ -1,12 +1,14 @@
 // The instrumentation pass: the instrumented module validates, computes exactly what the
 // original computes (even when the meter interrupts every few iterations), and calls the
-// meter at loop headers and function entries.
+// meter at loop headers and function entries, wherever a loop is; modules it cannot walk or
+// whose names collide with its own are refused with a reason.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import binaryen from 'binaryen';
-import { instrument, COUNTDOWN_EXPORT, MEMORY_FIELD, METER_MODULE } from '../../src/wasm/instrument.js';
+import { instrument, expressionKinds, InstrumentError, COUNTDOWN_EXPORT, MEMORY_FIELD, METER_MODULE } from '../../src/wasm/instrument.js';
+import { Runtime, ModuleError } from '../../src/wasm/index.js';
 import { Wasm, type WasmGlobal, type WasmMemory } from '../../src/wasm/webassembly.js';
-import { assemble } from './fixtures.js';
+import { assemble, guest } from '../../fixtures/wat.js';
 
 const source = `(module
   (memory (export "memory") 1 8)
@@ -113,4 +115,179 @@ test('the name section survives, so traps still name guest functions', async () 
   const instrumented = instrument(binaryen, await assemble('(module (func $kaboom (export "k") unreachable))'));
   const inst = new Wasm.Instance(new Wasm.Module(instrumented), { [METER_MODULE]: { tick: () => 100, grow: (d: number) => d } });
   assert.throws(() => (inst.exports.k as () => void)(), (e: Error) => /at kaboom \(wasm:/.test(e.stack ?? ''));
+});
+
+test("every expression kind binaryen has is walked or explicitly refused (a binaryen upgrade adding one fails here)", () => {
+  const api = binaryen as unknown as Record<string, unknown>;
+  const ids = new Map<number, string>();
+  for (const [key, value] of Object.entries(api)) {
+    if (/^[A-Z]\w*Id$/.test(key) && typeof value === 'number') ids.set(value, key); // binaryen.BlockId, ...
+    const fn = /^_Binaryen(\w+Id)$/.exec(key); // the C API has every kind, the constants only some
+    if (fn && key !== '_BinaryenExpressionGetId' && typeof value === 'function') ids.set((value as () => number)(), fn[1]);
+  }
+  ids.delete(binaryen.InvalidId);
+  assert.ok(ids.size > 100, `binaryen has ${ids.size} expression kinds`);
+  const kinds = new Map(expressionKinds(binaryen).map((k) => [k.id, k]));
+  for (const [id, name] of ids) {
+    const kind = kinds.get(id);
+    assert.ok(kind, `${name} (${id}) is not in the instrumentation's table`);
+    assert.notEqual(kind.how, 'unknown', `${name} (${id}) is neither walked nor explicitly refused`);
+    if (kind.how === 'refused') assert.match(kind.refusal ?? '', /\S/, `${name}: a refusal names the instruction`);
+  }
+  // The kinds V8 runs that binaryen.js has no accessors for are read by layout, not refused.
+  for (const name of ['TableFill', 'TableCopy', 'TableInit', 'TryTable', 'ThrowRef']) {
+    assert.equal([...kinds.values()].find((k) => k.name === name)?.how, 'layout', name);
+  }
+});
+
+/**
+ * Instructions with a loop in each operand in turn. `#T` is an operand of type T: in one function
+ * it is a loop giving a T, elsewhere a constant. `(result T)` at the start is the function's result.
+ */
+const OPERAND_TEMPLATES = [
+  '(block #none (nop))',
+  '(drop (if (result i32) #i32 (then #i32) (else #i32)))',
+  '(loop $outer #none)',
+  '(drop (block $b (result i32) (br_if $b #i32 #i32)))',
+  '(drop (block $b (result i32) (br_table $b $b #i32 #i32)))',
+  '(drop (call $id #i32))',
+  '(drop (call_indirect $tab (type $sig) #i32 #i32))',
+  '(local.set $x #i32)',
+  '(global.set $g #i32)',
+  '(drop (i32.load #i32))',
+  '(i32.store #i32 #i32)',
+  '(drop (i32.eqz #i32))',
+  '(drop (i32.add #i32 #i32))',
+  '(drop (select #i32 #i32 #i32))',
+  '(result i32) (return #i32)',
+  '(drop (memory.grow #i32))',
+  '(drop (i32.atomic.rmw.add #i32 #i32))',
+  '(drop (i32.atomic.rmw.cmpxchg #i32 #i32 #i32))',
+  '(drop (memory.atomic.wait32 #i32 #i32 #i64))',
+  '(drop (memory.atomic.notify #i32 #i32))',
+  '(drop (i32x4.extract_lane 0 #v128))',
+  '(drop (i32x4.replace_lane 0 #v128 #i32))',
+  '(drop (i8x16.shuffle 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 #v128 #v128))',
+  '(drop (v128.bitselect #v128 #v128 #v128))',
+  '(drop (i32x4.shl #v128 #i32))',
+  '(drop (v128.load32_splat #i32))',
+  '(drop (v128.load32_lane 0 #i32 #v128))',
+  '(memory.init $d #i32 #i32 #i32)',
+  '(memory.copy #i32 #i32 #i32)',
+  '(memory.fill #i32 #i32 #i32)',
+  '(drop (ref.is_null #funcref))',
+  '(drop (table.get $tab #i32))',
+  '(table.set $tab #i32 #funcref)',
+  '(drop (table.grow $tab #funcref #i32))',
+  '(table.fill $tab #i32 #funcref #i32)',
+  '(table.copy $tab $tab #i32 #i32 #i32)',
+  '(table.init $tab $e #i32 #i32 #i32)',
+  '(try (do #none) (catch $tag #none) (catch_all #none))',
+  '(block $b (try_table (catch_all $b) #none))',
+  '(throw $tagI32 #i32)',
+  '(throw_ref #exnref)',
+  '(drop (tuple.extract 2 0 (tuple.make 2 #i32 #i32)))',
+];
+const CONSTANT: Record<string, string> = {
+  i32: '(i32.const 0)', i64: '(i64.const 0)', v128: '(v128.const i64x2 0 0)', funcref: '(ref.null func)', exnref: '(ref.null exn)', none: '(nop)',
+};
+// The loop is the operand itself: wrapped in an unnamed block, it would be written to the binary
+// ahead of the instruction rather than inside it.
+const loopOf = (type: string): string =>
+  type === 'none' ? '(loop $l (br_if $l (i32.const 0)))' : `(loop $l (result ${type}) (br_if $l (i32.const 0)) ${CONSTANT[type]})`;
+
+test('a loop in any operand of any instruction V8 runs is metered', () => {
+  const functions: { name: string; what: string; loops: number }[] = [];
+  const bodies: string[] = [];
+  for (const template of OPERAND_TEMPLATES) {
+    const slots = [...template.matchAll(/#(\w+)/g)];
+    slots.forEach((slot, k) => {
+      let i = 0;
+      const body = template.replace(/#(\w+)/g, (_, type: string) => (i++ === k ? loopOf(type) : CONSTANT[type]));
+      const name = `f${functions.length}`;
+      functions.push({ name, what: `operand ${k + 1} of ${template}`, loops: body.split('(loop ').length - 1 });
+      const result = /^\(result \w+\)/.exec(body)?.[0] ?? '';
+      bodies.push(`(func $${name} ${result} (local $x i32) ${body.slice(result.length)})`);
+    });
+  }
+  const text = `(module
+    (type $sig (func (param i32) (result i32)))
+    (memory 1) (table $tab 1 funcref) (global $g (mut i32) (i32.const 0)) (data $d "") (elem $e func)
+    (tag $tag) (tag $tagI32 (param i32))
+    (func $id (type $sig) (local.get 0))
+    ${bodies.join('\n    ')})`;
+  const parseText = binaryen.parseText as (text: string, features: number) => binaryen.Module;
+  const original = parseText(text, binaryen.Features.All);
+  binaryen.setDebugInfo(true); // (function names, to report which operand)
+  const bytes = original.emitBinary();
+  original.dispose();
+
+  const instrumented = binaryen.readBinary(instrument(binaryen, bytes));
+  // Every function calls the meter at its entry and on each loop's slow path. A loop the walk
+  // missed has no slow path.
+  const printed = instrumented.emitText();
+  instrumented.dispose();
+  const tick = new RegExp(String.raw`\(import "${METER_MODULE}" "tick" \(func (\$\S+)`).exec(printed)?.[1];
+  assert.ok(tick, 'the meter import is there');
+  const ticks = new Map<string, number>();
+  for (const chunk of printed.split(/\n \(func \$/).slice(1)) {
+    const name = chunk.slice(0, chunk.search(/[\s(]/));
+    ticks.set(name, chunk.split(`(call ${tick})`).length - 1);
+  }
+  assert.ok(functions.length >= OPERAND_TEMPLATES.length, "every template has an operand");
+  for (const { name, what, loops } of functions) assert.equal(ticks.get(name), 1 + loops, `the loop in ${what}`);
+});
+
+test('a loop inside a table.fill operand is stopped by fuel and frozen by pause', { timeout: 120_000 }, async () => {
+  const rt = await Runtime.create({ poolSize: 1 });
+  try {
+    const module = await rt.load(await guest('table-fill-loop'));
+    // timeoutMs only ends the test if the loop is not metered (the worker is then terminated).
+    const limits = { fuel: 1_000_000, timeoutMs: 30_000 };
+    const status = await rt.spawn(module, { args: ['table-fill-loop'], limits }).wait();
+    assert.deepEqual(status.reason, { kind: 'limit', limit: 'cpu' });
+    assert.ok(status.fuelUsed >= limits.fuel, `fuel used ${status.fuelUsed}`);
+
+    const p = rt.spawn(module, { args: ['table-fill-loop'], limits: { timeoutMs: 30_000 } });
+    await p.pause();
+    assert.equal(p.state, 'paused');
+    const frozen = p.stats().fuelUsed;
+    assert.ok(frozen > 0, 'it ran before the pause');
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(p.stats().fuelUsed, frozen, 'no guest work happens while paused');
+    p.kill();
+    assert.deepEqual((await p.wait()).reason, { kind: 'killed' });
+  } finally {
+    await rt.close();
+  }
+});
+
+test('a module using an instruction whose operands cannot be read is refused, naming it', () => {
+  const parseText = binaryen.parseText as (text: string, features: number) => binaryen.Module;
+  const gc = parseText(`(module (type $s (struct (field i32))) (memory (export "memory") 1)
+    (func $make (export "_start") (drop (struct.new $s (i32.const 1)))))`, binaryen.Features.All);
+  const bytes = gc.emitBinary();
+  gc.dispose();
+  assert.throws(() => instrument(binaryen, bytes), (e: Error) => e instanceof InstrumentError && /function make uses struct\.new\b/.test(e.message));
+});
+
+test("a module that already uses one of the instrumentation's names is refused with that name", async () => {
+  const cases: [string, RegExp][] = [
+    ['(global $__ww_countdown (mut i32) (i32.const 0))', /already has a global named __ww_countdown/],
+    ['(func $__ww_tick)', /already has a function named __ww_tick/],
+    ['(func $__ww_grow)', /already has a function named __ww_grow/],
+    ['(global $g i32 (i32.const 0)) (export "__ww_countdown" (global $g))', /already has an export named __ww_countdown/],
+  ];
+  for (const [fields, reason] of cases) {
+    const bytes = await assemble(`(module (memory (export "memory") 1) ${fields} (func (export "_start")))`);
+    assert.throws(() => instrument(binaryen, bytes), (e: Error) => e instanceof InstrumentError && reason.test(e.message), fields);
+  }
+  // Through the runtime: a ModuleError at load that carries the reason.
+  const rt = await Runtime.create({ poolSize: 1 });
+  try {
+    const bytes = await assemble(`(module (memory (export "memory") 1) ${cases[0][0]} (func (export "_start")))`);
+    await assert.rejects(rt.load(bytes), (e: Error) => e instanceof ModuleError && cases[0][1].test(e.message) && !/undefined/.test(e.message));
+  } finally {
+    await rt.close();
+  }
 });

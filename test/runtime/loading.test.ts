@@ -4,7 +4,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { Runtime, ModuleError } from '../../src/wasm/index.js';
-import { assemble, guest } from './fixtures.js';
+import { assemble, guest } from '../../fixtures/wat.js';
 
 const rt = await Runtime.create({ poolSize: 1 });
 after(() => rt.close());

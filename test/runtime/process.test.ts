@@ -2,7 +2,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Runtime, type LoadedModule } from '../../src/wasm/index.js';
-import { guest } from './fixtures.js';
+import { guest } from '../../fixtures/wat.js';
 
 const rt = await Runtime.create({ poolSize: 2 });
 after(() => rt.close());
@@ -215,7 +215,7 @@ test('the runtime reports whether V8 uses guard regions or bounds checks', async
 test("'inherit' stdio: the guest reads the node's fd 0 and writes its fds 1 and 2", async () => {
   const { spawnSync } = await import('node:child_process');
   const index = new URL('../../src/wasm/index.js', import.meta.url).href;
-  const fixtures = new URL('./fixtures.js', import.meta.url).href;
+  const fixtures = new URL('../../fixtures/wat.js', import.meta.url).href;
   const script = `
     const { Runtime } = await import(${JSON.stringify(index)});
     const { guest } = await import(${JSON.stringify(fixtures)});

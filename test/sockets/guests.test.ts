@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { repoRoot } from '../runtime/fixtures.js';
+import { repoRoot } from '../../fixtures/wat.js';
 
 test('test/sockets/build.sh rebuilds guests/sockprobe.wasm byte for byte', () => {
   const out = mkdtempSync(join(tmpdir(), 'ww-sock-guests-'));

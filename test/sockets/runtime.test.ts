@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Runtime, type LoadedModule, type WasmProcess } from '../../src/wasm/index.js';
 import { ListenError } from '../../src/wasm/sockets/index.js';
-import { repoRoot } from '../runtime/fixtures.js';
+import { repoRoot } from '../../fixtures/wat.js';
 
 let rt: Runtime;
 let echo: LoadedModule;
