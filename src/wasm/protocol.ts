@@ -2,7 +2,7 @@
 // per-worker control block (a SharedArrayBuffer both sides read without messages).
 
 import type { SocketsInit } from './sockets/protocol.js';
-import type { ExitReason, Limits } from './types.js';
+import type { ExitStatus, Limits } from './types.js';
 import type { WasmModule } from './webassembly.js';
 
 export type OutputTarget = 'ignore' | 'inherit' | 'capture' | 'stream';
@@ -47,18 +47,7 @@ export type FromWorker =
   /** A host call without an answer (the worker does not wait): its handler's result and errors are
    *  dropped, so the handler must record failures where the worker can see them. Ordered with calls. */
   | { type: 'cast'; pid: number; op: string; args: unknown }
-  | {
-      type: 'exit';
-      pid: number;
-      code: number;
-      reason: ExitReason;
-      stdout?: Uint8Array;
-      stderr?: Uint8Array;
-      fuelUsed: number;
-      memoryBytes: number;
-      runningMs: number;
-      blockedMs: number;
-    };
+  | ({ type: 'exit'; pid: number; runningMs: number; blockedMs: number } & ExitStatus);
 
 // Control block: four Int32 words, then Float64 statistics the worker publishes at each tick.
 export const CONTROL_BYTES = 64;

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import { Errno, WasiError } from '../abi/errno.js';
 import { Fdflags, Filetype, Handle, type DirEntry, type Filestat, type TimeChange } from '../handle.js';
 import { at, resolve, type Resolved } from '../resolve.js';
-import { ALL_RIGHTS, Rights } from '../rights.js';
+import { ALL_RIGHTS, FILE_RIGHTS, Rights } from '../rights.js';
 import { FileHandle } from './file.js';
 import { filetypeOf, setTimes, toFilestat } from './stat.js';
 
@@ -45,21 +45,7 @@ const PREOPEN_RIGHTS_BASE =
   Rights.FD_FILESTAT_GET |
   Rights.FD_FILESTAT_SET_TIMES |
   Rights.PATH_FILESTAT_SET_SIZE;
-const PREOPEN_RIGHTS_INHERITING =
-  PREOPEN_RIGHTS_BASE |
-  Rights.FD_DATASYNC |
-  Rights.FD_READ |
-  Rights.FD_SEEK |
-  Rights.FD_FDSTAT_SET_FLAGS |
-  Rights.FD_SYNC |
-  Rights.FD_TELL |
-  Rights.FD_WRITE |
-  Rights.FD_ADVISE |
-  Rights.FD_ALLOCATE |
-  Rights.FD_FILESTAT_GET |
-  Rights.FD_FILESTAT_SET_SIZE |
-  Rights.FD_FILESTAT_SET_TIMES |
-  Rights.POLL_FD_READWRITE;
+const PREOPEN_RIGHTS_INHERITING = PREOPEN_RIGHTS_BASE | FILE_RIGHTS;
 
 function errno(e: Errno, why?: string): never {
   throw new WasiError(e, why);
