@@ -1,9 +1,10 @@
 // `ww run` end to end: the real CLI in a subprocess, against the committed examples and WAT fixtures.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { assembleFixture, examplePath, lines, oneErrorLine, repoRoot, runWw, tempDir } from './helpers.js';
+import { assembleFixture, examplePath, lines, oneErrorLine, repoRoot, runWw, tempDir, wwBin } from './helpers.js';
 
 const hello = examplePath('hello.wasm');
 const helloAs = examplePath('hello-as', 'hello.wasm');
@@ -382,6 +383,16 @@ describe('ww help and version', () => {
     const ps = await runWw(['help', 'ps']);
     assert.equal(ps.status, 0, ps.stderr);
     assert.equal(ps.stdout, (await runWw(['ps', '-h'])).stdout);
+  });
+
+  test('a reader that goes away (ww --help | head -0) ends ww with 141, as SIGPIPE would, not a hang', async () => {
+    const child = spawn(process.execPath, [wwBin, '--help'], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.destroy(); // closed long before ww, still loading, writes its help
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    const status = await new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    assert.equal(status, 141, stderr);
+    assert.equal(stderr, '');
   });
 
   test('-h after MODULE is the guest\'s, not a help request', async () => {
