@@ -274,7 +274,10 @@ describe('ww run: bad input is a clear one-line error, never a stack trace', () 
   test('--max-memory below what the module needs at start exits 2 and says so', async () => {
     const r = await runWw(['run', '--max-memory', '64k', hello]); // hello declares 2 pages (128 KiB)
     assert.equal(r.status, 2);
-    assert.match(oneErrorLine(r.stderr), /^ww: module '.*hello\.wasm' cannot run with these limits: .*memory/);
+    assert.match(oneErrorLine(r.stderr), /^ww: module '.*hello\.wasm' cannot run with these limits: .*memory at start \(2 pages\)/);
+    const one = await runWw(['run', '--max-memory', '1k', fixtures.exit7]); // exit7 declares 1 page
+    assert.equal(one.status, 2);
+    assert.match(oneErrorLine(one.stderr), /needs 65536 bytes of memory at start \(1 page\), more than the limit of 1024 bytes$/);
   });
 
   test('a missing module file exits 2 naming the path', async () => {
