@@ -32,7 +32,25 @@ export function nearestCommand(word: string, commands: readonly string[]): strin
 
 /** The error for `ww WORD ...` when WORD is no command: exit 2, one line. */
 export function unknownCommand(word: string, commands: readonly string[]): UsageError {
+  if (word.startsWith('-')) return new UsageError(`unknown option ${word}; see 'ww --help'`);
   const nearest = nearestCommand(word, commands);
   const hint = nearest ? `: did you mean 'ww ${nearest}'?` : '';
   return new UsageError(`unknown command '${word}'${hint} ('ww help' lists the commands)`);
+}
+
+/**
+ * The error for oclif's joined id when no command matches it. With the space topic separator oclif
+ * joins the leading words (`ww ps x` -> `ps:x`, `ww rn x.wasm` -> `rn:x.wasm`): when the first words
+ * name a command, the next one is an argument it does not take; else the first word is no command.
+ */
+export function commandNotFound(id: string, commands: readonly string[]): UsageError {
+  const words = id.split(':');
+  for (let n = words.length - 1; n > 0; n--) {
+    const command = words.slice(0, n).join(':');
+    if (commands.includes(command)) {
+      const name = words.slice(0, n).join(' ');
+      return new UsageError(`unexpected argument: ${words[n]}; see 'ww ${name} --help'`);
+    }
+  }
+  return unknownCommand(words[0], commands);
 }

@@ -305,6 +305,8 @@ describe('ww run: bad input is a clear one-line error, never a stack trace', () 
     ['unknown command', ['frobnicate'], /^ww: unknown command 'frobnicate' \('ww help' lists the commands\)$/],
     ['mistyped command', ['rn', 'x.wasm'], /^ww: unknown command 'rn': did you mean 'ww run'\? \('ww help' lists the commands\)$/],
     ['help for a mistyped command', ['help', 'stat'], /^ww: unknown command 'stat': did you mean 'ww start'\?/],
+    ['a word after a command that takes none', ['ps', 'x'], /^ww: unexpected argument: x; see 'ww ps --help'$/],
+    ['an unknown option instead of a command', ['--frobnicate'], /^ww: unknown option --frobnicate; see 'ww --help'$/],
     // A value flag given no value takes MODULE as its value: the flag's value is what is reported.
     ['--timeout took MODULE', ['run', '--timeout', hello], /^ww: --timeout '.*hello\.wasm' is not a duration/],
     ['--max-memory took MODULE', ['run', '--max-memory', hello], /^ww: --max-memory '.*hello\.wasm' is not a size/],

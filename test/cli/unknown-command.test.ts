@@ -1,7 +1,7 @@
 // The nearest-command suggestion for a mistyped `ww WORD`.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { editDistance, nearestCommand, unknownCommand } from '../../cli/unknown-command.js';
+import { commandNotFound, editDistance, nearestCommand, unknownCommand } from '../../cli/unknown-command.js';
 
 const COMMANDS = ['help', 'info', 'kill', 'pause', 'ps', 'resume', 'run', 'start', 'version', 'wait'];
 
@@ -30,5 +30,13 @@ describe('unknown commands', () => {
     assert.equal(err.exitCode, 2);
     assert.equal(err.message, "unknown command 'rn': did you mean 'ww run'? ('ww help' lists the commands)");
     assert.equal(unknownCommand('zzz', COMMANDS).message, "unknown command 'zzz' ('ww help' lists the commands)");
+  });
+
+  test("oclif's joined id: a known command followed by a word it does not take, or an unknown first word", () => {
+    assert.equal(commandNotFound('ps:x', COMMANDS).message, "unexpected argument: x; see 'ww ps --help'");
+    assert.equal(commandNotFound('ps:x:y', COMMANDS).message, "unexpected argument: x; see 'ww ps --help'");
+    assert.equal(commandNotFound('rn:x.wasm', COMMANDS).message, unknownCommand('rn', COMMANDS).message);
+    assert.equal(commandNotFound('--frobnicate', COMMANDS).message, "unknown option --frobnicate; see 'ww --help'");
+    assert.equal(commandNotFound('--frobnicate', COMMANDS).exitCode, 2);
   });
 });
