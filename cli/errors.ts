@@ -5,19 +5,30 @@
 /** Something wrong with the command line itself (a flag, a value, a path): exit status 2. */
 export class UsageError extends Error {
   readonly exitCode = 2;
+  /** The message as ww wrote it: oclif rewrites `message` when a flag's parse function throws. */
+  readonly line: string;
   constructor(message: string) {
     super(message);
     this.name = 'UsageError';
+    this.line = message;
   }
 }
 
 /** The input cannot be run (unreadable or invalid module): exit status 1. */
 export class InputError extends Error {
   readonly exitCode = 1;
+  readonly line: string;
   constructor(message: string) {
     super(message);
     this.name = 'InputError';
+    this.line = message;
   }
+}
+
+/** What a user may have meant when a command line is cut short, added to "missing MODULE". */
+export interface FailureContext {
+  /** A flag took the word meant as MODULE as its value (`ww run --socket x.wasm`). */
+  moduleTakenBy?: { flag: string; value: string };
 }
 
 export interface Failure {
@@ -29,10 +40,10 @@ export interface Failure {
 }
 
 /** Maps anything thrown while running a command to what the user sees. */
-export function describeFailure(err: unknown, command: string | undefined): Failure {
+export function describeFailure(err: unknown, command: string | undefined, context: FailureContext = {}): Failure {
   const helpHint = command ? `see 'ww ${command} --help'` : `see 'ww --help'`;
   if (err instanceof UsageError || err instanceof InputError) {
-    return { message: err.message, exitCode: err.exitCode };
+    return { message: err.line, exitCode: err.exitCode };
   }
   if (!(err instanceof Error)) {
     return { message: `internal error: ${String(err)}`, exitCode: 1 };
@@ -43,7 +54,9 @@ export function describeFailure(err: unknown, command: string | undefined): Fail
   switch (err.constructor.name) {
     case 'RequiredArgsError': {
       const names = ((err as { args?: { name?: string }[] }).args ?? []).map((a) => (a.name ?? '').toUpperCase());
-      return { message: `missing ${names.join(' ') || 'argument'}; ${helpHint}`, exitCode: 2 };
+      const taken = context.moduleTakenBy;
+      const why = taken && names.includes('MODULE') ? ` ('${taken.value}' was read as the value of ${taken.flag})` : '';
+      return { message: `missing ${names.join(' ') || 'argument'}${why}; ${helpHint}`, exitCode: 2 };
     }
     case 'NonExistentFlagsError': {
       const flags = (err as { flags?: string[] }).flags ?? [];
@@ -52,11 +65,8 @@ export function describeFailure(err: unknown, command: string | undefined): Fail
     case 'UnexpectedArgsError':
       return { message: `${lowerFirst(firstLine)}; ${helpHint}`, exitCode: 2 };
   }
-  if (/^command .* not found/i.test(firstLine)) {
-    return { message: `${lowerFirst(firstLine)}; see 'ww --help' for the commands`, exitCode: 2 };
-  }
   if (oclif && typeof oclif.exit === 'number') {
-    // Any other oclif CLIError (parse errors, "command not found"): its first line is the message.
+    // Any other oclif CLIError (e.g. a parse error): its first line is the message.
     const message = firstLine.replace(/^Error:\s*/, '');
     return { message: `${lowerFirst(message)}${/--help/.test(message) ? '' : `; ${helpHint}`}`, exitCode: oclif.exit || 2 };
   }

@@ -1,14 +1,29 @@
 // Entry point behind bin/ww.js: runs oclif, and turns every failure into one `ww: ...` line on stderr
 // plus an exit status (oclif's default handler prints stack traces for unexpected errors).
 import { flush, run } from '@oclif/core';
-import { describeFailure } from './errors.js';
-import { canonicalRunArgv, splitRunArgv } from './run-argv.js';
+import { describeFailure, type FailureContext } from './errors.js';
+import { RUN_VALUE_FLAGS, canonicalRunArgv, splitRunArgv } from './run-argv.js';
+
+/** Exit status when the reader of stdout went away (`ww ps | head -1`): what SIGPIPE would give. */
+const EXIT_BROKEN_PIPE = 128 + 13;
 
 /** Runs the ww command line and resolves to the process exit status. Never throws. */
 export async function main(argv: readonly string[]): Promise<number> {
   let args = [...argv];
+  const context: FailureContext = {};
   // oclif looks for --help anywhere before the first `--`; keep it away from the guest's arguments.
-  if (args[0] === 'run') args = ['run', ...canonicalRunArgv(splitRunArgv(args.slice(1)))];
+  if (args[0] === 'run') {
+    const split = splitRunArgv(args.slice(1));
+    args = ['run', ...canonicalRunArgv(split)];
+    context.moduleTakenBy = moduleTakenBy(split.module, split.options);
+  }
+  // Without this, a closed pipe leaves oclif's flush() waiting for a 'drain' that never comes. Not for
+  // `ww run`: there stdout carries the guest's output, and a write failing is the guest's to see.
+  if (args[0] !== 'run') {
+    process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(EXIT_BROKEN_PIPE);
+    });
+  }
   try {
     await run(args, import.meta.url);
     await flush();
@@ -16,11 +31,19 @@ export async function main(argv: readonly string[]): Promise<number> {
   } catch (err) {
     const exit = (err as { oclif?: { exit?: number }; code?: string }) ?? {};
     if (exit.code === 'EEXIT') return exit.oclif?.exit ?? 0; // this.exit(n): already reported
-    const failure = describeFailure(err, commandName(args));
+    const failure = describeFailure(err, commandName(args), context);
     process.stderr.write(`ww: ${failure.message}\n`);
     if (failure.stack && process.env.WW_DEBUG) process.stderr.write(`${failure.stack}\n`);
     return failure.exitCode;
   }
+}
+
+/** `ww run --socket x.wasm`: no MODULE because the last option took what looks like one as its value. */
+function moduleTakenBy(module: string | undefined, options: readonly string[]): FailureContext['moduleTakenBy'] {
+  if (module !== undefined || options.length < 2) return undefined;
+  const flag = options[options.length - 2];
+  const value = options[options.length - 1];
+  return RUN_VALUE_FLAGS.has(flag) && /\.wasm$/i.test(value) ? { flag, value } : undefined;
 }
 
 function commandName(args: readonly string[]): string | undefined {

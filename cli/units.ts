@@ -76,3 +76,15 @@ export function formatDuration(ms: number): string {
   if (ms >= 1000 && ms % 1000 === 0) return `${ms / 1000}s`;
   return `${ms}ms`;
 }
+
+/**
+ * An oclif flag `parse` function that checks each value with `check` (which throws UsageError) and
+ * keeps the text as given. oclif parses flags before it looks for missing arguments, so
+ * `ww run --timeout x.wasm` says the timeout is not a duration instead of "missing MODULE".
+ */
+export function checkedBy(check: (text: string) => unknown): (text: string) => Promise<string> {
+  return async (text) => {
+    await check(text);
+    return text;
+  };
+}

@@ -1,8 +1,11 @@
 #!/usr/bin/env node
 // Runs every compiled test file (dist/**/*.test.js) with node's test runner.
-// Usage: node scripts/test.js [substring...]  — only files whose path contains one of the substrings.
+// Usage: node scripts/test.js [--list] [filter...]
+//   A filter picks the files whose path contains it. It may name the source (test/cli/units.test.ts,
+//   ./test/cli/, test/cli/units) as well as the compiled file (dist/test/cli/units.test.js).
+//   --list prints the files that would run, one a line, and runs nothing.
 import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
 function walk(dir, out) {
@@ -14,11 +17,28 @@ function walk(dir, out) {
   return out;
 }
 
-const filters = process.argv.slice(2);
-const files = walk('dist', []).sort().filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)));
+/** A filter as a substring of a path under dist/: a source path's `.ts` becomes the compiled `.js`. */
+function compiledFilter(filter) {
+  let path = filter;
+  if (path.startsWith('/')) path = relative(process.cwd(), resolve(path)); // an absolute path in the repository
+  path = path.replace(/^(\.\/)+/, '').replace(/^dist\//, '');
+  return path.replace(/\.(mts|ts)$/, '.js');
+}
+
+const args = process.argv.slice(2);
+const list = args.includes('--list');
+const given = args.filter((a) => a !== '--list');
+const filters = given.map(compiledFilter);
+const files = walk('dist', [])
+  .sort()
+  .filter((f) => filters.length === 0 || filters.some((s) => f.slice('dist/'.length).includes(s)));
 if (files.length === 0) {
-  console.error('no test files found under dist/ (did `tsc -p .` run?)');
+  console.error(`no test files under dist/ match ${given.join(' ') || 'anything'} (did \`tsc -p .\` run?)`);
   process.exit(1);
+}
+if (list) {
+  for (const f of files) console.log(f);
+  process.exit(0);
 }
 const r = spawnSync(process.execPath, ['--test', '--test-reporter=spec', ...files], { stdio: 'inherit' });
 process.exit(r.status ?? 1);

@@ -9,9 +9,9 @@ export default class Ps extends Command {
 
   static override description = `Lists every process on the node: init (PID 1), the processes running or paused, and those that ended recently.
 
-Columns: PID, PPID (the parent; 1 is init), STATE (running, paused, or exited: <reason>), CID (the first 12 hex digits of the module's sha256), ARGS (cut to fit the terminal; $COLUMNS overrides its width; not cut when piped), CREATED, CPU (time spent running), MEM (linear memory).
+Columns: PID, PPID (the parent; 1 is init), STATE (running, paused, or exited: <reason>), CID (the first 12 hex digits of the module's sha256), ARGS, CREATED, CPU (time spent running), MEM (linear memory). Lines fit the terminal: the wider of ARGS and STATE's reason is cut first, with …; $COLUMNS overrides the width; nothing is cut when the output is piped.
 
---tree lists children under their parents, like \`ps --forest\`. --json prints an array of objects with every field in full (pid, ppid, cid, argv, createdAtMs, createdAt, state, fuelUsed, cpuMs, memoryBytes, reason, exitCode, peerId, links, monitors).`;
+--tree lists children under their parents, like \`ps --forest\`. --json prints an array of objects with every field in full (milliseconds to 3 decimals) (pid, ppid, cid, argv, createdAtMs, createdAt, state, fuelUsed, cpuMs, memoryBytes, reason, exitCode, peerId, links, monitors).`;
 
   static override examples = [
     { description: 'List the processes.', command: '<%= config.bin %> ps' },

@@ -11,7 +11,7 @@ import type { EndStatus } from '../../src/executor/table.js';
 import { InputError, UsageError } from '../errors.js';
 import { resolveSocketPath, socketFlag } from '../lib/node-connection.js';
 import { splitRunArgv } from '../run-argv.js';
-import { parseCount, parseDuration, parseSize } from '../units.js';
+import { checkedBy, parseCount, parseDuration, parseSize } from '../units.js';
 import { reportEnd } from '../lib/exit-reason.js';
 import { refusal } from '../lib/executor-error.js';
 
@@ -39,7 +39,7 @@ Exit status:
   1    MODULE is not a valid WASI module that ww can run`;
 
   static override usage = [
-    'run [--dir HOST[::GUEST]]... [--env NAME=VALUE]... [--listen HOST:PORT]... [--max-memory SIZE] [--timeout DURATION] [--fuel N] MODULE [-- ARGS...]',
+    'run [--dir HOST[::GUEST]]... [--env NAME=VALUE]... [--listen HOST:PORT]... [--max-memory SIZE] [--timeout DURATION] [--fuel N] [--node | --detach] [--socket PATH] MODULE [-- ARGS...]',
   ];
 
   static override examples = [
@@ -74,6 +74,7 @@ Exit status:
       multiple: true,
       multipleNonGreedy: true,
       helpValue: 'HOST[::GUEST]',
+      parse: checkedBy((entry) => parsePreopens([entry])),
       description: 'pre-open the host directory HOST as GUEST inside the sandbox (default: the same path); repeatable',
     }),
     listen: Flags.string({
@@ -81,24 +82,29 @@ Exit status:
       multipleNonGreedy: true,
       aliases: ['tcplisten'],
       helpValue: 'HOST:PORT',
+      parse: checkedBy((entry) => parseListen([entry])),
       description: 'give the guest a TCP socket listening on HOST:PORT at fd 3 (the next at fd 4, ...); port 0 picks a free one; repeatable; --tcplisten is a synonym',
     }),
     env: Flags.string({
       multiple: true,
       multipleNonGreedy: true,
       helpValue: 'NAME=VALUE',
+      parse: checkedBy((entry) => parseEnv([entry])),
       description: 'set an environment variable for the guest; repeatable; the guest sees no other variables',
     }),
     'max-memory': Flags.string({
       helpValue: 'SIZE',
+      parse: checkedBy((text) => parseSize('--max-memory', text)),
       description: 'cap the guest\'s linear memory (e.g. 64k, 16M, 1G); growing past it fails, and a trap after that exits 137',
     }),
     timeout: Flags.string({
       helpValue: 'DURATION',
+      parse: checkedBy((text) => parseDuration('--timeout', text)),
       description: 'end the guest after this much running time (e.g. 500ms, 2s, 1m); exits 137, "limit exceeded: wall"',
     }),
     fuel: Flags.string({
       helpValue: 'N',
+      parse: checkedBy((text) => parseCount('--fuel', text)),
       description: 'end the guest after N instrumentation ticks (loop iterations and calls); exits 137, "limit exceeded: cpu"',
     }),
     node: Flags.boolean({
@@ -208,7 +214,9 @@ export function parseEnv(entries: readonly string[]): Record<string, string> {
   for (const entry of entries) {
     const eq = entry.indexOf('=');
     if (eq < 0) {
-      throw new UsageError(`--env '${entry}' must be NAME=VALUE (ww passes no host variables; to pass one, write --env ${entry}="$${entry}")`);
+      // A bare variable name: the user probably expected it to be passed through from the host.
+      const hint = /^[A-Za-z_]\w*$/.test(entry) ? ` (ww passes no host variables; to pass one, write --env ${entry}="$${entry}")` : '';
+      throw new UsageError(`--env '${entry}' must be NAME=VALUE${hint}`);
     }
     if (eq === 0) throw new UsageError(`--env '${entry}' has an empty NAME; write NAME=VALUE`);
     env[entry.slice(0, eq)] = entry.slice(eq + 1);

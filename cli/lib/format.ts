@@ -31,6 +31,11 @@ export function stateName(state: number): string {
   return STATE_NAMES[state] ?? `state ${state}`;
 }
 
+/** Milliseconds as JSON shows them: to the microsecond, not float noise (9990.541989999998 -> 9990.542). */
+export function jsonMs(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}
+
 export function processJson(info: ProcessInfo): ProcessJson {
   const exited = stateName(info.state) === 'exited';
   const createdAtMs = Number(info.createdAtMs);
@@ -43,7 +48,7 @@ export function processJson(info: ProcessInfo): ProcessJson {
     createdAt: new Date(createdAtMs).toISOString(),
     state: stateName(info.state),
     fuelUsed: Number(info.fuelUsed),
-    cpuMs: info.cpuMs,
+    cpuMs: jsonMs(info.cpuMs),
     memoryBytes: Number(info.memoryBytes),
     reason: exited ? reasonFromWire(info.reason) : null,
     exitCode: exited ? info.exitCode : null,
@@ -112,22 +117,29 @@ function quoteWord(word: string): string {
 
 export interface TableOptions {
   nowMs: number;
-  /** Total line width to fit ARGS into; undefined means no truncation (output is not a terminal). */
+  /** Total line width to fit every line into; undefined means no truncation (output is not a terminal). */
   width?: number;
   /** Show the PID tree: children under their parents, ARGS indented (like `ps --forest`). */
   tree?: boolean;
 }
 
 const COLUMNS = ['PID', 'PPID', 'STATE', 'CID', 'ARGS', 'CREATED', 'CPU', 'MEM'] as const;
-const ARGS = COLUMNS.indexOf('ARGS');
 const RIGHT_ALIGNED = new Set(['PID', 'PPID', 'CPU', 'MEM']); // numbers read best aligned on the right
 const GAP = '  ';
-/** ARGS never shrinks below this, even on a very narrow terminal. */
-const MIN_ARGS_WIDTH = 12;
+/**
+ * The columns cut with `…` when a line is wider than the terminal (their text can be any length:
+ * argv, and an exit reason such as a trap message), and the width each keeps even when that is not
+ * enough (`exited: killed` stays whole).
+ */
+const CUT_TO: ReadonlyMap<number, number> = new Map([
+  [COLUMNS.indexOf('ARGS'), 12],
+  [COLUMNS.indexOf('STATE'), 'exited: killed'.length],
+]);
 
 /**
- * The `ww ps` table (columns in cli/README.md's order). When a width is given, ARGS alone is cut to make each
- * line fit; with `tree`, rows are in depth-first order and ARGS carries `ps --forest`'s `\_ ` indent.
+ * The `ww ps` table (columns in cli/README.md's order). When a width is given, the widest of ARGS and
+ * STATE is cut first, then both, until each line fits; with `tree`, rows are in depth-first order and
+ * ARGS carries `ps --forest`'s `\_ ` indent.
  */
 export function processTable(processes: readonly ProcessInfo[], options: TableOptions): string {
   const ordered = options.tree ? treeOrder(processes) : [...processes].sort((a, b) => a.pid - b.pid).map((info) => ({ info, depth: 0 }));
@@ -142,19 +154,34 @@ export function processTable(processes: readonly ProcessInfo[], options: TableOp
     humanSize(Number(info.memoryBytes)),
   ]);
   const widths = COLUMNS.map((title, i) => Math.max(title.length, ...rows.map((row) => row[i].length)));
-  if (options.width !== undefined) {
-    const others = widths.reduce((sum, w, i) => (i === ARGS ? sum : sum + w), 0) + GAP.length * (COLUMNS.length - 1);
-    widths[ARGS] = Math.min(widths[ARGS], Math.max(MIN_ARGS_WIDTH, options.width - others));
-  }
+  if (options.width !== undefined) fitColumns(widths, options.width);
   const render = (cells: readonly string[]): string =>
     cells
       .map((cell, i) => {
-        const text = i === ARGS ? truncate(cell, widths[i]) : cell;
+        const text = CUT_TO.has(i) ? truncate(cell, widths[i]) : cell;
         return RIGHT_ALIGNED.has(COLUMNS[i]) ? text.padStart(widths[i]) : text.padEnd(widths[i]);
       })
       .join(GAP)
       .trimEnd();
   return [render(COLUMNS), ...rows.map(render)].join('\n') + '\n';
+}
+
+/** Narrows the cuttable columns in `widths` until a line is at most `lineWidth` (or they are at their minimum). */
+function fitColumns(widths: number[], lineWidth: number): void {
+  let excess = widths.reduce((sum, w) => sum + w, 0) + GAP.length * (widths.length - 1) - lineWidth;
+  while (excess > 0) {
+    // The widest cuttable column still above its minimum gives way first, down to the next widest.
+    const candidates = [...CUT_TO]
+      .map(([column, least]) => ({ column, least: Math.max(least, COLUMNS[column].length) }))
+      .filter(({ column, least }) => widths[column] > least)
+      .sort((a, b) => widths[b.column] - widths[a.column]);
+    if (candidates.length === 0) return; // as narrow as it goes: the line stays too long
+    const [widest, next] = candidates;
+    const target = Math.max(widest.least, next ? widths[next.column] : 0, widths[widest.column] - excess);
+    const cut = Math.max(1, widths[widest.column] - target); // equal widths: one at a time, in turn
+    widths[widest.column] -= cut;
+    excess -= cut;
+  }
 }
 
 /** Cuts text to `width` characters, marking the cut with `…`. */
@@ -218,9 +245,16 @@ export function infoText(info: ProcessInfo, nowMs: number): string {
   return rows.map(([name, value]) => `${`${name}:`.padEnd(width)} ${value}`).join('\n') + '\n';
 }
 
-/** The terminal width `ww ps` fits lines into: $COLUMNS, else the terminal's, else none (piped). */
-export function outputWidth(stream: NodeJS.WriteStream = process.stdout): number | undefined {
-  const fromEnv = Number(process.env.COLUMNS);
+/** Lines of a terminal that does not say how wide it is. */
+const DEFAULT_TERMINAL_WIDTH = 80;
+
+/**
+ * The width `ww ps` fits its lines into: $COLUMNS, else the terminal's (80 when it reports none),
+ * else none: piped into a file or another command, nothing is cut (as ps does).
+ */
+export function outputWidth(stream: Pick<NodeJS.WriteStream, 'isTTY' | 'columns'> = process.stdout, env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const fromEnv = Number(env.COLUMNS);
   if (Number.isInteger(fromEnv) && fromEnv > 0) return fromEnv;
-  return stream.isTTY && stream.columns > 0 ? stream.columns : undefined;
+  if (!stream.isTTY) return undefined;
+  return stream.columns > 0 ? stream.columns : DEFAULT_TERMINAL_WIDTH;
 }

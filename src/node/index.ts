@@ -93,6 +93,8 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<WwNode> {
     unixListener = await listenUnix(socketPath, accept);
   } catch (e) {
     await executor.close();
+    // Another node started at the same time and bound the path after claimSocketPath found it free.
+    if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE' && (await nodeAnswers(socketPath))) throw alreadyListening(socketPath);
     throw new Error(`cannot listen on ${socketPath}: ${(e as Error).message}`, { cause: e });
   } finally {
     process.umask(umask);
@@ -140,18 +142,23 @@ async function claimSocketPath(path: string): Promise<void> {
     return; // nothing there
   }
   if (!isSocket) throw new Error(`${path} exists and is not a socket: remove it or choose another socket path`);
-  let answered = false;
-  try {
-    const t = await connectUnix(path);
-    answered = true;
-    t.close();
-  } catch {
-    // nobody listens: a stale socket file left by a node that did not stop cleanly
-  }
-  if (answered) {
-    throw new Error(`a ww node is already listening on ${path}: stop it first, or start this one with another socket path`);
-  }
+  if (await nodeAnswers(path)) throw alreadyListening(path);
+  // nobody listens: a stale socket file left by a node that did not stop cleanly
   rmSync(path, { force: true });
+}
+
+/** Whether something accepts connections on the unix socket at `path`. */
+async function nodeAnswers(path: string): Promise<boolean> {
+  try {
+    (await connectUnix(path)).close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function alreadyListening(path: string): Error {
+  return new Error(`a ww node is already listening on ${path}: stop it first, or start this one with another socket path`);
 }
 
 export interface NodeConnection {

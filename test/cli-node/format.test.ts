@@ -1,12 +1,15 @@
 // The node commands' formatting, on hand-made ProcessInfo values: ps table, tree, widths, sizes, JSON.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ProcessInfo } from '../../src/capnp-gen/ww.rpc.js';
-import { humanCpu, humanSize, processJson, processTable, relativeTime, shortCid, treeOrder, truncate } from '../../cli/lib/format.js';
+import type { ExitReason, ProcessInfo } from '../../src/capnp-gen/ww.rpc.js';
+import { reasonToWire, type Reason } from '../../src/executor/rpc.js';
+import { humanCpu, humanSize, infoText, jsonMs, outputWidth, processJson, processTable, relativeTime, shortCid, treeOrder, truncate } from '../../cli/lib/format.js';
 import { endLine, exitStatus } from '../../cli/lib/exit-reason.js';
 import { parsePid } from '../../cli/lib/node-connection.js';
 
 const NOW = Date.UTC(2026, 10, 23, 18, 0, 0);
+/** A reason as the node sends it (every field present, as a read struct has them). */
+const wire = (r: Reason): ExitReason => ({ kind: 0, code: 0, message: '', function: '', limit: 0, pid: 0, ...reasonToWire(r) }) as ExitReason;
 const CID = `sha256:${'ab12'.repeat(16)}`;
 
 function info(pid: number, ppid: number, argv: string[], extra: Partial<ProcessInfo> = {}): ProcessInfo {
@@ -47,13 +50,65 @@ describe('ww ps table', () => {
     assert.match(out.find((line) => /^\s*5\s/.test(line))!, /exited: killed/);
   });
 
-  test('cuts only ARGS, with …, so each line fits the width', () => {
+  test('cuts ARGS, with …, so each line fits the width; nothing is cut without a width', () => {
     const long = [info(1, 0, ['init']), info(2, 1, ['long.wasm', 'x'.repeat(200)])];
     const wide = processTable(long, { nowMs: NOW }).split('\n');
     assert.ok(wide[2].includes('x'.repeat(200)), 'no width: nothing is cut');
     const narrow = processTable(long, { nowMs: NOW, width: 90 }).split('\n').filter(Boolean);
     for (const line of narrow) assert.ok(line.length <= 90, `${line.length} > 90: ${line}`);
+    assert.equal(narrow[2].length, 90, 'ARGS keeps all the room there is');
     assert.match(narrow[2], /long\.wasm x+… +\d+s ago +12ms +128 KiB$/);
+  });
+
+  test('a long exit reason is cut in STATE too, so it does not widen every row past the width', () => {
+    const func = 'deeply_nested_function_'.repeat(4);
+    const reason = `trap: unreachable executed in ${func}`;
+    const table = [info(1, 0, ['init']), info(2, 1, ['a.wasm']), info(3, 1, ['b.wasm'], { state: 2, reason: wire({ kind: 'trap', message: 'unreachable executed', func }), exitCode: 134 })];
+    const wide = processTable(table, { nowMs: NOW }).split('\n');
+    assert.ok(wide[3].includes(reason), 'no width: nothing is cut');
+    const narrow = processTable(table, { nowMs: NOW, width: 80 }).split('\n').filter(Boolean);
+    for (const line of narrow) assert.ok(line.length <= 80, `${line.length} > 80: ${line}`);
+    assert.match(narrow[3], /^\s*3\s+1\s+exited: trap: \S[^…]*…\s+ab12ab12ab12\s+b\.wasm\s+5s ago\s+12ms\s+128 KiB$/);
+    assert.match(narrow[2], /^\s*2\s+1\s+running\s+ab12ab12ab12\s+a\.wasm\s/, 'ARGS, short, is left whole');
+  });
+
+  test('with a long ARGS and a long reason, the wider is cut first, then both; short states stay whole', () => {
+    const reason = `trap: ${'r'.repeat(60)}`;
+    const table = [
+      info(2, 1, ['a.wasm', 'y'.repeat(100)]),
+      info(3, 1, ['b.wasm'], { state: 2, reason: wire({ kind: 'trap', message: 'r'.repeat(60) }), exitCode: 134 }),
+      info(4, 1, ['c.wasm'], { state: 2, reason: wire({ kind: 'killed' }), exitCode: 137 }),
+    ];
+    const columnWidths = (lines: string[]): { state: number; args: number } => {
+      const header = lines[0];
+      return { state: header.indexOf('CID') - header.indexOf('STATE') - 2, args: header.indexOf('CREATED') - header.indexOf('ARGS') - 2 };
+    };
+    const at200 = processTable(table, { nowMs: NOW, width: 200 }).split('\n').filter(Boolean);
+    for (const line of at200) assert.ok(line.length <= 200, `${line.length} > 200: ${line}`);
+    assert.ok(at200[2].includes(reason), `only ARGS (the wider) is cut at 200: ${at200[2]}`);
+    assert.match(at200[1], /y…/);
+    const at110 = processTable(table, { nowMs: NOW, width: 110 }).split('\n').filter(Boolean);
+    for (const line of at110) assert.ok(line.length <= 110, `${line.length} > 110: ${line}`);
+    assert.equal(at110[1].length, 110);
+    assert.match(at110[1], /y…/);
+    assert.match(at110[2], /exited: trap: r+…/);
+    assert.match(at110[3], /exited: killed /);
+    const { state, args } = columnWidths(at110);
+    assert.ok(Math.abs(state - args) <= 1, `both cut to about the same width: STATE ${state}, ARGS ${args}`);
+  });
+
+  test('a width narrower than the minimum columns leaves the lines as narrow as they go', () => {
+    const table = [info(2, 1, ['a.wasm', 'z'.repeat(100)], { state: 2, reason: wire({ kind: 'trap', message: 'q'.repeat(50) }), exitCode: 134 })];
+    const rows = processTable(table, { nowMs: NOW, width: 10 }).split('\n').filter(Boolean);
+    assert.match(rows[1], /exited: trap:…\s+ab12ab12ab12\s+a\.wasm zzzz…\s/);
+  });
+
+  test('the width: $COLUMNS, else the terminal\'s (80 when it reports none), else none when piped', () => {
+    assert.equal(outputWidth({ isTTY: true, columns: 132 }, {}), 132);
+    assert.equal(outputWidth({ isTTY: true, columns: 0 }, {}), 80);
+    assert.equal(outputWidth({ isTTY: false, columns: 0 }, {}), undefined);
+    assert.equal(outputWidth({ isTTY: false, columns: 0 }, { COLUMNS: '100' }), 100);
+    assert.equal(outputWidth({ isTTY: true, columns: 132 }, { COLUMNS: 'wide' }), 132);
   });
 
   test('--tree lists children under parents, depth first, with ps --forest indentation', () => {
@@ -103,6 +158,16 @@ describe('units and fields', () => {
     assert.equal(ended.state, 'exited');
     assert.deepEqual(ended.reason, { kind: 'killed' });
     assert.equal(ended.exitCode, 137);
+  });
+
+  test('JSON milliseconds are rounded to the microsecond, not float noise', () => {
+    assert.equal(jsonMs(9990.541989999998), 9990.542);
+    assert.equal(jsonMs(0.0004), 0);
+    assert.equal(jsonMs(12), 12);
+    const json = processJson(info(2, 1, ['a.wasm'], { cpuMs: 9990.541989999998 }));
+    assert.equal(json.cpuMs, 9990.542);
+    assert.match(JSON.stringify(json), /"cpuMs":9990\.542,/);
+    assert.match(infoText(info(2, 1, ['a.wasm'], { cpuMs: 9990.541989999998 }), NOW), /^CPU: +9\.99s \(9990\.542 ms\)$/m);
   });
 
   test('PIDs: positive whole numbers only, else a usage error (exit 2)', () => {

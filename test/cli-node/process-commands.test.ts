@@ -26,9 +26,11 @@ let node: NodeUnderTest;
 let rpc: RpcSession;
 const fixtures = tempDir('fixtures');
 let exit7 = '';
+let trapLongName = '';
 
 before(async () => {
   exit7 = await assembleFixture('exit7', fixtures.path);
+  trapLongName = await assembleFixture('trap-long-name', fixtures.path);
   node = await startNodeProcess();
   rpc = await rpcSession(node.socketPath);
 });
@@ -88,15 +90,34 @@ describe('ww ps', () => {
     }
   });
 
-  test('ARGS is cut to fit the terminal width ($COLUMNS)', async () => {
+  test('ARGS and a long exit reason (a guest-named function) are cut to fit the terminal width ($COLUMNS); --json keeps both whole', async () => {
     const long = await rpc.spawn(cpuLoop, ['wide.wasm', FOREVER, 'y'.repeat(300)]);
+    const trapped = await rpc.spawn(trapLongName, ['trap-long-name.wasm']);
     try {
+      await trapped.process.wait();
       const r = await runWw(['ps', '--socket', node.socketPath], { env: { COLUMNS: '100' } });
       assert.equal(r.status, 0, r.stderr);
       for (const line of lines(r.stdout)) assert.ok(line.length <= 100, `longer than 100: ${line}`);
-      assert.match(lines(r.stdout).find((line) => line.includes('wide.wasm'))!, /y…/);
+      assert.match(lines(r.stdout).find((line) => line.includes('wide.wasm'))!, /\swide\.wasm \S*…\s/);
+      assert.match(lines(r.stdout).find((line) => line.includes('trap-long-name.wasm'))!, new RegExp(`^\\s*${trapped.pid}\\s+1\\s+exited: trap: \\S.*…\\s+[0-9a-f]{12}\\s+trap-long-name\\.wasm\\s`));
+      const json = psJson(await ww('ps', '--json'));
+      const trapReason = json.find((p) => p.pid === trapped.pid)!.reason!;
+      assert.equal(trapReason.kind, 'trap');
+      assert.match(trapReason.kind === 'trap' ? (trapReason.func ?? '') : '', /^a_function_name_chosen_by_the_guest_to_be_much_longer_than_any_terminal_line_is_wide_so_that_ps_must_cut_it$/);
+      assert.equal(json.find((p) => p.pid === long.pid)!.argv[2], 'y'.repeat(300));
     } finally {
       await long.process.kill();
+    }
+  });
+
+  test('--json and info --json give milliseconds to at most 3 decimals', async () => {
+    const { pid, process } = await rpc.spawn(cpuLoop, ['ms.wasm', '3000000']);
+    await process.wait();
+    for (const r of [await ww('ps', '--json'), await ww('info', String(pid), '--json')]) {
+      assert.equal(r.status, 0, r.stderr);
+      const cpuMs = [...r.stdout.matchAll(/"cpuMs": ([^,\n]+)/g)].map((m) => m[1]);
+      assert.ok(cpuMs.length > 0, r.stdout);
+      for (const text of cpuMs) assert.match(text, /^\d+(\.\d{1,3})?$/);
     }
   });
 });

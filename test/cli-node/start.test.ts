@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { FOREVER, cpuLoop, hello, lines, oneErrorLine, rpcSession, runWw, startNodeProcess, tempDir } from './helpers.js';
 import { repoRoot, wwBin } from '../cli/helpers.js';
+import { connectNode, startNode } from '../../src/node/index.js';
 
 describe('ww start', () => {
   test('prints a ready line naming the socket, which is owner-only; a second node on that socket is refused', async () => {
@@ -25,6 +26,53 @@ describe('ww start', () => {
       assert.equal((await runWw(['ps', '--socket', node.socketPath])).status, 0);
     } finally {
       await node.dispose();
+    }
+  });
+
+  test('two nodes started on one socket at the same instant: the loser says a node is already listening', async () => {
+    // In one process the race is certain: both find the path free before either listens.
+    const dir = tempDir('race');
+    const socketPath = join(dir.path, 'node.sock');
+    const results = await Promise.allSettled([startNode({ socketPath, poolSize: 1 }), startNode({ socketPath, poolSize: 1 })]);
+    const won = results.filter((r) => r.status === 'fulfilled').map((r) => r.value);
+    try {
+      const lost = results.filter((r) => r.status === 'rejected');
+      assert.equal(won.length, 1);
+      assert.equal(lost.length, 1);
+      assert.equal((lost[0].reason as Error).message, `a ww node is already listening on ${socketPath}: stop it first, or start this one with another socket path`);
+      const session = await connectNode(socketPath); // the winner still answers on its socket
+      session.close();
+    } finally {
+      for (const node of won) await node.close();
+      dir.cleanup();
+    }
+  });
+
+  test('two `ww start` on one socket at once: one serves, the other exits 1 with the friendly line', async () => {
+    const dir = tempDir('race-cli');
+    const socketPath = join(dir.path, 'node.sock');
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    delete env.WW_DEBUG;
+    const starts = [0, 1].map(() => {
+      const child = spawn(process.execPath, [wwBin, 'start', '--socket', socketPath], { cwd: repoRoot, env, stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      return { child, stderr: () => stderr, exited };
+    });
+    try {
+      const loser = await Promise.race(starts.map((s) => s.exited.then(() => s)));
+      assert.equal(await loser.exited, 1, loser.stderr());
+      assert.equal(oneErrorLine(loser.stderr()), `ww: a ww node is already listening on ${socketPath}: stop it first, or start this one with another socket path`);
+      const winner = starts.find((s) => s !== loser)!;
+      const ps = await runWw(['ps', '--socket', socketPath]);
+      assert.equal(ps.status, 0, ps.stderr);
+      assert.match(winner.stderr(), /^ww: node listening on /m);
+      winner.child.kill('SIGTERM');
+      assert.equal(await winner.exited, 0, winner.stderr());
+    } finally {
+      for (const s of starts) s.child.kill('SIGKILL');
+      dir.cleanup();
     }
   });
 

@@ -1,9 +1,10 @@
 // `ww run` end to end: the real CLI in a subprocess, against the committed examples and WAT fixtures.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { assembleFixture, examplePath, lines, oneErrorLine, repoRoot, runWw, tempDir } from './helpers.js';
+import { assembleFixture, examplePath, lines, oneErrorLine, repoRoot, runWw, tempDir, wwBin } from './helpers.js';
 
 const hello = examplePath('hello.wasm');
 const helloAs = examplePath('hello-as', 'hello.wasm');
@@ -273,7 +274,10 @@ describe('ww run: bad input is a clear one-line error, never a stack trace', () 
   test('--max-memory below what the module needs at start exits 2 and says so', async () => {
     const r = await runWw(['run', '--max-memory', '64k', hello]); // hello declares 2 pages (128 KiB)
     assert.equal(r.status, 2);
-    assert.match(oneErrorLine(r.stderr), /^ww: module '.*hello\.wasm' cannot run with these limits: .*memory/);
+    assert.match(oneErrorLine(r.stderr), /^ww: module '.*hello\.wasm' cannot run with these limits: .*memory at start \(2 pages\)/);
+    const one = await runWw(['run', '--max-memory', '1k', fixtures.exit7]); // exit7 declares 1 page
+    assert.equal(one.status, 2);
+    assert.match(oneErrorLine(one.stderr), /needs 65536 bytes of memory at start \(1 page\), more than the limit of 1024 bytes$/);
   });
 
   test('a missing module file exits 2 naming the path', async () => {
@@ -298,7 +302,20 @@ describe('ww run: bad input is a clear one-line error, never a stack trace', () 
     ['bad fuel', ['run', '--fuel', '1e6', hello], /^ww: --fuel '1e6' must be a positive whole number/],
     ['negative fuel', ['run', '--fuel', '-5', hello], /^ww: --fuel '-5' must be a positive whole number/],
     ['repeated single-value option', ['run', '--fuel', '1', '--fuel', '2', hello], /--fuel can only be specified once/],
-    ['unknown command', ['frobnicate'], /^ww: command frobnicate not found; see 'ww --help'/],
+    ['unknown command', ['frobnicate'], /^ww: unknown command 'frobnicate' \('ww help' lists the commands\)$/],
+    ['mistyped command', ['rn', 'x.wasm'], /^ww: unknown command 'rn': did you mean 'ww run'\? \('ww help' lists the commands\)$/],
+    ['help for a mistyped command', ['help', 'stat'], /^ww: unknown command 'stat': did you mean 'ww start'\?/],
+    ['a word after a command that takes none', ['ps', 'x'], /^ww: unexpected argument: x; see 'ww ps --help'$/],
+    ['an unknown option instead of a command', ['--frobnicate'], /^ww: unknown option --frobnicate; see 'ww --help'$/],
+    // A value flag given no value takes MODULE as its value: the flag's value is what is reported.
+    ['--timeout took MODULE', ['run', '--timeout', hello], /^ww: --timeout '.*hello\.wasm' is not a duration/],
+    ['--max-memory took MODULE', ['run', '--max-memory', hello], /^ww: --max-memory '.*hello\.wasm' is not a size/],
+    ['--fuel took MODULE', ['run', '--fuel', hello], /^ww: --fuel '.*hello\.wasm' must be a positive whole number/],
+    ['--env took MODULE', ['run', '--env', hello], /^ww: --env '.*hello\.wasm' must be NAME=VALUE$/],
+    ['--dir took MODULE', ['run', '--dir', hello], /^ww: --dir '.*hello\.wasm' is not a directory$/],
+    ['--listen took MODULE', ['run', '--listen', hello], /^ww: --listen: .*'.*hello\.wasm' must be HOST:PORT/],
+    ['--socket took MODULE', ['run', '--socket', hello], /^ww: missing MODULE \('.*hello\.wasm' was read as the value of --socket\); see 'ww run --help'$/],
+    ['a valid value and no MODULE', ['run', '--timeout', '2s'], /^ww: missing MODULE; see 'ww run --help'$/],
   ];
   for (const [name, args, message] of usageErrors) {
     test(`usage error exits 2 with one line: ${name}`, async () => {
@@ -316,6 +333,11 @@ describe('ww help and version', () => {
     assert.equal(r.status, 0);
     const help = r.stdout;
     assert.match(help, /USAGE\n\s+\$ ww run \[--dir HOST\[::GUEST\]\]\.\.\. \[--env NAME=VALUE\]\.\.\./);
+    // The USAGE block (wrapped over lines) names every flag, the node ones included.
+    const usage = /USAGE\n([\s\S]*?)\n\n/.exec(help)![1].replace(/\s+/g, ' ');
+    for (const flag of ['--dir', '--env', '--listen', '--max-memory', '--timeout', '--fuel', '--node', '--detach', '--socket PATH']) {
+      assert.ok(usage.includes(flag), `USAGE lacks ${flag}: ${usage}`);
+    }
     for (const flag of ['--dir=HOST[::GUEST]', '--env=NAME=VALUE', '--max-memory=SIZE', '--timeout=DURATION', '--fuel=N']) {
       assert.ok(help.includes(flag), `help lacks ${flag}`);
     }
@@ -339,10 +361,48 @@ describe('ww help and version', () => {
     assert.deepEqual(printedArgv(r.stdout), ['hello.wasm', 'linked']);
   });
 
-  test('ww --version prints the package version', async () => {
+  test('ww --version, ww -v and ww version print the package version', async () => {
     const { version } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
-    const r = await runWw(['--version']);
-    assert.equal(r.status, 0);
-    assert.match(r.stdout, new RegExp(`^ww/${version.replace(/\./g, '\\.')} `));
+    for (const args of [['--version'], ['-v'], ['version']]) {
+      const r = await runWw(args);
+      assert.equal(r.status, 0, `${args}: ${r.stderr}`);
+      assert.equal(r.stderr, '');
+      assert.match(r.stdout, new RegExp(`^ww/${version.replace(/\./g, '\\.')} \\S+ node-v\\d+`), args.join(' '));
+    }
+  });
+
+  test('ww help, ww -h and ww --help print the same command list; ww help run, ww run -h and ww run --help the same run help', async () => {
+    const root = await Promise.all([['help'], ['-h'], ['--help'], []].map((args) => runWw(args)));
+    for (const r of root) {
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdout, root[2].stdout);
+    }
+    assert.match(root[0].stdout, /COMMANDS\n(?:.*\n)*?\s+help\s+Show help/);
+    assert.match(root[0].stdout, /COMMANDS\n(?:.*\n)*?\s+version\s+Show the ww version/);
+    const run = await Promise.all([['help', 'run'], ['run', '-h'], ['run', '--help']].map((args) => runWw(args)));
+    for (const r of run) {
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdout, run[2].stdout);
+    }
+    assert.match(run[0].stdout, /^Run a WebAssembly/);
+    const ps = await runWw(['help', 'ps']);
+    assert.equal(ps.status, 0, ps.stderr);
+    assert.equal(ps.stdout, (await runWw(['ps', '-h'])).stdout);
+  });
+
+  test('a reader that goes away (ww --help | head -0) ends ww with 141, as SIGPIPE would, not a hang', async () => {
+    const child = spawn(process.execPath, [wwBin, '--help'], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.destroy(); // closed long before ww, still loading, writes its help
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    const status = await new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    assert.equal(status, 141, stderr);
+    assert.equal(stderr, '');
+  });
+
+  test('-h after MODULE is the guest\'s, not a help request', async () => {
+    const r = await runWw(['run', hello, '-h']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(printedArgv(r.stdout), ['hello.wasm', '-h']);
   });
 });
