@@ -11,7 +11,7 @@ import {
   type Counter$Server,
   type Store$Server,
 } from '../../src/capnp-gen/interop.rpc.js';
-import { CounterImpl, StoreImpl } from '../../src/rpc/interop/store.js';
+import { CounterImpl, StoreImpl } from '../../tools/interop/store.js';
 import { connectPair, eventually } from './helpers.js';
 
 test('calls pipelined two levels deep before any result returns', async () => {
@@ -210,7 +210,7 @@ test('more outstanding calls than the limit fail with overloaded instead of queu
 });
 
 test('after every interop check, both sides hold nothing but the bootstrap capability (no leaks)', async () => {
-  const { runChecks } = await import('../../src/rpc/interop/checks.js');
+  const { runChecks } = await import('../../tools/interop/checks.js');
   const pair = await connectPair(() => serve(Store, new StoreImpl()));
   const store = pair.client.bootstrap(Store);
   const lines: string[] = [];

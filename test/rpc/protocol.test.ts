@@ -11,7 +11,7 @@ import { memoryPair } from '../../src/rpc/transport/memory.js';
 import type { Transport } from '../../src/rpc/transport/types.js';
 import { type StructBuilder, type StructRef, WireBuilder, WireReader } from '../../src/rpc/wire.js';
 import { Counter, Store } from '../../src/capnp-gen/interop.rpc.js';
-import { CounterImpl, StoreImpl } from '../../src/rpc/interop/store.js';
+import { CounterImpl, StoreImpl } from '../../tools/interop/store.js';
 import { eventually } from './helpers.js';
 
 const TAG = { unimplemented: 0, abort: 1, call: 2, return: 3, finish: 4, resolve: 5, release: 6, bootstrap: 8, provide: 10, disembargo: 13 };
