@@ -93,7 +93,7 @@ function readField(r: WireReader, st: StructRef, f: FieldDesc, caps: CapIO, dept
     case 'void':
       return undefined;
     case 'bool':
-      return r.bit(st, o);
+      return r.bool(st, o);
     case 'int8':
       return r.i8(st, o);
     case 'uint8':
@@ -128,7 +128,7 @@ function readFieldWithDefault(r: WireReader, st: StructRef, f: FieldDesc, caps: 
   const def = f.def!;
   switch (f.type.k) {
     case 'bool':
-      return r.bit(st, o) !== def;
+      return r.bool(st, o, def as boolean);
     case 'int8':
       return ((r.u8(st, o) ^ (def as number)) << 24) >> 24;
     case 'uint8':
@@ -343,12 +343,8 @@ function writeField(b: WireBuilder, st: StructBuilder, f: FieldDesc, v: unknown,
   switch (f.type.k) {
     case 'void':
       return;
-    case 'bool': {
-      const byte = at + (o >>> 3);
-      const mask = 1 << (o & 7);
-      dv.setUint8(byte, v ? dv.getUint8(byte) | mask : dv.getUint8(byte) & ~mask);
-      return;
-    }
+    case 'bool':
+      return b.setBool(st, o, Boolean(v));
     case 'int8':
       return dv.setInt8(at + o, Number(v));
     case 'uint8':

@@ -37,6 +37,11 @@ export interface ListRef {
   readonly step: number;
 }
 
+/** True for a list of structs (element size code 7, "composite"). */
+export function isStructList(l: ListRef): boolean {
+  return l.size === 7;
+}
+
 const EMPTY_STRUCT: StructRef = { s: 0, d: 0, dl: 0, p: 0, pc: 0 };
 const textDecoder = new TextDecoder('utf-8', { fatal: false });
 const textEncoder = new TextEncoder();
@@ -240,9 +245,10 @@ export class WireReader {
   f64(st: StructRef, byteOff: number): number {
     return byteOff + 8 <= st.dl ? this.views[st.s].getFloat64(st.d + byteOff, true) : 0;
   }
-  bit(st: StructRef, bitOff: number): boolean {
+  /** A Bool field: its bit XOR the schema's default (`def`). */
+  bool(st: StructRef, bitOff: number, def = false): boolean {
     const b = bitOff >>> 3;
-    return b < st.dl ? (this.views[st.s].getUint8(st.d + b) & (1 << (bitOff & 7))) !== 0 : false;
+    return (b < st.dl ? (this.views[st.s].getUint8(st.d + b) & (1 << (bitOff & 7))) !== 0 : false) !== def;
   }
 }
 
@@ -250,6 +256,17 @@ export class WireReader {
 export interface StructBuilder {
   readonly d: number;
   readonly p: number;
+}
+
+/** The byte offset of pointer `index` of a struct being built (where initStruct, setText, ... write). */
+export function pointerOf(st: StructBuilder, index: number): number {
+  return st.p + index * 8;
+}
+
+/** Element `i` of a composite list whose element 0 is at `first` (see initCompositeList). */
+export function elementOf(first: number, i: number, dataWords: number, ptrs: number): StructBuilder {
+  const d = first + i * (dataWords + ptrs) * 8;
+  return { d, p: d + dataWords * 8 };
 }
 
 /** Builds a single-segment message, growing its buffer as needed. */
@@ -308,6 +325,23 @@ export class WireBuilder {
     this.dv.setUint32(tag, (count << 2) | 0, true);
     this.dv.setUint32(tag + 4, dataWords | (ptrs << 16), true);
     return tag + 8;
+  }
+
+  // Data fields of a struct being built, at byte offsets (bits for setBool) in its data section.
+  setU16(st: StructBuilder, byteOff: number, v: number): void {
+    this.dv.setUint16(st.d + byteOff, v, true);
+  }
+  setU32(st: StructBuilder, byteOff: number, v: number): void {
+    this.dv.setUint32(st.d + byteOff, v, true);
+  }
+  setU64(st: StructBuilder, byteOff: number, v: bigint): void {
+    this.dv.setBigUint64(st.d + byteOff, v, true);
+  }
+  /** A Bool field, stored XOR the schema's default (`def`). */
+  setBool(st: StructBuilder, bitOff: number, v: boolean, def = false): void {
+    const at = st.d + (bitOff >>> 3);
+    const mask = 1 << (bitOff & 7);
+    this.dv.setUint8(at, v !== def ? this.dv.getUint8(at) | mask : this.dv.getUint8(at) & ~mask);
   }
 
   setText(ptr: number, text: string): void {
