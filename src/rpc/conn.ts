@@ -2,7 +2,7 @@
 // embargoes, and one handler per message type (handleCall, handleReturn, ...).
 import { type CapIO, type MethodDesc, type StructDesc, readStruct, writeStructAt } from './codec.js';
 import { type StructBuilder, type StructRef, WireBuilder, WireReader, copyStruct, elementOf, isStructList, pointerOf } from './wire.js';
-import { type Client, type ClientOf, type Interface, lookupMethod, makeClient } from './client.js';
+import { type Client, type ClientOf, type Interface, lookupMethod, makeClient, ownCaps } from './client.js';
 import { EmbargoTable } from './embargo.js';
 import {
   DisconnectedError,
@@ -15,17 +15,15 @@ import {
 } from './errors.js';
 import {
   BrokenHook,
-  Hook,
+  type Hook,
   type HookHost,
   type Payload,
   PendingResult,
   PromiseHook,
   capAtPath,
-  capRuntime,
-  replaceCapAtPath,
   hookOf,
-  ownCaps,
   releaseCaps,
+  replaceCapAtPath,
   shorten,
 } from './hooks.js';
 import {
@@ -628,7 +626,7 @@ export class Connection implements HookHost {
     if (releaseResultCaps) for (const id of answer.resultExports) this.tryReleaseExport(id);
     if (answer.bootstrap) answer.bootstrap.release();
     const r = answer.result;
-    if (r && r.state === 1) releaseCaps(r.value, r.desc);
+    if (r && r.state === 'fulfilled') releaseCaps(r.value, r.desc);
   }
 
   handleReturn(r: WireReader, ret: StructRef): void {
@@ -679,11 +677,11 @@ export class Connection implements HookHost {
       case Return_Which.takeFromOtherQuestion: {
         const otherId = r.u32(ret, Return.takeFromOtherQuestion);
         const other = this.answers.get(otherId);
-        if (!other || !other.keepResults || !other.returned || !other.result || other.result.state === 0) {
+        if (!other || !other.keepResults || !other.returned || !other.result || other.result.state === 'pending') {
           throw new ProtocolError(`takeFromOtherQuestion names question ${otherId}, which holds no results`);
         }
         const res = other.result;
-        if (res.state === 2) {
+        if (res.state === 'rejected') {
           this.sendFinish(q, false);
           this.questions.delete(q.id);
           this.failQuestion(q, res.error!);
@@ -708,16 +706,16 @@ export class Connection implements HookHost {
     q.result.onCancel = null;
     const bootCap = q.bootstrap ? (value.cap as Hook) : null;
     if (pipelines) {
-      for (const [key, ph] of pipelines) {
+      for (const ph of pipelines.values()) {
         if (ph.refs <= 0) continue;
-        const path = key === '' ? [] : key.split('.').map(Number);
-        if (bootCap) ph.resolveTo(path.length === 0 ? bootCap.addRef() : new BrokenHook(new FailedError('bootstrap capability has no fields')));
+        const path = ph.path;
+        if (bootCap) ph.resolve(path.length === 0 ? bootCap.addRef() : bootstrapHasNoFields());
         else {
-          ph.resolveTo(capAtPath(value, q.desc, path));
+          ph.resolve(capAtPath(value, q.desc, path));
           // Under an embargo, the results' own reference must wait behind it too (E-order).
           const gate = ph.embargoGate;
           if (gate) replaceCapAtPath(value, q.desc, path, (old) => {
-            capRuntime.release(old);
+            (old as Client).release();
             return makeClient(gate.addRef(), (old as Client).iface);
           });
         }
@@ -738,7 +736,7 @@ export class Connection implements HookHost {
     q.pipelines = null;
     q.result.remotePipeline = null;
     q.result.onCancel = null;
-    if (pipelines) for (const ph of pipelines.values()) if (ph.refs > 0) ph.resolveTo(new BrokenHook(err));
+    if (pipelines) for (const ph of pipelines.values()) if (ph.refs > 0) ph.resolve(new BrokenHook(err));
     q.result.reject(err);
   }
 
@@ -752,13 +750,13 @@ export class Connection implements HookHost {
       const cap = r.structField(res, Resolve.cap) ?? EMPTY;
       replacement = this.readDescriptor(r, cap) ?? new BrokenHook(new FailedError('promise resolved to a null capability'));
     }
-    if (!(hook instanceof ImportPromiseHook)) {
+    if (!hook || !hook.isPromise) {
       // Released already (or never a promise): we do not need what it resolved to.
       replacement.release();
-      if (hook && !(hook instanceof ImportPromiseHook)) throw new ProtocolError(`Resolve for import ${promiseId}, which is not a promise`);
+      if (hook) throw new ProtocolError(`Resolve for import ${promiseId}, which is not a promise`);
       return;
     }
-    hook.resolveTo(replacement);
+    hook.resolve(replacement);
   }
 
   handleRelease(id: number, count: number): void {
@@ -815,10 +813,12 @@ export class Connection implements HookHost {
     const questionId = r.u32(pa, PromisedAnswer.questionId);
     const answer = this.answers.get(questionId);
     if (!answer) throw new ProtocolError(`message targets answer ${questionId}, which is not outstanding`);
-    const path = this.readTransform(r, pa);
-    if (answer.bootstrap) {
-      return path.length === 0 ? answer.bootstrap.addRef() : new BrokenHook(new FailedError('bootstrap capability has no fields'));
-    }
+    return this.answerCap(answer, this.readTransform(r, pa));
+  }
+
+  /** A new reference to the capability at `path` in an answer's (future) results. */
+  private answerCap(answer: Answer, path: readonly number[]): Hook {
+    if (answer.bootstrap) return path.length === 0 ? answer.bootstrap.addRef() : bootstrapHasNoFields();
     if (!answer.result) return new BrokenHook(new FailedError('the call this targets failed before it started'));
     return answer.result.pipeline(path);
   }
@@ -917,10 +917,7 @@ export class Connection implements HookHost {
         const questionId = r.u32(pa, PromisedAnswer.questionId);
         const answer = this.answers.get(questionId);
         if (!answer) return new BrokenHook(new FailedError(`receiverAnswer names question ${questionId}, which is not outstanding`));
-        const path = this.readTransform(r, pa);
-        if (answer.bootstrap) return path.length === 0 ? answer.bootstrap.addRef() : new BrokenHook(new FailedError('bad path'));
-        if (!answer.result) return new BrokenHook(new FailedError('that call failed'));
-        return answer.result.pipeline(path);
+        return this.answerCap(answer, this.readTransform(r, pa));
       }
       case CapDescriptor_Which.thirdPartyHosted: {
         // Level 3; in two-party use the vine, which the sender hosts.
@@ -935,7 +932,7 @@ export class Connection implements HookHost {
   private importCap(id: number, promise: boolean): Hook {
     const existing = this.imports.received(id);
     if (existing) return existing.addRef();
-    const h = promise ? new ImportPromiseHook(this, id) : new ImportHook(this, id);
+    const h = new ImportHook(this, id, promise);
     this.imports.set(id, h);
     return h;
   }
@@ -966,7 +963,7 @@ export class Connection implements HookHost {
     for (const a of this.answers.values()) {
       if (a.bootstrap) a.bootstrap.release();
       const r = a.result;
-      if (r && r.state === 1 && a.returned) releaseCaps(r.value, r.desc);
+      if (r && r.state === 'fulfilled' && a.returned) releaseCaps(r.value, r.desc);
       else r?.cancel();
     }
     this.answers.clear();
@@ -981,146 +978,107 @@ class ProtocolError extends Error {}
 // ---------------------------------------------------------------------------------------------
 // Remote hooks
 
-/** A capability the peer hosts (an entry of our import table). */
-export class ImportHook extends Hook {
-  private lost: RpcError | null = null;
+/**
+ * A capability whose calls travel to the peer, at `messageTarget`, until it resolves (if it is a
+ * promise at all): PromiseHook's resolution, with early calls sent instead of queued.
+ */
+abstract class RemoteHook extends PromiseHook {
   constructor(
     readonly conn: Connection,
-    readonly importId: number,
+    readonly messageTarget: Target,
   ) {
     super();
     this.host = conn;
   }
 
-  call(method: MethodDesc, params: Payload): PendingResult {
-    if (this.lost) {
-      releaseCaps(params, method.params);
-      const r = new PendingResult(method.results);
-      r.reject(this.lost);
-      return r;
-    }
-    return this.conn.sendCall({ kind: 'import', id: this.importId }, method, params);
+  protected override callEarly(method: MethodDesc, params: Payload): PendingResult {
+    return this.conn.sendCall(this.messageTarget, method, params);
   }
 
+  /**
+   * When this resolves to something that is not the peer's (a local object, or another connection's)
+   * after calls went through it, new calls must wait until those, still travelling through the peer,
+   * have come back: the target is then a promise that opens when our Disembargo echoes.
+   */
+  protected override adopt(h: Hook): Hook {
+    const s = shorten(h);
+    if (!this.calledEarly || s.host === this.conn || s.brokenWith || !this.conn.isOpen) return h;
+    const gate = new PromiseHook();
+    this.conn.startEmbargo(this.messageTarget, () => gate.resolve(h));
+    return gate;
+  }
+}
+
+/**
+ * A capability the peer hosts (an entry of our import table). One it described as senderPromise
+ * (`isPromise`) resolves when its Resolve arrives; any other import never resolves.
+ */
+export class ImportHook extends RemoteHook {
+  private lost: RpcError | null = null;
+
+  constructor(
+    conn: Connection,
+    readonly importId: number,
+    readonly isPromise: boolean,
+  ) {
+    super(conn, { kind: 'import', id: importId });
+  }
+
+  protected override callEarly(method: MethodDesc, params: Payload): PendingResult {
+    if (!this.lost) return super.callEarly(method, params);
+    releaseCaps(params, method.params);
+    const r = new PendingResult(method.results);
+    r.reject(this.lost);
+    return r;
+  }
+
+  /** The connection ended: calls fail with `err`, and a promise resolves to it. */
   disconnect(err: RpcError): void {
     this.lost = err;
+    if (this.isPromise) this.resolve(new BrokenHook(err));
   }
 
   override get brokenWith(): RpcError | null {
     return this.lost;
   }
 
+  override get unresolved(): boolean {
+    return this.isPromise && super.unresolved;
+  }
+
   protected override destroy(): void {
     this.conn.dropImport(this);
-  }
-}
-
-/** A promise the peer exported (senderPromise): calls go to it until a Resolve replaces it. */
-export class ImportPromiseHook extends ImportHook {
-  private target: Hook | null = null;
-  private calledThrough = false;
-  private callbacks: ((h: Hook) => void)[] | null = null;
-
-  override call(method: MethodDesc, params: Payload): PendingResult {
-    if (this.target) return this.target.call(method, params);
-    this.calledThrough = true;
-    return super.call(method, params);
-  }
-
-  resolveTo(h: Hook): void {
-    if (this.target) return h.release();
-    this.target = embargoIfNeeded(this.conn, this.calledThrough, { kind: 'import', id: this.importId }, h);
-    const cbs = this.callbacks;
-    this.callbacks = null;
-    if (cbs) for (const cb of cbs) cb(this.target);
-  }
-
-  override disconnect(err: RpcError): void {
-    super.disconnect(err);
-    if (!this.target) this.resolveTo(new BrokenHook(err));
-  }
-
-  override get resolution(): Hook | null {
-    return this.target;
-  }
-  override get unresolved(): boolean {
-    return this.target === null;
-  }
-  override whenResolved(cb: (h: Hook) => void): void {
-    if (this.target) cb(this.target);
-    else (this.callbacks ??= []).push(cb);
-  }
-
-  protected override destroy(): void {
     super.destroy();
-    this.target?.release();
   }
 }
 
 /** A capability in the results of a question that has not returned: calls are pipelined to the peer. */
-export class QuestionPipelineHook extends Hook {
-  private target: Hook | null = null;
-  /** Set when resolution went through an embargo: the gate that opens when it lifts. */
+export class QuestionPipelineHook extends RemoteHook {
+  /** Set when the resolution went through an embargo: the gate that opens when it lifts. */
   embargoGate: Hook | null = null;
-  private calledThrough = false;
-  private callbacks: ((h: Hook) => void)[] | null = null;
 
   constructor(
-    readonly conn: Connection,
+    conn: Connection,
     readonly question: Question,
     readonly path: readonly number[],
   ) {
-    super();
-    this.host = conn;
+    super(conn, { kind: 'answer', questionId: question.id, path });
   }
 
-  call(method: MethodDesc, params: Payload): PendingResult {
-    if (this.target) return this.target.call(method, params);
-    this.calledThrough = true;
-    return this.conn.sendCall({ kind: 'answer', questionId: this.question.id, path: this.path }, method, params);
+  protected override adopt(h: Hook): Hook {
+    const target = super.adopt(h);
+    if (target !== h) this.embargoGate = target;
+    return target;
   }
-
-  /** The question returned: `h` (owned) is the capability at our path. */
-  resolveTo(h: Hook): void {
-    if (this.target) return h.release();
-    this.target = embargoIfNeeded(this.conn, this.calledThrough, { kind: 'answer', questionId: this.question.id, path: this.path }, h);
-    if (this.target !== h) this.embargoGate = this.target;
-    const cbs = this.callbacks;
-    this.callbacks = null;
-    if (cbs) for (const cb of cbs) cb(this.target);
-  }
-
-  override get resolution(): Hook | null {
-    return this.target;
-  }
-  override get unresolved(): boolean {
-    return this.target === null;
-  }
-  override whenResolved(cb: (h: Hook) => void): void {
-    if (this.target) cb(this.target);
-    else (this.callbacks ??= []).push(cb);
-  }
-
-  protected override destroy(): void {
-    this.target?.release();
-  }
-}
-
-/**
- * When a promise we called through resolves to something that is not the peer's (a local object,
- * or another connection's), new calls must wait until the old ones, still travelling through the
- * peer, have come back: returns a promise hook that opens when the Disembargo echoes.
- */
-function embargoIfNeeded(conn: Connection, calledThrough: boolean, target: Target, h: Hook): Hook {
-  const s = shorten(h);
-  if (!calledThrough || s.host === conn || s.brokenWith || !conn.isOpen) return h;
-  const gate = new PromiseHook();
-  conn.startEmbargo(target, () => gate.resolve(h));
-  return gate;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Small helpers
+
+/** What a pipelined path into a bootstrap answer leads to: the bootstrap result is a capability, not a struct. */
+function bootstrapHasNoFields(): Hook {
+  return new BrokenHook(new FailedError('bootstrap capability has no fields'));
+}
 
 /** Sets the Message union to `which` and builds its body, a struct of the given size, at `pointer`. */
 function initBody(b: WireBuilder, root: StructBuilder, which: Message_Which, pointer: number, dataWords: number, pointers: number): StructBuilder {

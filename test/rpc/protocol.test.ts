@@ -10,7 +10,7 @@ import { FailedError } from '../../src/rpc/errors.js';
 import { memoryPair } from '../../src/rpc/transport/memory.js';
 import type { Transport } from '../../src/rpc/transport/types.js';
 import { type StructBuilder, type StructRef, WireBuilder, WireReader } from '../../src/rpc/wire.js';
-import { Counter, Store } from '../../src/capnp-gen/interop.rpc.js';
+import { Counter, Store, type Counter$Server } from '../../src/capnp-gen/interop.rpc.js';
 import { CounterImpl, StoreImpl } from '../../tools/interop/store.js';
 import { eventually } from './helpers.js';
 
@@ -272,7 +272,11 @@ test('embargo: a promise resolving to our own capability holds new calls until t
   const remote = conn.bootstrap(Store);
   await peer.next(TAG.bootstrap);
   const seen: bigint[] = [];
-  const mine = serve(Counter, { increment: ({ by }: { by: bigint }) => (seen.push(by), { value: by }) });
+  const recorder: Counter$Server = {
+    increment: ({ by }) => (seen.push(by), { value: by }),
+    self: () => ({ counter: recorder }),
+  };
+  const mine = serve(Counter, recorder);
   const p = remote.echo({ counter: mine });
   const echoCall = await peer.next(TAG.call);
   const questionId = echoCall.r.u32(echoCall.body, 0);
