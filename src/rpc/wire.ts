@@ -37,6 +37,27 @@ export interface ListRef {
   readonly step: number;
 }
 
+/** How a primitive lies in a data section or list: its size in bytes and its (little-endian) accessors. */
+export interface Scalar<T extends number | bigint> {
+  readonly bytes: 1 | 2 | 4 | 8;
+  readonly zero: T;
+  get(dv: DataView, at: number): T;
+  set(dv: DataView, at: number, v: T): void;
+}
+
+export const SCALARS = {
+  int8: { bytes: 1, zero: 0, get: (dv, at) => dv.getInt8(at), set: (dv, at, v) => dv.setInt8(at, v) } as Scalar<number>,
+  uint8: { bytes: 1, zero: 0, get: (dv, at) => dv.getUint8(at), set: (dv, at, v) => dv.setUint8(at, v) } as Scalar<number>,
+  int16: { bytes: 2, zero: 0, get: (dv, at) => dv.getInt16(at, true), set: (dv, at, v) => dv.setInt16(at, v, true) } as Scalar<number>,
+  uint16: { bytes: 2, zero: 0, get: (dv, at) => dv.getUint16(at, true), set: (dv, at, v) => dv.setUint16(at, v, true) } as Scalar<number>,
+  int32: { bytes: 4, zero: 0, get: (dv, at) => dv.getInt32(at, true), set: (dv, at, v) => dv.setInt32(at, v, true) } as Scalar<number>,
+  uint32: { bytes: 4, zero: 0, get: (dv, at) => dv.getUint32(at, true), set: (dv, at, v) => dv.setUint32(at, v, true) } as Scalar<number>,
+  float32: { bytes: 4, zero: 0, get: (dv, at) => dv.getFloat32(at, true), set: (dv, at, v) => dv.setFloat32(at, v, true) } as Scalar<number>,
+  float64: { bytes: 8, zero: 0, get: (dv, at) => dv.getFloat64(at, true), set: (dv, at, v) => dv.setFloat64(at, v, true) } as Scalar<number>,
+  int64: { bytes: 8, zero: 0n, get: (dv, at) => dv.getBigInt64(at, true), set: (dv, at, v) => dv.setBigInt64(at, v, true) } as Scalar<bigint>,
+  uint64: { bytes: 8, zero: 0n, get: (dv, at) => dv.getBigUint64(at, true), set: (dv, at, v) => dv.setBigUint64(at, v, true) } as Scalar<bigint>,
+};
+
 /** True for a list of structs (element size code 7, "composite"). */
 export function isStructList(l: ListRef): boolean {
   return l.size === 7;
@@ -68,10 +89,17 @@ export class WireReader {
   }
 
   /**
-   * Follows the pointer at (seg, off): returns the segment and byte offset of its content and the
-   * pointer's two words (lo, hi) that describe it, resolving far pointers. Null for a null pointer.
+   * Follows the pointer at (seg, off), which must be a `kind` pointer (0 struct, 1 list) when given:
+   * returns the segment and byte offset of its content and the pointer's two words (lo, hi) that
+   * describe it, resolving far pointers. Null for a null pointer.
    */
-  private follow(seg: number, off: number): [number, number, number, number] | null {
+  private follow(seg: number, off: number, kind?: 0 | 1): [number, number, number, number] | null {
+    const f = this.resolveFar(seg, off);
+    if (f && kind !== undefined && (f[2] & 3) !== kind) throw new WireError(kind === 0 ? 'expected a struct pointer' : 'expected a list pointer');
+    return f;
+  }
+
+  private resolveFar(seg: number, off: number): [number, number, number, number] | null {
     const dv = this.views[seg];
     const lo = dv.getUint32(off, true);
     const hi = dv.getUint32(off + 4, true);
@@ -100,14 +128,12 @@ export class WireReader {
 
   /** The struct at pointer (seg, off); null when the pointer is null. */
   structAt(seg: number, off: number): StructRef | null {
-    const f = this.follow(seg, off);
+    const f = this.follow(seg, off, 0);
     if (!f) return null;
-    const [s, content, lo, hi] = f;
-    if ((lo & 3) !== 0) throw new WireError('expected a struct pointer');
+    const [s, content, , hi] = f;
     const dw = hi & 0xffff;
     const pc = hi >>> 16;
-    const end = content + (dw + pc) * 8;
-    if (content < 0 || end > this.views[s].byteLength) throw new WireError('struct lies outside its segment');
+    if (content < 0 || content + (dw + pc) * 8 > this.views[s].byteLength) throw new WireError('struct lies outside its segment');
     this.spend(dw + pc === 0 ? 1 : dw + pc);
     return { s, d: content, dl: dw * 8, p: content + dw * 8, pc };
   }
@@ -125,14 +151,13 @@ export class WireReader {
   }
 
   listAt(seg: number, off: number): ListRef | null {
-    const f = this.follow(seg, off);
+    const f = this.follow(seg, off, 1);
     if (!f) return null;
-    const [s, content, lo, hi] = f;
-    if ((lo & 3) !== 1) throw new WireError('expected a list pointer');
+    const [s, content, , hi] = f;
+    if (content < 0) throw new WireError('list lies outside its segment');
     const size = hi & 7;
     const n = hi >>> 3;
     const segLen = this.views[s].byteLength;
-    if (content < 0) throw new WireError('list lies outside its segment');
     if (size === 7) {
       const words = n;
       if (content + 8 + words * 8 > segLen) throw new WireError('list lies outside its segment');
@@ -166,13 +191,7 @@ export class WireReader {
     return { s: l.s, d, dl: l.dl, p: d + l.dl, pc: l.pc };
   }
 
-  /** Bytes of a Data field (a view into the message; copy it to keep it). */
-  dataField(st: StructRef, i: number): Uint8Array | null {
-    const l = this.listField(st, i);
-    if (!l) return null;
-    return this.dataOf(l);
-  }
-
+  /** The bytes of a Data list (a view into the message; copy it to keep it). */
   dataOf(l: ListRef): Uint8Array {
     if (l.size !== 2) throw new WireError('expected a list of bytes');
     return this.bytes[l.s].subarray(l.off, l.off + l.count);
@@ -215,35 +234,18 @@ export class WireReader {
   }
 
   // Data section reads: fields beyond a (shorter, older) struct's data read as zero.
-  u8(st: StructRef, byteOff: number): number {
-    return byteOff + 1 <= st.dl ? this.views[st.s].getUint8(st.d + byteOff) : 0;
+  scalar<T extends number | bigint>(st: StructRef, byteOff: number, sc: Scalar<T>): T {
+    return byteOff + sc.bytes <= st.dl ? sc.get(this.views[st.s], st.d + byteOff) : sc.zero;
   }
-  i8(st: StructRef, byteOff: number): number {
-    return byteOff + 1 <= st.dl ? this.views[st.s].getInt8(st.d + byteOff) : 0;
-  }
+  // The engine's own reads, direct (the hot path: several per message).
   u16(st: StructRef, byteOff: number): number {
     return byteOff + 2 <= st.dl ? this.views[st.s].getUint16(st.d + byteOff, true) : 0;
-  }
-  i16(st: StructRef, byteOff: number): number {
-    return byteOff + 2 <= st.dl ? this.views[st.s].getInt16(st.d + byteOff, true) : 0;
   }
   u32(st: StructRef, byteOff: number): number {
     return byteOff + 4 <= st.dl ? this.views[st.s].getUint32(st.d + byteOff, true) : 0;
   }
-  i32(st: StructRef, byteOff: number): number {
-    return byteOff + 4 <= st.dl ? this.views[st.s].getInt32(st.d + byteOff, true) : 0;
-  }
   u64(st: StructRef, byteOff: number): bigint {
     return byteOff + 8 <= st.dl ? this.views[st.s].getBigUint64(st.d + byteOff, true) : 0n;
-  }
-  i64(st: StructRef, byteOff: number): bigint {
-    return byteOff + 8 <= st.dl ? this.views[st.s].getBigInt64(st.d + byteOff, true) : 0n;
-  }
-  f32(st: StructRef, byteOff: number): number {
-    return byteOff + 4 <= st.dl ? this.views[st.s].getFloat32(st.d + byteOff, true) : 0;
-  }
-  f64(st: StructRef, byteOff: number): number {
-    return byteOff + 8 <= st.dl ? this.views[st.s].getFloat64(st.d + byteOff, true) : 0;
   }
   /** A Bool field: its bit XOR the schema's default (`def`). */
   bool(st: StructRef, bitOff: number, def = false): boolean {
@@ -328,6 +330,9 @@ export class WireBuilder {
   }
 
   // Data fields of a struct being built, at byte offsets (bits for setBool) in its data section.
+  setScalar<T extends number | bigint>(st: StructBuilder, byteOff: number, sc: Scalar<T>, v: T): void {
+    sc.set(this.dv, st.d + byteOff, v);
+  }
   setU16(st: StructBuilder, byteOff: number, v: number): void {
     this.dv.setUint16(st.d + byteOff, v, true);
   }
