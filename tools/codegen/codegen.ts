@@ -1,7 +1,7 @@
 // Generates the typed RPC layer (<name>.rpc.ts) for a schema: struct and interface descriptors for
 // the engine's codec, plus TypeScript types for clients, servers, params, results and pipelines.
 import { basename } from 'node:path';
-import { type RequestedFile, Field, Node, Type, type Request, defaultLiteral, hex, idsByName, nameOf as nameIn } from './schema.js';
+import { type RequestedFile, Field, Node, Type, type Request, PRIMITIVES, defaultLiteral, hex, idsByName, nameOf as nameIn } from './schema.js';
 
 interface Ctx {
   nodes: Map<bigint, Node>;
@@ -65,31 +65,11 @@ interface TypeInfo {
 
 function typeInfo(ctx: Ctx, t: Type): TypeInfo {
   const simple = (k: string, ts: string): TypeInfo => ({ desc: `{ k: '${k}' }`, read: ts, init: ts, pipeline: null });
+  const p = PRIMITIVES.get(t.which());
+  if (p) return simple(p.kind, p.ts);
   switch (t.which()) {
     case Type.VOID:
       return { desc: `{ k: 'void' }`, read: 'undefined', init: 'null', pipeline: null };
-    case Type.BOOL:
-      return simple('bool', 'boolean');
-    case Type.INT8:
-      return simple('int8', 'number');
-    case Type.INT16:
-      return simple('int16', 'number');
-    case Type.INT32:
-      return simple('int32', 'number');
-    case Type.INT64:
-      return simple('int64', 'bigint');
-    case Type.UINT8:
-      return simple('uint8', 'number');
-    case Type.UINT16:
-      return simple('uint16', 'number');
-    case Type.UINT32:
-      return simple('uint32', 'number');
-    case Type.UINT64:
-      return simple('uint64', 'bigint');
-    case Type.FLOAT32:
-      return simple('float32', 'number');
-    case Type.FLOAT64:
-      return simple('float64', 'number');
     case Type.TEXT:
       return simple('text', 'string');
     case Type.DATA:
@@ -167,7 +147,7 @@ function fieldsOf(ctx: Ctx, n: Node): { descs: string[]; read: string[]; init: s
     if (f.which() === Field.GROUP) {
       const g = ctx.nodes.get(f.group.typeId)!;
       const gname = nameOf(ctx, g.id);
-      emitGroupTypes(ctx, g);
+      emitStruct(ctx, g);
       descs.push(`    { name: '${f.name}', type: { k: 'void' }, offset: 0${disc}, group: $S_${gname} },`);
       read.push(`  ${f.name}${opt}: ${gname};`);
       init.push(`  ${f.name}?: ${gname}$Init;`);
@@ -194,18 +174,7 @@ function structDescLiteral(ctx: Ctx, n: Node, descs: string[]): string {
   return `{\n  name: '${nameOf(ctx, n.id)}',\n  id: '${hex(n.id)}',\n  dataWords: ${s.dataWordCount},\n  pointers: ${s.pointerCount}${discOff},\n  fields: ${descs.length === 0 ? '[]' : `[\n${descs.join('\n')}\n  ]`},\n}`;
 }
 
-function emitGroupTypes(ctx: Ctx, g: Node): void {
-  if (ctx.structsEmitted.has(g.id)) return;
-  ctx.structsEmitted.add(g.id);
-  const name = nameOf(ctx, g.id);
-  const f = fieldsOf(ctx, g);
-  const which = f.unionNames.length > 0 ? [`  which?: ${f.unionNames.map((x) => `'${x}'`).join(' | ')};`] : [];
-  ctx.out.push(tsInterface(name, [...which, ...f.read]));
-  ctx.out.push(tsInterface(`${name}$Init`, [...which, ...f.init]));
-  ctx.out.push(`const $S_${name}: StructDesc = ${structDescLiteral(ctx, g, f.descs)};`);
-  ctx.out.push('');
-}
-
+/** A struct's (or group's) read and write shapes and its descriptor; a struct's pipelined view too. */
 function emitStruct(ctx: Ctx, n: Node): void {
   if (ctx.structsEmitted.has(n.id)) return;
   ctx.structsEmitted.add(n.id);
@@ -214,8 +183,9 @@ function emitStruct(ctx: Ctx, n: Node): void {
   const which = f.unionNames.length > 0 ? [`  which?: ${f.unionNames.map((x) => `'${x}'`).join(' | ')};`] : [];
   ctx.out.push(tsInterface(name, [...which, ...f.read]));
   ctx.out.push(tsInterface(`${name}$Init`, [...which, ...f.init]));
-  if (structHasCaps(ctx, n.id, new Set())) ctx.out.push(`export interface ${name}$Pipeline {\n${f.pipe.join('\n')}\n}`);
-  ctx.out.push(`export const $S_${name}: StructDesc = ${structDescLiteral(ctx, n, f.descs)};`);
+  const group = n.struct.isGroup; // a group lives inside its struct: no pipelined view, not exported
+  if (!group && structHasCaps(ctx, n.id, new Set())) ctx.out.push(`export interface ${name}$Pipeline {\n${f.pipe.join('\n')}\n}`);
+  ctx.out.push(`${group ? '' : 'export '}const $S_${name}: StructDesc = ${structDescLiteral(ctx, n, f.descs)};`);
   ctx.out.push('');
 }
 

@@ -2,7 +2,7 @@
 // reads and writes the wire format by hand (the RPC engine, for rpc.capnp). Being const enums, every
 // use compiles to the number itself, so the hot path pays nothing for the names.
 import { basename } from 'node:path';
-import { Field, Node, type Request, type RequestedFile, Type, defaultLiteral, hex, idsByName, nameOf } from './schema.js';
+import { Field, Node, PRIMITIVES, type Request, type RequestedFile, Type, defaultLiteral, hex, idsByName, nameOf } from './schema.js';
 
 /** Member names the layout itself uses; a field with one of these names cannot be described. */
 const RESERVED = new Set(['dataWords', 'pointers', 'discriminant']);
@@ -70,35 +70,14 @@ function emitEnum(o: string[], name: string, enumerants: string[]): void {
 
 /** What a slot of type `t` holds and how its schema offset scales to the layout's unit; null for Void. */
 function placement(names: Map<bigint, string>, t: Type): { type: string; unit: string; scale: number } | null {
-  const data = (type: string, bytes: number) => ({ type, unit: 'byte offset', scale: bytes });
+  const p = PRIMITIVES.get(t.which());
+  if (p) return p.bytes === 0 ? { type: p.name, unit: 'bit offset', scale: 1 } : { type: p.name, unit: 'byte offset', scale: p.bytes };
   const pointer = (type: string) => ({ type, unit: 'pointer index', scale: 1 });
   switch (t.which()) {
     case Type.VOID:
       return null;
-    case Type.BOOL:
-      return { type: 'Bool', unit: 'bit offset', scale: 1 };
-    case Type.INT8:
-      return data('Int8', 1);
-    case Type.UINT8:
-      return data('UInt8', 1);
-    case Type.INT16:
-      return data('Int16', 2);
-    case Type.UINT16:
-      return data('UInt16', 2);
     case Type.ENUM:
-      return data(`UInt16 (enum ${names.get(t.enum.typeId) ?? 'of another file'})`, 2);
-    case Type.INT32:
-      return data('Int32', 4);
-    case Type.UINT32:
-      return data('UInt32', 4);
-    case Type.FLOAT32:
-      return data('Float32', 4);
-    case Type.INT64:
-      return data('Int64', 8);
-    case Type.UINT64:
-      return data('UInt64', 8);
-    case Type.FLOAT64:
-      return data('Float64', 8);
+      return { type: `UInt16 (enum ${names.get(t.enum.typeId) ?? 'of another file'})`, unit: 'byte offset', scale: 2 };
     case Type.TEXT:
       return pointer('Text');
     case Type.DATA:

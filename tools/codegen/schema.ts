@@ -82,33 +82,44 @@ export function idsByName(names: Map<bigint, string>): bigint[] {
   return [...names.keys()].sort((a, b) => nameOf(names, a).localeCompare(nameOf(names, b)));
 }
 
+/** One of Cap'n Proto's primitive types, as both generators and the engine's codec name it. */
+export interface Primitive {
+  /** The schema's name: `UInt16`. */
+  readonly name: string;
+  /** The codec's TypeDesc kind, which is also the name of capnp-es's default-value getter: `uint16`. */
+  readonly kind: string;
+  /** Size in bytes; 0 for Bool, which is one bit. */
+  readonly bytes: 0 | 1 | 2 | 4 | 8;
+  readonly ts: 'boolean' | 'number' | 'bigint';
+}
+
+const PRIMITIVE_SIZES = [
+  [Type.BOOL, 'Bool', 0], [Type.INT8, 'Int8', 1], [Type.INT16, 'Int16', 2], [Type.INT32, 'Int32', 4], [Type.INT64, 'Int64', 8],
+  [Type.UINT8, 'UInt8', 1], [Type.UINT16, 'UInt16', 2], [Type.UINT32, 'UInt32', 4], [Type.UINT64, 'UInt64', 8],
+  [Type.FLOAT32, 'Float32', 4], [Type.FLOAT64, 'Float64', 8],
+] as const;
+
+/** The primitive types by their schema `Type.which()`. */
+export const PRIMITIVES = new Map<number, Primitive>(
+  PRIMITIVE_SIZES.map(([which, name, bytes]) => {
+    const ts = bytes === 0 ? 'boolean' : /^U?Int64$/.test(name) ? 'bigint' : 'number';
+    return [which, { name, kind: name.toLowerCase(), bytes, ts }];
+  }),
+);
+
 /** The field's non-zero default as a TS literal (primitives, enums, text, data), or null. */
 export function defaultLiteral(f: Field): string | null {
   if (!f.slot.hadExplicitDefault) return null;
   const v = f.slot.defaultValue;
-  switch (f.slot.type.which()) {
-    case Type.BOOL:
-      return v.bool ? 'true' : null;
-    case Type.INT8:
-      return v.int8 !== 0 ? String(v.int8) : null;
-    case Type.INT16:
-      return v.int16 !== 0 ? String(v.int16) : null;
-    case Type.INT32:
-      return v.int32 !== 0 ? String(v.int32) : null;
-    case Type.UINT8:
-      return v.uint8 !== 0 ? String(v.uint8) : null;
-    case Type.UINT16:
-      return v.uint16 !== 0 ? String(v.uint16) : null;
-    case Type.UINT32:
-      return v.uint32 !== 0 ? String(v.uint32) : null;
-    case Type.INT64:
-      return v.int64 !== 0n ? `${v.int64}n` : null;
-    case Type.UINT64:
-      return v.uint64 !== 0n ? `${v.uint64}n` : null;
-    case Type.FLOAT32:
-      return v.float32 !== 0 || Object.is(v.float32, -0) ? floatLiteral(v.float32) : null;
-    case Type.FLOAT64:
-      return v.float64 !== 0 || Object.is(v.float64, -0) ? floatLiteral(v.float64) : null;
+  const which = f.slot.type.which();
+  const p = PRIMITIVES.get(which);
+  if (p) {
+    const x = (v as unknown as Record<string, number | bigint | boolean>)[p.kind];
+    if (p.ts === 'boolean') return x ? 'true' : null;
+    if (p.ts === 'bigint') return x !== 0n ? `${x}n` : null;
+    return x !== 0 || Object.is(x, -0) ? numberLiteral(x as number) : null;
+  }
+  switch (which) {
     case Type.ENUM:
       return v.enum !== 0 ? String(v.enum) : null;
     case Type.TEXT:
@@ -122,7 +133,7 @@ export function defaultLiteral(f: Field): string | null {
   }
 }
 
-function floatLiteral(x: number): string {
+function numberLiteral(x: number): string {
   if (Number.isNaN(x)) return 'NaN';
   if (x === Infinity) return 'Infinity';
   if (x === -Infinity) return '-Infinity';
