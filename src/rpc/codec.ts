@@ -1,7 +1,7 @@
 // Schema descriptors and the plain-object codec. Generated code (src/capnp-gen/*.rpc.ts) describes
 // each struct and interface with these descriptors; the engine turns plain JS objects into struct
 // content and back, with capabilities handed to the engine through CapIO.
-import { SCALARS, type Scalar, type StructBuilder, type StructRef, WireBuilder, WireError, WireReader } from './wire.js';
+import { ElementSize, SCALARS, type Scalar, type StructBuilder, type StructRef, WireBuilder, WireError, WireReader } from './wire.js';
 
 export type TypeDesc =
   | { readonly k: 'void' }
@@ -181,9 +181,14 @@ function readPointer(r: WireReader, seg: number, off: number, t: TypeDesc, caps:
   }
 }
 
-const SIZE_OF: Record<string, number> = {
-  void: 0, bool: 1, int8: 2, uint8: 2, int16: 3, uint16: 3, int32: 4, uint32: 4, float32: 4,
-  int64: 5, uint64: 5, float64: 5, text: 6, data: 6, list: 6, cap: 6, anyPointer: 6, struct: 7,
+/** The list element size of each type. */
+const SIZE_OF: Record<TypeDesc['k'], ElementSize> = {
+  void: ElementSize.void, bool: ElementSize.bit,
+  int8: ElementSize.byte, uint8: ElementSize.byte, int16: ElementSize.twoBytes, uint16: ElementSize.twoBytes,
+  int32: ElementSize.fourBytes, uint32: ElementSize.fourBytes, float32: ElementSize.fourBytes,
+  int64: ElementSize.eightBytes, uint64: ElementSize.eightBytes, float64: ElementSize.eightBytes,
+  text: ElementSize.pointer, data: ElementSize.pointer, list: ElementSize.pointer, cap: ElementSize.pointer, anyPointer: ElementSize.pointer,
+  struct: ElementSize.composite,
 };
 
 function readList(r: WireReader, l: import('./wire.js').ListRef, e: TypeDesc, caps: CapIO, depth: number): unknown[] {
@@ -191,14 +196,14 @@ function readList(r: WireReader, l: import('./wire.js').ListRef, e: TypeDesc, ca
   const n = l.count;
   const out: unknown[] = new Array(n);
   if (e.k === 'struct') {
-    if (l.size !== 7) throw new WireError('expected a list of structs');
+    if (l.size !== ElementSize.composite) throw new WireError('expected a list of structs');
     const d = e.s();
     for (let i = 0; i < n; i++) out[i] = readStruct(r, r.listStruct(l, i), d, caps, depth + 1);
     return out;
   }
   const want = SIZE_OF[e.k];
   if (l.size !== want && !(e.k === 'void')) throw new WireError(`list element size ${l.size} does not match ${e.k}`);
-  if (want === 6) {
+  if (want === ElementSize.pointer) {
     for (let i = 0; i < n; i++) out[i] = readPointer(r, l.s, l.off + i * 8, e, caps, depth + 1);
     return out;
   }
@@ -289,7 +294,7 @@ function writeList(b: WireBuilder, ptr: number, e: TypeDesc, values: unknown[], 
   }
   const size = SIZE_OF[e.k];
   const at = b.initList(ptr, size, n);
-  if (size === 6) {
+  if (size === ElementSize.pointer) {
     for (let i = 0; i < n; i++) writePointer(b, at + i * 8, e, values[i], caps);
     return;
   }
