@@ -105,7 +105,7 @@ function runCppBench(peer: string, port: number): Promise<string[]> {
 }
 
 export async function main(): Promise<void> {
-  const tsServer = join(root, 'dist/src/rpc/interop/server.js');
+  const tsServer = join(root, 'dist/tools/interop/server.js');
   const ts = await startServer(process.execPath, [tsServer, '--listen', '127.0.0.1:0']);
   try {
     await benchTs(ts.port, 'ts');

@@ -19,7 +19,8 @@ import {
   type SpawnSpec,
 } from '../capnp-gen/ww.rpc.js';
 import { FailedError } from '../rpc/index.js';
-import { LocalHook, shorten, type Hook } from '../rpc/hooks.js';
+import { LocalHook } from '../rpc/client.js';
+import { shorten, type Hook } from '../rpc/hooks.js';
 import type { LoadedModule } from '../wasm/index.js';
 import { parseListenAddress, type Listener } from '../wasm/sockets/listen.js';
 import { ExecutorError, fromRuntime } from './errors.js';

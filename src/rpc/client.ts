@@ -1,18 +1,10 @@
 // The typed surface: client objects with one method per schema method, results that are thenables
-// with pipelined capability getters, and `serve()` to turn a plain object into a capability.
+// with pipelined capability getters, and `serve()` to turn a plain object into a capability (LocalHook).
 import type { InterfaceDesc, MethodDesc, StructDesc } from './codec.js';
-import { FailedError, type RpcError } from './errors.js';
-import {
-  BrokenHook,
-  type Hook,
-  LocalHook,
-  type Payload,
-  type PendingResult,
-  capRuntime,
-  hasCapFields,
-  ownCaps,
-  releaseCaps,
-} from './hooks.js';
+import { FailedError, type RpcError, UnimplementedError, toRpcError } from './errors.js';
+import { Client, Hook, type Payload, PendingResult, hasCapFields, mapCaps, releaseCaps } from './hooks.js';
+
+export { Client };
 
 /** An interface descriptor carrying its client and server types (generated code declares these). */
 export type Interface<C extends Client = Client, S = object> = InterfaceDesc & {
@@ -34,70 +26,6 @@ export function defineInterface<C extends Client, S>(desc: InterfaceDesc): Inter
 export function lookupMethod(interfaceId: bigint, methodId: number): MethodDesc | null {
   const i = interfaces.get(interfaceId);
   return i?.methods[methodId] ?? null;
-}
-
-const released = new BrokenHook(new FailedError('capability was released; use dup() to keep a reference you hand away'));
-
-const clientFinalizer = new FinalizationRegistry<Hook>((hook) => hook.release());
-
-/** A reference to a capability. Release it when done (or `using`); the GC releases forgotten ones. */
-export class Client {
-  #hook: Hook | null;
-  readonly iface: InterfaceDesc;
-  /** @internal For a pipelined capability: the call's result, kept reachable while this reference
-   *  is, so the GC cannot cancel the call (or release its results) under a pipeline still in use —
-   *  as in C++, the question lives while its promise or any pipelined capability does. */
-  _pipelineOf: RemotePromise<unknown> | undefined = undefined;
-
-  constructor(hook: Hook, iface: InterfaceDesc) {
-    this.#hook = hook;
-    this.iface = iface;
-    clientFinalizer.register(this, hook, this);
-  }
-
-  /** The hook behind this reference (engine use). */
-  get hook(): Hook {
-    return this.#hook ?? released;
-  }
-
-  /** Drops this reference; the capability's host is told when the last one goes. Idempotent. */
-  release(): void {
-    const h = this.#hook;
-    if (!h) return;
-    this.#hook = null;
-    this._pipelineOf = undefined;
-    clientFinalizer.unregister(this);
-    h.release();
-  }
-
-  /** A second, independent reference to the same capability. */
-  dup(): this {
-    return makeClient(this.hook.addRef(), this.iface) as this;
-  }
-
-  [Symbol.dispose](): void {
-    this.release();
-  }
-
-  /** True once release() was called on this reference. */
-  get released(): boolean {
-    return this.#hook === null;
-  }
-
-  /** Resolves when this capability is no longer a promise (or rejects when it broke). */
-  whenResolved(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const step = (h: Hook): void => {
-        const broken = h.brokenWith;
-        if (broken) return reject(broken);
-        if (h.unresolved) return h.whenResolved(step);
-        const r = h.resolution;
-        if (r) return step(r);
-        resolve();
-      };
-      step(this.hook);
-    });
-  }
 }
 
 const clientClasses = new WeakMap<InterfaceDesc, new (hook: Hook, iface: InterfaceDesc) => Client>();
@@ -123,20 +51,98 @@ export function makeClient(hook: Hook, iface: InterfaceDesc): Client {
   return new C(hook, iface);
 }
 
-/** Makes a capability of a plain server object. Every schema method the object has is callable. */
+/** Makes a capability of a server object. */
 export function serve<I extends Interface>(iface: I, impl: ServerOf<I>): ClientOf<I> {
   return makeClient(LocalHook.of(impl as object, iface), iface) as ClientOf<I>;
 }
 
-capRuntime.hookOf = (v) => (v instanceof Client ? v.hook : null);
-capRuntime.own = (v, iface, dup) => {
-  if (v instanceof Client) return dup ? makeClient(v.hook.addRef(), iface) : v;
-  if (v !== null && typeof v === 'object') return makeClient(LocalHook.of(v, iface), iface);
-  throw new FailedError(`expected a capability of ${iface.name}, got ${typeof v}`);
-};
-capRuntime.release = (v) => {
-  if (v instanceof Client) v.release();
-};
+/**
+ * Copies a payload, replacing each capability by a new owned client: `dup` true takes a new reference
+ * (the caller keeps its own); false adopts the value (server objects are wrapped either way).
+ */
+export function ownCaps(v: Payload, d: StructDesc, dup: boolean): Payload {
+  return mapCaps(v, d, (cap, iface) => {
+    if (cap instanceof Client) return dup ? makeClient(cap.hook.addRef(), iface) : cap;
+    if (cap !== null && typeof cap === 'object') return makeClient(LocalHook.of(cap, iface), iface);
+    throw new FailedError(`expected a capability of ${iface.name}, got ${typeof cap}`);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Local servers
+
+/** Per-call information a server method may use. */
+export interface CallContext {
+  readonly method: MethodDesc;
+}
+
+const localHooks = new WeakMap<object, LocalHook>();
+
+/** A server object living in this process. One hook per object, so identity and release counting hold. */
+export class LocalHook extends Hook {
+  private constructor(
+    readonly impl: object,
+    readonly iface: InterfaceDesc,
+  ) {
+    super();
+  }
+
+  /** A new reference to the hook of `impl` (created on first use). */
+  static of(impl: object, iface: InterfaceDesc): LocalHook {
+    const h = localHooks.get(impl);
+    if (h && h.refs > 0) return h.addRef();
+    const fresh = new LocalHook(impl, iface);
+    localHooks.set(impl, fresh);
+    return fresh;
+  }
+
+  call(method: MethodDesc, params: Payload): PendingResult {
+    const result = new PendingResult(method.results);
+    const fn = (this.impl as Record<string, unknown>)[method.name];
+    if (typeof fn !== 'function') {
+      // The types demand every method, but JavaScript callers and older servers may still lack one.
+      releaseCaps(params, method.params);
+      result.reject(new UnimplementedError(`method ${method.interfaceName}.${method.name} is not implemented by this server`));
+      return result;
+    }
+    const ctx: CallContext = { method };
+    try {
+      const r = (fn as (p: Payload, c: CallContext) => unknown).call(this.impl, params, ctx);
+      if (r !== null && typeof r === 'object' && typeof (r as PromiseLike<unknown>).then === 'function') {
+        (r as PromiseLike<unknown>).then(
+          (v) => settleLocal(result, v, method),
+          (e) => result.reject(toRpcError(e)),
+        );
+      } else {
+        settleLocal(result, r, method);
+      }
+    } catch (e) {
+      result.reject(toRpcError(e));
+    }
+    return result;
+  }
+
+  protected override destroy(): void {
+    if (localHooks.get(this.impl) === this) localHooks.delete(this.impl);
+    const d = (this.impl as { [Symbol.dispose]?: () => void })[Symbol.dispose];
+    if (typeof d === 'function') {
+      try {
+        d.call(this.impl);
+      } catch {
+        // A server's cleanup failing must not break the connection that released it.
+      }
+    }
+  }
+}
+
+function settleLocal(result: PendingResult, v: unknown, method: MethodDesc): void {
+  try {
+    // Returning a capability hands it to the caller: adopt clients, wrap server objects.
+    result.resolve(ownCaps((v ?? {}) as Payload, method.results, false));
+  } catch (e) {
+    result.reject(toRpcError(e));
+  }
+}
 
 // ---------------------------------------------------------------------------------------------
 // Results with pipelining
@@ -144,13 +150,13 @@ capRuntime.release = (v) => {
 const unclaimedFinalizer = new FinalizationRegistry<PendingResult>((pr) => discardResult(pr));
 
 function discardResult(pr: PendingResult): void {
-  if (pr.state === 0) {
+  if (pr.state === 'pending') {
     pr.cancel();
     pr.then(
       (v) => releaseCaps(v, pr.desc),
       () => {},
     );
-  } else if (pr.state === 1) {
+  } else if (pr.state === 'fulfilled') {
     releaseCaps(pr.value, pr.desc);
   }
 }

@@ -1,7 +1,7 @@
 // Schema descriptors and the plain-object codec. Generated code (src/capnp-gen/*.rpc.ts) describes
 // each struct and interface with these descriptors; the engine turns plain JS objects into struct
 // content and back, with capabilities handed to the engine through CapIO.
-import { type StructBuilder, type StructRef, WireBuilder, WireError, WireReader } from './wire.js';
+import { ElementSize, SCALARS, type Scalar, type StructBuilder, type StructRef, WireBuilder, WireError, WireReader } from './wire.js';
 
 export type TypeDesc =
   | { readonly k: 'void' }
@@ -87,101 +87,53 @@ export function readStruct(r: WireReader, st: StructRef, d: StructDesc, caps: Ca
 }
 
 function readField(r: WireReader, st: StructRef, f: FieldDesc, caps: CapIO, depth: number): unknown {
-  if (f.def !== undefined) return readFieldWithDefault(r, st, f, caps, depth);
   const o = f.offset;
-  switch (f.type.k) {
-    case 'void':
-      return undefined;
-    case 'bool':
-      return r.bit(st, o);
-    case 'int8':
-      return r.i8(st, o);
-    case 'uint8':
-      return r.u8(st, o);
-    case 'int16':
-      return r.i16(st, o * 2);
-    case 'uint16':
-      return r.u16(st, o * 2);
-    case 'int32':
-      return r.i32(st, o * 4);
-    case 'uint32':
-      return r.u32(st, o * 4);
-    case 'float32':
-      return r.f32(st, o * 4);
-    case 'float64':
-      return r.f64(st, o * 8);
-    case 'int64':
-      return r.i64(st, o * 8);
-    case 'uint64':
-      return r.u64(st, o * 8);
-    default:
-      if (o >= st.pc) return defaultPointerValue(f.type);
-      return readPointer(r, st.s, st.p + o * 8, f.type, caps, depth);
+  const k = f.type.k;
+  if (k === 'void') return undefined;
+  if (k === 'bool') return r.bool(st, o, f.def === true);
+  const sc = scalarOf(k);
+  if (sc) {
+    const raw = r.scalar(st, o * sc.bytes, sc);
+    return f.def === undefined ? raw : fromBits(sc, xorBits(bitsOf(sc, raw), bitsOf(sc, f.def as Num)));
   }
+  if (f.def !== undefined && (o >= st.pc || r.isNullField(st, o))) {
+    // Text and Data read as their default when null.
+    return k === 'data' ? (f.def as Uint8Array).slice() : f.def;
+  }
+  if (o >= st.pc) return defaultPointerValue(f.type);
+  return readPointer(r, st.s, st.p + o * 8, f.type, caps, depth);
 }
 
-// Defaults: a primitive is stored XOR its default, so zeroed memory reads as the default.
-const bits = new DataView(new ArrayBuffer(8));
+// Primitives: a field is stored XOR its schema default, bit for bit (floats too), so zeroed memory
+// reads as the default.
+type Num = number | bigint;
+/** Any primitive's scalar; values are checked by asScalar() before they are set. */
+type AnyScalar = Scalar<Num>;
+const UNSIGNED: Record<number, AnyScalar> = { 1: SCALARS.uint8, 2: SCALARS.uint16, 4: SCALARS.uint32, 8: SCALARS.uint64 };
+const scratch = new DataView(new ArrayBuffer(8));
 
-function readFieldWithDefault(r: WireReader, st: StructRef, f: FieldDesc, caps: CapIO, depth: number): unknown {
-  const o = f.offset;
-  const def = f.def!;
-  switch (f.type.k) {
-    case 'bool':
-      return r.bit(st, o) !== def;
-    case 'int8':
-      return ((r.u8(st, o) ^ (def as number)) << 24) >> 24;
-    case 'uint8':
-      return (r.u8(st, o) ^ (def as number)) & 0xff;
-    case 'int16':
-      return ((r.u16(st, o * 2) ^ (def as number)) << 16) >> 16;
-    case 'uint16':
-      return (r.u16(st, o * 2) ^ (def as number)) & 0xffff;
-    case 'int32':
-      return r.i32(st, o * 4) ^ (def as number);
-    case 'uint32':
-      return (r.u32(st, o * 4) ^ (def as number)) >>> 0;
-    case 'int64':
-      return BigInt.asIntN(64, r.i64(st, o * 8) ^ (def as bigint));
-    case 'uint64':
-      return BigInt.asUintN(64, r.u64(st, o * 8) ^ BigInt.asUintN(64, def as bigint));
-    case 'float32':
-      bits.setFloat32(0, def as number, true);
-      bits.setUint32(0, bits.getUint32(0, true) ^ r.u32(st, o * 4), true);
-      return bits.getFloat32(0, true);
-    case 'float64':
-      bits.setFloat64(0, def as number, true);
-      bits.setBigUint64(0, bits.getBigUint64(0, true) ^ r.u64(st, o * 8), true);
-      return bits.getFloat64(0, true);
-    case 'text':
-    case 'data': {
-      const ptrNull = o >= st.pc || r.isNullField(st, o);
-      if (ptrNull) return f.type.k === 'data' ? (def as Uint8Array).slice() : def;
-      return readPointer(r, st.s, st.p + o * 8, f.type, caps, depth);
-    }
-    default:
-      return readField(r, st, { ...f, def: undefined }, caps, depth);
-  }
+function scalarOf(k: TypeDesc['k']): AnyScalar | undefined {
+  return (SCALARS as Record<string, AnyScalar>)[k];
 }
 
-function storedWithDefault(f: FieldDesc, v: unknown): unknown {
-  const def = f.def!;
-  switch (f.type.k) {
-    case 'bool':
-      return Boolean(v) !== def;
-    case 'int8':
-    case 'uint8':
-    case 'int16':
-    case 'uint16':
-    case 'int32':
-    case 'uint32':
-      return Number(v) ^ (def as number);
-    case 'int64':
-    case 'uint64':
-      return BigInt.asUintN(64, BigInt(v as bigint)) ^ BigInt.asUintN(64, def as bigint);
-    default:
-      return v;
-  }
+/** `v` as the scalar's own type: a bigint for 64-bit integers, a number otherwise. */
+function asScalar(sc: AnyScalar, v: unknown): Num {
+  return typeof sc.zero === 'bigint' ? BigInt(v as Num) : Number(v);
+}
+
+/** The bits `v` is stored as, as an unsigned integer of the scalar's width. */
+function bitsOf(sc: AnyScalar, v: Num): Num {
+  sc.set(scratch, 0, v);
+  return UNSIGNED[sc.bytes].get(scratch, 0);
+}
+
+function fromBits(sc: AnyScalar, bits: Num): Num {
+  UNSIGNED[sc.bytes].set(scratch, 0, bits);
+  return sc.get(scratch, 0);
+}
+
+function xorBits(a: Num, b: Num): Num {
+  return typeof a === 'bigint' ? a ^ (b as bigint) : ((a as number) ^ (b as number)) >>> 0;
 }
 
 function defaultPointerValue(t: TypeDesc): unknown {
@@ -229,9 +181,14 @@ function readPointer(r: WireReader, seg: number, off: number, t: TypeDesc, caps:
   }
 }
 
-const SIZE_OF: Record<string, number> = {
-  void: 0, bool: 1, int8: 2, uint8: 2, int16: 3, uint16: 3, int32: 4, uint32: 4, float32: 4,
-  int64: 5, uint64: 5, float64: 5, text: 6, data: 6, list: 6, cap: 6, anyPointer: 6, struct: 7,
+/** The list element size of each type. */
+const SIZE_OF: Record<TypeDesc['k'], ElementSize> = {
+  void: ElementSize.void, bool: ElementSize.bit,
+  int8: ElementSize.byte, uint8: ElementSize.byte, int16: ElementSize.twoBytes, uint16: ElementSize.twoBytes,
+  int32: ElementSize.fourBytes, uint32: ElementSize.fourBytes, float32: ElementSize.fourBytes,
+  int64: ElementSize.eightBytes, uint64: ElementSize.eightBytes, float64: ElementSize.eightBytes,
+  text: ElementSize.pointer, data: ElementSize.pointer, list: ElementSize.pointer, cap: ElementSize.pointer, anyPointer: ElementSize.pointer,
+  struct: ElementSize.composite,
 };
 
 function readList(r: WireReader, l: import('./wire.js').ListRef, e: TypeDesc, caps: CapIO, depth: number): unknown[] {
@@ -239,57 +196,24 @@ function readList(r: WireReader, l: import('./wire.js').ListRef, e: TypeDesc, ca
   const n = l.count;
   const out: unknown[] = new Array(n);
   if (e.k === 'struct') {
-    if (l.size !== 7) throw new WireError('expected a list of structs');
+    if (l.size !== ElementSize.composite) throw new WireError('expected a list of structs');
     const d = e.s();
     for (let i = 0; i < n; i++) out[i] = readStruct(r, r.listStruct(l, i), d, caps, depth + 1);
     return out;
   }
   const want = SIZE_OF[e.k];
   if (l.size !== want && !(e.k === 'void')) throw new WireError(`list element size ${l.size} does not match ${e.k}`);
-  if (want === 6) {
+  if (want === ElementSize.pointer) {
     for (let i = 0; i < n; i++) out[i] = readPointer(r, l.s, l.off + i * 8, e, caps, depth + 1);
     return out;
   }
   const dv = r.views[l.s];
   const base = l.off;
+  const sc = scalarOf(e.k);
   for (let i = 0; i < n; i++) {
-    switch (e.k) {
-      case 'bool':
-        out[i] = (dv.getUint8(base + (i >>> 3)) & (1 << (i & 7))) !== 0;
-        break;
-      case 'int8':
-        out[i] = dv.getInt8(base + i);
-        break;
-      case 'uint8':
-        out[i] = dv.getUint8(base + i);
-        break;
-      case 'int16':
-        out[i] = dv.getInt16(base + i * 2, true);
-        break;
-      case 'uint16':
-        out[i] = dv.getUint16(base + i * 2, true);
-        break;
-      case 'int32':
-        out[i] = dv.getInt32(base + i * 4, true);
-        break;
-      case 'uint32':
-        out[i] = dv.getUint32(base + i * 4, true);
-        break;
-      case 'float32':
-        out[i] = dv.getFloat32(base + i * 4, true);
-        break;
-      case 'int64':
-        out[i] = dv.getBigInt64(base + i * 8, true);
-        break;
-      case 'uint64':
-        out[i] = dv.getBigUint64(base + i * 8, true);
-        break;
-      case 'float64':
-        out[i] = dv.getFloat64(base + i * 8, true);
-        break;
-      default:
-        out[i] = undefined;
-    }
+    if (sc) out[i] = sc.get(dv, base + i * sc.bytes);
+    else if (e.k === 'bool') out[i] = (dv.getUint8(base + (i >>> 3)) & (1 << (i & 7))) !== 0;
+    else out[i] = undefined;
   }
   return out;
 }
@@ -321,57 +245,21 @@ export function writeStruct(b: WireBuilder, st: StructBuilder, d: StructDesc, va
       writeStruct(b, st, f.group, v as Record<string, unknown>, caps);
       continue;
     }
-    if (f.def === undefined) writeField(b, st, f, v, caps);
-    else if (f.type.k === 'float32') {
-      bits.setFloat32(0, Number(v), true);
-      const x = bits.getUint32(0, true);
-      bits.setFloat32(0, f.def as number, true);
-      b.dv.setUint32(st.d + f.offset * 4, x ^ bits.getUint32(0, true), true); // raw bits: no NaN canonicalising
-    } else if (f.type.k === 'float64') {
-      bits.setFloat64(0, Number(v), true);
-      const x = bits.getBigUint64(0, true);
-      bits.setFloat64(0, f.def as number, true);
-      b.dv.setBigUint64(st.d + f.offset * 8, x ^ bits.getBigUint64(0, true), true);
-    } else writeField(b, st, f, storedWithDefault(f, v), caps);
+    writeField(b, st, f, v, caps);
   }
 }
 
 function writeField(b: WireBuilder, st: StructBuilder, f: FieldDesc, v: unknown, caps: CapIO): void {
   const o = f.offset;
-  const dv = b.dv;
-  const at = st.d;
-  switch (f.type.k) {
-    case 'void':
-      return;
-    case 'bool': {
-      const byte = at + (o >>> 3);
-      const mask = 1 << (o & 7);
-      dv.setUint8(byte, v ? dv.getUint8(byte) | mask : dv.getUint8(byte) & ~mask);
-      return;
-    }
-    case 'int8':
-      return dv.setInt8(at + o, Number(v));
-    case 'uint8':
-      return dv.setUint8(at + o, Number(v));
-    case 'int16':
-      return dv.setInt16(at + o * 2, Number(v), true);
-    case 'uint16':
-      return dv.setUint16(at + o * 2, Number(v), true);
-    case 'int32':
-      return dv.setInt32(at + o * 4, Number(v), true);
-    case 'uint32':
-      return dv.setUint32(at + o * 4, Number(v), true);
-    case 'float32':
-      return dv.setFloat32(at + o * 4, Number(v), true);
-    case 'float64':
-      return dv.setFloat64(at + o * 8, Number(v), true);
-    case 'int64':
-      return dv.setBigInt64(at + o * 8, BigInt(v as bigint), true);
-    case 'uint64':
-      return dv.setBigUint64(at + o * 8, BigInt(v as bigint), true);
-    default:
-      return writePointer(b, st.p + o * 8, f.type, v, caps);
-  }
+  const k = f.type.k;
+  if (k === 'void') return;
+  if (k === 'bool') return b.setBool(st, o, Boolean(v), f.def === true);
+  const sc = scalarOf(k);
+  if (!sc) return writePointer(b, st.p + o * 8, f.type, v, caps);
+  const x = asScalar(sc, v);
+  if (f.def === undefined) return b.setScalar(st, o * sc.bytes, sc, x);
+  // Raw bits: a float's NaN payload is kept, not canonicalised.
+  b.setScalar(st, o * sc.bytes, UNSIGNED[sc.bytes], xorBits(bitsOf(sc, x), bitsOf(sc, f.def as Num)));
 }
 
 function writePointer(b: WireBuilder, ptr: number, t: TypeDesc, v: unknown, caps: CapIO): void {
@@ -406,50 +294,16 @@ function writeList(b: WireBuilder, ptr: number, e: TypeDesc, values: unknown[], 
   }
   const size = SIZE_OF[e.k];
   const at = b.initList(ptr, size, n);
-  if (size === 6) {
+  if (size === ElementSize.pointer) {
     for (let i = 0; i < n; i++) writePointer(b, at + i * 8, e, values[i], caps);
     return;
   }
   const dv = b.dv;
+  const sc = scalarOf(e.k);
   for (let i = 0; i < n; i++) {
     const v = values[i];
-    switch (e.k) {
-      case 'bool':
-        if (v) dv.setUint8(at + (i >>> 3), dv.getUint8(at + (i >>> 3)) | (1 << (i & 7)));
-        break;
-      case 'int8':
-        dv.setInt8(at + i, Number(v));
-        break;
-      case 'uint8':
-        dv.setUint8(at + i, Number(v));
-        break;
-      case 'int16':
-        dv.setInt16(at + i * 2, Number(v), true);
-        break;
-      case 'uint16':
-        dv.setUint16(at + i * 2, Number(v), true);
-        break;
-      case 'int32':
-        dv.setInt32(at + i * 4, Number(v), true);
-        break;
-      case 'uint32':
-        dv.setUint32(at + i * 4, Number(v), true);
-        break;
-      case 'float32':
-        dv.setFloat32(at + i * 4, Number(v), true);
-        break;
-      case 'int64':
-        dv.setBigInt64(at + i * 8, BigInt(v as bigint), true);
-        break;
-      case 'uint64':
-        dv.setBigUint64(at + i * 8, BigInt(v as bigint), true);
-        break;
-      case 'float64':
-        dv.setFloat64(at + i * 8, Number(v), true);
-        break;
-      default:
-        break;
-    }
+    if (sc) sc.set(dv, at + i * sc.bytes, asScalar(sc, v));
+    else if (e.k === 'bool' && v) dv.setUint8(at + (i >>> 3), dv.getUint8(at + (i >>> 3)) | (1 << (i & 7)));
   }
 }
 

@@ -1,8 +1,8 @@
 // One two-party Cap'n Proto RPC connection (level 1). Organised like rpc.capnp: the four tables,
 // embargoes, and one handler per message type (handleCall, handleReturn, ...).
 import { type CapIO, type MethodDesc, type StructDesc, readStruct, writeStructAt } from './codec.js';
-import { type StructBuilder, type StructRef, WireBuilder, WireReader, copyStruct } from './wire.js';
-import { type Client, type ClientOf, type Interface, lookupMethod, makeClient } from './client.js';
+import { type StructBuilder, type StructRef, WireBuilder, WireReader, copyStruct, elementOf, isStructList, pointerOf } from './wire.js';
+import { type Client, type ClientOf, type Interface, lookupMethod, makeClient, ownCaps } from './client.js';
 import { EmbargoTable } from './embargo.js';
 import {
   DisconnectedError,
@@ -15,19 +15,46 @@ import {
 } from './errors.js';
 import {
   BrokenHook,
-  Hook,
+  type Hook,
   type HookHost,
   type Payload,
   PendingResult,
   PromiseHook,
   capAtPath,
-  capRuntime,
-  replaceCapAtPath,
   hookOf,
-  ownCaps,
   releaseCaps,
+  replaceCapAtPath,
   shorten,
 } from './hooks.js';
+import {
+  Bootstrap,
+  Call,
+  Call_SendResultsTo,
+  Call_SendResultsTo_Which,
+  CapDescriptor,
+  CapDescriptor_Which,
+  Disembargo,
+  Disembargo_Context,
+  Disembargo_Context_Which,
+  Exception,
+  Finish,
+  Finish_Defaults,
+  Message,
+  MessageTarget,
+  MessageTarget_Which,
+  Message_Which,
+  Payload as PayloadLayout,
+  PromisedAnswer,
+  PromisedAnswer_Op,
+  PromisedAnswer_Op_Which,
+  Release,
+  Resolve,
+  Resolve_Which,
+  Return,
+  Return_Defaults,
+  Return_Which,
+  ThirdPartyCapDescriptor,
+} from '../capnp-gen/rpc.layout.js';
 import { ExportTable, IdTable, ImportTable } from './tables.js';
 import { BIG_SEGMENT, type Transport } from './transport/types.js';
 import { FrameError } from './transport/framing.js';
@@ -84,8 +111,6 @@ interface Answer {
   keepResults: boolean;
 }
 
-// rpc.capnp Message union tags, and the layouts (data words, pointers) of the structs we build.
-const MSG = { unimplemented: 0, abort: 1, call: 2, return: 3, finish: 4, resolve: 5, release: 6, bootstrap: 8, disembargo: 13 };
 const EMPTY: StructRef = { s: 0, d: 0, dl: 0, p: 0, pc: 0 };
 
 const BOOTSTRAP_RESULTS: StructDesc = { name: 'Bootstrap', id: '0', dataWords: 0, pointers: 1, fields: [] };
@@ -128,8 +153,8 @@ export class Connection implements HookHost {
     const q = this.newQuestion(result, BOOTSTRAP_RESULTS, true);
     if (q) {
       this.send((b, root) => {
-        const m = variant(b, root, MSG.bootstrap, 1, 1);
-        b.dv.setUint32(m.d, q.id, true);
+        const m = initBody(b, root, Message_Which.bootstrap, Message.bootstrap, Bootstrap.dataWords, Bootstrap.pointers);
+        b.setU32(m, Bootstrap.questionId, q.id);
       });
     }
     const hook = result.pipeline([]);
@@ -239,12 +264,12 @@ export class Connection implements HookHost {
     }
     try {
       this.send((b, root) => {
-        const call = variant(b, root, MSG.call, 3, 3);
-        b.dv.setUint32(call.d, q.id, true);
-        b.dv.setUint16(call.d + 4, method.ordinal, true);
-        b.dv.setBigUint64(call.d + 8, method.interfaceId, true);
-        writeTarget(b, call.p, target);
-        q.paramExports = this.writePayload(b, call.p + 8, method.params, params);
+        const call = initBody(b, root, Message_Which.call, Message.call, Call.dataWords, Call.pointers);
+        b.setU32(call, Call.questionId, q.id);
+        b.setU16(call, Call.methodId, method.ordinal);
+        b.setU64(call, Call.interfaceId, method.interfaceId);
+        writeTarget(b, pointerOf(call, Call.target), target);
+        q.paramExports = this.writePayload(b, pointerOf(call, Call.params), method.params, params);
       });
     } catch (e) {
       this.questions.delete(q.id);
@@ -268,18 +293,17 @@ export class Connection implements HookHost {
         return hooks.length - 1;
       },
     };
-    const payload = b.initStruct(ptr, 0, 2);
-    writeStructAt(b, payload.p, desc, value, io);
-    return this.writeCapTable(b, payload.p + 8, hooks);
+    const payload = b.initStruct(ptr, PayloadLayout.dataWords, PayloadLayout.pointers);
+    writeStructAt(b, pointerOf(payload, PayloadLayout.content), desc, value, io);
+    return this.writeCapTable(b, pointerOf(payload, PayloadLayout.capTable), hooks);
   }
 
   private writeCapTable(b: WireBuilder, ptr: number, hooks: Hook[]): number[] {
     const exported: number[] = [];
     if (hooks.length === 0) return exported;
-    const first = b.initCompositeList(ptr, hooks.length, 1, 1);
+    const first = b.initCompositeList(ptr, hooks.length, CapDescriptor.dataWords, CapDescriptor.pointers);
     for (let i = 0; i < hooks.length; i++) {
-      const at = first + i * 16;
-      const id = this.writeDescriptor(b, { d: at, p: at + 8 }, hooks[i]);
+      const id = this.writeDescriptor(b, elementOf(first, i, CapDescriptor.dataWords, CapDescriptor.pointers), hooks[i]);
       if (id !== null) exported.push(id);
     }
     return exported;
@@ -288,31 +312,28 @@ export class Connection implements HookHost {
   /** Describes `hook` to the peer; returns the export id when one gained a reference. */
   private writeDescriptor(b: WireBuilder, d: StructBuilder, hook: Hook): number | null {
     const h = shorten(hook);
-    const set = (tag: number, id: number): void => {
-      b.dv.setUint16(d.d, tag, true);
-      b.dv.setUint32(d.d + 4, id, true);
-    };
     if (h instanceof ImportHook && h.conn === this) {
-      set(CAP.receiverHosted, h.importId);
+      b.setU16(d, CapDescriptor.discriminant, CapDescriptor_Which.receiverHosted);
+      b.setU32(d, CapDescriptor.receiverHosted, h.importId);
       return null;
     }
     if (h instanceof QuestionPipelineHook && h.conn === this && h.unresolved) {
-      b.dv.setUint16(d.d, CAP.receiverAnswer, true);
-      writePromisedAnswer(b, d.p, h.question.id, h.path);
+      b.setU16(d, CapDescriptor.discriminant, CapDescriptor_Which.receiverAnswer);
+      writePromisedAnswer(b, pointerOf(d, CapDescriptor.receiverAnswer), h.question.id, h.path);
       return null;
     }
     const { id, fresh } = this.exports.add(h);
     if (fresh) h.addRef();
     const broken = h.brokenWith;
-    if (broken) {
+    if (broken || h.unresolved) {
       // A broken capability travels as a promise, resolved to its exception right after.
-      set(CAP.senderPromise, id);
-      if (fresh) this.afterSend.push(() => this.sendResolve(id, h));
-    } else if (h.unresolved) {
-      set(CAP.senderPromise, id);
-      if (fresh) h.whenResolved(() => this.sendResolve(id, h));
+      b.setU16(d, CapDescriptor.discriminant, CapDescriptor_Which.senderPromise);
+      b.setU32(d, CapDescriptor.senderPromise, id);
+      if (fresh && broken) this.afterSend.push(() => this.sendResolve(id, h));
+      else if (fresh) h.whenResolved(() => this.sendResolve(id, h));
     } else {
-      set(CAP.senderHosted, id);
+      b.setU16(d, CapDescriptor.discriminant, CapDescriptor_Which.senderHosted);
+      b.setU32(d, CapDescriptor.senderHosted, id);
     }
     return id;
   }
@@ -321,14 +342,15 @@ export class Connection implements HookHost {
     if (!this.connected || this.exports.get(exportId) !== promise) return;
     const target = shorten(promise);
     this.send((b, root) => {
-      const r = variant(b, root, MSG.resolve, 1, 1);
-      b.dv.setUint32(r.d, exportId, true);
+      const r = initBody(b, root, Message_Which.resolve, Message.resolve, Resolve.dataWords, Resolve.pointers);
+      b.setU32(r, Resolve.promiseId, exportId);
       const broken = target.brokenWith;
       if (broken) {
-        b.dv.setUint16(r.d + 4, 1, true);
-        writeException(b, r.p, broken);
+        b.setU16(r, Resolve.discriminant, Resolve_Which.exception);
+        writeException(b, pointerOf(r, Resolve.exception), broken);
       } else {
-        const d = b.initStruct(r.p, 1, 1);
+        b.setU16(r, Resolve.discriminant, Resolve_Which.cap);
+        const d = b.initStruct(pointerOf(r, Resolve.cap), CapDescriptor.dataWords, CapDescriptor.pointers);
         this.writeDescriptor(b, d, target);
       }
     });
@@ -337,9 +359,9 @@ export class Connection implements HookHost {
   private sendFinish(q: Question, releaseResultCaps: boolean): void {
     q.finishSent = true;
     this.send((b, root) => {
-      const f = variant(b, root, MSG.finish, 1, 0);
-      b.dv.setUint32(f.d, q.id, true);
-      b.dv.setUint8(f.d + 4, releaseResultCaps ? 0 : 1); // stored XOR its default (true)
+      const f = initBody(b, root, Message_Which.finish, Message.finish, Finish.dataWords, Finish.pointers);
+      b.setU32(f, Finish.questionId, q.id);
+      b.setBool(f, Finish.releaseResultCaps, releaseResultCaps, Finish_Defaults.releaseResultCaps);
     });
   }
 
@@ -364,9 +386,10 @@ export class Connection implements HookHost {
   startEmbargo(target: Target, lift: () => void): void {
     const id = this.embargoes.start(lift);
     this.send((b, root) => {
-      const d = variant(b, root, MSG.disembargo, 1, 1);
-      b.dv.setUint32(d.d, id, true); // context.senderLoopback (union tag 0)
-      writeTarget(b, d.p, target);
+      const d = initBody(b, root, Message_Which.disembargo, Message.disembargo, Disembargo.dataWords, Disembargo.pointers);
+      b.setU16(d, Disembargo_Context.discriminant, Disembargo_Context_Which.senderLoopback);
+      b.setU32(d, Disembargo_Context.senderLoopback, id);
+      writeTarget(b, pointerOf(d, Disembargo.target), target);
     });
   }
 
@@ -375,9 +398,9 @@ export class Connection implements HookHost {
     const n = this.imports.drop(hook.importId, hook);
     if (n > 0 && this.connected) {
       this.send((b, root) => {
-        const r = variant(b, root, MSG.release, 1, 0);
-        b.dv.setUint32(r.d, hook.importId, true);
-        b.dv.setUint32(r.d + 4, n, true);
+        const r = initBody(b, root, Message_Which.release, Message.release, Release.dataWords, Release.pointers);
+        b.setU32(r, Release.id, hook.importId);
+        b.setU32(r, Release.referenceCount, n);
       });
     }
   }
@@ -395,31 +418,30 @@ export class Connection implements HookHost {
     try {
       const r = new WireReader(segments, this.limits.traversalWords);
       const root = r.root();
-      const which = r.u16(root, 0);
-      const body = (): StructRef => r.structField(root, 0) ?? EMPTY;
-      switch (which) {
-        case MSG.unimplemented:
-          return this.handleUnimplemented(r, body());
-        case MSG.abort:
-          return this.handleAbort(r, body());
-        case MSG.bootstrap:
-          return this.handleBootstrap(r.u32(body(), 0));
-        case MSG.call:
-          return this.handleCall(r, body());
-        case MSG.return:
-          return this.handleReturn(r, body());
-        case MSG.finish: {
-          const f = body();
-          return this.handleFinish(r.u32(f, 0), !r.bit(f, 32));
+      const body = (pointer: number): StructRef => r.structField(root, pointer) ?? EMPTY;
+      switch (r.u16(root, Message.discriminant)) {
+        case Message_Which.unimplemented:
+          return this.handleUnimplemented(r, body(Message.unimplemented));
+        case Message_Which.abort:
+          return this.handleAbort(r, body(Message.abort));
+        case Message_Which.bootstrap:
+          return this.handleBootstrap(r.u32(body(Message.bootstrap), Bootstrap.questionId));
+        case Message_Which.call:
+          return this.handleCall(r, body(Message.call));
+        case Message_Which.return:
+          return this.handleReturn(r, body(Message.return));
+        case Message_Which.finish: {
+          const f = body(Message.finish);
+          return this.handleFinish(r.u32(f, Finish.questionId), r.bool(f, Finish.releaseResultCaps, Finish_Defaults.releaseResultCaps));
         }
-        case MSG.resolve:
-          return this.handleResolve(r, body());
-        case MSG.release: {
-          const rel = body();
-          return this.handleRelease(r.u32(rel, 0), r.u32(rel, 4));
+        case Message_Which.resolve:
+          return this.handleResolve(r, body(Message.resolve));
+        case Message_Which.release: {
+          const rel = body(Message.release);
+          return this.handleRelease(r.u32(rel, Release.id), r.u32(rel, Release.referenceCount));
         }
-        case MSG.disembargo:
-          return this.handleDisembargo(r, root, body());
+        case Message_Which.disembargo:
+          return this.handleDisembargo(r, root, body(Message.disembargo));
         default:
           return this.replyUnimplemented(r, root);
       }
@@ -431,32 +453,26 @@ export class Connection implements HookHost {
 
   private replyUnimplemented(r: WireReader, received: StructRef): void {
     this.send((b, root) => {
-      b.dv.setUint16(root.d, MSG.unimplemented, true);
-      copyStruct(r, received, b, root.p);
+      b.setU16(root, Message.discriminant, Message_Which.unimplemented);
+      copyStruct(r, received, b, pointerOf(root, Message.unimplemented));
     });
   }
 
   handleUnimplemented(r: WireReader, echoed: StructRef): void {
-    const inner = r.structField(echoed, 0) ?? EMPTY;
-    switch (r.u16(echoed, 0)) {
-      case MSG.call:
-      case MSG.bootstrap: {
-        const q = this.questions.get(r.u32(inner, 0));
-        if (q && !q.returned) {
-          q.returned = true;
-          q.finishSent = true;
-          this.questions.delete(q.id);
-          this.failQuestion(q, new UnimplementedError(q.bootstrap ? 'the peer has no bootstrap interface' : 'the peer does not implement this call'));
-        }
-        return;
-      }
-      case MSG.resolve: {
+    const inner = (pointer: number): StructRef => r.structField(echoed, pointer) ?? EMPTY;
+    switch (r.u16(echoed, Message.discriminant)) {
+      case Message_Which.call:
+        return this.questionUnimplemented(r.u32(inner(Message.call), Call.questionId));
+      case Message_Which.bootstrap:
+        return this.questionUnimplemented(r.u32(inner(Message.bootstrap), Bootstrap.questionId));
+      case Message_Which.resolve: {
         // The peer ignored our Resolve: drop the reference its descriptor carried.
-        if (r.u16(inner, 4) === 0) {
-          const c = r.structField(inner, 0) ?? EMPTY;
-          const tag = r.u16(c, 0);
-          if (tag === CAP.senderHosted || tag === CAP.senderPromise) this.tryReleaseExport(r.u32(c, 4));
-        }
+        const res = inner(Message.resolve);
+        if (r.u16(res, Resolve.discriminant) !== Resolve_Which.cap) return;
+        const c = r.structField(res, Resolve.cap) ?? EMPTY;
+        const which = r.u16(c, CapDescriptor.discriminant);
+        if (which === CapDescriptor_Which.senderHosted) this.tryReleaseExport(r.u32(c, CapDescriptor.senderHosted));
+        else if (which === CapDescriptor_Which.senderPromise) this.tryReleaseExport(r.u32(c, CapDescriptor.senderPromise));
         return;
       }
       default:
@@ -464,13 +480,21 @@ export class Connection implements HookHost {
     }
   }
 
+  private questionUnimplemented(questionId: number): void {
+    const q = this.questions.get(questionId);
+    if (!q || q.returned) return;
+    q.returned = true;
+    q.finishSent = true;
+    this.questions.delete(q.id);
+    this.failQuestion(q, new UnimplementedError(q.bootstrap ? 'the peer has no bootstrap interface' : 'the peer does not implement this call'));
+  }
+
   private tryReleaseExport(id: number): void {
     if (this.exports.refs(id) > 0) this.releaseExport(id, 1);
   }
 
   handleAbort(r: WireReader, ex: StructRef): void {
-    const err = rpcErrorFromWire(r.u16(ex, 4), `peer aborted the connection: ${r.textField(ex, 0) ?? ''}`);
-    this.shutdown(new DisconnectedError(err.message));
+    this.shutdown(new DisconnectedError(`peer aborted the connection: ${readException(r, ex).message}`));
   }
 
   handleBootstrap(questionId: number): void {
@@ -490,14 +514,10 @@ export class Connection implements HookHost {
     this.send((b, root) => {
       const ret = initReturn(b, root, questionId);
       const broken = hook.brokenWith;
-      if (broken) {
-        b.dv.setUint16(ret.d + 6, RET.exception, true);
-        writeException(b, ret.p, broken);
-        return;
-      }
-      const payload = b.initStruct(ret.p, 0, 2);
-      b.setCap(payload.p, 0);
-      answer.resultExports = this.writeCapTable(b, payload.p + 8, [hook]);
+      if (broken) return writeReturnException(b, ret, broken);
+      const payload = b.initStruct(pointerOf(ret, Return.results), PayloadLayout.dataWords, PayloadLayout.pointers);
+      b.setCap(pointerOf(payload, PayloadLayout.content), 0);
+      answer.resultExports = this.writeCapTable(b, pointerOf(payload, PayloadLayout.capTable), [hook]);
     });
   }
 
@@ -508,7 +528,7 @@ export class Connection implements HookHost {
   }
 
   handleCall(r: WireReader, call: StructRef): void {
-    const questionId = r.u32(call, 0);
+    const questionId = r.u32(call, Call.questionId);
     if (this.answers.has(questionId)) throw new ProtocolError(`Call reuses question id ${questionId}, which is still in use`);
     this.checkAnswerLimit();
     const answer: Answer = {
@@ -520,17 +540,17 @@ export class Connection implements HookHost {
       finished: false,
       keepResults: false,
     };
-    const methodId = r.u16(call, 4);
-    const sendTo = r.u16(call, 6);
-    const interfaceId = r.u64(call, 8);
-    const params = r.structField(call, 1) ?? EMPTY;
-    if (sendTo === 1) answer.keepResults = true;
-    else if (sendTo !== 0) {
+    const methodId = r.u16(call, Call.methodId);
+    const sendTo = r.u16(call, Call_SendResultsTo.discriminant);
+    const interfaceId = r.u64(call, Call.interfaceId);
+    const params = r.structField(call, Call.params) ?? EMPTY;
+    if (sendTo === Call_SendResultsTo_Which.yourself) answer.keepResults = true;
+    else if (sendTo !== Call_SendResultsTo_Which.caller) {
       this.answers.set(questionId, answer);
       this.releasePayloadCaps(r, params);
       return this.returnException(answer, new UnimplementedError('sendResultsTo.thirdParty needs RPC level 3'));
     }
-    const targetRef = r.structField(call, 0);
+    const targetRef = r.structField(call, Call.target);
     if (!targetRef) throw new ProtocolError('Call has no target');
     const target = this.readTarget(r, targetRef);
     this.answers.set(questionId, answer);
@@ -565,10 +585,7 @@ export class Connection implements HookHost {
     if (answer.finished) {
       // The caller sent Finish first: it wants nothing; say so and drop the results.
       releaseCaps(value, desc);
-      this.send((b, root) => {
-        const ret = initReturn(b, root, answer.id);
-        b.dv.setUint16(ret.d + 6, RET.canceled, true);
-      });
+      this.send((b, root) => b.setU16(initReturn(b, root, answer.id), Return.discriminant, Return_Which.canceled));
       this.answers.delete(answer.id);
       return;
     }
@@ -576,11 +593,8 @@ export class Connection implements HookHost {
     try {
       this.send((b, root) => {
         const ret = initReturn(b, root, answer.id);
-        if (answer.keepResults) {
-          b.dv.setUint16(ret.d + 6, RET.resultsSentElsewhere, true);
-          return;
-        }
-        answer.resultExports = this.writePayload(b, ret.p, desc, value);
+        if (answer.keepResults) return b.setU16(ret, Return.discriminant, Return_Which.resultsSentElsewhere);
+        answer.resultExports = this.writePayload(b, pointerOf(ret, Return.results), desc, value);
       });
     } catch (e) {
       answer.returned = false;
@@ -593,11 +607,8 @@ export class Connection implements HookHost {
     answer.returned = true;
     this.send((b, root) => {
       const ret = initReturn(b, root, answer.id);
-      if (answer.finished) b.dv.setUint16(ret.d + 6, RET.canceled, true);
-      else {
-        b.dv.setUint16(ret.d + 6, RET.exception, true);
-        writeException(b, ret.p, err);
-      }
+      if (answer.finished) b.setU16(ret, Return.discriminant, Return_Which.canceled);
+      else writeReturnException(b, ret, err);
     });
     if (answer.finished) this.answers.delete(answer.id);
   }
@@ -615,16 +626,16 @@ export class Connection implements HookHost {
     if (releaseResultCaps) for (const id of answer.resultExports) this.tryReleaseExport(id);
     if (answer.bootstrap) answer.bootstrap.release();
     const r = answer.result;
-    if (r && r.state === 1) releaseCaps(r.value, r.desc);
+    if (r && r.state === 'fulfilled') releaseCaps(r.value, r.desc);
   }
 
   handleReturn(r: WireReader, ret: StructRef): void {
-    const answerId = r.u32(ret, 0);
+    const answerId = r.u32(ret, Return.answerId);
     const q = this.questions.get(answerId);
     if (!q) throw new ProtocolError(`Return for question ${answerId}, which is not outstanding`);
     if (q.returned) throw new ProtocolError(`second Return for question ${answerId}`);
     q.returned = true;
-    const releaseParamCaps = !r.bit(ret, 32); // stored XOR its default (true)
+    const releaseParamCaps = r.bool(ret, Return.releaseParamCaps, Return_Defaults.releaseParamCaps);
     if (releaseParamCaps) for (const id of q.paramExports) this.tryReleaseExport(id);
     if (q.finishSent) {
       // We canceled: the callee released the result caps (releaseResultCaps); ignore the payload.
@@ -632,10 +643,10 @@ export class Connection implements HookHost {
       this.failQuestion(q, new FailedError('call canceled by the caller'));
       return;
     }
-    switch (r.u16(ret, 6)) {
-      case RET.results: {
+    switch (r.u16(ret, Return.discriminant)) {
+      case Return_Which.results: {
         let value: Payload;
-        const payload = r.structField(ret, 0) ?? EMPTY;
+        const payload = r.structField(ret, Return.results) ?? EMPTY;
         try {
           value = q.bootstrap ? this.readBootstrapResult(r, payload) : this.readPayload(r, payload, q.desc);
         } catch (e) {
@@ -647,32 +658,30 @@ export class Connection implements HookHost {
         this.completeQuestion(q, value);
         return;
       }
-      case RET.exception: {
-        const ex = r.structField(ret, 0) ?? EMPTY;
+      case Return_Which.exception:
         this.sendFinish(q, false);
         this.questions.delete(q.id);
-        this.failQuestion(q, rpcErrorFromWire(r.u16(ex, 4), r.textField(ex, 0) ?? ''));
+        this.failQuestion(q, readException(r, r.structField(ret, Return.exception) ?? EMPTY));
         return;
-      }
-      case RET.canceled:
+      case Return_Which.canceled:
         this.sendFinish(q, false);
         this.questions.delete(q.id);
         this.failQuestion(q, new FailedError('call was canceled by the callee'));
         return;
-      case RET.resultsSentElsewhere:
+      case Return_Which.resultsSentElsewhere:
         // We never ask for sendResultsTo.yourself, so there are no results for us anywhere.
         this.sendFinish(q, false);
         this.questions.delete(q.id);
         this.failQuestion(q, new FailedError('the peer sent the results elsewhere, though we asked for them'));
         return;
-      case RET.takeFromOtherQuestion: {
-        const otherId = r.u32(ret, 8);
+      case Return_Which.takeFromOtherQuestion: {
+        const otherId = r.u32(ret, Return.takeFromOtherQuestion);
         const other = this.answers.get(otherId);
-        if (!other || !other.keepResults || !other.returned || !other.result || other.result.state === 0) {
+        if (!other || !other.keepResults || !other.returned || !other.result || other.result.state === 'pending') {
           throw new ProtocolError(`takeFromOtherQuestion names question ${otherId}, which holds no results`);
         }
         const res = other.result;
-        if (res.state === 2) {
+        if (res.state === 'rejected') {
           this.sendFinish(q, false);
           this.questions.delete(q.id);
           this.failQuestion(q, res.error!);
@@ -697,16 +706,16 @@ export class Connection implements HookHost {
     q.result.onCancel = null;
     const bootCap = q.bootstrap ? (value.cap as Hook) : null;
     if (pipelines) {
-      for (const [key, ph] of pipelines) {
+      for (const ph of pipelines.values()) {
         if (ph.refs <= 0) continue;
-        const path = key === '' ? [] : key.split('.').map(Number);
-        if (bootCap) ph.resolveTo(path.length === 0 ? bootCap.addRef() : new BrokenHook(new FailedError('bootstrap capability has no fields')));
+        const path = ph.path;
+        if (bootCap) ph.resolve(path.length === 0 ? bootCap.addRef() : bootstrapHasNoFields());
         else {
-          ph.resolveTo(capAtPath(value, q.desc, path));
+          ph.resolve(capAtPath(value, q.desc, path));
           // Under an embargo, the results' own reference must wait behind it too (E-order).
           const gate = ph.embargoGate;
           if (gate) replaceCapAtPath(value, q.desc, path, (old) => {
-            capRuntime.release(old);
+            (old as Client).release();
             return makeClient(gate.addRef(), (old as Client).iface);
           });
         }
@@ -727,24 +736,27 @@ export class Connection implements HookHost {
     q.pipelines = null;
     q.result.remotePipeline = null;
     q.result.onCancel = null;
-    if (pipelines) for (const ph of pipelines.values()) if (ph.refs > 0) ph.resolveTo(new BrokenHook(err));
+    if (pipelines) for (const ph of pipelines.values()) if (ph.refs > 0) ph.resolve(new BrokenHook(err));
     q.result.reject(err);
   }
 
   handleResolve(r: WireReader, res: StructRef): void {
-    const promiseId = r.u32(res, 0);
+    const promiseId = r.u32(res, Resolve.promiseId);
     const hook = this.imports.get(promiseId);
     let replacement: Hook;
-    const inner = r.structField(res, 0) ?? EMPTY;
-    if (r.u16(res, 4) === 1) replacement = new BrokenHook(rpcErrorFromWire(r.u16(inner, 4), r.textField(inner, 0) ?? ''));
-    else replacement = this.readDescriptor(r, inner) ?? new BrokenHook(new FailedError('promise resolved to a null capability'));
-    if (!(hook instanceof ImportPromiseHook)) {
+    if (r.u16(res, Resolve.discriminant) === Resolve_Which.exception) {
+      replacement = new BrokenHook(readException(r, r.structField(res, Resolve.exception) ?? EMPTY));
+    } else {
+      const cap = r.structField(res, Resolve.cap) ?? EMPTY;
+      replacement = this.readDescriptor(r, cap) ?? new BrokenHook(new FailedError('promise resolved to a null capability'));
+    }
+    if (!hook || !hook.isPromise) {
       // Released already (or never a promise): we do not need what it resolved to.
       replacement.release();
-      if (hook && !(hook instanceof ImportPromiseHook)) throw new ProtocolError(`Resolve for import ${promiseId}, which is not a promise`);
+      if (hook) throw new ProtocolError(`Resolve for import ${promiseId}, which is not a promise`);
       return;
     }
-    hook.resolveTo(replacement);
+    hook.resolve(replacement);
   }
 
   handleRelease(id: number, count: number): void {
@@ -756,11 +768,10 @@ export class Connection implements HookHost {
   }
 
   handleDisembargo(r: WireReader, root: StructRef, d: StructRef): void {
-    const kind = r.u16(d, 4);
-    const value = r.u32(d, 0);
-    if (kind === 0 /* senderLoopback */) {
-      const embargoId = value;
-      const targetRef = r.structField(d, 0);
+    const kind = r.u16(d, Disembargo_Context.discriminant);
+    if (kind === Disembargo_Context_Which.senderLoopback) {
+      const embargoId = r.u32(d, Disembargo_Context.senderLoopback);
+      const targetRef = r.structField(d, Disembargo.target);
       if (!targetRef) throw new ProtocolError('Disembargo has no target');
       const target = this.readTarget(r, targetRef);
       const h = shorten(target);
@@ -770,16 +781,17 @@ export class Connection implements HookHost {
       }
       // Calls that came through the promise were forwarded synchronously, so they are ahead of this.
       this.send((b, rootOut) => {
-        const out = variant(b, rootOut, MSG.disembargo, 1, 1);
-        b.dv.setUint32(out.d, embargoId, true);
-        b.dv.setUint16(out.d + 4, 1, true); // context.receiverLoopback
-        writeTarget(b, out.p, { kind: 'import', id: h.importId });
+        const out = initBody(b, rootOut, Message_Which.disembargo, Message.disembargo, Disembargo.dataWords, Disembargo.pointers);
+        b.setU16(out, Disembargo_Context.discriminant, Disembargo_Context_Which.receiverLoopback);
+        b.setU32(out, Disembargo_Context.receiverLoopback, embargoId);
+        writeTarget(b, pointerOf(out, Disembargo.target), { kind: 'import', id: h.importId });
       });
       return;
     }
-    if (kind === 1 /* receiverLoopback */) {
-      if (!this.embargoes.lift(value)) {
-        throw new ProtocolError(`Disembargo receiverLoopback for embargo ${value}, which does not exist`);
+    if (kind === Disembargo_Context_Which.receiverLoopback) {
+      const embargoId = r.u32(d, Disembargo_Context.receiverLoopback);
+      if (!this.embargoes.lift(embargoId)) {
+        throw new ProtocolError(`Disembargo receiverLoopback for embargo ${embargoId}, which does not exist`);
       }
       return;
     }
@@ -790,44 +802,48 @@ export class Connection implements HookHost {
   // Reading payloads, descriptors and targets
 
   private readTarget(r: WireReader, t: StructRef): Hook {
-    if (r.u16(t, 4) === 0) {
-      const id = r.u32(t, 0);
+    if (r.u16(t, MessageTarget.discriminant) === MessageTarget_Which.importedCap) {
+      const id = r.u32(t, MessageTarget.importedCap);
       const h = this.exports.get(id);
       if (!h) throw new ProtocolError(`message targets export ${id}, which does not exist`);
       return h.addRef();
     }
-    const pa = r.structField(t, 0);
+    const pa = r.structField(t, MessageTarget.promisedAnswer);
     if (!pa) throw new ProtocolError('promisedAnswer target is missing');
-    const questionId = r.u32(pa, 0);
+    const questionId = r.u32(pa, PromisedAnswer.questionId);
     const answer = this.answers.get(questionId);
     if (!answer) throw new ProtocolError(`message targets answer ${questionId}, which is not outstanding`);
-    const path = this.readTransform(r, pa);
-    if (answer.bootstrap) {
-      return path.length === 0 ? answer.bootstrap.addRef() : new BrokenHook(new FailedError('bootstrap capability has no fields'));
-    }
+    return this.answerCap(answer, this.readTransform(r, pa));
+  }
+
+  /** A new reference to the capability at `path` in an answer's (future) results. */
+  private answerCap(answer: Answer, path: readonly number[]): Hook {
+    if (answer.bootstrap) return path.length === 0 ? answer.bootstrap.addRef() : bootstrapHasNoFields();
     if (!answer.result) return new BrokenHook(new FailedError('the call this targets failed before it started'));
     return answer.result.pipeline(path);
   }
 
   private readTransform(r: WireReader, pa: StructRef): number[] {
-    const ops = r.listField(pa, 0);
+    const ops = r.listField(pa, PromisedAnswer.transform);
     const path: number[] = [];
     if (!ops) return path;
-    if (ops.size !== 7) throw new ProtocolError('transform is not a list of structs');
+    if (!isStructList(ops)) throw new ProtocolError('transform is not a list of structs');
     if (ops.count > this.limits.maxTransformDepth) {
       throw new ProtocolError(`transform path of ${ops.count} steps exceeds ${this.limits.maxTransformDepth}`);
     }
     for (let i = 0; i < ops.count; i++) {
       const op = r.listStruct(ops, i);
-      if (r.u16(op, 0) === 1) path.push(r.u16(op, 2));
+      if (r.u16(op, PromisedAnswer_Op.discriminant) === PromisedAnswer_Op_Which.getPointerField) {
+        path.push(r.u16(op, PromisedAnswer_Op.getPointerField));
+      }
     }
     return path;
   }
 
   private readCapTable(r: WireReader, payload: StructRef): Hook[] {
-    const table = r.listField(payload, 1);
+    const table = r.listField(payload, PayloadLayout.capTable);
     if (!table || table.count === 0) return [];
-    if (table.size !== 7) throw new ProtocolError('cap table is not a list of structs');
+    if (!isStructList(table)) throw new ProtocolError('cap table is not a list of structs');
     const n = table.count;
     if (n > this.limits.maxCapTable) throw new ProtocolError(`cap table of ${n} entries exceeds ${this.limits.maxCapTable}`);
     const hooks: Hook[] = [];
@@ -855,8 +871,7 @@ export class Connection implements HookHost {
           throw new Error('internal: write during read');
         },
       };
-      const content = payload.pc > 0 ? r.structAt(payload.s, payload.p) : null;
-      return readStruct(r, content ?? EMPTY, desc, io);
+      return readStruct(r, r.structField(payload, PayloadLayout.content) ?? EMPTY, desc, io);
     } finally {
       for (const h of hooks) h.release();
     }
@@ -865,7 +880,7 @@ export class Connection implements HookHost {
   private readBootstrapResult(r: WireReader, payload: StructRef): Payload {
     const hooks = this.readCapTable(r, payload);
     try {
-      const index = r.capField(payload, 0);
+      const index = r.capField(payload, PayloadLayout.content);
       if (index === null) throw new ProtocolError('bootstrap result is not a capability');
       const h = hooks[index];
       if (!h) throw new ProtocolError('bootstrap capability index outside the cap table');
@@ -885,32 +900,29 @@ export class Connection implements HookHost {
 
   /** A new reference for a received CapDescriptor (null for `none`). */
   private readDescriptor(r: WireReader, d: StructRef): Hook | null {
-    const id = r.u32(d, 4);
-    switch (r.u16(d, 0)) {
-      case CAP.none:
+    switch (r.u16(d, CapDescriptor.discriminant)) {
+      case CapDescriptor_Which.none:
         return null;
-      case CAP.senderHosted:
-        return this.importCap(id, false);
-      case CAP.senderPromise:
-        return this.importCap(id, true);
-      case CAP.receiverHosted: {
+      case CapDescriptor_Which.senderHosted:
+        return this.importCap(r.u32(d, CapDescriptor.senderHosted), false);
+      case CapDescriptor_Which.senderPromise:
+        return this.importCap(r.u32(d, CapDescriptor.senderPromise), true);
+      case CapDescriptor_Which.receiverHosted: {
+        const id = r.u32(d, CapDescriptor.receiverHosted);
         const h = this.exports.get(id);
         return h ? h.addRef() : new BrokenHook(new FailedError(`receiverHosted names export ${id}, which does not exist`));
       }
-      case CAP.receiverAnswer: {
-        const pa = r.structField(d, 0) ?? EMPTY;
-        const questionId = r.u32(pa, 0);
+      case CapDescriptor_Which.receiverAnswer: {
+        const pa = r.structField(d, CapDescriptor.receiverAnswer) ?? EMPTY;
+        const questionId = r.u32(pa, PromisedAnswer.questionId);
         const answer = this.answers.get(questionId);
         if (!answer) return new BrokenHook(new FailedError(`receiverAnswer names question ${questionId}, which is not outstanding`));
-        const path = this.readTransform(r, pa);
-        if (answer.bootstrap) return path.length === 0 ? answer.bootstrap.addRef() : new BrokenHook(new FailedError('bad path'));
-        if (!answer.result) return new BrokenHook(new FailedError('that call failed'));
-        return answer.result.pipeline(path);
+        return this.answerCap(answer, this.readTransform(r, pa));
       }
-      case CAP.thirdPartyHosted: {
+      case CapDescriptor_Which.thirdPartyHosted: {
         // Level 3; in two-party use the vine, which the sender hosts.
-        const tp = r.structField(d, 0) ?? EMPTY;
-        return this.importCap(r.u32(tp, 0), false);
+        const tp = r.structField(d, CapDescriptor.thirdPartyHosted) ?? EMPTY;
+        return this.importCap(r.u32(tp, ThirdPartyCapDescriptor.vineId), false);
       }
       default:
         throw new ProtocolError('unknown CapDescriptor kind');
@@ -920,7 +932,7 @@ export class Connection implements HookHost {
   private importCap(id: number, promise: boolean): Hook {
     const existing = this.imports.received(id);
     if (existing) return existing.addRef();
-    const h = promise ? new ImportPromiseHook(this, id) : new ImportHook(this, id);
+    const h = new ImportHook(this, id, promise);
     this.imports.set(id, h);
     return h;
   }
@@ -931,8 +943,8 @@ export class Connection implements HookHost {
   private abort(reason: string): void {
     if (!this.connected) return;
     this.send((b, root) => {
-      b.dv.setUint16(root.d, MSG.abort, true);
-      writeException(b, root.p, new FailedError(reason));
+      b.setU16(root, Message.discriminant, Message_Which.abort);
+      writeException(b, pointerOf(root, Message.abort), new FailedError(reason));
     });
     this.shutdown(new DisconnectedError(`connection aborted: ${reason}`));
   }
@@ -951,7 +963,7 @@ export class Connection implements HookHost {
     for (const a of this.answers.values()) {
       if (a.bootstrap) a.bootstrap.release();
       const r = a.result;
-      if (r && r.state === 1 && a.returned) releaseCaps(r.value, r.desc);
+      if (r && r.state === 'fulfilled' && a.returned) releaseCaps(r.value, r.desc);
       else r?.cancel();
     }
     this.answers.clear();
@@ -966,189 +978,156 @@ class ProtocolError extends Error {}
 // ---------------------------------------------------------------------------------------------
 // Remote hooks
 
-/** A capability the peer hosts (an entry of our import table). */
-export class ImportHook extends Hook {
-  private lost: RpcError | null = null;
+/**
+ * A capability whose calls travel to the peer, at `messageTarget`, until it resolves (if it is a
+ * promise at all): PromiseHook's resolution, with early calls sent instead of queued.
+ */
+abstract class RemoteHook extends PromiseHook {
   constructor(
     readonly conn: Connection,
-    readonly importId: number,
+    readonly messageTarget: Target,
   ) {
     super();
     this.host = conn;
   }
 
-  call(method: MethodDesc, params: Payload): PendingResult {
-    if (this.lost) {
-      releaseCaps(params, method.params);
-      const r = new PendingResult(method.results);
-      r.reject(this.lost);
-      return r;
-    }
-    return this.conn.sendCall({ kind: 'import', id: this.importId }, method, params);
+  protected override callEarly(method: MethodDesc, params: Payload): PendingResult {
+    return this.conn.sendCall(this.messageTarget, method, params);
   }
 
+  /**
+   * When this resolves to something that is not the peer's (a local object, or another connection's)
+   * after calls went through it, new calls must wait until those, still travelling through the peer,
+   * have come back: the target is then a promise that opens when our Disembargo echoes.
+   */
+  protected override adopt(h: Hook): Hook {
+    const s = shorten(h);
+    if (!this.calledEarly || s.host === this.conn || s.brokenWith || !this.conn.isOpen) return h;
+    const gate = new PromiseHook();
+    this.conn.startEmbargo(this.messageTarget, () => gate.resolve(h));
+    return gate;
+  }
+}
+
+/**
+ * A capability the peer hosts (an entry of our import table). One it described as senderPromise
+ * (`isPromise`) resolves when its Resolve arrives; any other import never resolves.
+ */
+export class ImportHook extends RemoteHook {
+  private lost: RpcError | null = null;
+
+  constructor(
+    conn: Connection,
+    readonly importId: number,
+    readonly isPromise: boolean,
+  ) {
+    super(conn, { kind: 'import', id: importId });
+  }
+
+  protected override callEarly(method: MethodDesc, params: Payload): PendingResult {
+    if (!this.lost) return super.callEarly(method, params);
+    releaseCaps(params, method.params);
+    const r = new PendingResult(method.results);
+    r.reject(this.lost);
+    return r;
+  }
+
+  /** The connection ended: calls fail with `err`, and a promise resolves to it. */
   disconnect(err: RpcError): void {
     this.lost = err;
+    if (this.isPromise) this.resolve(new BrokenHook(err));
   }
 
   override get brokenWith(): RpcError | null {
     return this.lost;
   }
 
+  override get unresolved(): boolean {
+    return this.isPromise && super.unresolved;
+  }
+
   protected override destroy(): void {
     this.conn.dropImport(this);
-  }
-}
-
-/** A promise the peer exported (senderPromise): calls go to it until a Resolve replaces it. */
-export class ImportPromiseHook extends ImportHook {
-  private target: Hook | null = null;
-  private calledThrough = false;
-  private callbacks: ((h: Hook) => void)[] | null = null;
-
-  override call(method: MethodDesc, params: Payload): PendingResult {
-    if (this.target) return this.target.call(method, params);
-    this.calledThrough = true;
-    return super.call(method, params);
-  }
-
-  resolveTo(h: Hook): void {
-    if (this.target) return h.release();
-    this.target = embargoIfNeeded(this.conn, this.calledThrough, { kind: 'import', id: this.importId }, h);
-    const cbs = this.callbacks;
-    this.callbacks = null;
-    if (cbs) for (const cb of cbs) cb(this.target);
-  }
-
-  override disconnect(err: RpcError): void {
-    super.disconnect(err);
-    if (!this.target) this.resolveTo(new BrokenHook(err));
-  }
-
-  override get resolution(): Hook | null {
-    return this.target;
-  }
-  override get unresolved(): boolean {
-    return this.target === null;
-  }
-  override whenResolved(cb: (h: Hook) => void): void {
-    if (this.target) cb(this.target);
-    else (this.callbacks ??= []).push(cb);
-  }
-
-  protected override destroy(): void {
     super.destroy();
-    this.target?.release();
   }
 }
 
 /** A capability in the results of a question that has not returned: calls are pipelined to the peer. */
-export class QuestionPipelineHook extends Hook {
-  private target: Hook | null = null;
-  /** Set when resolution went through an embargo: the gate that opens when it lifts. */
+export class QuestionPipelineHook extends RemoteHook {
+  /** Set when the resolution went through an embargo: the gate that opens when it lifts. */
   embargoGate: Hook | null = null;
-  private calledThrough = false;
-  private callbacks: ((h: Hook) => void)[] | null = null;
 
   constructor(
-    readonly conn: Connection,
+    conn: Connection,
     readonly question: Question,
     readonly path: readonly number[],
   ) {
-    super();
-    this.host = conn;
+    super(conn, { kind: 'answer', questionId: question.id, path });
   }
 
-  call(method: MethodDesc, params: Payload): PendingResult {
-    if (this.target) return this.target.call(method, params);
-    this.calledThrough = true;
-    return this.conn.sendCall({ kind: 'answer', questionId: this.question.id, path: this.path }, method, params);
+  protected override adopt(h: Hook): Hook {
+    const target = super.adopt(h);
+    if (target !== h) this.embargoGate = target;
+    return target;
   }
-
-  /** The question returned: `h` (owned) is the capability at our path. */
-  resolveTo(h: Hook): void {
-    if (this.target) return h.release();
-    this.target = embargoIfNeeded(this.conn, this.calledThrough, { kind: 'answer', questionId: this.question.id, path: this.path }, h);
-    if (this.target !== h) this.embargoGate = this.target;
-    const cbs = this.callbacks;
-    this.callbacks = null;
-    if (cbs) for (const cb of cbs) cb(this.target);
-  }
-
-  override get resolution(): Hook | null {
-    return this.target;
-  }
-  override get unresolved(): boolean {
-    return this.target === null;
-  }
-  override whenResolved(cb: (h: Hook) => void): void {
-    if (this.target) cb(this.target);
-    else (this.callbacks ??= []).push(cb);
-  }
-
-  protected override destroy(): void {
-    this.target?.release();
-  }
-}
-
-/**
- * When a promise we called through resolves to something that is not the peer's (a local object,
- * or another connection's), new calls must wait until the old ones, still travelling through the
- * peer, have come back: returns a promise hook that opens when the Disembargo echoes.
- */
-function embargoIfNeeded(conn: Connection, calledThrough: boolean, target: Target, h: Hook): Hook {
-  const s = shorten(h);
-  if (!calledThrough || s.host === conn || s.brokenWith || !conn.isOpen) return h;
-  const gate = new PromiseHook();
-  conn.startEmbargo(target, () => gate.resolve(h));
-  return gate;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Small helpers
 
-const CAP = { none: 0, senderHosted: 1, senderPromise: 2, receiverHosted: 3, receiverAnswer: 4, thirdPartyHosted: 5 };
-const RET = { results: 0, exception: 1, canceled: 2, resultsSentElsewhere: 3, takeFromOtherQuestion: 4 };
+/** What a pipelined path into a bootstrap answer leads to: the bootstrap result is a capability, not a struct. */
+function bootstrapHasNoFields(): Hook {
+  return new BrokenHook(new FailedError('bootstrap capability has no fields'));
+}
 
-/** Sets the Message union to `tag` and builds its struct (dataWords, pointers). */
-function variant(b: WireBuilder, root: StructBuilder, tag: number, dataWords: number, ptrs: number): StructBuilder {
-  b.dv.setUint16(root.d, tag, true);
-  return b.initStruct(root.p, dataWords, ptrs);
+/** Sets the Message union to `which` and builds its body, a struct of the given size, at `pointer`. */
+function initBody(b: WireBuilder, root: StructBuilder, which: Message_Which, pointer: number, dataWords: number, pointers: number): StructBuilder {
+  b.setU16(root, Message.discriminant, which);
+  return b.initStruct(pointerOf(root, pointer), dataWords, pointers);
 }
 
 /** A Return with releaseParamCaps = false (we never ask the caller to release its param exports). */
 function initReturn(b: WireBuilder, root: StructBuilder, answerId: number): StructBuilder {
-  const ret = variant(b, root, MSG.return, 2, 1);
-  b.dv.setUint32(ret.d, answerId, true);
-  b.dv.setUint8(ret.d + 4, 1); // releaseParamCaps stored XOR its default (true)
+  const ret = initBody(b, root, Message_Which.return, Message.return, Return.dataWords, Return.pointers);
+  b.setU32(ret, Return.answerId, answerId);
+  b.setBool(ret, Return.releaseParamCaps, false, Return_Defaults.releaseParamCaps);
   return ret;
 }
 
+function writeReturnException(b: WireBuilder, ret: StructBuilder, err: RpcError): void {
+  b.setU16(ret, Return.discriminant, Return_Which.exception);
+  writeException(b, pointerOf(ret, Return.exception), err);
+}
+
 function writePromisedAnswer(b: WireBuilder, ptr: number, questionId: number, path: readonly number[]): void {
-  const pa = b.initStruct(ptr, 1, 1);
-  b.dv.setUint32(pa.d, questionId, true);
-  if (path.length > 0) {
-    const first = b.initCompositeList(pa.p, path.length, 1, 0);
-    for (let i = 0; i < path.length; i++) {
-      b.dv.setUint16(first + i * 8, 1, true); // getPointerField
-      b.dv.setUint16(first + i * 8 + 2, path[i], true);
-    }
+  const pa = b.initStruct(ptr, PromisedAnswer.dataWords, PromisedAnswer.pointers);
+  b.setU32(pa, PromisedAnswer.questionId, questionId);
+  if (path.length === 0) return;
+  const first = b.initCompositeList(pointerOf(pa, PromisedAnswer.transform), path.length, PromisedAnswer_Op.dataWords, PromisedAnswer_Op.pointers);
+  for (let i = 0; i < path.length; i++) {
+    const op = elementOf(first, i, PromisedAnswer_Op.dataWords, PromisedAnswer_Op.pointers);
+    b.setU16(op, PromisedAnswer_Op.discriminant, PromisedAnswer_Op_Which.getPointerField);
+    b.setU16(op, PromisedAnswer_Op.getPointerField, path[i]);
   }
 }
 
 function writeTarget(b: WireBuilder, ptr: number, target: Target): void {
-  const t = b.initStruct(ptr, 1, 1);
+  const t = b.initStruct(ptr, MessageTarget.dataWords, MessageTarget.pointers);
   if (target.kind === 'import') {
-    b.dv.setUint32(t.d, target.id, true);
+    b.setU16(t, MessageTarget.discriminant, MessageTarget_Which.importedCap);
+    b.setU32(t, MessageTarget.importedCap, target.id);
     return;
   }
-  b.dv.setUint16(t.d + 4, 1, true);
-  writePromisedAnswer(b, t.p, target.questionId, target.path);
+  b.setU16(t, MessageTarget.discriminant, MessageTarget_Which.promisedAnswer);
+  writePromisedAnswer(b, pointerOf(t, MessageTarget.promisedAnswer), target.questionId, target.path);
 }
 
 function writeException(b: WireBuilder, ptr: number, err: RpcError): void {
-  const ex = b.initStruct(ptr, 1, 2);
-  b.dv.setUint16(ex.d + 4, exceptionTypeCode(err.type), true);
-  b.setText(ex.p, err.message);
+  const ex = b.initStruct(ptr, Exception.dataWords, Exception.pointers);
+  b.setU16(ex, Exception.type, exceptionTypeCode(err.type));
+  b.setText(pointerOf(ex, Exception.reason), err.message);
 }
 
+function readException(r: WireReader, ex: StructRef): RpcError {
+  return rpcErrorFromWire(r.u16(ex, Exception.type), r.textField(ex, Exception.reason) ?? '');
+}

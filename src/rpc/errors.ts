@@ -1,4 +1,5 @@
 // Typed RPC exceptions: the four kinds of rpc.capnp's Exception.Type, as Error subclasses.
+import { Exception_Type } from '../capnp-gen/rpc.layout.js';
 
 export type RpcErrorType = 'failed' | 'overloaded' | 'disconnected' | 'unimplemented';
 
@@ -8,62 +9,50 @@ export class RpcError extends Error {
   constructor(type: RpcErrorType, message: string) {
     super(message);
     this.type = type;
-    this.name = 'RpcError';
+    this.name = new.target.name;
   }
 }
+
+/** The RpcError subclass of one kind. */
+const ofType = (type: RpcErrorType) =>
+  class extends RpcError {
+    constructor(message: string) {
+      super(type, message);
+    }
+  };
 
 /** A generic failure; retrying the same call would fail again. */
-export class FailedError extends RpcError {
-  constructor(message: string) {
-    super('failed', message);
-    this.name = 'FailedError';
-  }
-}
-
+export class FailedError extends ofType('failed') {}
 /** The callee lacked resources (CPU, memory, a limit); retry later, not immediately. */
-export class OverloadedError extends RpcError {
-  constructor(message: string) {
-    super('overloaded', message);
-    this.name = 'OverloadedError';
-  }
-}
-
+export class OverloadedError extends ofType('overloaded') {}
 /** The connection to the capability's host was lost; reconnect and retry. */
-export class DisconnectedError extends RpcError {
-  constructor(message: string) {
-    super('disconnected', message);
-    this.name = 'DisconnectedError';
-  }
-}
-
+export class DisconnectedError extends ofType('disconnected') {}
 /** The callee does not implement the method or message. */
-export class UnimplementedError extends RpcError {
-  constructor(message: string) {
-    super('unimplemented', message);
-    this.name = 'UnimplementedError';
-  }
+export class UnimplementedError extends ofType('unimplemented') {}
+
+const WIRE_TYPE: Record<RpcErrorType, Exception_Type> = {
+  failed: Exception_Type.failed,
+  overloaded: Exception_Type.overloaded,
+  disconnected: Exception_Type.disconnected,
+  unimplemented: Exception_Type.unimplemented,
+};
+
+/** rpc.capnp's Exception.Type for an error's kind. */
+export function exceptionTypeCode(type: RpcErrorType): Exception_Type {
+  return WIRE_TYPE[type];
 }
 
-const TYPE_BY_CODE: RpcErrorType[] = ['failed', 'overloaded', 'disconnected', 'unimplemented'];
-
-export function exceptionTypeCode(type: RpcErrorType): number {
-  return TYPE_BY_CODE.indexOf(type);
-}
-
+/** The RpcError for an Exception received from a peer (a type this engine does not know is `failed`). */
 export function rpcErrorFromWire(code: number, reason: string): RpcError {
-  return makeRpcError(TYPE_BY_CODE[code] ?? 'failed', reason);
-}
-
-export function makeRpcError(type: RpcErrorType, message: string): RpcError {
-  switch (type) {
-    case 'overloaded':
-      return new OverloadedError(message);
-    case 'disconnected':
-      return new DisconnectedError(message);
-    case 'unimplemented':
-      return new UnimplementedError(message);
+  switch (code) {
+    case Exception_Type.overloaded:
+      return new OverloadedError(reason);
+    case Exception_Type.disconnected:
+      return new DisconnectedError(reason);
+    case Exception_Type.unimplemented:
+      return new UnimplementedError(reason);
     default:
-      return new FailedError(message);
+      return new FailedError(reason);
   }
 }
 

@@ -1,12 +1,14 @@
-// Capability hooks: what a client reference points at. A hook is local (a server object), a promise
-// (calls queue until it resolves), broken (every call fails), or remote (in conn.ts: an import or a
-// pipelined answer). Hooks are reference counted; the last release frees what they hold.
+// Capability hooks: what a client reference points at. A hook is local (a server object, client.ts),
+// a promise (PromiseHook: calls queue until it resolves; conn.ts's remote hooks are promises whose
+// early calls travel to the peer), broken (every call fails), or a plain import (conn.ts). Hooks are
+// reference counted; the last release frees what they hold. Client, the reference a program holds,
+// lives here too, so that walking a payload's capabilities needs nothing from the layers above.
 //
 // Ownership rule used throughout: a payload passed into Hook.call() is owned by the call (its
 // capabilities are references the call must release or hand on); a PendingResult's value is owned by
 // whoever consumes it.
 import type { InterfaceDesc, MethodDesc, StructDesc, TypeDesc, FieldDesc } from './codec.js';
-import { FailedError, RpcError, UnimplementedError, toRpcError } from './errors.js';
+import { FailedError, type RpcError } from './errors.js';
 
 export type Payload = Record<string, unknown>;
 
@@ -82,9 +84,11 @@ interface Waiter {
   err: (e: RpcError) => void;
 }
 
+export type ResultState = 'pending' | 'fulfilled' | 'rejected';
+
 /** The future result of a call, with promise pipelining by pointer path. */
 export class PendingResult {
-  state: 0 | 1 | 2 = 0; // pending, fulfilled, rejected
+  state: ResultState = 'pending';
   value: Payload | null = null;
   error: RpcError | null = null;
   private waiters: Waiter[] | null = null;
@@ -97,29 +101,23 @@ export class PendingResult {
   constructor(readonly desc: StructDesc) {}
 
   resolve(v: Payload): void {
-    if (this.state !== 0) {
+    if (this.state !== 'pending') {
       releaseCaps(v, this.desc);
       return;
     }
-    this.state = 1;
+    this.state = 'fulfilled';
     this.value = v;
-    if (this.pipelines) {
-      for (const [key, ph] of this.pipelines) ph.resolve(capAtPath(v, this.desc, pathFromKey(key)));
-      this.pipelines = null;
-    }
+    this.settlePipelines((path) => capAtPath(v, this.desc, path));
     const ws = this.waiters;
     this.waiters = null;
     if (ws) for (const w of ws) w.ok(v);
   }
 
   reject(e: RpcError): void {
-    if (this.state !== 0) return;
-    this.state = 2;
+    if (this.state !== 'pending') return;
+    this.state = 'rejected';
     this.error = e;
-    if (this.pipelines) {
-      for (const ph of this.pipelines.values()) ph.resolve(new BrokenHook(e));
-      this.pipelines = null;
-    }
+    this.settlePipelines(() => new BrokenHook(e));
     const ws = this.waiters;
     this.waiters = null;
     if (ws) for (const w of ws) w.err(e);
@@ -127,10 +125,7 @@ export class PendingResult {
 
   /** Settles this result like `other` (takes over other's value) and pipelines through it now. */
   follow(other: PendingResult): void {
-    if (this.pipelines) {
-      for (const [key, ph] of this.pipelines) ph.resolve(other.pipeline(pathFromKey(key)));
-      this.pipelines = null;
-    }
+    this.settlePipelines((path) => other.pipeline(path));
     this.onCancel = () => other.cancel();
     other.then(
       (v) => this.resolve(v),
@@ -139,29 +134,40 @@ export class PendingResult {
   }
 
   then(ok: (v: Payload) => void, err: (e: RpcError) => void): void {
-    if (this.state === 1) ok(this.value!);
-    else if (this.state === 2) err(this.error!);
+    if (this.state === 'fulfilled') ok(this.value!);
+    else if (this.state === 'rejected') err(this.error!);
     else (this.waiters ??= []).push({ ok, err });
   }
 
   cancel(): void {
-    if (this.state === 0 && this.onCancel) {
+    if (this.state === 'pending' && this.onCancel) {
       const c = this.onCancel;
       this.onCancel = null;
       c();
     }
   }
 
+  /** Resolves the promises pipelined on this result while it was pending, and drops our references to them. */
+  private settlePipelines(capAt: (path: readonly number[]) => Hook): void {
+    const pipelines = this.pipelines;
+    if (!pipelines) return;
+    this.pipelines = null;
+    for (const [key, ph] of pipelines) {
+      ph.resolve(capAt(pathFromKey(key)));
+      ph.release();
+    }
+  }
+
   /** A new reference to the capability at `path` in the (future) results. */
   pipeline(path: readonly number[]): Hook {
-    if (this.state === 1) return capAtPath(this.value!, this.desc, path);
-    if (this.state === 2) return new BrokenHook(this.error!);
+    if (this.state === 'fulfilled') return capAtPath(this.value!, this.desc, path);
+    if (this.state === 'rejected') return new BrokenHook(this.error!);
     if (this.remotePipeline) return this.remotePipeline(path);
     const key = path.join('.');
     this.pipelines ??= new Map();
     let ph = this.pipelines.get(key);
     if (!ph) {
-      ph = new PromiseHook();
+      ph = new PromiseHook(); // this reference stays in the map until the result settles
       this.pipelines.set(key, ph);
     }
     return ph.addRef();
@@ -237,55 +243,34 @@ export function replaceCapAtPath(v: Payload, d: StructDesc, path: readonly numbe
   if (holder && value !== null && value !== undefined && hookOf(value)) holder[name] = fn(value);
 }
 
-/** Capability values inside payloads: a client (anything with a hook) or a server object. */
-export interface HasHook {
-  readonly hook: Hook;
-}
-
-/** Maps plain server objects and clients to hooks. Installed by client.ts (avoids an import cycle). */
-export const capRuntime: {
-  hookOf: (v: unknown) => Hook | null;
-  /** Wraps a value (client or server object) as a new owned client of `iface`. */
-  own: (v: unknown, iface: InterfaceDesc, dup: boolean) => unknown;
-  release: (v: unknown) => void;
-} = {
-  hookOf: () => null,
-  own: (v) => v,
-  release: () => {},
-};
-
+/** A capability value inside a payload: the hook behind a client, null for anything else. */
 export function hookOf(v: unknown): Hook | null {
-  return capRuntime.hookOf(v);
+  return v instanceof Client ? v.hook : null;
 }
 
 /**
- * Copies a payload, replacing each capability by a new owned client: `dup` true takes a new reference
- * (the caller keeps its own); false adopts the value (server objects are wrapped either way).
+ * A copy of a payload with each capability value replaced by `fn(value, its interface)`; the payload
+ * itself when its type holds no capabilities.
  */
-export function ownCaps(v: Payload, d: StructDesc, dup: boolean): Payload {
+export function mapCaps(v: Payload, d: StructDesc, fn: (cap: unknown, iface: InterfaceDesc) => unknown): Payload {
   if (!hasCapFields(d)) return v;
-  return mapStruct(v, d, dup);
-}
-
-function mapStruct(v: Payload, d: StructDesc, dup: boolean): Payload {
   const out: Payload = { ...v };
   for (const f of d.fields) {
     const x = v[f.name];
     if (x === undefined || x === null) continue;
-    if (f.group) out[f.name] = mapStruct(x as Payload, f.group, dup);
-    else out[f.name] = mapValue(x, f.type, dup);
+    out[f.name] = f.group ? mapCaps(x as Payload, f.group, fn) : mapValue(x, f.type, fn);
   }
   return out;
 }
 
-function mapValue(x: unknown, t: TypeDesc, dup: boolean): unknown {
+function mapValue(x: unknown, t: TypeDesc, fn: (cap: unknown, iface: InterfaceDesc) => unknown): unknown {
   switch (t.k) {
     case 'cap':
-      return capRuntime.own(x, t.i(), dup);
+      return fn(x, t.i());
     case 'struct':
-      return hasCapFields(t.s()) ? mapStruct(x as Payload, t.s(), dup) : x;
+      return mapCaps(x as Payload, t.s(), fn);
     case 'list':
-      return typeHasCaps(t.e) ? (x as unknown[]).map((e) => (e === null ? null : mapValue(e, t.e, dup))) : x;
+      return typeHasCaps(t.e) ? (x as unknown[]).map((e) => (e === null ? null : mapValue(e, t.e, fn))) : x;
     default:
       return x;
   }
@@ -294,7 +279,9 @@ function mapValue(x: unknown, t: TypeDesc, dup: boolean): unknown {
 /** Releases every capability in a payload that the holder owns. */
 export function releaseCaps(v: Payload | null, d: StructDesc): void {
   if (!v || !hasCapFields(d)) return;
-  forEachCap(v, d, (c) => capRuntime.release(c));
+  forEachCap(v, d, (c) => {
+    if (c instanceof Client) c.release();
+  });
 }
 
 export function forEachCap(v: Payload, d: StructDesc, fn: (c: unknown) => void): void {
@@ -331,7 +318,7 @@ function typeHasCaps(t: TypeDesc): boolean {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Local promises
+// Promises
 
 interface QueuedCall {
   method: MethodDesc;
@@ -339,32 +326,51 @@ interface QueuedCall {
   result: PendingResult;
 }
 
-/** A capability that will resolve later; calls queue in order until it does. */
+/**
+ * A capability that resolves to another one later: the one implementation of promise resolution.
+ * Until it resolves, calls go to callEarly(), which queues them here (a local promise); conn.ts's
+ * remote hooks send them to the peer instead. Resolving runs the queued calls in order, then the
+ * whenResolved callbacks, once; later calls go straight to the resolution.
+ */
 export class PromiseHook extends Hook {
   private target: Hook | null = null;
   private queue: QueuedCall[] = [];
   private callbacks: ((h: Hook) => void)[] | null = null;
+  /** True once a call went through before the resolution (embargo decisions need it). */
+  protected calledEarly = false;
 
   call(method: MethodDesc, params: Payload): PendingResult {
     if (this.target) return this.target.call(method, params);
+    this.calledEarly = true;
+    return this.callEarly(method, params);
+  }
+
+  /** A call made before the resolution: queued, to go out in order when it resolves. */
+  protected callEarly(method: MethodDesc, params: Payload): PendingResult {
     const result = new PendingResult(method.results);
     this.queue.push({ method, params, result });
     return result;
   }
 
-  /** Resolves to `h`, taking over the caller's reference to it; queued calls go out in order. */
+  /** What resolving to `h` (owned) makes the target: `h`, unless calls must wait behind an embargo. */
+  protected adopt(h: Hook): Hook {
+    return h;
+  }
+
+  /** Resolves to `h`, taking over the caller's reference; a second resolution, or one after the last release, is dropped. */
   resolve(h: Hook): void {
     if (this.target || this.refs <= 0) {
       h.release();
       return;
     }
-    this.target = h;
+    const target = this.adopt(h);
+    this.target = target;
     const queue = this.queue;
     this.queue = [];
-    for (const q of queue) q.result.follow(h.call(q.method, q.params));
+    for (const q of queue) q.result.follow(target.call(q.method, q.params));
     const cbs = this.callbacks;
     this.callbacks = null;
-    if (cbs) for (const cb of cbs) cb(h);
+    if (cbs) for (const cb of cbs) cb(target);
   }
 
   override get resolution(): Hook | null {
@@ -397,76 +403,69 @@ export class PromiseHook extends Hook {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Local servers
+// References
 
-/** Per-call information a server method may use. */
-export interface CallContext {
-  readonly method: MethodDesc;
-}
+const released = new BrokenHook(new FailedError('capability was released; use dup() to keep a reference you hand away'));
 
-const localHooks = new WeakMap<object, LocalHook>();
+const clientFinalizer = new FinalizationRegistry<Hook>((hook) => hook.release());
 
-/** A server object living in this process. One hook per object, so identity and release counting hold. */
-export class LocalHook extends Hook {
-  private constructor(
-    readonly impl: object,
-    readonly iface: InterfaceDesc,
-  ) {
-    super();
+/** A reference to a capability. Release it when done (or `using`); the GC releases forgotten ones. */
+export class Client {
+  #hook: Hook | null;
+  readonly iface: InterfaceDesc;
+  /** @internal For a pipelined capability: the call's result (a RemotePromise), kept reachable while
+   *  this reference is, so the GC cannot cancel the call (or release its results) under a pipeline
+   *  still in use — as in C++, the question lives while its promise or any pipelined capability does. */
+  _pipelineOf: object | undefined = undefined;
+
+  constructor(hook: Hook, iface: InterfaceDesc) {
+    this.#hook = hook;
+    this.iface = iface;
+    clientFinalizer.register(this, hook, this);
   }
 
-  /** A new reference to the hook of `impl` (created on first use). */
-  static of(impl: object, iface: InterfaceDesc): LocalHook {
-    const h = localHooks.get(impl);
-    if (h && h.refs > 0) return h.addRef();
-    const fresh = new LocalHook(impl, iface);
-    localHooks.set(impl, fresh);
-    return fresh;
+  /** The hook behind this reference (engine use). */
+  get hook(): Hook {
+    return this.#hook ?? released;
   }
 
-  call(method: MethodDesc, params: Payload): PendingResult {
-    const result = new PendingResult(method.results);
-    const fn = (this.impl as Record<string, unknown>)[method.name];
-    if (typeof fn !== 'function') {
-      releaseCaps(params, method.params);
-      result.reject(new UnimplementedError(`method ${method.interfaceName}.${method.name} is not implemented by this server`));
-      return result;
-    }
-    const ctx: CallContext = { method };
-    try {
-      const r = (fn as (p: Payload, c: CallContext) => unknown).call(this.impl, params, ctx);
-      if (r !== null && typeof r === 'object' && typeof (r as PromiseLike<unknown>).then === 'function') {
-        (r as PromiseLike<unknown>).then(
-          (v) => settleLocal(result, v, method),
-          (e) => result.reject(toRpcError(e)),
-        );
-      } else {
-        settleLocal(result, r, method);
-      }
-    } catch (e) {
-      result.reject(toRpcError(e));
-    }
-    return result;
+  /** Drops this reference; the capability's host is told when the last one goes. Idempotent. */
+  release(): void {
+    const h = this.#hook;
+    if (!h) return;
+    this.#hook = null;
+    this._pipelineOf = undefined;
+    clientFinalizer.unregister(this);
+    h.release();
   }
 
-  protected override destroy(): void {
-    if (localHooks.get(this.impl) === this) localHooks.delete(this.impl);
-    const d = (this.impl as { [Symbol.dispose]?: () => void })[Symbol.dispose];
-    if (typeof d === 'function') {
-      try {
-        d.call(this.impl);
-      } catch {
-        // A server's cleanup failing must not break the connection that released it.
-      }
-    }
+  /** A second, independent reference to the same capability (of the same client class). */
+  dup(): this {
+    const Same = this.constructor as new (hook: Hook, iface: InterfaceDesc) => this;
+    return new Same(this.hook.addRef(), this.iface);
   }
-}
 
-function settleLocal(result: PendingResult, v: unknown, method: MethodDesc): void {
-  try {
-    // Returning a capability hands it to the caller: adopt clients, wrap server objects.
-    result.resolve(ownCaps((v ?? {}) as Payload, method.results, false));
-  } catch (e) {
-    result.reject(toRpcError(e));
+  [Symbol.dispose](): void {
+    this.release();
+  }
+
+  /** True once release() was called on this reference. */
+  get released(): boolean {
+    return this.#hook === null;
+  }
+
+  /** Resolves when this capability is no longer a promise (or rejects when it broke). */
+  whenResolved(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const step = (h: Hook): void => {
+        const broken = h.brokenWith;
+        if (broken) return reject(broken);
+        if (h.unresolved) return h.whenResolved(step);
+        const r = h.resolution;
+        if (r) return step(r);
+        resolve();
+      };
+      step(this.hook);
+    });
   }
 }

@@ -1,7 +1,7 @@
 // Public surface of the RPC engine.
 export { Connection, DEFAULT_LIMITS, type ConnectionLimits, type ConnectionOptions } from './conn.js';
 export { Client, RemotePromise, serve, makeClient, defineInterface, type Interface, type ClientOf, type ServerOf, type Awaitable } from './client.js';
-export type { CallContext } from './hooks.js';
+export type { CallContext } from './client.js';
 export type { InterfaceDesc, MethodDesc, StructDesc, FieldDesc, TypeDesc } from './codec.js';
 export {
   RpcError,

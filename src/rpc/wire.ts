@@ -23,18 +23,68 @@ export interface StructRef {
   readonly pc: number;
 }
 
+/** The kind of a pointer: its low two bits. */
+export const enum PointerKind {
+  struct = 0,
+  list = 1,
+  far = 2,
+  /** A capability (an index into the message's cap table). */
+  other = 3,
+}
+
+/** A list's element size code. */
+export const enum ElementSize {
+  void = 0,
+  bit = 1,
+  byte = 2,
+  twoBytes = 3,
+  fourBytes = 4,
+  eightBytes = 5,
+  pointer = 6,
+  /** Structs, after a tag word that gives their size. */
+  composite = 7,
+}
+
+/** Bits per element, by ElementSize (composite elements are sized by their tag). */
+const ELEMENT_BITS = [0, 1, 8, 16, 32, 64, 64, 0];
+
 /** A list inside a received message. */
 export interface ListRef {
   readonly s: number;
   /** first element (for composite lists: after the tag word) */
   readonly off: number;
   readonly count: number;
-  /** element size code: 0 void, 1 bit, 2 byte, 3 2 bytes, 4 4 bytes, 5 8 bytes, 6 pointer, 7 composite */
-  readonly size: number;
+  readonly size: ElementSize;
   /** composite lists: element data bytes, pointer count, bytes per element */
   readonly dl: number;
   readonly pc: number;
   readonly step: number;
+}
+
+/** How a primitive lies in a data section or list: its size in bytes and its (little-endian) accessors. */
+export interface Scalar<T extends number | bigint> {
+  readonly bytes: 1 | 2 | 4 | 8;
+  readonly zero: T;
+  get(dv: DataView, at: number): T;
+  set(dv: DataView, at: number, v: T): void;
+}
+
+export const SCALARS = {
+  int8: { bytes: 1, zero: 0, get: (dv, at) => dv.getInt8(at), set: (dv, at, v) => dv.setInt8(at, v) } as Scalar<number>,
+  uint8: { bytes: 1, zero: 0, get: (dv, at) => dv.getUint8(at), set: (dv, at, v) => dv.setUint8(at, v) } as Scalar<number>,
+  int16: { bytes: 2, zero: 0, get: (dv, at) => dv.getInt16(at, true), set: (dv, at, v) => dv.setInt16(at, v, true) } as Scalar<number>,
+  uint16: { bytes: 2, zero: 0, get: (dv, at) => dv.getUint16(at, true), set: (dv, at, v) => dv.setUint16(at, v, true) } as Scalar<number>,
+  int32: { bytes: 4, zero: 0, get: (dv, at) => dv.getInt32(at, true), set: (dv, at, v) => dv.setInt32(at, v, true) } as Scalar<number>,
+  uint32: { bytes: 4, zero: 0, get: (dv, at) => dv.getUint32(at, true), set: (dv, at, v) => dv.setUint32(at, v, true) } as Scalar<number>,
+  float32: { bytes: 4, zero: 0, get: (dv, at) => dv.getFloat32(at, true), set: (dv, at, v) => dv.setFloat32(at, v, true) } as Scalar<number>,
+  float64: { bytes: 8, zero: 0, get: (dv, at) => dv.getFloat64(at, true), set: (dv, at, v) => dv.setFloat64(at, v, true) } as Scalar<number>,
+  int64: { bytes: 8, zero: 0n, get: (dv, at) => dv.getBigInt64(at, true), set: (dv, at, v) => dv.setBigInt64(at, v, true) } as Scalar<bigint>,
+  uint64: { bytes: 8, zero: 0n, get: (dv, at) => dv.getBigUint64(at, true), set: (dv, at, v) => dv.setBigUint64(at, v, true) } as Scalar<bigint>,
+};
+
+/** True for a list of structs. */
+export function isStructList(l: ListRef): boolean {
+  return l.size === ElementSize.composite;
 }
 
 const EMPTY_STRUCT: StructRef = { s: 0, d: 0, dl: 0, p: 0, pc: 0 };
@@ -63,16 +113,24 @@ export class WireReader {
   }
 
   /**
-   * Follows the pointer at (seg, off): returns the segment and byte offset of its content and the
-   * pointer's two words (lo, hi) that describe it, resolving far pointers. Null for a null pointer.
+   * Follows the pointer at (seg, off), which must be a `kind` pointer when given:
+   * returns the segment and byte offset of its content and the pointer's two words (lo, hi) that
+   * describe it, resolving far pointers. Null for a null pointer.
    */
-  private follow(seg: number, off: number): [number, number, number, number] | null {
+  private follow(seg: number, off: number, kind?: PointerKind.struct | PointerKind.list): [number, number, number, number] | null {
+    const f = this.resolveFar(seg, off);
+    if (f && kind !== undefined && (f[2] & 3) !== kind) {
+      throw new WireError(kind === PointerKind.struct ? 'expected a struct pointer' : 'expected a list pointer');
+    }
+    return f;
+  }
+
+  private resolveFar(seg: number, off: number): [number, number, number, number] | null {
     const dv = this.views[seg];
     const lo = dv.getUint32(off, true);
     const hi = dv.getUint32(off + 4, true);
     if (lo === 0 && hi === 0) return null;
-    const kind = lo & 3;
-    if (kind !== 2) return [seg, off + 8 + (lo >> 2) * 8, lo, hi];
+    if ((lo & 3) !== PointerKind.far) return [seg, off + 8 + (lo >> 2) * 8, lo, hi];
     // Far pointer: a landing pad in segment `hi`.
     const padSeg = hi;
     const padOff = (lo >>> 3) * 8;
@@ -82,10 +140,10 @@ export class WireReader {
     const lo2 = pv.getUint32(padOff, true);
     const hi2 = pv.getUint32(padOff + 4, true);
     if (!double) {
-      if ((lo2 & 3) === 2) throw new WireError('far pointer lands on another far pointer');
+      if ((lo2 & 3) === PointerKind.far) throw new WireError('far pointer lands on another far pointer');
       return [padSeg, padOff + 8 + (lo2 >> 2) * 8, lo2, hi2];
     }
-    if ((lo2 & 7) !== 2) throw new WireError('double-far landing pad is not a far pointer');
+    if ((lo2 & 7) !== PointerKind.far) throw new WireError('double-far landing pad is not a far pointer'); // and not double
     const contentSeg = hi2;
     if (!this.views[contentSeg]) throw new WireError('double-far pointer names a missing segment');
     const tagLo = pv.getUint32(padOff + 8, true);
@@ -95,14 +153,12 @@ export class WireReader {
 
   /** The struct at pointer (seg, off); null when the pointer is null. */
   structAt(seg: number, off: number): StructRef | null {
-    const f = this.follow(seg, off);
+    const f = this.follow(seg, off, PointerKind.struct);
     if (!f) return null;
-    const [s, content, lo, hi] = f;
-    if ((lo & 3) !== 0) throw new WireError('expected a struct pointer');
+    const [s, content, , hi] = f;
     const dw = hi & 0xffff;
     const pc = hi >>> 16;
-    const end = content + (dw + pc) * 8;
-    if (content < 0 || end > this.views[s].byteLength) throw new WireError('struct lies outside its segment');
+    if (content < 0 || content + (dw + pc) * 8 > this.views[s].byteLength) throw new WireError('struct lies outside its segment');
     this.spend(dw + pc === 0 ? 1 : dw + pc);
     return { s, d: content, dl: dw * 8, p: content + dw * 8, pc };
   }
@@ -110,7 +166,7 @@ export class WireReader {
   /** True when the (possibly far) pointer at (seg, off) leads to a struct. */
   structAtOrNullIfList(seg: number, off: number): boolean {
     const f = this.follow(seg, off);
-    return f !== null && (f[2] & 3) === 0;
+    return f !== null && (f[2] & 3) === PointerKind.struct;
   }
 
   /** The struct in pointer field `i` of `st` (null when absent or null). */
@@ -120,20 +176,19 @@ export class WireReader {
   }
 
   listAt(seg: number, off: number): ListRef | null {
-    const f = this.follow(seg, off);
+    const f = this.follow(seg, off, PointerKind.list);
     if (!f) return null;
-    const [s, content, lo, hi] = f;
-    if ((lo & 3) !== 1) throw new WireError('expected a list pointer');
-    const size = hi & 7;
+    const [s, content, , hi] = f;
+    if (content < 0) throw new WireError('list lies outside its segment');
+    const size: ElementSize = hi & 7;
     const n = hi >>> 3;
     const segLen = this.views[s].byteLength;
-    if (content < 0) throw new WireError('list lies outside its segment');
-    if (size === 7) {
+    if (size === ElementSize.composite) {
       const words = n;
       if (content + 8 + words * 8 > segLen) throw new WireError('list lies outside its segment');
       const tagLo = this.views[s].getUint32(content, true);
       const tagHi = this.views[s].getUint32(content + 4, true);
-      if ((tagLo & 3) !== 0) throw new WireError('composite list tag is not a struct tag');
+      if ((tagLo & 3) !== PointerKind.struct) throw new WireError('composite list tag is not a struct tag');
       const count = tagLo >>> 2;
       const dw = tagHi & 0xffff;
       const pc = tagHi >>> 16;
@@ -141,12 +196,12 @@ export class WireReader {
       this.spend(Math.max(words, count));
       return { s, off: content + 8, count, size, dl: dw * 8, pc, step: (dw + pc) * 8 };
     }
-    const bits = [0, 1, 8, 16, 32, 64, 64, 0][size];
+    const bits = ELEMENT_BITS[size];
     const bytes = Math.ceil((n * bits) / 8);
     if (content + bytes > segLen) throw new WireError('list lies outside its segment');
     // Zero-sized elements still cost: a list of 2^29 voids must not be free to expand.
-    this.spend(size === 0 ? n : Math.ceil(bytes / 8) + 1);
-    return { s, off: content, count: n, size, dl: 0, pc: size === 6 ? 1 : 0, step: bits / 8 };
+    this.spend(size === ElementSize.void ? n : Math.ceil(bytes / 8) + 1);
+    return { s, off: content, count: n, size, dl: 0, pc: size === ElementSize.pointer ? 1 : 0, step: bits / 8 };
   }
 
   listField(st: StructRef, i: number): ListRef | null {
@@ -156,20 +211,14 @@ export class WireReader {
 
   /** Element `i` of a composite list as a struct. */
   listStruct(l: ListRef, i: number): StructRef {
-    if (l.size !== 7) throw new WireError('expected a list of structs');
+    if (l.size !== ElementSize.composite) throw new WireError('expected a list of structs');
     const d = l.off + i * l.step;
     return { s: l.s, d, dl: l.dl, p: d + l.dl, pc: l.pc };
   }
 
-  /** Bytes of a Data field (a view into the message; copy it to keep it). */
-  dataField(st: StructRef, i: number): Uint8Array | null {
-    const l = this.listField(st, i);
-    if (!l) return null;
-    return this.dataOf(l);
-  }
-
+  /** The bytes of a Data list (a view into the message; copy it to keep it). */
   dataOf(l: ListRef): Uint8Array {
-    if (l.size !== 2) throw new WireError('expected a list of bytes');
+    if (l.size !== ElementSize.byte) throw new WireError('expected a list of bytes');
     return this.bytes[l.s].subarray(l.off, l.off + l.count);
   }
 
@@ -180,7 +229,7 @@ export class WireReader {
   }
 
   textOf(l: ListRef): string {
-    if (l.size !== 2) throw new WireError('expected text');
+    if (l.size !== ElementSize.byte) throw new WireError('expected text');
     let n = l.count;
     if (n > 0 && this.bytes[l.s][l.off + n - 1] === 0) n--;
     return textDecoder.decode(this.bytes[l.s].subarray(l.off, l.off + n));
@@ -192,7 +241,7 @@ export class WireReader {
     const lo = dv.getUint32(off, true);
     const hi = dv.getUint32(off + 4, true);
     if (lo === 0 && hi === 0) return null;
-    if (lo !== 3) throw new WireError('expected a capability pointer');
+    if (lo !== PointerKind.other) throw new WireError('expected a capability pointer'); // kind 3 with offset 0
     return hi;
   }
 
@@ -210,39 +259,23 @@ export class WireReader {
   }
 
   // Data section reads: fields beyond a (shorter, older) struct's data read as zero.
-  u8(st: StructRef, byteOff: number): number {
-    return byteOff + 1 <= st.dl ? this.views[st.s].getUint8(st.d + byteOff) : 0;
+  scalar<T extends number | bigint>(st: StructRef, byteOff: number, sc: Scalar<T>): T {
+    return byteOff + sc.bytes <= st.dl ? sc.get(this.views[st.s], st.d + byteOff) : sc.zero;
   }
-  i8(st: StructRef, byteOff: number): number {
-    return byteOff + 1 <= st.dl ? this.views[st.s].getInt8(st.d + byteOff) : 0;
-  }
+  // The engine's own reads, direct (the hot path: several per message).
   u16(st: StructRef, byteOff: number): number {
     return byteOff + 2 <= st.dl ? this.views[st.s].getUint16(st.d + byteOff, true) : 0;
-  }
-  i16(st: StructRef, byteOff: number): number {
-    return byteOff + 2 <= st.dl ? this.views[st.s].getInt16(st.d + byteOff, true) : 0;
   }
   u32(st: StructRef, byteOff: number): number {
     return byteOff + 4 <= st.dl ? this.views[st.s].getUint32(st.d + byteOff, true) : 0;
   }
-  i32(st: StructRef, byteOff: number): number {
-    return byteOff + 4 <= st.dl ? this.views[st.s].getInt32(st.d + byteOff, true) : 0;
-  }
   u64(st: StructRef, byteOff: number): bigint {
     return byteOff + 8 <= st.dl ? this.views[st.s].getBigUint64(st.d + byteOff, true) : 0n;
   }
-  i64(st: StructRef, byteOff: number): bigint {
-    return byteOff + 8 <= st.dl ? this.views[st.s].getBigInt64(st.d + byteOff, true) : 0n;
-  }
-  f32(st: StructRef, byteOff: number): number {
-    return byteOff + 4 <= st.dl ? this.views[st.s].getFloat32(st.d + byteOff, true) : 0;
-  }
-  f64(st: StructRef, byteOff: number): number {
-    return byteOff + 8 <= st.dl ? this.views[st.s].getFloat64(st.d + byteOff, true) : 0;
-  }
-  bit(st: StructRef, bitOff: number): boolean {
+  /** A Bool field: its bit XOR the schema's default (`def`). */
+  bool(st: StructRef, bitOff: number, def = false): boolean {
     const b = bitOff >>> 3;
-    return b < st.dl ? (this.views[st.s].getUint8(st.d + b) & (1 << (bitOff & 7))) !== 0 : false;
+    return (b < st.dl ? (this.views[st.s].getUint8(st.d + b) & (1 << (bitOff & 7))) !== 0 : false) !== def;
   }
 }
 
@@ -250,6 +283,17 @@ export class WireReader {
 export interface StructBuilder {
   readonly d: number;
   readonly p: number;
+}
+
+/** The byte offset of pointer `index` of a struct being built (where initStruct, setText, ... write). */
+export function pointerOf(st: StructBuilder, index: number): number {
+  return st.p + index * 8;
+}
+
+/** Element `i` of a composite list whose element 0 is at `first` (see initCompositeList). */
+export function elementOf(first: number, i: number, dataWords: number, ptrs: number): StructBuilder {
+  const d = first + i * (dataWords + ptrs) * 8;
+  return { d, p: d + dataWords * 8 };
 }
 
 /** Builds a single-segment message, growing its buffer as needed. */
@@ -285,16 +329,16 @@ export class WireBuilder {
   /** A new struct, pointed to from the pointer word at byte offset `ptr`. */
   initStruct(ptr: number, dataWords: number, ptrs: number): StructBuilder {
     const at = this.alloc(dataWords + ptrs);
-    this.dv.setUint32(ptr, (((at - ptr - 8) / 8) << 2) | 0, true);
+    this.dv.setUint32(ptr, (((at - ptr - 8) / 8) << 2) | PointerKind.struct, true);
     this.dv.setUint32(ptr + 4, dataWords | (ptrs << 16), true);
     return { d: at, p: at + dataWords * 8 };
   }
 
-  /** A new list of `count` elements of size code `size` (0..6) at pointer `ptr`; returns its content offset. */
-  initList(ptr: number, size: number, count: number): number {
-    const bits = [0, 1, 8, 16, 32, 64, 64][size];
+  /** A new list of `count` elements of `size` (not composite) at pointer `ptr`; returns its content offset. */
+  initList(ptr: number, size: ElementSize, count: number): number {
+    const bits = ELEMENT_BITS[size];
     const at = this.alloc(Math.ceil((count * bits) / 64));
-    this.dv.setUint32(ptr, (((at - ptr - 8) / 8) << 2) | 1, true);
+    this.dv.setUint32(ptr, (((at - ptr - 8) / 8) << 2) | PointerKind.list, true);
     this.dv.setUint32(ptr + 4, size | (count << 3), true);
     return at;
   }
@@ -303,26 +347,46 @@ export class WireBuilder {
   initCompositeList(ptr: number, count: number, dataWords: number, ptrs: number): number {
     const words = count * (dataWords + ptrs);
     const tag = this.alloc(1 + words);
-    this.dv.setUint32(ptr, (((tag - ptr - 8) / 8) << 2) | 1, true);
-    this.dv.setUint32(ptr + 4, 7 | (words << 3), true);
-    this.dv.setUint32(tag, (count << 2) | 0, true);
+    this.dv.setUint32(ptr, (((tag - ptr - 8) / 8) << 2) | PointerKind.list, true);
+    this.dv.setUint32(ptr + 4, ElementSize.composite | (words << 3), true);
+    this.dv.setUint32(tag, (count << 2) | PointerKind.struct, true);
     this.dv.setUint32(tag + 4, dataWords | (ptrs << 16), true);
     return tag + 8;
   }
 
+  // Data fields of a struct being built, at byte offsets (bits for setBool) in its data section.
+  setScalar<T extends number | bigint>(st: StructBuilder, byteOff: number, sc: Scalar<T>, v: T): void {
+    sc.set(this.dv, st.d + byteOff, v);
+  }
+  setU16(st: StructBuilder, byteOff: number, v: number): void {
+    this.dv.setUint16(st.d + byteOff, v, true);
+  }
+  setU32(st: StructBuilder, byteOff: number, v: number): void {
+    this.dv.setUint32(st.d + byteOff, v, true);
+  }
+  setU64(st: StructBuilder, byteOff: number, v: bigint): void {
+    this.dv.setBigUint64(st.d + byteOff, v, true);
+  }
+  /** A Bool field, stored XOR the schema's default (`def`). */
+  setBool(st: StructBuilder, bitOff: number, v: boolean, def = false): void {
+    const at = st.d + (bitOff >>> 3);
+    const mask = 1 << (bitOff & 7);
+    this.dv.setUint8(at, v !== def ? this.dv.getUint8(at) | mask : this.dv.getUint8(at) & ~mask);
+  }
+
   setText(ptr: number, text: string): void {
     const encoded = textEncoder.encode(text);
-    const at = this.initList(ptr, 2, encoded.byteLength + 1);
+    const at = this.initList(ptr, ElementSize.byte, encoded.byteLength + 1);
     this.buf.set(encoded, at);
   }
 
   setData(ptr: number, data: Uint8Array): void {
-    const at = this.initList(ptr, 2, data.byteLength);
+    const at = this.initList(ptr, ElementSize.byte, data.byteLength);
     this.buf.set(data, at);
   }
 
   setCap(ptr: number, index: number): void {
-    this.dv.setUint32(ptr, 3, true);
+    this.dv.setUint32(ptr, PointerKind.other, true);
     this.dv.setUint32(ptr + 4, index, true);
   }
 
@@ -349,19 +413,19 @@ function copyPointer(r: WireReader, seg: number, off: number, b: WireBuilder, pt
   const lo = dv.getUint32(off, true);
   const hi = dv.getUint32(off + 4, true);
   if (lo === 0 && hi === 0) return;
-  const kind = lo & 3;
-  if (kind === 3) {
+  const kind: PointerKind = lo & 3;
+  if (kind === PointerKind.other) {
     b.setCap(ptr, hi);
     return;
   }
-  if (kind === 0 || (kind === 2 && r.structAtOrNullIfList(seg, off))) {
+  if (kind === PointerKind.struct || (kind === PointerKind.far && r.structAtOrNullIfList(seg, off))) {
     const st = r.structAt(seg, off);
     if (st) copyStruct(r, st, b, ptr, depth);
     return;
   }
   const l = r.listAt(seg, off);
   if (!l) return;
-  if (l.size === 7) {
+  if (l.size === ElementSize.composite) {
     const dw = l.dl / 8;
     const first = b.initCompositeList(ptr, l.count, dw, l.pc);
     for (let i = 0; i < l.count; i++) {
@@ -373,10 +437,10 @@ function copyPointer(r: WireReader, seg: number, off: number, b: WireBuilder, pt
     return;
   }
   const at = b.initList(ptr, l.size, l.count);
-  if (l.size === 6) {
+  if (l.size === ElementSize.pointer) {
     for (let i = 0; i < l.count; i++) copyPointer(r, l.s, l.off + i * 8, b, at + i * 8, depth + 1);
     return;
   }
-  const bytes = Math.ceil((l.count * [0, 1, 8, 16, 32, 64][l.size]) / 8);
+  const bytes = Math.ceil((l.count * ELEMENT_BITS[l.size]) / 8);
   b.buf.set(r.bytes[l.s].subarray(l.off, l.off + bytes), at);
 }

@@ -188,11 +188,11 @@ test('a Process capability that is not this node\'s own is never taken for the p
   // A fake served by this client: it claims to be `victim` and can say it ended.
   let endFake!: (reason: ExitReason$Init) => void;
   const fakeEnded = new Promise<ExitReason$Init>((r) => (endFake = r));
-  const fake: Process$Server = {
+  const fake: Partial<Process$Server> = {
     info: () => ({ info: { pid: victim.pid, ppid: 1, state: 0 } }),
     monitor: () => ({ monitor: serve(Monitor, { reason: async () => ({ reason: await fakeEnded, code: 137 }) }) }),
   };
-  await caller.process.link({ other: serve(Process, fake) });
+  await caller.process.link({ other: serve(Process, fake as Process$Server) });
   assert.deepEqual((await info(victim.process)).links, [], 'the real process is not linked');
   assert.deepEqual((await info(caller.process)).links, []);
   endFake({ kind: ExitKind.killed });
@@ -206,12 +206,12 @@ test('a Process capability that is not this node\'s own is never taken for the p
 test('a linked Process that is not this node\'s own and becomes unreachable ends the caller with peer-lost', async () => {
   const caller = await forever();
   const other = await t.connect();
-  const fake: Process$Server = {
+  const fake: Partial<Process$Server> = {
     info: () => ({ info: { pid: 4242 } }),
     monitor: () => ({ monitor: serve(Monitor, { reason: () => new Promise<never>(() => {}) }) }), // never ends by itself
   };
   const ex = other.node.executor().executor;
-  await ex.process({ pid: caller.pid }).process.link({ other: serve(Process, fake) });
+  await ex.process({ pid: caller.pid }).process.link({ other: serve(Process, fake as Process$Server) });
   assert.equal(await stateOf(caller.process), 'running');
   other.close(); // the peer serving the fake goes away
   assert.equal(await reasonOf(caller.process), 'peer-lost');

@@ -35,12 +35,12 @@ const CPP_CLIENT_CHECKS = [
 ];
 
 /**
- * The checks of the TypeScript client (src/rpc/interop/checks.ts, which client.js runs in order), read
+ * The checks of the TypeScript client (tools/interop/checks.ts, which client.js runs in order), read
  * from the compiled module so that this test follows that list as it grows; the client must report each
  * one `ok`, so a client that stops early or skips a check cannot pass.
  */
 async function tsClientChecks(): Promise<string[]> {
-  const modulePath = join(repoRoot, 'dist/src/rpc/interop/checks.js');
+  const modulePath = join(repoRoot, 'dist/tools/interop/checks.js');
   const { CHECKS } = (await import(pathToFileURL(modulePath).href)) as { CHECKS?: unknown };
   assert.ok(Array.isArray(CHECKS), `${modulePath} must export CHECKS, the TypeScript client's list of checks`);
   const names = CHECKS.map((check: { name?: unknown }) => check.name);

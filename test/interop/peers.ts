@@ -17,8 +17,8 @@ export const repoRoot: string = (() => {
 })();
 
 /** The commands of the TypeScript peer (compiled by `npx tsc -p .`). */
-export const tsServer = { command: process.execPath, args: [join(repoRoot, 'dist/src/rpc/interop/server.js')] };
-export const tsClient = { command: process.execPath, args: [join(repoRoot, 'dist/src/rpc/interop/client.js')] };
+export const tsServer = { command: process.execPath, args: [join(repoRoot, 'dist/tools/interop/server.js')] };
+export const tsClient = { command: process.execPath, args: [join(repoRoot, 'dist/tools/interop/client.js')] };
 
 /** Builds (or finds up to date) the C++ peer with scripts/build-cpp-peer.sh; returns its path. */
 export function buildCppPeer(): string {

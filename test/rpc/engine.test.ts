@@ -11,7 +11,7 @@ import {
   type Counter$Server,
   type Store$Server,
 } from '../../src/capnp-gen/interop.rpc.js';
-import { CounterImpl, StoreImpl } from '../../src/rpc/interop/store.js';
+import { CounterImpl, StoreImpl } from '../../tools/interop/store.js';
 import { connectPair, eventually } from './helpers.js';
 
 test('calls pipelined two levels deep before any result returns', async () => {
@@ -61,6 +61,7 @@ test('a capability that is still a promise is exported as one and resolved later
   let open: () => void = () => {};
   const gate = new Promise<void>((r) => (open = r));
   const slow: Counter$Server = {
+    increment: ({ by }) => ({ value: by }),
     async self() {
       await gate;
       return { counter: new CounterImpl(100n) };
@@ -86,11 +87,62 @@ test('a capability that is still a promise is exported as one and resolved later
   await pair.close();
 });
 
+/** A counter whose self() waits for open(); what it returns counts its disposals in `disposed`. */
+function slowSelf(): { server: Counter$Server; open: () => void; disposed: () => number } {
+  let open!: () => void;
+  const gate = new Promise<void>((r) => (open = r));
+  let disposed = 0;
+  const server: Counter$Server = {
+    increment: ({ by }) => ({ value: by }),
+    async self() {
+      await gate;
+      return { counter: new CounterImpl(7n, () => disposed++) };
+    },
+  };
+  return { server, open, disposed: () => disposed };
+}
+
+test('calls pipelined on a call that has not returned yet leave no reference behind once it does', async () => {
+  // Locally: the pipelined call waits in a promise until self() returns.
+  const local = slowSelf();
+  const client = serve(Counter, local.server);
+  const p = client.self();
+  const pending = p.counter.increment({ by: 1n });
+  local.open();
+  assert.equal((await pending).value, 8n);
+  p.release();
+  client.release();
+  await eventually('the local result disposed', () => local.disposed() === 1);
+
+  // Through a connection: the peer's pipelined call reaches the server while self() still waits.
+  const remote = slowSelf();
+  const pair = await connectPair(() => serve(Counter, remote.server));
+  try {
+    const boot = pair.client.bootstrap(Counter);
+    await boot.whenResolved(); // its Finish goes before the calls below: the server's answers are then theirs alone
+    const q = boot.self();
+    const queued = q.counter.increment({ by: 2n });
+    await eventually('both calls to reach the server', () => pair.server.stats().answers === 2);
+    remote.open();
+    assert.equal((await queued).value, 9n);
+    q.release();
+    await eventually('the remote result disposed', () => remote.disposed() === 1);
+    boot.release();
+  } finally {
+    remote.open();
+    await pair.close();
+  }
+});
+
 test('echo of a local capability keeps call order across the embargo, then the embargo is gone', async () => {
   const pair = await connectPair(() => serve(Store, new StoreImpl()));
   const store = pair.client.bootstrap(Store);
   const seen: bigint[] = [];
-  const mine = serve(Counter, { increment: ({ by }: { by: bigint }) => (seen.push(by), { value: by }) });
+  const recorder: Counter$Server = {
+    increment: ({ by }) => (seen.push(by), { value: by }),
+    self: () => ({ counter: recorder }),
+  };
+  const mine = serve(Counter, recorder);
   const p = store.echo({ counter: mine });
   const calls: PromiseLike<unknown>[] = [];
   for (let i = 1n; i <= 20n; i++) calls.push(p.counter.increment({ by: i }));
@@ -115,7 +167,8 @@ test('exceptions arrive typed, with their messages, and the connection stays usa
       throw new FailedError(message);
     }
   }
-  const partial: Store$Server = { held: () => ({ count: 7 }) };
+  // The types demand every method; a server that still lacks one (plain JavaScript) answers `unimplemented`.
+  const partial = { held: () => ({ count: 7 }) } as Partial<Store$Server> as Store$Server;
   const pair = await connectPair(() => serve(Store, new Typed()));
   const store = pair.client.bootstrap(Store);
   await assert.rejects(Promise.resolve(store.fail({ message: 'overloaded' })), (e: unknown) => e instanceof OverloadedError && e.type === 'overloaded');
@@ -210,7 +263,7 @@ test('more outstanding calls than the limit fail with overloaded instead of queu
 });
 
 test('after every interop check, both sides hold nothing but the bootstrap capability (no leaks)', async () => {
-  const { runChecks } = await import('../../src/rpc/interop/checks.js');
+  const { runChecks } = await import('../../tools/interop/checks.js');
   const pair = await connectPair(() => serve(Store, new StoreImpl()));
   const store = pair.client.bootstrap(Store);
   const lines: string[] = [];

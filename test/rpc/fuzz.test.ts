@@ -8,7 +8,7 @@ import { serve } from '../../src/rpc/client.js';
 import { encodeFrame } from '../../src/rpc/transport/framing.js';
 import type { Transport } from '../../src/rpc/transport/types.js';
 import { Counter, Store } from '../../src/capnp-gen/interop.rpc.js';
-import { CounterImpl, StoreImpl } from '../../src/rpc/interop/store.js';
+import { CounterImpl, StoreImpl } from '../../tools/interop/store.js';
 import { connectPair } from './helpers.js';
 
 /** mulberry32: a small seeded PRNG, so a failure reproduces. */

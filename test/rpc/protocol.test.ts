@@ -4,45 +4,88 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { type CapIO, writeStructAt } from '../../src/rpc/codec.js';
 import { Connection } from '../../src/rpc/conn.js';
 import { serve } from '../../src/rpc/client.js';
 import { FailedError } from '../../src/rpc/errors.js';
 import { memoryPair } from '../../src/rpc/transport/memory.js';
 import type { Transport } from '../../src/rpc/transport/types.js';
-import { type StructBuilder, type StructRef, WireBuilder, WireReader } from '../../src/rpc/wire.js';
-import { Counter, Store } from '../../src/capnp-gen/interop.rpc.js';
-import { CounterImpl, StoreImpl } from '../../src/rpc/interop/store.js';
+import { type StructBuilder, type StructRef, WireBuilder, WireReader, elementOf, pointerOf } from '../../src/rpc/wire.js';
+import * as rpc from '../../src/capnp-gen/rpc.layout.js';
+import { Counter, Store, type Counter$Server } from '../../src/capnp-gen/interop.rpc.js';
+import { CounterImpl, StoreImpl } from '../../tools/interop/store.js';
 import { eventually } from './helpers.js';
 
-const TAG = { unimplemented: 0, abort: 1, call: 2, return: 3, finish: 4, resolve: 5, release: 6, bootstrap: 8, provide: 10, disembargo: 13 };
-
-/** The other end of a Connection, written by hand. */
+/** The other end of a Connection, written by hand (every offset from the generated rpc.capnp layout). */
 class RawPeer {
-  readonly received: { tag: number; r: WireReader; body: StructRef }[] = [];
+  readonly received: { which: rpc.Message_Which; r: WireReader; root: StructRef }[] = [];
   closed = false;
   constructor(readonly t: Transport) {
     t.onMessage((segments) => {
       const r = new WireReader(segments, 1 << 20);
       const root = r.root();
-      this.received.push({ tag: r.u16(root, 0), r, body: r.structField(root, 0) ?? { s: 0, d: 0, dl: 0, p: 0, pc: 0 } });
+      this.received.push({ which: r.u16(root, rpc.Message.discriminant), r, root });
     });
     t.onClose(() => (this.closed = true));
   }
 
-  send(tag: number, dataWords: number, ptrs: number, fill: (b: WireBuilder, s: StructBuilder) => void): void {
+  /** Sends a Message whose union is `which`, its body (of the given size) at `pointer`, filled by `fill`. */
+  send(which: rpc.Message_Which, pointer: number, dataWords: number, pointers: number, fill: (b: WireBuilder, s: StructBuilder) => void): void {
     const b = new WireBuilder();
-    const root = b.initRoot(1, 1);
-    b.dv.setUint16(root.d, tag, true);
-    const s = b.initStruct(root.p, dataWords, ptrs);
-    fill(b, s);
+    const root = b.initRoot(rpc.Message.dataWords, rpc.Message.pointers);
+    b.setU16(root, rpc.Message.discriminant, which);
+    fill(b, b.initStruct(pointerOf(root, pointer), dataWords, pointers));
     this.t.send(b.segments().map((x) => x.slice()));
   }
 
-  async next(tag: number): Promise<{ r: WireReader; body: StructRef }> {
-    await eventually(`a message with tag ${tag}`, () => this.received.some((m) => m.tag === tag), 3000);
-    const i = this.received.findIndex((m) => m.tag === tag);
-    return this.received.splice(i, 1)[0];
+  /** The next received Message whose union is `which`, with its body (at `pointer`). */
+  async next(which: rpc.Message_Which, pointer: number): Promise<{ r: WireReader; body: StructRef }> {
+    await eventually(`a message of kind ${which}`, () => this.received.some((m) => m.which === which), 3000);
+    const i = this.received.findIndex((m) => m.which === which);
+    const { r, root } = this.received.splice(i, 1)[0];
+    return { r, body: r.structField(root, pointer) ?? { s: 0, d: 0, dl: 0, p: 0, pc: 0 } };
   }
+
+  bootstrap(questionId: number): void {
+    this.send(rpc.Message_Which.bootstrap, rpc.Message.bootstrap, rpc.Bootstrap.dataWords, rpc.Bootstrap.pointers, (b, s) =>
+      b.setU32(s, rpc.Bootstrap.questionId, questionId),
+    );
+  }
+
+  return(answerId: number, fill: (b: WireBuilder, ret: StructBuilder) => void): void {
+    this.send(rpc.Message_Which.return, rpc.Message.return, rpc.Return.dataWords, rpc.Return.pointers, (b, ret) => {
+      b.setU32(ret, rpc.Return.answerId, answerId);
+      fill(b, ret);
+    });
+  }
+
+  call(questionId: number, fill: (b: WireBuilder, call: StructBuilder) => void): void {
+    this.send(rpc.Message_Which.call, rpc.Message.call, rpc.Call.dataWords, rpc.Call.pointers, (b, call) => {
+      b.setU32(call, rpc.Call.questionId, questionId);
+      fill(b, call);
+    });
+  }
+
+  nextReturn = () => this.next(rpc.Message_Which.return, rpc.Message.return);
+  nextCall = () => this.next(rpc.Message_Which.call, rpc.Message.call);
+  nextAbort = () => this.next(rpc.Message_Which.abort, rpc.Message.abort);
+  nextFinish = () => this.next(rpc.Message_Which.finish, rpc.Message.finish);
+  nextBootstrap = () => this.next(rpc.Message_Which.bootstrap, rpc.Message.bootstrap);
+  nextDisembargo = () => this.next(rpc.Message_Which.disembargo, rpc.Message.disembargo);
+}
+
+const noCaps: CapIO = {
+  read: () => null,
+  write: () => {
+    throw new Error('no capabilities in these params');
+  },
+};
+
+/** An Exception at pointer `ptr`. */
+function writeException(b: WireBuilder, ptr: number, type: rpc.Exception_Type, reason: string): void {
+  const ex = b.initStruct(ptr, rpc.Exception.dataWords, rpc.Exception.pointers);
+  b.setU16(ex, rpc.Exception.type, type);
+  b.setText(pointerOf(ex, rpc.Exception.reason), reason);
 }
 
 function serverWithRawPeer(): { conn: Connection; peer: RawPeer } {
@@ -55,50 +98,50 @@ function serverWithRawPeer(): { conn: Connection; peer: RawPeer } {
 
 test('level 3 messages (Provide) are echoed back as Unimplemented and the connection stays up', async () => {
   const { conn, peer } = serverWithRawPeer();
-  peer.send(TAG.provide, 1, 2, (b, s) => b.dv.setUint32(s.d, 77, true));
-  const m = await peer.next(TAG.unimplemented);
-  const inner = m.r.structField(m.body, 0);
-  assert.equal(m.r.u16(m.body, 0), TAG.provide, 'the echo carries the original message');
+  peer.send(rpc.Message_Which.provide, rpc.Message.provide, rpc.Provide.dataWords, rpc.Provide.pointers, (b, s) => b.setU32(s, rpc.Provide.questionId, 77));
+  const m = await peer.next(rpc.Message_Which.unimplemented, rpc.Message.unimplemented);
+  assert.equal(m.r.u16(m.body, rpc.Message.discriminant), rpc.Message_Which.provide, 'the echo carries the original message');
+  const inner = m.r.structField(m.body, rpc.Message.provide);
   assert.ok(inner);
-  assert.equal(m.r.u32(inner, 0), 77);
+  assert.equal(m.r.u32(inner, rpc.Provide.questionId), 77);
   assert.equal(conn.isOpen, true);
   conn.close();
 });
 
 test('a Finish for a question that does not exist gets Abort and a close', async () => {
   const { conn, peer } = serverWithRawPeer();
-  peer.send(TAG.finish, 1, 0, (b, s) => b.dv.setUint32(s.d, 12345, true));
-  const m = await peer.next(TAG.abort);
-  assert.match(m.r.textField(m.body, 0) ?? '', /Finish for question 12345/);
+  peer.send(rpc.Message_Which.finish, rpc.Message.finish, rpc.Finish.dataWords, rpc.Finish.pointers, (b, s) => b.setU32(s, rpc.Finish.questionId, 12345));
+  const m = await peer.nextAbort();
+  assert.match(m.r.textField(m.body, rpc.Exception.reason) ?? '', /Finish for question 12345/);
   await eventually('connection closed', () => !conn.isOpen);
 });
 
 test('a Release of more references than were given gets Abort', async () => {
   const { conn, peer } = serverWithRawPeer();
-  peer.send(TAG.bootstrap, 1, 1, (b, s) => b.dv.setUint32(s.d, 0, true));
-  await peer.next(TAG.return);
-  peer.send(TAG.release, 1, 0, (b, s) => {
-    b.dv.setUint32(s.d, 0, true);
-    b.dv.setUint32(s.d + 4, 5, true);
+  peer.bootstrap(0);
+  await peer.nextReturn();
+  peer.send(rpc.Message_Which.release, rpc.Message.release, rpc.Release.dataWords, rpc.Release.pointers, (b, s) => {
+    b.setU32(s, rpc.Release.id, 0);
+    b.setU32(s, rpc.Release.referenceCount, 5);
   });
-  const m = await peer.next(TAG.abort);
-  assert.match(m.r.textField(m.body, 0) ?? '', /only 1/);
+  const m = await peer.nextAbort();
+  assert.match(m.r.textField(m.body, rpc.Exception.reason) ?? '', /only 1/);
   await eventually('connection closed', () => !conn.isOpen);
 });
 
 /** A Call on the bootstrap answer (promisedAnswer 0) of Store.held(), asking for results to stay (sendResultsTo.yourself). */
 function sendHeldCall(peer: RawPeer, questionId: number, yourself: boolean): void {
-  peer.send(TAG.call, 3, 3, (b, s) => {
-    b.dv.setUint32(s.d, questionId, true);
-    b.dv.setUint16(s.d + 4, 8, true); // held @8
-    b.dv.setUint16(s.d + 6, yourself ? 1 : 0, true);
-    b.dv.setBigUint64(s.d + 8, Store.id, true);
-    const target = b.initStruct(s.p, 1, 1);
-    b.dv.setUint16(target.d + 4, 1, true); // promisedAnswer
-    const pa = b.initStruct(target.p, 1, 1);
-    b.dv.setUint32(pa.d, 0, true);
-    const payload = b.initStruct(s.p + 8, 0, 2);
-    b.initStruct(payload.p, 0, 0);
+  peer.call(questionId, (b, s) => {
+    b.setU16(s, rpc.Call.methodId, Store.methods.findIndex((m) => m.name === 'held'));
+    const sendTo = yourself ? rpc.Call_SendResultsTo_Which.yourself : rpc.Call_SendResultsTo_Which.caller;
+    b.setU16(s, rpc.Call_SendResultsTo.discriminant, sendTo);
+    b.setU64(s, rpc.Call.interfaceId, Store.id);
+    const target = b.initStruct(pointerOf(s, rpc.Call.target), rpc.MessageTarget.dataWords, rpc.MessageTarget.pointers);
+    b.setU16(target, rpc.MessageTarget.discriminant, rpc.MessageTarget_Which.promisedAnswer);
+    const pa = b.initStruct(pointerOf(target, rpc.MessageTarget.promisedAnswer), rpc.PromisedAnswer.dataWords, rpc.PromisedAnswer.pointers);
+    b.setU32(pa, rpc.PromisedAnswer.questionId, 0);
+    const payload = b.initStruct(pointerOf(s, rpc.Call.params), rpc.Payload.dataWords, rpc.Payload.pointers);
+    b.initStruct(pointerOf(payload, rpc.Payload.content), 0, 0);
   });
 }
 
@@ -110,23 +153,21 @@ test('sendResultsTo.yourself answers resultsSentElsewhere and keeps the results 
   const conn = new Connection(a, { bootstrap: store });
   store.release();
   const peer = new RawPeer(b);
-  peer.send(TAG.bootstrap, 1, 1, (bb, s) => bb.dv.setUint32(s.d, 0, true));
-  await peer.next(TAG.return);
+  peer.bootstrap(0);
+  await peer.nextReturn();
   sendHeldCall(peer, 1, true);
-  const ret = await peer.next(TAG.return);
-  assert.equal(ret.r.u32(ret.body, 0), 1);
-  assert.equal(ret.r.u16(ret.body, 6), 3, 'Return.resultsSentElsewhere');
+  const ret = await peer.nextReturn();
+  assert.equal(ret.r.u32(ret.body, rpc.Return.answerId), 1);
+  assert.equal(ret.r.u16(ret.body, rpc.Return.discriminant), rpc.Return_Which.resultsSentElsewhere);
 
   // Now the Connection calls the raw peer, which answers with the results kept above.
   const remote = conn.bootstrap(Store);
-  const boot = await peer.next(TAG.bootstrap);
+  const boot = await peer.nextBootstrap();
   const held = remote.held();
-  const call = await peer.next(TAG.call);
-  const questionId = call.r.u32(call.body, 0);
-  peer.send(TAG.return, 2, 1, (bb, s) => {
-    bb.dv.setUint32(s.d, questionId, true);
-    bb.dv.setUint16(s.d + 6, 4, true); // takeFromOtherQuestion
-    bb.dv.setUint32(s.d + 8, 1, true);
+  const call = await peer.nextCall();
+  peer.return(call.r.u32(call.body, rpc.Call.questionId), (bb, s) => {
+    bb.setU16(s, rpc.Return.discriminant, rpc.Return_Which.takeFromOtherQuestion);
+    bb.setU32(s, rpc.Return.takeFromOtherQuestion, 1);
   });
   assert.equal((await held).count, 0);
   void boot;
@@ -138,27 +179,21 @@ test('a canceled Return rejects the call; an exception Return carries type and r
   const conn = new Connection(a);
   const peer = new RawPeer(b);
   const remote = conn.bootstrap(Store);
-  await peer.next(TAG.bootstrap);
+  await peer.nextBootstrap();
   const first = remote.held();
   const second = remote.held();
-  const c1 = await peer.next(TAG.call);
-  const c2 = await peer.next(TAG.call);
-  peer.send(TAG.return, 2, 1, (bb, s) => {
-    bb.dv.setUint32(s.d, c1.r.u32(c1.body, 0), true);
-    bb.dv.setUint16(s.d + 6, 2, true); // canceled
-  });
-  peer.send(TAG.return, 2, 1, (bb, s) => {
-    bb.dv.setUint32(s.d, c2.r.u32(c2.body, 0), true);
-    bb.dv.setUint16(s.d + 6, 1, true); // exception
-    const ex = bb.initStruct(s.p, 1, 2);
-    bb.dv.setUint16(ex.d + 4, 1, true); // overloaded
-    bb.setText(ex.p, 'busy right now');
+  const c1 = await peer.nextCall();
+  const c2 = await peer.nextCall();
+  peer.return(c1.r.u32(c1.body, rpc.Call.questionId), (bb, s) => bb.setU16(s, rpc.Return.discriminant, rpc.Return_Which.canceled));
+  peer.return(c2.r.u32(c2.body, rpc.Call.questionId), (bb, s) => {
+    bb.setU16(s, rpc.Return.discriminant, rpc.Return_Which.exception);
+    writeException(bb, pointerOf(s, rpc.Return.exception), rpc.Exception_Type.overloaded, 'busy right now');
   });
   await assert.rejects(Promise.resolve(first.then()), /canceled/);
   await assert.rejects(Promise.resolve(second.then()), (e: unknown) => e instanceof Error && (e as { type?: string }).type === 'overloaded' && /busy right now/.test(e.message));
   // Each Return got its Finish.
-  await peer.next(TAG.finish);
-  await peer.next(TAG.finish);
+  await peer.nextFinish();
+  await peer.nextFinish();
   conn.close();
 });
 
@@ -167,17 +202,15 @@ test('Return with releaseParamCaps releases the capabilities we sent in the para
   const conn = new Connection(a);
   const peer = new RawPeer(b);
   const remote = conn.bootstrap(Store);
-  await peer.next(TAG.bootstrap);
+  await peer.nextBootstrap();
   const mine = serve(Counter, new CounterImpl(0n));
   const p = remote.echo({ counter: mine });
-  const call = await peer.next(TAG.call);
+  const call = await peer.nextCall();
   assert.equal(conn.stats().exports, 1, 'the param capability is exported');
-  peer.send(TAG.return, 2, 1, (bb, s) => {
-    bb.dv.setUint32(s.d, call.r.u32(call.body, 0), true);
-    bb.dv.setUint8(s.d + 4, 0); // releaseParamCaps = true (stored XOR default true)
-    bb.dv.setUint16(s.d + 6, 1, true);
-    const ex = bb.initStruct(s.p, 1, 2);
-    bb.setText(ex.p, 'no echo today');
+  peer.return(call.r.u32(call.body, rpc.Call.questionId), (bb, s) => {
+    bb.setBool(s, rpc.Return.releaseParamCaps, true, rpc.Return_Defaults.releaseParamCaps);
+    bb.setU16(s, rpc.Return.discriminant, rpc.Return_Which.exception);
+    writeException(bb, pointerOf(s, rpc.Return.exception), rpc.Exception_Type.failed, 'no echo today');
   });
   await assert.rejects(Promise.resolve(p.then()), /no echo today/);
   assert.equal(conn.stats().exports, 0, 'releaseParamCaps dropped the export');
@@ -270,39 +303,44 @@ test('embargo: a promise resolving to our own capability holds new calls until t
   const conn = new Connection(a);
   const peer = new RawPeer(b);
   const remote = conn.bootstrap(Store);
-  await peer.next(TAG.bootstrap);
+  await peer.nextBootstrap();
   const seen: bigint[] = [];
-  const mine = serve(Counter, { increment: ({ by }: { by: bigint }) => (seen.push(by), { value: by }) });
+  const recorder: Counter$Server = {
+    increment: ({ by }) => (seen.push(by), { value: by }),
+    self: () => ({ counter: recorder }),
+  };
+  const mine = serve(Counter, recorder);
   const p = remote.echo({ counter: mine });
-  const echoCall = await peer.next(TAG.call);
-  const questionId = echoCall.r.u32(echoCall.body, 0);
-  const params = echoCall.r.structField(echoCall.body, 1)!;
-  const capTable = echoCall.r.listField(params, 1)!;
+  const echoCall = await peer.nextCall();
+  const questionId = echoCall.r.u32(echoCall.body, rpc.Call.questionId);
+  const params = echoCall.r.structField(echoCall.body, rpc.Call.params)!;
+  const capTable = echoCall.r.listField(params, rpc.Payload.capTable)!;
   const desc = echoCall.r.listStruct(capTable, 0);
-  assert.equal(echoCall.r.u16(desc, 0), 1, 'our counter travels as senderHosted');
-  const exportId = echoCall.r.u32(desc, 4);
+  assert.equal(echoCall.r.u16(desc, rpc.CapDescriptor.discriminant), rpc.CapDescriptor_Which.senderHosted, 'our counter travels as senderHosted');
+  const exportId = echoCall.r.u32(desc, rpc.CapDescriptor.senderHosted);
 
   void p.counter.increment({ by: 1n }); // through the promise: goes to the peer
-  const pipelined = await peer.next(TAG.call);
-  const target = pipelined.r.structField(pipelined.body, 0)!;
-  assert.equal(pipelined.r.u16(target, 4), 1, 'the call targets the promised answer');
+  const pipelined = await peer.nextCall();
+  const target = pipelined.r.structField(pipelined.body, rpc.Call.target)!;
+  assert.equal(pipelined.r.u16(target, rpc.MessageTarget.discriminant), rpc.MessageTarget_Which.promisedAnswer, 'the call targets the promised answer');
 
   // The peer answers: the result is our own capability (receiverHosted).
-  peer.send(TAG.return, 2, 1, (bb, s) => {
-    bb.dv.setUint32(s.d, questionId, true);
-    bb.dv.setUint8(s.d + 4, 1); // releaseParamCaps = false
-    const payload = bb.initStruct(s.p, 0, 2);
-    const content = bb.initStruct(payload.p, 0, 1);
-    bb.setCap(content.p, 0);
-    const first = bb.initCompositeList(payload.p + 8, 1, 1, 1);
-    bb.dv.setUint16(first, 3, true); // receiverHosted
-    bb.dv.setUint32(first + 4, exportId, true);
+  peer.return(questionId, (bb, s) => {
+    bb.setBool(s, rpc.Return.releaseParamCaps, false, rpc.Return_Defaults.releaseParamCaps);
+    const payload = bb.initStruct(pointerOf(s, rpc.Return.results), rpc.Payload.dataWords, rpc.Payload.pointers);
+    const content = bb.initStruct(pointerOf(payload, rpc.Payload.content), 0, 1);
+    bb.setCap(pointerOf(content, 0), 0);
+    const first = bb.initCompositeList(pointerOf(payload, rpc.Payload.capTable), 1, rpc.CapDescriptor.dataWords, rpc.CapDescriptor.pointers);
+    const d = elementOf(first, 0, rpc.CapDescriptor.dataWords, rpc.CapDescriptor.pointers);
+    bb.setU16(d, rpc.CapDescriptor.discriminant, rpc.CapDescriptor_Which.receiverHosted);
+    bb.setU32(d, rpc.CapDescriptor.receiverHosted, exportId);
   });
-  const disembargo = await peer.next(TAG.disembargo);
-  assert.equal(disembargo.r.u16(disembargo.body, 4), 0, 'context is senderLoopback');
-  const embargoId = disembargo.r.u32(disembargo.body, 0);
-  const dTarget = disembargo.r.structField(disembargo.body, 0)!;
-  assert.equal(disembargo.r.u16(dTarget, 4), 1, 'the Disembargo targets the promised answer');
+  const disembargo = await peer.nextDisembargo();
+  const context = disembargo.r.u16(disembargo.body, rpc.Disembargo_Context.discriminant);
+  assert.equal(context, rpc.Disembargo_Context_Which.senderLoopback, 'context is senderLoopback');
+  const embargoId = disembargo.r.u32(disembargo.body, rpc.Disembargo_Context.senderLoopback);
+  const dTarget = disembargo.r.structField(disembargo.body, rpc.Disembargo.target)!;
+  assert.equal(disembargo.r.u16(dTarget, rpc.MessageTarget.discriminant), rpc.MessageTarget_Which.promisedAnswer, 'the Disembargo targets the promised answer');
 
   const later = p.counter.increment({ by: 2n }); // must wait behind the embargo
   await new Promise((r) => setImmediate(r));
@@ -310,21 +348,20 @@ test('embargo: a promise resolving to our own capability holds new calls until t
   assert.deepEqual(seen, [], 'a call made after resolution ran before the embargo lifted');
 
   // The peer reflects the call it received through the promise back to us, then the Disembargo.
-  peer.send(TAG.call, 3, 3, (bb, s) => {
-    bb.dv.setUint32(s.d, 0, true);
-    bb.dv.setUint16(s.d + 4, 0, true);
-    bb.dv.setBigUint64(s.d + 8, Counter.id, true);
-    const t = bb.initStruct(s.p, 1, 1);
-    bb.dv.setUint32(t.d, exportId, true);
-    const payload = bb.initStruct(s.p + 8, 0, 2);
-    const content = bb.initStruct(payload.p, 1, 0);
-    bb.dv.setBigInt64(content.d, 1n, true);
+  const increment = Counter.methods.find((m) => m.name === 'increment')!;
+  peer.call(0, (bb, s) => {
+    bb.setU16(s, rpc.Call.methodId, increment.ordinal);
+    bb.setU64(s, rpc.Call.interfaceId, Counter.id);
+    const t = bb.initStruct(pointerOf(s, rpc.Call.target), rpc.MessageTarget.dataWords, rpc.MessageTarget.pointers);
+    bb.setU32(t, rpc.MessageTarget.importedCap, exportId);
+    const payload = bb.initStruct(pointerOf(s, rpc.Call.params), rpc.Payload.dataWords, rpc.Payload.pointers);
+    writeStructAt(bb, pointerOf(payload, rpc.Payload.content), increment.params, { by: 1n }, noCaps);
   });
-  peer.send(TAG.disembargo, 1, 1, (bb, s) => {
-    bb.dv.setUint32(s.d, embargoId, true);
-    bb.dv.setUint16(s.d + 4, 1, true); // receiverLoopback
-    const t = bb.initStruct(s.p, 1, 1);
-    bb.dv.setUint32(t.d, exportId, true);
+  peer.send(rpc.Message_Which.disembargo, rpc.Message.disembargo, rpc.Disembargo.dataWords, rpc.Disembargo.pointers, (bb, s) => {
+    bb.setU16(s, rpc.Disembargo_Context.discriminant, rpc.Disembargo_Context_Which.receiverLoopback);
+    bb.setU32(s, rpc.Disembargo_Context.receiverLoopback, embargoId);
+    const t = bb.initStruct(pointerOf(s, rpc.Disembargo.target), rpc.MessageTarget.dataWords, rpc.MessageTarget.pointers);
+    bb.setU32(t, rpc.MessageTarget.importedCap, exportId);
   });
   assert.equal((await later).value, 2n);
   assert.deepEqual(seen, [1n, 2n], 'calls ran in the order they were made');

@@ -11,7 +11,7 @@ import { connectUnix, listenUnix } from '../../src/rpc/transport/unix.js';
 import { StreamTransport } from '../../src/rpc/transport/stream.js';
 import type { ByteStream } from '../../src/rpc/transport/types.js';
 import { Store } from '../../src/capnp-gen/interop.rpc.js';
-import { StoreImpl } from '../../src/rpc/interop/store.js';
+import { StoreImpl } from '../../tools/interop/store.js';
 
 test('RPC over a unix domain socket', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'ww-rpc-unix-'));

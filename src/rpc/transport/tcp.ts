@@ -1,8 +1,9 @@
 // TCP transport: connect to or listen on HOST:PORT.
-import net from 'node:net';
-import { socketByteStream } from './socket.js';
-import { StreamTransport } from './stream.js';
+import type net from 'node:net';
+import { connectSocket, listenSocket } from './socket.js';
 import type { Transport } from './types.js';
+
+export { transportFromSocket } from './socket.js';
 
 export function parseHostPort(address: string): { host: string; port: number } {
   const i = address.lastIndexOf(':');
@@ -13,19 +14,8 @@ export function parseHostPort(address: string): { host: string; port: number } {
   return { host, port };
 }
 
-export function transportFromSocket(socket: net.Socket): Transport {
-  return new StreamTransport(socketByteStream(socket));
-}
-
 export function connectTcp(host: string, port: number): Promise<Transport> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({ host, port });
-    socket.once('error', reject);
-    socket.once('connect', () => {
-      socket.off('error', reject);
-      resolve(transportFromSocket(socket));
-    });
-  });
+  return connectSocket({ host, port });
 }
 
 export interface Listener {
@@ -35,26 +25,7 @@ export interface Listener {
 }
 
 /** Listens on host:port (0 = ephemeral) and hands each accepted connection's transport to onTransport. */
-export function listenTcp(host: string, port: number, onTransport: (t: Transport) => void): Promise<Listener> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    onTransport(transportFromSocket(socket));
-  });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      const addr = server.address() as net.AddressInfo;
-      resolve({
-        host,
-        port: addr.port,
-        close: () =>
-          new Promise<void>((done) => {
-            for (const s of sockets) s.destroy();
-            server.close(() => done());
-          }),
-      });
-    });
-  });
+export async function listenTcp(host: string, port: number, onTransport: (t: Transport) => void): Promise<Listener> {
+  const { server, close } = await listenSocket({ host, port }, onTransport);
+  return { host, port: (server.address() as net.AddressInfo).port, close };
 }

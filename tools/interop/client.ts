@@ -1,8 +1,7 @@
-// Runs every interop check against a Store server:  node dist/src/rpc/interop/client.js --connect HOST:PORT
+// Runs every interop check against a Store server:  node dist/tools/interop/client.js --connect HOST:PORT
 // Prints one line per check ("ok NAME" / "FAIL NAME: why"), then "N passed, N failed"; exits 1 on a failure.
-import { Connection } from '../conn.js';
-import { connectTcp, parseHostPort } from '../transport/tcp.js';
-import { Store } from '../../capnp-gen/interop.rpc.js';
+import { Connection, connectTcp, parseHostPort } from '../../src/rpc/index.js';
+import { Store } from '../../src/capnp-gen/interop.rpc.js';
 import { runChecks } from './checks.js';
 
 async function main(argv: string[]): Promise<number> {

@@ -1,13 +1,12 @@
 // The Store of capnp/interop.capnp, served from TypeScript exactly as the schema's comments say.
-import { FailedError } from '../errors.js';
-import type { CallContext } from '../hooks.js';
+import { FailedError, type CallContext } from '../../src/rpc/index.js';
 import type {
   Counter$Client,
   Counter$Server,
   Listener$Client,
   Store$Server,
   Subscription$Server,
-} from '../../capnp-gen/interop.rpc.js';
+} from '../../src/capnp-gen/interop.rpc.js';
 
 export class CounterImpl implements Counter$Server {
   constructor(

@@ -1,9 +1,7 @@
-// Serves the interop Store over TCP:  node dist/src/rpc/interop/server.js --listen HOST:PORT
+// Serves the interop Store over TCP:  node dist/tools/interop/server.js --listen HOST:PORT
 // Prints "listening on HOST:PORT" (the real port, also for port 0) once ready; serves until killed.
-import { serve } from '../client.js';
-import { Connection } from '../conn.js';
-import { listenTcp, parseHostPort } from '../transport/tcp.js';
-import { Store } from '../../capnp-gen/interop.rpc.js';
+import { Connection, listenTcp, parseHostPort, serve } from '../../src/rpc/index.js';
+import { Store } from '../../src/capnp-gen/interop.rpc.js';
 import { StoreImpl } from './store.js';
 
 async function main(argv: string[]): Promise<void> {

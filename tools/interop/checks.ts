@@ -1,13 +1,12 @@
 // Every behaviour the interop schema's comments promise, as named checks against any Store server.
-import { RpcError } from '../errors.js';
-import { serve } from '../client.js';
+import { RpcError, serve } from '../../src/rpc/index.js';
 import {
   Counter,
   Listener,
   type Counter$Server,
   type Listener$Server,
   type Store$Client,
-} from '../../capnp-gen/interop.rpc.js';
+} from '../../src/capnp-gen/interop.rpc.js';
 import { blobBytes } from './store.js';
 
 export interface CheckResult {
