@@ -4,6 +4,14 @@
 # methods and fields (never renumbering), and `peerId` fields are already here
 # so a process can be named globally as (peerId, pid).
 
+# Errors. A call these interfaces refuse fails with an exception (type `failed`)
+# whose reason is written for people and whose details (rpc.capnp
+# Exception.details, Cap'n Proto 1.0) hold one detail with detailId
+# 0xc353051d1ffccaf4 and, as UTF-8 data, the refusal's code: no-such-process,
+# module-not-found, invalid-module, limits, cannot-listen, bad-request,
+# not-permitted, shutting-down or unreachable. Clients act on the code, never
+# on the reason text. (A peer that predates details sees only the reason.)
+
 interface Node {
   # The bootstrap capability a ww node serves on its socket.
   identity @0 () -> (info :NodeInfo);

@@ -133,6 +133,7 @@ Exit status:
     if (runOnNode && (flags.node || flags.detach || (await nodeIsListening(socketPath)))) {
       process.exitCode = await runOnNode({
         module: bytes,
+        moduleName: describeModule(args.module),
         argv: [fromStdin ? '-' : basename(args.module), ...split.guestArgs],
         env,
         dirs: preopens,
@@ -144,10 +145,6 @@ Exit status:
         socketPath,
         stdout: process.stdout,
         stderr: process.stderr,
-      }).catch((err: unknown) => {
-        // The node could not bind a --listen address: the command line's to fix, as locally.
-        if (err instanceof Error && /cannot listen on/.test(err.message)) throw new UsageError(`--listen: ${oneLine(err.message.replace(/^.*?(cannot listen on)/, '$1'))}`);
-        throw err;
       });
       return;
     }

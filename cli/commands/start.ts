@@ -33,7 +33,7 @@ Exit status: 0 stopped by SIGINT/SIGTERM; 1 could not start (another node on the
     const { flags } = await this.parse(Start);
     if (flags.listen !== undefined) checkHostPort(flags.listen);
     const socketPath = await resolveSocketPath(flags.socket);
-    const { startNode } = await import('../../src/node/index.js');
+    const { startNode, NodeError } = await import('../../src/node/index.js');
 
     const log = (line: string): void => {
       process.stderr.write(line.startsWith('ww: ') ? `${line}\n` : `ww: ${line}\n`);
@@ -44,8 +44,8 @@ Exit status: 0 stopped by SIGINT/SIGTERM; 1 could not start (another node on the
       dataDir: flags['data-dir'] !== undefined ? resolve(flags['data-dir']) : undefined,
       log,
     }).catch((err: unknown) => {
-      // startNode's messages name the socket and what to do (another node there, a file in the way).
-      throw new InputError(oneLine(err));
+      // startNode's refusals name the socket and what to do (another node there, a file in the way).
+      throw err instanceof NodeError ? new InputError(oneLine(err)) : err;
     });
     log(`node listening on ${node.socketPath}${node.tcpAddress ? ` and tcp ${node.tcpAddress}` : ''} (os pid ${process.pid}); Ctrl-C stops it`);
 

@@ -4,7 +4,9 @@
 import { Flags } from '@oclif/core';
 import { InputError, UsageError } from '../errors.js';
 import { ProcessState, type Executor$Client, type Node$Client, type Process$Client } from '../../src/capnp-gen/ww.rpc.js';
-import { reasonFromWire, reasonText } from '../../src/executor/rpc.js';
+import { executorErrorFromRpc, reasonFromWire, reasonText } from '../../src/executor/rpc.js';
+import { RpcError } from '../../src/rpc/index.js';
+import { refusal, type RefusalSubject } from './executor-error.js';
 
 /** The --socket flag every node command takes (WW_SOCKET in the environment sets it too). */
 export const socketFlag = Flags.string({
@@ -36,12 +38,13 @@ export async function resolveSocketPath(flag: string | undefined): Promise<strin
 
 /** Connects to the node on `socketPath`; throws NodeMissingError when none answers. */
 export async function openNode(socketPath: string): Promise<NodeSession> {
-  const { connectNode } = await import('../../src/node/index.js');
+  const { connectNode, NodeError } = await import('../../src/node/index.js');
   let session: Awaited<ReturnType<typeof connectNode>>;
   try {
     session = await connectNode(socketPath);
   } catch (err) {
-    throw isNoListener(err) ? new NodeMissingError(socketPath) : new InputError(`cannot reach the ww node on ${socketPath}: ${oneLine(err)}`);
+    if (!(err instanceof NodeError)) throw err;
+    throw err.code === 'no-node' ? new NodeMissingError(socketPath) : new InputError(oneLine(err));
   }
   const executor = session.node.executor().executor;
   return {
@@ -82,28 +85,18 @@ export function processFor(session: NodeSession, pid: number): Process$Client {
   return session.executor.process({ pid }).process;
 }
 
-/** Maps what the node answers to the user's one-line errors; leaves ww's own errors alone. */
-export function translateNodeError(err: unknown, socketPath: string): unknown {
+/**
+ * Maps what the node answers to the user's one-line errors: its refusals by their code (the same
+ * lines as when the executor runs here), a lost connection, any other failure by its message (the
+ * node's messages are written for users). Leaves ww's own errors and bugs alone.
+ */
+export function translateNodeError(err: unknown, socketPath: string, subject?: RefusalSubject): unknown {
   if (err instanceof UsageError || err instanceof InputError) return err;
-  if (!(err instanceof Error)) return err;
-  const noSuch = /no such process: (\d+)/.exec(err.message);
-  if (noSuch) return new InputError(`no such process: ${noSuch[1]}`);
-  if (err.name === 'DisconnectedError' || (err as { type?: string }).type === 'disconnected') {
-    return new InputError(`lost the connection to the ww node on ${socketPath} (did it stop?)`);
-  }
-  if (err.name === 'FailedError' || err.name === 'RpcError' || err.name === 'OverloadedError') {
-    return new InputError(oneLine(err)); // the node's messages are written for users
-  }
-  return err;
-}
-
-/** True when an error from connecting means that nothing listens on the socket. */
-export function isNoListener(err: unknown): boolean {
-  const code = (err as { code?: string } | null)?.code;
-  if (code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'ENOTSOCK') return true;
-  const cause = (err as { cause?: unknown } | null)?.cause;
-  if (cause && cause !== err && isNoListener(cause)) return true;
-  return err instanceof Error && /no ww node|ENOENT|ECONNREFUSED|not listening/i.test(err.message);
+  const refused = executorErrorFromRpc(err);
+  if (refused) return refusal(refused, subject);
+  if (!(err instanceof RpcError)) return err;
+  if (err.type === 'disconnected') return new InputError(`lost the connection to the ww node on ${socketPath} (did it stop?)`);
+  return new InputError(oneLine(err));
 }
 
 /** Parses a PID argument: a positive whole number, else a usage error (exit 2). */

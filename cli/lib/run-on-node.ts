@@ -7,7 +7,7 @@ import type { ByteSink$Client, SpawnSpec$Init } from '../../src/capnp-gen/ww.rpc
 import { InputError } from '../errors.js';
 import { reasonFromWire } from '../../src/executor/rpc.js';
 import { reportEnd } from './exit-reason.js';
-import { NodeMissingError, isNoListener, openNode, translateNodeError, type NodeSession } from './node-connection.js';
+import { NodeMissingError, openNode, translateNodeError, type NodeSession } from './node-connection.js';
 
 /** Where the guest's output goes: process.stdout/stderr, or anything with a Node-style write. */
 export interface OutputWriter {
@@ -17,6 +17,8 @@ export interface OutputWriter {
 export interface RunOnNodeOptions {
   /** The module's bytes (the node computes its content ID and caches it). */
   module: Uint8Array;
+  /** How the module is named in a refusal (`module 'x.wasm'`, `module from stdin`); default `the module`. */
+  moduleName?: string;
   /** The guest's argv; argv[0] is the program name (ww run uses MODULE's file name). */
   argv: string[];
   env?: Record<string, string>;
@@ -52,7 +54,7 @@ export async function runOnNode(opts: RunOnNodeOptions): Promise<number> {
   try {
     return await (opts.detach ? spawnDetached(session, opts) : runAttached(session, opts));
   } catch (err) {
-    throw translateNodeError(err, opts.socketPath);
+    throw translateNodeError(err, opts.socketPath, { module: opts.moduleName });
   } finally {
     session.close();
   }
@@ -60,13 +62,13 @@ export async function runOnNode(opts: RunOnNodeOptions): Promise<number> {
 
 /** True when a ww node answers on `socketPath` (`ww run` uses one when there is one). */
 export async function nodeIsListening(socketPath: string): Promise<boolean> {
-  const { connectNode } = await import('../../src/node/index.js');
+  const { connectNode, NodeError } = await import('../../src/node/index.js');
   try {
     const session = await connectNode(socketPath);
     session.close();
     return true;
   } catch (err) {
-    if (isNoListener(err)) return false;
+    if (err instanceof NodeError && err.code === 'no-node') return false;
     throw err;
   }
 }

@@ -2,7 +2,12 @@
 // ModuleCache, Process, Monitor. Each method is thin: the semantics live in table.ts.
 
 import {
+  Executor as ExecutorInterface,
+  ModuleCache,
+  Monitor,
+  Node,
   OutputMode,
+  Process,
   ProcessState,
   type ByteSink$Client,
   type Executor$Server,
@@ -24,6 +29,7 @@ import { shorten, type Hook } from '../rpc/hooks.js';
 import type { LoadedModule } from '../wasm/index.js';
 import { parseListenAddress, type Listener } from '../wasm/sockets/listen.js';
 import { ExecutorError, fromRuntime } from './errors.js';
+import { answerExecutorErrors } from './error-wire.js';
 import { isContentId, type ModuleStore } from './modules.js';
 import { isAbnormal } from './reasons.js';
 import { reasonFromWire, reasonToWire } from './reason-wire.js';
@@ -438,3 +444,10 @@ export function nodeCapOf(executor: Executor, info: NodeInfo$Init): NodeCap {
   }
   return new NodeCap(context, info);
 }
+
+// What the servers refuse reaches clients with its code (error-wire.ts).
+answerExecutorErrors(NodeCap.prototype, Node);
+answerExecutorErrors(ExecutorCap.prototype, ExecutorInterface);
+answerExecutorErrors(ModuleCacheCap.prototype, ModuleCache);
+answerExecutorErrors(ProcessCap.prototype, Process);
+answerExecutorErrors(MonitorCap.prototype, Monitor);

@@ -5,3 +5,4 @@ export { reasonFromWire, reasonToWire } from './reason-wire.js';
 // The vocabulary a client of these servers needs: exit reasons and refusals, typed.
 export { reasonText, type Reason } from './reasons.js';
 export { ExecutorError, type ExecutorErrorCode } from './errors.js';
+export { executorErrorFromRpc, executorErrorToRpc, EXECUTOR_ERROR_DETAIL } from './error-wire.js';

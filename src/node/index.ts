@@ -47,14 +47,29 @@ export function defaultSocketPath(): string {
   return runtimeDir ? join(runtimeDir, 'ww', 'node.sock') : join(homedir(), '.ww', 'node.sock');
 }
 
-/** Starts a node. Refuses (with a message saying so) when another node answers on the socket path. */
+/** Why a node cannot start, or cannot be reached: a code, and a message that says what to do. */
+export type NodeErrorCode = 'already-listening' | 'cannot-listen' | 'bad-socket-path' | 'no-node' | 'unreachable';
+
+export class NodeError extends Error {
+  constructor(
+    readonly code: NodeErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'NodeError';
+  }
+}
+
+/** Starts a node. Refuses with a NodeError (saying what to do) when another node answers on the
+ *  socket path, or a socket cannot be listened on. */
 export async function startNode(opts: StartNodeOptions = {}): Promise<WwNode> {
   const socketPath = opts.socketPath ?? defaultSocketPath();
   const log = opts.log ?? (() => {});
   const tcp = opts.listen !== undefined ? parseHostPort(opts.listen) : undefined;
   // sockaddr_un holds 108 bytes with the terminating NUL; a longer path fails with an obscure EINVAL.
   const length = Buffer.byteLength(socketPath);
-  if (length > 107) throw new Error(`socket path ${socketPath} is too long (${length} bytes; unix sockets allow 107): choose a shorter one`);
+  if (length > 107) throw new NodeError('bad-socket-path', `socket path ${socketPath} is too long (${length} bytes; unix sockets allow 107): choose a shorter one`);
   mkdirSync(dirname(socketPath), { recursive: true, mode: 0o700 });
   await claimSocketPath(socketPath);
 
@@ -95,7 +110,7 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<WwNode> {
     await executor.close();
     // Another node started at the same time and bound the path after claimSocketPath found it free.
     if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE' && (await nodeAnswers(socketPath))) throw alreadyListening(socketPath);
-    throw new Error(`cannot listen on ${socketPath}: ${(e as Error).message}`, { cause: e });
+    throw new NodeError('cannot-listen', `cannot listen on ${socketPath}: ${(e as Error).message}`, { cause: e });
   } finally {
     process.umask(umask);
   }
@@ -109,7 +124,7 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<WwNode> {
       await unixListener.close();
       rmSync(socketPath, { force: true });
       await executor.close();
-      throw new Error(`cannot listen on tcp ${opts.listen}: ${(e as Error).message}`, { cause: e });
+      throw new NodeError('cannot-listen', `cannot listen on tcp ${opts.listen}: ${(e as Error).message}`, { cause: e });
     }
   }
   const tcpAddress = tcpListener ? `${hostForAddress(tcpListener.host)}:${tcpListener.port}` : undefined;
@@ -141,7 +156,7 @@ async function claimSocketPath(path: string): Promise<void> {
   } catch {
     return; // nothing there
   }
-  if (!isSocket) throw new Error(`${path} exists and is not a socket: remove it or choose another socket path`);
+  if (!isSocket) throw new NodeError('bad-socket-path', `${path} exists and is not a socket: remove it or choose another socket path`);
   if (await nodeAnswers(path)) throw alreadyListening(path);
   // nobody listens: a stale socket file left by a node that did not stop cleanly
   rmSync(path, { force: true });
@@ -157,8 +172,8 @@ async function nodeAnswers(path: string): Promise<boolean> {
   }
 }
 
-function alreadyListening(path: string): Error {
-  return new Error(`a ww node is already listening on ${path}: stop it first, or start this one with another socket path`);
+function alreadyListening(path: string): NodeError {
+  return new NodeError('already-listening', `a ww node is already listening on ${path}: stop it first, or start this one with another socket path`);
 }
 
 export interface NodeConnection {
@@ -175,11 +190,10 @@ export async function connectNode(socketPath?: string): Promise<NodeConnection> 
     transport = await connectUnix(path);
   } catch (e) {
     const code = (e as { code?: string }).code;
-    const message =
-      code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'ENOTSOCK'
-        ? `no ww node is listening on ${path}: start one with \`ww start\``
-        : `cannot connect to the ww node on ${path}: ${(e as Error).message}`;
-    throw Object.assign(new Error(message, { cause: e }), { code });
+    if (code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'ENOTSOCK') {
+      throw new NodeError('no-node', `no ww node is listening on ${path}: start one with \`ww start\``, { cause: e });
+    }
+    throw new NodeError('unreachable', `cannot connect to the ww node on ${path}: ${(e as Error).message}`, { cause: e });
   }
   const conn = new Connection(transport);
   const node = conn.bootstrap(Node);

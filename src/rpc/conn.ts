@@ -10,8 +10,11 @@ import {
   OverloadedError,
   type RpcError,
   UnimplementedError,
+  MAX_EXCEPTION_DETAILS,
+  MAX_EXCEPTION_DETAIL_BYTES,
   exceptionTypeCode,
   rpcErrorFromWire,
+  type ExceptionDetail,
 } from './errors.js';
 import {
   BrokenHook,
@@ -1122,12 +1125,51 @@ function writeTarget(b: WireBuilder, ptr: number, target: Target): void {
   writePromisedAnswer(b, pointerOf(t, MessageTarget.promisedAnswer), target.questionId, target.path);
 }
 
+/**
+ * Exception.details @5 :List(Detail), added to rpc.capnp in Cap'n Proto 1.0; the schema
+ * rpc.layout.ts is generated from (0.9.2) predates it, so its place is declared here: the pointer
+ * after `trace`, and Detail { detailId @0 :UInt64; data @1 :Data }.
+ */
+const enum ExceptionDetails {
+  pointer = Exception.trace + 1,
+  pointers = Exception.trace + 2,
+  detailDataWords = 1,
+  detailPointers = 1,
+  /** Detail.detailId: byte offset */
+  detailId = 0,
+  /** Detail.data: pointer index */
+  detailData = 0,
+}
+
 function writeException(b: WireBuilder, ptr: number, err: RpcError): void {
-  const ex = b.initStruct(ptr, Exception.dataWords, Exception.pointers);
+  const details = err.details.filter((d) => d.data.byteLength <= MAX_EXCEPTION_DETAIL_BYTES).slice(0, MAX_EXCEPTION_DETAILS);
+  const ex = b.initStruct(ptr, Exception.dataWords, details.length > 0 ? ExceptionDetails.pointers : Exception.pointers);
   b.setU16(ex, Exception.type, exceptionTypeCode(err.type));
   b.setText(pointerOf(ex, Exception.reason), err.message);
+  if (details.length === 0) return;
+  const first = b.initCompositeList(pointerOf(ex, ExceptionDetails.pointer), details.length, ExceptionDetails.detailDataWords, ExceptionDetails.detailPointers);
+  details.forEach((d, i) => {
+    const st = elementOf(first, i, ExceptionDetails.detailDataWords, ExceptionDetails.detailPointers);
+    b.setU64(st, ExceptionDetails.detailId, d.id);
+    b.setData(pointerOf(st, ExceptionDetails.detailData), d.data);
+  });
 }
 
 function readException(r: WireReader, ex: StructRef): RpcError {
-  return rpcErrorFromWire(r.u16(ex, Exception.type), r.textField(ex, Exception.reason) ?? '');
+  return rpcErrorFromWire(r.u16(ex, Exception.type), r.textField(ex, Exception.reason) ?? '', readDetails(r, ex));
+}
+
+/** The details of a received exception, within the bounds (the rest dropped); copies, since the message's buffer is reused. */
+function readDetails(r: WireReader, ex: StructRef): ExceptionDetail[] {
+  const list = r.listField(ex, ExceptionDetails.pointer);
+  if (!list) return [];
+  const out: ExceptionDetail[] = [];
+  for (let i = 0; i < Math.min(list.count, MAX_EXCEPTION_DETAILS); i++) {
+    const st = r.listStruct(list, i);
+    const data = r.listField(st, ExceptionDetails.detailData);
+    const bytes = data ? r.dataOf(data) : new Uint8Array(0);
+    if (bytes.byteLength > MAX_EXCEPTION_DETAIL_BYTES) continue;
+    out.push({ id: r.u64(st, ExceptionDetails.detailId), data: bytes.slice() });
+  }
+  return out;
 }

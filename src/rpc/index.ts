@@ -10,6 +10,7 @@ export {
   DisconnectedError,
   UnimplementedError,
   type RpcErrorType,
+  type ExceptionDetail,
 } from './errors.js';
 export type { Transport, ByteStream } from './transport/types.js';
 export { StreamTransport } from './transport/stream.js';

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { serve } from '../../src/rpc/index.js';
 import { ByteSink, ExitKind, OutputMode, ProcessState } from '../../src/capnp-gen/ww.rpc.js';
+import { executorErrorFromRpc } from '../../src/executor/rpc.js';
 import { WAT, said, assemble, capture, cpuLoopWasm, FOREVER, eventually, helloWasm, repoRoot, startTestNode, text, type TestNode } from './helpers.js';
 
 let t: TestNode;
@@ -55,6 +56,26 @@ test('module cache: bytes that are not a runnable WASI module are refused with t
   const noStart = await assemble('(module (memory (export "memory") 1))');
   await assert.rejects(t.spawn({ moduleBytes: noStart }), /_start/);
   await assert.rejects(t.spawn({}), /module bytes or a module content ID/);
+});
+
+test('refusals arrive with their code (in the exception\'s details), the message for people beside it', async () => {
+  const refused = async (p: PromiseLike<unknown>): Promise<[string | undefined, string]> => {
+    try {
+      await p;
+    } catch (e) {
+      return [executorErrorFromRpc(e)?.code, (e as Error).message];
+    }
+    throw new Error('not refused');
+  };
+  const cache = t.executor.modules().cache;
+  assert.deepEqual(await refused(t.executor.process({ pid: 999_999 }).process.info()), ['no-such-process', 'no such process: 999999']);
+  assert.equal((await refused(cache.get({ cid: 'ab'.repeat(32) })))[0], 'module-not-found');
+  assert.equal((await refused(t.spawn({ moduleBytes: new TextEncoder().encode('not wasm') })))[0], 'invalid-module');
+  assert.equal((await refused(t.spawn({ moduleBytes: helloWasm(), limits: { maxMemoryBytes: 1n } })))[0], 'limits');
+  assert.equal((await refused(t.spawn({ moduleBytes: helloWasm(), listen: ['not-an-address'] })))[0], 'cannot-listen');
+  assert.equal((await refused(t.spawn({ moduleBytes: helloWasm(), ppid: 999_999 })))[0], 'no-such-process');
+  assert.equal((await refused(t.spawn({})))[0], 'bad-request');
+  assert.equal((await refused(t.executor.process({ pid: 1 }).process.kill()))[0], 'not-permitted');
 });
 
 test('stdin bytes reach the guest, then end of input', async () => {

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { serve } from '../../src/rpc/client.js';
-import { DisconnectedError, FailedError, OverloadedError, RpcError, UnimplementedError } from '../../src/rpc/errors.js';
+import { DisconnectedError, FailedError, MAX_EXCEPTION_DETAILS, MAX_EXCEPTION_DETAIL_BYTES, OverloadedError, RpcError, UnimplementedError } from '../../src/rpc/errors.js';
 import {
   Counter,
   Listener,
@@ -184,6 +184,45 @@ test('exceptions arrive typed, with their messages, and the connection stays usa
   assert.equal((await store2.held()).count, 7);
   store2.release();
   await pair2.close();
+});
+
+test('exception details travel with the exception (rpc.capnp Exception.details), within their bounds', async () => {
+  const ID = 0xc353051d1ffccaf4n;
+  const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
+  class Detailed extends StoreImpl {
+    override fail({ message }: { message: string }): never {
+      if (message === 'many') {
+        const many = Array.from({ length: MAX_EXCEPTION_DETAILS + 3 }, (_, i) => ({ id: BigInt(i + 1), data: bytes(`d${i}`) }));
+        throw new FailedError('many details', many);
+      }
+      if (message === 'big') throw new OverloadedError('a big detail', [{ id: 1n, data: new Uint8Array(MAX_EXCEPTION_DETAIL_BYTES + 1) }, { id: ID, data: bytes('kept') }]);
+      throw new FailedError('with a code', [{ id: ID, data: bytes('no-such-process') }]);
+    }
+  }
+  const pair = await connectPair(() => serve(Store, new Detailed()));
+  const store = pair.client.bootstrap(Store);
+  const caught = async (message: string): Promise<RpcError> => {
+    try {
+      await store.fail({ message });
+    } catch (e) {
+      return e as RpcError;
+    }
+    throw new Error('fail() did not fail');
+  };
+  const coded = await caught('code');
+  assert.ok(coded instanceof FailedError);
+  assert.equal(coded.message, 'with a code');
+  assert.equal(new TextDecoder().decode(coded.detail(ID)), 'no-such-process');
+  assert.equal(coded.detail(7n), undefined);
+  const many = await caught('many');
+  assert.equal(many.details.length, MAX_EXCEPTION_DETAILS, 'at most MAX_EXCEPTION_DETAILS are sent');
+  assert.deepEqual(many.details.map((d) => d.id), Array.from({ length: MAX_EXCEPTION_DETAILS }, (_, i) => BigInt(i + 1)));
+  const big = await caught('big');
+  assert.ok(big instanceof OverloadedError);
+  assert.deepEqual(big.details.map((d) => d.id), [ID], 'a detail over MAX_EXCEPTION_DETAIL_BYTES is dropped, the others kept');
+  assert.equal((await store.held()).count, 0, 'the connection stays usable');
+  store.release();
+  await pair.close();
 });
 
 test('a call cancelled before it returns sends Finish early and leaves no table entries', async () => {

@@ -134,7 +134,8 @@ test('a module importing a ww function with the wrong signature is refused at lo
     (import "ww" "self" (func (param i32) (result i32)))
     (memory (export "memory") 1) (func (export "_start")))`);
   await rejects(ex.modules.put(bad), {
-    name: 'ModuleError',
+    name: 'ExecutorError',
+    code: 'invalid-module',
     message: 'module imports ww functions with the wrong signatures: ww.spawn is imported as (i32 i32) -> (i32); ' +
       "the ABI's is (i32 i32 i32 i32) -> (i32) (guest-sdk/ABI.md)",
   });

@@ -29,5 +29,5 @@ test('runLocal runs examples/tree: the parent spawns 3 children and collects the
 
 test('runLocal rejects bytes that are not a module, with the loader\'s message', async () => {
   const { rejects } = await import('node:assert/strict');
-  await rejects(runLocal({ module: new Uint8Array([1, 2, 3]), argv: ['x'] }), { name: 'ModuleError', message: /not a WebAssembly binary/ });
+  await rejects(runLocal({ module: new Uint8Array([1, 2, 3]), argv: ['x'] }), { name: 'ExecutorError', code: 'invalid-module', message: /not a WebAssembly binary/ });
 });

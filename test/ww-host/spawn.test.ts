@@ -3,7 +3,7 @@
 import { test, after } from 'node:test';
 import { deepStrictEqual, ok, strictEqual } from 'node:assert/strict';
 import { OutputMode } from '../../src/capnp-gen/ww.rpc.js';
-import { startTestNode, WAT } from '../executor/helpers.js';
+import { said, startTestNode, WAT } from '../executor/helpers.js';
 import { reasonText } from '../../src/executor/index.js';
 import { assemble, E, eventually, guest, ints, run, start, testExecutor, watBytes } from './helpers.js';
 
@@ -150,7 +150,7 @@ test('over RPC: children spawned by a guest show in ps with the PPID of their pa
     for (const c of printed) {
       const { process: child } = await executor.process({ pid: c });
       const { status } = await child.wait();
-      strictEqual(status.reason, 'killed');
+      strictEqual(said(status.reason), 'killed');
     }
   } finally {
     executor.release();
