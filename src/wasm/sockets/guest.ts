@@ -7,7 +7,7 @@
 // - a send to a writable socket is a cast (posted, not waited for) while the bytes in flight stay
 //   under HIGH_WATER; otherwise, or once sending can only fail, it is a call.
 import type { Transferable } from 'node:worker_threads';
-import { callerOf, type Caller, type Caster, type HostCall } from '../host-call.js';
+import { callerOf, HostCallError, type Caller, type Caster, type HostCall } from '../host-call.js';
 import { Errno, WasiError } from '../wasi/abi/errno.js';
 import type { ReadReadiness } from '../wasi/handle.js';
 import { RIFLAGS_RECV_PEEK, type PreopenedSockets, type SocketBackend, type SocketWaiter } from '../wasi/sock.js';
@@ -66,8 +66,7 @@ export class GuestSockets implements SocketWaiter {
     try {
       return this.hostCall(op, args, transfer);
     } catch (err) {
-      const errno = (err as { errno?: unknown }).errno;
-      if (typeof errno === 'number') throw new WasiError(errno as Errno, (err as Error).message);
+      if (err instanceof HostCallError) throw new WasiError(err.errno as Errno, err.message);
       throw err;
     }
   }
