@@ -41,11 +41,17 @@ for (let round = 1; round <= rounds; round++) {
       console.error(`${side} (${dir}) failed in round ${round}:\n${run.stderr}`);
       process.exit(1);
     }
+    // Lines that differ only in numbers (e.g. one per message size) are told apart by their order.
+    const occurrences = new Map<string, number>();
     for (const text of run.stdout.split('\n')) {
       const line = parseLine(text);
       if (!line || line.bench === 'part-done') continue;
       const id: Line = {};
       for (const [k, v] of Object.entries(line)) if (typeof v !== 'number') id[k] = v;
+      const base = JSON.stringify(id);
+      const nth = (occurrences.get(base) ?? 0) + 1;
+      occurrences.set(base, nth);
+      if (nth > 1) id.nth = nth;
       const key = JSON.stringify(id);
       let entry = seen.get(key);
       if (!entry) seen.set(key, (entry = { id, figures: new Map() }));

@@ -1,7 +1,6 @@
 // `ww info PID`: everything the node knows about one process.
 import { Args, Command, Flags } from '@oclif/core';
-import { infoText, processJson } from '../lib/format.js';
-import { parsePid, processFor, socketFlag, withNode } from '../lib/node-connection.js';
+import { parsePid, socketFlag } from '../lib/node-args.js';
 
 export default class Info extends Command {
   static override summary = 'Show everything about one process.';
@@ -25,6 +24,7 @@ Exit status: 0; 1 no such process, or no node; 2 bad command line.`;
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Info);
     const pid = parsePid(args.pid);
+    const [{ infoText, processJson }, { processFor, withNode }] = await Promise.all([import('../lib/format.js'), import('../lib/node-connection.js')]);
     const info = await withNode(flags.socket, async (session) => (await processFor(session, pid).info()).info);
     process.stdout.write(flags.json ? `${JSON.stringify(processJson(info), null, 2)}\n` : infoText(info, Date.now()));
   }

@@ -1,6 +1,6 @@
 // `ww kill PID`: end a process and its whole subtree (reason `killed`).
 import { Args, Command } from '@oclif/core';
-import { parsePid, processFor, socketFlag, withNode } from '../lib/node-connection.js';
+import { parsePid, socketFlag } from '../lib/node-args.js';
 
 export default class Kill extends Command {
   static override summary = 'Kill a process and every process under it.';
@@ -21,6 +21,7 @@ Exit status: 0 killed; 1 no such process, or no node; 2 bad command line.`;
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Kill);
     const pid = parsePid(args.pid);
+    const { processFor, withNode } = await import('../lib/node-connection.js');
     await withNode(flags.socket, (session) => processFor(session, pid).kill());
   }
 }

@@ -1,6 +1,6 @@
 // `ww pause PID`: freeze a process where it is (cooperatively first, then preemptively).
 import { Args, Command } from '@oclif/core';
-import { parsePid, processFor, requireNotEnded, socketFlag, withNode } from '../lib/node-connection.js';
+import { parsePid, socketFlag } from '../lib/node-args.js';
 
 export default class Pause extends Command {
   static override summary = 'Pause a process.';
@@ -20,6 +20,7 @@ Exit status: 0 paused; 1 no such process, it has ended, or no node; 2 bad comman
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Pause);
     const pid = parsePid(args.pid);
+    const { processFor, requireNotEnded, withNode } = await import('../lib/node-connection.js');
     await withNode(flags.socket, async (session) => {
       const proc = processFor(session, pid);
       await proc.pause();

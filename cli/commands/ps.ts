@@ -1,8 +1,7 @@
 // `ww ps`: every process on the node, as a table, a PID tree, or JSON.
 import { Command, Flags } from '@oclif/core';
 import { UsageError } from '../errors.js';
-import { outputWidth, processJson, processTable } from '../lib/format.js';
-import { socketFlag, withNode } from '../lib/node-connection.js';
+import { socketFlag } from '../lib/node-args.js';
 
 export default class Ps extends Command {
   static override summary = 'List the processes on the running ww node.';
@@ -29,6 +28,7 @@ Columns: PID, PPID (the parent; 1 is init), STATE (running, paused, or exited: <
   async run(): Promise<void> {
     const { flags } = await this.parse(Ps);
     if (flags.json && flags.tree) throw new UsageError('--json and --tree do not go together; --json lists every process with its ppid, from which the tree follows');
+    const [{ outputWidth, processJson, processTable }, { withNode }] = await Promise.all([import('../lib/format.js'), import('../lib/node-connection.js')]);
     const processes = await withNode(flags.socket, async ({ executor }) => (await executor.ps()).processes);
     if (flags.json) {
       process.stdout.write(`${JSON.stringify(processes.map(processJson), null, 2)}\n`);

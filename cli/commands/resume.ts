@@ -1,6 +1,6 @@
 // `ww resume PID`: continue a paused process where it stopped.
 import { Args, Command } from '@oclif/core';
-import { parsePid, processFor, requireNotEnded, socketFlag, withNode } from '../lib/node-connection.js';
+import { parsePid, socketFlag } from '../lib/node-args.js';
 
 export default class Resume extends Command {
   static override summary = 'Resume a paused process.';
@@ -18,6 +18,7 @@ Exit status: 0 resumed (or already running); 1 no such process, it has ended, or
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Resume);
     const pid = parsePid(args.pid);
+    const { processFor, requireNotEnded, withNode } = await import('../lib/node-connection.js');
     await withNode(flags.socket, async (session) => {
       const proc = processFor(session, pid);
       await proc.resume();

@@ -9,7 +9,7 @@ import type { Limits } from '../../src/wasm/types.js';
 import type { ListenAddress } from '../../src/wasm/sockets/listen.js';
 import type { EndStatus } from '../../src/executor/table.js';
 import { InputError, UsageError } from '../errors.js';
-import { resolveSocketPath, socketFlag } from '../lib/node-connection.js';
+import { resolveSocketPath, socketFlag } from '../lib/node-args.js';
 import { splitRunArgv } from '../run-argv.js';
 import { checkedBy, parseCount, parseDuration, parseSize } from '../units.js';
 import { reportEnd } from '../lib/exit-reason.js';

@@ -2,7 +2,7 @@
 import { Command, Flags } from '@oclif/core';
 import { resolve } from 'node:path';
 import { InputError, UsageError } from '../errors.js';
-import { resolveSocketPath } from '../lib/node-connection.js';
+import { resolveSocketPath } from '../lib/node-args.js';
 
 export default class Start extends Command {
   static override summary = 'Run a ww node in the foreground.';

@@ -1,8 +1,7 @@
 // `ww wait PID`: block until a process ends; exit with its status.
 import { Args, Command } from '@oclif/core';
-import { reasonFromWire } from '../../src/executor/rpc.js';
 import { reportEnd } from '../lib/exit-reason.js';
-import { parsePid, processFor, socketFlag, withNode } from '../lib/node-connection.js';
+import { parsePid, socketFlag } from '../lib/node-args.js';
 
 export default class Wait extends Command {
   static override summary = 'Wait for a process to end and exit with its status.';
@@ -22,6 +21,7 @@ Exit status: the process's; 1 no such process, or no node; 2 bad command line.`;
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Wait);
     const pid = parsePid(args.pid);
+    const [{ reasonFromWire }, { processFor, withNode }] = await Promise.all([import('../../src/executor/wire.js'), import('../lib/node-connection.js')]);
     const status = await withNode(flags.socket, async (session) => (await processFor(session, pid).wait()).status);
     const end = { code: status.code, reason: reasonFromWire(status.reason) };
     process.exitCode = await reportEnd(end, { subject: `process ${pid}` }, (line) => process.stderr.write(`${line}\n`));

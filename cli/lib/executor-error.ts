@@ -1,7 +1,7 @@
 // What the executor refuses, as the CLI says it: one line and an exit status per error code, the same
 // whether the executor ran here (ww run without a node) or on a node (the code came in the RPC
 // exception's details).
-import type { ExecutorError } from '../../src/executor/rpc.js';
+import type { ExecutorError } from '../../src/executor/errors.js';
 import { InputError, UsageError } from '../errors.js';
 
 /** What the refusal was about, to name it in the line: `module 'x.wasm'`, `module from stdin`. */

@@ -2,7 +2,7 @@
 // ww exits with. One formatter for every command and both ways of running (here or on a node), so the
 // same end reads the same and exits the same.
 import { constants } from 'node:os';
-import { reasonText, type Reason } from '../../src/executor/rpc.js';
+import { reasonText, type Reason } from '../../src/executor/reasons.js';
 import { formatDuration, formatSize } from '../units.js';
 
 export interface EndContext {

@@ -1,7 +1,7 @@
 // How the node commands show processes: the `ww ps` table (flat or as a tree), `ww info`, and the
 // JSON form of a ProcessInfo. Pure functions of their inputs (the clock and width are parameters).
 import type { ProcessInfo } from '../../src/capnp-gen/ww.rpc.js';
-import { reasonFromWire, reasonText, type Reason } from '../../src/executor/rpc.js';
+import { reasonFromWire, reasonText, type Reason } from '../../src/executor/wire.js';
 
 const STATE_NAMES = ['running', 'paused', 'exited'] as const;
 

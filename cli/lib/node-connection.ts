@@ -1,19 +1,13 @@
 // How the node commands (ps, kill, pause, resume, wait, info, and `ww run` in node mode) reach a running
 // ww node: one connection per command, errors turned into the one-line messages the user sees.
-// src/node is imported lazily so that `ww --help` does not load the executor.
-import { Flags } from '@oclif/core';
+// The commands import this module when they run (not when oclif loads them), so that `ww --help` and
+// a local `ww run` load no RPC; their arguments are parsed by node-args.ts.
 import { InputError, UsageError } from '../errors.js';
 import { ProcessState, type Executor$Client, type Node$Client, type Process$Client } from '../../src/capnp-gen/ww.rpc.js';
-import { executorErrorFromRpc, reasonFromWire, reasonText } from '../../src/executor/rpc.js';
+import { executorErrorFromRpc, reasonFromWire, reasonText } from '../../src/executor/wire.js';
 import { RpcError } from '../../src/rpc/index.js';
+import { resolveSocketPath } from './node-args.js';
 import { refusal, type RefusalSubject } from './executor-error.js';
-
-/** The --socket flag every node command takes (WW_SOCKET in the environment sets it too). */
-export const socketFlag = Flags.string({
-  helpValue: 'PATH',
-  env: 'WW_SOCKET',
-  description: "the node's unix socket (default: $XDG_RUNTIME_DIR/ww/node.sock, else ~/.ww/node.sock; or $WW_SOCKET)",
-});
 
 /** No node answers on the socket: exit 1, with what to do about it. */
 export class NodeMissingError extends InputError {
@@ -29,16 +23,9 @@ export interface NodeSession {
   close(): void;
 }
 
-/** The socket path to use: the flag's value, else the node's default. */
-export async function resolveSocketPath(flag: string | undefined): Promise<string> {
-  if (flag !== undefined && flag !== '') return flag;
-  const { defaultSocketPath } = await import('../../src/node/index.js');
-  return defaultSocketPath();
-}
-
 /** Connects to the node on `socketPath`; throws NodeMissingError when none answers. */
 export async function openNode(socketPath: string): Promise<NodeSession> {
-  const { connectNode, NodeError } = await import('../../src/node/index.js');
+  const { connectNode, NodeError } = await import('../../src/node/client.js');
   let session: Awaited<ReturnType<typeof connectNode>>;
   try {
     session = await connectNode(socketPath);
@@ -97,15 +84,6 @@ export function translateNodeError(err: unknown, socketPath: string, subject?: R
   if (!(err instanceof RpcError)) return err;
   if (err.type === 'disconnected') return new InputError(`lost the connection to the ww node on ${socketPath} (did it stop?)`);
   return new InputError(oneLine(err));
-}
-
-/** Parses a PID argument: a positive whole number, else a usage error (exit 2). */
-export function parsePid(text: string): number {
-  const value = /^\d+$/.test(text.trim()) ? Number(text.trim()) : NaN;
-  if (!Number.isSafeInteger(value) || value <= 0 || value > 0xffff_ffff) {
-    throw new UsageError(`PID '${text}' is not a process id; write a positive whole number, as \`ww ps\` shows it (e.g. 42)`);
-  }
-  return value;
 }
 
 function oneLine(err: unknown): string {

@@ -5,7 +5,7 @@ import { serve } from '../../src/rpc/client.js';
 import { ByteSink, OutputMode } from '../../src/capnp-gen/ww.rpc.js';
 import type { ByteSink$Client, SpawnSpec$Init } from '../../src/capnp-gen/ww.rpc.js';
 import { InputError } from '../errors.js';
-import { reasonFromWire } from '../../src/executor/rpc.js';
+import { reasonFromWire } from '../../src/executor/wire.js';
 import { reportEnd } from './exit-reason.js';
 import { NodeMissingError, openNode, translateNodeError, type NodeSession } from './node-connection.js';
 
@@ -62,7 +62,7 @@ export async function runOnNode(opts: RunOnNodeOptions): Promise<number> {
 
 /** True when a ww node answers on `socketPath` (`ww run` uses one when there is one). */
 export async function nodeIsListening(socketPath: string): Promise<boolean> {
-  const { connectNode, NodeError } = await import('../../src/node/index.js');
+  const { connectNode, NodeError } = await import('../../src/node/client.js');
   try {
     const session = await connectNode(socketPath);
     session.close();

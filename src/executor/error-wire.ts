@@ -2,7 +2,8 @@
 // reason is its message (for people) and whose details carry its code (for programs: see
 // capnp/ww.capnp, "Errors"), and comes back as the same ExecutorError. The one mapping both ways.
 
-import { FailedError, RpcError, type InterfaceDesc } from '../rpc/index.js';
+import type { InterfaceDesc } from '../rpc/codec.js';
+import { FailedError, RpcError } from '../rpc/errors.js';
 import { ExecutorError, isExecutorErrorCode } from './errors.js';
 
 /** Exception.details id of an executor error; its data is the code as UTF-8 (e.g. `no-such-process`). */

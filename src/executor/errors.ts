@@ -1,9 +1,7 @@
 // Errors as values: what the executor refuses, as a code and a message for people. Each audience maps
 // the code once: guests to an errno (guest.ts `errnoOf`), RPC clients to an exception with the code
 // in its details (error-wire.ts), the CLI to a line and an exit status (cli/lib/executor-error.ts).
-
-import { LimitsError, ModuleError } from '../wasm/types.js';
-import { ListenError } from '../wasm/sockets/listen.js';
+// A leaf: clients of a node read these codes without loading the executor.
 
 export const EXECUTOR_ERROR_CODES = [
   /** A pid (or ppid) that names no process, or no live one where a live one is needed. */
@@ -41,13 +39,4 @@ export class ExecutorError extends Error {
 
 export function isExecutorErrorCode(text: string): text is ExecutorErrorCode {
   return (EXECUTOR_ERROR_CODES as readonly string[]).includes(text);
-}
-
-/** The runtime's refusals as executor errors (their messages are already written for users);
- *  anything else is returned as it is: a bug, not a refusal. */
-export function fromRuntime(e: unknown): unknown {
-  if (e instanceof LimitsError) return new ExecutorError('limits', e.message, { cause: e });
-  if (e instanceof ModuleError) return new ExecutorError('invalid-module', e.message, { cause: e });
-  if (e instanceof ListenError) return new ExecutorError('cannot-listen', e.message, { cause: e });
-  return e;
 }

@@ -7,7 +7,7 @@ import type { ListenAddress } from '../wasm/sockets/listen.js';
 import { readShape } from '../wasm/binary.js';
 import { Executor } from './executor.js';
 import type { EndStatus } from './table.js';
-import { fromRuntime } from './errors.js';
+import { fromRuntime } from './runtime-errors.js';
 
 export interface LocalRunOptions {
   /** The module's bytes. Rejects with the runtime's ModuleError when they are not a runnable module. */

@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LoadedModule, Runtime } from '../wasm/index.js';
-import { fromRuntime } from './errors.js';
+import { fromRuntime } from './runtime-errors.js';
 
 const CID = /^[0-9a-f]{64}$/;
 

@@ -4,7 +4,8 @@
 
 import type { ExitStatus as RuntimeStatus, HostCallHandler, InputMode, Limits, LoadedModule, OutputMode, Runtime, WasmProcess } from '../wasm/index.js';
 import type { Listener } from '../wasm/sockets/listen.js';
-import { ExecutorError, fromRuntime } from './errors.js';
+import { ExecutorError } from './errors.js';
+import { fromRuntime } from './runtime-errors.js';
 import { isAbnormal, reasonCode, reasonText, type Reason } from './reasons.js';
 
 export const INIT_PID = 1;

@@ -3,12 +3,14 @@
 
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { Node, type Node$Client, type NodeInfo$Init } from '../capnp-gen/ww.rpc.js';
+import { Node, type NodeInfo$Init } from '../capnp-gen/ww.rpc.js';
 import { Executor, type GuestEvents } from '../executor/index.js';
 import { nodeCapOf } from '../executor/rpc.js';
 import { Connection, connectUnix, listenTcp, listenUnix, parseHostPort, serve, type Transport } from '../rpc/index.js';
+import { defaultSocketPath, NodeError } from './client.js';
+
+export { connectNode, defaultSocketPath, NodeError, type NodeConnection, type NodeErrorCode } from './client.js';
 
 export interface StartNodeOptions {
   /** The unix socket to serve on. Default: defaultSocketPath(). */
@@ -39,26 +41,6 @@ export interface WwNode {
   readonly executor: Executor;
   /** Ends every process with reason `killed`, closes every connection and removes the socket. */
   close(): Promise<void>;
-}
-
-/** `$XDG_RUNTIME_DIR/ww/node.sock`, else `~/.ww/node.sock`. */
-export function defaultSocketPath(): string {
-  const runtimeDir = process.env.XDG_RUNTIME_DIR;
-  return runtimeDir ? join(runtimeDir, 'ww', 'node.sock') : join(homedir(), '.ww', 'node.sock');
-}
-
-/** Why a node cannot start, or cannot be reached: a code, and a message that says what to do. */
-export type NodeErrorCode = 'already-listening' | 'cannot-listen' | 'bad-socket-path' | 'no-node' | 'unreachable';
-
-export class NodeError extends Error {
-  constructor(
-    readonly code: NodeErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = 'NodeError';
-  }
 }
 
 /** Starts a node. Refuses with a NodeError (saying what to do) when another node answers on the
@@ -174,37 +156,6 @@ async function nodeAnswers(path: string): Promise<boolean> {
 
 function alreadyListening(path: string): NodeError {
   return new NodeError('already-listening', `a ww node is already listening on ${path}: stop it first, or start this one with another socket path`);
-}
-
-export interface NodeConnection {
-  conn: Connection;
-  node: Node$Client;
-  close(): void;
-}
-
-/** Connects to the node on a unix socket (default: defaultSocketPath()). */
-export async function connectNode(socketPath?: string): Promise<NodeConnection> {
-  const path = socketPath ?? defaultSocketPath();
-  let transport: Transport;
-  try {
-    transport = await connectUnix(path);
-  } catch (e) {
-    const code = (e as { code?: string }).code;
-    if (code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'ENOTSOCK') {
-      throw new NodeError('no-node', `no ww node is listening on ${path}: start one with \`ww start\``, { cause: e });
-    }
-    throw new NodeError('unreachable', `cannot connect to the ww node on ${path}: ${(e as Error).message}`, { cause: e });
-  }
-  const conn = new Connection(transport);
-  const node = conn.bootstrap(Node);
-  return {
-    conn,
-    node,
-    close() {
-      node.release();
-      conn.close();
-    },
-  };
 }
 
 /** The node's peer ID: kept in <dataDir>/peer-id across restarts, else new for each start. */

@@ -1,7 +1,7 @@
 // One two-party Cap'n Proto RPC connection (level 1). Organised like rpc.capnp: the four tables,
 // embargoes, and one handler per message type (handleCall, handleReturn, ...).
 import { type CapIO, type MethodDesc, type StructDesc, readStruct, writeStructAt } from './codec.js';
-import { type StructBuilder, type StructRef, WireBuilder, WireReader, copyStruct, elementOf, isStructList, pointerOf } from './wire.js';
+import { type StructBuilder, type StructRef, WireBuilder, WireError, WireReader, copyStruct, elementOf, isStructList, pointerOf } from './wire.js';
 import { type Client, type ClientOf, type Interface, lookupMethod, makeClient, ownCaps } from './client.js';
 import { EmbargoTable } from './embargo.js';
 import {
@@ -661,11 +661,20 @@ export class Connection implements HookHost {
         this.completeQuestion(q, value);
         return;
       }
-      case Return_Which.exception:
+      case Return_Which.exception: {
         this.sendFinish(q, false);
         this.questions.delete(q.id);
-        this.failQuestion(q, readException(r, r.structField(ret, Return.exception) ?? EMPTY));
+        let err: RpcError;
+        try {
+          err = readException(r, r.structField(ret, Return.exception) ?? EMPTY);
+        } catch (e) {
+          // The question is out of the table: fail it here, or nothing (not even the abort) ever settles it.
+          this.failQuestion(q, new FailedError(`malformed exception: ${(e as Error).message}`));
+          throw e;
+        }
+        this.failQuestion(q, err);
         return;
+      }
       case Return_Which.canceled:
         this.sendFinish(q, false);
         this.questions.delete(q.id);
@@ -1159,8 +1168,18 @@ function readException(r: WireReader, ex: StructRef): RpcError {
   return rpcErrorFromWire(r.u16(ex, Exception.type), r.textField(ex, Exception.reason) ?? '', readDetails(r, ex));
 }
 
-/** The details of a received exception, within the bounds (the rest dropped); copies, since the message's buffer is reused. */
+/** The details of a received exception, within the bounds (the rest dropped); copies, since the message's
+ *  buffer is reused. Details that cannot be read are dropped: the exception itself still arrives. */
 function readDetails(r: WireReader, ex: StructRef): ExceptionDetail[] {
+  try {
+    return readDetailList(r, ex);
+  } catch (e) {
+    if (e instanceof WireError) return [];
+    throw e;
+  }
+}
+
+function readDetailList(r: WireReader, ex: StructRef): ExceptionDetail[] {
   const list = r.listField(ex, ExceptionDetails.pointer);
   if (!list) return [];
   const out: ExceptionDetail[] = [];

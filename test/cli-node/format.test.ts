@@ -5,7 +5,7 @@ import type { ExitReason, ProcessInfo } from '../../src/capnp-gen/ww.rpc.js';
 import { reasonToWire, type Reason } from '../../src/executor/rpc.js';
 import { humanCpu, humanSize, infoText, jsonMs, outputWidth, processJson, processTable, relativeTime, shortCid, treeOrder, truncate } from '../../cli/lib/format.js';
 import { endLine, exitStatus } from '../../cli/lib/exit-reason.js';
-import { parsePid } from '../../cli/lib/node-connection.js';
+import { parsePid } from '../../cli/lib/node-args.js';
 
 const NOW = Date.UTC(2026, 10, 23, 18, 0, 0);
 /** A reason as the node sends it (every field present, as a read struct has them). */

@@ -123,8 +123,8 @@ export const LAYER_RULES: readonly LayerRule[] = [
   {
     name: 'cli-lib-through-the-node',
     files: ['cli/lib'],
-    only: ['cli', 'src/node', 'src/rpc', 'src/capnp-gen', 'src/executor/rpc.ts', 'node:*', 'package:@oclif/core'],
-    why: 'the node commands reach processes over the node\'s socket, not by running the runtime themselves; of the executor they use only its RPC face (src/executor/rpc.ts: reasons and errors as they cross the wire)',
+    only: ['cli', 'src/node', 'src/rpc', 'src/capnp-gen', 'src/executor/wire.ts', 'src/executor/reasons.ts', 'src/executor/errors.ts', 'node:*', 'package:@oclif/core'],
+    why: 'the node commands reach processes over the node\'s socket, not by running the runtime themselves; of the executor they use only the words of its wire (wire.ts, and the leaves reasons.ts and errors.ts)',
   },
   {
     name: 'tools-imports',

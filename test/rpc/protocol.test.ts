@@ -7,7 +7,7 @@ import { runInNewContext } from 'node:vm';
 import { type CapIO, writeStructAt } from '../../src/rpc/codec.js';
 import { Connection } from '../../src/rpc/conn.js';
 import { serve } from '../../src/rpc/client.js';
-import { FailedError } from '../../src/rpc/errors.js';
+import { FailedError, RpcError } from '../../src/rpc/errors.js';
 import { memoryPair } from '../../src/rpc/transport/memory.js';
 import type { Transport } from '../../src/rpc/transport/types.js';
 import { type StructBuilder, type StructRef, WireBuilder, WireReader, elementOf, pointerOf } from '../../src/rpc/wire.js';
@@ -194,6 +194,35 @@ test('a canceled Return rejects the call; an exception Return carries type and r
   // Each Return got its Finish.
   await peer.nextFinish();
   await peer.nextFinish();
+  conn.close();
+});
+
+test('a malformed exception still settles its call: unreadable details are dropped, an unreadable reason aborts and rejects', { timeout: 10_000 }, async () => {
+  const [a, b] = memoryPair();
+  const conn = new Connection(a);
+  const peer = new RawPeer(b);
+  const remote = conn.bootstrap(Store);
+  await peer.nextBootstrap();
+  const withBadDetails = remote.held();
+  const withBadReason = remote.held();
+  const c1 = await peer.nextCall();
+  const c2 = await peer.nextCall();
+  // Exception.details (pointer 2) that is a struct, not a list: the exception arrives without details.
+  peer.return(c1.r.u32(c1.body, rpc.Call.questionId), (bb, st) => {
+    bb.setU16(st, rpc.Return.discriminant, rpc.Return_Which.exception);
+    const ex = bb.initStruct(pointerOf(st, rpc.Return.exception), rpc.Exception.dataWords, rpc.Exception.pointers + 1);
+    bb.setText(pointerOf(ex, rpc.Exception.reason), 'failed with odd details');
+    bb.initStruct(pointerOf(ex, rpc.Exception.pointers), 1, 0);
+  });
+  await assert.rejects(Promise.resolve(withBadDetails.then()), (e: unknown) => e instanceof RpcError && e.message === 'failed with odd details' && e.details.length === 0);
+  assert.ok(conn.isOpen, 'unreadable details are not a protocol error');
+  // A reason that is a struct, not text: the connection aborts, and the call is rejected, not left pending.
+  peer.return(c2.r.u32(c2.body, rpc.Call.questionId), (bb, st) => {
+    bb.setU16(st, rpc.Return.discriminant, rpc.Return_Which.exception);
+    const ex = bb.initStruct(pointerOf(st, rpc.Return.exception), rpc.Exception.dataWords, rpc.Exception.pointers);
+    bb.initStruct(pointerOf(ex, rpc.Exception.reason), 1, 0);
+  });
+  await assert.rejects(Promise.resolve(withBadReason.then()), /malformed exception/);
   conn.close();
 });
 
