@@ -127,11 +127,11 @@ interface Process {
 }
 
 interface Monitor {
-  reason @0 () -> (reason :ExitReason, code :Int32);
+  reason @0 () -> (reason :ExitReason, code :UInt32);
 }
 
 struct ExitStatus {
-  code @0 :Int32;            # as a shell sees it: guest code, 134 trap, 137 killed/limit/link/peer-lost
+  code @0 :UInt32;           # as a shell sees it: guest code (proc_exit's u32), 134 trap, 137 killed/limit/link/peer-lost
   reason @1 :ExitReason;
   stdout @2 :Data;           # with OutputMode capture
   stderr @3 :Data;
@@ -141,7 +141,7 @@ struct ExitReason {
   # Why a process ended: `kind`, and the fields that kind names. A closed set;
   # clients read the fields, never a rendering of them.
   kind @0 :ExitKind;
-  code @1 :Int32;            # exit: the guest's exit code (not 0: that is `normal`)
+  code @1 :UInt32;           # exit: the guest's exit code, as proc_exit gave it (not 0: that is `normal`)
   message @2 :Text;          # trap: the engine's message, e.g. "unreachable"
   function @3 :Text;         # trap: the guest function it happened in, when the module names it
   limit @4 :LimitKind;       # limit: which limit ended it
@@ -181,7 +181,7 @@ struct ProcessInfo {
   cpuMs @7 :Float64;         # time spent running
   memoryBytes @8 :UInt64;
   reason @9 :ExitReason;     # when exited
-  exitCode @10 :Int32;       # when exited
+  exitCode @10 :UInt32;      # when exited
   peerId @11 :Text;
   links @12 :List(UInt32);   # pids of this node's processes linked to it
   monitors @13 :UInt32;      # monitors currently held on it (dropped ones are gone)

@@ -214,7 +214,7 @@ export const $S_ExitReason: StructDesc = {
   pointers: 2,
   fields: [
     { name: 'kind', type: { k: 'uint16' }, offset: 0 },
-    { name: 'code', type: { k: 'int32' }, offset: 1 },
+    { name: 'code', type: { k: 'uint32' }, offset: 1 },
     { name: 'message', type: { k: 'text' }, offset: 0 },
     { name: 'function', type: { k: 'text' }, offset: 1 },
     { name: 'limit', type: { k: 'uint16' }, offset: 1 },
@@ -240,7 +240,7 @@ export const $S_ExitStatus: StructDesc = {
   dataWords: 1,
   pointers: 3,
   fields: [
-    { name: 'code', type: { k: 'int32' }, offset: 0 },
+    { name: 'code', type: { k: 'uint32' }, offset: 0 },
     { name: 'reason', type: { k: 'struct', s: () => $S_ExitReason }, offset: 0 },
     { name: 'stdout', type: { k: 'data' }, offset: 1 },
     { name: 'stderr', type: { k: 'data' }, offset: 2 },
@@ -392,7 +392,7 @@ export const $S_Monitor_Reason$Results: StructDesc = {
   pointers: 1,
   fields: [
     { name: 'reason', type: { k: 'struct', s: () => $S_ExitReason }, offset: 0 },
-    { name: 'code', type: { k: 'int32' }, offset: 0 },
+    { name: 'code', type: { k: 'uint32' }, offset: 0 },
   ],
 };
 
@@ -790,7 +790,7 @@ export const $S_ProcessInfo: StructDesc = {
     { name: 'cpuMs', type: { k: 'float64' }, offset: 4 },
     { name: 'memoryBytes', type: { k: 'uint64' }, offset: 5 },
     { name: 'reason', type: { k: 'struct', s: () => $S_ExitReason }, offset: 2 },
-    { name: 'exitCode', type: { k: 'int32' }, offset: 5 },
+    { name: 'exitCode', type: { k: 'uint32' }, offset: 5 },
     { name: 'peerId', type: { k: 'text' }, offset: 3 },
     { name: 'links', type: { k: 'list', e: { k: 'uint32' } }, offset: 4 },
     { name: 'monitors', type: { k: 'uint32' }, offset: 12 },

@@ -16,6 +16,9 @@ export const METER_MODULE = 'ww_meter';
 export const TICK_FIELD = 'tick';
 export const GROW_FIELD = 'grow';
 export const COUNTDOWN_EXPORT = '__ww_countdown';
+/** Function imports the instrumentation adds after the module's own: its functions' indices move up
+ *  by this many (a trap's `wasm-function[N]` is told with the module's own index). */
+export const ADDED_FUNCTION_IMPORTS = 2;
 /** The guest's memory becomes an import of this name (still exported as `memory`), so a worker
  *  can hand a zeroed memory from an earlier process to the next one: instantiating with a fresh
  *  memory costs ~90 us, with a reused one ~10 us (measured). */
@@ -48,11 +51,18 @@ const untyped = (b: B): Accessors => b as unknown as Accessors;
 /** binaryen.js's exports by name: the C API (`_BinaryenIfGetCondition`, ...) and `__i32_load`. */
 const api = (b: B): Record<string, unknown> => b as unknown as Record<string, unknown>;
 
-// Names the instrumentation adds. Label names cannot collide: binaryen names a binary's labels
-// itself (it reads no label names), and never with this prefix.
-const COUNTDOWN = '__ww_countdown';
-const TICK = '__ww_tick';
-const GROW = '__ww_grow';
+// Names the instrumentation gives what it adds, inside binaryen (never seen by the guest): the first of
+// these free in the module, since its name section may use any (label names cannot collide: binaryen
+// names a binary's labels itself, and never with this prefix).
+const COUNTDOWN_NAME = '__ww_countdown';
+const TICK_NAME = '__ww_tick';
+const GROW_NAME = '__ww_grow';
+
+function freeName(taken: (name: string) => boolean, base: string): string {
+  let name = base;
+  for (let i = 1; taken(name); i++) name = `${base}_${i}`;
+  return name;
+}
 
 /** Returns the instrumented module bytes. Throws InstrumentError for a module it refuses, or an
  *  Error if binaryen cannot read the module or the result does not validate. */
@@ -73,9 +83,11 @@ function transform(binaryen: B, kinds: Kinds, mod: Binaryen.Module): Uint8Array 
   mod.setFeatures(v8Features(binaryen));
   const taken = (what: string, name: string): InstrumentError =>
     new InstrumentError(`the module already has ${what} named ${name}, a name ww's instrumentation adds`);
-  if (mod.getGlobal(COUNTDOWN) !== 0) throw taken('a global', COUNTDOWN); // (0 when there is none)
-  for (const f of [TICK, GROW]) if (mod.getFunction(f) !== 0) throw taken('a function', f);
+  // An export is the guest's interface, so its name cannot move: a module exporting ours is refused.
   if (mod.getExport(COUNTDOWN_EXPORT) !== 0) throw taken('an export', COUNTDOWN_EXPORT);
+  const COUNTDOWN = freeName((n) => mod.getGlobal(n) !== 0, COUNTDOWN_NAME); // (0 when there is none)
+  const TICK = freeName((n) => mod.getFunction(n) !== 0, TICK_NAME);
+  const GROW = freeName((n) => mod.getFunction(n) !== 0, GROW_NAME);
 
   mod.addGlobal(COUNTDOWN, binaryen.i32, true, mod.i32.const(0)); // 0: the first check asks the host for a budget
   mod.addGlobalExport(COUNTDOWN, COUNTDOWN_EXPORT);

@@ -6,7 +6,7 @@ import { parentPort, workerData, type MessagePort, type Transferable } from 'nod
 import { writeSync } from 'node:fs';
 import { WasiHost, missingMemory } from './wasi/index.js';
 import type { StdioEndpoint } from './wasi/types.js';
-import { COUNTDOWN_EXPORT, MEMORY_FIELD, METER_MODULE } from './instrument.js';
+import { ADDED_FUNCTION_IMPORTS, COUNTDOWN_EXPORT, MEMORY_FIELD, METER_MODULE } from './instrument.js';
 import { LimitExceeded, Meter } from './meter.js';
 import { CONTROL_WORDS, CTL_INFLIGHT, CTL_PAUSE, CTL_PREFETCH, MAX_INFLIGHT_BYTES, STAT_BLOCKED_MS, STAT_BLOCKED_SINCE, STAT_FUEL, type FromWorker, type InputSource, type OutputTarget, type RunMessage } from './protocol.js';
 import type { ExitReason } from './types.js';
@@ -125,11 +125,12 @@ function exportedMemory(instance: WasmInstance | undefined): WasmMemory | undefi
   return m instanceof (Wasm.Memory as unknown as new () => WasmMemory) ? m : undefined;
 }
 
-/** The guest function named in a trap's stack: its name-section name, or wasm-function[N]. */
-export function trapFunction(err: Error): string | undefined {
+/** The guest function named in a trap's stack: its name-section name, or wasm-function[N] with N the
+ *  index in the module as the guest built it (`addedImports`: functions instrumentation put before). */
+export function trapFunction(err: Error, addedImports = 0): string | undefined {
   for (const line of (err.stack ?? '').split('\n')) {
-    const m = /^\s*at (?:(\S+) \()?wasm:\/\/wasm\/[^:]*:(wasm-function\[\d+\])/.exec(line);
-    if (m) return m[1] ?? m[2];
+    const m = /^\s*at (?:(\S+) \()?wasm:\/\/wasm\/[^:]*:wasm-function\[(\d+)\]/.exec(line);
+    if (m) return m[1] ?? `wasm-function[${Math.max(0, Number(m[2]) - addedImports)}]`;
   }
   return undefined;
 }
@@ -142,7 +143,7 @@ function isInstance(value: unknown, cls: unknown): boolean {
 function classify(err: unknown, meter: Meter | undefined): ExitReason {
   if (err instanceof LimitExceeded) return { kind: 'limit', limit: err.limit };
   if (!(err instanceof Error)) return { kind: 'trap', message: `host error: ${String(err)}` };
-  const func = trapFunction(err);
+  const func = trapFunction(err, meter ? ADDED_FUNCTION_IMPORTS : 0);
   if (isInstance(err, Wasm.RuntimeError)) {
     if (meter?.memoryLimitHit) return { kind: 'limit', limit: 'memory' };
     return { kind: 'trap', message: err.message, ...(func ? { func } : {}) };

@@ -201,8 +201,7 @@ export class Runtime {
         runnable = await this.instrumenter.instrument(cid, bytes);
       } catch (e) {
         throw new ModuleError(
-          `ww cannot instrument this module (${(e as Error).message}); instrumentation gives pause, fuel and ` +
-            'memory limits: create the Runtime with instrument: false to run it without them',
+          `ww cannot instrument this module (${(e as Error).message}), which it needs to pause it and to hold it to fuel and memory limits`,
         );
       }
     }

@@ -2,7 +2,7 @@
 // each to what it names (a repository path, a package, a node: builtin), and reports every import
 // that a rule of rules.ts forbids. docs/ARCHITECTURE.md explains the layers the rules encode.
 
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { isBuiltin } from 'node:module';
 import { dirname, join, posix, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,7 +34,7 @@ export interface LayerRule {
  */
 export type Target = string;
 
-export type ImportKind = 'import' | 'import type' | 'export from' | 'import()' | 'import type()' | 'require' | 'new URL';
+export type ImportKind = 'import' | 'import type' | 'export from' | 'import()' | 'import type()' | 'require' | 'new URL' | 'reference';
 
 export interface ImportRef {
   /** The importing file, relative to the root, with `/`. */
@@ -60,6 +60,8 @@ export function sourceFiles(root: string, folders: readonly string[]): string[] 
   const walk = (dir: string) => {
     for (const name of readdirSync(dir).sort()) {
       const p = join(dir, name);
+      // A link would let a file reach another folder under a name inside this one (and a loop never ends).
+      if (lstatSync(p).isSymbolicLink()) throw new Error(`${toPosix(relative(root, p))} is a symbolic link: the layer check reads files where they are, so source folders hold none`);
       if (statSync(p).isDirectory()) {
         if (!SKIPPED_DIRS.has(name)) walk(p);
       } else if (SOURCE.test(name)) out.push(toPosix(relative(root, p)));
@@ -82,11 +84,8 @@ export function importsOf(root: string, file: string): ImportRef[] {
     const line = source.getLineAndCharacterOfPosition(node.getStart(source)).line + 1;
     if (ts.isStringLiteral(spec) || ts.isNoSubstitutionTemplateLiteral(spec)) {
       refs.push({ file, line, kind, specifier: spec.text, target: resolveTarget(root, file, spec.text) });
-    } else if (ts.isTemplateExpression(spec) && spec.head.text.includes('/') && spec.head.text.startsWith('.')) {
-      // `./${part}.js`: the folder is literal even if the file is not; judge the import by its folder.
-      const folder = spec.head.text.slice(0, spec.head.text.lastIndexOf('/') + 1);
-      refs.push({ file, line, kind, specifier: spec.getText(source), target: resolveTarget(root, file, folder) });
     } else {
+      // Anything else, `./${part}.js` included (a part may hold '../'), names what it loads only at run time.
       refs.push({ file, line, kind, specifier: spec.getText(source), target: '(computed)' });
     }
   };
@@ -113,6 +112,11 @@ export function importsOf(root: string, file: string): ImportRef[] {
     ts.forEachChild(node, visit);
   };
   visit(source);
+  // /// <reference path="..." />: types from another file, named outside any statement.
+  for (const ref of source.referencedFiles) {
+    const line = source.getLineAndCharacterOfPosition(ref.pos).line + 1;
+    refs.push({ file, line, kind: 'reference', specifier: ref.fileName, target: resolveTarget(root, file, ref.fileName.startsWith('.') ? ref.fileName : `./${ref.fileName}`) });
+  }
   return refs;
 }
 

@@ -2,7 +2,7 @@
 // every form an import can take (so a green run means the rules hold, not that nothing was read).
 
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, posix } from 'node:path';
 import { after, describe as suite, test } from 'node:test';
@@ -49,6 +49,7 @@ suite('the checker', () => {
     const dir = tree({
       'src/wasm/index.ts': 'export const x = 1; export type T = number;\n',
       'src/rpc/forms.ts': [
+        "/// <reference path=\"../wasm/index.ts\" />",
         "import { x } from '../wasm/index.js';",
         "import type { T } from '../wasm/index.js';",
         "export { x as y } from '../wasm/index.js';",
@@ -64,18 +65,19 @@ suite('the checker', () => {
     const { violations } = checkLayers(dir, ['src'], [rpcAlone]);
     const seen = violations.map((v) => [v.ref.line, v.ref.kind, v.ref.target]);
     assert.deepEqual(seen, [
-      [1, 'import', 'src/wasm/index.ts'],
-      [2, 'import type', 'src/wasm/index.ts'],
-      [3, 'export from', 'src/wasm/index.ts'],
+      [2, 'import', 'src/wasm/index.ts'],
+      [3, 'import type', 'src/wasm/index.ts'],
       [4, 'export from', 'src/wasm/index.ts'],
-      [5, 'import()', 'src/wasm/index.ts'],
-      [6, 'import type()', 'src/wasm/index.ts'],
-      [7, 'require', 'src/wasm/index.ts'],
-      [8, 'new URL', 'src/wasm/index.ts'],
+      [5, 'export from', 'src/wasm/index.ts'],
+      [6, 'import()', 'src/wasm/index.ts'],
+      [7, 'import type()', 'src/wasm/index.ts'],
+      [8, 'require', 'src/wasm/index.ts'],
+      [9, 'new URL', 'src/wasm/index.ts'],
+      [1, 'reference', 'src/wasm/index.ts'],
     ]);
     assert.equal(
       describe(violations[0]!),
-      "src/rpc/forms.ts:1: import '../wasm/index.js' (src/wasm/index.ts) breaks rule 'rpc-stands-alone': " + rpcAlone.why,
+      "src/rpc/forms.ts:2: import '../wasm/index.js' (src/wasm/index.ts) breaks rule 'rpc-stands-alone': " + rpcAlone.why,
     );
   });
 
@@ -106,17 +108,25 @@ suite('the checker', () => {
     assert.equal(v!.rule.name, 'stands-alone');
   });
 
-  test('judges a template import by its literal folder, and flags a computed one where rules forbid it', () => {
+  test('an import computed at run time (a template with a part, a variable, createRequire) is flagged', () => {
     const dir = tree({
-      'bench/run.ts': 'const p = "x"; await import(`./${p}.js`); await import(`../test/${p}.js`);\n',
+      'bench/run.ts': 'const p = "../test/x"; await import(`./${p}.js`);\n',
       'src/rpc/a.ts': 'const p = "x"; await import(p);\n',
+      'src/wasm/b.ts': "import { createRequire } from 'node:module';\ncreateRequire(import.meta.url)('../executor/index.js');\n",
     });
     const seen = checkLayers(dir, ['bench', 'src'], LAYER_RULES).violations.map((v) => [v.ref.file, v.ref.target, v.rule.name]);
     assert.deepEqual(seen, [
-      ['bench/run.ts', 'test', 'bench-not-on-tests'],
+      ['bench/run.ts', '(computed)', 'imports-are-visible'],
       ['src/rpc/a.ts', '(computed)', 'imports-are-visible'],
       ['src/rpc/a.ts', '(computed)', 'rpc-stands-alone'],
+      ['src/wasm/b.ts', 'node:module', 'imports-are-visible'],
     ]);
+  });
+
+  test('a symbolic link in a source folder is refused (it could carry a file into another layer)', () => {
+    const dir = tree({ 'src/executor/index.ts': 'export const x = 1;\n', 'src/wasm/a.ts': "import './ex/index.js';\n" });
+    symlinkSync(join(dir, 'src', 'executor'), join(dir, 'src', 'wasm', 'ex'));
+    assert.throws(() => checkLayers(dir, ['src'], LAYER_RULES), /src\/wasm\/ex is a symbolic link/);
   });
 
   // Each rule of the table, given an import it exists to refuse, refuses it: no rule is inert.

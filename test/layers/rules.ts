@@ -36,9 +36,9 @@ export const LAYER_RULES: readonly LayerRule[] = [
   },
   {
     name: 'imports-are-visible',
-    files: ['src', 'cli', 'tools'],
-    forbid: ['(computed)'],
-    why: 'a specifier computed at run time hides a dependency from this check: write it as a literal',
+    files: ['src', 'cli', 'tools', 'bench', 'fixtures'],
+    forbid: ['(computed)', 'node:module'],
+    why: 'a specifier computed at run time (or a require made with node:module\'s createRequire) hides a dependency from this check: write it as a literal',
   },
   {
     name: 'no-node-wasi',
