@@ -2,27 +2,26 @@
 // status; never a stack trace for something the user can fix. Stacks are for ww's own bugs, and only
 // when WW_DEBUG is set.
 
-/** Something wrong with the command line itself (a flag, a value, a path): exit status 2. */
-export class UsageError extends Error {
-  readonly exitCode = 2;
+/** A failure the user can fix, told as one line and an exit status. */
+abstract class CliError extends Error {
+  abstract readonly exitCode: number;
   /** The message as ww wrote it: oclif rewrites `message` when a flag's parse function throws. */
   readonly line: string;
   constructor(message: string) {
     super(message);
-    this.name = 'UsageError';
+    this.name = new.target.name;
     this.line = message;
   }
 }
 
+/** Something wrong with the command line itself (a flag, a value, a path): exit status 2. */
+export class UsageError extends CliError {
+  readonly exitCode = 2;
+}
+
 /** The input cannot be run (unreadable or invalid module): exit status 1. */
-export class InputError extends Error {
+export class InputError extends CliError {
   readonly exitCode = 1;
-  readonly line: string;
-  constructor(message: string) {
-    super(message);
-    this.name = 'InputError';
-    this.line = message;
-  }
 }
 
 /** What a user may have meant when a command line is cut short, added to "missing MODULE". */
@@ -48,7 +47,8 @@ export function describeFailure(err: unknown, command: string | undefined, conte
   if (!(err instanceof Error)) {
     return { message: `internal error: ${String(err)}`, exitCode: 1 };
   }
-  // oclif's own errors: class names are stable API (exported from @oclif/core's parser).
+  // oclif's parse errors: @oclif/core does not export their classes (its package exports stop at the
+  // parser's entry), so they are told apart here, at the one boundary with oclif, by class name.
   const oclif = (err as { oclif?: { exit?: number } }).oclif;
   const firstLine = err.message.split('\n').find((line) => line.trim() !== '')?.trim() ?? err.message;
   switch (err.constructor.name) {

@@ -2,6 +2,7 @@
 // plus an exit status (oclif's default handler prints stack traces for unexpected errors).
 import { flush, run } from '@oclif/core';
 import { describeFailure, type FailureContext } from './errors.js';
+import { printable } from './text.js';
 import { RUN_VALUE_FLAGS, canonicalRunArgv, splitRunArgv } from './run-argv.js';
 
 /** Exit status when the reader of stdout went away (`ww ps | head -1`): what SIGPIPE would give. */
@@ -18,8 +19,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     context.moduleTakenBy = moduleTakenBy(split.module, split.options);
   }
   // Without this, a closed pipe leaves oclif's flush() waiting for a 'drain' that never comes. Not for
-  // `ww run`: there stdout carries the guest's output, and a write failing is the guest's to see.
-  if (args[0] !== 'run') {
+  // `ww run` with a guest: there stdout carries the guest's output, and a write failing is the guest's to see.
+  if (args[0] !== 'run' || args.includes('--help') || args.includes('-h')) {
     process.stdout.on('error', (err: NodeJS.ErrnoException) => {
       if (err.code === 'EPIPE') process.exit(EXIT_BROKEN_PIPE);
     });
@@ -32,7 +33,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     const exit = (err as { oclif?: { exit?: number }; code?: string }) ?? {};
     if (exit.code === 'EEXIT') return exit.oclif?.exit ?? 0; // this.exit(n): already reported
     const failure = describeFailure(err, commandName(args), context);
-    process.stderr.write(`ww: ${failure.message}\n`);
+    process.stderr.write(`ww: ${printable(failure.message)}\n`);
     if (failure.stack && process.env.WW_DEBUG) process.stderr.write(`${failure.stack}\n`);
     return failure.exitCode;
   }

@@ -14,6 +14,7 @@ import { splitRunArgv } from '../run-argv.js';
 import { checkedBy, parseCount, parseDuration, parseSize } from '../units.js';
 import { reportEnd } from '../lib/exit-reason.js';
 import { refusal } from '../lib/executor-error.js';
+import { oneLine } from '../text.js';
 
 export default class Run extends Command {
   static override summary = 'Run a WebAssembly (WASI preview1) module in the sandbox.';
@@ -268,11 +269,9 @@ async function readModuleFile(path: string): Promise<Uint8Array> {
 
 async function readModuleFromStdin(): Promise<Uint8Array> {
   if (process.stdin.isTTY) throw new UsageError("MODULE is '-' but stdin is a terminal; pipe the module in (cat x.wasm | ww run -)");
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  const bytes = Buffer.concat(chunks);
+  const bytes = await readAllStdin();
   if (bytes.length === 0) throw new InputError('no module on stdin (MODULE is -, but stdin was empty)');
-  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return bytes;
 }
 
 function fsReason(err: NodeJS.ErrnoException): string {
@@ -293,8 +292,4 @@ function fsReason(err: NodeJS.ErrnoException): string {
 
 function describeModule(module: string): string {
   return module === '-' ? 'module from stdin' : `module '${module}'`;
-}
-
-function oneLine(text: string): string {
-  return text.replace(/\s*\n\s*/g, ' ').trim();
 }

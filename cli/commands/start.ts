@@ -3,6 +3,7 @@ import { Command, Flags } from '@oclif/core';
 import { resolve } from 'node:path';
 import { InputError, UsageError } from '../errors.js';
 import { resolveSocketPath } from '../lib/node-args.js';
+import { oneLine } from '../text.js';
 
 export default class Start extends Command {
   static override summary = 'Run a ww node in the foreground.';
@@ -70,8 +71,4 @@ function checkHostPort(text: string): void {
   if (!match || Number(match[2]) > 65535) {
     throw new UsageError(`--listen '${text}' is not HOST:PORT; write e.g. 127.0.0.1:7070 (port 0 picks a free one)`);
   }
-}
-
-function oneLine(err: unknown): string {
-  return (err instanceof Error ? err.message : String(err)).replace(/\s*\n\s*/g, ' ').trim();
 }

@@ -3,6 +3,7 @@
 // exception's details).
 import type { ExecutorError } from '../../src/executor/errors.js';
 import { InputError, UsageError } from '../errors.js';
+import { oneLine } from '../text.js';
 
 /** What the refusal was about, to name it in the line: `module 'x.wasm'`, `module from stdin`. */
 export interface RefusalSubject {
@@ -23,8 +24,4 @@ export function refusal(err: ExecutorError, subject: RefusalSubject = {}): Usage
     default:
       return new InputError(message);
   }
-}
-
-function oneLine(text: string): string {
-  return text.replace(/\s*\n\s*/g, ' ').trim();
 }

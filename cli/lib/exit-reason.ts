@@ -4,6 +4,7 @@
 import { constants } from 'node:os';
 import { reasonText, type Reason } from '../../src/executor/reasons.js';
 import { formatDuration, formatSize } from '../units.js';
+import { printable } from '../text.js';
 
 export interface EndContext {
   /** The limits the guest ran with, to name the one it hit (`limit exceeded: cpu (fuel 1000000)`). */
@@ -43,10 +44,10 @@ export function endLine(reason: Reason, ctx: EndContext = {}): string | undefine
 
 /** The status ww exits with for a guest's end: 128 + N when ww killed it on signal N, else the
  *  guest's own status, which a shell sees only if it fits 0-255 (`note` says why ww exits 1). */
-export function exitStatus(code: number, signal?: NodeJS.Signals): { status: number; note?: string } {
+export function exitStatus(code: number, signal?: NodeJS.Signals, subject = 'the guest'): { status: number; note?: string } {
   if (signal) return { status: 128 + (constants.signals[signal] ?? 0) };
   if (code < 0 || code > 255) {
-    return { status: 1, note: `the guest exited with status ${code}, which does not fit in 0-255; exiting 1` };
+    return { status: 1, note: `${subject} exited with status ${code}, which does not fit in 0-255; exiting 1` };
   }
   return { status: code };
 }
@@ -62,8 +63,8 @@ function limitDetail(limit: 'cpu' | 'memory' | 'wall', limits: EndContext['limit
  *  status ww exits with: what `ww run` does after its guest ends, here or on a node. */
 export async function reportEnd(end: { code: number; reason: Reason }, ctx: EndContext, write: (line: string) => unknown): Promise<number> {
   const line = endLine(end.reason, ctx);
-  if (line) await write(`ww: ${line}`);
-  const { status, note } = exitStatus(end.code, ctx.signal);
+  if (line) await write(`ww: ${printable(line)}`);
+  const { status, note } = exitStatus(end.code, ctx.signal, ctx.subject);
   if (note) await write(`ww: ${note}`);
   return status;
 }

@@ -2,6 +2,7 @@
 // JSON form of a ProcessInfo. Pure functions of their inputs (the clock and width are parameters).
 import type { ProcessInfo } from '../../src/capnp-gen/ww.rpc.js';
 import { reasonFromWire, reasonText, type Reason } from '../../src/executor/wire.js';
+import { hasControl, printable } from '../text.js';
 
 const STATE_NAMES = ['running', 'paused', 'exited'] as const;
 
@@ -102,7 +103,7 @@ export function relativeTime(thenMs: number, nowMs: number): string {
 /** The STATE column: running, paused, or `exited: <reason>`. */
 export function stateColumn(info: ProcessInfo): string {
   const state = stateName(info.state);
-  return state === 'exited' ? `exited: ${reasonText(reasonFromWire(info.reason))}` : state;
+  return state === 'exited' ? `exited: ${printable(reasonText(reasonFromWire(info.reason)))}` : state;
 }
 
 /** A process's argv as one line a user could read back (words with spaces or quotes quoted). */
@@ -110,8 +111,11 @@ export function argsText(argv: readonly string[]): string {
   return argv.map(quoteWord).join(' ');
 }
 
+/** A word as a shell reads it back: bare, quoted, or (with control characters, which a guest may put
+ *  in its argv to move the cursor or forge rows) $'...' with them escaped. */
 function quoteWord(word: string): string {
   if (word !== '' && /^[\w@%+=:,./-]+$/.test(word)) return word;
+  if (hasControl(word)) return `$'${printable(word.replace(/\\/g, '\\\\').replace(/'/g, "\\'"))}'`;
   return `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
@@ -126,15 +130,20 @@ export interface TableOptions {
 const COLUMNS = ['PID', 'PPID', 'STATE', 'CID', 'ARGS', 'CREATED', 'CPU', 'MEM'] as const;
 const RIGHT_ALIGNED = new Set(['PID', 'PPID', 'CPU', 'MEM']); // numbers read best aligned on the right
 const GAP = '  ';
+const ARGS = COLUMNS.indexOf('ARGS');
+const STATE = COLUMNS.indexOf('STATE');
 /**
  * The columns cut with `…` when a line is wider than the terminal (their text can be any length:
- * argv, and an exit reason such as a trap message), and the width each keeps even when that is not
- * enough (`exited: killed` stays whole).
+ * argv, and a trap's message), and the width each keeps even when that is not enough: ARGS 12, STATE
+ * every state but a trap's whole (`exited: exit: 255`, `exited: limit: memory`: the words that matter).
  */
-const CUT_TO: ReadonlyMap<number, number> = new Map([
-  [COLUMNS.indexOf('ARGS'), 12],
-  [COLUMNS.indexOf('STATE'), 'exited: killed'.length],
-]);
+function cutTo(rows: readonly string[][], traps: ReadonlySet<number>): Map<number, number> {
+  const stateLeast = Math.max('exited: killed'.length, ...rows.filter((_, i) => !traps.has(i)).map((row) => row[STATE].length));
+  return new Map([
+    [ARGS, 12],
+    [STATE, stateLeast],
+  ]);
+}
 
 /**
  * The `ww ps` table (columns in cli/README.md's order). When a width is given, the widest of ARGS and
@@ -153,12 +162,14 @@ export function processTable(processes: readonly ProcessInfo[], options: TableOp
     humanCpu(info.cpuMs),
     humanSize(Number(info.memoryBytes)),
   ]);
+  const traps = new Set(ordered.flatMap(({ info }, i) => (stateName(info.state) === 'exited' && reasonFromWire(info.reason).kind === 'trap' ? [i] : [])));
+  const least = cutTo(rows, traps);
   const widths = COLUMNS.map((title, i) => Math.max(title.length, ...rows.map((row) => row[i].length)));
-  if (options.width !== undefined) fitColumns(widths, options.width);
+  if (options.width !== undefined) fitColumns(widths, options.width, least);
   const render = (cells: readonly string[]): string =>
     cells
       .map((cell, i) => {
-        const text = CUT_TO.has(i) ? truncate(cell, widths[i]) : cell;
+        const text = least.has(i) ? truncate(cell, widths[i]) : cell;
         return RIGHT_ALIGNED.has(COLUMNS[i]) ? text.padStart(widths[i]) : text.padEnd(widths[i]);
       })
       .join(GAP)
@@ -167,11 +178,11 @@ export function processTable(processes: readonly ProcessInfo[], options: TableOp
 }
 
 /** Narrows the cuttable columns in `widths` until a line is at most `lineWidth` (or they are at their minimum). */
-function fitColumns(widths: number[], lineWidth: number): void {
+function fitColumns(widths: number[], lineWidth: number, cutTo: ReadonlyMap<number, number>): void {
   let excess = widths.reduce((sum, w) => sum + w, 0) + GAP.length * (widths.length - 1) - lineWidth;
   while (excess > 0) {
     // The widest cuttable column still above its minimum gives way first, down to the next widest.
-    const candidates = [...CUT_TO]
+    const candidates = [...cutTo]
       .map(([column, least]) => ({ column, least: Math.max(least, COLUMNS[column].length) }))
       .filter(({ column, least }) => widths[column] > least)
       .sort((a, b) => widths[b.column] - widths[a.column]);
@@ -228,7 +239,7 @@ export function infoText(info: ProcessInfo, nowMs: number): string {
     ['State', json.state],
   ];
   if (json.state === 'exited') {
-    rows.push(['Reason', json.reason ? reasonText(json.reason) : '']);
+    rows.push(['Reason', json.reason ? printable(reasonText(json.reason)) : '']);
     rows.push(['Exit code', String(json.exitCode)]);
   }
   rows.push(

@@ -8,6 +8,7 @@ import { executorErrorFromRpc, reasonFromWire, reasonText } from '../../src/exec
 import { RpcError } from '../../src/rpc/index.js';
 import { resolveSocketPath } from './node-args.js';
 import { refusal, type RefusalSubject } from './executor-error.js';
+import { oneLine } from '../text.js';
 
 /** No node answers on the socket: exit 1, with what to do about it. */
 export class NodeMissingError extends InputError {
@@ -84,9 +85,4 @@ export function translateNodeError(err: unknown, socketPath: string, subject?: R
   if (!(err instanceof RpcError)) return err;
   if (err.type === 'disconnected') return new InputError(`lost the connection to the ww node on ${socketPath} (did it stop?)`);
   return new InputError(oneLine(err));
-}
-
-function oneLine(err: unknown): string {
-  const text = err instanceof Error ? err.message : String(err);
-  return text.replace(/\s*\n\s*/g, ' ').trim();
 }

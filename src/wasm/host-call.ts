@@ -56,7 +56,8 @@ export function createHostCall(
 /** Main side: runs the handler for an op and turns the outcome into a reply. */
 export async function answerHostCall(handlers: Record<string, HostCallHandler> | undefined, op: string, args: unknown): Promise<HostReply> {
   const dot = op.indexOf('.');
-  const handler = dot > 0 ? handlers?.[op.slice(0, dot)] : undefined;
+  const ns = dot > 0 ? op.slice(0, dot) : '';
+  const handler = handlers && Object.hasOwn(handlers, ns) ? handlers[ns] : undefined;
   if (!handler) return { errno: Errno.NOSYS, message: `no host calls named ${op} for this process` };
   try {
     return { value: await handler(op, args) };

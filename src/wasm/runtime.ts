@@ -141,7 +141,7 @@ export class Runtime {
     if (limits.maxMemoryBytes !== undefined && compiled.initialPages * PAGE_BYTES > limits.maxMemoryBytes) {
       throw new LimitsError(
         `module needs ${compiled.initialPages * PAGE_BYTES} bytes of memory at start ` +
-          `(${compiled.initialPages} page${compiled.initialPages === 1 ? '' : 's'}), more than the limit of ${limits.maxMemoryBytes} bytes`,
+          `(${compiled.initialPages} page${compiled.initialPages === 1 ? '' : 's'}), more than the limit of ${limits.maxMemoryBytes} byte${limits.maxMemoryBytes === 1 ? '' : 's'}`,
       );
     }
     const sockets = this.socketsFor(options);

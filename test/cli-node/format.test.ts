@@ -3,8 +3,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ExitReason, ProcessInfo } from '../../src/capnp-gen/ww.rpc.js';
 import { reasonToWire, type Reason } from '../../src/executor/rpc.js';
-import { humanCpu, humanSize, infoText, jsonMs, outputWidth, processJson, processTable, relativeTime, shortCid, treeOrder, truncate } from '../../cli/lib/format.js';
-import { endLine, exitStatus } from '../../cli/lib/exit-reason.js';
+import { argsText, humanCpu, humanSize, infoText, jsonMs, outputWidth, processJson, processTable, relativeTime, shortCid, treeOrder, truncate } from '../../cli/lib/format.js';
+import { endLine, exitStatus, reportEnd } from '../../cli/lib/exit-reason.js';
 import { parsePid } from '../../cli/lib/node-args.js';
 
 const NOW = Date.UTC(2026, 10, 23, 18, 0, 0);
@@ -196,5 +196,36 @@ describe('units and fields', () => {
     assert.deepEqual(exitStatus(0, 'SIGTERM'), { status: 143 });
     assert.equal(exitStatus(256).status, 1);
     assert.match(exitStatus(-1).note ?? '', /does not fit in 0-255/);
+  });
+});
+
+describe('text a guest chooses reaches the terminal as text', () => {
+  test('control characters in argv are shown escaped, in a form a shell reads back', () => {
+    assert.equal(argsText(['a.wasm', '\x1b[31mRED\x1b[0m', 'two\nlines', "it's"]), "a.wasm $'\\x1b[31mRED\\x1b[0m' $'two\\nlines' 'it'\\''s'");
+    const table = processTable([info(2, 1, ['a.wasm', '\x1b[2J', 'x\ny'])], { nowMs: NOW });
+    assert.equal(table.split('\n').filter(Boolean).length, 2, 'a newline in argv forges no row');
+    assert.ok(!table.includes('\x1b'), 'no escape character reaches the terminal');
+  });
+
+  test('a trap message and a function name with control characters are escaped in ww run\'s line, ps and info', async () => {
+    const lines: string[] = [];
+    const status = await reportEnd({ code: 134, reason: { kind: 'trap', message: 'boom\x1b[2J', func: 'f\rx' } }, {}, (l) => lines.push(l));
+    assert.equal(status, 134);
+    assert.deepEqual(lines, ['ww: trap: boom\\x1b[2J in f\\rx']);
+    const ended = info(3, 1, ['b.wasm'], { state: 2, reason: wire({ kind: 'trap', message: 'm\x07', func: 'g' }), exitCode: 134 });
+    assert.ok(!processTable([ended], { nowMs: NOW }).includes('\x07'));
+    assert.ok(!infoText(ended, NOW).includes('\x07'));
+  });
+
+  test('at any width STATE keeps every state but a trap\'s whole: the exit code is never cut', () => {
+    const table = [
+      info(2, 1, ['a.wasm', 'z'.repeat(80)], { state: 2, reason: wire({ kind: 'exit', code: 255 }), exitCode: 255 }),
+      info(3, 1, ['b.wasm'], { state: 2, reason: wire({ kind: 'limit', limit: 'memory' }), exitCode: 137 }),
+      info(4, 1, ['c.wasm'], { state: 2, reason: wire({ kind: 'trap', message: 't'.repeat(60) }), exitCode: 134 }),
+    ];
+    const rows = processTable(table, { nowMs: NOW, width: 40 }).split('\n').filter(Boolean);
+    assert.match(rows[1], /exited: exit: 255 /);
+    assert.match(rows[2], /exited: limit: memory /);
+    assert.match(rows[3], /exited: trap: t*…/);
   });
 });

@@ -14,7 +14,7 @@ const cpuLoop = examplePath('cpu-loop', 'cpu-loop.wasm');
 const tmp = tempDir('run');
 const fixtures: Record<string, string> = {};
 before(async () => {
-  for (const name of ['exit7', 'trap', 'grow', 'stdin-probe', 'spin', 'no-start', 'bad-import', 'big-output', 'exit256']) fixtures[name] = await assembleFixture(name, tmp.path);
+  for (const name of ['exit7', 'trap', 'grow', 'stdin-probe', 'spin', 'no-start', 'bad-import', 'big-output', 'exit256', 'control-import']) fixtures[name] = await assembleFixture(name, tmp.path);
 });
 after(() => tmp.cleanup());
 
@@ -262,6 +262,13 @@ describe('ww run: bad input is a clear one-line error, never a stack trace', () 
     assert.match(oneErrorLine(r.stderr), /^ww: module '.*bad-import\.wasm': .*launch_missiles/);
   });
 
+  test('names a module chose (here an import) reach the terminal escaped, on one line', async () => {
+    const r = await runWw(['run', fixtures['control-import']]);
+    assert.equal(r.status, 1);
+    assert.match(oneErrorLine(r.stderr), /^ww: module '.*control-import\.wasm': .*env\.\\x1b\[2J forged line/);
+    assert.ok(!/[\x00-\x08\x0b-\x1f\x7f]/.test(r.stderr), 'no control character but the final newline');
+  });
+
   test('a garbage module on stdin exits 1; an empty stdin too', async () => {
     const r = await runWw(['run', '-'], { input: 'garbage' });
     assert.equal(r.status, 1);
@@ -390,14 +397,16 @@ describe('ww help and version', () => {
     assert.equal(ps.stdout, (await runWw(['ps', '-h'])).stdout);
   });
 
-  test('a reader that goes away (ww --help | head -0) ends ww with 141, as SIGPIPE would, not a hang', async () => {
-    const child = spawn(process.execPath, [wwBin, '--help'], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout.destroy(); // closed long before ww, still loading, writes its help
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-    const status = await new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-    assert.equal(status, 141, stderr);
-    assert.equal(stderr, '');
+  test('a reader that goes away (ww --help | head -0, ww run --help too) ends ww with 141, as SIGPIPE would, not a hang', async () => {
+    for (const args of [['--help'], ['run', '--help']]) {
+      const child = spawn(process.execPath, [wwBin, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+      child.stdout.destroy(); // closed long before ww, still loading, writes its help
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+      const status = await new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+      assert.equal(status, 141, `${args.join(' ')}: ${stderr}`);
+      assert.equal(stderr, '');
+    }
   });
 
   test('-h after MODULE is the guest\'s, not a help request', async () => {

@@ -2,7 +2,7 @@
 // pointers, edge integers, random numbers and its real handles. Each call answers an errno (or
 // succeeds); the guest ends normally, and the node goes on serving others.
 import { test, after } from 'node:test';
-import { deepStrictEqual, strictEqual } from 'node:assert/strict';
+import assert, { deepStrictEqual, strictEqual } from 'node:assert/strict';
 import { WW_FUNCTIONS } from '../../src/wasm/ww-host/abi.js';
 import { guest, run, testExecutor } from './helpers.js';
 
@@ -66,4 +66,15 @@ test('thousands of ww calls with hostile arguments answer errnos; the guest ends
   // the node still serves others
   const after = await run(ex, guest('(call $out (call $self (i32.const 32)))'));
   deepStrictEqual(after.out, [0]);
+});
+
+test('an op outside the namespaces a process was given is ENOSYS, whatever its name (no inherited properties)', async () => {
+  const { answerHostCall, handlerOf } = await import('../../src/wasm/host-call.js');
+  const { Errno } = await import('../../src/wasm/wasi/abi/errno.js');
+  const given = { ww: handlerOf<{ self: { args: undefined; answer: number } }>('ww', { self: () => 7 }) };
+  assert.deepEqual(await answerHostCall(given, 'ww.self', undefined), { value: 7 });
+  for (const op of ['constructor.x', 'toString.x', '__proto__.x', 'ww.constructor', 'ww.__proto__', 'ww.toString', 'ww.hasOwnProperty', 'nodot', '.self']) {
+    const reply = await answerHostCall(given, op, undefined);
+    assert.ok('errno' in reply && reply.errno === Errno.NOSYS, `${op}: ${JSON.stringify(reply)}`);
+  }
 });
