@@ -4,7 +4,6 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import wabtInit from 'wabt';
 import { connectNode, startNode, type NodeConnection, type StartNodeOptions, type WwNode } from '../../src/node/index.js';
 import { OutputMode, type ExitReason, type Executor$Client, type Process$Client, type SpawnSpec$Init } from '../../src/capnp-gen/ww.rpc.js';
 import { reasonFromWire } from '../../src/executor/rpc.js';
@@ -13,31 +12,14 @@ import { reasonText } from '../../src/executor/index.js';
 /** A reason from the wire in the node's words (`killed`, `exit: 3`, `link: 7`), to compare in asserts. */
 export const said = (wire: ExitReason): string => reasonText(reasonFromWire(wire));
 
-export function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('package.json not found above ' + fileURLToPath(import.meta.url));
-    dir = up;
-  }
-  return dir;
-}
+export { assemble, repoRoot } from '../../fixtures/wat.js';
+import { repoRoot } from '../../fixtures/wat.js';
 
 export const helloWasm = (): Uint8Array => new Uint8Array(readFileSync(join(repoRoot(), 'examples', 'hello.wasm')));
 export const cpuLoopWasm = (): Uint8Array => new Uint8Array(readFileSync(join(repoRoot(), 'examples', 'cpu-loop', 'cpu-loop.wasm')));
 /** cpu-loop rounds that take far longer than any test: the process runs until it is ended. */
 export const FOREVER = '1000000000000000';
 
-let wabt: Awaited<ReturnType<typeof wabtInit>> | undefined;
-export async function assemble(source: string): Promise<Uint8Array> {
-  wabt ??= await wabtInit();
-  const mod = wabt.parseWat('guest.wat', source);
-  try {
-    return new Uint8Array(mod.toBinary({ write_debug_names: true }).buffer);
-  } finally {
-    mod.destroy();
-  }
-}
 
 /** Small WAT guests, each a WASI command. */
 export const WAT = {
