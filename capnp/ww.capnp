@@ -12,10 +12,33 @@
 # not-permitted, shutting-down or unreachable. Clients act on the code, never
 # on the reason text. (A peer that predates details sees only the reason.)
 
+# Authority. What a connection may do is decided by who it is (its
+# principal) and what the node's operator granted that principal, never by a
+# number it names. The node's owner (a connection on its unix socket, which
+# only the node's own uid and root can open) gets everything, including
+# `admin`. A PID is a name for display: acting on a process needs its Process
+# capability or the Admin capability.
+
 interface Node {
-  # The bootstrap capability a ww node serves on its socket.
+  # The bootstrap capability a ww node serves to each connection.
   identity @0 () -> (info :NodeInfo);
+
   executor @1 () -> (executor :Executor);
+  # This connection's Executor: what the operator granted its principal,
+  # scoped to this connection (its `ps` lists what was spawned through it).
+  # The same Executor each time it is asked on one connection.
+
+  admin @2 () -> (admin :Admin);
+  # The whole node, for its owner; anyone else is refused (not-permitted).
+}
+
+interface Admin {
+  # The node's owner's capability: every process, by PID.
+  ps @0 () -> (processes :List(ProcessInfo));
+  # Every process on the node, init (pid 1) included, live and recently ended.
+
+  process @1 (pid :UInt32) -> (process :Process);
+  # A capability for any process; fails "no such process: <pid>".
 }
 
 struct NodeInfo {
@@ -30,18 +53,40 @@ interface Executor {
   # Starts a process. Fails (exception "module not found: <cid>") when
   # spec.moduleCid names a module that is not in the cache; fails with a
   # module error when the bytes are not a runnable WASI module; fails
-  # ("no such process: <ppid>") when ppid names no live process; fails
-  # ("cannot listen on ...") when a spec.listen address cannot be bound.
+  # (no-such-process) when spec.parent has ended or is not this node's;
+  # fails ("cannot listen on ...") when a spec.listen address cannot be
+  # bound; fails (not-permitted) when the spec asks for more than this
+  # Executor was granted (limits, directories, listening addresses) or its
+  # principal has used up a quota (live processes, spawns in progress).
   # `listening`: the addresses of spec.listen as bound (HOST:PORT, the real
   # port where 0 was asked), in the same order.
 
   ps @1 () -> (processes :List(ProcessInfo));
-  # Every process on the node, init (pid 1) included, live and recently ended.
+  # The processes spawned through this Executor (or an Executor restricted
+  # from it) and their descendants, live and recently ended.
 
-  process @2 (pid :UInt32) -> (process :Process);
-  # A capability for an existing process; fails "no such process: <pid>".
+  obsoleteProcess @2 (pid :UInt32) -> (process :Process);
+  # Refused (not-permitted): a PID is not authority. Use the Process
+  # capability spawn returned, or Admin.process.
 
   modules @3 () -> (cache :ModuleCache);
+
+  restrict @4 (restriction :Restriction) -> (executor :Executor);
+  # A weaker Executor: its spawns obey this one's grant and the restriction.
+  # Its processes appear in this Executor's ps too.
+}
+
+struct Restriction {
+  limits @0 :Limits;         # ceilings for every spawn (0: keep this Executor's)
+  limitDirs @1 :Bool;        # true: spawns may pre-open only under `dirs`
+  dirs @2 :List(DirGrant);   # each within this Executor's own grant
+  limitListen @3 :Bool;      # true: spawns may listen only on `listen`
+  listen @4 :List(Text);     # HOST:PORT; port 0 allows any port on HOST
+}
+
+struct DirGrant {
+  hostPath @0 :Text;         # a host directory; everything under it is granted
+  readOnly @1 :Bool;         # pre-opens under it must be read-only
 }
 
 interface ModuleCache {
@@ -57,13 +102,14 @@ struct SpawnSpec {
   env @3 :List(EnvVar);
   dirs @4 :List(PreopenDir);
   limits @5 :Limits;
-  ppid @6 :UInt32;           # 0: a child of init (pid 1)
+  obsoletePpid @6 :UInt32;   # must be 0: a parent is named by its capability (parent)
   stdin @7 :Data;            # bytes the guest reads from stdin, then EOF
   stdout @8 :Output;
   stderr @9 :Output;
   listen @10 :List(Text);    # HOST:PORT ([::1]:PORT for IPv6; port 0: a free one): a listening TCP
                              # socket for each, pre-opened in the guest at fds 3, 4, ... in this
                              # order (before --dir directories); closed when the process ends
+  parent @11 :Process;       # the parent, one of this node's processes; null: a child of init
 }
 
 struct EnvVar {
@@ -74,6 +120,7 @@ struct EnvVar {
 struct PreopenDir {
   hostPath @0 :Text;
   guestPath @1 :Text;
+  readOnly @2 :Bool;         # the guest may read, never create, write, rename, link or remove
 }
 
 struct Limits {

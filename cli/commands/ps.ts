@@ -29,7 +29,7 @@ Columns: PID, PPID (the parent; 1 is init), STATE (running, paused, or exited: <
     const { flags } = await this.parse(Ps);
     if (flags.json && flags.tree) throw new UsageError('--json and --tree do not go together; --json lists every process with its ppid, from which the tree follows');
     const [{ outputWidth, processJson, processTable }, { withNode }] = await Promise.all([import('../lib/format.js'), import('../lib/node-connection.js')]);
-    const processes = await withNode(flags.socket, async ({ executor }) => (await executor.ps()).processes);
+    const processes = await withNode(flags.socket, async ({ admin }) => (await admin.ps()).processes);
     if (flags.json) {
       process.stdout.write(`${JSON.stringify(processes.map(processJson), null, 2)}\n`);
       return;

@@ -3,7 +3,7 @@
 // The commands import this module when they run (not when oclif loads them), so that `ww --help` and
 // a local `ww run` load no RPC; their arguments are parsed by node-args.ts.
 import { InputError, UsageError } from '../errors.js';
-import { ProcessState, type Executor$Client, type Node$Client, type Process$Client } from '../../src/capnp-gen/ww.rpc.js';
+import { ProcessState, type Admin$Client, type Executor$Client, type Node$Client, type Process$Client } from '../../src/capnp-gen/ww.rpc.js';
 import { executorErrorFromRpc, reasonFromWire, reasonText } from '../../src/executor/wire.js';
 import { RpcError } from '../../src/rpc/index.js';
 import { resolveSocketPath } from './node-args.js';
@@ -20,7 +20,10 @@ export class NodeMissingError extends InputError {
 export interface NodeSession {
   socketPath: string;
   node: Node$Client;
+  /** This connection's Executor: spawns, and ps of what it spawned. */
   executor: Executor$Client;
+  /** The node's Admin capability (the commands run as the node's owner): every process, by PID. */
+  admin: Admin$Client;
   close(): void;
 }
 
@@ -34,13 +37,17 @@ export async function openNode(socketPath: string): Promise<NodeSession> {
     if (!(err instanceof NodeError)) throw err;
     throw err.code === 'no-node' ? new NodeMissingError(socketPath) : new InputError(oneLine(err));
   }
+  // Pipelined: neither costs a round trip until used.
   const executor = session.node.executor().executor;
+  const admin = session.node.admin().admin;
   return {
     socketPath,
     node: session.node,
     executor,
+    admin,
     close: () => {
       executor.release();
+      admin.release();
       session.close();
     },
   };
@@ -68,9 +75,10 @@ export async function requireNotEnded(process: Process$Client, pid: number): Pro
   if (info.state === ProcessState.exited) throw new InputError(`process ${pid} has already ended: ${reasonText(reasonFromWire(info.reason))}`);
 }
 
-/** A Process capability for `pid` (pipelined: a bad pid surfaces at the first call on it). */
+/** A Process capability for `pid`, through the owner's Admin capability (pipelined: a bad pid
+ *  surfaces at the first call on it). */
 export function processFor(session: NodeSession, pid: number): Process$Client {
-  return session.executor.process({ pid }).process;
+  return session.admin.process({ pid }).process;
 }
 
 /**

@@ -23,15 +23,13 @@ export interface RunOnNodeOptions {
   argv: string[];
   env?: Record<string, string>;
   /** Pre-opened directories; host paths are resolved on the node's machine, so make them absolute. */
-  dirs?: { hostPath: string; guestPath: string }[];
+  dirs?: { hostPath: string; guestPath: string; readOnly?: boolean }[];
   limits?: { maxMemoryBytes?: number; fuel?: number; timeoutMs?: number };
   /** Bytes the guest reads on stdin, then end of file (the node cannot read the caller's terminal). */
   stdin?: Uint8Array;
   /** Listening TCP sockets the node opens for the guest at fds 3, 4, ... (`port` 0: a free one,
    *  reported on stderr as `ww: listening on HOST:PORT (fd N)`). */
   listen?: { address: string; port: number }[];
-  /** A parent process on the node (default: init). */
-  ppid?: number;
   /** Spawn, write `<pid>\n` to stdout, and return 0 without waiting; the guest's output is discarded. */
   detach?: boolean;
   socketPath: string;
@@ -130,13 +128,12 @@ function spawnSpec(
     moduleBytes: opts.module,
     argv: opts.argv,
     env: Object.entries(opts.env ?? {}).map(([key, value]) => ({ key, value })),
-    dirs: opts.dirs ?? [],
+    dirs: (opts.dirs ?? []).map((d) => ({ hostPath: d.hostPath, guestPath: d.guestPath, readOnly: d.readOnly ?? false })),
     limits: {
       maxMemoryBytes: BigInt(limits.maxMemoryBytes ?? 0),
       fuel: BigInt(limits.fuel ?? 0),
       timeoutMs: BigInt(limits.timeoutMs ?? 0),
     },
-    ppid: opts.ppid ?? 0,
     listen: (opts.listen ?? []).map((l) => l.address),
     stdin: opts.stdin ?? new Uint8Array(0),
     stdout,

@@ -6,6 +6,69 @@ import type { StructDesc } from '../rpc/codec.js';
 /* eslint-disable @typescript-eslint/no-unused-vars */
 void (null as unknown as Awaitable<void> | CallContext | RemotePromise<void> | Client);
 
+export interface Admin_Process$Params {
+  pid: number;
+}
+export interface Admin_Process$Params$Init {
+  pid?: number;
+}
+export const $S_Admin_Process$Params: StructDesc = {
+  name: 'Admin_Process$Params',
+  id: 'a6860f48724c793e',
+  dataWords: 1,
+  pointers: 0,
+  fields: [
+    { name: 'pid', type: { k: 'uint32' }, offset: 0 },
+  ],
+};
+
+export interface Admin_Process$Results {
+  process: Process$Client;
+}
+export interface Admin_Process$Results$Init {
+  process?: Process$Client | Process$Server;
+}
+export interface Admin_Process$Results$Pipeline {
+  readonly process: Process$Client;
+}
+export const $S_Admin_Process$Results: StructDesc = {
+  name: 'Admin_Process$Results',
+  id: 'fb3d8f42be8864f8',
+  dataWords: 0,
+  pointers: 1,
+  fields: [
+    { name: 'process', type: { k: 'cap', i: () => Process }, offset: 0 },
+  ],
+};
+
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface Admin_Ps$Params {}
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface Admin_Ps$Params$Init {}
+export const $S_Admin_Ps$Params: StructDesc = {
+  name: 'Admin_Ps$Params',
+  id: 'd189068d11643482',
+  dataWords: 0,
+  pointers: 0,
+  fields: [],
+};
+
+export interface Admin_Ps$Results {
+  processes: (ProcessInfo)[];
+}
+export interface Admin_Ps$Results$Init {
+  processes?: (ProcessInfo$Init)[];
+}
+export const $S_Admin_Ps$Results: StructDesc = {
+  name: 'Admin_Ps$Results',
+  id: 'a4d8e392378f55f9',
+  dataWords: 0,
+  pointers: 1,
+  fields: [
+    { name: 'processes', type: { k: 'list', e: { k: 'struct', s: () => $S_ProcessInfo } }, offset: 0 },
+  ],
+};
+
 export interface ByteSink_Write$Params {
   data: Uint8Array;
 }
@@ -32,6 +95,25 @@ export const $S_ByteSink_Write$Results: StructDesc = {
   dataWords: 0,
   pointers: 0,
   fields: [],
+};
+
+export interface DirGrant {
+  hostPath: string;
+  readOnly: boolean;
+}
+export interface DirGrant$Init {
+  hostPath?: string;
+  readOnly?: boolean;
+}
+export const $S_DirGrant: StructDesc = {
+  name: 'DirGrant',
+  id: 'fe4b52f844fc9362',
+  dataWords: 1,
+  pointers: 1,
+  fields: [
+    { name: 'hostPath', type: { k: 'text' }, offset: 0 },
+    { name: 'readOnly', type: { k: 'bool' }, offset: 0 },
+  ],
 };
 
 export interface EnvVar {
@@ -84,14 +166,14 @@ export const $S_Executor_Modules$Results: StructDesc = {
   ],
 };
 
-export interface Executor_Process$Params {
+export interface Executor_ObsoleteProcess$Params {
   pid: number;
 }
-export interface Executor_Process$Params$Init {
+export interface Executor_ObsoleteProcess$Params$Init {
   pid?: number;
 }
-export const $S_Executor_Process$Params: StructDesc = {
-  name: 'Executor_Process$Params',
+export const $S_Executor_ObsoleteProcess$Params: StructDesc = {
+  name: 'Executor_ObsoleteProcess$Params',
   id: 'b77fd79d4661528b',
   dataWords: 1,
   pointers: 0,
@@ -100,17 +182,17 @@ export const $S_Executor_Process$Params: StructDesc = {
   ],
 };
 
-export interface Executor_Process$Results {
+export interface Executor_ObsoleteProcess$Results {
   process: Process$Client;
 }
-export interface Executor_Process$Results$Init {
+export interface Executor_ObsoleteProcess$Results$Init {
   process?: Process$Client | Process$Server;
 }
-export interface Executor_Process$Results$Pipeline {
+export interface Executor_ObsoleteProcess$Results$Pipeline {
   readonly process: Process$Client;
 }
-export const $S_Executor_Process$Results: StructDesc = {
-  name: 'Executor_Process$Results',
+export const $S_Executor_ObsoleteProcess$Results: StructDesc = {
+  name: 'Executor_ObsoleteProcess$Results',
   id: 'b55e0643ad80674f',
   dataWords: 0,
   pointers: 1,
@@ -144,6 +226,41 @@ export const $S_Executor_Ps$Results: StructDesc = {
   pointers: 1,
   fields: [
     { name: 'processes', type: { k: 'list', e: { k: 'struct', s: () => $S_ProcessInfo } }, offset: 0 },
+  ],
+};
+
+export interface Executor_Restrict$Params {
+  restriction: Restriction;
+}
+export interface Executor_Restrict$Params$Init {
+  restriction?: Restriction$Init;
+}
+export const $S_Executor_Restrict$Params: StructDesc = {
+  name: 'Executor_Restrict$Params',
+  id: '8f746b9146e82708',
+  dataWords: 0,
+  pointers: 1,
+  fields: [
+    { name: 'restriction', type: { k: 'struct', s: () => $S_Restriction }, offset: 0 },
+  ],
+};
+
+export interface Executor_Restrict$Results {
+  executor: Executor$Client;
+}
+export interface Executor_Restrict$Results$Init {
+  executor?: Executor$Client | Executor$Server;
+}
+export interface Executor_Restrict$Results$Pipeline {
+  readonly executor: Executor$Client;
+}
+export const $S_Executor_Restrict$Results: StructDesc = {
+  name: 'Executor_Restrict$Results',
+  id: 'c87c20ccf033ee3a',
+  dataWords: 0,
+  pointers: 1,
+  fields: [
+    { name: 'executor', type: { k: 'cap', i: () => Executor }, offset: 0 },
   ],
 };
 
@@ -397,6 +514,37 @@ export const $S_Monitor_Reason$Results: StructDesc = {
 };
 
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface Node_Admin$Params {}
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface Node_Admin$Params$Init {}
+export const $S_Node_Admin$Params: StructDesc = {
+  name: 'Node_Admin$Params',
+  id: 'dc63034a340a5759',
+  dataWords: 0,
+  pointers: 0,
+  fields: [],
+};
+
+export interface Node_Admin$Results {
+  admin: Admin$Client;
+}
+export interface Node_Admin$Results$Init {
+  admin?: Admin$Client | Admin$Server;
+}
+export interface Node_Admin$Results$Pipeline {
+  readonly admin: Admin$Client;
+}
+export const $S_Node_Admin$Results: StructDesc = {
+  name: 'Node_Admin$Results',
+  id: 'db16d9f239b4bbe3',
+  dataWords: 0,
+  pointers: 1,
+  fields: [
+    { name: 'admin', type: { k: 'cap', i: () => Admin }, offset: 0 },
+  ],
+};
+
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
 export interface Node_Executor$Params {}
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type
 export interface Node_Executor$Params$Init {}
@@ -505,19 +653,22 @@ export const $S_Output: StructDesc = {
 export interface PreopenDir {
   hostPath: string;
   guestPath: string;
+  readOnly: boolean;
 }
 export interface PreopenDir$Init {
   hostPath?: string;
   guestPath?: string;
+  readOnly?: boolean;
 }
 export const $S_PreopenDir: StructDesc = {
   name: 'PreopenDir',
   id: 'a2bbe09452ca381e',
-  dataWords: 0,
+  dataWords: 1,
   pointers: 2,
   fields: [
     { name: 'hostPath', type: { k: 'text' }, offset: 0 },
     { name: 'guestPath', type: { k: 'text' }, offset: 1 },
+    { name: 'readOnly', type: { k: 'bool' }, offset: 0 },
   ],
 };
 
@@ -797,6 +948,34 @@ export const $S_ProcessInfo: StructDesc = {
   ],
 };
 
+export interface Restriction {
+  limits: Limits;
+  limitDirs: boolean;
+  dirs: (DirGrant)[];
+  limitListen: boolean;
+  listen: (string)[];
+}
+export interface Restriction$Init {
+  limits?: Limits$Init;
+  limitDirs?: boolean;
+  dirs?: (DirGrant$Init)[];
+  limitListen?: boolean;
+  listen?: (string)[];
+}
+export const $S_Restriction: StructDesc = {
+  name: 'Restriction',
+  id: '8a9b192b0212b294',
+  dataWords: 1,
+  pointers: 3,
+  fields: [
+    { name: 'limits', type: { k: 'struct', s: () => $S_Limits }, offset: 0 },
+    { name: 'limitDirs', type: { k: 'bool' }, offset: 0 },
+    { name: 'dirs', type: { k: 'list', e: { k: 'struct', s: () => $S_DirGrant } }, offset: 1 },
+    { name: 'limitListen', type: { k: 'bool' }, offset: 1 },
+    { name: 'listen', type: { k: 'list', e: { k: 'text' } }, offset: 2 },
+  ],
+};
+
 export interface SpawnSpec {
   moduleBytes: Uint8Array;
   moduleCid: string;
@@ -804,11 +983,12 @@ export interface SpawnSpec {
   env: (EnvVar)[];
   dirs: (PreopenDir)[];
   limits: Limits;
-  ppid: number;
+  obsoletePpid: number;
   stdin: Uint8Array;
   stdout: Output;
   stderr: Output;
   listen: (string)[];
+  parent: Process$Client;
 }
 export interface SpawnSpec$Init {
   moduleBytes?: Uint8Array;
@@ -817,21 +997,23 @@ export interface SpawnSpec$Init {
   env?: (EnvVar$Init)[];
   dirs?: (PreopenDir$Init)[];
   limits?: Limits$Init;
-  ppid?: number;
+  obsoletePpid?: number;
   stdin?: Uint8Array;
   stdout?: Output$Init;
   stderr?: Output$Init;
   listen?: (string)[];
+  parent?: Process$Client | Process$Server;
 }
 export interface SpawnSpec$Pipeline {
   readonly stdout: Output$Pipeline;
   readonly stderr: Output$Pipeline;
+  readonly parent: Process$Client;
 }
 export const $S_SpawnSpec: StructDesc = {
   name: 'SpawnSpec',
   id: '91f26abe6d548b67',
   dataWords: 1,
-  pointers: 10,
+  pointers: 11,
   fields: [
     { name: 'moduleBytes', type: { k: 'data' }, offset: 0 },
     { name: 'moduleCid', type: { k: 'text' }, offset: 1 },
@@ -839,11 +1021,12 @@ export const $S_SpawnSpec: StructDesc = {
     { name: 'env', type: { k: 'list', e: { k: 'struct', s: () => $S_EnvVar } }, offset: 3 },
     { name: 'dirs', type: { k: 'list', e: { k: 'struct', s: () => $S_PreopenDir } }, offset: 4 },
     { name: 'limits', type: { k: 'struct', s: () => $S_Limits }, offset: 5 },
-    { name: 'ppid', type: { k: 'uint32' }, offset: 0 },
+    { name: 'obsoletePpid', type: { k: 'uint32' }, offset: 0 },
     { name: 'stdin', type: { k: 'data' }, offset: 6 },
     { name: 'stdout', type: { k: 'struct', s: () => $S_Output }, offset: 7 },
     { name: 'stderr', type: { k: 'struct', s: () => $S_Output }, offset: 8 },
     { name: 'listen', type: { k: 'list', e: { k: 'text' } }, offset: 9 },
+    { name: 'parent', type: { k: 'cap', i: () => Process }, offset: 10 },
   ],
 };
 
@@ -879,6 +1062,24 @@ export const ProcessState = {
 } as const;
 export type ProcessState = (typeof ProcessState)[keyof typeof ProcessState];
 
+export interface Admin$Client extends Client {
+  ps(params?: Admin_Ps$Params$Init): RemotePromise<Admin_Ps$Results>;
+  process(params?: Admin_Process$Params$Init): RemotePromise<Admin_Process$Results> & Admin_Process$Results$Pipeline;
+}
+/** A server implements every method: a schema method that is not served yet fails to compile. */
+export interface Admin$Server {
+  ps(params: Admin_Ps$Params, ctx: CallContext): Awaitable<Admin_Ps$Results$Init | void>;
+  process(params: Admin_Process$Params, ctx: CallContext): Awaitable<Admin_Process$Results$Init | void>;
+}
+export const Admin = defineInterface<Admin$Client, Admin$Server>({
+  name: 'Admin',
+  id: 0xc14f60bd43255999n,
+  methods: [
+    { name: 'ps', ordinal: 0, interfaceId: 0xc14f60bd43255999n, interfaceName: 'Admin', params: $S_Admin_Ps$Params, results: $S_Admin_Ps$Results },
+    { name: 'process', ordinal: 1, interfaceId: 0xc14f60bd43255999n, interfaceName: 'Admin', params: $S_Admin_Process$Params, results: $S_Admin_Process$Results },
+  ],
+});
+
 export interface ByteSink$Client extends Client {
   write(params?: ByteSink_Write$Params$Init): RemotePromise<ByteSink_Write$Results>;
 }
@@ -897,15 +1098,17 @@ export const ByteSink = defineInterface<ByteSink$Client, ByteSink$Server>({
 export interface Executor$Client extends Client {
   spawn(params?: Executor_Spawn$Params$Init): RemotePromise<Executor_Spawn$Results> & Executor_Spawn$Results$Pipeline;
   ps(params?: Executor_Ps$Params$Init): RemotePromise<Executor_Ps$Results>;
-  process(params?: Executor_Process$Params$Init): RemotePromise<Executor_Process$Results> & Executor_Process$Results$Pipeline;
+  obsoleteProcess(params?: Executor_ObsoleteProcess$Params$Init): RemotePromise<Executor_ObsoleteProcess$Results> & Executor_ObsoleteProcess$Results$Pipeline;
   modules(params?: Executor_Modules$Params$Init): RemotePromise<Executor_Modules$Results> & Executor_Modules$Results$Pipeline;
+  restrict(params?: Executor_Restrict$Params$Init): RemotePromise<Executor_Restrict$Results> & Executor_Restrict$Results$Pipeline;
 }
 /** A server implements every method: a schema method that is not served yet fails to compile. */
 export interface Executor$Server {
   spawn(params: Executor_Spawn$Params, ctx: CallContext): Awaitable<Executor_Spawn$Results$Init | void>;
   ps(params: Executor_Ps$Params, ctx: CallContext): Awaitable<Executor_Ps$Results$Init | void>;
-  process(params: Executor_Process$Params, ctx: CallContext): Awaitable<Executor_Process$Results$Init | void>;
+  obsoleteProcess(params: Executor_ObsoleteProcess$Params, ctx: CallContext): Awaitable<Executor_ObsoleteProcess$Results$Init | void>;
   modules(params: Executor_Modules$Params, ctx: CallContext): Awaitable<Executor_Modules$Results$Init | void>;
+  restrict(params: Executor_Restrict$Params, ctx: CallContext): Awaitable<Executor_Restrict$Results$Init | void>;
 }
 export const Executor = defineInterface<Executor$Client, Executor$Server>({
   name: 'Executor',
@@ -913,8 +1116,9 @@ export const Executor = defineInterface<Executor$Client, Executor$Server>({
   methods: [
     { name: 'spawn', ordinal: 0, interfaceId: 0xc8fab81041d7c274n, interfaceName: 'Executor', params: $S_Executor_Spawn$Params, results: $S_Executor_Spawn$Results },
     { name: 'ps', ordinal: 1, interfaceId: 0xc8fab81041d7c274n, interfaceName: 'Executor', params: $S_Executor_Ps$Params, results: $S_Executor_Ps$Results },
-    { name: 'process', ordinal: 2, interfaceId: 0xc8fab81041d7c274n, interfaceName: 'Executor', params: $S_Executor_Process$Params, results: $S_Executor_Process$Results },
+    { name: 'obsoleteProcess', ordinal: 2, interfaceId: 0xc8fab81041d7c274n, interfaceName: 'Executor', params: $S_Executor_ObsoleteProcess$Params, results: $S_Executor_ObsoleteProcess$Results },
     { name: 'modules', ordinal: 3, interfaceId: 0xc8fab81041d7c274n, interfaceName: 'Executor', params: $S_Executor_Modules$Params, results: $S_Executor_Modules$Results },
+    { name: 'restrict', ordinal: 4, interfaceId: 0xc8fab81041d7c274n, interfaceName: 'Executor', params: $S_Executor_Restrict$Params, results: $S_Executor_Restrict$Results },
   ],
 });
 
@@ -957,11 +1161,13 @@ export const Monitor = defineInterface<Monitor$Client, Monitor$Server>({
 export interface Node$Client extends Client {
   identity(params?: Node_Identity$Params$Init): RemotePromise<Node_Identity$Results>;
   executor(params?: Node_Executor$Params$Init): RemotePromise<Node_Executor$Results> & Node_Executor$Results$Pipeline;
+  admin(params?: Node_Admin$Params$Init): RemotePromise<Node_Admin$Results> & Node_Admin$Results$Pipeline;
 }
 /** A server implements every method: a schema method that is not served yet fails to compile. */
 export interface Node$Server {
   identity(params: Node_Identity$Params, ctx: CallContext): Awaitable<Node_Identity$Results$Init | void>;
   executor(params: Node_Executor$Params, ctx: CallContext): Awaitable<Node_Executor$Results$Init | void>;
+  admin(params: Node_Admin$Params, ctx: CallContext): Awaitable<Node_Admin$Results$Init | void>;
 }
 export const Node = defineInterface<Node$Client, Node$Server>({
   name: 'Node',
@@ -969,6 +1175,7 @@ export const Node = defineInterface<Node$Client, Node$Server>({
   methods: [
     { name: 'identity', ordinal: 0, interfaceId: 0xc6c4ea2162fa1c2en, interfaceName: 'Node', params: $S_Node_Identity$Params, results: $S_Node_Identity$Results },
     { name: 'executor', ordinal: 1, interfaceId: 0xc6c4ea2162fa1c2en, interfaceName: 'Node', params: $S_Node_Executor$Params, results: $S_Node_Executor$Results },
+    { name: 'admin', ordinal: 2, interfaceId: 0xc6c4ea2162fa1c2en, interfaceName: 'Node', params: $S_Node_Admin$Params, results: $S_Node_Admin$Results },
   ],
 });
 

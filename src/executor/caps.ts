@@ -2,6 +2,7 @@
 // ModuleCache, Process, Monitor. Each method is thin: the semantics live in table.ts.
 
 import {
+  Admin,
   Executor as ExecutorInterface,
   ModuleCache,
   Monitor,
@@ -9,6 +10,7 @@ import {
   OutputMode,
   Process,
   ProcessState,
+  type Admin$Server,
   type ByteSink$Client,
   type Executor$Server,
   type ExitReason$Init,
@@ -21,13 +23,14 @@ import {
   type Process$Client,
   type Process$Server,
   type ProcessInfo$Init,
+  type Restriction,
   type SpawnSpec,
 } from '../capnp-gen/ww.rpc.js';
 import { FailedError } from '../rpc/index.js';
 import { LocalHook } from '../rpc/client.js';
 import { shorten, type Hook } from '../rpc/hooks.js';
 import type { LoadedModule } from '../wasm/index.js';
-import { parseListenAddress, type Listener } from '../wasm/sockets/listen.js';
+import { parseListenAddress, type Listener, type ListenAddress } from '../wasm/sockets/listen.js';
 import { ExecutorError } from './errors.js';
 import { fromRuntime } from './runtime-errors.js';
 import { answerExecutorErrors } from './error-wire.js';
@@ -37,6 +40,7 @@ import { reasonFromWire, reasonToWire } from './reason-wire.js';
 import type { EndStatus, ProcessEntry, ProcessSnapshot, ProcessTable, SpawnRequest } from './table.js';
 import type { WwHost } from './guest.js';
 import type { Executor } from './executor.js';
+import { Grant, Scope, type Principal } from './authority.js';
 
 type Spawned = { process: ProcessCap; pid: number; listening: string[] };
 
@@ -73,6 +77,8 @@ function toExitStatus(s: EndStatus): ExitStatus$Init {
 /** The executor's shared state, handed to every capability it serves. */
 export class ExecutorContext {
   private readonly processCaps = new WeakMap<ProcessEntry, ProcessCap>();
+  /** The one Admin capability object of the node. */
+  readonly admin: AdminCap = new AdminCap(this);
   constructor(
     readonly table: ProcessTable,
     readonly modules: ModuleStore,
@@ -98,33 +104,61 @@ export class ExecutorContext {
   }
 }
 
+/**
+ * What a connection bootstraps: the node, as its principal may see it. The owner (`admin` set) gets
+ * the Admin capability; everyone gets one Executor per connection, scoped to it and bounded by the
+ * principal's grant.
+ */
 export class NodeCap implements Node$Server {
-  private readonly executorCap: ExecutorCap;
+  private executorCap: ExecutorCap | undefined;
   constructor(
-    ctx: ExecutorContext,
+    private readonly ctx: ExecutorContext,
     private readonly info: NodeInfo$Init,
-  ) {
-    this.executorCap = new ExecutorCap(ctx);
-  }
+    private readonly principal: Principal,
+    private readonly grant: Grant,
+    private readonly isOwner: boolean,
+  ) {}
   identity(): { info: NodeInfo$Init } {
     return { info: this.info };
   }
   executor(): { executor: ExecutorCap } {
-    return { executor: this.executorCap };
+    return { executor: (this.executorCap ??= new ExecutorCap(this.ctx, new Scope(this.principal, this.grant))) };
+  }
+  admin(): { admin: AdminCap } {
+    if (!this.isOwner) throw new ExecutorError('not-permitted', `${this.principal.name} is not this node's owner: the admin capability is the owner's only`);
+    return { admin: this.ctx.admin };
+  }
+}
+
+/** The owner's view of the whole node: every process, by PID. */
+export class AdminCap implements Admin$Server {
+  constructor(private readonly ctx: ExecutorContext) {}
+  ps(): { processes: ProcessInfo$Init[] } {
+    const t = this.ctx.table;
+    return { processes: t.list().map((e) => toProcessInfo(t.snapshot(e), this.ctx.peerId)) };
+  }
+  process({ pid }: { pid: number }): { process: ProcessCap } {
+    return { process: this.ctx.processCap(this.ctx.entry(pid)) };
   }
 }
 
 export class ExecutorCap implements Executor$Server {
   private readonly cacheCap: ModuleCacheCap;
-  constructor(private readonly ctx: ExecutorContext) {
+  constructor(
+    private readonly ctx: ExecutorContext,
+    readonly scope: Scope,
+  ) {
     this.cacheCap = new ModuleCacheCap(ctx.modules);
   }
 
   spawn({ spec }: { spec: SpawnSpec | null }): Spawned | Promise<Spawned> {
     if (!spec) throw new ExecutorError('bad-request', 'spawn needs a spec: module bytes or a module content ID');
+    if (spec.obsoletePpid !== 0) {
+      throw new ExecutorError('bad-request', `spawn: a parent is named by its Process capability (spec.parent), not by its pid (${spec.obsoletePpid})`);
+    }
     // The common case, a module already compiled, answers in the same turn (no promise hops).
     const ready = spec.moduleBytes.length === 0 && isContentId(spec.moduleCid) ? this.ctx.modules.compiled(spec.moduleCid) : undefined;
-    if (ready && spec.listen.length === 0) return this.start(spec, ready, []);
+    if (ready && spec.listen.length === 0 && !spec.parent) return this.start(spec, ready, [], undefined);
     return this.prepare(spec).catch((err: unknown) => {
       spec.stdout?.sink?.release(); // the call owns the sinks it was given
       spec.stderr?.sink?.release();
@@ -133,44 +167,62 @@ export class ExecutorCap implements Executor$Server {
   }
 
   private async prepare(spec: SpawnSpec): Promise<Spawned> {
-    const module = await this.module(spec);
-    const listeners = await this.listen(spec.listen);
+    const done = this.scope.principal.admitSpawning();
     try {
-      return this.start(spec, module, listeners);
-    } catch (err) {
-      for (const l of listeners) l.close(); // not given to a process: ours to close
-      throw err;
+      const parent = spec.parent ? await this.parentOf(spec.parent) : undefined;
+      const module = await this.module(spec);
+      const listeners = await this.listen(spec.listen);
+      try {
+        return this.start(spec, module, listeners, parent);
+      } catch (err) {
+        for (const l of listeners) l.close(); // not given to a process: ours to close
+        throw err;
+      }
+    } finally {
+      done();
     }
   }
 
-  /** Opens the listening sockets of spec.listen (all or none); errors name the address and what to do. */
+  /** The entry behind a parent capability: one of this node's own processes, still running. */
+  private async parentOf(parent: Process$Client): Promise<ProcessEntry> {
+    const own = await ownProcess(this.ctx, parent);
+    if (!own) throw new ExecutorError('no-such-process', 'spawn: the parent is not one of this node\'s processes');
+    if (own.entry.status) throw new ExecutorError('no-such-process', `spawn: the parent, process ${own.entry.pid}, has ended`);
+    return own.entry;
+  }
+
+  /** Opens the listening sockets of spec.listen (all or none), each within the grant; errors name the address and what to do. */
   private async listen(addresses: readonly string[]): Promise<Listener[]> {
     if (addresses.length === 0) return [];
     try {
-      return await this.ctx.table.runtime.listen(addresses.map(parseListenAddress));
+      const parsed = addresses.map(parseListenAddress);
+      for (const a of parsed) this.scope.grant.checkListen(a);
+      return await this.ctx.table.runtime.listen(parsed);
     } catch (e) {
       throw fromRuntime(e);
     }
   }
 
-  private start(spec: SpawnSpec, module: LoadedModule, listeners: Listener[]): Spawned {
+  private start(spec: SpawnSpec, module: LoadedModule, listeners: Listener[], parent: ProcessEntry | undefined): Spawned {
     const sinks = new OutputSinks();
     try {
       const limits = spec.limits;
+      const grant = this.scope.grant;
       const req: SpawnRequest = {
         module,
         argv: spec.argv.length > 0 ? spec.argv : [module.cid.slice(0, 12)],
         env: Object.fromEntries(spec.env.map((v) => [v.key, v.value])),
-        preopens: spec.dirs.map((d) => ({ hostPath: d.hostPath, guestPath: d.guestPath })),
+        preopens: spec.dirs.map((d) => grant.preopenFor({ hostPath: d.hostPath, guestPath: d.guestPath, readOnly: d.readOnly })),
         stdin: spec.stdin,
         stdout: sinks.target(spec.stdout),
         stderr: sinks.target(spec.stderr),
-        limits: {
+        limits: grant.limitsFor({
           ...(limits && limits.maxMemoryBytes > 0n ? { maxMemoryBytes: Number(limits.maxMemoryBytes) } : {}),
           ...(limits && limits.fuel > 0n ? { fuel: Number(limits.fuel) } : {}),
           ...(limits && limits.timeoutMs > 0n ? { timeoutMs: Number(limits.timeoutMs) } : {}),
-        },
-        ppid: spec.ppid,
+        }),
+        ...(parent ? { ppid: parent.pid } : {}),
+        scope: this.scope,
         ...(sinks.streaming ? { drained: () => sinks.drained() } : {}),
         ...(listeners.length > 0 ? { listen: listeners } : {}),
       };
@@ -187,15 +239,33 @@ export class ExecutorCap implements Executor$Server {
 
   ps(): { processes: ProcessInfo$Init[] } {
     const t = this.ctx.table;
-    return { processes: t.list().map((e) => toProcessInfo(t.snapshot(e), this.ctx.peerId)) };
+    return { processes: t.listIn(this.scope).map((e) => toProcessInfo(t.snapshot(e), this.ctx.peerId)) };
   }
 
-  process({ pid }: { pid: number }): { process: ProcessCap } {
-    return { process: this.ctx.processCap(this.ctx.entry(pid)) };
+  obsoleteProcess({ pid }: { pid: number }): never {
+    throw new ExecutorError('not-permitted', `a pid is not authority: act on process ${pid} through the Process capability spawn returned, or the node's admin capability`);
   }
 
   modules(): { cache: ModuleCacheCap } {
     return { cache: this.cacheCap };
+  }
+
+  restrict({ restriction: r }: { restriction: Restriction | null }): { executor: ExecutorCap } {
+    const limits = r?.limits;
+    const grant = this.scope.grant.restrict({
+      ...(limits
+        ? {
+            limits: {
+              ...(limits.maxMemoryBytes > 0n ? { maxMemoryBytes: Number(limits.maxMemoryBytes) } : {}),
+              ...(limits.fuel > 0n ? { fuel: Number(limits.fuel) } : {}),
+              ...(limits.timeoutMs > 0n ? { timeoutMs: Number(limits.timeoutMs) } : {}),
+            },
+          }
+        : {}),
+      ...(r?.limitDirs ? { dirs: r.dirs.map((d) => ({ hostPath: d.hostPath, readOnly: d.readOnly })) } : {}),
+      ...(r?.limitListen ? { listen: r.listen.map((a) => listenGrant(a)) } : {}),
+    });
+    return { executor: new ExecutorCap(this.ctx, this.scope.restricted(grant)) };
   }
 
   private async module(spec: SpawnSpec): Promise<LoadedModule> {
@@ -292,12 +362,36 @@ export class ModuleCacheCap implements ModuleCache$Server {
   }
 }
 
+/**
+ * The ProcessCap behind a capability when it is one of this node's own, found by unwrapping its
+ * hook, never by asking it (a fake Process claiming pid 5 must not be taken for pid 5).
+ */
+async function ownProcess(ctx: ExecutorContext, other: Process$Client): Promise<ProcessCap | undefined> {
+  try {
+    await other.whenResolved();
+  } catch (e) {
+    throw new ExecutorError('unreachable', `the other process is not reachable: ${(e as Error).message}`);
+  }
+  const h = shorten(other.hook);
+  if (h instanceof LocalHook && h.impl instanceof ProcessCap && h.impl.ctx === ctx) return h.impl;
+  return undefined;
+}
+
+/** A listening address a restriction allows, HOST:PORT as spawn takes it (port 0: any). */
+function listenGrant(text: string): ListenAddress {
+  try {
+    return parseListenAddress(text);
+  } catch (e) {
+    throw fromRuntime(e);
+  }
+}
+
 export class ProcessCap implements Process$Server {
   /** Links to Process capabilities that are not this node's own (remote, or not genuine), by hook. */
   private readonly remoteLinks = new Map<Hook, () => void>();
 
   constructor(
-    private readonly ctx: ExecutorContext,
+    readonly ctx: ExecutorContext,
     readonly entry: ProcessEntry,
   ) {}
 
@@ -347,19 +441,8 @@ export class ProcessCap implements Process$Server {
     return { info: toProcessInfo(this.ctx.table.snapshot(this.entry), this.ctx.peerId) };
   }
 
-  /**
-   * The ProcessCap behind a capability when it is one of this node's own, found by unwrapping its
-   * hook, never by asking it (a fake Process claiming pid 5 must not be taken for pid 5).
-   */
-  private async ownProcess(other: Process$Client): Promise<ProcessCap | undefined> {
-    try {
-      await other.whenResolved();
-    } catch (e) {
-      throw new ExecutorError('unreachable', `the other process is not reachable: ${(e as Error).message}`);
-    }
-    const h = shorten(other.hook);
-    if (h instanceof LocalHook && h.impl instanceof ProcessCap && h.impl.ctx === this.ctx) return h.impl;
-    return undefined;
+  private ownProcess(other: Process$Client): Promise<ProcessCap | undefined> {
+    return ownProcess(this.ctx, other);
   }
 
   /**
@@ -435,19 +518,29 @@ export class MonitorCap implements Monitor$Server {
 
 const contexts = new WeakMap<Executor, ExecutorContext>();
 
-/** The bootstrap capability object of a node serving `executor` (one context per executor, so
- *  every connection sees the same Process capability objects). */
-export function nodeCapOf(executor: Executor, info: NodeInfo$Init): NodeCap {
+/** Who a connection is and what it was granted: the node decides (src/node), never the client. */
+export interface Bootstrap {
+  principal: Principal;
+  /** What its Executor may hand out; default: everything the node can. */
+  grant?: Grant;
+  /** The node's owner: also gets the Admin capability. */
+  owner: boolean;
+}
+
+/** The bootstrap capability object for one connection to a node serving `executor` (one context per
+ *  executor, so every connection sees the same Process capability objects). */
+export function nodeCapOf(executor: Executor, info: NodeInfo$Init, who: Bootstrap): NodeCap {
   let context = contexts.get(executor);
   if (!context) {
     context = new ExecutorContext(executor.table, executor.modules, executor.peerId, executor.ww);
     contexts.set(executor, context);
   }
-  return new NodeCap(context, info);
+  return new NodeCap(context, info, who.principal, who.grant ?? Grant.all, who.owner);
 }
 
 // What the servers refuse reaches clients with its code (error-wire.ts).
 answerExecutorErrors(NodeCap.prototype, Node);
+answerExecutorErrors(AdminCap.prototype, Admin);
 answerExecutorErrors(ExecutorCap.prototype, ExecutorInterface);
 answerExecutorErrors(ModuleCacheCap.prototype, ModuleCache);
 answerExecutorErrors(ProcessCap.prototype, Process);

@@ -16,12 +16,14 @@ export const EXECUTOR_ERROR_CODES = [
   'cannot-listen',
   /** A request that cannot be right: no module, no sink for a sink output, no capability given. */
   'bad-request',
-  /** Something no one may do, e.g. killing or pausing init. */
+  /** Something the caller may not do: beyond its grant, a PID without authority, killing or pausing init. */
   'not-permitted',
   /** The node is stopping and takes no new processes. */
   'shutting-down',
   /** Another process's capability that cannot be reached. */
   'unreachable',
+  /** The caller's principal uses all it may of the node (live processes, spawns in progress). */
+  'quota',
 ] as const;
 
 export type ExecutorErrorCode = (typeof EXECUTOR_ERROR_CODES)[number];

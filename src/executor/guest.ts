@@ -35,7 +35,8 @@ import { HandleTable, type Cap } from './handles.js';
 import { isContentId, type ModuleStore } from './modules.js';
 import { ExecutorError, type ExecutorErrorCode } from './errors.js';
 import { reasonText } from './reasons.js';
-import { CapabilityStore } from './store.js';
+import { CapabilityStore, StoreView } from './store.js';
+import type { Scope } from './authority.js';
 import type { EndStatus, GuestEvents, ProcessEntry, ProcessTable, SpawnRequest } from './table.js';
 
 class ProcessRef implements Cap {
@@ -46,13 +47,18 @@ class ProcessRef implements Cap {
   release(): void {}
 }
 
-/** The power to spawn children of the caller. One object per executor: it carries no state. */
+/** The power to spawn children of the caller, in the scope (principal, grant) of the Executor
+ *  that started the root process. */
 class ExecutorRef implements Cap {
   readonly kind = Kind.EXECUTOR;
   readonly movable = true;
+  constructor(readonly scope: Scope | undefined) {}
   retain(): void {}
   release(): void {}
 }
+
+/** Whose store names the processes of a scope reach: its principal's (the node's own without one). */
+const NODE_ITSELF = {};
 
 /** Waiters woken all at once (monitor fired, event queued). */
 class Wakeups {
@@ -99,7 +105,6 @@ export interface WwHostOptions {
 /** The ww host module of one executor: every process it spawns gets the `ww` imports. */
 export class WwHost implements GuestEvents {
   readonly store = new CapabilityStore();
-  readonly executorRef: Cap = new ExecutorRef();
   private readonly guests = new Map<number, () => GuestProcess>();
   /** Live processes spawned by guests (bounded: a guest spawning without end must not take the node down). */
   spawnedByGuests = 0;
@@ -111,16 +116,17 @@ export class WwHost implements GuestEvents {
   }
 
   /**
-   * Spawns through the table with the `ww` host calls. A root process (no `moved`) starts with the
-   * Executor and the store as initial handles; a child with the capabilities moved to it (their
-   * references are taken over once the spawn succeeded).
+   * Spawns through the table with the `ww` host calls. A root process (no `moved`) starts with an
+   * Executor of its scope, its principal's store names and the shared ones as initial handles; a
+   * child with the capabilities moved to it (their references are taken over once the spawn
+   * succeeded).
    */
   spawn(req: SpawnRequest, moved?: Cap[]): ProcessEntry {
     let entry: ProcessEntry | undefined;
     let guest: GuestProcess | undefined;
     // What children inherit; not the whole request (its stdin and module need not stay alive).
     const own: Inherited = { limits: req.limits, stdout: req.stdout, stderr: req.stderr };
-    const get = (): GuestProcess => (guest ??= new GuestProcess(this, entry!, own, moved ?? [this.executorRef, this.store]));
+    const get = (): GuestProcess => (guest ??= new GuestProcess(this, entry!, own, moved ?? this.initialHandles(req.scope)));
     const answer = handlerOf<WwCalls>(WW_CALLS, () => get().calls);
     const ww: HostCallHandler = (op, args) => (entry?.status || guest?.hasEnded ? fail(E.IO, 'the process has ended') : answer(op, args));
     const e = this.table.spawn({ ...req, hostCalls: { ...req.hostCalls, [WW_CALLS]: ww } });
@@ -132,6 +138,11 @@ export class WwHost implements GuestEvents {
       guest?.end();
     });
     return e;
+  }
+
+  private initialHandles(scope: Scope | undefined): Cap[] {
+    const owner = scope?.principal ?? NODE_ITSELF;
+    return [new ExecutorRef(scope), this.store.view(owner, 'own'), this.store.view(owner, 'shared')];
   }
 
   /** Live guests' state for tests: handles held, events queued. */
@@ -171,6 +182,7 @@ function handleList(v: number[], what: string): number[] {
 function errnoOf(code: ExecutorErrorCode): number {
   switch (code) {
     case 'shutting-down':
+    case 'quota':
       return E.AGAIN;
     case 'invalid-module':
     case 'limits':
@@ -185,6 +197,16 @@ function errnoOf(code: ExecutorErrorCode): number {
       return E.PERM;
     case 'unreachable':
       return E.IO;
+  }
+}
+
+/** Runs a quota's admission; its refusal as the errno the guest gets. */
+function admitted(admit: () => (() => void) | undefined, what: string): (() => void) | undefined {
+  try {
+    return admit();
+  } catch (e) {
+    if (!(e instanceof ExecutorError)) throw e;
+    return fail(errnoOf(e.code), `${what}: ${e.message}`);
   }
 }
 
@@ -298,13 +320,19 @@ export class GuestProcess {
   }
 
   private async spawn(a: SpawnArgs): Promise<number> {
-    this.handles.get(a.executor, 'spawn: executor', Kind.EXECUTOR);
+    const scope = (this.handles.get(a.executor, 'spawn: executor', Kind.EXECUTOR) as ExecutorRef).scope;
     const passed = handleList(a.handles, 'spawn');
     for (const h of passed) {
       if (!this.handles.get(h, 'spawn: passed handle').movable) fail(E.INVAL, 'spawn: a Monitor handle cannot be passed');
     }
     this.handles.room(1, 'spawn');
-    const module = await this.spawnModule(a);
+    let module: LoadedModule;
+    const done = admitted(() => scope?.principal.admitSpawning(), 'spawn');
+    try {
+      module = await this.spawnModule(a);
+    } finally {
+      done?.();
+    }
     this.live();
     const caps = passed.map((h) => this.handles.get(h, 'spawn: passed handle'));
     const own = this.req.limits ?? {};
@@ -331,6 +359,7 @@ export class GuestProcess {
           stderr: streamed(this.req.stderr),
           limits,
           ppid: this.entry.pid,
+          ...(scope ? { scope } : {}),
         },
         caps,
       );
@@ -466,7 +495,7 @@ export class GuestProcess {
   }
 
   private storeSet(args: WwCalls['store_set']['args']): void {
-    const store = this.handles.get(args.store, 'store_set', Kind.STORE) as CapabilityStore;
+    const store = this.handles.get(args.store, 'store_set', Kind.STORE) as StoreView;
     const name = CapabilityStore.name(args.name, 'store_set');
     const h = args.h;
     if (h === 0) {
@@ -479,7 +508,7 @@ export class GuestProcess {
   }
 
   private storeGet(args: WwCalls['store_get']['args']): number {
-    const store = this.handles.get(args.store, 'store_get', Kind.STORE) as CapabilityStore;
+    const store = this.handles.get(args.store, 'store_get', Kind.STORE) as StoreView;
     const name = CapabilityStore.name(args.name, 'store_get');
     const cap = store.get(name) ?? fail(E.NOENT, `store_get: nothing is stored under ${JSON.stringify(name)}`);
     return this.handles.add(cap, 'store_get');

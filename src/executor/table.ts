@@ -7,6 +7,7 @@ import type { Listener } from '../wasm/sockets/listen.js';
 import { ExecutorError } from './errors.js';
 import { fromRuntime } from './runtime-errors.js';
 import { isAbnormal, reasonCode, reasonText, type Reason } from './reasons.js';
+import type { Scope } from './authority.js';
 
 export const INIT_PID = 1;
 
@@ -50,6 +51,8 @@ export interface SpawnRequest {
   hostCalls?: Record<string, HostCallHandler>;
   /** Listening sockets (Runtime.listen) pre-opened at fds 3, 4, ...; the process owns them once spawned. */
   listen?: Listener[];
+  /** The Executor capability's share it is spawned in (its principal's quota counts it); none: the node's own. */
+  scope?: Scope;
 }
 
 /** Told of each pause request and resume: the executor passes its ww host (guest.ts), which queues them
@@ -106,6 +109,10 @@ export class ProcessEntry {
   /** Other things to run once at the end (remote-link watches to cancel). */
   readonly onEnd = new Set<(s: EndStatus) => void>();
   status: EndStatus | undefined;
+  /** The scope it was spawned in (children spawned by its guest inherit it). */
+  scope: Scope | undefined;
+  /** Gives its place back to its principal's quota (once). */
+  uncount: () => void = () => {};
   /** Set while a subtree kill is ending it, so links do not give it a `link:` reason first. */
   dying = false;
   pausing: Pausing | undefined;
@@ -177,11 +184,20 @@ export class ProcessTable {
     if (this.closed) throw new ExecutorError('shutting-down', 'the node is shutting down: no new processes');
     const parent = req.ppid ? this.entries.get(req.ppid) : this.init;
     if (!parent || parent.status) throw new ExecutorError('no-such-process', `no such process: ${req.ppid} (the parent must be a live process)`);
-    const wasm = this.runtimeSpawn(req);
+    const uncount = req.scope?.principal.admitProcess() ?? (() => {});
+    let wasm: WasmProcess;
+    try {
+      wasm = this.runtimeSpawn(req);
+    } catch (err) {
+      uncount();
+      throw err;
+    }
     const e = new ProcessEntry(this.nextPid++, parent.pid, req.module.cid, req.argv, Date.now(), wasm, req.drained, {
       stdout: req.stdout === 'capture',
       stderr: req.stderr === 'capture',
     });
+    e.scope = req.scope;
+    e.uncount = uncount;
     parent.children.add(e);
     this.entries.set(e.pid, e);
     this.log?.(`start pid=${e.pid} ppid=${e.ppid} cid=${e.cid.slice(0, 12)} argv=${JSON.stringify(e.argv)}`);
@@ -216,6 +232,13 @@ export class ProcessTable {
   /** Every process in the table, by pid: init, the live ones, and the ended ones not yet reaped. */
   list(): ProcessEntry[] {
     return [...this.entries.values()];
+  }
+
+  /** The processes spawned in `scope` or a scope inside it (descendants inherit their parent's), by pid. */
+  listIn(scope: Scope): ProcessEntry[] {
+    const out: ProcessEntry[] = [];
+    for (const e of this.entries.values()) if (scope.contains(e.scope)) out.push(e);
+    return out;
   }
 
   /** Ends a process and its whole live subtree with reason `killed`. Nothing for an ended process. */
@@ -417,6 +440,7 @@ export class ProcessTable {
     };
     e.status = status;
     e.dying = false;
+    e.uncount();
     this.cancelPausing(e);
 
     // The tree: live children outlive their parent as children of init (as orphans do in Unix).

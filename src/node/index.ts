@@ -1,13 +1,15 @@
-// A ww node: an executor served as the Node bootstrap capability on a unix socket (mode 0600)
-// and, only if asked, on TCP; and the client side helper that connects to one. See README.md.
+// A ww node: an executor served as the Node bootstrap capability on a unix socket (mode 0600, in
+// a directory only its owner may enter), and the client side helper that connects to one. There is
+// no plain TCP face: a connection on the socket proves it is the node's own uid (or root), and the
+// network is reached only through the cluster's authenticated channel. See README.md.
 
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Node, type NodeInfo$Init } from '../capnp-gen/ww.rpc.js';
 import { Executor, type GuestEvents } from '../executor/index.js';
-import { nodeCapOf } from '../executor/rpc.js';
-import { Connection, connectUnix, listenTcp, listenUnix, parseHostPort, serve, type Transport } from '../rpc/index.js';
+import { DEFAULT_QUOTAS, nodeCapOf, Principal, type Quotas } from '../executor/rpc.js';
+import { Connection, connectUnix, listenUnix, serve, type Transport } from '../rpc/index.js';
 import { defaultSocketPath, NodeError } from './client.js';
 
 export { connectNode, defaultSocketPath, NodeError, type NodeConnection, type NodeErrorCode } from './client.js';
@@ -15,8 +17,8 @@ export { connectNode, defaultSocketPath, NodeError, type NodeConnection, type No
 export interface StartNodeOptions {
   /** The unix socket to serve on. Default: defaultSocketPath(). */
   socketPath?: string;
-  /** Also serve on TCP at HOST:PORT (port 0: a free port). Off unless given. */
-  listen?: string;
+  /** What the owner's principal may use at once (live processes, spawns in progress, connections). Default DEFAULT_QUOTAS. */
+  quotas?: Partial<Quotas>;
   /** Where the node keeps state: its peer ID and the module cache. Default: memory only. */
   dataDir?: string;
   /** One line per process start and end, and the node's own events. */
@@ -35,8 +37,6 @@ export interface StartNodeOptions {
 
 export interface WwNode {
   readonly socketPath: string;
-  /** HOST:PORT of the TCP listener (with the real port), when one was asked for. */
-  readonly tcpAddress: string | undefined;
   readonly peerId: string;
   readonly executor: Executor;
   /** Ends every process with reason `killed`, closes every connection and removes the socket. */
@@ -48,11 +48,10 @@ export interface WwNode {
 export async function startNode(opts: StartNodeOptions = {}): Promise<WwNode> {
   const socketPath = opts.socketPath ?? defaultSocketPath();
   const log = opts.log ?? (() => {});
-  const tcp = opts.listen !== undefined ? parseHostPort(opts.listen) : undefined;
   // sockaddr_un holds 108 bytes with the terminating NUL; a longer path fails with an obscure EINVAL.
   const length = Buffer.byteLength(socketPath);
   if (length > 107) throw new NodeError('bad-socket-path', `socket path ${socketPath} is too long (${length} bytes; unix sockets allow 107): choose a shorter one`);
-  mkdirSync(dirname(socketPath), { recursive: true, mode: 0o700 });
+  ownerOnlyDirectory(dirname(socketPath));
   await claimSocketPath(socketPath);
 
   const peerId = loadPeerId(opts.dataDir);
@@ -74,13 +73,26 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<WwNode> {
     },
   });
   const info: NodeInfo$Init = { peerId, version: wwVersion(), startedAtMs: BigInt(Date.now()), osPid: process.pid };
-  const bootstrap = serve(Node, nodeCapOf(executor, info));
+  // Whoever opens the socket is the node's uid or root (the socket is 0600 in a 0700 directory): the owner.
+  const owner = new Principal('the owner', { ...DEFAULT_QUOTAS, ...opts.quotas });
 
   const connections = new Set<Connection>();
   const accept = (transport: Transport): void => {
+    const uncount = owner.admitConnection();
+    if (!uncount) {
+      log(`refused a connection: ${owner.name} already has ${owner.connections} open (at most ${owner.quotas.connections})`);
+      transport.close();
+      return;
+    }
+    // One bootstrap object per connection: its Executor is that connection's scope.
+    const bootstrap = serve(Node, nodeCapOf(executor, info, { principal: owner, owner: true }));
     const conn = new Connection(transport, { bootstrap });
     connections.add(conn);
-    void conn.closed().then(() => connections.delete(conn));
+    void conn.closed().then(() => {
+      connections.delete(conn);
+      bootstrap.release();
+      uncount();
+    });
   };
 
   let unixListener: { close(): Promise<void> };
@@ -98,19 +110,6 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<WwNode> {
   }
   chmodSync(socketPath, 0o600);
 
-  let tcpListener: Awaited<ReturnType<typeof listenTcp>> | undefined;
-  if (tcp) {
-    try {
-      tcpListener = await listenTcp(tcp.host, tcp.port, accept);
-    } catch (e) {
-      await unixListener.close();
-      rmSync(socketPath, { force: true });
-      await executor.close();
-      throw new NodeError('cannot-listen', `cannot listen on tcp ${opts.listen}: ${(e as Error).message}`, { cause: e });
-    }
-  }
-  const tcpAddress = tcpListener ? `${hostForAddress(tcpListener.host)}:${tcpListener.port}` : undefined;
-
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> =>
     (closing ??= (async () => {
@@ -121,13 +120,11 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<WwNode> {
       for (const c of connections) c.close();
       await new Promise((r) => setImmediate(r));
       await unixListener.close();
-      await tcpListener?.close();
       rmSync(socketPath, { force: true });
-      bootstrap.release();
       log(`node stopped; ${live} process${live === 1 ? '' : 'es'} ended killed`);
     })());
 
-  return { socketPath, tcpAddress, peerId, executor, close };
+  return { socketPath, peerId, executor, close };
 }
 
 /** Makes the socket path ours: refuses when a node answers there, removes a stale socket file. */
@@ -172,8 +169,22 @@ function loadPeerId(dataDir: string | undefined): string {
   return id;
 }
 
-function hostForAddress(host: string): string {
-  return host.includes(':') ? `[${host}]` : host;
+/**
+ * The socket's directory, made (0700) or checked so that only the node's uid may enter it: the
+ * socket's own 0600 is the lock, this is the second one, and in a directory others may write they
+ * could replace the socket. ww's own default directory is put right; any other is refused.
+ */
+function ownerOnlyDirectory(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const st = statSync(dir);
+  const uid = process.getuid?.();
+  if (uid !== undefined && st.uid !== uid) {
+    throw new NodeError('bad-socket-path', `${dir} belongs to another user (uid ${st.uid}): put the node's socket in a directory of your own`);
+  }
+  if ((st.mode & 0o077) === 0) return;
+  if (dir === dirname(defaultSocketPath())) return chmodSync(dir, 0o700);
+  const mode = (st.mode & 0o777).toString(8).padStart(3, '0');
+  throw new NodeError('bad-socket-path', `${dir} is open to other users (mode ${mode}): put the node's socket in a directory only you can enter (mode 700), e.g. one made by mkdir -m 700`);
 }
 
 let version: string | undefined;

@@ -4,7 +4,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connectNode } from '../../src/node/index.js';
-import { OutputMode, type Executor$Client, type ExitStatus, type Process$Client, type ProcessInfo, type SpawnSpec$Init } from '../../src/capnp-gen/ww.rpc.js';
+import { OutputMode, type Admin$Client, type Executor$Client, type ExitStatus, type Process$Client, type ProcessInfo, type SpawnSpec$Init } from '../../src/capnp-gen/ww.rpc.js';
 import type { Reason } from '../../src/executor/index.js';
 import { examplePath, repoRoot, runWw, tempDir, wwBin, type WwResult } from '../cli/helpers.js';
 
@@ -104,6 +104,8 @@ export async function startNodeProcess(extraArgs: string[] = [], options: { defa
 /** An RPC session to the node, for spawning and inspecting test processes directly. */
 export interface RpcSession {
   executor: Executor$Client;
+  /** The node's Admin capability (the test runs as the node's owner). */
+  admin: Admin$Client;
   spawn(module: string | Uint8Array, args: string[], options?: Partial<SpawnSpec$Init>): Promise<{ pid: number; process: Process$Client }>;
   info(pid: number): Promise<ProcessInfo>;
   ps(): Promise<ProcessInfo[]>;
@@ -113,9 +115,11 @@ export interface RpcSession {
 export async function rpcSession(socketPath: string): Promise<RpcSession> {
   const session = await connectNode(socketPath);
   const executor = session.node.executor().executor;
+  const admin = session.node.admin().admin;
   const held: Process$Client[] = [];
   return {
     executor,
+    admin,
     spawn: async (module, args, options = {}) => {
       const bytes = typeof module === 'string' ? readFileSync(module) : module;
       const { pid, process } = await executor.spawn({
@@ -131,17 +135,18 @@ export async function rpcSession(socketPath: string): Promise<RpcSession> {
       return { pid, process };
     },
     info: async (pid) => {
-      const proc = executor.process({ pid }).process;
+      const proc = admin.process({ pid }).process;
       try {
         return (await proc.info()).info;
       } finally {
         proc.release();
       }
     },
-    ps: async () => (await executor.ps()).processes,
+    ps: async () => (await admin.ps()).processes,
     close: () => {
       for (const p of held) p.release();
       executor.release();
+      admin.release();
       session.close();
     },
   };

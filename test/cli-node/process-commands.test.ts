@@ -46,8 +46,8 @@ const ww = (...args: string[]) => runWw([...args, '--socket', node.socketPath]);
 describe('ww ps', () => {
   test('--json lists detached processes with their PPIDs, states and argv', async () => {
     const parent = await rpc.spawn(cpuLoop, ['cpu-loop.wasm', FOREVER]);
-    const child = await rpc.spawn(cpuLoop, ['child.wasm', FOREVER], { ppid: parent.pid });
-    const grandchild = await rpc.spawn(cpuLoop, ['grandchild.wasm', FOREVER], { ppid: child.pid });
+    const child = await rpc.spawn(cpuLoop, ['child.wasm', FOREVER], { parent: parent.process });
+    const grandchild = await rpc.spawn(cpuLoop, ['grandchild.wasm', FOREVER], { parent: child.process });
     try {
       const all = psJson(await ww('ps', '--json'));
       const byPid = new Map(all.map((p) => [p.pid, p]));
@@ -65,8 +65,8 @@ describe('ww ps', () => {
 
   test('the table has the columns, and --tree indents children under their parents', async () => {
     const parent = await rpc.spawn(cpuLoop, ['tree-parent.wasm', FOREVER]);
-    const child = await rpc.spawn(cpuLoop, ['tree-child.wasm', FOREVER], { ppid: parent.pid });
-    const grandchild = await rpc.spawn(cpuLoop, ['tree-grandchild.wasm', FOREVER], { ppid: child.pid });
+    const child = await rpc.spawn(cpuLoop, ['tree-child.wasm', FOREVER], { parent: parent.process });
+    const grandchild = await rpc.spawn(cpuLoop, ['tree-grandchild.wasm', FOREVER], { parent: child.process });
     try {
       const table = await ww('ps');
       assert.equal(table.status, 0, table.stderr);
@@ -125,8 +125,8 @@ describe('ww ps', () => {
 describe('ww kill', () => {
   test('killing a parent kills its whole subtree (seen in ps --json), and leaves others alone', async () => {
     const parent = await rpc.spawn(cpuLoop, ['k-parent', FOREVER]);
-    const child = await rpc.spawn(cpuLoop, ['k-child', FOREVER], { ppid: parent.pid });
-    const grandchild = await rpc.spawn(cpuLoop, ['k-grandchild', FOREVER], { ppid: child.pid });
+    const child = await rpc.spawn(cpuLoop, ['k-child', FOREVER], { parent: parent.process });
+    const grandchild = await rpc.spawn(cpuLoop, ['k-grandchild', FOREVER], { parent: child.process });
     const bystander = await rpc.spawn(cpuLoop, ['k-bystander', FOREVER]);
     try {
       const r = await ww('kill', String(parent.pid));
@@ -218,7 +218,7 @@ describe('ww wait', () => {
 describe('ww info', () => {
   test('--json has every field of the process', async () => {
     const parent = await rpc.spawn(cpuLoop, ['info-parent', FOREVER]);
-    const { pid } = await rpc.spawn(cpuLoop, ['info-child', FOREVER, 'x y'], { ppid: parent.pid });
+    const { pid } = await rpc.spawn(cpuLoop, ['info-child', FOREVER, 'x y'], { parent: parent.process });
     try {
       const r = await ww('info', String(pid), '--json');
       assert.equal(r.status, 0, r.stderr);
@@ -305,7 +305,8 @@ describe('errors: one line, no stack trace, a non-zero exit', () => {
       [['info', '7', '8'], /^ww: /],
       [['ps', '--bogus'], /^ww: unknown option --bogus/],
       [['ps', '--json', '--tree'], /^ww: --json and --tree do not go together/],
-      [['start', '--listen', 'nowhere'], /^ww: --listen 'nowhere' is not HOST:PORT/],
+      [['start', '--listen', '127.0.0.1:7070'], /^ww: unknown option --listen/],
+      [['start', '--max-processes', '0'], /^ww: --max-processes '0' must be a positive whole number/],
     ];
     const results = await Promise.all(cases.map(([args]) => ww(...args)));
     cases.forEach(([args, pattern], i) => {

@@ -76,11 +76,26 @@ describe('ww start', () => {
     }
   });
 
-  test('--listen 127.0.0.1:0 also serves on TCP and names the port it got; --data-dir keeps the peer ID', async () => {
+  test('--data-dir keeps the peer ID; the node opens no TCP port', async () => {
     const data = tempDir('data');
-    const node = await startNodeProcess(['--listen', '127.0.0.1:0', '--data-dir', data.path]);
+    const node = await startNodeProcess(['--data-dir', data.path]);
     try {
-      assert.match(node.stderr(), /^ww: node listening on \S+ and tcp 127\.0\.0\.1:[1-9]\d*/m);
+      assert.match(node.stderr(), /^ww: node listening on \S+ \(os pid (\d+)\)/m);
+      const osPid = /\(os pid (\d+)\)/.exec(node.stderr())![1];
+      // No socket the node holds is a listening TCP socket: its fds' socket inodes against the
+      // kernel's tables of TCP sockets in state LISTEN (0A).
+      const held = new Set(
+        readdirSync(`/proc/${osPid}/fd`)
+          .map((fd) => { try { return readlinkSync(`/proc/${osPid}/fd/${fd}`); } catch { return ''; } })
+          .flatMap((l) => /^socket:\[(\d+)\]$/.exec(l)?.[1] ?? []),
+      );
+      assert.ok(held.size > 0, 'the node holds its unix socket');
+      for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+        for (const row of readFileSync(table, 'utf8').trim().split('\n').slice(1)) {
+          const cols = row.trim().split(/\s+/);
+          if (cols[3] === '0A') assert.ok(!held.has(cols[9]!), `the node listens on TCP: ${row}`);
+        }
+      }
       const init = await runWw(['info', '1', '--json', '--socket', node.socketPath]);
       assert.equal(init.status, 0, init.stderr);
       assert.equal(JSON.parse(init.stdout).peerId, readFileSync(join(data.path, 'peer-id'), 'utf8').trim());
@@ -131,7 +146,7 @@ describe('ww start', () => {
       try {
         const rpc = await rpcSession(node.socketPath);
         const parent = await rpc.spawn(cpuLoop, ['cpu-loop.wasm', FOREVER]);
-        const child = await rpc.spawn(cpuLoop, ['cpu-loop.wasm', FOREVER], { ppid: parent.pid });
+        const child = await rpc.spawn(cpuLoop, ['cpu-loop.wasm', FOREVER], { parent: parent.process });
         const paused = await rpc.spawn(cpuLoop, ['cpu-loop.wasm', FOREVER]);
         await paused.process.pause();
 

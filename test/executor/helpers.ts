@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connectNode, startNode, type NodeConnection, type StartNodeOptions, type WwNode } from '../../src/node/index.js';
-import { OutputMode, type ExitReason, type Executor$Client, type Process$Client, type SpawnSpec$Init } from '../../src/capnp-gen/ww.rpc.js';
+import { OutputMode, type ExitReason, type Admin$Client, type Executor$Client, type Process$Client, type SpawnSpec$Init } from '../../src/capnp-gen/ww.rpc.js';
 import { reasonFromWire } from '../../src/executor/rpc.js';
 import { reasonText } from '../../src/executor/index.js';
 
@@ -78,6 +78,8 @@ export interface TestNode {
   node: WwNode;
   client: NodeConnection;
   executor: Executor$Client;
+  /** The node's Admin capability (this client is the node's owner). */
+  admin: Admin$Client;
   dir: string;
   socketPath: string;
   /** Spawns and returns the process capability and pid. */
@@ -105,11 +107,13 @@ export async function startTestNode(opts: Omit<StartNodeOptions, 'socketPath'> =
   const node = await startNode({ poolSize: 2, pauseGraceMs: 0, cacheDir: opts.dataDir ? undefined : instrumentCache(), ...opts, socketPath });
   const client = await connectNode(socketPath);
   const executor = client.node.executor().executor;
+  const admin = client.node.admin().admin;
   const extra: NodeConnection[] = [];
   return {
     node,
     client,
     executor,
+    admin,
     dir,
     socketPath,
     async spawn(spec) {
@@ -124,6 +128,7 @@ export async function startTestNode(opts: Omit<StartNodeOptions, 'socketPath'> =
     async close() {
       for (const c of extra) c.close();
       executor.release();
+      admin.release();
       client.close();
       await node.close();
       rmSync(dir, { recursive: true, force: true });
@@ -134,8 +139,8 @@ export async function startTestNode(opts: Omit<StartNodeOptions, 'socketPath'> =
 export const capture = { mode: OutputMode.capture };
 
 /** The state of a pid as ps shows it ('running' | 'paused' | 'exited'), or undefined when not listed. */
-export async function psState(executor: Executor$Client, pid: number): Promise<string | undefined> {
-  const { processes } = await executor.ps();
+export async function psState(lister: Pick<Executor$Client, 'ps'> | Pick<Admin$Client, 'ps'>, pid: number): Promise<string | undefined> {
+  const { processes } = await lister.ps();
   const p = processes.find((x) => x.pid === pid);
   return p ? (['running', 'paused', 'exited'] as const)[p.state] : undefined;
 }

@@ -40,13 +40,13 @@ test('pids are unique per node', async () => {
 });
 
 test('pid 1 is the node\'s init: listed by ps, running, parent of none (ppid 0), and cannot be killed or paused', async () => {
-  const { processes } = await t.executor.ps();
+  const { processes } = await t.admin.ps();
   const init = processes.find((p) => p.pid === 1);
   assert.ok(init);
   assert.equal(init.ppid, 0);
   assert.deepEqual(init.argv, ['init']);
-  assert.equal(await psState(t.executor, 1), 'running');
-  const p = t.executor.process({ pid: 1 }).process;
+  assert.equal(await psState(t.admin, 1), 'running');
+  const p = t.admin.process({ pid: 1 }).process;
   await assert.rejects(p.kill().then(), /pid 1 is the node's init/);
   await assert.rejects(p.pause().then(), /pid 1 is the node's init/);
 });
@@ -56,25 +56,29 @@ test('a spawn without a parent is a child of init', async () => {
   assert.equal((await info(process)).ppid, 1);
 });
 
-test('a spawn with ppid is a child of that process', async () => {
+test('a spawn with a parent capability is a child of that process', async () => {
   const parent = await forever();
-  const child = await spawn('hello', { ppid: parent.pid });
+  const child = await spawn('hello', { parent: parent.process });
   assert.equal((await info(child.process)).ppid, parent.pid);
   await parent.process.kill();
 });
 
-test('a spawn with an unknown or ended ppid fails, naming the pid', async () => {
-  await assert.rejects(spawn('hello', { ppid: 999_999 }), /no such process: 999999/);
+test('a parent is named by its capability: a pid is refused, and so are an ended parent and a Process not of this node', async () => {
+  const parent = await forever();
+  await assert.rejects(spawn('hello', { obsoletePpid: parent.pid }), /a parent is named by its Process capability/);
   const ended = await spawn('hello');
   await ended.process.wait();
-  await assert.rejects(spawn('hello', { ppid: ended.pid }), new RegExp(`no such process: ${ended.pid}`));
+  await assert.rejects(spawn('hello', { parent: ended.process }), new RegExp(`the parent, process ${ended.pid}, has ended`));
+  const fake = serve(Process, { info: () => ({ info: { pid: parent.pid } }) } as unknown as Process$Server);
+  await assert.rejects(spawn('hello', { parent: fake }), /the parent is not one of this node's processes/);
+  await parent.process.kill();
 });
 
 test('killing a process kills its whole subtree, each with reason killed; others are untouched', async () => {
   const a = await forever();
-  const b = await forever({ ppid: a.pid });
-  const c = await forever({ ppid: b.pid });
-  const c2 = await forever({ ppid: a.pid });
+  const b = await forever({ parent: a.process });
+  const c = await forever({ parent: b.process });
+  const c2 = await forever({ parent: a.process });
   const bystander = await forever();
   await a.process.kill();
   for (const p of [a, b, c, c2]) assert.equal(await reasonOf(p.process), 'killed');
@@ -84,7 +88,7 @@ test('killing a process kills its whole subtree, each with reason killed; others
 
 test('a child outlives a parent that ended other than by kill (here: by a link), and becomes a child of init', async () => {
   const parent = await forever();
-  const child = await forever({ ppid: parent.pid });
+  const child = await forever({ parent: parent.process });
   const trigger = await forever();
   await parent.process.link({ other: trigger.process });
   await trigger.process.kill(); // the parent ends `link: <trigger>`: it is not killed, so its subtree is not
@@ -210,8 +214,8 @@ test('a linked Process that is not this node\'s own and becomes unreachable ends
     info: () => ({ info: { pid: 4242 } }),
     monitor: () => ({ monitor: serve(Monitor, { reason: () => new Promise<never>(() => {}) }) }), // never ends by itself
   };
-  const ex = other.node.executor().executor;
-  await ex.process({ pid: caller.pid }).process.link({ other: serve(Process, fake as Process$Server) });
+  const admin = other.node.admin().admin;
+  await admin.process({ pid: caller.pid }).process.link({ other: serve(Process, fake as Process$Server) });
   assert.equal(await stateOf(caller.process), 'running');
   other.close(); // the peer serving the fake goes away
   assert.equal(await reasonOf(caller.process), 'peer-lost');
@@ -420,7 +424,7 @@ test('releasing the last reference to a Process does not kill it: the node owns 
   ex.release();
   other.close(); // even the whole connection goes
   await sleep(50);
-  const again = t.executor.process({ pid }).process;
+  const again = t.admin.process({ pid }).process;
   assert.equal(await stateOf(again), 'running');
   await again.kill();
   assert.equal(await reasonOf(again), 'killed');
@@ -435,10 +439,10 @@ test('ended processes stay listed for ps and wait, the last keepEnded of them; a
       await p.process.wait();
       ended.push(p);
     }
-    const listed = (await small.executor.ps()).processes.map((p) => p.pid);
+    const listed = (await small.admin.ps()).processes.map((p) => p.pid);
     assert.deepEqual(listed, [1, ...ended.slice(2).map((p) => p.pid)]);
-    assert.equal(said((await small.executor.process({ pid: ended[4].pid }).process.wait()).status.reason), 'normal');
-    await assert.rejects(small.executor.process({ pid: ended[0].pid }).process.info().then(), /no such process/);
+    assert.equal(said((await small.admin.process({ pid: ended[4].pid }).process.wait()).status.reason), 'normal');
+    await assert.rejects(small.admin.process({ pid: ended[0].pid }).process.info().then(), /no such process/);
     assert.equal(said((await ended[0].process.wait()).status.reason), 'normal');
   } finally {
     await small.close();

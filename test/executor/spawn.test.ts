@@ -68,14 +68,15 @@ test('refusals arrive with their code (in the exception\'s details), the message
     throw new Error('not refused');
   };
   const cache = t.executor.modules().cache;
-  assert.deepEqual(await refused(t.executor.process({ pid: 999_999 }).process.info()), ['no-such-process', 'no such process: 999999']);
+  assert.deepEqual(await refused(t.admin.process({ pid: 999_999 }).process.info()), ['no-such-process', 'no such process: 999999']);
   assert.equal((await refused(cache.get({ cid: 'ab'.repeat(32) })))[0], 'module-not-found');
   assert.equal((await refused(t.spawn({ moduleBytes: new TextEncoder().encode('not wasm') })))[0], 'invalid-module');
   assert.equal((await refused(t.spawn({ moduleBytes: helloWasm(), limits: { maxMemoryBytes: 1n } })))[0], 'limits');
   assert.equal((await refused(t.spawn({ moduleBytes: helloWasm(), listen: ['not-an-address'] })))[0], 'cannot-listen');
-  assert.equal((await refused(t.spawn({ moduleBytes: helloWasm(), ppid: 999_999 })))[0], 'no-such-process');
+  assert.equal((await refused(t.spawn({ moduleBytes: helloWasm(), obsoletePpid: 999_999 })))[0], 'bad-request');
+  assert.equal((await refused(t.executor.obsoleteProcess({ pid: 1 }).process.info()))[0], 'not-permitted');
   assert.equal((await refused(t.spawn({})))[0], 'bad-request');
-  assert.equal((await refused(t.executor.process({ pid: 1 }).process.kill()))[0], 'not-permitted');
+  assert.equal((await refused(t.admin.process({ pid: 1 }).process.kill()))[0], 'not-permitted');
 });
 
 test('stdin bytes reach the guest, then end of input', async () => {
@@ -221,19 +222,21 @@ test('info: pid, ppid, cid, argv, creation time, state, fuel, cpu time, memory, 
   assert.equal(ended.exitCode, 137);
 });
 
-test('executor.process(pid) gives the same process; an unknown pid fails "no such process"', async () => {
+test('admin.process(pid) gives the same process; an unknown pid fails "no such process"', async () => {
   const { process, pid } = await t.spawn({ moduleBytes: helloWasm() });
   await process.wait();
-  const again = t.executor.process({ pid }).process;
+  const again = t.admin.process({ pid }).process;
   assert.equal(said((await again.wait()).status.reason), 'normal', 'an ended process can still be waited on');
-  await assert.rejects(t.executor.process({ pid: 987654 }).process.info().then(), /no such process: 987654/);
+  await assert.rejects(t.admin.process({ pid: 987654 }).process.info().then(), /no such process: 987654/);
 });
 
-test('ps lists init, live and ended processes', async () => {
+test('admin ps lists init, live and ended processes; an executor lists only what it spawned', async () => {
   const { process, pid } = await t.spawn({ moduleBytes: cpuLoopWasm(), argv: ['cpu-loop', FOREVER] });
   const done = await t.spawn({ moduleBytes: helloWasm() });
   await done.process.wait();
-  const { processes } = await t.executor.ps();
+  const own = (await t.executor.ps()).processes.map((p) => p.pid);
+  assert.ok(own.includes(pid) && own.includes(done.pid) && !own.includes(1), `executor ps: ${own}`);
+  const { processes } = await t.admin.ps();
   const byPid = new Map(processes.map((p) => [p.pid, p]));
   assert.equal(byPid.get(1)?.state, ProcessState.running);
   assert.equal(byPid.get(pid)?.state, ProcessState.running);

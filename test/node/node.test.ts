@@ -7,8 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Connection, connectTcp } from '../../src/rpc/index.js';
-import { Node, OutputMode, ProcessState } from '../../src/capnp-gen/ww.rpc.js';
+import { OutputMode, ProcessState } from '../../src/capnp-gen/ww.rpc.js';
 import { connectNode, defaultSocketPath, startNode } from '../../src/node/index.js';
 import { FOREVER, said, capture, cpuLoopWasm, eventually, helloWasm, startTestNode, text } from '../executor/helpers.js';
 
@@ -99,28 +98,6 @@ test('defaultSocketPath is $XDG_RUNTIME_DIR/ww/node.sock, else ~/.ww/node.sock',
   }
 });
 
-test('a TCP listener, when asked, serves the same node (127.0.0.1, port 0 picks one)', async () => {
-  const t = await startTestNode({ listen: '127.0.0.1:0' });
-  try {
-    assert.match(t.node.tcpAddress ?? '', /^127\.0\.0\.1:\d+$/);
-    const port = Number(t.node.tcpAddress!.split(':')[1]);
-    assert.ok(port > 0);
-    const conn = new Connection(await connectTcp('127.0.0.1', port));
-    const node = conn.bootstrap(Node);
-    assert.equal((await node.identity()).info.peerId, t.node.peerId);
-    const { pid } = await t.spawn({ moduleBytes: cpuLoopWasm(), argv: ['cpu-loop', FOREVER] });
-    const p = node.executor().executor.process({ pid }).process; // a unix-socket process, seen over TCP
-    await p.kill();
-    assert.equal(said((await p.wait()).status.reason), 'killed');
-    conn.close();
-  } finally {
-    await t.close();
-  }
-  const noTcp = await startTestNode();
-  assert.equal(noTcp.node.tcpAddress, undefined, 'no TCP listener unless asked');
-  await noTcp.close();
-});
-
 test('with a data dir, the peer ID and the module cache survive a restart', async () => {
   const dataDir = tempDir();
   try {
@@ -186,7 +163,7 @@ test('a client that disconnects mid-wait leaves the node and its processes unaff
     );
     leaving.close();
     assert.equal(await abandoned, 'disconnected');
-    const st = (await t.executor.process({ pid }).process.wait()).status;
+    const st = (await t.admin.process({ pid }).process.wait()).status;
     assert.equal(said(st.reason), 'normal', 'the process ran to its end');
     const again = await t.spawn({ moduleBytes: helloWasm() });
     assert.equal(said((await again.process.wait()).status.reason), 'normal', 'the node still serves');
@@ -235,7 +212,7 @@ test('node shutdown with processes running: they end killed, pending waits and m
   const lines: string[] = [];
   const t = await startTestNode({ log: (l) => lines.push(l) });
   const a = await t.spawn({ moduleBytes: cpuLoopWasm(), argv: ['cpu-loop', FOREVER] });
-  const b = await t.spawn({ moduleBytes: cpuLoopWasm(), argv: ['cpu-loop', FOREVER], ppid: a.pid });
+  const b = await t.spawn({ moduleBytes: cpuLoopWasm(), argv: ['cpu-loop', FOREVER], parent: a.process });
   const waiting = a.process.wait();
   const { monitor } = await b.process.monitor();
   const monitored = monitor.reason();

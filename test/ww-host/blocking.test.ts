@@ -20,7 +20,7 @@ test('guests blocked on receive do not hold up others on a pool of two workers; 
         `(data (i32.const 1024) "${name}")`,
       );
     const blocked = [await start(ex, waiter('wake')), await start(ex, waiter('other'))];
-    await eventually('both wait on their channels', () => blocked.every((b) => ex.ww.guest(b.pid)?.handles.size === 4));
+    await eventually('both wait on their channels', () => blocked.every((b) => ex.ww.guest(b.pid)?.handles.size === 5)); // 3 initial, 2 channel ends
     const module = await ex.modules.put(await assemble(WAT.exit3));
     const others = Array.from({ length: 4 }, () => ex.spawn({ module, argv: ['exit3'] }));
     for (const o of others) strictEqual((await o.settled).code, 3);

@@ -131,6 +131,7 @@ test('over RPC: children spawned by a guest show in ps with the PPID of their pa
   // Awaited, not pipelined: TestNode.executor is pipelined from a result the client may collect
   // (GC) while calls on it are outstanding, which cancels them ("call canceled by the caller").
   const { executor } = await t.client.node.executor();
+  const { admin } = await t.client.node.admin();
   try {
     const printed: number[] = [];
     const { ByteSink } = await import('../../src/capnp-gen/ww.rpc.js');
@@ -148,12 +149,13 @@ test('over RPC: children spawned by a guest show in ps with the PPID of their pa
     }
     await parent.kill();
     for (const c of printed) {
-      const { process: child } = await executor.process({ pid: c });
+      const { process: child } = await admin.process({ pid: c });
       const { status } = await child.wait();
       strictEqual(said(status.reason), 'killed');
     }
   } finally {
     executor.release();
+    admin.release();
     await t.close();
   }
 });
