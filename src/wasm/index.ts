@@ -11,6 +11,7 @@ export type {
   Limits,
   LoadedModule,
   OutputMode,
+  Preopen,
   ProcessState,
   ProcessStats,
   SpawnOptions,

@@ -2,7 +2,7 @@
 // per-worker control block (a SharedArrayBuffer both sides read without messages).
 
 import type { SocketsInit } from './sockets/protocol.js';
-import type { ExitStatus, Limits } from './types.js';
+import type { ExitStatus, Limits, Preopen } from './types.js';
 import type { WasmModule } from './webassembly.js';
 
 export type OutputTarget = 'ignore' | 'inherit' | 'capture' | 'stream';
@@ -21,7 +21,7 @@ export interface RunMessage {
   memory?: { initial: number; maximum?: number };
   args: string[];
   env: [string, string][];
-  preopens: { hostPath: string; guestPath: string }[];
+  preopens: Preopen[];
   stdin: InputSource;
   stdout: OutputTarget;
   stderr: OutputTarget;

@@ -3,6 +3,10 @@
 
 import type { HostCallHandler } from './host-call.js';
 import type { Listener } from './sockets/listen.js';
+import type { Preopen } from './wasi/types.js';
+
+// A pre-opened directory, as the WASI host defines it (readOnly: wasi/README.md): one definition.
+export type { Preopen };
 
 /** Why a process ended, as far as the runtime knows (the executor adds link and peer-lost: src/executor/reasons.ts, which also renders them). */
 export type ExitReason =
@@ -44,7 +48,7 @@ export interface SpawnOptions {
   /** argv; args[0] is the program name (the module's file name, as wasmtime does). */
   args: string[];
   env?: Record<string, string>;
-  preopens?: { hostPath: string; guestPath: string }[];
+  preopens?: Preopen[];
   stdin?: InputMode; // default 'ignore'
   stdout?: OutputMode; // default 'ignore'
   stderr?: OutputMode; // default 'ignore'

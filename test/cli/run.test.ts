@@ -2,7 +2,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { assembleFixture, examplePath, lines, oneErrorLine, repoRoot, runWw, tempDir, wwBin } from './helpers.js';
 
@@ -176,6 +176,59 @@ describe('ww run --dir: pre-opened directories', () => {
     assert.match(oneErrorLine(emptyGuest.stderr), /empty guest path/);
   });
 
+  // The WASI tests' probe guest makes raw calls on fd 3, the first pre-open: "op:args", one result line each.
+  const probe = join(repoRoot, 'test', 'wasi', 'guests', 'probe.wasm');
+  const probeCommands = ['read:a.txt', 'write:new.txt:x', 'write:a.txt:x', 'mkdir:made', 'unlink:b.txt', 'rename:a.txt:moved.txt', 'symlink:a.txt:link'];
+
+  test('HOST::GUEST::ro lets the guest read and change nothing (EPERM, 63)', async () => {
+    const before = readdirSync(data.path).sort();
+    const r = await runWw(['run', '--dir', `${data.path}::/data::ro`, probe, '--', ...probeCommands]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(lines(r.stdout), [
+      'read ok one two', // a.txt's two lines, as the probe prints them
+      'three',
+      '',
+      'write err 63',
+      'write err 63',
+      'mkdir err 63',
+      'unlink err 63',
+      'rename err 63',
+      'symlink err 63',
+    ]);
+    assert.deepEqual(readdirSync(data.path).sort(), before);
+    assert.equal(readFileSync(join(data.path, 'a.txt'), 'utf8'), 'one two\nthree\n');
+
+    const count = await runWw(['run', '--dir', `${data.path}::/data::ro`, wordcount, '--', '/data']);
+    assert.equal(count.status, 0, count.stderr);
+    assert.deepEqual(lines(count.stdout), expected('/data'));
+  });
+
+  test('HOST::GUEST::rw, like HOST::GUEST, is read-write', async () => {
+    const dir = join(tmp.path, 'rw');
+    for (const spec of [`${dir}::/d::rw`, `${dir}::/d`]) {
+      mkdirSync(dir);
+      writeFileSync(join(dir, 'a.txt'), 'a');
+      const r = await runWw(['run', '--dir', spec, probe, '--', 'write:new.txt:x', 'mkdir:made', 'rename:a.txt:moved.txt']);
+      assert.equal(r.status, 0, r.stderr);
+      assert.deepEqual(lines(r.stdout), ['write ok 1', 'mkdir ok', 'rename ok'], spec);
+      assert.deepEqual(readdirSync(dir).sort(), ['made', 'moved.txt', 'new.txt']);
+      rmSync(dir, { recursive: true });
+    }
+  });
+
+  test('a mode other than ro or rw is a usage error naming both', async () => {
+    for (const mode of ['xx', 'RO', '', 'ro::ro']) {
+      const r = await runWw(['run', '--dir', `${data.path}::/data::${mode}`, probe, '--', 'write:new.txt:x']);
+      assert.equal(r.status, 2, `${mode}: ${r.stderr}`);
+      assert.equal(
+        oneErrorLine(r.stderr),
+        `ww: --dir '${data.path}::/data::${mode}' has an unknown mode '${mode}'; write HOST::GUEST::ro (read-only) or HOST::GUEST::rw (read-write, the default)`,
+      );
+      assert.equal(r.stdout, '');
+    }
+    assert.deepEqual(readdirSync(data.path).sort(), ['a.txt', 'b.txt', 'empty.txt', 'subdir']);
+  });
+
   test('a symlink to a directory is accepted as HOST', async () => {
     const link = join(tmp.path, 'data-link');
     symlinkSync(data.path, link);
@@ -339,13 +392,13 @@ describe('ww help and version', () => {
     const r = await runWw(['run', '--help']);
     assert.equal(r.status, 0);
     const help = r.stdout;
-    assert.match(help, /USAGE\n\s+\$ ww run \[--dir HOST\[::GUEST\]\]\.\.\. \[--env NAME=VALUE\]\.\.\./);
+    assert.match(help, /USAGE\n\s+\$ ww run \[--dir HOST\[::GUEST\[::ro\]\]\]\.\.\. \[--env NAME=VALUE\]\.\.\./);
     // The USAGE block (wrapped over lines) names every flag, the node ones included.
     const usage = /USAGE\n([\s\S]*?)\n\n/.exec(help)![1].replace(/\s+/g, ' ');
     for (const flag of ['--dir', '--env', '--listen', '--max-memory', '--timeout', '--fuel', '--node', '--detach', '--socket PATH']) {
       assert.ok(usage.includes(flag), `USAGE lacks ${flag}: ${usage}`);
     }
-    for (const flag of ['--dir=HOST[::GUEST]', '--env=NAME=VALUE', '--max-memory=SIZE', '--timeout=DURATION', '--fuel=N']) {
+    for (const flag of ['--dir=HOST[::GUEST[::ro]]', '--env=NAME=VALUE', '--max-memory=SIZE', '--timeout=DURATION', '--fuel=N']) {
       assert.ok(help.includes(flag), `help lacks ${flag}`);
     }
     assert.match(help, /134\s+the guest trapped/);

@@ -1,8 +1,11 @@
 // Processes on the worker pool: exit codes, output modes, stdin, traps, kill, pause/resume.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Runtime, type LoadedModule } from '../../src/wasm/index.js';
-import { guest } from '../../fixtures/wat.js';
+import { guest, repoRoot } from '../../fixtures/wat.js';
 
 const rt = await Runtime.create({ poolSize: 2 });
 after(() => rt.close());
@@ -57,6 +60,36 @@ test('ignored output is discarded and not returned', async () => {
   const status = await rt.spawn(await load('hello'), { args: ['hello'] }).wait();
   assert.equal(status.code, 0);
   assert.equal(status.stdout, undefined);
+});
+
+test('a pre-open reaches the worker with its mode: read-only reads and refuses writes (EPERM), read-write (false or absent) takes them', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ww-runtime-preopen-'));
+  try {
+    writeFileSync(join(dir, 'f.txt'), 'hello');
+    // The WASI tests' probe makes raw calls on fd 3, the pre-open ("op:args", one result line each).
+    const probe = await rt.load(readFileSync(join(repoRoot(), 'test', 'wasi', 'guests', 'probe.wasm')));
+    const run = async (readOnly: boolean | undefined) =>
+      rt
+        .spawn(probe, {
+          args: ['probe', 'read:f.txt', 'write:new.txt:x', 'mkdir:d', 'unlink:f.txt'],
+          preopens: [{ hostPath: dir, guestPath: '/d', ...(readOnly === undefined ? {} : { readOnly }) }],
+          stdout: 'capture',
+        })
+        .wait();
+    const ro = await run(true);
+    assert.equal(ro.code, 0);
+    assert.equal(text(ro.stdout), 'read ok hello\nwrite err 63\nmkdir err 63\nunlink err 63\n');
+    assert.deepEqual(readdirSync(dir), ['f.txt']);
+    for (const readOnly of [false, undefined]) {
+      const rw = await run(readOnly);
+      assert.equal(text(rw.stdout), 'read ok hello\nwrite ok 1\nmkdir ok\nunlink ok\n', `readOnly: ${readOnly}`);
+      rmSync(join(dir, 'd'), { recursive: true });
+      rmSync(join(dir, 'new.txt'));
+      writeFileSync(join(dir, 'f.txt'), 'hello');
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('a trap names the trap and the guest function, exit code 134', async () => {

@@ -2,6 +2,7 @@
 // later a socket) extends Handle and overrides what it supports; the defaults
 // give the errno wasmtime gives for an operation the kind does not support.
 import { Errno, WasiError } from './abi/errno.js';
+import { MUTATING_RIGHTS, NEEDED, refusal, type FdOperation } from './rights.js';
 
 /** witx `filetype`. */
 export const enum Filetype {
@@ -82,6 +83,15 @@ export abstract class Handle {
   /** fdflags as the guest opened or last set them. */
   fdflags = 0;
 
+  constructor(
+    /**
+     * Reached through a read-only pre-open: it never holds a right that changes the file system
+     * (heldRights), and the fs layer refuses such an operation itself too (refuseIfReadOnly). Fixed
+     * for the fd's life, and passed on to everything opened through it.
+     */
+    readonly readOnly = false,
+  ) {}
+
   /** Rights this kind of fd can use: [base, inheriting]. An fd never holds more. */
   protected abstract supportedRights(): [number, number];
 
@@ -93,7 +103,19 @@ export abstract class Handle {
    * and by fd_fdstat_set_rights. fd_fdstat_get reports them; rights.ts authorize() enforces them.
    */
   heldRights(): readonly [base: number, inheriting: number] {
-    return (this.held ??= this.supportedRights());
+    if (this.held === undefined) {
+      const [base, inheriting] = this.supportedRights();
+      this.held = this.readOnly ? [base & ~MUTATING_RIGHTS, inheriting & ~MUTATING_RIGHTS] : [base, inheriting];
+    }
+    return this.held;
+  }
+
+  /**
+   * The fs layer's own check before it changes anything, apart from the rights: a read-only fd refuses
+   * `op` even if a right it needs were held by mistake, with the errno the missing right gives.
+   */
+  protected refuseIfReadOnly(op: FdOperation): void {
+    if (this.readOnly) throw refusal(`${op} on a read-only fd`, NEEDED[op] & MUTATING_RIGHTS);
   }
 
   /** Keeps only the rights also in `base` / `inheriting` (never adds any). */

@@ -60,6 +60,31 @@ export const FILE_RIGHTS =
 export const WRITE_RIGHTS = Rights.FD_WRITE | Rights.FD_ALLOCATE | Rights.FD_FILESTAT_SET_SIZE;
 
 /**
+ * The rights that change the file system, or let what is reached through a directory be changed
+ * through another (a link or a rename out of it): the one list of them. A read-only fd holds none
+ * and passes none on (Handle.heldRights), and the fs layer refuses each operation that needs one on
+ * a read-only fd as well (Handle.refuseIfReadOnly). Not in it, as wasmtime's read-only DirPerms /
+ * FilePerms: FD_SYNC and FD_DATASYNC (a flush changes nothing a reader sees) and FD_FDSTAT_SET_FLAGS
+ * (NONBLOCK; APPEND is refused by the read-only file itself).
+ */
+export const MUTATING_RIGHTS =
+  Rights.FD_WRITE |
+  Rights.FD_ALLOCATE |
+  Rights.FD_FILESTAT_SET_SIZE |
+  Rights.FD_FILESTAT_SET_TIMES |
+  Rights.PATH_CREATE_DIRECTORY |
+  Rights.PATH_CREATE_FILE |
+  Rights.PATH_LINK_SOURCE |
+  Rights.PATH_LINK_TARGET |
+  Rights.PATH_RENAME_SOURCE |
+  Rights.PATH_RENAME_TARGET |
+  Rights.PATH_SYMLINK |
+  Rights.PATH_REMOVE_DIRECTORY |
+  Rights.PATH_UNLINK_FILE |
+  Rights.PATH_FILESTAT_SET_SIZE |
+  Rights.PATH_FILESTAT_SET_TIMES;
+
+/**
  * What path_open grants when the guest asks for no rights at all: a file open for reading, as
  * wasmtime (raw-ABI programs written for it and for wazero pass 0). The directory still bounds it.
  */
@@ -93,6 +118,8 @@ export const NEEDED = {
   'path_link (target directory)': Rights.PATH_LINK_TARGET,
   path_open: Rights.PATH_OPEN,
   'path_open with O_CREAT': Rights.PATH_OPEN | Rights.PATH_CREATE_FILE,
+  /** O_EXCL asks for an exclusive creation: the directory must allow creating, with or without O_CREAT. */
+  'path_open with O_EXCL': Rights.PATH_OPEN | Rights.PATH_CREATE_FILE,
   'path_open with O_TRUNC': Rights.PATH_OPEN | Rights.PATH_FILESTAT_SET_SIZE,
   path_readlink: Rights.PATH_READLINK,
   path_remove_directory: Rights.PATH_REMOVE_DIRECTORY,
@@ -121,12 +148,15 @@ export interface RightsHolder {
  * EPERM.
  */
 export function authorize(fd: RightsHolder, op: FdOperation): void {
-  const need = NEEDED[op];
-  const missing = need & ~fd.heldRights()[0];
-  if (missing === 0) return;
+  const missing = NEEDED[op] & ~fd.heldRights()[0];
+  if (missing !== 0) throw refusal(op, missing);
+}
+
+/** The error for `what` refused for want of the rights `missing` (authorize's errno rule, above). */
+export function refusal(what: string, missing: number): WasiError {
   const errno =
     missing & (Rights.FD_READ | Rights.FD_WRITE) ? Errno.BADF : missing & Rights.FD_READDIR ? Errno.NOTDIR : Errno.PERM;
-  throw new WasiError(errno, `${op} needs rights this fd does not hold: ${rightNames(missing).join(', ')}`);
+  return new WasiError(errno, `${what} needs rights this fd does not hold: ${rightNames(missing).join(', ')}`);
 }
 
 /** The names of the rights in `set`, for messages. */

@@ -20,6 +20,8 @@ export type StdioEndpoint =
 export interface Preopen {
   hostPath: string;
   guestPath: string;
+  /** Nothing reached through it can be changed (README.md, "Read-only pre-opens"); absent: read-write. */
+  readOnly?: boolean;
 }
 
 export interface WasiOptions {

@@ -346,6 +346,7 @@ export function createImports(ctx: WasiCtx): Record<Preview1Function, Import> {
         const o = oflags & 0xffff;
         authorized(h, o & Oflags.TRUNC ? 'path_open with O_TRUNC' : 'path_open');
         if (o & Oflags.CREAT) authorize(h, 'path_open with O_CREAT');
+        if (o & Oflags.EXCL) authorize(h, 'path_open with O_EXCL');
         // The new fd gets what it asks for and the directory passes on (its inheriting rights), never
         // more; asking for nothing opens for reading (as wasmtime).
         const passed = h.heldRights()[1];
@@ -358,6 +359,7 @@ export function createImports(ctx: WasiCtx): Record<Preview1Function, Import> {
           oflags: o,
           read: (base & Rights.FD_READ) !== 0,
           write: (base & Rights.FD_WRITE) !== 0,
+          askedToWrite: (requested & Rights.FD_WRITE) !== 0,
           fdflags: fdflags & 0xffff,
         });
         opened.restrictRights(base, inheriting);

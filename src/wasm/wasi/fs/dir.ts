@@ -67,6 +67,8 @@ export interface OpenRequest {
   oflags: number;
   read: boolean;
   write: boolean;
+  /** The guest asked for FD_WRITE, whether or not the directory passes it on (`write`). */
+  askedToWrite: boolean;
   fdflags: number;
 }
 
@@ -80,12 +82,13 @@ export class DirHandle extends Handle {
     readonly fd: number,
     /** For a pre-open: the name the guest sees (fd_prestat_dir_name). */
     readonly preopenName?: string,
+    readOnly = false,
   ) {
-    super();
+    super(readOnly);
   }
 
-  /** Opens a host directory as a pre-open. */
-  static preopen(hostPath: string, guestPath: string): DirHandle {
+  /** Opens a host directory as a pre-open; a read-only one holds no right that changes anything (Handle.readOnly). */
+  static preopen(hostPath: string, guestPath: string, readOnly = false): DirHandle {
     let fd: number;
     try {
       fd = fs.openSync(hostPath, C.O_RDONLY | C.O_DIRECTORY);
@@ -94,7 +97,7 @@ export class DirHandle extends Handle {
       const why = e.code === 'ENOENT' ? 'it does not exist' : e.code === 'ENOTDIR' ? 'it is not a directory' : e.message;
       throw new Error(`cannot pre-open ${hostPath} as ${guestPath}: ${why}`);
     }
-    return new DirHandle(fd, guestPath);
+    return new DirHandle(fd, guestPath, readOnly);
   }
 
   protected override supportedRights(): [number, number] {
@@ -109,6 +112,7 @@ export class DirHandle extends Handle {
   }
 
   setTimes(atim: TimeChange, mtim: TimeChange): void {
+    this.refuseIfReadOnly('fd_filestat_set_times');
     setTimes({ fd: this.fd }, atim, mtim);
   }
 
@@ -151,6 +155,12 @@ export class DirHandle extends Handle {
     const creat = (oflags & Oflags.CREAT) !== 0;
     const excl = (oflags & Oflags.EXCL) !== 0;
     const wantDir = (oflags & Oflags.DIRECTORY) !== 0;
+    // As wasmtime, a read-only directory refuses an open that would write, create or truncate, rather
+    // than narrow it to a read-only fd: the guest learns at open, not at its first write. O_EXCL and
+    // APPEND only make sense for that too.
+    if (this.readOnly && (req.write || req.askedToWrite || creat || excl || oflags & Oflags.TRUNC || req.fdflags & Fdflags.APPEND)) {
+      errno(Errno.PERM, 'a read-only directory opens nothing for writing, creating or truncating');
+    }
     // O_CREAT|O_EXCL never follows a final symlink (POSIX); otherwise the lookup flag decides.
     const follow = (req.lookupFlags & LOOKUP_SYMLINK_FOLLOW) !== 0 && !(creat && excl);
     return within(this.fd, req.path, follow, (r) => {
@@ -158,7 +168,7 @@ export class DirHandle extends Handle {
         if (creat || excl || (oflags & Oflags.TRUNC) !== 0) errno(Errno.INVAL, 'O_DIRECTORY with O_CREAT, O_EXCL or O_TRUNC');
         // As POSIX and the WASI testsuite (path_open_preopen): a directory cannot be opened for writing.
         if (req.write) errno(Errno.ISDIR, 'cannot open a directory for writing');
-        return new DirHandle(fs.openSync(r.hostPath, O_DIR));
+        return new DirHandle(fs.openSync(r.hostPath, O_DIR), undefined, this.readOnly);
       }
       const { read, write } = req;
       // Neither right (e.g. opened only to stat it): the host fd is read-only, but fd_read is refused.
@@ -184,12 +194,13 @@ export class DirHandle extends Handle {
         fs.closeSync(fd);
         throw err;
       }
-      if (st.isDirectory()) return new DirHandle(fd);
-      return new FileHandle(fd, filetypeOf(st), read, write, req.fdflags, reopenFlags);
+      if (st.isDirectory()) return new DirHandle(fd, undefined, this.readOnly);
+      return new FileHandle(fd, filetypeOf(st), read, write, req.fdflags, reopenFlags, this.readOnly);
     });
   }
 
   createDirectory(path: string): void {
+    this.refuseIfReadOnly('path_create_directory');
     within(this.fd, path, false, (r) => {
       if (r.name === '.') errno(Errno.EXIST);
       fs.mkdirSync(r.hostPath, 0o777);
@@ -197,6 +208,7 @@ export class DirHandle extends Handle {
   }
 
   removeDirectory(path: string): void {
+    this.refuseIfReadOnly('path_remove_directory');
     within(this.fd, path, false, (r) => {
       // rmdir of '.' or a path ending in '..' is EINVAL in POSIX; wasmtime/cap-std agree.
       if (r.name === '.') errno(Errno.INVAL);
@@ -205,6 +217,7 @@ export class DirHandle extends Handle {
   }
 
   unlinkFile(path: string): void {
+    this.refuseIfReadOnly('path_unlink_file');
     within(this.fd, path, false, (r) => {
       if (r.name === '.') errno(Errno.ISDIR);
       // "file/" was refused by resolve (ENOTDIR); "dir/" reaches unlink, which reports EISDIR.
@@ -220,6 +233,7 @@ export class DirHandle extends Handle {
 
   /** path_symlink: the link text is stored as given; following it later is what the sandbox checks. */
   symlink(target: string, linkPath: string): void {
+    this.refuseIfReadOnly('path_symlink');
     if (target.includes('\0')) errno(Errno.INVAL);
     // As wasmtime (test preview1_symlink_create): a link to an absolute path is refused at creation.
     if (target.startsWith('/')) errno(Errno.PERM, 'symlink to an absolute path');
@@ -249,6 +263,7 @@ export class DirHandle extends Handle {
   }
 
   setTimesAt(lookupFlags: number, path: string, atim: TimeChange, mtim: TimeChange): void {
+    this.refuseIfReadOnly('path_filestat_set_times');
     within(this.fd, path, (lookupFlags & LOOKUP_SYMLINK_FOLLOW) !== 0, (r) => {
       // The walk already followed what it was asked to; never follow again at the OS level.
       setTimes({ path: r.hostPath, noFollow: true }, atim, mtim);
@@ -260,6 +275,9 @@ export class DirHandle extends Handle {
    * (as wasmtime, SYMLINK_FOLLOW is EINVAL), so a link to a symlink links the symlink itself.
    */
   link(oldLookupFlags: number, oldPath: string, newDir: DirHandle, newPath: string): void {
+    // A link out of a read-only tree would make its file writable through the other directory.
+    this.refuseIfReadOnly('path_link (source directory)');
+    newDir.refuseIfReadOnly('path_link (target directory)');
     if (oldLookupFlags & LOOKUP_SYMLINK_FOLLOW) errno(Errno.INVAL, 'path_link does not follow symlinks');
     within(this.fd, oldPath, false, (from) => {
       within(newDir.fd, newPath, false, (to) => {
@@ -274,6 +292,8 @@ export class DirHandle extends Handle {
 
   /** path_rename: both ends are resolved in their own sandboxes. */
   rename(oldPath: string, newDir: DirHandle, newPath: string): void {
+    this.refuseIfReadOnly('path_rename (source directory)');
+    newDir.refuseIfReadOnly('path_rename (target directory)');
     within(this.fd, oldPath, false, (from) => {
       within(newDir.fd, newPath, false, (to) => {
         if (from.name === '.' || to.name === '.') errno(Errno.BUSY, 'cannot rename a directory onto itself or its parent');

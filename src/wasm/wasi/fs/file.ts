@@ -21,8 +21,9 @@ export class FileHandle extends Handle {
     fdflags: number,
     /** open(2) flags to reopen the same file with: access mode, sync and nonblock bits, no O_APPEND. */
     private readonly reopenFlags: number,
+    readOnly = false,
   ) {
-    super();
+    super(readOnly);
     this.fdflags = fdflags;
   }
 
@@ -78,6 +79,7 @@ export class FileHandle extends Handle {
   }
 
   override write(bufs: Uint8Array[]): number {
+    this.refuseIfReadOnly('fd_write');
     if (this.append && this.positional) {
       const n = this.appendAll(bufs);
       this.position = fs.fstatSync(this.fd, { bigint: true }).size;
@@ -89,6 +91,7 @@ export class FileHandle extends Handle {
   }
 
   pwrite(bufs: Uint8Array[], offset: bigint): number {
+    this.refuseIfReadOnly('fd_pwrite');
     this.mustSeek();
     // Linux pwrite ignores the offset on an O_APPEND fd; wasmtime keeps that behaviour.
     if (this.append) return this.appendAll(bufs);
@@ -152,11 +155,13 @@ export class FileHandle extends Handle {
   }
 
   setSize(size: bigint): void {
+    this.refuseIfReadOnly('fd_filestat_set_size');
     if (size > BigInt(Number.MAX_SAFE_INTEGER)) throw new WasiError(Errno.FBIG);
     fs.ftruncateSync(this.fd, Number(size));
   }
 
   setTimes(atim: TimeChange, mtim: TimeChange): void {
+    this.refuseIfReadOnly('fd_filestat_set_times');
     setTimes({ fd: this.fd }, atim, mtim);
   }
 
@@ -178,6 +183,9 @@ export class FileHandle extends Handle {
     if (flags & (Fdflags.DSYNC | Fdflags.RSYNC | Fdflags.SYNC)) throw new WasiError(Errno.INVAL);
     if (flags & ~0x1f) throw new WasiError(Errno.INVAL);
     const append = (flags & Fdflags.APPEND) !== 0;
+    // Append is a way of writing: a read-only file refuses it as it refuses fd_write (EBADF), and never
+    // reopens its host fd. wasmtime accepts the flag and refuses the writes.
+    if (append) this.refuseIfReadOnly('fd_write');
     if (append !== this.append && this.positional) {
       // Node cannot fcntl(F_SETFL): reopen the same file (through its open fd) with or without O_APPEND.
       // Keeping O_APPEND in the kernel keeps appends atomic; dropping it lets pwrite write in place again.
