@@ -2,7 +2,7 @@
 // guest still gets the whole executor — the `ww` host module, so it can spawn children, use
 // channels and the capability store — in a private executor that ends with the run.
 
-import { Runtime, type Limits, type OutputMode, type RuntimeOptions } from '../wasm/index.js';
+import { Runtime, type Limits, type OutputMode, type Preopen, type RuntimeOptions } from '../wasm/index.js';
 import type { ListenAddress } from '../wasm/sockets/listen.js';
 import { readShape } from '../wasm/binary.js';
 import { Executor } from './executor.js';
@@ -15,7 +15,7 @@ export interface LocalRunOptions {
   /** argv[0] is the program name. */
   argv: string[];
   env?: Record<string, string>;
-  preopens?: { hostPath: string; guestPath: string }[];
+  preopens?: Preopen[];
   limits?: Limits;
   /** Default 'inherit': this Node process's stdin. */
   stdin?: Uint8Array | 'inherit';

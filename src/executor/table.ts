@@ -2,7 +2,7 @@
 // period, and exit reasons. The semantics listed in README.md live here, without RPC: caps.ts
 // serves this over Cap'n Proto, and tests can drive either.
 
-import type { ExitStatus as RuntimeStatus, HostCallHandler, InputMode, Limits, LoadedModule, OutputMode, Runtime, WasmProcess } from '../wasm/index.js';
+import type { ExitStatus as RuntimeStatus, HostCallHandler, InputMode, Limits, LoadedModule, OutputMode, Preopen, Runtime, WasmProcess } from '../wasm/index.js';
 import type { Listener } from '../wasm/sockets/listen.js';
 import { ExecutorError } from './errors.js';
 import { fromRuntime } from './runtime-errors.js';
@@ -35,7 +35,7 @@ export interface SpawnRequest {
   /** argv[0] is the program name. */
   argv: string[];
   env?: Record<string, string>;
-  preopens?: { hostPath: string; guestPath: string }[];
+  preopens?: Preopen[];
   /** Bytes to read, then EOF; 'inherit' (this Node process's stdin: in-process runs only). Default: none. */
   stdin?: Uint8Array | 'inherit';
   /** 'ignore' | 'capture' | a function called with each chunk as the guest writes it | 'inherit'
