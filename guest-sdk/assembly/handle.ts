@@ -59,11 +59,11 @@ export function initialHandle(index: i32): Result<i32> {
 }
 
 /** The first initial handle of `kind`, or 0 if this process was started without one. */
-export function initialOfKind(kind: HandleKind): i32 {
+export function initialOfKind(kind: HandleKind, nth: i32 = 0): i32 {
   // Raw calls: the ENOENT that ends the list is expected, not worth asking the host to explain.
   for (let i = 0; ww_initial(i, out) == 0; i++) {
     const h = load<i32>(out);
-    if (ww_handle_kind(h, out) == 0 && load<i32>(out) == kind) return h;
+    if (ww_handle_kind(h, out) == 0 && load<i32>(out) == kind && nth-- == 0) return h;
   }
   return 0;
 }

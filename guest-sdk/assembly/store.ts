@@ -1,13 +1,22 @@
-// The node's capability store: a node-wide map from names to capabilities (guest-sdk/ABI.md).
+// The node's capability store: names to capabilities, each principal's own apart from the names
+// shared with all (guest-sdk/ABI.md "The capability store").
 import { out, ww_store_get, ww_store_set } from "./abi";
 import { Errno, Result } from "./errors";
 import { Handle, HandleKind, initialOfKind, wwErr } from "./handle";
 
-/** A STORE handle. A process started by a node has one (initial handle 1); a child only if passed. */
+/** A STORE handle: one principal's view of the store. A process started by a node has two
+ * (initial handles 1 and 2: its principal's own names, the shared names); a child only if passed. */
 export class Store extends Handle {
-  /** This process's Store from its initial handles; null if it was given none. */
+  /** This process's own names (the first Store among its initial handles); null if it was given none. */
   static initial(): Store | null {
     const h = initialOfKind(HandleKind.STORE);
+    return h == 0 ? null : new Store(h);
+  }
+
+  /** The names shared with every principal (the second Store among its initial handles): anyone
+   * reads them, only a name's owner replaces or removes it (EPERM). Null if it was given none. */
+  static shared(): Store | null {
+    const h = initialOfKind(HandleKind.STORE, 1);
     return h == 0 ? null : new Store(h);
   }
 
