@@ -23,13 +23,14 @@ import {
   type Process$Client,
   type Process$Server,
   type ProcessInfo$Init,
+  type Limits as WireLimits,
   type Restriction,
   type SpawnSpec,
 } from '../capnp-gen/ww.rpc.js';
 import { FailedError } from '../rpc/index.js';
 import { LocalHook } from '../rpc/client.js';
 import { shorten, type Hook } from '../rpc/hooks.js';
-import type { LoadedModule } from '../wasm/index.js';
+import type { Limits as RuntimeLimits, LoadedModule } from '../wasm/index.js';
 import { parseListenAddress, type Listener, type ListenAddress } from '../wasm/sockets/listen.js';
 import { ExecutorError } from './errors.js';
 import { fromRuntime } from './runtime-errors.js';
@@ -206,7 +207,6 @@ export class ExecutorCap implements Executor$Server {
   private start(spec: SpawnSpec, module: LoadedModule, listeners: Listener[], parent: ProcessEntry | undefined): Spawned {
     const sinks = new OutputSinks();
     try {
-      const limits = spec.limits;
       const grant = this.scope.grant;
       const req: SpawnRequest = {
         module,
@@ -216,11 +216,7 @@ export class ExecutorCap implements Executor$Server {
         stdin: spec.stdin,
         stdout: sinks.target(spec.stdout),
         stderr: sinks.target(spec.stderr),
-        limits: grant.limitsFor({
-          ...(limits && limits.maxMemoryBytes > 0n ? { maxMemoryBytes: Number(limits.maxMemoryBytes) } : {}),
-          ...(limits && limits.fuel > 0n ? { fuel: Number(limits.fuel) } : {}),
-          ...(limits && limits.timeoutMs > 0n ? { timeoutMs: Number(limits.timeoutMs) } : {}),
-        }),
+        limits: grant.limitsFor(limitsFromWire(spec.limits)),
         ...(parent ? { ppid: parent.pid } : {}),
         scope: this.scope,
         ...(sinks.streaming ? { drained: () => sinks.drained() } : {}),
@@ -251,17 +247,8 @@ export class ExecutorCap implements Executor$Server {
   }
 
   restrict({ restriction: r }: { restriction: Restriction | null }): { executor: ExecutorCap } {
-    const limits = r?.limits;
     const grant = this.scope.grant.restrict({
-      ...(limits
-        ? {
-            limits: {
-              ...(limits.maxMemoryBytes > 0n ? { maxMemoryBytes: Number(limits.maxMemoryBytes) } : {}),
-              ...(limits.fuel > 0n ? { fuel: Number(limits.fuel) } : {}),
-              ...(limits.timeoutMs > 0n ? { timeoutMs: Number(limits.timeoutMs) } : {}),
-            },
-          }
-        : {}),
+      limits: limitsFromWire(r?.limits ?? null),
       ...(r?.limitDirs ? { dirs: r.dirs.map((d) => ({ hostPath: d.hostPath, readOnly: d.readOnly })) } : {}),
       ...(r?.limitListen ? { listen: r.listen.map((a) => listenGrant(a)) } : {}),
     });
@@ -375,6 +362,16 @@ async function ownProcess(ctx: ExecutorContext, other: Process$Client): Promise<
   const h = shorten(other.hook);
   if (h instanceof LocalHook && h.impl instanceof ProcessCap && h.impl.ctx === ctx) return h.impl;
   return undefined;
+}
+
+/** Limits as the wire has them (0: none) as the runtime takes them (absent: none). */
+function limitsFromWire(l: WireLimits | null): RuntimeLimits {
+  if (!l) return {};
+  return {
+    ...(l.maxMemoryBytes > 0n ? { maxMemoryBytes: Number(l.maxMemoryBytes) } : {}),
+    ...(l.fuel > 0n ? { fuel: Number(l.fuel) } : {}),
+    ...(l.timeoutMs > 0n ? { timeoutMs: Number(l.timeoutMs) } : {}),
+  };
 }
 
 /** A listening address a restriction allows, HOST:PORT as spawn takes it (port 0: any). */

@@ -39,6 +39,17 @@ const writer = (name: string): Promise<Uint8Array> =>
     (func (export "_start")
       (call $exit (call $open (i32.const 3) (i32.const 0) (i32.const 64) (i32.const ${name.length}) (i32.const 1) (i64.const 64) (i64.const 0) (i32.const 0) (i32.const 16)))))`);
 
+/** A guest that sleeps 60 s in poll_oneoff (blocked: no fuel used). */
+const sleeperWasm = (): Promise<Uint8Array> =>
+  assemble(`(module
+    (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
+    (memory (export "memory") 1)
+    (func (export "_start")
+      (i32.store8 (i32.const 8) (i32.const 0))
+      (i32.store (i32.const 16) (i32.const 1))
+      (i64.store (i32.const 24) (i64.const 60000000000))
+      (drop (call $poll (i32.const 0) (i32.const 128) (i32.const 1) (i32.const 256)))))`);
+
 test('another uid cannot reach the node: its socket is 0600 in a 0700 directory, and connecting as nobody is refused', () => {
   assert.equal(statSync(t.socketPath).mode & 0o777, 0o600);
   assert.equal(statSync(join(t.dir, 'run')).mode & 0o777, 0o700);
@@ -116,9 +127,10 @@ test('a principal that is not the owner gets no Admin, and only the grant the no
     assert.equal(await refusedWith(ex.spawn({ spec: { moduleBytes: helloWasm(), limits: { fuel: 2_000_000n } } })), 'not-permitted');
     const spinner = await ex.spawn({ spec: { moduleBytes: cpuLoopWasm(), argv: ['spin', FOREVER] } });
     assert.equal(said((await spinner.process.wait()).status.reason), 'limit: cpu', 'the grant\'s fuel ceiling applies when none is asked');
-    // Its quota: two live processes.
-    const one = await ex.spawn({ spec: { moduleBytes: cpuLoopWasm(), argv: ['one', FOREVER] } });
-    const two = await ex.spawn({ spec: { moduleBytes: cpuLoopWasm(), argv: ['two', FOREVER], limits: { fuel: 900_000n } } });
+    // Its quota: two live processes (sleepers: blocked, they burn no fuel and stay).
+    const sleeper = await sleeperWasm();
+    const one = await ex.spawn({ spec: { moduleBytes: sleeper, argv: ['one'] } });
+    const two = await ex.spawn({ spec: { moduleBytes: sleeper, argv: ['two'], limits: { fuel: 900_000n } } });
     assert.equal(await refusedWith(ex.spawn({ spec: { moduleBytes: helloWasm() } })), 'quota');
     await one.process.kill();
     await one.process.wait();
