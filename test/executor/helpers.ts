@@ -22,6 +22,19 @@ export const FOREVER = '1000000000000000';
 
 
 /** Small WAT guests, each a WASI command. */
+/** A guest that sleeps `ns` nanoseconds in poll_oneoff on a relative monotonic clock, then returns
+ *  (blocked: it uses no fuel while it sleeps). */
+export function sleeperWat(ns: bigint): string {
+  return `(module
+    (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
+    (memory (export "memory") 1)
+    (func (export "_start")
+      (i32.store8 (i32.const 8) (i32.const 0))
+      (i32.store (i32.const 16) (i32.const 1))
+      (i64.store (i32.const 24) (i64.const ${ns}))
+      (drop (call $poll (i32.const 0) (i32.const 128) (i32.const 1) (i32.const 256)))))`;
+}
+
 export const WAT = {
   /** Loops forever (until killed, paused, or a limit). */
   spin: `(module (memory (export "memory") 1) (func (export "_start") (loop $l (br $l))))`,

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { serve } from '../../src/rpc/index.js';
 import { ByteSink, ExitKind, OutputMode, ProcessState } from '../../src/capnp-gen/ww.rpc.js';
 import { executorErrorFromRpc } from '../../src/executor/rpc.js';
-import { WAT, said, assemble, capture, cpuLoopWasm, FOREVER, eventually, helloWasm, repoRoot, startTestNode, text, type TestNode } from './helpers.js';
+import { WAT, said, assemble, capture, cpuLoopWasm, FOREVER, eventually, helloWasm, repoRoot, sleeperWat, startTestNode, text, type TestNode } from './helpers.js';
 
 let t: TestNode;
 before(async () => {
@@ -246,15 +246,7 @@ test('admin ps lists init, live and ended processes; an executor lists only what
 });
 
 test('cpu time leaves out time spent blocked: a guest sleeping 400 ms in poll_oneoff uses little cpu', async () => {
-  // poll_oneoff on a relative monotonic clock of 400 ms, then return.
-  const sleeper = await assemble(`(module
-    (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
-    (memory (export "memory") 1)
-    (func (export "_start")
-      (i32.store8 (i32.const 8) (i32.const 0))
-      (i32.store (i32.const 16) (i32.const 1))
-      (i64.store (i32.const 24) (i64.const 400000000))
-      (drop (call $poll (i32.const 0) (i32.const 128) (i32.const 1) (i32.const 256)))))`);
+  const sleeper = await assemble(sleeperWat(400_000_000n));
   const started = performance.now();
   const { process } = await t.spawn({ moduleBytes: sleeper, argv: ['sleeper'] });
   await new Promise((r) => setTimeout(r, 250));

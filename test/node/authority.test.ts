@@ -11,7 +11,7 @@ import { memoryPair } from '../../src/rpc/transport/memory.js';
 import { Node, Process, type Executor$Client, type Process$Server, type Restriction$Init } from '../../src/capnp-gen/ww.rpc.js';
 import { executorErrorFromRpc, Grant, nodeCapOf, Principal } from '../../src/executor/rpc.js';
 import { startNode } from '../../src/node/index.js';
-import { FOREVER, assemble, cpuLoopWasm, helloWasm, said, startTestNode, type TestNode } from '../executor/helpers.js';
+import { FOREVER, assemble, cpuLoopWasm, helloWasm, said, sleeperWat, startTestNode, type TestNode } from '../executor/helpers.js';
 
 let t: TestNode;
 before(async () => {
@@ -39,16 +39,7 @@ const writer = (name: string): Promise<Uint8Array> =>
     (func (export "_start")
       (call $exit (call $open (i32.const 3) (i32.const 0) (i32.const 64) (i32.const ${name.length}) (i32.const 1) (i64.const 64) (i64.const 0) (i32.const 0) (i32.const 16)))))`);
 
-/** A guest that sleeps 60 s in poll_oneoff (blocked: no fuel used). */
-const sleeperWasm = (): Promise<Uint8Array> =>
-  assemble(`(module
-    (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
-    (memory (export "memory") 1)
-    (func (export "_start")
-      (i32.store8 (i32.const 8) (i32.const 0))
-      (i32.store (i32.const 16) (i32.const 1))
-      (i64.store (i32.const 24) (i64.const 60000000000))
-      (drop (call $poll (i32.const 0) (i32.const 128) (i32.const 1) (i32.const 256)))))`);
+const sleeperWasm = (): Promise<Uint8Array> => assemble(sleeperWat(60_000_000_000n)); // blocked: no fuel used
 
 test('another uid cannot reach the node: its socket is 0600 in a 0700 directory, and connecting as nobody is refused', () => {
   assert.equal(statSync(t.socketPath).mode & 0o777, 0o600);
