@@ -7,7 +7,7 @@ set -euo pipefail
 APT_PACKAGES=(
   capnproto libcapnp-dev g++ pkg-config          # C++ Cap'n Proto reference peer (RPC interop tests)
   clang lld wasi-libc libclang-rt-14-dev-wasm32  # C guests (examples, WASI conformance tests)
-  util-linux                                     # unshare, for the namespaced fork/exec baseline
+  util-linux                                     # unshare (namespaced fork/exec baseline), setpriv (the other-uid test)
   netcat-openbsd                                 # nc, to talk to examples/echo-go (README, examples/README.md)
 )
 
