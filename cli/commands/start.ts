@@ -2,7 +2,7 @@
 import { Command, Flags } from '@oclif/core';
 import { resolve } from 'node:path';
 import { InputError } from '../errors.js';
-import { checkedBy, parseCount } from '../units.js';
+import { checkedBy, formatSize, parseCount, parseSize } from '../units.js';
 import { DEFAULT_QUOTAS } from '../../src/executor/quotas.js';
 import { resolveSocketPath } from '../lib/node-args.js';
 import { oneLine } from '../text.js';
@@ -17,7 +17,7 @@ export default class Start extends Command {
 
   static override description = `Starts a node that serves its Executor on a unix socket (mode 0600, in a directory only you can enter): only your own uid and root can reach it, and whoever does is the node's owner, with power over every process. There is no network face: nodes will reach each other only over the cluster's authenticated channel. The other commands (ww run, ps, kill, pause, resume, wait, info) talk to it through the socket.
 
-The owner may use at most --max-processes live processes, --max-spawning spawns in progress and --max-connections connections at once; past them a spawn is refused with a quota error and a connection is closed.
+The owner may use at most --max-processes live processes, --max-spawning spawns in progress, --max-connections connections and --max-memory bytes of linear memory (all its processes together) at once; past them a spawn is refused with a quota error, a memory.grow fails as it would at the process's own --max-memory, and a connection is closed.
 
 It logs one line per process start and end on stderr. On SIGINT (Ctrl-C) or SIGTERM it ends every process with reason \`killed\`, says how many, and exits 0. A second node on a socket where one already answers refuses to start.
 
@@ -38,6 +38,11 @@ Exit status: 0 stopped by SIGINT/SIGTERM; 1 could not start (another node on the
     'max-processes': quotaFlag('--max-processes', `live processes at once (default ${DEFAULT_QUOTAS.processes})`),
     'max-spawning': quotaFlag('--max-spawning', `spawns being prepared at once (default ${DEFAULT_QUOTAS.spawning})`),
     'max-connections': quotaFlag('--max-connections', `open connections at once (default ${DEFAULT_QUOTAS.connections})`),
+    'max-memory': Flags.string({
+      helpValue: 'SIZE',
+      parse: checkedBy((text) => parseSize('--max-memory', text)),
+      description: `linear memory of all live processes together, e.g. 8G (default ${formatSize(DEFAULT_QUOTAS.memoryBytes)}: half of this machine's)`,
+    }),
     'data-dir': Flags.string({ helpValue: 'DIR', description: 'where the node keeps its state (its peer ID, the module cache) across restarts; default: memory only' }),
   };
 
@@ -55,6 +60,7 @@ Exit status: 0 stopped by SIGINT/SIGTERM; 1 could not start (another node on the
         ...(flags['max-processes'] !== undefined ? { processes: parseCount('--max-processes', flags['max-processes']) } : {}),
         ...(flags['max-spawning'] !== undefined ? { spawning: parseCount('--max-spawning', flags['max-spawning']) } : {}),
         ...(flags['max-connections'] !== undefined ? { connections: parseCount('--max-connections', flags['max-connections']) } : {}),
+        ...(flags['max-memory'] !== undefined ? { memoryBytes: parseSize('--max-memory', flags['max-memory']) } : {}),
       },
       dataDir: flags['data-dir'] !== undefined ? resolve(flags['data-dir']) : undefined,
       log,

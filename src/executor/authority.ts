@@ -4,10 +4,11 @@
 // capability's share of the process table (its ps, its quota account). Nothing here trusts a
 // number a client names: authority is the object a call arrives on.
 
-import { realpathSync, statSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, relative, sep } from 'node:path';
 import type { Limits } from '../wasm/index.js';
 import type { ListenAddress } from '../wasm/sockets/listen.js';
+import { MemoryBudget } from '../wasm/memory-budget.js';
 import { ExecutorError } from './errors.js';
 
 import type { Quotas } from './quotas.js';
@@ -19,12 +20,16 @@ export class Principal {
   live = 0;
   spawning = 0;
   connections = 0;
+  /** The linear memory of its live processes, counted by the runtime as it grows. */
+  readonly memory: MemoryBudget;
 
   constructor(
     /** For people and logs: `owner`, later a peer ID. */
     readonly name: string,
     readonly quotas: Quotas,
-  ) {}
+  ) {
+    this.memory = new MemoryBudget(quotas.memoryBytes);
+  }
 
   /** Counts a process about to start; throws `quota` when the principal has its quota of them. */
   admitProcess(): () => void {
@@ -75,6 +80,8 @@ export interface PreopenAsk {
   hostPath: string;
   guestPath: string;
   readOnly?: boolean;
+  /** The directory checked (granted pre-opens): the runtime refuses to open another one there. */
+  identity?: { dev: bigint; ino: bigint };
 }
 
 const LIMIT_FLAGS: Record<keyof Limits, string> = { maxMemoryBytes: 'memory (bytes)', fuel: 'fuel', timeoutMs: 'timeout (ms)' };
@@ -135,19 +142,20 @@ export class Grant {
   }
 
   /**
-   * The pre-open to make for `p`: its host path resolved (symbolic links followed, so that the
-   * check and the open see the same directory), refused outside the grant or writable where the
-   * grant is read-only.
+   * The pre-open to make for `p`, refused outside the grant or writable where the grant is
+   * read-only. The directory is opened once and judged by where the open landed (so no symbolic
+   * link, `..` or rename between a check and an open can move it), and its identity goes with the
+   * pre-open: the runtime opens the path again only to find that same directory there.
    */
   preopenFor(p: PreopenAsk): PreopenAsk {
     if (this.dirs === undefined) return p;
-    const real = realDirectory(p.hostPath, 'spawn');
+    const { real, identity } = openedDirectory(p.hostPath, 'spawn');
     const within = this.dirFor(real);
     if (!within) throw new ExecutorError('not-permitted', `spawn: ${p.hostPath} is outside the directories this executor may pre-open`);
     if (within.readOnly && !p.readOnly) {
       throw new ExecutorError('not-permitted', `spawn: ${p.hostPath} may be pre-opened read-only only (ask for it read-only)`);
     }
-    return { hostPath: real, guestPath: p.guestPath, readOnly: p.readOnly ?? false };
+    return { hostPath: real, guestPath: p.guestPath, readOnly: p.readOnly ?? false, identity };
   }
 
   /** Refuses a listening address outside the grant. */
@@ -189,6 +197,24 @@ function realDirectory(path: string, what: string): string {
   }
   if (!statSync(real).isDirectory()) throw new ExecutorError('bad-request', `${what}: ${path} is not a directory`);
   return real;
+}
+
+/** Where `path` really is (the kernel's name for the directory it opens) and which directory that is. */
+function openedDirectory(path: string, what: string): { real: string; identity: { dev: bigint; ino: bigint } } {
+  if (!isAbsolute(path)) throw new ExecutorError('bad-request', `${what}: ${path} is not an absolute host path`);
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_DIRECTORY);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new ExecutorError('bad-request', `${what}: ${path}: ${code === 'ENOENT' ? 'no such directory' : code === 'ENOTDIR' ? 'not a directory' : (e as Error).message}`);
+  }
+  try {
+    const st = fstatSync(fd, { bigint: true });
+    return { real: readlinkSync(`/proc/self/fd/${fd}`), identity: { dev: st.dev, ino: st.ino } };
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function formatAddress(a: ListenAddress): string {

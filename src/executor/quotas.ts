@@ -1,6 +1,10 @@
 // What one principal may use of a node at once, and the owner's defaults. A leaf: `ww start --help`
 // names the defaults without loading the executor.
 
+import { totalmem } from 'node:os';
+
+const MIB = 1024 * 1024;
+
 export interface Quotas {
   /** Live processes (a process queued for a worker counts: it holds memory already). */
   processes: number;
@@ -8,7 +12,16 @@ export interface Quotas {
   spawning: number;
   /** Open connections. */
   connections: number;
+  /** Bytes of linear memory its live processes hold together (each grow is counted as it happens). */
+  memoryBytes: number;
 }
 
-/** The owner's defaults; `ww start --max-processes`, `--max-spawning`, `--max-connections` change them. */
-export const DEFAULT_QUOTAS: Readonly<Quotas> = { processes: 4096, spawning: 256, connections: 256 };
+/** The owner's defaults; `ww start --max-processes`, `--max-spawning`, `--max-connections`,
+ *  `--max-principal-memory` change them. Memory: half of this machine's, so one principal cannot
+ *  leave the host without any. */
+export const DEFAULT_QUOTAS: Readonly<Quotas> = {
+  processes: 4096,
+  spawning: 256,
+  connections: 256,
+  memoryBytes: Math.floor(totalmem() / 2 / MIB) * MIB,
+};

@@ -1,7 +1,8 @@
 // Public surface of the process runtime. See README.md.
 export { Runtime, BOUNDS_CHECKS_FLAG, wasmMemoryMode, type RuntimeOptions, type WasmMemoryMode } from './runtime.js';
 export { exitCode, FORCED_STATUS, TRAP_STATUS } from './exit.js';
-export { LimitsError, ModuleError } from './types.js';
+export { BudgetError, LimitsError, ModuleError } from './types.js';
+export { MemoryBudget } from './memory-budget.js';
 export { callerOf, handlerOf, HostCallError, type CallMap, type Caller, type Handlers, type HostCallHandler } from './host-call.js';
 export { ListenError, openListeners, parseListenAddress, type Listener, type ListenAddress } from './sockets/index.js';
 export type {

@@ -6,6 +6,7 @@ import { CTL_PAUSE, STAT_FROZEN_AT, STAT_FUEL, STAT_MEMORY, STAT_RUNNING_MS } fr
 import type { Limits } from './types.js';
 import type { WasmGlobal, WasmMemory } from './webassembly.js';
 import { PAGE_BYTES } from './module.js';
+import { chargeGrow } from './memory-budget.js';
 
 /** Fuel between two host calls: small enough that a pause lands well within 10 ms on a
  *  CPU-bound loop, large enough that the call costs nothing measurable. */
@@ -40,6 +41,8 @@ export class Meter {
     private readonly stats: Float64Array,
     limits: Limits,
     private readonly onFrozen: (seq: number) => void,
+    /** A shared memory budget each grow is charged to (memory-budget.ts). */
+    private readonly memoryCharge?: { budget: Int32Array; cell: Int32Array },
   ) {
     this.fuelLimit = limits.fuel ?? Infinity;
     this.timeoutMs = limits.timeoutMs ?? Infinity;
@@ -111,7 +114,8 @@ export class Meter {
 
   private grow(delta: number): number {
     const current = this.memory ? this.memory.buffer.byteLength / PAGE_BYTES : 0;
-    if (current + (delta >>> 0) > this.maxPages) {
+    const pages = delta >>> 0;
+    if (current + pages > this.maxPages || (this.memoryCharge && !chargeGrow(this.memoryCharge.budget, this.memoryCharge.cell, pages))) {
       this.memoryLimitHit = true;
       return -1; // as an unsigned page count this can never succeed: memory.grow returns -1
     }

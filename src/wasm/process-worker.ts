@@ -162,7 +162,7 @@ function run(msg: RunMessage): void {
   Atomics.store(ctl, CTL_INFLIGHT, 0);
   const out: Uint8Array[] = [];
   const err: Uint8Array[] = [];
-  const meter = msg.instrumented ? new Meter(ctl, stats, msg.limits, (seq) => post({ type: 'frozen', pid: msg.pid, seq })) : undefined;
+  const meter = msg.instrumented ? new Meter(ctl, stats, msg.limits, (seq) => post({ type: 'frozen', pid: msg.pid, seq }), msg.memoryCharge) : undefined;
   const startedAt = performance.now();
   let memory: WasmMemory | undefined;
   let provided: WasmMemory | undefined;

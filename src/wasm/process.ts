@@ -4,6 +4,7 @@ import { answerHostCall, type HostReply } from './host-call.js';
 import { blockedMsNow } from './blocked.js';
 import type { CompiledModule } from './module.js';
 import type { Job, Slot, WorkerPool } from './pool.js';
+import type { ProcessCharge } from './memory-budget.js';
 import type { ProcessSockets } from './sockets/owner.js';
 import { CTL_INFLIGHT, CTL_PAUSE, STAT_BLOCKED_MS, STAT_BLOCKED_SINCE, STAT_FROZEN_AT, STAT_FUEL, STAT_MEMORY, type FromWorker, type InputSource, type OutputTarget, type RunMessage } from './protocol.js';
 import { exitCode } from './exit.js';
@@ -45,6 +46,8 @@ export class Process implements WasmProcess, Job {
     private readonly maxCaptureBytes: number,
     /** Its pre-opened sockets (SpawnOptions.listen), closed when it ends. */
     private readonly sockets?: ProcessSockets,
+    /** Its pages in a shared memory budget (SpawnOptions.memoryBudget), given back when it ends. */
+    private readonly charge?: ProcessCharge,
   ) {
     this.cid = compiled.cid;
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
@@ -141,6 +144,7 @@ export class Process implements WasmProcess, Job {
       maxCaptureBytes: this.maxCaptureBytes,
       hostNamespaces: Object.keys(o.hostCalls ?? {}),
       ...(this.sockets ? { sockets: this.sockets.init() } : {}),
+      ...(this.charge ? { memoryCharge: { budget: this.charge.budget, cell: this.charge.cell } } : {}),
     };
   }
 
@@ -256,6 +260,7 @@ export class Process implements WasmProcess, Job {
     this.endedRunningMs = exit ? exit.runningMs : this.runningMs();
     this.endedBlockedMs = exit ? exit.blockedMs : stats.blockedMs;
     this.state = 'exited';
+    this.charge?.release();
     clearTimeout(this.wallTimer);
     this.status = {
       code: exitCode(reason),

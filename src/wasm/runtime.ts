@@ -12,7 +12,8 @@ import { Process } from './process.js';
 import { NAMESPACE as SOCKETS_NAMESPACE, type SockCalls } from './sockets/protocol.js';
 import { openListeners, type ListenAddress, type Listener } from './sockets/listen.js';
 import { ProcessSockets } from './sockets/owner.js';
-import { LimitsError, ModuleError, type LoadedModule, type SpawnOptions, type WasmProcess } from './types.js';
+import type { MemoryBudget, ProcessCharge } from './memory-budget.js';
+import { BudgetError, LimitsError, ModuleError, type LoadedModule, type SpawnOptions, type WasmProcess } from './types.js';
 import { Wasm } from './webassembly.js';
 
 export interface RuntimeOptions {
@@ -144,12 +145,32 @@ export class Runtime {
           `(${compiled.initialPages} page${compiled.initialPages === 1 ? '' : 's'}), more than the limit of ${limits.maxMemoryBytes} byte${limits.maxMemoryBytes === 1 ? '' : 's'}`,
       );
     }
-    const sockets = this.socketsFor(options);
+    const charge = options.memoryBudget ? this.chargeFor(compiled, options.memoryBudget) : undefined;
+    let sockets: ProcessSockets | undefined;
+    try {
+      sockets = this.socketsFor(options);
+    } catch (e) {
+      charge?.release();
+      throw e;
+    }
     const spawnOptions = sockets ? { ...options, hostCalls: { ...options.hostCalls, [SOCKETS_NAMESPACE]: handlerOf<SockCalls>(SOCKETS_NAMESPACE, sockets.calls) } } : options;
-    const proc = new Process(this.nextPid++, compiled, spawnOptions, this.pool, (p) => this.live.delete(p), this.options.maxCaptureBytes ?? 64 * 1024 * 1024, sockets);
+    const proc = new Process(this.nextPid++, compiled, spawnOptions, this.pool, (p) => this.live.delete(p), this.options.maxCaptureBytes ?? 64 * 1024 * 1024, sockets, charge);
     this.live.add(proc);
     this.pool.submit(proc);
     return proc;
+  }
+
+  /** The process's charge in `budget`, holding its initial pages; BudgetError when they do not fit. */
+  private chargeFor(compiled: CompiledModule, budget: MemoryBudget): ProcessCharge {
+    if (!compiled.instrumented) throw new LimitsError('a memory budget needs an instrumented module: create the Runtime with instrument: true');
+    const charge = budget.open(compiled.initialPages);
+    if (!charge) {
+      throw new BudgetError(
+        `memory budget exhausted: the module needs ${compiled.initialPages * PAGE_BYTES} bytes at start and ` +
+          `${budget.usedBytes} of ${budget.limitBytes} bytes are in use: wait for processes to end`,
+      );
+    }
+    return charge;
   }
 
   /** The owner of the process's pre-opened sockets; throws (taking none) if it cannot have them. */

@@ -3,6 +3,7 @@
 
 import type { HostCallHandler } from './host-call.js';
 import type { Listener } from './sockets/listen.js';
+import type { MemoryBudget } from './memory-budget.js';
 import type { Preopen } from './wasi/types.js';
 
 // A pre-opened directory, as the WASI host defines it (readOnly: wasi/README.md): one definition.
@@ -61,6 +62,10 @@ export interface SpawnOptions {
    *  and every connection accepted on them close when it ends, for any reason. A listener serves one
    *  process. The 'sock' host-call namespace is then the runtime's own. */
   listen?: Listener[];
+  /** The budget its linear memory counts against with other processes' (a principal's): its initial
+   *  pages are charged at spawn (BudgetError past it), each memory.grow as it happens (refused past
+   *  it), and all given back when it ends. Needs an instrumented module. */
+  memoryBudget?: MemoryBudget;
 }
 
 export type ProcessState = 'starting' | 'running' | 'paused' | 'exited';
@@ -110,5 +115,13 @@ export class LimitsError extends ModuleError {
   constructor(message: string) {
     super(message);
     this.name = 'LimitsError';
+  }
+}
+
+/** A shared budget (SpawnOptions.memoryBudget) has no room for the process. */
+export class BudgetError extends LimitsError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BudgetError';
   }
 }

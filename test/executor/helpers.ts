@@ -23,12 +23,14 @@ export const FOREVER = '1000000000000000';
 
 /** Small WAT guests, each a WASI command. */
 /** A guest that sleeps `ns` nanoseconds in poll_oneoff on a relative monotonic clock, then returns
- *  (blocked: it uses no fuel while it sleeps). */
-export function sleeperWat(ns: bigint): string {
+ *  (blocked: it uses no fuel while it sleeps). It starts with `pages` of memory and first grows it
+ *  by `grow` pages, trapping if that fails. */
+export function sleeperWat(ns: bigint, { pages = 1, grow = 0 }: { pages?: number; grow?: number } = {}): string {
   return `(module
     (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
-    (memory (export "memory") 1)
+    (memory (export "memory") ${pages})
     (func (export "_start")
+      ${grow > 0 ? `(if (i32.eq (memory.grow (i32.const ${grow})) (i32.const -1)) (then unreachable))` : ''}
       (i32.store8 (i32.const 8) (i32.const 0))
       (i32.store (i32.const 16) (i32.const 1))
       (i64.store (i32.const 24) (i64.const ${ns}))

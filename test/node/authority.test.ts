@@ -3,7 +3,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Connection, serve } from '../../src/rpc/index.js';
@@ -11,7 +11,7 @@ import { memoryPair } from '../../src/rpc/transport/memory.js';
 import { Node, Process, type Executor$Client, type Process$Server, type Restriction$Init } from '../../src/capnp-gen/ww.rpc.js';
 import { executorErrorFromRpc, Grant, nodeCapOf, Principal } from '../../src/executor/rpc.js';
 import { startNode } from '../../src/node/index.js';
-import { FOREVER, assemble, cpuLoopWasm, helloWasm, said, sleeperWat, startTestNode, type TestNode } from '../executor/helpers.js';
+import { FOREVER, assemble, cpuLoopWasm, eventually, helloWasm, said, sleeperWat, startTestNode, type TestNode } from '../executor/helpers.js';
 
 let t: TestNode;
 before(async () => {
@@ -104,7 +104,7 @@ test('two clients of one node: each executor lists only what it spawned, and a p
 });
 
 test('a principal that is not the owner gets no Admin, and only the grant the node gave it', async () => {
-  const stranger = new Principal('peer 12D3KooWStranger', { processes: 2, spawning: 4, connections: 1 });
+  const stranger = new Principal('peer 12D3KooWStranger', { processes: 2, spawning: 4, connections: 1, memoryBytes: 1 << 30 });
   const [a, b] = memoryPair();
   const server = new Connection(a, { bootstrap: serve(Node, nodeCapOf(t.node.executor, { peerId: 'x', version: '0', startedAtMs: 0n, osPid: 0 }, { principal: stranger, owner: false, grant: new Grant({ fuel: 1_000_000 }, [], []) })) });
   const client = new Connection(b);
@@ -131,6 +131,55 @@ test('a principal that is not the owner gets no Admin, and only the grant the no
   } finally {
     client.close();
     server.close();
+  }
+});
+
+test('a principal\'s processes share its memory budget: a spawn past it is refused, a grow past it fails, an end gives it back', async () => {
+  const PAGE = 65536;
+  const stranger = new Principal('peer 12D3KooWMemory', { processes: 16, spawning: 4, connections: 1, memoryBytes: 150 * PAGE });
+  const [a, b] = memoryPair();
+  const server = new Connection(a, { bootstrap: serve(Node, nodeCapOf(t.node.executor, { peerId: 'x', version: '0', startedAtMs: 0n, osPid: 0 }, { principal: stranger, owner: false })) });
+  const client = new Connection(b);
+  const ex = client.bootstrap(Node).executor().executor;
+  try {
+    // 101 pages held while it sleeps.
+    const big = await ex.spawn({ spec: { moduleBytes: await assemble(sleeperWat(60_000_000_000n, { grow: 100 })) } });
+    await eventually('the sleeper has grown', () => stranger.memory.usedBytes === 101 * PAGE);
+    const grower = await assemble(sleeperWat(0n, { grow: 100 }));
+    const refusedGrow = await ex.spawn({ spec: { moduleBytes: grower } });
+    assert.equal(said((await refusedGrow.process.wait()).status.reason), 'limit: memory', '101 + 1 + 100 pages is past 150');
+    assert.equal(await refusedWith(ex.spawn({ spec: { moduleBytes: await assemble(sleeperWat(0n, { pages: 60 })) } })), 'quota', '101 + 60 pages at start');
+    assert.equal(stranger.memory.usedBytes, 101 * PAGE, 'ended and refused processes hold nothing');
+    await big.process.kill();
+    await big.process.wait();
+    assert.equal(stranger.memory.usedBytes, 0, 'a killed process gives its pages back');
+    const fits = await ex.spawn({ spec: { moduleBytes: grower } });
+    assert.equal(said((await fits.process.wait()).status.reason), 'normal');
+    // The owner's budget is its own: the stranger's use never counted against it.
+    assert.equal(said((await (await t.executor.spawn({ spec: { moduleBytes: grower } })).process.wait()).status.reason), 'normal');
+  } finally {
+    client.close();
+    server.close();
+  }
+});
+
+test('a granted directory swapped for a symbolic link after the check is not opened', async () => {
+  const base = mkdtempSync(join(tmpdir(), 'ww-swap-'));
+  const granted = join(base, 'granted');
+  mkdirSync(join(granted, 'sub'), { recursive: true });
+  try {
+    const ask = new Grant({}, [{ hostPath: granted, readOnly: false }], []).preopenFor({ hostPath: join(granted, 'sub'), guestPath: '/d' });
+    assert.equal(ask.hostPath, join(granted, 'sub'));
+    // Between the executor's check and the worker's open: the checked directory moves away, a link to /etc takes its place.
+    renameSync(join(granted, 'sub'), join(granted, 'moved'));
+    symlinkSync('/etc', join(granted, 'sub'));
+    const rt = t.node.executor.table.runtime;
+    const status = await rt.spawn(await rt.load(await writer('owned.txt')), { args: ['w'], preopens: [ask] }).wait();
+    assert.equal(status.reason.kind, 'trap');
+    assert.match(status.reason.kind === 'trap' ? status.reason.message : '', /replaced by another directory/);
+    assert.equal(existsSync('/etc/owned.txt'), false);
+  } finally {
+    rmSync(base, { recursive: true, force: true });
   }
 });
 

@@ -45,7 +45,7 @@ export class WasiCtx {
     });
     const firstDir = 3 + listeners.length;
     try {
-      options.preopens.forEach((p, i) => this.fds.set(firstDir + i, DirHandle.preopen(p.hostPath, p.guestPath, p.readOnly ?? false)));
+      options.preopens.forEach((p, i) => this.fds.set(firstDir + i, DirHandle.preopen(p.hostPath, p.guestPath, p.readOnly ?? false, p.identity)));
     } catch (err) {
       this.fds.closeAll();
       throw err;

@@ -22,6 +22,9 @@ export interface Preopen {
   guestPath: string;
   /** Nothing reached through it can be changed (README.md, "Read-only pre-opens"); absent: read-write. */
   readOnly?: boolean;
+  /** The directory hostPath must still be when it is opened (device and inode, as checked against a
+   *  grant): a path swapped for another directory or a symbolic link meanwhile is refused. */
+  identity?: { dev: bigint; ino: bigint };
 }
 
 export interface WasiOptions {

@@ -88,7 +88,7 @@ export class DirHandle extends Handle {
   }
 
   /** Opens a host directory as a pre-open; a read-only one holds no right that changes anything (Handle.readOnly). */
-  static preopen(hostPath: string, guestPath: string, readOnly = false): DirHandle {
+  static preopen(hostPath: string, guestPath: string, readOnly = false, identity?: { dev: bigint; ino: bigint }): DirHandle {
     let fd: number;
     try {
       fd = fs.openSync(hostPath, C.O_RDONLY | C.O_DIRECTORY);
@@ -96,6 +96,13 @@ export class DirHandle extends Handle {
       const e = err as NodeJS.ErrnoException;
       const why = e.code === 'ENOENT' ? 'it does not exist' : e.code === 'ENOTDIR' ? 'it is not a directory' : e.message;
       throw new Error(`cannot pre-open ${hostPath} as ${guestPath}: ${why}`);
+    }
+    if (identity) {
+      const st = fs.fstatSync(fd, { bigint: true });
+      if (st.dev !== identity.dev || st.ino !== identity.ino) {
+        fs.closeSync(fd);
+        throw new Error(`cannot pre-open ${hostPath} as ${guestPath}: it was replaced by another directory after it was checked`);
+      }
     }
     return new DirHandle(fd, guestPath, readOnly);
   }
