@@ -6,7 +6,7 @@ import { readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { FOREVER, cpuLoop, hello, lines, oneErrorLine, rpcSession, runWw, startNodeProcess, tempDir } from './helpers.js';
-import { repoRoot, wwBin } from '../cli/helpers.js';
+import { assembleFixture, repoRoot, wwBin } from '../cli/helpers.js';
 import { connectNode, startNode } from '../../src/node/index.js';
 
 describe('ww start', () => {
@@ -166,6 +166,23 @@ describe('ww start', () => {
       }
     });
   }
+
+  test('--max-memory bounds the owner\'s processes together: a guest growing past it gets limit: memory, and the next run has it all again', async () => {
+    const fixtures = tempDir('budget');
+    const node = await startNodeProcess(['--max-memory', '4M']);
+    try {
+      const grow = await assembleFixture('grow', fixtures.path);
+      const first = await runWw(['run', '--node', '--socket', node.socketPath, grow]);
+      assert.equal(first.status, 137, first.stderr);
+      assert.match(oneErrorLine(first.stderr), /^ww: limit exceeded: memory$/);
+      const again = await runWw(['run', '--node', '--socket', node.socketPath, hello]);
+      assert.equal(again.status, 0, again.stderr);
+      assert.match(again.stdout, /^hello from C on ww/);
+    } finally {
+      await node.dispose();
+      fixtures.cleanup();
+    }
+  });
 
   test('a node that dies while ww wait waits: one line saying the connection was lost, exit 1', async () => {
     const node = await startNodeProcess();
