@@ -14,6 +14,9 @@ import type { ExitReason, ExitStatus, OutputMode, ProcessState, ProcessStats, Sp
  *  in a host call never does, so the runtime terminates its worker this long after the deadline. */
 const WALL_GRACE_MS = 25;
 
+/** setTimeout's largest delay (a signed 32-bit count of ms); past it Node fires after 1 ms instead. */
+const MAX_TIMER_MS = 0x7fff_ffff;
+
 let pauseSeq = 0;
 
 export class Process implements WasmProcess, Job {
@@ -144,7 +147,7 @@ export class Process implements WasmProcess, Job {
       maxCaptureBytes: this.maxCaptureBytes,
       hostNamespaces: Object.keys(o.hostCalls ?? {}),
       ...(this.sockets ? { sockets: this.sockets.init() } : {}),
-      ...(this.charge ? { memoryCharge: { budget: this.charge.budget, cell: this.charge.cell } } : {}),
+      ...(this.charge ? { memoryCharge: { budgets: this.charge.budgets, cell: this.charge.cell } } : {}),
     };
   }
 
@@ -233,7 +236,7 @@ export class Process implements WasmProcess, Job {
       // The guest never reached a tick after its deadline (blocked in a host call, or not instrumented).
       if (this.slot) this.pool.retire(this.slot);
       this.finish({ kind: 'limit', limit: 'wall' });
-    }, Math.max(0, left));
+    }, Math.min(Math.max(0, left), MAX_TIMER_MS)); // a longer deadline is re-armed when this fires
   }
 
   private deliver(sink: (data: Uint8Array) => void, data: Uint8Array): void {

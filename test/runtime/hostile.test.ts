@@ -48,6 +48,23 @@ test('a guest blocked in a host call is stopped by the timeout too (its worker i
   await assertBystanderFine(await bystander());
 });
 
+test('a timeout past setTimeout\'s range holds: no timer overflow re-arming every millisecond', async () => {
+  const overflows: string[] = [];
+  const onWarning = (w: Error): void => void (w.name === 'TimeoutOverflowWarning' && overflows.push(w.message));
+  process.on('warning', onWarning);
+  try {
+    const p = rt.spawn(await load('spin'), { args: ['spin'], limits: { timeoutMs: 2 ** 40 } });
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(p.state, 'running');
+    p.kill();
+    assert.deepEqual((await p.wait()).reason, { kind: 'killed' });
+    await new Promise((r) => setImmediate(r)); // (warnings are emitted on the next tick)
+    assert.deepEqual(overflows, []);
+  } finally {
+    process.off('warning', onWarning);
+  }
+});
+
 test('memory growth past the limit fails in the guest; its abort is reported as limit memory', async () => {
   const other = await bystander();
   const status = await rt.spawn(await load('grow-abort'), { args: ['grow'], limits: { maxMemoryBytes: 10 * PAGE } }).wait();
