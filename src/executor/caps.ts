@@ -34,6 +34,7 @@ import type { Limits as RuntimeLimits, LoadedModule } from '../wasm/index.js';
 import { parseListenAddress, type Listener, type ListenAddress } from '../wasm/sockets/listen.js';
 import { ExecutorError } from './errors.js';
 import { fromRuntime } from './runtime-errors.js';
+import { listedArgv } from './bounds.js';
 import { answerExecutorErrors } from './error-wire.js';
 import { isContentId, type ModuleStore } from './modules.js';
 import { isAbnormal } from './reasons.js';
@@ -47,12 +48,14 @@ type Spawned = { process: ProcessCap; pid: number; listening: string[] };
 
 const STATE_CODE = { running: ProcessState.running, paused: ProcessState.paused, exited: ProcessState.exited } as const;
 
-export function toProcessInfo(s: ProcessSnapshot, peerId: string): ProcessInfo$Init {
+/** A process as the wire shows it; in a listing (`ps`) its argv is cut to LISTED_ARGV_BYTES so that
+ *  the reply stays bounded whatever the processes were given. */
+export function toProcessInfo(s: ProcessSnapshot, peerId: string, listing = false): ProcessInfo$Init {
   return {
     pid: s.pid,
     ppid: s.ppid,
     cid: s.cid,
-    argv: s.argv,
+    argv: listing ? listedArgv(s.argv) : s.argv,
     createdAtMs: BigInt(s.createdAtMs),
     state: STATE_CODE[s.state],
     fuelUsed: BigInt(Math.max(0, Math.round(s.fuelUsed))),
@@ -136,7 +139,7 @@ export class AdminCap implements Admin$Server {
   constructor(private readonly ctx: ExecutorContext) {}
   ps(): { processes: ProcessInfo$Init[] } {
     const t = this.ctx.table;
-    return { processes: t.list().map((e) => toProcessInfo(t.snapshot(e), this.ctx.peerId)) };
+    return { processes: t.list().map((e) => toProcessInfo(t.snapshot(e), this.ctx.peerId, true)) };
   }
   process({ pid }: { pid: number }): { process: ProcessCap } {
     return { process: this.ctx.processCap(this.ctx.entry(pid)) };
@@ -235,7 +238,7 @@ export class ExecutorCap implements Executor$Server {
 
   ps(): { processes: ProcessInfo$Init[] } {
     const t = this.ctx.table;
-    return { processes: t.listIn(this.scope).map((e) => toProcessInfo(t.snapshot(e), this.ctx.peerId)) };
+    return { processes: t.listIn(this.scope).map((e) => toProcessInfo(t.snapshot(e), this.ctx.peerId, true)) };
   }
 
   obsoleteProcess({ pid }: { pid: number }): never {

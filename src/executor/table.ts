@@ -6,6 +6,7 @@ import type { ExitStatus as RuntimeStatus, HostCallHandler, InputMode, Limits, L
 import type { Listener } from '../wasm/sockets/listen.js';
 import { ExecutorError } from './errors.js';
 import { fromRuntime } from './runtime-errors.js';
+import { checkSpawnArgs, listedArgv } from './bounds.js';
 import { isAbnormal, reasonCode, reasonText, type Reason } from './reasons.js';
 import type { Scope } from './authority.js';
 
@@ -184,6 +185,7 @@ export class ProcessTable {
     if (this.closed) throw new ExecutorError('shutting-down', 'the node is shutting down: no new processes');
     const parent = req.ppid ? this.entries.get(req.ppid) : this.init;
     if (!parent || parent.status) throw new ExecutorError('no-such-process', `no such process: ${req.ppid} (the parent must be a live process)`);
+    checkSpawnArgs(req.argv, req.env);
     const uncount = req.scope?.principal.admitProcess() ?? (() => {});
     let wasm: WasmProcess;
     try {
@@ -200,7 +202,7 @@ export class ProcessTable {
     e.uncount = uncount;
     parent.children.add(e);
     this.entries.set(e.pid, e);
-    this.log?.(`start pid=${e.pid} ppid=${e.ppid} cid=${e.cid.slice(0, 12)} argv=${JSON.stringify(e.argv)}`);
+    this.log?.(`start pid=${e.pid} ppid=${e.ppid} cid=${e.cid.slice(0, 12)} argv=${JSON.stringify(listedArgv(e.argv))}`);
     void wasm.wait().then((st) => this.finish(e, st.reason, st));
     return e;
   }
