@@ -3,7 +3,7 @@ import { Command, Flags } from '@oclif/core';
 import { resolve } from 'node:path';
 import { InputError } from '../errors.js';
 import { checkedBy, formatSize, parseCount, parseSize } from '../units.js';
-import { DEFAULT_QUOTAS } from '../../src/executor/quotas.js';
+import { DEFAULT_NODE_MEMORY_BYTES, DEFAULT_QUOTAS } from '../../src/executor/quotas.js';
 import { resolveSocketPath } from '../lib/node-args.js';
 import { oneLine } from '../text.js';
 
@@ -43,6 +43,11 @@ Exit status: 0 stopped by SIGINT/SIGTERM; 1 could not start (another node on the
       parse: checkedBy((text) => parseSize('--max-memory', text)),
       description: `linear memory of all live processes together, e.g. 8G (default ${formatSize(DEFAULT_QUOTAS.memoryBytes)}: half of this machine's)`,
     }),
+    'node-memory': Flags.string({
+      helpValue: 'SIZE',
+      parse: checkedBy((text) => parseSize('--node-memory', text)),
+      description: `linear memory of every client's processes together (default ${formatSize(DEFAULT_NODE_MEMORY_BYTES)}: three quarters of this machine's); past it spawns are refused, never OOM-killed`,
+    }),
     'data-dir': Flags.string({ helpValue: 'DIR', description: 'where the node keeps its state (its peer ID, the module cache) across restarts; default: memory only' }),
   };
 
@@ -62,6 +67,7 @@ Exit status: 0 stopped by SIGINT/SIGTERM; 1 could not start (another node on the
         ...(flags['max-connections'] !== undefined ? { connections: parseCount('--max-connections', flags['max-connections']) } : {}),
         ...(flags['max-memory'] !== undefined ? { memoryBytes: parseSize('--max-memory', flags['max-memory']) } : {}),
       },
+      ...(flags['node-memory'] !== undefined ? { memoryBytes: parseSize('--node-memory', flags['node-memory']) } : {}),
       dataDir: flags['data-dir'] !== undefined ? resolve(flags['data-dir']) : undefined,
       log,
     }).catch((err: unknown) => {

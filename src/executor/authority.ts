@@ -27,8 +27,10 @@ export class Principal {
     /** For people and logs: `owner`, later a peer ID. */
     readonly name: string,
     readonly quotas: Quotas,
+    /** The budget its memory counts inside too (the node's). */
+    within?: MemoryBudget,
   ) {
-    this.memory = new MemoryBudget(quotas.memoryBytes);
+    this.memory = new MemoryBudget(`${name}'s memory budget`, quotas.memoryBytes, within);
   }
 
   /** Counts a process about to start; throws `quota` when the principal has its quota of them. */

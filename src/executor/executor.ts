@@ -1,7 +1,8 @@
 // The executor without its RPC face: runtime, module store, process table and the `ww` host
 // module. caps.ts serves it over Cap'n Proto (nodeCapOf); a local `ww run` needs none of that, so
 // this file does not load the RPC engine.
-import { Runtime, type RuntimeOptions } from '../wasm/index.js';
+import { MemoryBudget, Runtime, type RuntimeOptions } from '../wasm/index.js';
+import { DEFAULT_NODE_MEMORY_BYTES } from './quotas.js';
 import { ModuleStore } from './modules.js';
 import { ProcessTable, type GuestEvents, type ProcessEntry, type SpawnRequest } from './table.js';
 import { WwHost } from './guest.js';
@@ -21,6 +22,8 @@ export interface ExecutorOptions {
   log?: (line: string) => void;
   /** Live processes spawned by guests at once (EAGAIN past it). Default 4096. */
   maxGuestSpawned?: number;
+  /** Linear memory of all processes together, every principal's budget inside it. Default DEFAULT_NODE_MEMORY_BYTES. */
+  memoryBytes?: number;
 }
 
 /** A node's executor: the runtime, the module store, the process table and the capabilities over them. */
@@ -32,6 +35,8 @@ export class Executor {
     readonly peerId: string,
     /** The `ww` host module: handle tables, channels, the capability store, guest events. */
     readonly ww: WwHost,
+    /** The node's memory budget: each principal's is inside it. */
+    readonly memory: MemoryBudget,
   ) {}
 
   static async create(opts: ExecutorOptions): Promise<Executor> {
@@ -49,7 +54,7 @@ export class Executor {
     });
     const modules = new ModuleStore(runtime, opts.dataDir);
     ww = new WwHost({ table, modules, pauseGraceMs, forward: opts.guestEvents, maxGuestSpawned: opts.maxGuestSpawned });
-    return new Executor(runtime, table, modules, opts.peerId, ww);
+    return new Executor(runtime, table, modules, opts.peerId, ww, new MemoryBudget("the node's memory budget", opts.memoryBytes ?? DEFAULT_NODE_MEMORY_BYTES));
   }
 
   /** Starts a process with the `ww` host module (initial handles: this Executor, the capability store). */

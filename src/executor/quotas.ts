@@ -25,3 +25,8 @@ export const DEFAULT_QUOTAS: Readonly<Quotas> = {
   connections: 256,
   memoryBytes: Math.floor(totalmem() / 2 / MIB) * MIB,
 };
+
+/** What all principals' processes together may hold in linear memory (`ww start --node-memory`):
+ *  three quarters of this machine's, leaving the rest to the node itself and the host, so the node
+ *  refuses work ("node memory budget exhausted") before the kernel's OOM killer would end it. */
+export const DEFAULT_NODE_MEMORY_BYTES = Math.floor((totalmem() * 3) / 4 / MIB) * MIB;

@@ -19,6 +19,8 @@ export interface StartNodeOptions {
   socketPath?: string;
   /** What the owner's principal may use at once (live processes, spawns in progress, connections). Default DEFAULT_QUOTAS. */
   quotas?: Partial<Quotas>;
+  /** Linear memory of all processes together (every principal's budget is inside it). Default DEFAULT_NODE_MEMORY_BYTES. */
+  memoryBytes?: number;
   /** Where the node keeps state: its peer ID and the module cache. Default: memory only. */
   dataDir?: string;
   /** One line per process start and end, and the node's own events. */
@@ -60,6 +62,7 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<WwNode> {
     dataDir: opts.dataDir,
     pauseGraceMs: opts.pauseGraceMs,
     keepEnded: opts.keepEnded,
+    ...(opts.memoryBytes !== undefined ? { memoryBytes: opts.memoryBytes } : {}),
     guestEvents: opts.guestEvents,
     log,
     runtimeOptions: {
@@ -74,7 +77,7 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<WwNode> {
   });
   const info: NodeInfo$Init = { peerId, version: wwVersion(), startedAtMs: BigInt(Date.now()), osPid: process.pid };
   // Whoever opens the socket is the node's uid or root (the socket is 0600 in a 0700 directory): the owner.
-  const owner = new Principal('the owner', { ...DEFAULT_QUOTAS, ...opts.quotas });
+  const owner = new Principal('the owner', { ...DEFAULT_QUOTAS, ...opts.quotas }, executor.memory);
 
   const connections = new Set<Connection>();
   const accept = (transport: Transport): void => {

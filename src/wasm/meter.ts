@@ -41,8 +41,8 @@ export class Meter {
     private readonly stats: Float64Array,
     limits: Limits,
     private readonly onFrozen: (seq: number) => void,
-    /** A shared memory budget each grow is charged to (memory-budget.ts). */
-    private readonly memoryCharge?: { budget: Int32Array; cell: Int32Array },
+    /** Shared memory budgets each grow is charged to (memory-budget.ts). */
+    private readonly memoryCharge?: { budgets: Int32Array[]; cell: Int32Array },
   ) {
     this.fuelLimit = limits.fuel ?? Infinity;
     this.timeoutMs = limits.timeoutMs ?? Infinity;
@@ -115,7 +115,7 @@ export class Meter {
   private grow(delta: number): number {
     const current = this.memory ? this.memory.buffer.byteLength / PAGE_BYTES : 0;
     const pages = delta >>> 0;
-    if (current + pages > this.maxPages || (this.memoryCharge && !chargeGrow(this.memoryCharge.budget, this.memoryCharge.cell, pages))) {
+    if (current + pages > this.maxPages || (this.memoryCharge && !chargeGrow(this.memoryCharge.budgets, this.memoryCharge.cell, pages))) {
       this.memoryLimitHit = true;
       return -1; // as an unsigned page count this can never succeed: memory.grow returns -1
     }

@@ -35,8 +35,8 @@ export interface RunMessage {
   hostNamespaces: string[];
   /** Pre-opened sockets (guest fds 3, 4, ...), answered by the 'sock' host calls. */
   sockets?: SocketsInit;
-  /** The shared memory budget it counts against and its own charge in it (memory-budget.ts). */
-  memoryCharge?: { budget: Int32Array; cell: Int32Array };
+  /** The shared memory budgets it counts against and its own charge in them (memory-budget.ts). */
+  memoryCharge?: { budgets: Int32Array[]; cell: Int32Array };
 }
 export type ToWorker = RunMessage;
 

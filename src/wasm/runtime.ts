@@ -164,10 +164,11 @@ export class Runtime {
   private chargeFor(compiled: CompiledModule, budget: MemoryBudget): ProcessCharge {
     if (!compiled.instrumented) throw new LimitsError('a memory budget needs an instrumented module: create the Runtime with instrument: true');
     const charge = budget.open(compiled.initialPages);
-    if (!charge) {
+    if ('full' in charge) {
+      const full = charge.full;
       throw new BudgetError(
-        `memory budget exhausted: the module needs ${compiled.initialPages * PAGE_BYTES} bytes at start and ` +
-          `${budget.usedBytes} of ${budget.limitBytes} bytes are in use: wait for processes to end`,
+        `${full.name} exhausted: the module needs ${compiled.initialPages * PAGE_BYTES} bytes at start and ` +
+          `${full.usedBytes} of ${full.limitBytes} bytes are in use: wait for processes to end`,
       );
     }
     return charge;
