@@ -8,6 +8,8 @@ import { WasiHost } from '../../src/wasm/wasi/index.js';
 import type { StdioEndpoint } from '../../src/wasm/wasi/types.js';
 import { Wasm, cleanup, run, tempDir, wat } from './harness.js';
 import { allImportsModule } from './signatures.js';
+import { MAX_POLL_SUBSCRIPTIONS } from '../../src/wasm/wasi/abi/preview1.js';
+import { Errno } from '../../src/wasm/wasi/abi/errno.js';
 
 const SUBS = 1024;
 const EVENTS = 4096;
@@ -82,7 +84,9 @@ async function pollGuest(opts: { stdin?: StdioEndpoint; preopen?: string } = {})
     }
     return { errno, events };
   };
-  return { host, poll, now: ex.now, openFile: ex.open_file };
+  /** poll_oneoff on `n` subscriptions, whatever the memory holds. */
+  const pollCount = (n: number): { errno: number } => ({ errno: ex.poll(n) });
+  return { host, poll, pollCount, now: ex.now, openFile: ex.open_file };
 }
 
 test('poll_oneoff: a relative monotonic clock sleeps at least its timeout and reports a clock event', async () => {
@@ -254,4 +258,13 @@ test('a pre-open that does not exist or is a file fails construction with a clea
   } finally {
     cleanup(dir);
   }
+});
+
+test('poll_oneoff: more subscriptions than one call may wait on is EINVAL, before any is read', async () => {
+  const g = await pollGuest();
+  // (Had the bound not held, the guest's 2 pages could not hold them: EFAULT, not EINVAL.)
+  assert.equal(g.pollCount(3000).errno, Errno.FAULT, 'within the bound, past memory: EFAULT');
+  const { errno } = g.pollCount(MAX_POLL_SUBSCRIPTIONS + 1);
+  assert.equal(errno, Errno.INVAL);
+  g.host.close();
 });

@@ -85,6 +85,8 @@ const FILESTAT_SIZE = 64;
 const PRESTAT_SIZE = 8;
 const DIRENT_SIZE = 24;
 const SUBSCRIPTION_SIZE = 48;
+/** Subscriptions one poll_oneoff call may wait on (each is host memory while it waits). */
+export const MAX_POLL_SUBSCRIPTIONS = 16 * 1024;
 const EVENT_SIZE = 32;
 
 function writeFilestat(mem: GuestMemory, ptr: number, st: Filestat): void {
@@ -446,6 +448,9 @@ export function createImports(ctx: WasiCtx): Record<Preview1Function, Import> {
       const inp = u32(inPtr);
       const outp = u32(outPtr);
       const n = u32(nsubscriptions);
+      // Each subscription becomes host objects outside the guest's memory: bounded, or one call could
+      // make its worker hold gigabytes the guest's memory limit never sees.
+      if (n > MAX_POLL_SUBSCRIPTIONS) throw new WasiError(Errno.INVAL, `poll_oneoff with ${n} subscriptions, more than the ${MAX_POLL_SUBSCRIPTIONS} one call may wait on`);
       mem.check(inp, n * SUBSCRIPTION_SIZE);
       mem.check(outp, n * EVENT_SIZE);
       mem.check(u32(neventsPtr), 4);
