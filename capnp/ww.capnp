@@ -171,6 +171,18 @@ interface Process {
   unlink @6 (other :Process) -> ();
 
   info @7 () -> (info :ProcessInfo);
+
+  output @8 (stream :StdStream, offset :UInt64, max :UInt32) -> (data :Data);
+  # Captured output (OutputMode capture) from byte `offset`, at most `max`
+  # bytes and never more than 4 MiB: wait() returns the first 4 MiB of each
+  # stream and the totals, this the rest, so every reply fits a frame.
+  # Empty at and past the end; before the process ended, what it wrote so far
+  # is not available (wait first).
+}
+
+enum StdStream {
+  stdout @0;
+  stderr @1;
 }
 
 interface Monitor {
@@ -180,8 +192,11 @@ interface Monitor {
 struct ExitStatus {
   code @0 :UInt32;           # as a shell sees it: guest code (proc_exit's u32), 134 trap, 137 killed/limit/link/peer-lost
   reason @1 :ExitReason;
-  stdout @2 :Data;           # with OutputMode capture
+  stdout @2 :Data;           # with OutputMode capture: its first 4 MiB (Process.output has the rest)
   stderr @3 :Data;
+  stdoutBytes @4 :UInt64;    # all the captured stdout, in bytes
+  stderrBytes @5 :UInt64;
+  outputDropped @6 :Bool;    # the captured output was dropped: the node keeps ended processes' output within a byte bound
 }
 
 struct ExitReason {

@@ -344,23 +344,32 @@ export interface ExitStatus {
   reason: ExitReason;
   stdout: Uint8Array;
   stderr: Uint8Array;
+  stdoutBytes: bigint;
+  stderrBytes: bigint;
+  outputDropped: boolean;
 }
 export interface ExitStatus$Init {
   code?: number;
   reason?: ExitReason$Init;
   stdout?: Uint8Array;
   stderr?: Uint8Array;
+  stdoutBytes?: bigint;
+  stderrBytes?: bigint;
+  outputDropped?: boolean;
 }
 export const $S_ExitStatus: StructDesc = {
   name: 'ExitStatus',
   id: 'a7ba41f56bd155de',
-  dataWords: 1,
+  dataWords: 3,
   pointers: 3,
   fields: [
     { name: 'code', type: { k: 'uint32' }, offset: 0 },
     { name: 'reason', type: { k: 'struct', s: () => $S_ExitReason }, offset: 0 },
     { name: 'stdout', type: { k: 'data' }, offset: 1 },
     { name: 'stderr', type: { k: 'data' }, offset: 2 },
+    { name: 'stdoutBytes', type: { k: 'uint64' }, offset: 1 },
+    { name: 'stderrBytes', type: { k: 'uint64' }, offset: 2 },
+    { name: 'outputDropped', type: { k: 'bool' }, offset: 32 },
   ],
 };
 
@@ -786,6 +795,44 @@ export const $S_Process_Monitor$Results: StructDesc = {
   ],
 };
 
+export interface Process_Output$Params {
+  stream: StdStream;
+  offset: bigint;
+  max: number;
+}
+export interface Process_Output$Params$Init {
+  stream?: StdStream;
+  offset?: bigint;
+  max?: number;
+}
+export const $S_Process_Output$Params: StructDesc = {
+  name: 'Process_Output$Params',
+  id: '8c5b6d47a45a8637',
+  dataWords: 2,
+  pointers: 0,
+  fields: [
+    { name: 'stream', type: { k: 'uint16' }, offset: 0 },
+    { name: 'offset', type: { k: 'uint64' }, offset: 1 },
+    { name: 'max', type: { k: 'uint32' }, offset: 1 },
+  ],
+};
+
+export interface Process_Output$Results {
+  data: Uint8Array;
+}
+export interface Process_Output$Results$Init {
+  data?: Uint8Array;
+}
+export const $S_Process_Output$Results: StructDesc = {
+  name: 'Process_Output$Results',
+  id: 'bbcf1a1bbd1545e9',
+  dataWords: 0,
+  pointers: 1,
+  fields: [
+    { name: 'data', type: { k: 'data' }, offset: 0 },
+  ],
+};
+
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type
 export interface Process_Pause$Params {}
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type
@@ -1062,6 +1109,12 @@ export const ProcessState = {
 } as const;
 export type ProcessState = (typeof ProcessState)[keyof typeof ProcessState];
 
+export const StdStream = {
+  stdout: 0,
+  stderr: 1,
+} as const;
+export type StdStream = (typeof StdStream)[keyof typeof StdStream];
+
 export interface Admin$Client extends Client {
   ps(params?: Admin_Ps$Params$Init): RemotePromise<Admin_Ps$Results>;
   process(params?: Admin_Process$Params$Init): RemotePromise<Admin_Process$Results> & Admin_Process$Results$Pipeline;
@@ -1188,6 +1241,7 @@ export interface Process$Client extends Client {
   link(params?: Process_Link$Params$Init): RemotePromise<Process_Link$Results>;
   unlink(params?: Process_Unlink$Params$Init): RemotePromise<Process_Unlink$Results>;
   info(params?: Process_Info$Params$Init): RemotePromise<Process_Info$Results>;
+  output(params?: Process_Output$Params$Init): RemotePromise<Process_Output$Results>;
 }
 /** A server implements every method: a schema method that is not served yet fails to compile. */
 export interface Process$Server {
@@ -1199,6 +1253,7 @@ export interface Process$Server {
   link(params: Process_Link$Params, ctx: CallContext): Awaitable<Process_Link$Results$Init | void>;
   unlink(params: Process_Unlink$Params, ctx: CallContext): Awaitable<Process_Unlink$Results$Init | void>;
   info(params: Process_Info$Params, ctx: CallContext): Awaitable<Process_Info$Results$Init | void>;
+  output(params: Process_Output$Params, ctx: CallContext): Awaitable<Process_Output$Results$Init | void>;
 }
 export const Process = defineInterface<Process$Client, Process$Server>({
   name: 'Process',
@@ -1212,6 +1267,7 @@ export const Process = defineInterface<Process$Client, Process$Server>({
     { name: 'link', ordinal: 5, interfaceId: 0xc33b4592b207896bn, interfaceName: 'Process', params: $S_Process_Link$Params, results: $S_Process_Link$Results },
     { name: 'unlink', ordinal: 6, interfaceId: 0xc33b4592b207896bn, interfaceName: 'Process', params: $S_Process_Unlink$Params, results: $S_Process_Unlink$Results },
     { name: 'info', ordinal: 7, interfaceId: 0xc33b4592b207896bn, interfaceName: 'Process', params: $S_Process_Info$Params, results: $S_Process_Info$Results },
+    { name: 'output', ordinal: 8, interfaceId: 0xc33b4592b207896bn, interfaceName: 'Process', params: $S_Process_Output$Params, results: $S_Process_Output$Results },
   ],
 });
 

@@ -10,6 +10,7 @@ import {
   OutputMode,
   Process,
   ProcessState,
+  StdStream,
   type Admin$Server,
   type ByteSink$Client,
   type Executor$Server,
@@ -69,12 +70,17 @@ export function toProcessInfo(s: ProcessSnapshot, peerId: string, listing = fals
   };
 }
 
+/** Captured output in one reply: wait() returns this much of each stream, Process.output pieces of
+ *  at most this; two of them fit a frame with room to spare whatever the capture bound. */
+export const OUTPUT_PIECE_BYTES = 4 * 1024 * 1024;
+
 function toExitStatus(s: EndStatus): ExitStatus$Init {
   return {
     code: s.code,
     reason: reasonToWire(s.reason),
-    ...(s.stdout ? { stdout: s.stdout } : {}),
-    ...(s.stderr ? { stderr: s.stderr } : {}),
+    ...(s.stdout ? { stdout: s.stdout.subarray(0, OUTPUT_PIECE_BYTES), stdoutBytes: BigInt(s.stdout.length) } : {}),
+    ...(s.stderr ? { stderr: s.stderr.subarray(0, OUTPUT_PIECE_BYTES), stderrBytes: BigInt(s.stderr.length) } : {}),
+    ...(s.outputDropped ? { outputDropped: true } : {}),
   };
 }
 
@@ -401,6 +407,14 @@ export class ProcessCap implements Process$Server {
 
   kill(): void {
     this.ctx.table.kill(this.entry);
+  }
+
+  output({ stream, offset, max }: { stream: StdStream; offset: bigint; max: number }): { data: Uint8Array } {
+    const status = this.entry.status;
+    if (!status) throw new ExecutorError('bad-request', `output: process ${this.entry.pid} is still running: wait() for it first`);
+    const all = (stream === StdStream.stderr ? status.stderr : status.stdout) ?? new Uint8Array(0);
+    const from = offset > BigInt(all.length) ? all.length : Number(offset);
+    return { data: all.subarray(from, from + Math.min(max, OUTPUT_PIECE_BYTES)) };
   }
 
   async pause(): Promise<void> {

@@ -18,6 +18,8 @@ export interface ExecutorOptions {
   pauseGraceMs?: number;
   /** Ended processes kept for ps/wait/info. Default 1000. */
   keepEnded?: number;
+  /** Captured output of ended processes kept, in bytes (oldest dropped first). Default 256 MiB. */
+  keepOutputBytes?: number;
   guestEvents?: GuestEvents;
   log?: (line: string) => void;
   /** Live processes spawned by guests at once (EAGAIN past it). Default 4096. */
@@ -49,6 +51,7 @@ export class Executor {
       runtime,
       pauseGraceMs,
       keepEnded: opts.keepEnded,
+      keepOutputBytes: opts.keepOutputBytes,
       guestEvents: { pauseRequested: (pid) => ww?.pauseRequested(pid), resumed: (pid) => ww?.resumed(pid) },
       log: opts.log,
     });

@@ -25,6 +25,8 @@ export interface EndStatus {
   reason: Reason;
   stdout?: Uint8Array;
   stderr?: Uint8Array;
+  /** Its captured output was dropped to keep the ended processes' output within keepOutputBytes. */
+  outputDropped?: boolean;
   fuelUsed: number;
   memoryBytes: number;
   cpuMs: number;
@@ -70,6 +72,8 @@ export interface TableOptions {
   pauseGraceMs?: number;
   /** Ended processes kept for ps/wait/info, oldest reaped first. Default 1000. */
   keepEnded?: number;
+  /** Captured output of ended processes kept, in bytes, oldest dropped first. Default 256 MiB. */
+  keepOutputBytes?: number;
   /** Longest wait() waits for streamed output to be delivered after the end. Default 10 s. */
   drainTimeoutMs?: number;
   guestEvents?: GuestEvents;
@@ -161,6 +165,9 @@ export class ProcessTable {
   readonly init: ProcessEntry;
   private readonly graceMs: number;
   private readonly keepEnded: number;
+  private readonly keepOutputBytes: number;
+  /** Captured bytes held by the ended processes in `ended`. */
+  private endedOutputBytes = 0;
   private readonly drainTimeoutMs: number;
   private readonly guestEvents: GuestEvents;
   private readonly log: ((line: string) => void) | undefined;
@@ -168,6 +175,7 @@ export class ProcessTable {
   constructor(private readonly opts: TableOptions) {
     this.graceMs = opts.pauseGraceMs ?? 100;
     this.keepEnded = opts.keepEnded ?? 1000;
+    this.keepOutputBytes = opts.keepOutputBytes ?? 256 * 1024 * 1024;
     this.drainTimeoutMs = opts.drainTimeoutMs ?? 10_000;
     this.guestEvents = opts.guestEvents ?? noGuestEvents;
     this.log = opts.log;
@@ -225,6 +233,16 @@ export class ProcessTable {
     } catch (e) {
       throw fromRuntime(e);
     }
+  }
+
+  /** Frees an ended process's captured output; wait() then says it was dropped. */
+  private dropOutput(e: ProcessEntry): void {
+    const s = e.status;
+    if (!s || (!s.stdout?.length && !s.stderr?.length)) return;
+    this.endedOutputBytes -= outputBytes(s);
+    if (s.stdout) s.stdout = new Uint8Array(0);
+    if (s.stderr) s.stderr = new Uint8Array(0);
+    s.outputDropped = true;
   }
 
   /** A live or recently ended process. */
@@ -456,10 +474,13 @@ export class ProcessTable {
       e.children.clear();
     }
     this.ended.push(e);
+    this.endedOutputBytes += outputBytes(status);
     while (this.ended.length > this.keepEnded) {
       const old = this.ended.shift()!;
       if (this.entries.get(old.pid) === old) this.entries.delete(old.pid);
+      this.dropOutput(old); // a Process capability may keep the entry: not its output
     }
+    for (let i = 0; i < this.ended.length && this.endedOutputBytes > this.keepOutputBytes; i++) this.dropOutput(this.ended[i]!);
     if (e !== this.init) {
       this.log?.(`end pid=${e.pid} reason=${JSON.stringify(reasonText(reason))} code=${status.code} cpu_ms=${status.cpuMs.toFixed(1)}`);
     }
@@ -495,4 +516,8 @@ export class ProcessTable {
       this.propagating = false;
     }
   }
+}
+
+function outputBytes(s: EndStatus): number {
+  return (s.stdout?.length ?? 0) + (s.stderr?.length ?? 0);
 }

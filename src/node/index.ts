@@ -31,6 +31,8 @@ export interface StartNodeOptions {
   poolSize?: number;
   /** Ended processes kept for ps/wait/info. Default 1000. */
   keepEnded?: number;
+  /** Captured output of ended processes kept, in bytes (oldest dropped first). Default 256 MiB. */
+  keepOutputBytes?: number;
   /** Also told of each pause request and resume (guests get them as events regardless). Default: none. */
   guestEvents?: GuestEvents;
   /** Where instrumented modules are kept across runs. Default: <dataDir>/instrumented, else none. */
@@ -62,6 +64,7 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<WwNode> {
     dataDir: opts.dataDir,
     pauseGraceMs: opts.pauseGraceMs,
     keepEnded: opts.keepEnded,
+    keepOutputBytes: opts.keepOutputBytes,
     ...(opts.memoryBytes !== undefined ? { memoryBytes: opts.memoryBytes } : {}),
     guestEvents: opts.guestEvents,
     log,

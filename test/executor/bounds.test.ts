@@ -3,6 +3,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { executorErrorFromRpc } from '../../src/executor/rpc.js';
+import { OutputMode, StdStream } from '../../src/capnp-gen/ww.rpc.js';
 import { LISTED_ARGV_BYTES, MAX_SPAWN_ARG_BYTES, MAX_SPAWN_ARGS } from '../../src/executor/bounds.js';
 import { assemble, eventually, sleeperWat, startTestNode, type TestNode } from './helpers.js';
 
@@ -68,6 +69,63 @@ test('the node\'s memory budget holds every principal\'s processes together: pas
     await big.process.kill();
     await eventually('given back', () => small.node.executor.memory.usedBytes === 0);
     assert.equal((await (await small.executor.spawn({ spec: { moduleBytes: wide } })).process.wait()).status.code, 0);
+  } finally {
+    await small.close();
+  }
+});
+
+/** A guest that writes `chunks` x 64 KiB to stdout, byte 0 of chunk i being i % 256. */
+const chunkWriter = (chunks: number): Promise<Uint8Array> =>
+  assemble(`(module
+    (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))
+    (memory (export "memory") 2)
+    (func (export "_start") (local $i i32)
+      (i32.store (i32.const 0) (i32.const 65536)) (i32.store (i32.const 4) (i32.const 65536))
+      (block $done (loop $l
+        (br_if $done (i32.ge_u (local.get $i) (i32.const ${chunks})))
+        (i32.store8 (i32.const 65536) (local.get $i))
+        (drop (call $w (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $l)))))`);
+
+test('a maximal capture (64 MiB) comes back in pieces that each fit a frame: wait() has the first 4 MiB and the total, output() the rest', async () => {
+  const CHUNK = 65536;
+  const { process } = await t.executor.spawn({ spec: { moduleBytes: await chunkWriter(1024), stdout: { mode: OutputMode.capture } } });
+  const { status } = await process.wait();
+  assert.equal(status.code, 0);
+  assert.equal(status.stdoutBytes, 64n * 1024n * 1024n);
+  assert.equal(status.stdout.length, 4 * 1024 * 1024);
+  const pieces = [status.stdout];
+  for (let offset = status.stdout.length; offset < Number(status.stdoutBytes); ) {
+    const { data } = await process.output({ stream: StdStream.stdout, offset: BigInt(offset), max: 0xffffffff });
+    assert.ok(data.length > 0 && data.length <= 4 * 1024 * 1024, `a piece of ${data.length} bytes`);
+    pieces.push(data);
+    offset += data.length;
+  }
+  const all = Buffer.concat(pieces);
+  assert.equal(all.length, 64 * 1024 * 1024);
+  for (let i = 0; i < 1024; i++) assert.equal(all[i * CHUNK], i % 256, `chunk ${i} in place`);
+  assert.equal((await process.output({ stream: StdStream.stdout, offset: 1n << 40n, max: 10 })).data.length, 0, 'past the end: empty');
+  assert.equal((await process.output({ stream: StdStream.stderr, offset: 0n, max: 10 })).data.length, 0, 'not captured: empty');
+});
+
+test('output() before the end is refused; ended processes\' output is kept within a byte bound, oldest dropped first and said so', async () => {
+  const small = await startTestNode({ keepOutputBytes: 5 * 1024 * 1024 });
+  try {
+    const sleeping = await small.executor.spawn({ spec: { moduleBytes: sleeper, stdout: { mode: OutputMode.capture } } });
+    assert.match(await refusal(sleeping.process.output({ stream: StdStream.stdout, offset: 0n, max: 10 })), /^bad-request: output: process \d+ is still running/);
+    await sleeping.process.kill();
+    const three = await chunkWriter(48); // 3 MiB each: two do not fit in 5 MiB
+    const first = await small.executor.spawn({ spec: { moduleBytes: three, stdout: { mode: OutputMode.capture } } });
+    assert.equal((await first.process.wait()).status.stdoutBytes, 3n * 1024n * 1024n);
+    const second = await small.executor.spawn({ spec: { moduleBytes: three, stdout: { mode: OutputMode.capture } } });
+    const kept = (await second.process.wait()).status;
+    assert.equal(kept.stdoutBytes, 3n * 1024n * 1024n);
+    assert.equal(kept.outputDropped, false);
+    const dropped = (await first.process.wait()).status;
+    assert.equal(dropped.outputDropped, true, 'the older one gave way');
+    assert.equal(dropped.stdout.length, 0);
+    assert.equal(dropped.code, 0, 'its status stands');
   } finally {
     await small.close();
   }
