@@ -31,6 +31,8 @@ export class Meter {
   private pausedMs = 0;
   private countdown: WasmGlobal | undefined;
   private memory: WasmMemory | undefined;
+  /** Pages of host memory counted by chargeHost. */
+  private hostPages = 0;
   /** Set when memory.grow was refused because of the limit: a trap after it is reported as limit: memory. */
   memoryLimitHit = false;
   /** A limit found outside a tick (e.g. in a host call): the next tick ends the process with it. */
@@ -114,12 +116,26 @@ export class Meter {
 
   private grow(delta: number): number {
     const current = this.memory ? this.memory.buffer.byteLength / PAGE_BYTES : 0;
-    const pages = delta >>> 0;
-    if (current + pages > this.maxPages || (this.memoryCharge && !chargeGrow(this.memoryCharge.budgets, this.memoryCharge.cell, pages))) {
+    if (!this.charge(current, delta >>> 0)) {
       this.memoryLimitHit = true;
       return -1; // as an unsigned page count this can never succeed: memory.grow returns -1
     }
     return delta;
+  }
+
+  /**
+   * Counts `pages` of host memory the guest made the host hold (its captured output) against its
+   * memory limit and budgets, as if its linear memory had grown; false (nothing counted) past them.
+   */
+  chargeHost(pages: number): boolean {
+    if (!this.charge(this.memory ? this.memory.buffer.byteLength / PAGE_BYTES : 0, pages)) return false;
+    this.hostPages += pages;
+    return true;
+  }
+
+  private charge(linearPages: number, pages: number): boolean {
+    if (linearPages + this.hostPages + pages > this.maxPages) return false;
+    return !this.memoryCharge || chargeGrow(this.memoryCharge.budgets, this.memoryCharge.cell, pages);
   }
 
   publish(): void {

@@ -76,16 +76,20 @@ function output(target: OutputTarget, fd: 1 | 2, msg: RunMessage, captured: Uint
       return { kind: 'fd', fd };
     case 'capture': {
       let total = 0;
+      let chargedPages = 0;
       return {
         kind: 'sink',
         write: (data) => {
           total += data.length;
-          if (total > msg.maxCaptureBytes) {
-            // Captured output lives in this worker's memory: past the bound the guest gets ENOSPC and,
-            // when metered, ends with limit: memory at its next tick.
+          // Captured output lives in this worker's memory: it counts against the guest's memory limit
+          // and budgets. Past them or the capture bound the guest gets ENOSPC and, when metered, ends
+          // with limit: memory at its next tick.
+          const pages = Math.ceil(total / PAGE_BYTES);
+          if (total > msg.maxCaptureBytes || (meter && pages > chargedPages && !meter.chargeHost(pages - chargedPages))) {
             meter?.endSoon('memory');
             throw Object.assign(new Error('captured output limit reached'), { code: 'ENOSPC' });
           }
+          chargedPages = Math.max(chargedPages, pages);
           captured.push(data); // the host hands a sink its own copy
         },
       };

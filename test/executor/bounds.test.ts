@@ -3,6 +3,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { executorErrorFromRpc } from '../../src/executor/rpc.js';
+import { reasonFromWire, reasonText } from '../../src/executor/wire.js';
 import { OutputMode, StdStream } from '../../src/capnp-gen/ww.rpc.js';
 import { LISTED_ARGV_BYTES, MAX_SPAWN_ARG_BYTES, MAX_SPAWN_ARGS } from '../../src/executor/bounds.js';
 import { assemble, eventually, sleeperWat, startTestNode, type TestNode } from './helpers.js';
@@ -129,4 +130,16 @@ test('output() before the end is refused; ended processes\' output is kept withi
   } finally {
     await small.close();
   }
+});
+
+test('captured output counts against the process\'s memory limit (it is memory the guest makes the node hold)', async () => {
+  const writer = await chunkWriter(48); // 3 MiB of output, 2 pages of linear memory
+  const { process } = await t.executor.spawn({ spec: { moduleBytes: writer, stdout: { mode: OutputMode.capture }, limits: { maxMemoryBytes: 1n << 20n } } });
+  const { status } = await process.wait();
+  assert.equal(reasonText(reasonFromWire(status.reason)), 'limit: memory');
+  assert.ok(status.stdoutBytes < 1n << 20n, `kept ${status.stdoutBytes} bytes`);
+  // Discarded output is not held: the same guest within the same limit runs to the end.
+  const discarded = await t.executor.spawn({ spec: { moduleBytes: writer, limits: { maxMemoryBytes: 1n << 20n } } });
+  assert.equal((await discarded.process.wait()).status.code, 0);
+  await eventually('the budget is whole again', () => t.node.executor.memory.usedBytes === 0);
 });
