@@ -230,6 +230,7 @@ enum ProcessState {
   running @0;
   paused @1;
   exited @2;
+  queued @3;                 # spawned, waiting for a worker: it has not run yet
 }
 
 struct ProcessInfo {

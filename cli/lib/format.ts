@@ -4,7 +4,7 @@ import type { ProcessInfo } from '../../src/capnp-gen/ww.rpc.js';
 import { reasonFromWire, reasonText, type Reason } from '../../src/executor/wire.js';
 import { hasControl, printable } from '../text.js';
 
-const STATE_NAMES = ['running', 'paused', 'exited'] as const;
+const STATE_NAMES = ['running', 'paused', 'exited', 'queued'] as const; // by ProcessState's numbers
 
 /** A ProcessInfo as plain JSON: every field, numbers instead of bigints, the state as a word. */
 export interface ProcessJson {

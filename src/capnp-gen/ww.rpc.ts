@@ -1106,6 +1106,7 @@ export const ProcessState = {
   running: 0,
   paused: 1,
   exited: 2,
+  queued: 3,
 } as const;
 export type ProcessState = (typeof ProcessState)[keyof typeof ProcessState];
 

@@ -47,7 +47,7 @@ import { Grant, Scope, type Principal } from './authority.js';
 
 type Spawned = { process: ProcessCap; pid: number; listening: string[] };
 
-const STATE_CODE = { running: ProcessState.running, paused: ProcessState.paused, exited: ProcessState.exited } as const;
+const STATE_CODE = { queued: ProcessState.queued, running: ProcessState.running, paused: ProcessState.paused, exited: ProcessState.exited } as const;
 
 /** A process as the wire shows it; in a listing (`ps`) its argv is cut to LISTED_ARGV_BYTES so that
  *  the reply stays bounded whatever the processes were given. */

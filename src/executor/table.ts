@@ -17,7 +17,8 @@ function cpuMs(stats: { runningMs: number; blockedMs: number }): number {
   return Math.max(0, stats.runningMs - stats.blockedMs);
 }
 
-export type State = 'running' | 'paused' | 'exited';
+/** queued: spawned but not yet given a worker (it has run no code). */
+export type State = 'queued' | 'running' | 'paused' | 'exited';
 
 /** How a process ended, kept until the process is reaped from the table. */
 export interface EndStatus {
@@ -144,7 +145,8 @@ export class ProcessEntry {
 
   get state(): State {
     if (this.status) return 'exited';
-    return this.userPaused && this.wasm?.state === 'paused' ? 'paused' : 'running';
+    if (this.userPaused && this.wasm?.state === 'paused') return 'paused';
+    return this.wasm?.state === 'starting' ? 'queued' : 'running';
   }
 }
 

@@ -29,6 +29,8 @@ export interface StartNodeOptions {
   pauseGraceMs?: number;
   /** Warm process workers. Default: one per core. */
   poolSize?: number;
+  /** Most process workers at once (processes beyond it are queued). Default: the runtime's. */
+  maxWorkers?: number;
   /** Ended processes kept for ps/wait/info. Default 1000. */
   keepEnded?: number;
   /** Captured output of ended processes kept, in bytes (oldest dropped first). Default 256 MiB. */
@@ -70,6 +72,7 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<WwNode> {
     log,
     runtimeOptions: {
       ...(opts.poolSize !== undefined ? { poolSize: opts.poolSize } : {}),
+      ...(opts.maxWorkers !== undefined ? { maxWorkers: opts.maxWorkers } : {}),
       // Instrumenting a module (binaryen) costs up to seconds; keep the result across restarts.
       ...(opts.cacheDir !== undefined
         ? { cacheDir: opts.cacheDir }

@@ -6,7 +6,7 @@ import { executorErrorFromRpc } from '../../src/executor/rpc.js';
 import { reasonFromWire, reasonText } from '../../src/executor/wire.js';
 import { OutputMode, StdStream } from '../../src/capnp-gen/ww.rpc.js';
 import { LISTED_ARGV_BYTES, MAX_SPAWN_ARG_BYTES, MAX_SPAWN_ARGS } from '../../src/executor/bounds.js';
-import { assemble, eventually, sleeperWat, startTestNode, type TestNode } from './helpers.js';
+import { assemble, eventually, psState, sleeperWat, startTestNode, type TestNode } from './helpers.js';
 
 let t: TestNode;
 let sleeper: Uint8Array;
@@ -142,4 +142,18 @@ test('captured output counts against the process\'s memory limit (it is memory t
   const discarded = await t.executor.spawn({ spec: { moduleBytes: writer, limits: { maxMemoryBytes: 1n << 20n } } });
   assert.equal((await discarded.process.wait()).status.code, 0);
   await eventually('the budget is whole again', () => t.node.executor.memory.usedBytes === 0);
+});
+
+test('a process waiting for a worker shows as queued in ps, then runs when one is free', async () => {
+  const one = await startTestNode({ poolSize: 1, maxWorkers: 1 });
+  try {
+    const first = await one.executor.spawn({ spec: { moduleBytes: sleeper } });
+    await eventually('the first runs', async () => (await psState(one.executor, first.pid)) === 'running');
+    const second = await one.executor.spawn({ spec: { moduleBytes: await assemble(sleeperWat(0n)) } });
+    assert.equal(await psState(one.executor, second.pid), 'queued');
+    await first.process.kill();
+    assert.equal((await second.process.wait()).status.code, 0);
+  } finally {
+    await one.close();
+  }
 });

@@ -153,9 +153,9 @@ export async function startTestNode(opts: Omit<StartNodeOptions, 'socketPath'> =
 
 export const capture = { mode: OutputMode.capture };
 
-/** The state of a pid as ps shows it ('running' | 'paused' | 'exited'), or undefined when not listed. */
+/** The state of a pid as ps shows it ('running' | 'paused' | 'exited' | 'queued'), or undefined when not listed. */
 export async function psState(lister: Pick<Executor$Client, 'ps'> | Pick<Admin$Client, 'ps'>, pid: number): Promise<string | undefined> {
   const { processes } = await lister.ps();
   const p = processes.find((x) => x.pid === pid);
-  return p ? (['running', 'paused', 'exited'] as const)[p.state] : undefined;
+  return p ? (['running', 'paused', 'exited', 'queued'] as const)[p.state] : undefined;
 }
