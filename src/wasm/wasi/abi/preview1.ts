@@ -448,11 +448,11 @@ export function createImports(ctx: WasiCtx): Record<Preview1Function, Import> {
       const inp = u32(inPtr);
       const outp = u32(outPtr);
       const n = u32(nsubscriptions);
+      mem.check(inp, n * SUBSCRIPTION_SIZE);
+      mem.check(outp, n * EVENT_SIZE);
       // Each subscription becomes host objects outside the guest's memory: bounded, or one call could
       // make its worker hold gigabytes the guest's memory limit never sees.
       if (n > MAX_POLL_SUBSCRIPTIONS) throw new WasiError(Errno.INVAL, `poll_oneoff with ${n} subscriptions, more than the ${MAX_POLL_SUBSCRIPTIONS} one call may wait on`);
-      mem.check(inp, n * SUBSCRIPTION_SIZE);
-      mem.check(outp, n * EVENT_SIZE);
       mem.check(u32(neventsPtr), 4);
       const subs: Subscription[] = [];
       for (let i = 0; i < n; i++) {
