@@ -32,3 +32,32 @@ export function blockingWait(array: Int32Array, index: number, value: number, ti
   }
   return result;
 }
+
+/** Where a pause request shows while the guest is blocked, and how to freeze for it (the meter's). */
+let pauseWatch: { ctl: Int32Array; index: number; holdIfPaused: () => void } | undefined;
+
+/** Worker side, per process run: a sleep then freezes at once on a pause request (undefined: the
+ *  guest cannot be paused, it is not instrumented). */
+export function watchPauseWhileBlocked(watch: typeof pauseWatch): void {
+  pauseWatch = watch;
+}
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+/** Blocks this thread (the guest's worker) for `ms` milliseconds, counted as blocked. Paused
+ *  meanwhile, it freezes at once and returns no earlier than its resume (and its deadline). */
+export function blockingSleep(ms: number): void {
+  if (!(ms > 0)) return;
+  const watch = pauseWatch;
+  if (!watch) {
+    blockingWait(sleeper, 0, 0, ms);
+    return;
+  }
+  const deadline = performance.now() + ms;
+  for (;;) {
+    watch.holdIfPaused();
+    const left = deadline - performance.now();
+    if (left <= 0) return;
+    blockingWait(watch.ctl, watch.index, 0, left); // woken early by a pause request
+  }
+}

@@ -97,6 +97,11 @@ export class Meter {
     return this.granted;
   }
 
+  /** Freezes until resumed if a pause was asked for (from a blocking host function: a sleep). */
+  holdIfPaused(): void {
+    if (Atomics.load(this.ctl, CTL_PAUSE) !== 0) this.freeze();
+  }
+
   private freeze(): void {
     const frozenAt = performance.now();
     this.publish();

@@ -14,7 +14,7 @@ import { exitCode } from './exit.js';
 import { Wasm, type WasmGlobal, type WasmInstance, type WasmMemory, type WasmModule } from './webassembly.js';
 import { PAGE_BYTES } from './module.js';
 import { createHostCall } from './host-call.js';
-import { blockingWait, countBlockedIn } from './blocked.js';
+import { blockingWait, countBlockedIn, watchPauseWhileBlocked } from './blocked.js';
 import { noWwHost, wwImports } from './ww-host/imports.js';
 import { GuestSockets } from './sockets/guest.js';
 
@@ -167,6 +167,7 @@ function run(msg: RunMessage): void {
   const out: Uint8Array[] = [];
   const err: Uint8Array[] = [];
   const meter = msg.instrumented ? new Meter(ctl, stats, msg.limits, (seq) => post({ type: 'frozen', pid: msg.pid, seq }), msg.memoryCharge) : undefined;
+  watchPauseWhileBlocked(meter ? { ctl, index: CTL_PAUSE, holdIfPaused: () => meter.holdIfPaused() } : undefined);
   const startedAt = performance.now();
   let memory: WasmMemory | undefined;
   let provided: WasmMemory | undefined;

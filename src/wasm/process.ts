@@ -80,7 +80,10 @@ export class Process implements WasmProcess, Job {
     }
     if (this.pauseRequest === 0) {
       this.pauseRequest = ++pauseSeq;
-      if (this.slot) Atomics.store(this.slot.ctl, CTL_PAUSE, this.pauseRequest);
+      if (this.slot) {
+        Atomics.store(this.slot.ctl, CTL_PAUSE, this.pauseRequest);
+        Atomics.notify(this.slot.ctl, CTL_PAUSE); // a guest asleep in a WASI call freezes at once
+      }
     }
     // Blocked in a host call, the guest runs no code until we answer: it is frozen already.
     if (this.inHostCall && this.state === 'running') {

@@ -4,7 +4,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { serve } from '../../src/rpc/index.js';
 import { ExitKind, Monitor, Process, type ExitReason$Init, type Process$Client, type Process$Server, type ProcessInfo, type SpawnSpec$Init } from '../../src/capnp-gen/ww.rpc.js';
-import { FOREVER, said, WAT, assemble, capture, cpuLoopWasm, eventually, helloWasm, psState, sleep, startTestNode, text, type TestNode } from './helpers.js';
+import { FOREVER, said, WAT, assemble, sleeperWat, capture, cpuLoopWasm, eventually, helloWasm, psState, sleep, startTestNode, text, type TestNode } from './helpers.js';
 
 let t: TestNode;
 const cids: Record<string, string> = {};
@@ -363,6 +363,21 @@ test('pause: ps shows the state paused, and running again after resume', async (
   await p.process.resume();
   assert.equal(await psState(t.executor, p.pid), 'running');
   await p.process.kill();
+});
+
+test('pause takes effect at once on a guest asleep in poll_oneoff; its sleep ends no earlier than its resume', { timeout: 20_000 }, async () => {
+  const long = await t.spawn({ moduleBytes: await assemble(sleeperWat(60_000_000_000n)), argv: ['long'] });
+  await eventually('asleep', async () => (await psState(t.executor, long.pid)) === 'running');
+  await long.process.pause(); // before this change: only when its 60 s sleep ended
+  assert.equal(await psState(t.executor, long.pid), 'paused');
+  await long.process.kill();
+  // A 300 ms sleep paused at once and held 700 ms: it has not ended until resumed.
+  const short = await t.spawn({ moduleBytes: await assemble(sleeperWat(300_000_000n)), argv: ['short'] });
+  await short.process.pause();
+  await sleep(700);
+  assert.equal(await stateOf(short.process), 'paused', 'its deadline passed while it was paused');
+  await short.process.resume();
+  assert.equal(await reasonOf(short.process), 'normal');
 });
 
 test('kill works on a paused process', async () => {

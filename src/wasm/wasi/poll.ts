@@ -5,7 +5,7 @@
 // SharedArrayBuffer) until that deadline.
 import { Errno, WasiError } from './abi/errno.js';
 import * as clock from './clock.js';
-import { blockingWait } from '../blocked.js';
+import { blockingSleep } from '../blocked.js';
 import type { Handle } from './handle.js';
 import { SocketHandle, type SocketBackend, type SocketWaiter } from './sock.js';
 
@@ -29,7 +29,6 @@ export interface PollEvent {
   flags: number;
 }
 
-const sleeper = new Int32Array(new SharedArrayBuffer(4));
 /** How often to re-check fds that are not ready and have no waiter (only sockets can be not ready). */
 const FD_RECHECK_NS = 1_000_000n;
 
@@ -50,8 +49,8 @@ function deadlineOf(sub: { clockId: number; timeout: bigint; flags: number }, mo
 
 function sleepNs(ns: bigint): void {
   if (ns <= 0n) return;
-  // Atomics.wait takes milliseconds as a double: sub-millisecond precision is kept.
-  blockingWait(sleeper, 0, 0, Number(ns) / 1e6);
+  // Milliseconds as a double: sub-millisecond precision is kept.
+  blockingSleep(Number(ns) / 1e6);
 }
 
 /** Blocks until at least one subscription is ready; returns the events of all ready ones. */

@@ -7,7 +7,7 @@ import { isatty } from 'node:tty';
 import { Errno, WasiError, errnoOf } from './abi/errno.js';
 import { Filetype, Handle, type Filestat, type ReadReadiness } from './handle.js';
 import { Rights } from './rights.js';
-import { blockingWait } from '../blocked.js';
+import { blockingSleep } from '../blocked.js';
 import type { StdioEndpoint } from './types.js';
 
 function totalLength(bufs: Uint8Array[]): number {
@@ -165,8 +165,7 @@ function readFdRetrying(fd: number, target: Uint8Array): number {
   }
 }
 
-const sleeper = new Int32Array(new SharedArrayBuffer(4));
-/** Blocks this thread (the guest's worker) for `ms` milliseconds. */
+/** Blocks this thread (the guest's worker) for `ms` milliseconds (a pause freezes it at once). */
 export function sleepMs(ms: number): void {
-  if (ms > 0) blockingWait(sleeper, 0, 0, ms);
+  blockingSleep(ms);
 }
