@@ -30,6 +30,8 @@ export interface ModuleShape {
   exports: ExportEntry[];
   /** The first memory the module defines (imported memories are listed in imports). */
   memory?: MemoryLimits;
+  /** Entries of all the tables it defines at start (host memory: 8 bytes each). */
+  tableEntries: number;
 }
 
 class Reader {
@@ -123,7 +125,7 @@ export function checkFraming(bytes: Uint8Array): void {
 
 /** Reads imports, exports and the defined memory. Call after checkFraming and WebAssembly.validate. */
 export function readShape(bytes: Uint8Array): ModuleShape {
-  const shape: ModuleShape = { imports: [], exports: [] };
+  const shape: ModuleShape = { imports: [], exports: [], tableEntries: 0 };
   let pos = 8;
   while (pos < bytes.length) {
     const header = new Reader(bytes, pos, bytes.length);
@@ -141,6 +143,21 @@ export function readShape(bytes: Uint8Array): ModuleShape {
         // Only function imports can be satisfied; stop at anything whose description we would have to decode.
         if (kind !== 0) break;
         r.u32();
+      }
+    } else if (id === 4) {
+      const count = r.u32();
+      for (let i = 0; i < count; i++) {
+        // A table with an initializer (0x40 0x00 ...) is followed by an expression this reader does
+        // not decode: count it and stop (validation passed; only the sizes matter here).
+        const withInit = r.bytes[r.pos] === 0x40;
+        if (withInit) r.pos += 2;
+        const ref = r.byte();
+        if (ref === 0x63 || ref === 0x64) r.u32(); // (ref null? heaptype): its type index or code
+        shape.tableEntries += r.limits().initial;
+        if (withInit) {
+          if (i + 1 < count) throw new ModuleError('a table with an initializer expression followed by more tables: ww cannot count their sizes');
+          break;
+        }
       }
     } else if (id === 5) {
       if (r.u32() > 0) shape.memory = r.limits();

@@ -4,7 +4,8 @@
 //    check (a constant, counted in expression nodes); when countdown <= 0 the guest calls
 //    the import ww_meter.tick, whose i32 result becomes the new countdown;
 //  - every memory.grow(delta) becomes memory.grow(ww_meter.grow(delta)), so the host can
-//    refuse growth past a limit by returning a delta that cannot succeed (the guest sees -1).
+//    refuse growth past a limit by returning a delta that cannot succeed (the guest sees -1);
+//    table.grow likewise through ww_meter.grow_table (table entries are host memory).
 // A loop the walk does not find runs unmetered (no fuel, no pause), so the walk reads the
 // children of every expression kind binaryen has, or refuses the module (KINDS below).
 // The host side of these imports lives in meter.ts. This file only transforms bytes; the
@@ -15,10 +16,13 @@ import type Binaryen from 'binaryen';
 export const METER_MODULE = 'ww_meter';
 export const TICK_FIELD = 'tick';
 export const GROW_FIELD = 'grow';
+/** table.grow(v, delta) becomes table.grow(v, ww_meter.grow_table(delta)): table entries are host
+ *  memory (8 bytes each) a guest could otherwise grow without bound. */
+export const GROW_TABLE_FIELD = 'grow_table';
 export const COUNTDOWN_EXPORT = '__ww_countdown';
 /** Function imports the instrumentation adds after the module's own: its functions' indices move up
  *  by this many (a trap's `wasm-function[N]` is told with the module's own index). */
-export const ADDED_FUNCTION_IMPORTS = 2;
+export const ADDED_FUNCTION_IMPORTS = 3;
 /** The guest's memory becomes an import of this name (still exported as `memory`), so a worker
  *  can hand a zeroed memory from an earlier process to the next one: instantiating with a fresh
  *  memory costs ~90 us, with a reused one ~10 us (measured). */
@@ -27,7 +31,7 @@ export const MEMORY_FIELD = 'memory';
  *  or a region bigger than the budget could never run (the guest would only call tick). */
 export const MAX_REGION_COST = 10_000;
 /** Bump when the transformation changes, so on-disk caches of older output are not used. */
-export const INSTRUMENTATION_VERSION = 4;
+export const INSTRUMENTATION_VERSION = 5;
 
 /** Why a module cannot be instrumented (an instruction whose operands cannot be read, a name the
  *  instrumentation needs that the module already uses, bytes binaryen cannot read). */
@@ -44,6 +48,7 @@ type Ref = number;
 interface Accessors {
   Loop: { getBody(loop: Ref): Ref; setBody(loop: Ref, body: Ref): void; getName(loop: Ref): string | null; setName(loop: Ref, name: string): void };
   MemoryGrow: { getDelta(grow: Ref): Ref; setDelta(grow: Ref, delta: Ref): void };
+  TableGrow: { getDelta(grow: Ref): Ref; setDelta(grow: Ref, delta: Ref): void };
   Function: { setBody(func: Ref, body: Ref): void };
   getExceptionMessage(e: unknown): [string, string];
 }
@@ -57,6 +62,7 @@ const api = (b: B): Record<string, unknown> => b as unknown as Record<string, un
 const COUNTDOWN_NAME = '__ww_countdown';
 const TICK_NAME = '__ww_tick';
 const GROW_NAME = '__ww_grow';
+const GROW_TABLE_NAME = '__ww_grow_table';
 
 function freeName(taken: (name: string) => boolean, base: string): string {
   let name = base;
@@ -88,11 +94,13 @@ function transform(binaryen: B, kinds: Kinds, mod: Binaryen.Module): Uint8Array 
   const COUNTDOWN = freeName((n) => mod.getGlobal(n) !== 0, COUNTDOWN_NAME); // (0 when there is none)
   const TICK = freeName((n) => mod.getFunction(n) !== 0, TICK_NAME);
   const GROW = freeName((n) => mod.getFunction(n) !== 0, GROW_NAME);
+  const GROW_TABLE = freeName((n) => mod.getFunction(n) !== 0, GROW_TABLE_NAME);
 
   mod.addGlobal(COUNTDOWN, binaryen.i32, true, mod.i32.const(0)); // 0: the first check asks the host for a budget
   mod.addGlobalExport(COUNTDOWN, COUNTDOWN_EXPORT);
   mod.addFunctionImport(TICK, METER_MODULE, TICK_FIELD, binaryen.none, binaryen.i32);
   mod.addFunctionImport(GROW, METER_MODULE, GROW_FIELD, binaryen.i32, binaryen.i32);
+  mod.addFunctionImport(GROW_TABLE, METER_MODULE, GROW_TABLE_FIELD, binaryen.i32, binaryen.i32);
   const memoryExport = mod.getExport('memory');
   if (memoryExport) {
     const exported = binaryen.getExportInfo(memoryExport);
@@ -112,7 +120,7 @@ function transform(binaryen: B, kinds: Kinds, mod: Binaryen.Module): Uint8Array 
   // own type, which may be `unreachable`: V8 rejects a body block written with that type).
   const prepend = (cost: number, body: Ref, results: number): Ref => mod.block(null, [check(cost), body], results);
 
-  const { Loop, MemoryGrow, Function: Func } = untyped(binaryen);
+  const { Loop, MemoryGrow, TableGrow, Function: Func } = untyped(binaryen);
 
   // A loop L with body B becomes
   //   loop $outer                         (L itself, renamed)
@@ -173,6 +181,11 @@ function transform(binaryen: B, kinds: Kinds, mod: Binaryen.Module): Uint8Array 
       const delta = MemoryGrow.getDelta(grow);
       if (binaryen.getExpressionType(delta) !== binaryen.i32) continue; // memory64: not supported, left as is
       MemoryGrow.setDelta(grow, mod.call(GROW, [delta], binaryen.i32));
+    }
+    for (const grow of scan.tableGrows) {
+      const delta = TableGrow.getDelta(grow);
+      if (binaryen.getExpressionType(delta) !== binaryen.i32) throw new InstrumentError('table.grow on a 64-bit table: ww cannot hold it to a memory limit');
+      TableGrow.setDelta(grow, mod.call(GROW_TABLE, [delta], binaryen.i32));
     }
     Func.setBody(func, prepend(scan.cost, body, results));
   }
@@ -511,6 +524,7 @@ interface LoopSite {
 interface Scan {
   loops: LoopSite[];
   grows: Ref[];
+  tableGrows: Ref[];
   cost: number;
 }
 
@@ -521,6 +535,7 @@ class Walker {
   private readonly loopBody: (e: Ref) => Ref;
   private readonly loopId: number;
   private readonly growId: number;
+  private readonly tableGrowId: number;
 
   constructor(
     b: B,
@@ -530,15 +545,15 @@ class Walker {
     this.loopBody = api(b)._BinaryenLoopGetBody as (e: Ref) => Ref;
     this.loopId = b.LoopId;
     this.growId = b.MemoryGrowId;
+    this.tableGrowId = b.TableGrowId;
   }
 
   /** Throws InstrumentError if the body uses a kind whose children cannot be read. */
   scan(root: Ref, functionName: string): Scan {
-    const loops: LoopSite[] = [];
-    const grows: Ref[] = [];
+    const found = { loops: [] as LoopSite[], grows: [] as Ref[], tableGrows: [] as Ref[] };
     try {
-      const cost = this.region(root, loops, grows);
-      return { loops, grows, cost: Math.min(MAX_REGION_COST, cost) };
+      const cost = this.region(root, found);
+      return { ...found, cost: Math.min(MAX_REGION_COST, cost) };
     } catch (e) {
       if (!(e instanceof Unreadable)) throw e;
       throw new InstrumentError(
@@ -547,7 +562,7 @@ class Walker {
     }
   }
 
-  private region(root: Ref, loops: LoopSite[], grows: Ref[]): number {
+  private region(root: Ref, found: Omit<Scan, 'cost'>): number {
     const readers = this.kinds.readers;
     let cost = 0;
     const stack: Ref[] = [root];
@@ -557,11 +572,12 @@ class Walker {
       const id = this.getId(e);
       if (id === this.loopId) {
         const site: LoopSite = { ref: e, cost: 0 };
-        loops.push(site);
-        site.cost = Math.min(MAX_REGION_COST, Math.max(1, this.region(this.loopBody(e), loops, grows)));
+        found.loops.push(site);
+        site.cost = Math.min(MAX_REGION_COST, Math.max(1, this.region(this.loopBody(e), found)));
         continue;
       }
-      if (id === this.growId) grows.push(e);
+      if (id === this.growId) found.grows.push(e);
+      else if (id === this.tableGrowId) found.tableGrows.push(e);
       const read = readers[id];
       if (typeof read !== 'function') throw new Unreadable(read ?? `an expression of kind ${id}, which ww's instrumentation does not know`);
       read(e, stack);

@@ -5,7 +5,10 @@
 import { CTL_PAUSE, STAT_FROZEN_AT, STAT_FUEL, STAT_MEMORY, STAT_RUNNING_MS } from './protocol.js';
 import type { Limits } from './types.js';
 import type { WasmGlobal, WasmMemory } from './webassembly.js';
-import { PAGE_BYTES } from './module.js';
+import { MAX_TABLE_ENTRIES, PAGE_BYTES, tablePages } from './module.js';
+
+/** The most pages a 32-bit memory can have. */
+const MAX_PAGES_32 = 65536;
 import { chargeGrow } from './memory-budget.js';
 
 /** Fuel between two host calls: small enough that a pause lands well within 10 ms on a
@@ -31,8 +34,11 @@ export class Meter {
   private pausedMs = 0;
   private countdown: WasmGlobal | undefined;
   private memory: WasmMemory | undefined;
-  /** Pages of host memory counted by chargeHost. */
-  private hostPages = 0;
+  /** Pages of host memory counted: its tables' entries and what chargeHost added. */
+  private hostPages: number;
+  /** Entries of all its tables (as charged: grows the engine then refused included). */
+  private tableEntries: number;
+  private readonly declaredMaxPages: number;
   /** Set when memory.grow was refused because of the limit: a trap after it is reported as limit: memory. */
   memoryLimitHit = false;
   /** A limit found outside a tick (e.g. in a host call): the next tick ends the process with it. */
@@ -45,7 +51,12 @@ export class Meter {
     private readonly onFrozen: (seq: number) => void,
     /** Shared memory budgets each grow is charged to (memory-budget.ts). */
     private readonly memoryCharge?: { budgets: Int32Array[]; cell: Int32Array },
+    /** The module's tables at start (already charged at spawn) and its memory's declared maximum. */
+    shape: { tableEntries: number; maximumPages?: number } = { tableEntries: 0 },
   ) {
+    this.tableEntries = shape.tableEntries;
+    this.hostPages = tablePages(shape.tableEntries);
+    this.declaredMaxPages = shape.maximumPages ?? MAX_PAGES_32;
     this.fuelLimit = limits.fuel ?? Infinity;
     this.timeoutMs = limits.timeoutMs ?? Infinity;
     this.maxPages = limits.maxMemoryBytes === undefined ? Infinity : Math.floor(limits.maxMemoryBytes / PAGE_BYTES);
@@ -69,6 +80,7 @@ export class Meter {
   readonly imports = {
     tick: (): number => this.tick(),
     grow: (delta: number): number => this.grow(delta),
+    grow_table: (delta: number): number => this.growTable(delta),
   };
 
   fuelUsed(): number {
@@ -121,10 +133,27 @@ export class Meter {
 
   private grow(delta: number): number {
     const current = this.memory ? this.memory.buffer.byteLength / PAGE_BYTES : 0;
-    if (!this.charge(current, delta >>> 0)) {
+    const pages = delta >>> 0;
+    // Past the module's own maximum the engine refuses it anyway: nothing to charge (or keep charged).
+    if (current + pages > this.declaredMaxPages) return -1;
+    if (!this.charge(current, pages)) {
       this.memoryLimitHit = true;
       return -1; // as an unsigned page count this can never succeed: memory.grow returns -1
     }
+    return delta;
+  }
+
+  /** table.grow(delta), all tables together: refused (-1: the guest sees -1) past MAX_TABLE_ENTRIES
+   *  or when its entries do not fit the memory limit and budgets. */
+  private growTable(delta: number): number {
+    const after = this.tableEntries + (delta >>> 0);
+    if (after > MAX_TABLE_ENTRIES) return -1;
+    const more = tablePages(after) - tablePages(this.tableEntries);
+    if (more > 0 && !this.chargeHost(more)) {
+      this.memoryLimitHit = true;
+      return -1;
+    }
+    this.tableEntries = after;
     return delta;
   }
 

@@ -26,7 +26,20 @@ export class CompiledModule implements LoadedModule {
     readonly importedMemory?: { initial: number; maximum?: number },
     /** The module defines a memory it does not export as `memory`: neither WASI nor the meter sees it. */
     readonly hiddenMemory = false,
+    /** Entries of its tables at start (each is host memory: TABLE_ENTRY_BYTES). */
+    readonly initialTableEntries = 0,
   ) {}
+}
+
+/** Host memory one table entry takes (a pointer in V8), counted against the process's memory. */
+export const TABLE_ENTRY_BYTES = 8;
+/** Table entries one process may hold, all its tables together: V8 keeps them in its worker's heap,
+ *  whose exhaustion aborts the whole node, so this bound holds whatever the memory budgets allow. */
+export const MAX_TABLE_ENTRIES = 1024 * 1024;
+
+/** Pages of memory `entries` table entries are counted as. */
+export function tablePages(entries: number): number {
+  return Math.ceil((entries * TABLE_ENTRY_BYTES) / PAGE_BYTES);
 }
 
 export function contentId(bytes: Uint8Array): string {
@@ -51,6 +64,9 @@ export function checkModule(bytes: Uint8Array): ModuleShape {
     throw new ModuleError(`invalid WebAssembly module: ${reason}`);
   }
   const shape = readShape(bytes);
+  if (shape.tableEntries > MAX_TABLE_ENTRIES) {
+    throw new ModuleError(`module declares tables of ${shape.tableEntries} entries at start, more than the ${MAX_TABLE_ENTRIES} a process may hold`);
+  }
   const start = shape.exports.find((e) => e.name === '_start');
   if (!start || start.kind !== 'function') {
     const reactor = shape.exports.some((e) => e.name === '_initialize');

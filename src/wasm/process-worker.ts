@@ -166,7 +166,7 @@ function run(msg: RunMessage): void {
   Atomics.store(ctl, CTL_INFLIGHT, 0);
   const out: Uint8Array[] = [];
   const err: Uint8Array[] = [];
-  const meter = msg.instrumented ? new Meter(ctl, stats, msg.limits, (seq) => post({ type: 'frozen', pid: msg.pid, seq }), msg.memoryCharge) : undefined;
+  const meter = msg.instrumented ? new Meter(ctl, stats, msg.limits, (seq) => post({ type: 'frozen', pid: msg.pid, seq }), msg.memoryCharge, { tableEntries: msg.tableEntries, ...(msg.memory?.maximum !== undefined ? { maximumPages: msg.memory.maximum } : {}) }) : undefined;
   watchPauseWhileBlocked(meter ? { ctl, index: CTL_PAUSE, holdIfPaused: () => meter.holdIfPaused() } : undefined);
   const startedAt = performance.now();
   let memory: WasmMemory | undefined;

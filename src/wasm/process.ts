@@ -150,6 +150,7 @@ export class Process implements WasmProcess, Job {
       maxCaptureBytes: this.maxCaptureBytes,
       hostNamespaces: Object.keys(o.hostCalls ?? {}),
       ...(this.sockets ? { sockets: this.sockets.init() } : {}),
+      tableEntries: this.compiled.initialTableEntries,
       ...(this.charge ? { memoryCharge: { budgets: this.charge.budgets, cell: this.charge.cell } } : {}),
     };
   }

@@ -37,6 +37,8 @@ export interface RunMessage {
   sockets?: SocketsInit;
   /** The shared memory budgets it counts against and its own charge in them (memory-budget.ts). */
   memoryCharge?: { budgets: Int32Array[]; cell: Int32Array };
+  /** Entries of the module's tables at start (counted as memory, already charged). */
+  tableEntries: number;
 }
 export type ToWorker = RunMessage;
 

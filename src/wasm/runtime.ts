@@ -6,7 +6,7 @@ import type { ResourceLimits } from 'node:worker_threads';
 import { handlerOf } from './host-call.js';
 import { Instrumenter } from './instrumenter.js';
 import { MEMORY_FIELD, METER_MODULE } from './instrument.js';
-import { CompiledModule, ModuleCache, PAGE_BYTES, checkModule, contentId, exportsMemory } from './module.js';
+import { CompiledModule, ModuleCache, PAGE_BYTES, checkModule, contentId, exportsMemory, tablePages } from './module.js';
 import { WorkerPool } from './pool.js';
 import { Process } from './process.js';
 import { NAMESPACE as SOCKETS_NAMESPACE, type SockCalls } from './sockets/protocol.js';
@@ -100,7 +100,7 @@ export class Runtime {
     let pending = this.loading.get(cid);
     if (!pending) {
       const shape = checkModule(bytes);
-      pending = this.compile(cid, bytes, shape.memory ?? { initial: 0 }, shape.memory !== undefined && !exportsMemory(shape));
+      pending = this.compile(cid, bytes, shape.memory ?? { initial: 0 }, shape.memory !== undefined && !exportsMemory(shape), shape.tableEntries);
       this.loading.set(cid, pending);
       pending.finally(() => this.loading.delete(cid)).catch(() => {});
     }
@@ -139,10 +139,11 @@ export class Runtime {
       // The meter measures the memory it is given or can see exported; a hidden one could grow past the limit.
       throw new ModuleError('the module does not export its memory as `memory`, so ww cannot hold it to a memory limit: export it, or spawn without one');
     }
-    if (limits.maxMemoryBytes !== undefined && compiled.initialPages * PAGE_BYTES > limits.maxMemoryBytes) {
+    const startPages = compiled.initialPages + tablePages(compiled.initialTableEntries);
+    if (limits.maxMemoryBytes !== undefined && startPages * PAGE_BYTES > limits.maxMemoryBytes) {
       throw new LimitsError(
-        `module needs ${compiled.initialPages * PAGE_BYTES} bytes of memory at start ` +
-          `(${compiled.initialPages} page${compiled.initialPages === 1 ? '' : 's'}), more than the limit of ${limits.maxMemoryBytes} byte${limits.maxMemoryBytes === 1 ? '' : 's'}`,
+        `module needs ${startPages * PAGE_BYTES} bytes of memory at start ` +
+          `(${startPages} page${startPages === 1 ? '' : 's'}${compiled.initialTableEntries > 0 ? ', its tables included' : ''}), more than the limit of ${limits.maxMemoryBytes} byte${limits.maxMemoryBytes === 1 ? '' : 's'}`,
       );
     }
     const charge = options.memoryBudget ? this.chargeFor(compiled, options.memoryBudget) : undefined;
@@ -163,13 +164,13 @@ export class Runtime {
   /** The process's charge in `budget`, holding its initial pages; BudgetError when they do not fit. */
   private chargeFor(compiled: CompiledModule, budget: MemoryBudget): ProcessCharge {
     if (!compiled.instrumented) throw new LimitsError('a memory budget needs an instrumented module: create the Runtime with instrument: true');
-    const charge = budget.open(compiled.initialPages);
+    const pages = compiled.initialPages + tablePages(compiled.initialTableEntries);
+    const charge = budget.open(pages);
     if ('full' in charge) {
+      // Only the caller's own budget says how much is in use: the node's would tell of others' processes.
       const full = charge.full;
-      throw new BudgetError(
-        `${full.name} exhausted: the module needs ${compiled.initialPages * PAGE_BYTES} bytes at start and ` +
-          `${full.usedBytes} of ${full.limitBytes} bytes are in use: wait for processes to end`,
-      );
+      const use = full === budget ? ` and ${full.usedBytes} of ${full.limitBytes} bytes are in use` : '';
+      throw new BudgetError(`${full.name} exhausted: the module needs ${pages * PAGE_BYTES} bytes at start${use}: wait for processes to end`);
     }
     return charge;
   }
@@ -216,7 +217,7 @@ export class Runtime {
     await this.pool.close();
   }
 
-  private async compile(cid: string, bytes: Uint8Array, memory: { initial: number; maximum?: number }, hiddenMemory: boolean): Promise<CompiledModule> {
+  private async compile(cid: string, bytes: Uint8Array, memory: { initial: number; maximum?: number }, hiddenMemory: boolean, tableEntries: number): Promise<CompiledModule> {
     let runnable = bytes;
     if (this.instrumenter) {
       try {
@@ -230,7 +231,7 @@ export class Runtime {
     const module = await Wasm.compile(runnable);
     const held = bytes.length + (runnable === bytes ? 0 : runnable.length);
     const importsMemory = Wasm.Module.imports(module).some((i) => i.module === METER_MODULE && i.name === MEMORY_FIELD);
-    const compiled = new CompiledModule(cid, bytes.length, module, runnable !== bytes, memory.initial, held, importsMemory ? memory : undefined, hiddenMemory);
+    const compiled = new CompiledModule(cid, bytes.length, module, runnable !== bytes, memory.initial, held, importsMemory ? memory : undefined, hiddenMemory, tableEntries);
     this.cache.put(compiled);
     return compiled;
   }

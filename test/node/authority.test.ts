@@ -2,13 +2,13 @@
 // same node, a principal that is not the owner, a restricted executor. Each attack must fail.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Connection, serve } from '../../src/rpc/index.js';
 import { memoryPair } from '../../src/rpc/transport/memory.js';
-import { Node, Process, type Executor$Client, type Process$Server, type Restriction$Init } from '../../src/capnp-gen/ww.rpc.js';
+import { Node, OutputMode, Process, type Executor$Client, type Process$Server, type Restriction$Init } from '../../src/capnp-gen/ww.rpc.js';
 import { executorErrorFromRpc, Grant, nodeCapOf, Principal } from '../../src/executor/rpc.js';
 import { startNode } from '../../src/node/index.js';
 import { FOREVER, assemble, cpuLoopWasm, eventually, helloWasm, said, sleeperWat, startTestNode, type TestNode } from '../executor/helpers.js';
@@ -160,6 +160,82 @@ test('a principal\'s processes share its memory budget: a spawn past it is refus
   } finally {
     client.close();
     server.close();
+  }
+});
+
+/** A guest with `tables` externref tables that grows each by `entries`, writes the results (old sizes, or -1) to stdout, then exits. */
+const tableGrower = (tables: number, entries: number): Promise<Uint8Array> =>
+  assemble(`(module
+    (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))
+    (memory (export "memory") 1)
+    ${Array.from({ length: tables }, (_, i) => `(table $t${i} 0 externref)`).join(' ')}
+    (func (export "_start")
+      ${Array.from({ length: tables }, (_, i) => `(i32.store (i32.const ${64 + 4 * i}) (table.grow $t${i} (ref.null extern) (i32.const ${entries})))`).join('\n')}
+      (i32.store (i32.const 0) (i32.const 64)) (i32.store (i32.const 4) (i32.const ${4 * tables}))
+      (drop (call $w (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))`);
+const grown = (stdout: Uint8Array): number[] => [...new Int32Array(new Uint8Array(stdout).buffer)];
+
+test('table entries are memory: table.grow counts against the process\'s limit and its principal\'s budget, and a process holds at most 1,048,576 entries', async () => {
+  const PAGE = 65536;
+  const stranger = new Principal('peer 12D3KooWTables', { processes: 4, spawning: 4, connections: 1, memoryBytes: 8 * PAGE }, t.node.executor.memory);
+  const [a, b] = memoryPair();
+  const server = new Connection(a, { bootstrap: serve(Node, nodeCapOf(t.node.executor, { peerId: 'x', version: '0', startedAtMs: 0n, osPid: 0 }, { principal: stranger, owner: false })) });
+  const client = new Connection(b);
+  const ex = client.bootstrap(Node).executor().executor;
+  try {
+    const run = async (wasm: Uint8Array, maxMemoryBytes?: bigint) =>
+      (await (await ex.spawn({ spec: { moduleBytes: wasm, stdout: { mode: OutputMode.capture }, ...(maxMemoryBytes ? { limits: { maxMemoryBytes } } : {}) } })).process.wait()).status;
+    // 16,384 entries are two pages: with the 1-page memory, three; a 2-page limit refuses them, a 4-page one does not
+    // (the captured output takes a page too).
+    assert.deepEqual(grown((await run(await tableGrower(1, 16384), BigInt(2 * PAGE))).stdout), [-1]);
+    assert.deepEqual(grown((await run(await tableGrower(1, 16384), BigInt(4 * PAGE))).stdout), [0]);
+    // The principal's 8 pages: 1 of memory, then tables of 2 pages: three fit, the fourth does not (and a page is left for the output).
+    assert.deepEqual(grown((await run(await tableGrower(4, 16384))).stdout), [0, 0, 0, -1]);
+    // Past 1,048,576 entries, whatever the budgets: the owner's budget is large.
+    const owner = (await (await t.executor.spawn({ spec: { moduleBytes: await tableGrower(4, 400_000), stdout: { mode: OutputMode.capture } } })).process.wait()).status;
+    assert.deepEqual(grown(owner.stdout), [0, 0, -1, -1]);
+    assert.equal(stranger.memory.usedBytes, 0, 'all given back');
+    // Tables declared that large at start are refused at load.
+    const declared = await assemble(`(module (memory (export "memory") 1) (table 600000 externref) (table 600000 externref) (func (export "_start")))`);
+    assert.equal(await refusedWith(ex.spawn({ spec: { moduleBytes: declared } })), 'invalid-module');
+  } finally {
+    client.close();
+    server.close();
+  }
+});
+
+test('a guest limited to 64 KiB of memory cannot crash the node by growing tables', { timeout: 120_000 }, async () => {
+  // As the attack was found: 150 tables grown by V8's largest table each (80 MB apiece) aborted the
+  // whole node when its worker's heap ran out. Run in a node of its own, in a child process.
+  const dir = mkdtempSync(join(tmpdir(), 'ww-tables-'));
+  const nodeModule = new URL('../../src/node/index.js', import.meta.url).href;
+  const watModule = new URL('../../fixtures/wat.js', import.meta.url).href;
+  const script = `
+    import { startNode, connectNode } from ${JSON.stringify(nodeModule)};
+    import { assemble } from ${JSON.stringify(watModule)};
+    const node = await startNode({ socketPath: ${JSON.stringify(join(dir, 'run', 'node.sock'))}, poolSize: 1 });
+    const client = await connectNode(node.socketPath);
+    const ex = client.node.executor().executor;
+    const N = 150;
+    const tables = Array.from({ length: N }, (_, i) => '(table $t' + i + ' 0 externref)').join(' ');
+    const grows = Array.from({ length: N }, (_, i) => '(drop (table.grow $t' + i + ' (ref.null extern) (i32.const 10000000)))').join(' ');
+    const wasm = await assemble('(module (memory (export "memory") 1) ' + tables + ' (func (export "_start") ' + grows + '))');
+    const { process: p } = await ex.spawn({ spec: { moduleBytes: wasm, limits: { maxMemoryBytes: 65536n } } });
+    const { status } = await p.wait();
+    console.log('node survived; the guest ended with reason kind ' + status.reason.kind);
+    client.close();
+    await node.close();
+  `;
+  try {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d));
+    child.stderr.on('data', (d: Buffer) => (err += d));
+    const [code, signal] = await new Promise<[number | null, string | null]>((r) => child.on('exit', (c, sig) => r([c, sig])));
+    assert.match(out, /node survived/, `the node's process ended with code ${code}, signal ${signal}: ${/FATAL ERROR[^\n]*/.exec(err)?.[0] ?? err.slice(0, 300)}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

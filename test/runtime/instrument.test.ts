@@ -68,6 +68,7 @@ test('instrumented code computes what the original computes, with the meter call
         return 50; // a tiny budget (above any one region's cost): the guest is interrupted every few iterations
       },
       grow: (delta: number) => delta,
+      grow_table: (delta: number) => delta,
       [MEMORY_FIELD]: new Wasm.Memory({ initial: 1, maximum: 8 }),
     },
   });
@@ -90,6 +91,7 @@ test('memory.grow goes through the meter, which can refuse it (the guest sees -1
         asked.push(delta);
         return delta > 2 ? -1 : delta;
       },
+      grow_table: (delta: number) => delta,
       [MEMORY_FIELD]: new Wasm.Memory({ initial: 1, maximum: 8 }),
     },
   });
@@ -105,15 +107,15 @@ test('the memory becomes an import (still exported as memory) and keeps its limi
   const module = new Wasm.Module(instrumented);
   assert.ok(Wasm.Module.imports(module).some((i) => i.module === METER_MODULE && i.name === MEMORY_FIELD && i.kind === 'memory'));
   const memory = new Wasm.Memory({ initial: 2, maximum: 5 });
-  const inst = new Wasm.Instance(module, { [METER_MODULE]: { tick: () => 100, grow: (d: number) => d, [MEMORY_FIELD]: memory } });
+  const inst = new Wasm.Instance(module, { [METER_MODULE]: { tick: () => 100, grow: (d: number) => d, grow_table: (d: number) => d, [MEMORY_FIELD]: memory } });
   assert.equal(inst.exports.memory, memory);
   assert.equal(new TextDecoder().decode(new Uint8Array(memory.buffer, 7, 2)), 'hi', 'data segments are written into the provided memory');
-  assert.throws(() => new Wasm.Instance(module, { [METER_MODULE]: { tick: () => 1, grow: (d: number) => d, [MEMORY_FIELD]: new Wasm.Memory({ initial: 2 }) } }), /memory/i, 'a memory without the declared maximum is refused');
+  assert.throws(() => new Wasm.Instance(module, { [METER_MODULE]: { tick: () => 1, grow: (d: number) => d, grow_table: (d: number) => d, [MEMORY_FIELD]: new Wasm.Memory({ initial: 2 }) } }), /memory/i, 'a memory without the declared maximum is refused');
 });
 
 test('the name section survives, so traps still name guest functions', async () => {
   const instrumented = instrument(binaryen, await assemble('(module (func $kaboom (export "k") unreachable))'));
-  const inst = new Wasm.Instance(new Wasm.Module(instrumented), { [METER_MODULE]: { tick: () => 100, grow: (d: number) => d } });
+  const inst = new Wasm.Instance(new Wasm.Module(instrumented), { [METER_MODULE]: { tick: () => 100, grow: (d: number) => d, grow_table: (d: number) => d } });
   assert.throws(() => (inst.exports.k as () => void)(), (e: Error) => /at kaboom \(wasm:/.test(e.stack ?? ''));
 });
 
