@@ -125,6 +125,17 @@ export class Grant {
     return new Grant(limits, dirs, listen);
   }
 
+  /** `limits` held to the ceilings: each at most its ceiling (absent: the ceiling). For guests' spawns,
+   *  whose own limits already bound their children's. */
+  clamp(limits: Limits): Limits {
+    const out: Limits = { ...limits };
+    for (const key of Object.keys(LIMIT_FLAGS) as (keyof Limits)[]) {
+      const ceiling = this.limits[key];
+      if (ceiling !== undefined) out[key] = Math.min(out[key] ?? Infinity, ceiling);
+    }
+    return out;
+  }
+
   /** The limits a spawn gets: each asked one (0 or absent: the ceiling), refused above the ceiling. */
   limitsFor(asked: Limits): Limits {
     const out: Limits = {};
@@ -156,6 +167,11 @@ export class Grant {
     if (!within) throw new ExecutorError('not-permitted', `spawn: ${p.hostPath} is outside the directories this executor may pre-open`);
     if (within.readOnly && !p.readOnly) {
       throw new ExecutorError('not-permitted', `spawn: ${p.hostPath} may be pre-opened read-only only (ask for it read-only)`);
+    }
+    // Read-write, it would reach a read-only grant below it with write rights.
+    const readOnlyInside = p.readOnly ? undefined : this.dirs.find((d) => d.readOnly && d.hostPath !== real && isUnder(d.hostPath, real));
+    if (readOnlyInside) {
+      throw new ExecutorError('not-permitted', `spawn: ${p.hostPath} holds ${readOnlyInside.hostPath}, which may be pre-opened read-only only: pre-open ${p.hostPath} read-only, or directories beside it`);
     }
     return { hostPath: real, guestPath: p.guestPath, readOnly: p.readOnly ?? false, identity };
   }

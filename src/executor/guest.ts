@@ -98,7 +98,8 @@ export interface WwHostOptions {
   pauseGraceMs: number;
   /** Also told of pause and resume (ExecutorOptions.guestEvents). */
   forward?: GuestEvents;
-  /** Live processes spawned by guests at once. Default MAX_GUEST_SPAWNED (4096). */
+  /** Live processes spawned by guests without a principal (runLocal) at once; a principal's are
+   *  bounded by its process quota. Default MAX_GUEST_SPAWNED (4096). */
   maxGuestSpawned?: number;
 }
 
@@ -343,9 +344,12 @@ export class GuestProcess {
     if (maxMemoryBytes !== undefined) limits.maxMemoryBytes = maxMemoryBytes;
     if (fuel !== undefined) limits.fuel = fuel;
     if (timeoutMs !== undefined) limits.timeoutMs = timeoutMs;
+    // Within the grant of the Executor handle too: a handle passed to a less limited process stays as weak as it was.
+    const granted = scope ? scope.grant.clamp(limits) : limits;
     const argv = a.argv.length > 0 ? a.argv : [a.flags & SPAWN_SELF ? (this.entry.argv[0] ?? 'self') : module.cid.slice(0, 12)];
+    // With a principal, its process quota bounds its guests' spawns; without one (runLocal), this does.
     const most = this.host.opts.maxGuestSpawned ?? MAX_GUEST_SPAWNED;
-    if (this.host.spawnedByGuests >= most) {
+    if (!scope && this.host.spawnedByGuests >= most) {
       return fail(E.AGAIN, `spawn: the node already runs ${this.host.spawnedByGuests} processes spawned by guests (at most ${most}); wait for some to end`);
     }
     let child: ProcessEntry;
@@ -357,7 +361,7 @@ export class GuestProcess {
           env: Object.fromEntries(a.env),
           stdout: streamed(this.req.stdout),
           stderr: streamed(this.req.stderr),
-          limits,
+          limits: granted,
           ppid: this.entry.pid,
           ...(scope ? { scope } : {}),
         },

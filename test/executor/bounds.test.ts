@@ -66,7 +66,7 @@ test('the node\'s memory budget holds every principal\'s processes together: pas
     await eventually('grown', () => small.node.executor.memory.usedBytes === 101 * PAGE);
     // The owner's own budget (half the machine) has room; the node's has not.
     const wide = await assemble(sleeperWat(0n, { pages: 60 }));
-    assert.match(await refusal(small.executor.spawn({ spec: { moduleBytes: wide } })), /^quota: the node's memory budget exhausted: the module needs 3932160 bytes at start and 6619136 of 9830400 bytes are in use/);
+    assert.match(await refusal(small.executor.spawn({ spec: { moduleBytes: wide } })), /^quota: the node's memory budget exhausted: the module needs 3932160 bytes at start: wait for processes to end$/);
     await big.process.kill();
     await eventually('given back', () => small.node.executor.memory.usedBytes === 0);
     assert.equal((await (await small.executor.spawn({ spec: { moduleBytes: wide } })).process.wait()).status.code, 0);
