@@ -9,6 +9,7 @@ export type {
   ExitReason,
   ExitStatus,
   InputMode,
+  InputStream,
   Limits,
   LoadedModule,
   OutputMode,

@@ -13,7 +13,8 @@ import type { ExitReason } from './types.js';
 import { exitCode } from './exit.js';
 import { Wasm, type WasmGlobal, type WasmInstance, type WasmMemory, type WasmModule } from './webassembly.js';
 import { PAGE_BYTES } from './module.js';
-import { createHostCall } from './host-call.js';
+import { createHostCall, type HostCall } from './host-call.js';
+import { stdinEndpoint } from './stdin.js';
 import { blockingWait, countBlockedIn, watchPauseWhileBlocked } from './blocked.js';
 import { noWwHost, wwImports } from './ww-host/imports.js';
 import { GuestSockets } from './sockets/guest.js';
@@ -64,9 +65,13 @@ function post(msg: FromWorker, transfer: readonly Transferable[] = []): void {
   port.postMessage(msg, transfer);
 }
 
-function input(src: InputSource): StdioEndpoint {
+function input(src: InputSource, call: HostCall | undefined): StdioEndpoint {
   if (src.kind === 'inherit') return { kind: 'fd', fd: 0 };
   if (src.kind === 'bytes') return { kind: 'bytes', data: src.data };
+  if (src.kind === 'stream') {
+    if (!call) throw new Error('a stdin stream needs the stdin host calls');
+    return stdinEndpoint(call);
+  }
   return { kind: 'null' };
 }
 
@@ -188,7 +193,7 @@ function run(msg: RunMessage): void {
       env: msg.env,
       preopens: msg.preopens,
       sockets: sockets?.preopened(),
-      stdin: input(msg.stdin),
+      stdin: input(msg.stdin, call),
       stdout: output(msg.stdout, 1, msg, out, meter),
       stderr: output(msg.stderr, 2, msg, err, meter),
     });

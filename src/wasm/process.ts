@@ -287,6 +287,7 @@ export class Process implements WasmProcess, Job {
 function inputSource(mode: SpawnOptions['stdin']): InputSource {
   if (mode === 'inherit') return { kind: 'inherit' };
   if (mode instanceof Uint8Array) return { kind: 'bytes', data: mode };
+  if (mode !== undefined && mode !== 'ignore') return { kind: 'stream' }; // an InputStream: read through the 'stdin' host calls (stdin.ts)
   return { kind: 'ignore' };
 }
 

@@ -6,7 +6,7 @@ import type { ExitStatus, Limits, Preopen } from './types.js';
 import type { WasmModule } from './webassembly.js';
 
 export type OutputTarget = 'ignore' | 'inherit' | 'capture' | 'stream';
-export type InputSource = { kind: 'ignore' } | { kind: 'inherit' } | { kind: 'bytes'; data: Uint8Array };
+export type InputSource = { kind: 'ignore' } | { kind: 'inherit' } | { kind: 'bytes'; data: Uint8Array } | { kind: 'stream' };
 
 export interface RunMessage {
   type: 'run';

@@ -10,6 +10,7 @@ import { CompiledModule, ModuleCache, PAGE_BYTES, checkModule, contentId, export
 import { WorkerPool } from './pool.js';
 import { Process } from './process.js';
 import { NAMESPACE as SOCKETS_NAMESPACE, type SockCalls } from './sockets/protocol.js';
+import { NAMESPACE as STDIN_NAMESPACE, isInputStream, stdinHandler } from './stdin.js';
 import { openListeners, type ListenAddress, type Listener } from './sockets/listen.js';
 import { ProcessSockets } from './sockets/owner.js';
 import type { MemoryBudget, ProcessCharge } from './memory-budget.js';
@@ -146,6 +147,9 @@ export class Runtime {
           `(${startPages} page${startPages === 1 ? '' : 's'}${compiled.initialTableEntries > 0 ? ', its tables included' : ''}), more than the limit of ${limits.maxMemoryBytes} byte${limits.maxMemoryBytes === 1 ? '' : 's'}`,
       );
     }
+    if (isInputStream(options.stdin) && options.hostCalls?.[STDIN_NAMESPACE]) {
+      throw new Error(`the '${STDIN_NAMESPACE}' host calls answer a process's stdin stream; pick another namespace`);
+    }
     const charge = options.memoryBudget ? this.chargeFor(compiled, options.memoryBudget) : undefined;
     let sockets: ProcessSockets | undefined;
     try {
@@ -154,8 +158,12 @@ export class Runtime {
       charge?.release();
       throw e;
     }
-    const spawnOptions = sockets ? { ...options, hostCalls: { ...options.hostCalls, [SOCKETS_NAMESPACE]: handlerOf<SockCalls>(SOCKETS_NAMESPACE, sockets.calls) } } : options;
+    let spawnOptions = sockets ? { ...options, hostCalls: { ...options.hostCalls, [SOCKETS_NAMESPACE]: handlerOf<SockCalls>(SOCKETS_NAMESPACE, sockets.calls) } } : options;
+    // A stdin stream is read through host calls of the runtime's own, and closed when the process ends.
+    const stdin = isInputStream(options.stdin) ? stdinHandler(options.stdin) : undefined;
+    if (stdin) spawnOptions = { ...spawnOptions, hostCalls: { ...spawnOptions.hostCalls, [STDIN_NAMESPACE]: stdin.handler } };
     const proc = new Process(this.nextPid++, compiled, spawnOptions, this.pool, (p) => this.live.delete(p), this.options.maxCaptureBytes ?? 64 * 1024 * 1024, sockets, charge);
+    if (stdin) void proc.wait().then(stdin.close);
     this.live.add(proc);
     this.pool.submit(proc);
     return proc;

@@ -43,7 +43,19 @@ export interface Limits {
 /** 'inherit' = the host's own fd; 'ignore' = discard; 'capture' = returned in ExitStatus;
  *  a function = called with each chunk as the guest writes it. */
 export type OutputMode = 'inherit' | 'ignore' | 'capture' | ((data: Uint8Array) => void);
-export type InputMode = 'inherit' | 'ignore' | Uint8Array;
+export type InputMode = 'inherit' | 'ignore' | Uint8Array | InputStream;
+
+/**
+ * A guest's stdin read on demand (stdin.ts): `read` is called only while the guest waits in fd_read,
+ * one call at a time, and resolves with the next bytes, at most `max` (at most 64 KiB is asked for),
+ * or an empty array at end of input. A read that rejects or gives more than `max` is EIO for the guest
+ * and the stream is not read again. `close` is called once: at end of input, at such a failure, or
+ * when the process ends, whichever comes first (a read may still be pending then; its answer is dropped).
+ */
+export interface InputStream {
+  read(max: number): Promise<Uint8Array>;
+  close?(): void;
+}
 
 export interface SpawnOptions {
   /** argv; args[0] is the program name (the module's file name, as wasmtime does). */
