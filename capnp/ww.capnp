@@ -103,13 +103,28 @@ struct SpawnSpec {
   dirs @4 :List(PreopenDir);
   limits @5 :Limits;
   obsoletePpid @6 :UInt32;   # must be 0: a parent is named by its capability (parent)
-  stdin @7 :Data;            # bytes the guest reads from stdin, then EOF
+  stdin @7 :Data;            # bytes the guest reads from stdin, then EOF (small input; a stream: stdinSource)
   stdout @8 :Output;
   stderr @9 :Output;
   listen @10 :List(Text);    # HOST:PORT ([::1]:PORT for IPv6; port 0: a free one): a listening TCP
                              # socket for each, pre-opened in the guest at fds 3, 4, ... in this
                              # order (before --dir directories); closed when the process ends
   parent @11 :Process;       # the parent, one of this node's processes; null: a child of init
+  stdinSource @12 :ByteSource;
+  # The guest's stdin as a stream, pulled as the guest reads: the node calls
+  # read only while the guest waits in fd_read, one call at a time, asking for
+  # at most 64 KiB; a guest that never reads never calls it. Any size; the
+  # client reads its own input only when asked (backpressure). The node drops
+  # the capability at end of input and when the process ends. A source that
+  # fails (its client went away) or answers more than asked gives the guest
+  # EIO. Null: stdin is `stdin` (bytes, then EOF). Giving both is refused
+  # (bad-request).
+  attached @13 :Bool;
+  # true: the process is killed (reason `killed`, with its subtree) when the
+  # connection it was spawned on closes, for whatever reason (the client
+  # exited, was killed, lost the node). What `ww run` sets unless --detach.
+  # false (the default, as before this field): the node owns the process
+  # until it ends, whoever is connected.
 }
 
 struct EnvVar {
@@ -139,6 +154,14 @@ enum OutputMode {
   discard @0;
   capture @1;                # returned in ExitStatus by wait
   sink @2;                   # streamed to `sink` as the guest writes
+}
+
+interface ByteSource {
+  read @0 (max :UInt32) -> (data :Data, eof :Bool);
+  # The next bytes of the stream, at most `max` (the caller treats more as a
+  # failure). Returns once there is at least one byte, or at end of input.
+  # `eof` true: nothing follows `data` (it may come with the last bytes). An
+  # empty `data` also means end of input. One call at a time.
 }
 
 interface ByteSink {

@@ -97,6 +97,41 @@ export const $S_ByteSink_Write$Results: StructDesc = {
   fields: [],
 };
 
+export interface ByteSource_Read$Params {
+  max: number;
+}
+export interface ByteSource_Read$Params$Init {
+  max?: number;
+}
+export const $S_ByteSource_Read$Params: StructDesc = {
+  name: 'ByteSource_Read$Params',
+  id: 'b1bce7ff52f2decb',
+  dataWords: 1,
+  pointers: 0,
+  fields: [
+    { name: 'max', type: { k: 'uint32' }, offset: 0 },
+  ],
+};
+
+export interface ByteSource_Read$Results {
+  data: Uint8Array;
+  eof: boolean;
+}
+export interface ByteSource_Read$Results$Init {
+  data?: Uint8Array;
+  eof?: boolean;
+}
+export const $S_ByteSource_Read$Results: StructDesc = {
+  name: 'ByteSource_Read$Results',
+  id: 'e4140f565b2488ad',
+  dataWords: 1,
+  pointers: 1,
+  fields: [
+    { name: 'data', type: { k: 'data' }, offset: 0 },
+    { name: 'eof', type: { k: 'bool' }, offset: 0 },
+  ],
+};
+
 export interface DirGrant {
   hostPath: string;
   readOnly: boolean;
@@ -1036,6 +1071,8 @@ export interface SpawnSpec {
   stderr: Output;
   listen: (string)[];
   parent: Process$Client;
+  stdinSource: ByteSource$Client;
+  attached: boolean;
 }
 export interface SpawnSpec$Init {
   moduleBytes?: Uint8Array;
@@ -1050,17 +1087,20 @@ export interface SpawnSpec$Init {
   stderr?: Output$Init;
   listen?: (string)[];
   parent?: Process$Client | Process$Server;
+  stdinSource?: ByteSource$Client | ByteSource$Server;
+  attached?: boolean;
 }
 export interface SpawnSpec$Pipeline {
   readonly stdout: Output$Pipeline;
   readonly stderr: Output$Pipeline;
   readonly parent: Process$Client;
+  readonly stdinSource: ByteSource$Client;
 }
 export const $S_SpawnSpec: StructDesc = {
   name: 'SpawnSpec',
   id: '91f26abe6d548b67',
   dataWords: 1,
-  pointers: 11,
+  pointers: 12,
   fields: [
     { name: 'moduleBytes', type: { k: 'data' }, offset: 0 },
     { name: 'moduleCid', type: { k: 'text' }, offset: 1 },
@@ -1074,6 +1114,8 @@ export const $S_SpawnSpec: StructDesc = {
     { name: 'stderr', type: { k: 'struct', s: () => $S_Output }, offset: 8 },
     { name: 'listen', type: { k: 'list', e: { k: 'text' } }, offset: 9 },
     { name: 'parent', type: { k: 'cap', i: () => Process }, offset: 10 },
+    { name: 'stdinSource', type: { k: 'cap', i: () => ByteSource }, offset: 11 },
+    { name: 'attached', type: { k: 'bool' }, offset: 32 },
   ],
 };
 
@@ -1146,6 +1188,21 @@ export const ByteSink = defineInterface<ByteSink$Client, ByteSink$Server>({
   id: 0xaf5a95a1d6074f27n,
   methods: [
     { name: 'write', ordinal: 0, interfaceId: 0xaf5a95a1d6074f27n, interfaceName: 'ByteSink', params: $S_ByteSink_Write$Params, results: $S_ByteSink_Write$Results },
+  ],
+});
+
+export interface ByteSource$Client extends Client {
+  read(params?: ByteSource_Read$Params$Init): RemotePromise<ByteSource_Read$Results>;
+}
+/** A server implements every method: a schema method that is not served yet fails to compile. */
+export interface ByteSource$Server {
+  read(params: ByteSource_Read$Params, ctx: CallContext): Awaitable<ByteSource_Read$Results$Init | void>;
+}
+export const ByteSource = defineInterface<ByteSource$Client, ByteSource$Server>({
+  name: 'ByteSource',
+  id: 0x9aa60b2401df6b09n,
+  methods: [
+    { name: 'read', ordinal: 0, interfaceId: 0x9aa60b2401df6b09n, interfaceName: 'ByteSource', params: $S_ByteSource_Read$Params, results: $S_ByteSource_Read$Results },
   ],
 });
 

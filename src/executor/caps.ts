@@ -44,6 +44,8 @@ import type { EndStatus, ProcessEntry, ProcessSnapshot, ProcessTable, SpawnReque
 import type { WwHost } from './guest.js';
 import type { Executor } from './executor.js';
 import { Grant, Scope, type Principal } from './authority.js';
+import { AttachedProcesses } from './attached.js';
+import { stdinFrom } from './stdin-source.js';
 
 type Spawned = { process: ProcessCap; pid: number; listening: string[] };
 
@@ -121,6 +123,8 @@ export class ExecutorContext {
  */
 export class NodeCap implements Node$Server {
   private executorCap: ExecutorCap | undefined;
+  /** This connection's attached processes (SpawnSpec.attached). */
+  private readonly attached = new AttachedProcesses();
   constructor(
     private readonly ctx: ExecutorContext,
     private readonly info: NodeInfo$Init,
@@ -132,11 +136,16 @@ export class NodeCap implements Node$Server {
     return { info: this.info };
   }
   executor(): { executor: ExecutorCap } {
-    return { executor: (this.executorCap ??= new ExecutorCap(this.ctx, new Scope(this.principal, this.grant))) };
+    return { executor: (this.executorCap ??= new ExecutorCap(this.ctx, new Scope(this.principal, this.grant), this.attached)) };
   }
   admin(): { admin: AdminCap } {
     if (!this.isOwner) throw new ExecutorError('not-permitted', `${this.principal.name} is not this node's owner: the admin capability is the owner's only`);
     return { admin: this.ctx.admin };
+  }
+  /** The last reference is gone: the node holds one until the connection closes (src/node), so the
+   *  connection has closed. Its attached processes end. */
+  [Symbol.dispose](): void {
+    this.attached.close();
   }
 }
 
@@ -157,6 +166,8 @@ export class ExecutorCap implements Executor$Server {
   constructor(
     private readonly ctx: ExecutorContext,
     readonly scope: Scope,
+    /** The connection's attached processes; none: SpawnSpec.attached has no connection to follow. */
+    private readonly attached?: AttachedProcesses,
   ) {
     this.cacheCap = new ModuleCacheCap(ctx.modules);
   }
@@ -164,14 +175,18 @@ export class ExecutorCap implements Executor$Server {
   spawn({ spec }: { spec: SpawnSpec | null }): Spawned | Promise<Spawned> {
     if (!spec) throw new ExecutorError('bad-request', 'spawn needs a spec: module bytes or a module content ID');
     if (spec.obsoletePpid !== 0) {
+      releaseSpecCaps(spec);
       throw new ExecutorError('bad-request', `spawn: a parent is named by its Process capability (spec.parent), not by its pid (${spec.obsoletePpid})`);
+    }
+    if (spec.stdinSource && spec.stdin.length > 0) {
+      releaseSpecCaps(spec);
+      throw new ExecutorError('bad-request', 'spawn: stdin is given twice (bytes in stdin and a stdinSource): give one');
     }
     // The common case, a module already compiled, answers in the same turn (no promise hops).
     const ready = spec.moduleBytes.length === 0 && isContentId(spec.moduleCid) ? this.ctx.modules.compiled(spec.moduleCid) : undefined;
     if (ready && spec.listen.length === 0 && !spec.parent) return this.start(spec, ready, [], undefined);
     return this.prepare(spec).catch((err: unknown) => {
-      spec.stdout?.sink?.release(); // the call owns the sinks it was given
-      spec.stderr?.sink?.release();
+      releaseSpecCaps(spec); // the call owns the sinks and the source it was given
       throw err;
     });
   }
@@ -222,7 +237,7 @@ export class ExecutorCap implements Executor$Server {
         argv: spec.argv.length > 0 ? spec.argv : [module.cid.slice(0, 12)],
         env: Object.fromEntries(spec.env.map((v) => [v.key, v.value])),
         preopens: spec.dirs.map((d) => grant.preopenFor({ hostPath: d.hostPath, guestPath: d.guestPath, readOnly: d.readOnly })),
-        stdin: spec.stdin,
+        stdin: spec.stdinSource ? stdinFrom(spec.stdinSource) : spec.stdin,
         stdout: sinks.target(spec.stdout),
         stderr: sinks.target(spec.stderr),
         limits: grant.limitsFor(limitsFromWire(spec.limits)),
@@ -233,11 +248,11 @@ export class ExecutorCap implements Executor$Server {
       };
       const e = this.ctx.ww.spawn(req);
       sinks.onPressure = (on) => this.ctx.table.throttle(e, on);
+      if (spec.attached) this.attached?.add(e, () => this.ctx.table.kill(e));
       return { process: this.ctx.processCap(e), pid: e.pid, listening: listeners.map((l) => l.address) };
     } catch (err) {
       sinks.release();
-      spec.stdout?.sink?.release(); // also one not yet taken (release is idempotent)
-      spec.stderr?.sink?.release();
+      releaseSpecCaps(spec); // also those not yet taken (release is idempotent)
       throw err;
     }
   }
@@ -261,7 +276,7 @@ export class ExecutorCap implements Executor$Server {
       ...(r?.limitDirs ? { dirs: r.dirs.map((d) => ({ hostPath: d.hostPath, readOnly: d.readOnly })) } : {}),
       ...(r?.limitListen ? { listen: r.listen.map((a) => listenGrant(a)) } : {}),
     });
-    return { executor: new ExecutorCap(this.ctx, this.scope.restricted(grant)) };
+    return { executor: new ExecutorCap(this.ctx, this.scope.restricted(grant), this.attached) };
   }
 
   private async module(spec: SpawnSpec): Promise<LoadedModule> {
@@ -271,6 +286,13 @@ export class ExecutorCap implements Executor$Server {
     if (!m) throw new ExecutorError('module-not-found', `module not found: ${spec.moduleCid} (put it in the module cache first)`);
     return m;
   }
+}
+
+/** Releases the capabilities a spawn was given for its stdio (release is idempotent). */
+function releaseSpecCaps(spec: SpawnSpec): void {
+  spec.stdout?.sink?.release();
+  spec.stderr?.sink?.release();
+  spec.stdinSource?.release();
 }
 
 /** Output written to sinks and not yet acknowledged above which the guest is frozen, and below which it continues. */

@@ -2,7 +2,7 @@
 // period, and exit reasons. The semantics listed in README.md live here, without RPC: caps.ts
 // serves this over Cap'n Proto, and tests can drive either.
 
-import type { ExitStatus as RuntimeStatus, HostCallHandler, InputMode, Limits, LoadedModule, OutputMode, Preopen, Runtime, WasmProcess } from '../wasm/index.js';
+import type { ExitStatus as RuntimeStatus, HostCallHandler, InputMode, InputStream, Limits, LoadedModule, OutputMode, Preopen, Runtime, WasmProcess } from '../wasm/index.js';
 import type { Listener } from '../wasm/sockets/listen.js';
 import { ExecutorError } from './errors.js';
 import { fromRuntime } from './runtime-errors.js';
@@ -40,8 +40,9 @@ export interface SpawnRequest {
   argv: string[];
   env?: Record<string, string>;
   preopens?: Preopen[];
-  /** Bytes to read, then EOF; 'inherit' (this Node process's stdin: in-process runs only). Default: none. */
-  stdin?: Uint8Array | 'inherit';
+  /** Bytes to read, then EOF; a stream read as the guest reads (an RPC client's ByteSource:
+   *  stdin-source.ts); 'inherit' (this Node process's stdin: in-process runs only). Default: none. */
+  stdin?: Uint8Array | InputStream | 'inherit';
   /** 'ignore' | 'capture' | a function called with each chunk as the guest writes it | 'inherit'
    *  (this Node process's own fd: in-process runs only, never on a node). */
   stdout?: OutputMode;
@@ -152,7 +153,8 @@ export class ProcessEntry {
 
 function stdinMode(stdin: SpawnRequest['stdin']): InputMode {
   if (stdin === 'inherit') return 'inherit';
-  return stdin && stdin.length > 0 ? stdin : 'ignore';
+  if (stdin instanceof Uint8Array) return stdin.length > 0 ? stdin : 'ignore';
+  return stdin ?? 'ignore';
 }
 
 const noGuestEvents: GuestEvents = { pauseRequested() {}, resumed() {} };
