@@ -23,6 +23,8 @@ export default class Run extends Command {
 
 --listen HOST:PORT opens a listening TCP socket before the guest starts and gives it to the guest at fd 3 (the next --listen at fd 4, ...; --dir directories come after them), as wazero's sock.WithTCPListener and wasmtime's --tcplisten (accepted as a synonym) do. The guest accepts connections on it with sock_accept (Go: net.FileListener(os.NewFile(3, ""))). Port 0 picks a free port and prints "ww: listening on HOST:PORT (fd N)" on stderr. The sockets close when the guest ends. On a node, the node opens them (HOST is on the node's machine).
 
+On a node (--node, --detach, or a node answering on --socket) the guest runs there and reads this process's stdin as it goes: nothing is read before the guest reads, so a guest that never reads leaves stdin alone, and input of any size streams through (a terminal's a line at a time). The guest ends with ww run: on SIGINT, SIGTERM or SIGHUP ww kills it, and if ww itself is killed the node does. --detach leaves it running on the node, with an empty stdin.
+
 A guest that imports the \`ww\` host module (guest-sdk/ABI.md) can spawn children, talk over channels and use the capability store: on a node, or without one in an executor private to this run (its children end with it).
 
 ww's options go before MODULE. Everything after MODULE (after an optional \`--\`) is passed to the guest unchanged, even words such as --help. MODULE may be \`-\` to read the module from stdin; the guest's stdin is then empty.
@@ -35,7 +37,7 @@ Exit status:
   N    the guest's exit code (0 when _start returns, N from proc_exit(N))
   134  the guest trapped; stderr names the trap and the function
   137  a limit was exceeded (stderr names cpu, memory or wall), or killed
-  130  interrupted by SIGINT (143: SIGTERM); the guest was killed
+  130  interrupted by SIGINT (143: SIGTERM, 129: SIGHUP); the guest was killed
   2    bad command line: unknown option, bad value, missing file or dir, a --listen address that cannot be bound (in use, not this machine's)
   1    MODULE is not a valid WASI module that ww can run`;
 
@@ -145,8 +147,9 @@ Exit status:
         dirs: preopens,
         limits,
         listen: (flags.listen ?? []).map((entry, i) => ({ address: entry, port: listen[i]!.port })),
-        // The node cannot read this terminal: a piped stdin is sent whole with the spawn.
-        stdin: fromStdin || process.stdin.isTTY || flags.detach ? new Uint8Array(0) : await readAllStdin(),
+        // Streamed as the guest reads (a pipe, a file, this terminal); a detached guest outlives this
+        // process, so it gets none.
+        stdin: fromStdin || flags.detach ? new Uint8Array(0) : process.stdin,
         detach: flags.detach,
         socketPath,
         stdout: process.stdout,
@@ -180,15 +183,16 @@ Exit status:
     let signal: NodeJS.Signals | undefined;
     const onSignal = (received: NodeJS.Signals) => {
       signal = received;
+      // Ending now: after a hangup the terminal may be gone, and a failed write must not crash ww first.
+      for (const out of [process.stdout, process.stderr]) out.on('error', () => {});
       run.kill();
     };
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
+    const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+    for (const name of signals) process.once(name, onSignal);
     try {
       status = await run.wait();
     } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      for (const name of signals) process.off(name, onSignal);
       await run.close();
     }
 

@@ -1,13 +1,17 @@
-// `ww run` in node mode: spawn the guest on a running ww node over its socket, stream its stdout and
-// stderr back through ByteSink capabilities, kill it on SIGINT/SIGTERM, and return its exit status.
-// `ww run --detach` spawns, prints the PID and returns at once; the node keeps the process.
+// `ww run` in node mode: spawn the guest on a running ww node over its socket, stream its stdin to it
+// as it reads (a ByteSource) and its stdout and stderr back (ByteSinks), kill it on SIGINT, SIGTERM or
+// SIGHUP, and return its exit status. The guest is attached: the node kills it when this connection
+// closes, so a ww run killed outright takes its guest with it. `ww run --detach` spawns, prints the PID
+// and returns at once; the node keeps the process.
+import type { Readable } from 'node:stream';
 import { serve } from '../../src/rpc/client.js';
-import { ByteSink, OutputMode } from '../../src/capnp-gen/ww.rpc.js';
-import type { ByteSink$Client, SpawnSpec$Init } from '../../src/capnp-gen/ww.rpc.js';
+import { ByteSink, ByteSource, OutputMode } from '../../src/capnp-gen/ww.rpc.js';
+import type { ByteSink$Client, ByteSource$Client, SpawnSpec$Init } from '../../src/capnp-gen/ww.rpc.js';
 import { InputError } from '../errors.js';
 import { reasonFromWire } from '../../src/executor/wire.js';
 import { reportEnd } from './exit-reason.js';
 import { NodeMissingError, openNode, translateNodeError, type NodeSession } from './node-connection.js';
+import { stdinSource } from './stdin-source.js';
 
 /** Where the guest's output goes: process.stdout/stderr, or anything with a Node-style write. */
 export interface OutputWriter {
@@ -25,8 +29,10 @@ export interface RunOnNodeOptions {
   /** Pre-opened directories; host paths are resolved on the node's machine, so make them absolute. */
   dirs?: { hostPath: string; guestPath: string; readOnly?: boolean }[];
   limits?: { maxMemoryBytes?: number; fuel?: number; timeoutMs?: number };
-  /** Bytes the guest reads on stdin, then end of file (the node cannot read the caller's terminal). */
-  stdin?: Uint8Array;
+  /** The guest's stdin: bytes sent with the spawn, then end of file; or a stream (`process.stdin`)
+   *  read only as the guest reads, in chunks of at most 64 KiB (not with `detach`: the guest would
+   *  outlive its source). Default: empty. */
+  stdin?: Uint8Array | Readable;
   /** Listening TCP sockets the node opens for the guest at fds 3, 4, ... (`port` 0: a free one,
    *  reported on stderr as `ww: listening on HOST:PORT (fd N)`). */
   listen?: { address: string; port: number }[];
@@ -35,7 +41,7 @@ export interface RunOnNodeOptions {
   socketPath: string;
   stdout: OutputWriter;
   stderr: OutputWriter;
-  /** Signals that kill the guest (default SIGINT and SIGTERM); the exit status is then 128 + signal. */
+  /** Signals that kill the guest (default SIGINT, SIGTERM and SIGHUP); the exit status is then 128 + signal. */
   signals?: NodeJS.Signals[];
 }
 
@@ -74,6 +80,7 @@ export async function nodeIsListening(socketPath: string): Promise<boolean> {
 export { NodeMissingError };
 
 async function spawnDetached(session: NodeSession, opts: RunOnNodeOptions): Promise<number> {
+  // Not attached: the node keeps it after this connection closes.
   const spec = spawnSpec(opts, { mode: OutputMode.discard }, { mode: OutputMode.discard });
   const spawned = session.executor.spawn({ spec });
   const { process: proc, pid, listening } = await spawned;
@@ -86,22 +93,28 @@ async function spawnDetached(session: NodeSession, opts: RunOnNodeOptions): Prom
 async function runAttached(session: NodeSession, opts: RunOnNodeOptions): Promise<number> {
   const stdoutSink = sinkFor(opts.stdout);
   const stderrSink = sinkFor(opts.stderr);
-  const spec = spawnSpec(opts, { mode: OutputMode.sink, sink: stdoutSink }, { mode: OutputMode.sink, sink: stderrSink });
+  const source = opts.stdin instanceof Uint8Array || opts.stdin === undefined ? undefined : serve(ByteSource, stdinSource(opts.stdin));
+  const spec = spawnSpec(opts, { mode: OutputMode.sink, sink: stdoutSink }, { mode: OutputMode.sink, sink: stderrSink }, source);
   const spawned = session.executor.spawn({ spec });
-  // spawn() took its own references to the sinks; ours are no longer needed.
+  // spawn() took its own references to the sinks and the source; ours are no longer needed.
   stdoutSink.release();
   stderrSink.release();
+  source?.release();
   const proc = spawned.process; // pipelined: kill works even before spawn's answer arrives
 
   let signal: NodeJS.Signals | undefined;
   const onSignal = (received: NodeJS.Signals): void => {
-    signal ??= received;
+    if (!signal) {
+      signal = received;
+      // Ending now: after a hangup the terminal may be gone, and a failed write must not crash ww first.
+      for (const out of [opts.stdout, opts.stderr]) (out as Partial<NodeJS.EventEmitter>).on?.('error', () => {});
+    }
     proc.kill().then(
       () => {},
       () => {}, // it may have ended already; wait() reports what happened
     );
   };
-  const signals = opts.signals ?? ['SIGINT', 'SIGTERM'];
+  const signals = opts.signals ?? ['SIGINT', 'SIGTERM', 'SIGHUP'];
   for (const name of signals) process.on(name, onSignal);
   try {
     // Surfaces a refused spawn (invalid module, bad directory) before waiting.
@@ -110,7 +123,11 @@ async function runAttached(session: NodeSession, opts: RunOnNodeOptions): Promis
     await reportListening(opts, listening);
     const { status } = await proc.wait();
     const end = { code: status.code, reason: reasonFromWire(status.reason) };
-    return await reportEnd(end, { limits: opts.limits, signal }, (line) => writeAll(opts.stderr, new TextEncoder().encode(`${line}\n`)));
+    // After a hangup the terminal may be gone: the status still counts, a line that cannot be written does not.
+    const say = (line: string): Promise<void> => writeAll(opts.stderr, new TextEncoder().encode(`${line}\n`)).catch((err: unknown) => {
+      if (!signal) throw err;
+    });
+    return await reportEnd(end, { limits: opts.limits, signal }, say);
   } finally {
     for (const name of signals) process.off(name, onSignal);
     proc.release();
@@ -121,6 +138,7 @@ function spawnSpec(
   opts: RunOnNodeOptions,
   stdout: { mode: OutputMode; sink?: ByteSink$Client },
   stderr: { mode: OutputMode; sink?: ByteSink$Client },
+  stdinSource?: ByteSource$Client,
 ): SpawnSpec$Init {
   if (opts.argv.length === 0) throw new InputError('runOnNode needs argv[0], the program name');
   const limits = opts.limits ?? {};
@@ -135,7 +153,10 @@ function spawnSpec(
       timeoutMs: BigInt(limits.timeoutMs ?? 0),
     },
     listen: (opts.listen ?? []).map((l) => l.address),
-    stdin: opts.stdin ?? new Uint8Array(0),
+    stdin: opts.stdin instanceof Uint8Array ? opts.stdin : new Uint8Array(0),
+    ...(stdinSource ? { stdinSource } : {}),
+    // Ends with this connection unless detached (the wire's default keeps it on the node).
+    attached: !opts.detach,
     stdout,
     stderr,
   };

@@ -58,7 +58,7 @@ describe('ww run with a node', () => {
     assert.deepEqual([seven.status, seven.stderr], [7, '']);
   });
 
-  test('a piped stdin reaches the guest (sent whole with the spawn)', async () => {
+  test('a piped stdin reaches the guest (streamed as it reads)', async () => {
     const probe = await assembleFixture('stdin-probe', fixtures.path); // exits 1 when it reads input, 0 on EOF
     const withInput = await runWw(['run', '--node', '--socket', node.socketPath, probe], { input: 'some input\n' });
     assert.equal(withInput.status, 1, withInput.stderr);

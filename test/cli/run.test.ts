@@ -264,8 +264,8 @@ describe('ww run: traps and limits end the guest with a clear reason', () => {
     assert.equal(oneErrorLine(r.stderr), 'ww: limit exceeded: wall (timeout 300ms)');
   });
 
-  test('SIGINT to ww kills the guest and exits 130; SIGTERM exits 143', async () => {
-    for (const [signal, status] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+  test('SIGINT to ww kills the guest and exits 130; SIGTERM exits 143; SIGHUP 129', async () => {
+    for (const [signal, status] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) {
       const r = await runWw(['run', fixtures.spin], {
         // The guest prints "ready" once it runs, so ww's signal handlers are in place by then.
         onStdout: (child, soFar) => {
