@@ -124,7 +124,8 @@ describe('attached processes and the connection they were spawned on', () => {
     const ended = await t.admin.process({ pid: attached.pid }).process.wait();
     assert.equal(said(ended.status.reason), 'killed');
     assert.equal(said((await t.admin.process({ pid: child.pid }).process.wait()).status.reason), 'killed');
-    assert.equal(await psState(t.admin, detached.pid), 'running');
+    const state = await psState(t.admin, detached.pid); // (queued while the pool grows a worker for it)
+    assert.ok(state === 'running' || state === 'queued', `the detached process is ${state}`);
     await t.admin.process({ pid: detached.pid }).process.kill();
   });
 
