@@ -37,9 +37,13 @@ export const TABLE_ENTRY_BYTES = 8;
  *  whose exhaustion aborts the whole node, so this bound holds whatever the memory budgets allow. */
 export const MAX_TABLE_ENTRIES = 1024 * 1024;
 
-/** Pages of memory `entries` table entries are counted as. */
+/** Table entries every process has free, like its other fixed costs: a compiled C or Rust module
+ *  has a small table of functions it calls indirectly, which should not cost it a whole page. */
+export const FREE_TABLE_ENTRIES = PAGE_BYTES / TABLE_ENTRY_BYTES;
+
+/** Pages of memory `entries` table entries (all tables together) are counted as. */
 export function tablePages(entries: number): number {
-  return Math.ceil((entries * TABLE_ENTRY_BYTES) / PAGE_BYTES);
+  return Math.ceil((Math.max(0, entries - FREE_TABLE_ENTRIES) * TABLE_ENTRY_BYTES) / PAGE_BYTES);
 }
 
 export function contentId(bytes: Uint8Array): string {

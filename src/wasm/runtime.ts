@@ -140,11 +140,12 @@ export class Runtime {
       // The meter measures the memory it is given or can see exported; a hidden one could grow past the limit.
       throw new ModuleError('the module does not export its memory as `memory`, so ww cannot hold it to a memory limit: export it, or spawn without one');
     }
-    const startPages = compiled.initialPages + tablePages(compiled.initialTableEntries);
+    const tableStartPages = tablePages(compiled.initialTableEntries);
+    const startPages = compiled.initialPages + tableStartPages;
     if (limits.maxMemoryBytes !== undefined && startPages * PAGE_BYTES > limits.maxMemoryBytes) {
       throw new LimitsError(
         `module needs ${startPages * PAGE_BYTES} bytes of memory at start ` +
-          `(${startPages} page${startPages === 1 ? '' : 's'}${compiled.initialTableEntries > 0 ? ', its tables included' : ''}), more than the limit of ${limits.maxMemoryBytes} byte${limits.maxMemoryBytes === 1 ? '' : 's'}`,
+          `(${startPages} page${startPages === 1 ? '' : 's'}${tableStartPages > 0 ? ', its tables included' : ''}), more than the limit of ${limits.maxMemoryBytes} byte${limits.maxMemoryBytes === 1 ? '' : 's'}`,
       );
     }
     if (isInputStream(options.stdin) && options.hostCalls?.[STDIN_NAMESPACE]) {

@@ -177,7 +177,7 @@ const grown = (stdout: Uint8Array): number[] => [...new Int32Array(new Uint8Arra
 
 test('table entries are memory: table.grow counts against the process\'s limit and its principal\'s budget, and a process holds at most 1,048,576 entries', async () => {
   const PAGE = 65536;
-  const stranger = new Principal('peer 12D3KooWTables', { processes: 4, spawning: 4, connections: 1, memoryBytes: 8 * PAGE }, t.node.executor.memory);
+  const stranger = new Principal('peer 12D3KooWTables', { processes: 4, spawning: 4, connections: 1, memoryBytes: 7 * PAGE }, t.node.executor.memory);
   const [a, b] = memoryPair();
   const server = new Connection(a, { bootstrap: serve(Node, nodeCapOf(t.node.executor, { peerId: 'x', version: '0', startedAtMs: 0n, osPid: 0 }, { principal: stranger, owner: false })) });
   const client = new Connection(b);
@@ -185,11 +185,11 @@ test('table entries are memory: table.grow counts against the process\'s limit a
   try {
     const run = async (wasm: Uint8Array, maxMemoryBytes?: bigint) =>
       (await (await ex.spawn({ spec: { moduleBytes: wasm, stdout: { mode: OutputMode.capture }, ...(maxMemoryBytes ? { limits: { maxMemoryBytes } } : {}) } })).process.wait()).status;
-    // 16,384 entries are two pages: with the 1-page memory, three; a 2-page limit refuses them, a 4-page one does not
-    // (the captured output takes a page too).
-    assert.deepEqual(grown((await run(await tableGrower(1, 16384), BigInt(2 * PAGE))).stdout), [-1]);
-    assert.deepEqual(grown((await run(await tableGrower(1, 16384), BigInt(4 * PAGE))).stdout), [0]);
-    // The principal's 8 pages: 1 of memory, then tables of 2 pages: three fit, the fourth does not (and a page is left for the output).
+    // The first 8,192 entries are free; 24,576 are two pages more: with the 1-page memory, three; a 2-page limit
+    // refuses them, a 4-page one does not (the captured output takes a page too).
+    assert.deepEqual(grown((await run(await tableGrower(1, 24576), BigInt(2 * PAGE))).stdout), [-1]);
+    assert.deepEqual(grown((await run(await tableGrower(1, 24576), BigInt(4 * PAGE))).stdout), [0]);
+    // The principal's 7 pages: 1 of memory, then tables of 16,384 entries: 1, 3, 5 pages fit, 7 does not (a page is left for the output).
     assert.deepEqual(grown((await run(await tableGrower(4, 16384))).stdout), [0, 0, 0, -1]);
     // Past 1,048,576 entries, whatever the budgets: the owner's budget is large.
     const owner = (await (await t.executor.spawn({ spec: { moduleBytes: await tableGrower(4, 400_000), stdout: { mode: OutputMode.capture } } })).process.wait()).status;
