@@ -15,8 +15,9 @@ export interface Transport {
    */
   onMessage(handler: (segments: Uint8Array[]) => void): void;
   /**
-   * Installs the receiver of the end of the stream: err is set on a transport failure or bad
-   * framing. On bad framing (FrameError) the handler may still send one last message (Abort).
+   * Installs the receiver of the end of the stream: err is set on a transport failure, on bad
+   * framing (FrameError) and on a peer past a bound (TransportLimitError). On those two the handler
+   * may still send one last message (Abort).
    */
   onClose(handler: (err?: Error) => void): void;
   /** Closes the stream after flushing what was sent. */
@@ -32,4 +33,22 @@ export interface ByteStream {
   onData(handler: (chunk: Uint8Array) => void): void;
   onEnd(handler: (err?: Error) => void): void;
   end(): void;
+}
+
+/** Which bound a peer went past. */
+export type TransportLimit = 'queued-bytes' | 'partial-frame-budget' | 'partial-frame-timeout';
+
+/**
+ * A peer went past a bound of the transport: it did not read what was queued for it, or held a
+ * partly sent message too long or too large for the budget. The engine answers with Abort (type
+ * `overloaded`) and closes; the message says which bound and how far.
+ */
+export class TransportLimitError extends Error {
+  constructor(
+    readonly limit: TransportLimit,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'TransportLimitError';
+  }
 }
