@@ -59,7 +59,7 @@ import {
   ThirdPartyCapDescriptor,
 } from '../capnp-gen/rpc.layout.js';
 import { ExportTable, IdTable, ImportTable } from './tables.js';
-import { BIG_SEGMENT, type Transport } from './transport/types.js';
+import { BIG_SEGMENT, type Transport, TransportLimitError } from './transport/types.js';
 import { FrameError } from './transport/framing.js';
 
 
@@ -146,6 +146,7 @@ export class Connection implements HookHost {
     transport.onMessage((segments) => this.receive(segments));
     transport.onClose((err) => {
       if (err instanceof FrameError) this.abort(`malformed frame: ${err.message}`);
+      else if (err instanceof TransportLimitError) this.abort(new OverloadedError(err.message));
       else this.shutdown(new DisconnectedError(err ? `connection lost: ${err.message}` : 'connection closed by peer'));
     });
   }
@@ -194,7 +195,8 @@ export class Connection implements HookHost {
   // -------------------------------------------------------------------------------------------
   // Sending
 
-  private send(build: (b: WireBuilder, root: StructBuilder) => void): void {
+  /** Builds and sends one message; `reply` marks an answer to one of the peer's messages (see Transport.send). */
+  private send(build: (b: WireBuilder, root: StructBuilder) => void, reply = false): void {
     if (!this.connected) return;
     // Build in a reused scratch buffer; the transport gets an exact-size copy it may keep.
     let b = this.scratch;
@@ -210,9 +212,9 @@ export class Connection implements HookHost {
     if (b.used >= BIG_SEGMENT) {
       // Hand a big message over as it is; build the next one in a fresh buffer.
       if (b === this.scratch) this.scratch = new WireBuilder(SCRATCH_BYTES);
-      this.transport.send([out]);
+      this.transport.send([out], reply);
     } else {
-      this.transport.send([out]); // copied by the transport
+      this.transport.send([out], reply); // copied by the transport
       this.resetScratch(b);
     }
     if (this.afterSend.length > 0) {
@@ -458,7 +460,7 @@ export class Connection implements HookHost {
     this.send((b, root) => {
       b.setU16(root, Message.discriminant, Message_Which.unimplemented);
       copyStruct(r, received, b, pointerOf(root, Message.unimplemented));
-    });
+    }, true);
   }
 
   handleUnimplemented(r: WireReader, echoed: StructRef): void {
@@ -521,7 +523,7 @@ export class Connection implements HookHost {
       const payload = b.initStruct(pointerOf(ret, Return.results), PayloadLayout.dataWords, PayloadLayout.pointers);
       b.setCap(pointerOf(payload, PayloadLayout.content), 0);
       answer.resultExports = this.writeCapTable(b, pointerOf(payload, PayloadLayout.capTable), [hook]);
-    });
+    }, true);
   }
 
   private checkAnswerLimit(): void {
@@ -588,7 +590,7 @@ export class Connection implements HookHost {
     if (answer.finished) {
       // The caller sent Finish first: it wants nothing; say so and drop the results.
       releaseCaps(value, desc);
-      this.send((b, root) => b.setU16(initReturn(b, root, answer.id), Return.discriminant, Return_Which.canceled));
+      this.send((b, root) => b.setU16(initReturn(b, root, answer.id), Return.discriminant, Return_Which.canceled), true);
       this.answers.delete(answer.id);
       return;
     }
@@ -598,7 +600,7 @@ export class Connection implements HookHost {
         const ret = initReturn(b, root, answer.id);
         if (answer.keepResults) return b.setU16(ret, Return.discriminant, Return_Which.resultsSentElsewhere);
         answer.resultExports = this.writePayload(b, pointerOf(ret, Return.results), desc, value);
-      });
+      }, true);
     } catch (e) {
       answer.returned = false;
       return this.returnException(answer, new FailedError(`could not send results: ${(e as Error).message}`));
@@ -612,7 +614,7 @@ export class Connection implements HookHost {
       const ret = initReturn(b, root, answer.id);
       if (answer.finished) b.setU16(ret, Return.discriminant, Return_Which.canceled);
       else writeReturnException(b, ret, err);
-    });
+    }, true);
     if (answer.finished) this.answers.delete(answer.id);
   }
 
@@ -797,7 +799,7 @@ export class Connection implements HookHost {
         b.setU16(out, Disembargo_Context.discriminant, Disembargo_Context_Which.receiverLoopback);
         b.setU32(out, Disembargo_Context.receiverLoopback, embargoId);
         writeTarget(b, pointerOf(out, Disembargo.target), { kind: 'import', id: h.importId });
-      });
+      }, true);
       return;
     }
     if (kind === Disembargo_Context_Which.receiverLoopback) {
@@ -952,13 +954,15 @@ export class Connection implements HookHost {
   // -------------------------------------------------------------------------------------------
   // Ending
 
-  private abort(reason: string): void {
+  /** Tells the peer why (a reason alone is `failed`) and ends the connection. */
+  private abort(reason: string | RpcError): void {
     if (!this.connected) return;
+    const err = typeof reason === 'string' ? new FailedError(reason) : reason;
     this.send((b, root) => {
       b.setU16(root, Message.discriminant, Message_Which.abort);
-      writeException(b, pointerOf(root, Message.abort), new FailedError(reason));
+      writeException(b, pointerOf(root, Message.abort), err);
     });
-    this.shutdown(new DisconnectedError(`connection aborted: ${reason}`));
+    this.shutdown(new DisconnectedError(`connection aborted: ${err.message}`));
   }
 
   private shutdown(err: RpcError): void {

@@ -1,12 +1,122 @@
 // Every bound the engine keeps against a hostile or slow peer (src/rpc/README.md, "Bounds"), each
-// against the attack it is for. What is held is read from the engine's own counters, never from
-// RSS or timing.
+// against the attack it is for, over a real unix socket where the socket matters: a client that
+// never reads its replies, one that reads slowly, a frame that stops half way, many half-sent frames
+// across connections, and floods of calls and exports. What is held is read from the engine's own
+// counters (queued reply bytes, budget in use, table sizes), never from RSS or timing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Connection, type ConnectionOptions } from '../../src/rpc/conn.js';
+import { serve } from '../../src/rpc/client.js';
 import { FrameDecoder, PARTIAL_FRAME_ALLOWANCE, PartialFrameBudget, encodeFrame } from '../../src/rpc/transport/framing.js';
-import { TransportLimitError } from '../../src/rpc/transport/types.js';
+import { socketByteStream } from '../../src/rpc/transport/socket.js';
+import { StreamTransport, type StreamTransportOptions } from '../../src/rpc/transport/stream.js';
+import { TransportLimitError, type ByteStream } from '../../src/rpc/transport/types.js';
+import { connectUnix, listenUnix } from '../../src/rpc/transport/unix.js';
+import { WireReader } from '../../src/rpc/wire.js';
+import * as rpc from '../../src/capnp-gen/rpc.layout.js';
+import { Store, type Store$Client, type Store$Server } from '../../src/capnp-gen/interop.rpc.js';
+import { StoreImpl } from '../../tools/interop/store.js';
+import { eventually } from './helpers.js';
 
 const KiB = 1024;
+const VALUE_BYTES = 16 * KiB;
+/** One reply to get() of a VALUE_BYTES value, with its framing and headers: a little more than the value. */
+const REPLY_BYTES = VALUE_BYTES + 256;
+
+/** A Store that counts its disposals (the last reference to it, local or remote, went). */
+class CountedStore extends StoreImpl {
+  static disposed = 0;
+  [Symbol.dispose](): void {
+    CountedStore.disposed++;
+  }
+}
+
+interface Served {
+  conn: Connection;
+  transport: StreamTransport;
+}
+
+/** A Store server on a fresh unix socket, with the given transport bounds; `served` lists its connections in order. */
+async function unixServer(options: StreamTransportOptions, connOptions: ConnectionOptions = {}, makeStore: () => Store$Server = () => new CountedStore()) {
+  const dir = mkdtempSync(join(tmpdir(), 'ww-rpc-bounds-'));
+  const path = join(dir, 'rpc.sock');
+  const served: Served[] = [];
+  const listener = await listenUnix(
+    path,
+    (t) => {
+      const store = serve(Store, makeStore());
+      served.push({ conn: new Connection(t, { ...connOptions, bootstrap: store }), transport: t as StreamTransport });
+      store.release(); // the connection holds the only reference: losing it disposes the store
+    },
+    options,
+  );
+  return {
+    path,
+    served,
+    budget: listener.partialFrameBudget,
+    async close(): Promise<void> {
+      for (const s of served) s.conn.close();
+      await listener.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A raw socket to `path` that reads nothing at all (it buffers what the OS hands it up to its high-water mark, then stops). */
+async function rawSocket(path: string): Promise<net.Socket> {
+  const socket = net.connect(path);
+  await once(socket, 'connect');
+  return socket;
+}
+
+/** The bytes our own engine sends for: bootstrap, then the calls `makeCalls` makes on it (pipelined). */
+async function clientBytes(makeCalls: (store: Store$Client) => void): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  const capture: ByteStream = { write: (c) => void chunks.push(c.slice()), onData() {}, onEnd() {}, end() {} };
+  const conn = new Connection(new StreamTransport(capture));
+  const store = conn.bootstrap(Store);
+  makeCalls(store);
+  await new Promise((r) => setImmediate(r)); // the transport writes at the end of the turn
+  const bytes = Buffer.concat(chunks);
+  conn.close();
+  return bytes;
+}
+
+/** A well-behaved client of `path`: stores a value, reads it back. */
+async function wellBehavedRoundTrip(path: string): Promise<void> {
+  const conn = new Connection(await connectUnix(path));
+  const store = conn.bootstrap(Store);
+  await store.put({ key: 'mine', value: new Uint8Array(100).fill(3) });
+  const { value } = await store.get({ key: 'mine' });
+  assert.equal(value.byteLength, 100);
+  store.release();
+  conn.close();
+}
+
+/** The reason of the first Abort among the messages framed in `bytes` (what a raw peer received). */
+function abortReason(bytes: Uint8Array): string | null {
+  let reason: string | null = null;
+  new FrameDecoder((segments) => {
+    const r = new WireReader(segments, 1 << 20);
+    const root = r.root();
+    if (reason === null && r.u16(root, rpc.Message.discriminant) === rpc.Message_Which.abort) {
+      reason = r.textField(r.structField(root, rpc.Message.abort) ?? { s: 0, d: 0, dl: 0, p: 0, pc: 0 }, rpc.Exception.reason) ?? '';
+    }
+  }).push(bytes);
+  return reason;
+}
+
+/** Everything a raw socket receives until the other side closes it. */
+function receivedUntilClose(socket: net.Socket): Promise<Uint8Array> {
+  const chunks: Buffer[] = [];
+  socket.on('data', (c: Buffer) => chunks.push(c));
+  return new Promise((resolve) => socket.on('close', () => resolve(Buffer.concat(chunks))));
+}
 
 /** A frame header (one segment) declaring `bodyBytes` bytes. */
 function header(bodyBytes: number): Uint8Array {
@@ -14,6 +124,113 @@ function header(bodyBytes: number): Uint8Array {
   new DataView(h.buffer).setUint32(4, bodyBytes / 8, true);
   return h;
 }
+
+function assertFreed(conn: Connection): void {
+  const s = conn.stats();
+  assert.deepEqual(
+    { questions: s.questions, answers: s.answers, exports: s.exports, imports: s.imports, embargoes: s.embargoes },
+    { questions: 0, answers: 0, exports: 0, imports: 0, embargoes: 0 },
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Replies queued for a peer
+
+test('a client that pipelines 3,000 calls and never reads is cut off past maxQueuedBytes; its state is freed; another client is served', async () => {
+  // Reading is never paused here (pauseReadingAbove: Infinity), so every call is read and answered:
+  // the bound alone has to stop the replies from piling up.
+  const maxQueuedBytes = 256 * KiB;
+  const server = await unixServer({ maxQueuedBytes, pauseReadingAbove: Infinity });
+  try {
+    const disposedBefore = CountedStore.disposed;
+    const attack = await clientBytes((store) => {
+      store.put({ key: 'k', value: new Uint8Array(VALUE_BYTES).fill(1) });
+      for (let i = 0; i < 3000; i++) store.get({ key: 'k' });
+    });
+    const raw = await rawSocket(server.path);
+    raw.write(attack);
+    await eventually('the server accepted the attacker', () => server.served.length === 1);
+    const { conn, transport } = server.served[0];
+    const why = await conn.closed();
+    assert.match(why?.message ?? '', /connection aborted: the peer did not read its replies: \d+ bytes were queued for it .*\(the bound is 262144, maxQueuedBytes\)/);
+    // Held at most: the bound behind the reply being written, that reply, the one that crossed the bound, the Abort.
+    const peak = transport.stats().peakQueuedReplyBytes;
+    assert.ok(peak <= maxQueuedBytes + 2 * REPLY_BYTES + KiB, `peak of ${peak} queued reply bytes`);
+    assert.ok(peak > maxQueuedBytes, 'the bound was reached (the attack was real)');
+    assertFreed(conn);
+    await eventually('the attacker’s bootstrap store was disposed', () => CountedStore.disposed === disposedBefore + 1);
+    await wellBehavedRoundTrip(server.path);
+    raw.destroy();
+  } finally {
+    await server.close();
+  }
+});
+
+test('a client that never reads makes the server stop reading it at pauseReadingAbove: it holds no more, and is freed when it leaves', async () => {
+  const pauseReadingAbove = 128 * KiB;
+  const server = await unixServer({ maxQueuedBytes: 1024 * KiB, pauseReadingAbove });
+  try {
+    const disposedBefore = CountedStore.disposed;
+    const attack = await clientBytes((store) => {
+      store.put({ key: 'k', value: new Uint8Array(VALUE_BYTES).fill(1) });
+      for (let i = 0; i < 3000; i++) store.get({ key: 'k' });
+    });
+    const raw = await rawSocket(server.path);
+    raw.write(attack);
+    await eventually('the server accepted the attacker', () => server.served.length === 1);
+    const { conn, transport } = server.served[0];
+    await eventually('the server stopped reading the attacker', () => transport.stats().readingPaused);
+    // While paused, a well-behaved client is served, and the attacker's calls are not read.
+    await wellBehavedRoundTrip(server.path);
+    const stats = transport.stats();
+    assert.ok(stats.readingPaused);
+    assert.ok(stats.peakQueuedReplyBytes <= pauseReadingAbove + REPLY_BYTES, `peak of ${stats.peakQueuedReplyBytes} queued reply bytes`);
+    assert.ok(conn.stats().answers < 3001, `only the calls read before the pause were answered (${conn.stats().answers})`);
+    assert.equal(conn.isOpen, true, 'a peer below maxQueuedBytes is slowed down, not cut off');
+    // The attacker leaves without reading: everything it made us hold goes.
+    raw.destroy();
+    await conn.closed();
+    assertFreed(conn);
+    await eventually('the attacker’s bootstrap store was disposed', () => CountedStore.disposed === disposedBefore + 1);
+  } finally {
+    await server.close();
+  }
+});
+
+test('a client that reads slowly gets all 2,000 pipelined replies: reading pauses, the queue stays small, nobody is cut off', async () => {
+  const pauseReadingAbove = 128 * KiB;
+  const server = await unixServer({ maxQueuedBytes: 512 * KiB, pauseReadingAbove });
+  try {
+    const socket = net.connect(server.path);
+    await once(socket, 'connect');
+    // A reader that takes a break after every chunk it gets.
+    const inner = socketByteStream(socket);
+    const slow: ByteStream = {
+      ...inner,
+      onData(handler) {
+        inner.onData((chunk) => {
+          handler(chunk);
+          socket.pause();
+          setTimeout(() => socket.resume(), 1);
+        });
+      },
+    };
+    const conn = new Connection(new StreamTransport(slow));
+    const store = conn.bootstrap(Store);
+    await store.put({ key: 'k', value: new Uint8Array(VALUE_BYTES).fill(7) });
+    const replies = await Promise.all(Array.from({ length: 2000 }, () => store.get({ key: 'k' })));
+    assert.equal(replies.length, 2000);
+    assert.ok(replies.every((r) => r.value.byteLength === VALUE_BYTES && r.value[VALUE_BYTES - 1] === 7));
+    const served = server.served[0];
+    assert.equal(served.conn.isOpen, true);
+    const peak = served.transport.stats().peakQueuedReplyBytes;
+    assert.ok(peak <= pauseReadingAbove + REPLY_BYTES, `peak of ${peak} queued reply bytes`);
+    store.release();
+    conn.close();
+  } finally {
+    await server.close();
+  }
+});
 
 // ---------------------------------------------------------------------------------------------
 // Partly received frames
@@ -62,4 +279,59 @@ test('frames up to the allowance never draw on the budget, even a spent one; pas
   assert.equal(budget.usedBytes, 0);
   // A header that could never fit is refused at once, before a byte of its body.
   assert.throws(() => new FrameDecoder(() => {}, undefined, budget).push(header(4096 * KiB)), /a message of 4194304 bytes is larger than the budget for partly received messages \(262144 bytes\)$/);
+});
+
+test('a peer that sends part of a frame and then nothing is cut off after partialFrameTimeoutMs, with an Abort that says so', async () => {
+  const server = await unixServer({ partialFrameTimeoutMs: 100 });
+  try {
+    const raw = await rawSocket(server.path);
+    const received = receivedUntilClose(raw);
+    raw.write(header(1024 * KiB));
+    raw.write(new Uint8Array(1000));
+    const reason = abortReason(await received);
+    assert.equal(reason, 'the peer sent 1000 of 1048576 bytes of a message and nothing more for 100 ms (partialFrameTimeoutMs)');
+    const { conn, transport } = server.served[0];
+    assert.match((await conn.closed())?.message ?? '', /connection aborted: the peer sent 1000 of 1048576 bytes/);
+    assert.equal(transport.stats().partialFrameBytes, 0);
+    assert.equal(server.budget?.usedBytes, 0);
+    await wellBehavedRoundTrip(server.path);
+  } finally {
+    await server.close();
+  }
+});
+
+test('many connections holding partial frames share one budget: past it a frame is refused with an Abort; the others and a good client carry on', async () => {
+  const limit = 1024 * KiB;
+  const budget = new PartialFrameBudget(limit);
+  const server = await unixServer({ partialFrameBudget: budget });
+  try {
+    const attackers: { raw: net.Socket; received: Promise<Uint8Array>; served: Served }[] = [];
+    let refused = 0;
+    for (let i = 0; i < 6; i++) {
+      const raw = await rawSocket(server.path);
+      const received = receivedUntilClose(raw);
+      await eventually('the server accepted the connection', () => server.served.length === i + 1);
+      const served = server.served[i];
+      // 1 MiB announced, 320 KiB sent, the rest never.
+      raw.write(header(1024 * KiB));
+      raw.write(new Uint8Array(320 * KiB).fill(i));
+      await eventually('the bytes are held or refused', () => served.transport.stats().partialFrameBytes >= 320 * KiB || !served.conn.isOpen);
+      assert.ok(budget.usedBytes <= limit, `${budget.usedBytes} bytes of a ${limit} byte budget in use`);
+      if (!served.conn.isOpen) refused++;
+      attackers.push({ raw, received, served });
+    }
+    assert.ok(refused >= 1, 'the budget refused some frames');
+    assert.ok(refused < 6, 'the budget held some frames');
+    for (const a of attackers) {
+      if (a.served.conn.isOpen) continue;
+      assert.match(abortReason(await a.received) ?? '', /^a message of 1048576 bytes does not fit in the budget for partly received messages: \d+ of 1048576 bytes are held/);
+      assert.equal(a.served.transport.stats().partialFrameBytes, 0);
+    }
+    // The budget is spent, yet a good client's messages (even those that straddle reads) go through.
+    await wellBehavedRoundTrip(server.path);
+    for (const a of attackers) a.raw.destroy();
+    await eventually('every held frame was dropped', () => budget.usedBytes === 0);
+  } finally {
+    await server.close();
+  }
 });
