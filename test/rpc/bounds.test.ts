@@ -7,21 +7,25 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { once } from 'node:events';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Connection, type ConnectionOptions } from '../../src/rpc/conn.js';
 import { serve } from '../../src/rpc/client.js';
+import { OverloadedError } from '../../src/rpc/errors.js';
 import { FrameDecoder, PARTIAL_FRAME_ALLOWANCE, PartialFrameBudget, encodeFrame } from '../../src/rpc/transport/framing.js';
+import { memoryPair } from '../../src/rpc/transport/memory.js';
 import { socketByteStream } from '../../src/rpc/transport/socket.js';
 import { StreamTransport, type StreamTransportOptions } from '../../src/rpc/transport/stream.js';
-import { TransportLimitError, type ByteStream } from '../../src/rpc/transport/types.js';
+import { TransportLimitError, type ByteStream, type Transport } from '../../src/rpc/transport/types.js';
 import { connectUnix, listenUnix } from '../../src/rpc/transport/unix.js';
 import { WireReader } from '../../src/rpc/wire.js';
 import * as rpc from '../../src/capnp-gen/rpc.layout.js';
-import { Store, type Store$Client, type Store$Server } from '../../src/capnp-gen/interop.rpc.js';
-import { StoreImpl } from '../../tools/interop/store.js';
-import { eventually } from './helpers.js';
+import { Counter, Store, type Counter$Client, type Store$Client, type Store$Server } from '../../src/capnp-gen/interop.rpc.js';
+import { CounterImpl, StoreImpl } from '../../tools/interop/store.js';
+import { connectPair, eventually } from './helpers.js';
 
 const KiB = 1024;
 const VALUE_BYTES = 16 * KiB;
@@ -128,8 +132,8 @@ function header(bodyBytes: number): Uint8Array {
 function assertFreed(conn: Connection): void {
   const s = conn.stats();
   assert.deepEqual(
-    { questions: s.questions, answers: s.answers, exports: s.exports, imports: s.imports, embargoes: s.embargoes },
-    { questions: 0, answers: 0, exports: 0, imports: 0, embargoes: 0 },
+    { questions: s.questions, answers: s.answers, callsInFlight: s.callsInFlight, exports: s.exports, imports: s.imports, embargoes: s.embargoes },
+    { questions: 0, answers: 0, callsInFlight: 0, exports: 0, imports: 0, embargoes: 0 },
   );
 }
 
@@ -333,5 +337,158 @@ test('many connections holding partial frames share one budget: past it a frame 
     await eventually('every held frame was dropped', () => budget.usedBytes === 0);
   } finally {
     await server.close();
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// Calls, answers, exports
+
+test('calls past maxCallsInFlight are answered overloaded; once some return, calls run again', async () => {
+  const waiting: (() => void)[] = [];
+  class SlowStore extends StoreImpl {
+    override held(): Promise<{ count: number }> {
+      return new Promise((resolve) => waiting.push(() => resolve({ count: 0 })));
+    }
+  }
+  const pair = await connectPair(() => serve(Store, new SlowStore()), { limits: { maxCallsInFlight: 5 } });
+  try {
+    const store = pair.client.bootstrap(Store);
+    const settling = Promise.allSettled(Array.from({ length: 8 }, () => Promise.resolve(store.held().then())));
+    await eventually('five calls running', () => waiting.length === 5);
+    assert.equal(pair.server.stats().callsInFlight, 5);
+    for (const release of waiting.splice(0)) release();
+    const settled = await settling;
+    const refused = settled.filter((s) => s.status === 'rejected');
+    assert.equal(refused.length, 3);
+    for (const r of refused) {
+      const e = (r as PromiseRejectedResult).reason;
+      assert.ok(e instanceof OverloadedError, String(e));
+      assert.match(e.message, /^the peer already has 5 calls running here \(the bound is 5, maxCallsInFlight\): retry when some have returned$/);
+    }
+    assert.equal(pair.server.stats().callsInFlight, 0);
+    const again = Promise.resolve(store.held().then());
+    await eventually('the next call runs', () => waiting.length === 1);
+    waiting[0]();
+    assert.equal((await again).count, 0);
+    assert.equal(pair.server.isOpen, true);
+    store.release();
+  } finally {
+    await pair.close();
+  }
+});
+
+/** A client Connection over `t` whose Finish messages are swallowed: every answer stays on the server. */
+function clientThatNeverFinishes(t: Transport): Connection {
+  const noFinish: Transport = {
+    send(segments, reply) {
+      const r = new WireReader(segments, 1 << 20);
+      if (r.u16(r.root(), rpc.Message.discriminant) !== rpc.Message_Which.finish) t.send(segments, reply);
+    },
+    onMessage: (h) => t.onMessage(h),
+    onClose: (h) => t.onClose(h),
+    close: () => t.close(),
+  };
+  return new Connection(noFinish);
+}
+
+test('a peer that never sends Finish is aborted at maxAnswers', async () => {
+  const [a, b] = memoryPair();
+  const server = new Connection(a, { bootstrap: serve(Store, new StoreImpl()), limits: { maxAnswers: 20 } });
+  const client = clientThatNeverFinishes(b);
+  const store = client.bootstrap(Store);
+  const settled = await Promise.allSettled(Array.from({ length: 30 }, async () => await store.held()));
+  assert.ok(settled.some((s) => s.status === 'fulfilled'), 'the first calls were answered');
+  assert.match((await server.closed())?.message ?? '', /the peer holds 20 answers it has not finished \(the bound is 20, maxAnswers\): it must send Finish/);
+  assert.match((await client.closed())?.message ?? '', /peer aborted the connection: the peer holds 20 answers/);
+  assertFreed(server);
+});
+
+test('an answer waiting for its Finish keeps no data of results that hold no capability', async () => {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  let returned: WeakRef<Uint8Array> | null = null;
+  class Blobs extends StoreImpl {
+    override blob({ size }: { size: number }): { data: Uint8Array } {
+      const data = new Uint8Array(size).fill(5);
+      returned = new WeakRef(data);
+      return { data };
+    }
+  }
+  const [a, b] = memoryPair();
+  const server = new Connection(a, { bootstrap: serve(Store, new Blobs()) });
+  const client = clientThatNeverFinishes(b);
+  const store = client.bootstrap(Store);
+  const { data } = await store.blob({ size: 1024 * KiB });
+  assert.equal(data.byteLength, 1024 * KiB);
+  assert.equal(server.stats().answers, 2, 'the bootstrap and the blob call wait for a Finish that never comes');
+  await new Promise((r) => setImmediate(r));
+  gc();
+  assert.equal(returned!.deref(), undefined, 'the 1 MiB result is not kept for the answer');
+  store.release();
+  client.close();
+  server.close();
+});
+
+test('a call whose results would export past maxExports fails with overloaded; after a release, exports work again', async () => {
+  let disposed = 0;
+  class Counters extends StoreImpl {
+    override counter({ start }: { start: bigint }): { counter: CounterImpl } {
+      return { counter: new CounterImpl(start, () => disposed++) };
+    }
+  }
+  // The bootstrap Store is one export; two counters fill the bound of 3.
+  const pair = await connectPair(() => serve(Store, new Counters()), { limits: { maxExports: 3 } });
+  try {
+    const store = pair.client.bootstrap(Store);
+    const first = (await store.counter({ start: 1n })).counter;
+    const second = (await store.counter({ start: 2n })).counter;
+    await assert.rejects(
+      Promise.resolve(store.counter({ start: 3n }).then()),
+      (e: unknown) => e instanceof OverloadedError && /^could not send results: this would export 4 capabilities to the peer \(the bound is 3, maxExports\): the peer must release some first$/.test(e.message),
+    );
+    await eventually('the refused counter was disposed', () => disposed === 1);
+    assert.equal(pair.server.stats().exports, 3);
+    first.release();
+    await eventually('the released export is gone', () => pair.server.stats().exports === 2);
+    const third = (await store.counter({ start: 3n })).counter;
+    assert.equal((await third.increment({ by: 1n })).value, 4n);
+    assert.equal((await second.increment({ by: 1n })).value, 3n);
+    third.release();
+    second.release();
+    store.release();
+  } finally {
+    await pair.close();
+  }
+});
+
+test('a promise we exported that resolves to a capability past maxExports resolves to the refusal', async () => {
+  let open: () => void = () => {};
+  const gate = new Promise<void>((r) => (open = r));
+  const slow = serve(Counter, {
+    increment: ({ by }: { by: bigint }) => ({ value: by }),
+    async self() {
+      await gate;
+      return { counter: new CounterImpl(100n) };
+    },
+  });
+  class PromiseStore extends StoreImpl {
+    override counter(): { counter: Counter$Client } {
+      return { counter: slow.self().counter.dup() }; // a promise: a local call's pipelined capability
+    }
+  }
+  // The bootstrap Store and the promise fill the bound of 2; what the promise resolves to would be a third.
+  const pair = await connectPair(() => serve(Store, new PromiseStore()), { limits: { maxExports: 2 } });
+  try {
+    const store = pair.client.bootstrap(Store);
+    const c = (await store.counter({ start: 0n })).counter;
+    open();
+    await assert.rejects(c.whenResolved(), (e: unknown) => e instanceof OverloadedError && /\(the bound is 2, maxExports\)/.test(e.message));
+    await assert.rejects(Promise.resolve(c.increment({ by: 1n }).then()), OverloadedError);
+    assert.equal(pair.server.isOpen, true);
+    c.release();
+    store.release();
+  } finally {
+    slow.release();
+    await pair.close();
   }
 });
