@@ -9,7 +9,16 @@ import { dirname, join } from 'node:path';
 import { Node, type NodeInfo$Init } from '../capnp-gen/ww.rpc.js';
 import { Executor, type GuestEvents } from '../executor/index.js';
 import { DEFAULT_QUOTAS, nodeCapOf, Principal, type Quotas } from '../executor/rpc.js';
-import { Connection, connectUnix, listenUnix, serve, type Transport } from '../rpc/index.js';
+import {
+  Connection,
+  connectUnix,
+  DEFAULT_PARTIAL_FRAME_BUDGET_BYTES,
+  listenUnix,
+  PartialFrameBudget,
+  serve,
+  type SocketTransportOptions,
+  type Transport,
+} from '../rpc/index.js';
 import { defaultSocketPath, NodeError } from './client.js';
 
 export { connectNode, defaultSocketPath, NodeError, type NodeConnection, type NodeErrorCode } from './client.js';
@@ -39,6 +48,9 @@ export interface StartNodeOptions {
   guestEvents?: GuestEvents;
   /** Where instrumented modules are kept across runs. Default: <dataDir>/instrumented, else none. */
   cacheDir?: string;
+  /** What a client connection may make the node hold (src/rpc/README.md, "Bounds"): replies it does not read,
+   *  partly sent messages. Default: the RPC engine's, with one partial frame budget for the whole node. */
+  connectionBounds?: SocketTransportOptions;
 }
 
 export interface WwNode {
@@ -108,7 +120,9 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<WwNode> {
   // The socket is created owner-only (no window with wider permissions), then chmod'ed to be sure.
   const umask = process.umask(0o177);
   try {
-    unixListener = await listenUnix(socketPath, accept);
+    // One budget for every connection's partly received messages: many slow senders hold no more than it together.
+    const partialFrameBudget = opts.connectionBounds?.partialFrameBudget ?? new PartialFrameBudget(DEFAULT_PARTIAL_FRAME_BUDGET_BYTES);
+    unixListener = await listenUnix(socketPath, accept, { ...opts.connectionBounds, partialFrameBudget });
   } catch (e) {
     await executor.close();
     // Another node started at the same time and bound the path after claimSocketPath found it free.

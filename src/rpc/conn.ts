@@ -24,6 +24,7 @@ import {
   PendingResult,
   PromiseHook,
   capAtPath,
+  hasCapFields,
   hookOf,
   releaseCaps,
   replaceCapAtPath,
@@ -59,15 +60,23 @@ import {
   ThirdPartyCapDescriptor,
 } from '../capnp-gen/rpc.layout.js';
 import { ExportTable, IdTable, ImportTable } from './tables.js';
-import { BIG_SEGMENT, type Transport } from './transport/types.js';
+import { BIG_SEGMENT, type Transport, TransportLimitError } from './transport/types.js';
 import { FrameError } from './transport/framing.js';
 
 
 export interface ConnectionLimits {
   /** Most calls we may have outstanding on the peer; more fail with `overloaded` locally. */
   maxQuestions: number;
-  /** Most calls the peer may have outstanding on us; more abort the connection. */
+  /** Most calls of the peer's running here at once (received, not yet returned); more are answered `overloaded`. */
+  maxCallsInFlight: number;
+  /**
+   * Most answers held for the peer: its calls until it sends Finish, running or returned. More abort
+   * the connection: a call refused with an exception still holds its answer until Finish, so a peer
+   * that never finishes can be stopped only by closing.
+   */
   maxAnswers: number;
+  /** Most capabilities the peer may hold from us at once; a message that would export more fails with `overloaded`. */
+  maxExports: number;
   /** Traversal budget per received payload, in words (roughly: elements and bytes / 8). */
   traversalWords: number;
   /** Longest promised-answer transform path accepted. */
@@ -77,8 +86,11 @@ export interface ConnectionLimits {
 }
 
 export const DEFAULT_LIMITS: ConnectionLimits = {
-  maxQuestions: 65536,
+  maxQuestions: 32768,
+  maxCallsInFlight: 16384,
+  // Twice a peer's maxQuestions of the same default: its Finishes may still be on the way.
   maxAnswers: 65536,
+  maxExports: 16384,
   traversalWords: 8 * 1024 * 1024,
   maxTransformDepth: 64,
   maxCapTable: 16384,
@@ -106,6 +118,8 @@ interface Question {
 interface Answer {
   id: number;
   result: PendingResult | null;
+  /** True from the call's start until its result settles: counted in callsInFlight. */
+  running: boolean;
   bootstrap: Hook | null;
   resultExports: number[];
   returned: boolean;
@@ -117,6 +131,20 @@ interface Answer {
 const EMPTY: StructRef = { s: 0, d: 0, dl: 0, p: 0, pc: 0 };
 
 const BOOTSTRAP_RESULTS: StructDesc = { name: 'Bootstrap', id: '0', dataWords: 0, pointers: 1, fields: [] };
+const emptyResults = new WeakMap<StructDesc, PendingResult>();
+/** A fulfilled, empty result of type `desc` (which holds no capability): pipelining on it fails as on the real one. */
+function returnedWithoutCaps(desc: StructDesc): PendingResult {
+  let r = emptyResults.get(desc);
+  if (!r) {
+    r = new PendingResult(desc);
+    r.resolve({});
+    emptyResults.set(desc, r);
+  }
+  return r;
+}
+
+/** The results of a call to a method we do not know (it holds nothing to release or pipeline). */
+const NO_RESULTS: StructDesc = { name: 'Unknown', id: '0', dataWords: 0, pointers: 0, fields: [] };
 
 let nextConnectionId = 1;
 const SCRATCH_BYTES = 16 * 1024;
@@ -129,6 +157,8 @@ export class Connection implements HookHost {
   private readonly exports = new ExportTable<Hook>();
   private readonly imports = new ImportTable<ImportHook>();
   private readonly embargoes = new EmbargoTable();
+  /** The peer's calls running here (answers whose result has not settled). */
+  private callsInFlight = 0;
   private readonly bootstrapHook: Hook | null;
   private connected = true;
   private closeError: RpcError | null = null;
@@ -146,6 +176,7 @@ export class Connection implements HookHost {
     transport.onMessage((segments) => this.receive(segments));
     transport.onClose((err) => {
       if (err instanceof FrameError) this.abort(`malformed frame: ${err.message}`);
+      else if (err instanceof TransportLimitError) this.abort(new OverloadedError(err.message));
       else this.shutdown(new DisconnectedError(err ? `connection lost: ${err.message}` : 'connection closed by peer'));
     });
   }
@@ -181,10 +212,11 @@ export class Connection implements HookHost {
   }
 
   /** Table sizes, for tests and diagnostics. */
-  stats(): { questions: number; answers: number; exports: number; imports: number; embargoes: number } {
+  stats(): { questions: number; answers: number; callsInFlight: number; exports: number; imports: number; embargoes: number } {
     return {
       questions: this.questions.size,
       answers: this.answers.size,
+      callsInFlight: this.callsInFlight,
       exports: this.exports.size,
       imports: this.imports.size,
       embargoes: this.embargoes.size,
@@ -194,7 +226,8 @@ export class Connection implements HookHost {
   // -------------------------------------------------------------------------------------------
   // Sending
 
-  private send(build: (b: WireBuilder, root: StructBuilder) => void): void {
+  /** Builds and sends one message; `reply` marks an answer to one of the peer's messages (see Transport.send). */
+  private send(build: (b: WireBuilder, root: StructBuilder) => void, reply = false): void {
     if (!this.connected) return;
     // Build in a reused scratch buffer; the transport gets an exact-size copy it may keep.
     let b = this.scratch;
@@ -210,9 +243,9 @@ export class Connection implements HookHost {
     if (b.used >= BIG_SEGMENT) {
       // Hand a big message over as it is; build the next one in a fresh buffer.
       if (b === this.scratch) this.scratch = new WireBuilder(SCRATCH_BYTES);
-      this.transport.send([out]);
+      this.transport.send([out], reply);
     } else {
-      this.transport.send([out]); // copied by the transport
+      this.transport.send([out], reply); // copied by the transport
       this.resetScratch(b);
     }
     if (this.afterSend.length > 0) {
@@ -277,7 +310,8 @@ export class Connection implements HookHost {
     } catch (e) {
       this.questions.delete(q.id);
       result.remotePipeline = null;
-      result.reject(new FailedError(`could not send ${method.interfaceName}.${method.name}: ${(e as Error).message}`));
+      const why = `could not send ${method.interfaceName}.${method.name}: ${(e as Error).message}`;
+      result.reject(e instanceof OverloadedError ? new OverloadedError(why) : new FailedError(why));
     } finally {
       releaseCaps(params, method.params);
     }
@@ -304,12 +338,37 @@ export class Connection implements HookHost {
   private writeCapTable(b: WireBuilder, ptr: number, hooks: Hook[]): number[] {
     const exported: number[] = [];
     if (hooks.length === 0) return exported;
+    // Before any descriptor is written: a refusal half way would leave exports the peer never hears of.
+    const refused = this.exportRefusal(hooks);
+    if (refused) throw refused;
     const first = b.initCompositeList(ptr, hooks.length, CapDescriptor.dataWords, CapDescriptor.pointers);
     for (let i = 0; i < hooks.length; i++) {
       const id = this.writeDescriptor(b, elementOf(first, i, CapDescriptor.dataWords, CapDescriptor.pointers), hooks[i]);
       if (id !== null) exported.push(id);
     }
     return exported;
+  }
+
+  /** Null when describing `hooks` to the peer fits in maxExports; else the OverloadedError to fail with. */
+  private exportRefusal(hooks: readonly Hook[]): OverloadedError | null {
+    const room = this.limits.maxExports - this.exports.size;
+    if (hooks.length <= room) return null;
+    const fresh = new Set<Hook>();
+    for (const hook of hooks) {
+      const h = shorten(hook);
+      if (this.describedWithoutExport(h) || this.exports.has(h)) continue;
+      fresh.add(h);
+    }
+    if (fresh.size <= room) return null;
+    return new OverloadedError(
+      `this would export ${this.exports.size + fresh.size} capabilities to the peer (the bound is ${this.limits.maxExports}, ` +
+        'maxExports): the peer must release some first',
+    );
+  }
+
+  /** True for a capability the peer hosts or will host (ours to point back at, no export needed). */
+  private describedWithoutExport(h: Hook): boolean {
+    return (h instanceof ImportHook && h.conn === this) || (h instanceof QuestionPipelineHook && h.conn === this && h.unresolved);
   }
 
   /** Describes `hook` to the peer; returns the export id when one gained a reference. */
@@ -344,10 +403,11 @@ export class Connection implements HookHost {
   private sendResolve(exportId: number, promise: Hook): void {
     if (!this.connected || this.exports.get(exportId) !== promise) return;
     const target = shorten(promise);
+    // Resolving to a capability that would export past the bound resolves to the refusal instead.
+    const broken = target.brokenWith ?? this.exportRefusal([target]);
     this.send((b, root) => {
       const r = initBody(b, root, Message_Which.resolve, Message.resolve, Resolve.dataWords, Resolve.pointers);
       b.setU32(r, Resolve.promiseId, exportId);
-      const broken = target.brokenWith;
       if (broken) {
         b.setU16(r, Resolve.discriminant, Resolve_Which.exception);
         writeException(b, pointerOf(r, Resolve.exception), broken);
@@ -458,7 +518,7 @@ export class Connection implements HookHost {
     this.send((b, root) => {
       b.setU16(root, Message.discriminant, Message_Which.unimplemented);
       copyStruct(r, received, b, pointerOf(root, Message.unimplemented));
-    });
+    }, true);
   }
 
   handleUnimplemented(r: WireReader, echoed: StructRef): void {
@@ -502,11 +562,12 @@ export class Connection implements HookHost {
 
   handleBootstrap(questionId: number): void {
     if (this.answers.has(questionId)) throw new ProtocolError(`Bootstrap reuses question id ${questionId}, which is still in use`);
-    this.checkAnswerLimit();
+    if (this.answersFull()) return;
     const hook = this.bootstrapHook ? this.bootstrapHook.addRef() : new BrokenHook(new FailedError('this peer serves no bootstrap capability'));
     const answer: Answer = {
       id: questionId,
       result: null,
+      running: false,
       bootstrap: hook,
       resultExports: [],
       returned: true,
@@ -516,27 +577,34 @@ export class Connection implements HookHost {
     this.answers.set(questionId, answer);
     this.send((b, root) => {
       const ret = initReturn(b, root, questionId);
-      const broken = hook.brokenWith;
+      const broken = hook.brokenWith ?? this.exportRefusal([hook]);
       if (broken) return writeReturnException(b, ret, broken);
       const payload = b.initStruct(pointerOf(ret, Return.results), PayloadLayout.dataWords, PayloadLayout.pointers);
       b.setCap(pointerOf(payload, PayloadLayout.content), 0);
       answer.resultExports = this.writeCapTable(b, pointerOf(payload, PayloadLayout.capTable), [hook]);
-    });
+    }, true);
   }
 
-  private checkAnswerLimit(): void {
-    if (this.answers.size >= this.limits.maxAnswers) {
-      throw new ProtocolError(`peer exceeded ${this.limits.maxAnswers} outstanding calls on this connection`);
-    }
+  /** True (and the connection aborted) when the peer already holds maxAnswers answers. */
+  private answersFull(): boolean {
+    if (this.answers.size < this.limits.maxAnswers) return false;
+    this.abort(
+      new OverloadedError(
+        `the peer holds ${this.answers.size} answers it has not finished (the bound is ${this.limits.maxAnswers}, maxAnswers): ` +
+          'it must send Finish for the calls that returned',
+      ),
+    );
+    return true;
   }
 
   handleCall(r: WireReader, call: StructRef): void {
     const questionId = r.u32(call, Call.questionId);
     if (this.answers.has(questionId)) throw new ProtocolError(`Call reuses question id ${questionId}, which is still in use`);
-    this.checkAnswerLimit();
+    if (this.answersFull()) return;
     const answer: Answer = {
       id: questionId,
       result: null,
+      running: false,
       bootstrap: null,
       resultExports: [],
       returned: false,
@@ -552,6 +620,20 @@ export class Connection implements HookHost {
       this.answers.set(questionId, answer);
       this.releasePayloadCaps(r, params);
       return this.returnException(answer, new UnimplementedError('sendResultsTo.thirdParty needs RPC level 3'));
+    }
+    if (this.callsInFlight >= this.limits.maxCallsInFlight) {
+      // Refused before it starts. The answer stays, as a rejected result (the peer's Finish, calls
+      // pipelined on it and takeFromOtherQuestion name it); its params' capabilities go back.
+      const refusal = new OverloadedError(
+        `the peer already has ${this.callsInFlight} calls running here (the bound is ${this.limits.maxCallsInFlight}, maxCallsInFlight): ` +
+          'retry when some have returned',
+      );
+      const refused = new PendingResult(lookupMethod(interfaceId, methodId)?.results ?? NO_RESULTS);
+      refused.reject(refusal);
+      answer.result = refused;
+      this.answers.set(questionId, answer);
+      this.releasePayloadCaps(r, params);
+      return this.returnException(answer, refusal);
     }
     const targetRef = r.structField(call, Call.target);
     if (!targetRef) throw new ProtocolError('Call has no target');
@@ -573,13 +655,27 @@ export class Connection implements HookHost {
       target.release();
       throw e;
     }
+    answer.running = true;
+    this.callsInFlight++;
     const result = target.call(method, value);
     target.release();
     answer.result = result;
     result.then(
-      (v) => this.returnResults(answer, v),
-      (e) => this.returnException(answer, e),
+      (v) => {
+        this.callEnded(answer);
+        this.returnResults(answer, v);
+      },
+      (e) => {
+        this.callEnded(answer);
+        this.returnException(answer, e);
+      },
     );
+  }
+
+  private callEnded(answer: Answer): void {
+    if (!answer.running) return;
+    answer.running = false;
+    this.callsInFlight--;
   }
 
   private returnResults(answer: Answer, value: Payload): void {
@@ -588,7 +684,7 @@ export class Connection implements HookHost {
     if (answer.finished) {
       // The caller sent Finish first: it wants nothing; say so and drop the results.
       releaseCaps(value, desc);
-      this.send((b, root) => b.setU16(initReturn(b, root, answer.id), Return.discriminant, Return_Which.canceled));
+      this.send((b, root) => b.setU16(initReturn(b, root, answer.id), Return.discriminant, Return_Which.canceled), true);
       this.answers.delete(answer.id);
       return;
     }
@@ -598,11 +694,16 @@ export class Connection implements HookHost {
         const ret = initReturn(b, root, answer.id);
         if (answer.keepResults) return b.setU16(ret, Return.discriminant, Return_Which.resultsSentElsewhere);
         answer.resultExports = this.writePayload(b, pointerOf(ret, Return.results), desc, value);
-      });
+      }, true);
     } catch (e) {
       answer.returned = false;
-      return this.returnException(answer, new FailedError(`could not send results: ${(e as Error).message}`));
+      const why = `could not send results: ${(e as Error).message}`;
+      return this.returnException(answer, e instanceof OverloadedError ? new OverloadedError(why) : new FailedError(why));
     }
+    // The answer lives until the peer's Finish, for calls pipelined on it; results without a
+    // capability offer nothing to pipeline, so their data need not wait with it (a peer that
+    // never sends Finish would otherwise hold every result it got, up to maxAnswers of them).
+    if (!answer.keepResults && !hasCapFields(desc)) answer.result = returnedWithoutCaps(desc);
   }
 
   private returnException(answer: Answer, err: RpcError): void {
@@ -612,7 +713,7 @@ export class Connection implements HookHost {
       const ret = initReturn(b, root, answer.id);
       if (answer.finished) b.setU16(ret, Return.discriminant, Return_Which.canceled);
       else writeReturnException(b, ret, err);
-    });
+    }, true);
     if (answer.finished) this.answers.delete(answer.id);
   }
 
@@ -797,7 +898,7 @@ export class Connection implements HookHost {
         b.setU16(out, Disembargo_Context.discriminant, Disembargo_Context_Which.receiverLoopback);
         b.setU32(out, Disembargo_Context.receiverLoopback, embargoId);
         writeTarget(b, pointerOf(out, Disembargo.target), { kind: 'import', id: h.importId });
-      });
+      }, true);
       return;
     }
     if (kind === Disembargo_Context_Which.receiverLoopback) {
@@ -952,13 +1053,15 @@ export class Connection implements HookHost {
   // -------------------------------------------------------------------------------------------
   // Ending
 
-  private abort(reason: string): void {
+  /** Tells the peer why (a reason alone is `failed`) and ends the connection. */
+  private abort(reason: string | RpcError): void {
     if (!this.connected) return;
+    const err = typeof reason === 'string' ? new FailedError(reason) : reason;
     this.send((b, root) => {
       b.setU16(root, Message.discriminant, Message_Which.abort);
-      writeException(b, pointerOf(root, Message.abort), new FailedError(reason));
+      writeException(b, pointerOf(root, Message.abort), err);
     });
-    this.shutdown(new DisconnectedError(`connection aborted: ${reason}`));
+    this.shutdown(new DisconnectedError(`connection aborted: ${err.message}`));
   }
 
   private shutdown(err: RpcError): void {

@@ -97,6 +97,11 @@ export class ExportTable<H> {
     return this.table.get(id)?.hook;
   }
 
+  /** True when `hook` is exported (a new reference would reuse its id). */
+  has(hook: H): boolean {
+    return this.byHook.has(hook);
+  }
+
   refs(id: number): number {
     return this.table.get(id)?.refs ?? 0;
   }

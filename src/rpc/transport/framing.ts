@@ -1,6 +1,10 @@
 // Cap'n Proto stream framing (unpacked): uint32 (segmentCount-1), uint32 size in words per segment,
 // padding to 8 bytes, then the segments. The decoder copes with many messages in one chunk and one
 // message split across many chunks, and refuses frames beyond its limits before buffering them.
+// A frame split across chunks is held in a buffer that grows with the bytes that arrived (never
+// with what the header claims), and its growth past the first PARTIAL_FRAME_ALLOWANCE bytes is
+// taken from a PartialFrameBudget that many connections may share.
+import { TransportLimitError } from './types.js';
 
 export interface FrameLimits {
   /** Largest message accepted, in 8-byte words (header excluded). */
@@ -14,10 +18,48 @@ export const DEFAULT_FRAME_LIMITS: FrameLimits = {
   maxSegments: 512,
 };
 
+/**
+ * Bytes of a partly received frame that each connection holds without drawing on a budget: enough
+ * for every ordinary message that happens to straddle two reads, so that a budget used up by big
+ * (or hostile) frames never refuses those. Also the first size of a growing frame buffer.
+ */
+export const PARTIAL_FRAME_ALLOWANCE = 64 * 1024;
+
+/** The budget a listener shares among its connections unless it is given one: 4 messages of the largest size. */
+export const DEFAULT_PARTIAL_FRAME_BUDGET_BYTES = 256 * 1024 * 1024;
+
 export class FrameError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'FrameError';
+  }
+}
+
+/**
+ * Bytes held in partly received frames, shared by the decoders given it (a listener's connections,
+ * a node's): past it, a frame that needs more is refused (TransportLimitError) instead of growing.
+ */
+export class PartialFrameBudget {
+  private used = 0;
+
+  constructor(readonly limitBytes: number) {
+    if (!(limitBytes >= 0)) throw new RangeError(`a partial frame budget needs a size of 0 bytes or more, not ${limitBytes}`);
+  }
+
+  /** Bytes taken now. */
+  get usedBytes(): number {
+    return this.used;
+  }
+
+  /** Takes `bytes` if they fit in what is left. */
+  tryTake(bytes: number): boolean {
+    if (this.used + bytes > this.limitBytes) return false;
+    this.used += bytes;
+    return true;
+  }
+
+  give(bytes: number): void {
+    this.used -= bytes;
   }
 }
 
@@ -41,116 +83,243 @@ export function encodeFrame(segments: Uint8Array[]): Uint8Array[] {
   return [frameHeader(words), ...segments];
 }
 
+function u32(b: Uint8Array, at: number): number {
+  return (b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (b[at + 3] << 24)) >>> 0;
+}
+
 /**
  * Incremental frame decoder. Feed chunks with push(); it calls onFrame(segments) for each complete
- * message, each segment as a view: into the received chunk when it lies within one, else a copy.
+ * message, each segment as a view: into the received chunk when the whole frame lies within it,
+ * else into the frame's own buffer (never reused, so views may be kept).
+ *
+ * pause() stops delivery between two frames (bytes that arrive meanwhile are kept as they are);
+ * resume() delivers them. dispose() gives back what the frame in progress took from the budget.
  */
 export class FrameDecoder {
-  private chunks: Uint8Array[] = [];
-  private buffered = 0;
-  private segmentWords: number[] | null = null; // parsed header of the message in progress
-  private headerBytes = 0;
+  /** The header of the frame in progress while it straddles chunks. */
+  private header = new Uint8Array(8);
+  private headerFilled = 0;
+  /** Parsed header of the frame in progress; null while reading a header. */
+  private segmentWords: number[] | null = null;
   private bodyBytes = 0;
+  /** The body of a frame that straddles chunks, growing as its bytes arrive. */
+  private body: Uint8Array | null = null;
+  private bodyFilled = 0;
+  /** Bytes of `body`'s capacity taken from the budget. */
+  private budgeted = 0;
+  /** Received bytes not yet decoded, while paused. */
+  private stash: Uint8Array[] = [];
+  private paused = false;
   private failed = false;
 
   constructor(
     private readonly onFrame: (segments: Uint8Array[]) => void,
     private readonly limits: FrameLimits = DEFAULT_FRAME_LIMITS,
+    private readonly budget: PartialFrameBudget | null = null,
   ) {}
 
-  /** Adds bytes; throws FrameError (and stays failed) on a frame that breaks the limits. */
+  /** Adds bytes; throws FrameError or TransportLimitError (and stays failed) on a frame past the limits. */
   push(chunk: Uint8Array): void {
-    if (this.failed) return;
-    if (chunk.byteLength === 0) return;
-    this.chunks.push(chunk);
-    this.buffered += chunk.byteLength;
-    for (;;) {
-      if (this.segmentWords === null) {
-        if (this.buffered < 4) return;
-        const first = this.peek(4);
-        const count = new DataView(first.buffer, first.byteOffset, 4).getUint32(0, true) + 1;
-        if (count > this.limits.maxSegments || count === 0) {
-          this.failed = true;
-          throw new FrameError(`frame declares ${count} segments; the limit is ${this.limits.maxSegments}`);
-        }
-        const headerBytes = (4 + 4 * count + 7) & ~7;
-        if (this.buffered < headerBytes) return;
-        const header = this.peek(headerBytes);
-        const dv = new DataView(header.buffer, header.byteOffset, headerBytes);
-        const words: number[] = [];
-        let total = 0;
-        for (let i = 0; i < count; i++) {
-          const w = dv.getUint32(4 + 4 * i, true);
-          words.push(w);
-          total += w;
-        }
-        if (total > this.limits.maxMessageWords) {
-          this.failed = true;
-          throw new FrameError(`frame of ${total} words exceeds the limit of ${this.limits.maxMessageWords} words`);
-        }
-        if (total === 0) {
-          this.failed = true;
-          throw new FrameError('frame has no content (a message needs at least its root pointer)');
-        }
-        this.segmentWords = words;
-        this.headerBytes = headerBytes;
-        this.bodyBytes = total * 8;
+    if (this.failed || chunk.byteLength === 0) return;
+    if (this.paused) this.stash.push(chunk);
+    else this.decode(chunk);
+  }
+
+  /** Stops delivering frames after the current one; what arrives is kept until resume(). */
+  pause(): void {
+    this.paused = true;
+  }
+
+  /** Delivers what arrived while paused (until something pauses it again). Throws as push() does. */
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    while (this.stash.length > 0 && !this.paused && !this.failed) this.decode(this.stash.shift()!);
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  /** True when no partial message is buffered and nothing waits to be decoded. */
+  get idle(): boolean {
+    return !this.partial && this.stash.length === 0;
+  }
+
+  /** True while a frame has started arriving and has not ended. */
+  get partial(): boolean {
+    return this.headerFilled > 0 || this.segmentWords !== null;
+  }
+
+  /** Bytes held for the frame in progress (its buffer's capacity): what a slow sender costs us. */
+  get heldBytes(): number {
+    return (this.body?.byteLength ?? 0) + this.headerFilled;
+  }
+
+  /** Bytes of the frame in progress that arrived, and the size its header declares (0 before the header). */
+  progress(): { received: number; declared: number } {
+    if (this.segmentWords === null) return { received: this.headerFilled, declared: 0 };
+    return { received: this.bodyFilled, declared: this.bodyBytes };
+  }
+
+  /** Drops the frame in progress and what waits, giving back the budget; later pushes are ignored. */
+  dispose(): void {
+    this.failed = true;
+    this.dropBody();
+    this.stash = [];
+  }
+
+  private decode(chunk: Uint8Array): void {
+    const end = chunk.byteLength;
+    let at = 0;
+    while (at < end && !this.failed) {
+      if (this.paused) {
+        // Ahead of anything stashed later: it arrived first.
+        this.stash.unshift(at === 0 ? chunk : chunk.subarray(at));
+        return;
       }
-      if (this.buffered < this.headerBytes + this.bodyBytes) return;
-      this.skip(this.headerBytes);
-      const segments: Uint8Array[] = [];
-      for (const w of this.segmentWords) segments.push(this.take(w * 8));
+      if (this.segmentWords === null) {
+        at = this.readHeader(chunk, at);
+        if (this.segmentWords === null || at === end) return; // the rest is still to come
+      }
+      if (this.body === null && end - at >= this.bodyBytes) {
+        // The whole body is here: segments are views into the chunk.
+        const segments = this.split(chunk, at);
+        at += this.bodyBytes;
+        this.segmentWords = null;
+        this.onFrame(segments);
+        continue;
+      }
+      at = this.accumulate(chunk, at);
+    }
+  }
+
+  /** Reads header bytes from chunk[at..]; returns where the body starts (or the chunk's end). */
+  private readHeader(chunk: Uint8Array, at: number): number {
+    const end = chunk.byteLength;
+    if (this.headerFilled === 0 && end - at >= 4) {
+      const count = this.segmentCount(chunk, at);
+      const headerBytes = (4 + 4 * count + 7) & ~7;
+      if (end - at >= headerBytes) {
+        this.parseHeader(chunk, at, count);
+        return at + headerBytes;
+      }
+    }
+    // The header straddles chunks: gather it.
+    if (this.headerFilled < 4) {
+      const n = Math.min(4 - this.headerFilled, end - at);
+      this.header.set(chunk.subarray(at, at + n), this.headerFilled);
+      this.headerFilled += n;
+      at += n;
+      if (this.headerFilled < 4) return at;
+    }
+    const count = this.segmentCount(this.header, 0);
+    const headerBytes = (4 + 4 * count + 7) & ~7;
+    if (this.header.byteLength < headerBytes) {
+      const grown = new Uint8Array(headerBytes);
+      grown.set(this.header.subarray(0, this.headerFilled));
+      this.header = grown;
+    }
+    const n = Math.min(headerBytes - this.headerFilled, end - at);
+    this.header.set(chunk.subarray(at, at + n), this.headerFilled);
+    this.headerFilled += n;
+    at += n;
+    if (this.headerFilled < headerBytes) return at;
+    this.parseHeader(this.header, 0, count);
+    this.headerFilled = 0;
+    if (this.header.byteLength > 8) this.header = new Uint8Array(8);
+    return at;
+  }
+
+  private segmentCount(b: Uint8Array, at: number): number {
+    const count = u32(b, at) + 1;
+    if (count > this.limits.maxSegments) {
+      this.failed = true;
+      throw new FrameError(`frame declares ${count} segments; the limit is ${this.limits.maxSegments}`);
+    }
+    return count;
+  }
+
+  private parseHeader(b: Uint8Array, at: number, count: number): void {
+    const words: number[] = [];
+    let total = 0;
+    for (let i = 0; i < count; i++) {
+      const w = u32(b, at + 4 + 4 * i);
+      words.push(w);
+      total += w;
+    }
+    if (total > this.limits.maxMessageWords) {
+      this.failed = true;
+      throw new FrameError(`frame of ${total} words exceeds the limit of ${this.limits.maxMessageWords} words`);
+    }
+    if (total === 0) {
+      this.failed = true;
+      throw new FrameError('frame has no content (a message needs at least its root pointer)');
+    }
+    const bodyBytes = total * 8;
+    if (this.budget && bodyBytes - PARTIAL_FRAME_ALLOWANCE > this.budget.limitBytes) {
+      this.failed = true;
+      throw new TransportLimitError(
+        'partial-frame-budget',
+        `a message of ${bodyBytes} bytes is larger than the budget for partly received messages (${this.budget.limitBytes} bytes)`,
+      );
+    }
+    this.segmentWords = words;
+    this.bodyBytes = bodyBytes;
+  }
+
+  /** Copies body bytes from chunk[at..] into the frame's buffer; delivers the frame when complete. */
+  private accumulate(chunk: Uint8Array, at: number): number {
+    const n = Math.min(this.bodyBytes - this.bodyFilled, chunk.byteLength - at);
+    this.reserve(this.bodyFilled + n);
+    this.body!.set(n === chunk.byteLength ? chunk : chunk.subarray(at, at + n), this.bodyFilled);
+    this.bodyFilled += n;
+    if (this.bodyFilled === this.bodyBytes) {
+      const segments = this.split(this.body!, 0);
+      this.dropBody();
       this.segmentWords = null;
       this.onFrame(segments);
-      if (this.failed) return;
     }
+    return at + n;
   }
 
-  /** True when no partial message is buffered. */
-  get idle(): boolean {
-    return this.buffered === 0;
+  /** Grows the body buffer to hold `needed` bytes: doubling, never past the declared size. */
+  private reserve(needed: number): void {
+    const capacity = this.body?.byteLength ?? 0;
+    if (needed <= capacity) return;
+    const next = Math.min(this.bodyBytes, Math.max(needed, capacity * 2, PARTIAL_FRAME_ALLOWANCE));
+    const more = Math.max(0, next - PARTIAL_FRAME_ALLOWANCE) - this.budgeted;
+    if (more > 0 && this.budget) {
+      if (!this.budget.tryTake(more)) {
+        const { limitBytes, usedBytes } = this.budget;
+        this.failed = true;
+        this.dropBody();
+        throw new TransportLimitError(
+          'partial-frame-budget',
+          `a message of ${this.bodyBytes} bytes does not fit in the budget for partly received messages: ` +
+            `${usedBytes} of ${limitBytes} bytes are held by messages still arriving`,
+        );
+      }
+      this.budgeted += more;
+    }
+    const grown = new Uint8Array(next);
+    if (this.body) grown.set(this.body.subarray(0, this.bodyFilled));
+    this.body = grown;
   }
 
-  private peek(n: number): Uint8Array {
-    const head = this.chunks[0];
-    if (head.byteLength >= n) return head;
-    const out = new Uint8Array(n);
-    let off = 0;
-    for (const c of this.chunks) {
-      const k = Math.min(c.byteLength, n - off);
-      out.set(c.subarray(0, k), off);
-      off += k;
-      if (off === n) break;
-    }
-    return out;
+  private dropBody(): void {
+    if (this.budgeted > 0) this.budget?.give(this.budgeted);
+    this.budgeted = 0;
+    this.body = null;
+    this.bodyFilled = 0;
   }
 
-  private skip(n: number): void {
-    this.take(n, false);
-  }
-
-  /** Removes n bytes from the front; returns them (a view when they lie in one chunk). */
-  private take(n: number, copy = true): Uint8Array {
-    const head = this.chunks[0];
-    if (head && head.byteLength >= n) {
-      const view = head.subarray(0, n);
-      if (head.byteLength === n) this.chunks.shift();
-      else this.chunks[0] = head.subarray(n);
-      this.buffered -= n;
-      // Views must stay 8-byte aligned for nothing here, but keep them word-sized for DataView reads.
-      return view;
+  private split(buf: Uint8Array, at: number): Uint8Array[] {
+    const segments: Uint8Array[] = [];
+    for (const w of this.segmentWords!) {
+      segments.push(buf.subarray(at, at + w * 8));
+      at += w * 8;
     }
-    const out = copy ? new Uint8Array(n) : null;
-    let off = 0;
-    while (off < n) {
-      const c = this.chunks[0];
-      const k = Math.min(c.byteLength, n - off);
-      if (out) out.set(k === c.byteLength ? c : c.subarray(0, k), off);
-      off += k;
-      if (k === c.byteLength) this.chunks.shift();
-      else this.chunks[0] = c.subarray(k);
-    }
-    this.buffered -= n;
-    return out ?? new Uint8Array(0);
+    return segments;
   }
 }

@@ -1,17 +1,22 @@
 // node:net sockets (TCP and unix) as ByteStreams, and the connecting and listening both share.
 import net from 'node:net';
-import { StreamTransport } from './stream.js';
+import { DEFAULT_PARTIAL_FRAME_BUDGET_BYTES, PartialFrameBudget } from './framing.js';
+import { StreamTransport, type StreamTransportOptions } from './stream.js';
 import type { ByteStream, Transport } from './types.js';
 
 export function socketByteStream(socket: net.Socket): ByteStream {
   socket.setNoDelay?.(true);
   let ended = false;
   const endHandlers: ((err?: Error) => void)[] = [];
+  const writtenHandlers: (() => void)[] = [];
   let failure: Error | undefined;
   const fireEnd = (err?: Error): void => {
     if (ended) return;
     ended = true;
     for (const h of endHandlers) h(err ?? failure);
+  };
+  const fireWritten = (): void => {
+    for (const h of writtenHandlers) h();
   };
   socket.on('error', (err) => {
     failure = err;
@@ -24,7 +29,7 @@ export function socketByteStream(socket: net.Socket): ByteStream {
   });
   return {
     write(chunk) {
-      if (!socket.destroyed) socket.write(chunk);
+      if (!socket.destroyed) socket.write(chunk, fireWritten);
     },
     onData(handler) {
       socket.on('data', (b: Buffer) => handler(new Uint8Array(b.buffer, b.byteOffset, b.byteLength)));
@@ -37,21 +42,31 @@ export function socketByteStream(socket: net.Socket): ByteStream {
       // A peer that never reads must not keep us waiting forever.
       setTimeout(() => socket.destroy(), 2000).unref();
     },
+    // Bytes the kernel has not taken yet: what a peer that does not read makes us hold.
+    queuedBytes: () => socket.writableLength,
+    onWritten(handler) {
+      writtenHandlers.push(handler);
+    },
+    pause: () => socket.pause(),
+    resume: () => socket.resume(),
   };
 }
 
-export function transportFromSocket(socket: net.Socket): Transport {
-  return new StreamTransport(socketByteStream(socket));
+/** The bounds of a socket's transport; a listener's connections share one partial frame budget. */
+export type SocketTransportOptions = StreamTransportOptions;
+
+export function transportFromSocket(socket: net.Socket, options: SocketTransportOptions = {}): Transport {
+  return new StreamTransport(socketByteStream(socket), options);
 }
 
 /** Connects to a TCP address or a unix socket path. */
-export function connectSocket(to: net.NetConnectOpts): Promise<Transport> {
+export function connectSocket(to: net.NetConnectOpts, options: SocketTransportOptions = {}): Promise<Transport> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(to);
     socket.once('error', reject);
     socket.once('connect', () => {
       socket.off('error', reject);
-      resolve(transportFromSocket(socket));
+      resolve(transportFromSocket(socket, options));
     });
   });
 }
@@ -59,16 +74,24 @@ export function connectSocket(to: net.NetConnectOpts): Promise<Transport> {
 /** A listening server; close() also ends the connections it accepted. */
 export interface SocketListener {
   readonly server: net.Server;
+  /** What its connections' partly received frames hold together. */
+  readonly partialFrameBudget: PartialFrameBudget | null;
   close(): Promise<void>;
 }
 
-/** Listens on a TCP address or a unix socket path and hands each accepted connection's transport to onTransport. */
-export function listenSocket(on: net.ListenOptions, onTransport: (t: Transport) => void): Promise<SocketListener> {
+/**
+ * Listens on a TCP address or a unix socket path and hands each accepted connection's transport to
+ * onTransport. Unless options say otherwise, the connections share one PartialFrameBudget of
+ * DEFAULT_PARTIAL_FRAME_BUDGET_BYTES: many senders of partial frames hold no more than that together.
+ */
+export function listenSocket(on: net.ListenOptions, onTransport: (t: Transport) => void, options: SocketTransportOptions = {}): Promise<SocketListener> {
+  const partialFrameBudget = options.partialFrameBudget === undefined ? new PartialFrameBudget(DEFAULT_PARTIAL_FRAME_BUDGET_BYTES) : options.partialFrameBudget;
+  const transportOptions = { ...options, partialFrameBudget };
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
-    onTransport(transportFromSocket(socket));
+    onTransport(transportFromSocket(socket, transportOptions));
   });
   const close = (): Promise<void> =>
     new Promise<void>((done) => {
@@ -77,6 +100,6 @@ export function listenSocket(on: net.ListenOptions, onTransport: (t: Transport) 
     });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(on, () => resolve({ server, close }));
+    server.listen(on, () => resolve({ server, partialFrameBudget, close }));
   });
 }
