@@ -2,7 +2,7 @@
 // thread). Standalone: it uses ww's instrumentation pass, WASI host and host-call bridge as they are,
 // and changes nothing in the runtime. Findings and how to read the figures: docs/mn-findings.md.
 //
-//   npx tsc -p . && node dist/bench/mn.js [--quick] [PART...]      (or: npm run bench -- mn)
+//   npx tsc -p . && node dist/bench/mn.js [--quick] [--go] [PART...]      (or: npm run bench -- mn)
 //   parts: support size mem chain roundtrip cpu pause depth (default: all)
 //
 // Mechanisms, where the Node version has them (the `support` line says which):
@@ -411,7 +411,9 @@ function jspiGuest(
       const fn = blocking[key];
       if (fn) {
         // (every blocking import of ww's and WASI's takes i32s and returns an i32)
-        const type = { parameters: ['externref', ...Array<string>(fn.length).fill('i32')], results: ['i32'] };
+        // (the type the import declares, where V8 reflects it; else the function's arity)
+        const declared = (imp as { type?: { parameters: string[] } }).type?.parameters;
+        const type = { parameters: declared ?? ['externref', ...Array<string>(fn.length).fill('i32')], results: ['i32'] };
         // (the wrapper takes the suspender off before it calls fn)
         wrapped[`${imp.module}.${imp.name}`] = new WA.Function!(type, fn, { suspending: 'first' });
       } else {
@@ -447,7 +449,7 @@ function jspiGuest(
 // ---- a suspending poll_oneoff and the sleeper's host --------------------------------------------
 
 /** How a suspended sleeper is woken. */
-type WakeMode = { kind: 'hold'; wakers: (() => void)[] } | { kind: 'now' } | { kind: 'main'; ask: () => Promise<void> };
+type WakeMode = { kind: 'hold'; wakers: (() => void)[]; killers?: ((e: Error) => void)[] } | { kind: 'now' } | { kind: 'main'; ask: () => Promise<void> };
 
 /** poll_oneoff for clock subscriptions only (the sleeper's): writes the one event, then answers after
  *  the wake (mode). The real host would compute readiness (poll.ts) and suspend only when none is. */
@@ -461,7 +463,10 @@ function sleepPoll(memory: () => WasmMemory, wake: WakeMode): Blocking {
     v.setUint32(neventsPtr, n > 0 ? 1 : 0, true);
     if (wake.kind === 'now') return Promise.resolve(0);
     if (wake.kind === 'main') return wake.ask().then(() => 0);
-    return new Promise<number>((resolve) => wake.wakers.push(() => resolve(0)));
+    return new Promise<number>((resolve, reject) => {
+      wake.wakers.push(() => resolve(0));
+      wake.killers?.push(reject);
+    });
   };
 }
 
@@ -522,11 +527,46 @@ async function memScenario(mech: Mechanism, n: number): Promise<Bench> {
   const rss1 = rss();
   const heap1 = heap();
   const saved = guests.reduce((s, g) => s + g.savedBytes(), 0) / n;
+  // A full collection with every guest suspended (JSPI: V8 walks each suspended stack).
+  const gcTimes: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const g0 = performance.now();
+    gc();
+    gcTimes.push(performance.now() - g0);
+  }
   const t1 = performance.now();
   wake.wakers.splice(0).forEach((f) => f());
   const codes = await Promise.all(runs);
   const wakeMs = performance.now() - t1;
+  // Kill as M:N would do it: N more suspended guests, either dropped without resuming (no reference
+  // kept), or ended by rejecting their pending call (the guest unwinds with an exception).
+  guests.length = 0;
+  runs.length = 0;
+  const killed: Bench = {};
+  for (const how of ['dropped', 'rejected'] as const) {
+    await settle();
+    const rssA = rss();
+    const heapA = heap();
+    const hold = { kind: 'hold', wakers: [], killers: [] } as { kind: 'hold'; wakers: (() => void)[]; killers: ((e: Error) => void)[] };
+    const ended: Promise<unknown>[] = [];
+    for (let i = 0; i < n; i++) ended.push(sleeper(mech, module, 1, 3_600_000_000_000n, hold).run().catch(() => 'killed'));
+    while (hold.wakers.length < n) await new Promise((r) => setImmediate(r));
+    await settle();
+    const heapHeld = heap();
+    if (how === 'rejected') {
+      hold.killers.forEach((k) => k(new Error('killed')));
+      await Promise.all(ended);
+    }
+    hold.wakers.length = 0;
+    hold.killers.length = 0;
+    ended.length = 0;
+    await settle();
+    await settle();
+    killed[how] = { heap_held_per_guest_bytes: Math.round((heapHeld - heapA) / n), heap_left_per_guest_bytes: Math.round((heap() - heapA) / n), rss_left_per_guest_bytes: Math.round((rss() - rssA) / n) };
+  }
   return {
+    kill_then_gc: killed,
+    gc_ms_all_suspended: +median(gcTimes).toFixed(1),
     suspended: n,
     all_exit_0: codes.every((c) => c === 0),
     rss_per_guest_bytes: Math.round((rss1 - rss0) / n),
@@ -778,7 +818,7 @@ async function depthScenario(mechs: Mechanism[]): Promise<Bench[]> {
     } else {
       // the poll at depth 10 suspends once, so the rest runs on a resumed (for JSPI: its own) stack
       let inst: WasmInstance | undefined;
-      const g = makeGuest(mech, module, imports, { 'wasi_snapshot_preview1.poll_oneoff': () => Promise.resolve(0) }, () => undefined);
+      const g = makeGuest(mech, module, imports, { 'wasi_snapshot_preview1.poll_oneoff': (_a, _b, _c, _d) => Promise.resolve(0) }, () => undefined);
       try {
         await g.run();
       } catch (e) {
@@ -841,7 +881,9 @@ interface ChildSpec {
 
 async function childMain(spec: ChildSpec): Promise<void> {
   // The old JSPI API exists only in isolates created after its flag is set (execArgv refuses it).
-  if (OLD_JSPI_FLAG && (spec.mech === 'jspi-old' || ['support', 'cpu', 'pause', 'depth'].includes(spec.scenario))) setFlagsFromString(OLD_JSPI_FLAG);
+  // On Node 20 the flag alone (JSPI unused) makes tiered-up guest code segfault: set only when asked.
+  const oldJspi = OLD_JSPI_FLAG !== undefined && (major !== 20 || process.env.WW_MN_NODE20_JSPI === '1');
+  if (oldJspi && (spec.mech === 'jspi-old' || ['support', 'cpu', 'pause', 'depth'].includes(spec.scenario))) setFlagsFromString(OLD_JSPI_FLAG);
   if (spec.scenario === 'baseline') return emit(await baselineScenario(spec.n ?? 100));
   const { port1, port2 } = new MessageChannel();
   const { port1: call1, port2: call2 } = new MessageChannel();
@@ -936,7 +978,7 @@ export async function main(argv: string[] = []): Promise<void> {
       what: 'worker_mechanisms: in a worker started after v8.setFlagsFromString(old_jspi_flag) in its process (execArgv refuses that flag)',
     });
   }
-  if (parts.includes('size')) for (const o of sizes(mechs)) line('size', o);
+  if (parts.includes('size')) for (const o of sizes(mechs, argv.includes('--go'))) line('size', o);
   if (parts.includes('mem')) {
     const ns = quick ? [1000] : [1000, 10_000];
     for (const n of ns) {
@@ -966,9 +1008,10 @@ export async function main(argv: string[] = []): Promise<void> {
 }
 
 /** Code size of the example guests: raw, ww-instrumented, and after each transform (and its time). */
-function sizes(mechs: Mechanism[]): Bench[] {
+function sizes(mechs: Mechanism[], go: boolean): Bench[] {
   const dir = join(repoRoot(), 'examples');
-  const files = ['hello-c/hello.wasm', 'cpu-loop/cpu-loop.wasm', 'wordcount/wordcount.wasm', 'ww-c/squares.wasm', 'hello-as/hello.wasm', 'echo-go/echo.wasm'];
+  // echo-go (2.7 MB of Go) takes ~1 minute per asyncify transform: only with --go.
+  const files = ['hello-c/hello.wasm', 'cpu-loop/cpu-loop.wasm', 'wordcount/wordcount.wasm', 'ww-c/squares.wasm', 'hello-as/hello.wasm', ...(go ? ['echo-go/echo.wasm'] : [])];
   const out: Bench[] = [];
   for (const f of files) {
     let raw: Uint8Array;
@@ -979,7 +1022,9 @@ function sizes(mechs: Mechanism[]): Bench[] {
     }
     const inst = prepare(raw, 'plain').bytes.length;
     const row: Bench = { guest: f, raw_bytes: raw.length, instrumented_bytes: inst };
-    for (const m of mechs.filter((x) => x !== 'jspi' && x !== 'asyncify-own')) {
+    // The asyncify variants differ only in the memory their data goes to: one of them (the sizes match).
+    const asyncify = mechs.includes('asyncify-shared') ? 'asyncify-shared' : 'asyncify-borrowed';
+    for (const m of mechs.filter((x) => x === asyncify || x === 'jspi-old')) {
       for (const tick of [false, true]) {
         const key = `${m}${tick ? '+tick' : ''}`;
         try {
