@@ -10,11 +10,14 @@ const PART_MODULES = {
   guest: () => import('./guest.js'),
   sockets: () => import('./sockets.js'),
   cli: () => import('./cli.js'),
+  mn: () => import('./mn.js'),
 } satisfies Record<string, () => Promise<{ main(): Promise<void> }>>;
 const PARTS = Object.keys(PART_MODULES) as (keyof typeof PART_MODULES)[];
+/** Parts run only when named: `mn` (the M:N prototype, docs/mn-findings.md) takes several minutes. */
+const BY_NAME_ONLY: readonly string[] = ['mn'];
 
 const wanted = process.argv.slice(2);
-const parts = wanted.length > 0 ? PARTS.filter((p) => wanted.includes(p)) : PARTS;
+const parts = wanted.length > 0 ? PARTS.filter((p) => wanted.includes(p)) : PARTS.filter((p) => !BY_NAME_ONLY.includes(p));
 if (wanted.length > 0 && parts.length !== wanted.length) {
   console.error(`unknown bench part in ${JSON.stringify(wanted)}; known: ${PARTS.join(', ')}`);
   process.exit(2);
