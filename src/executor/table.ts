@@ -232,7 +232,7 @@ export class ProcessTable {
         limits: req.limits,
         ...(req.hostCalls ? { hostCalls: req.hostCalls } : {}),
         ...(req.listen && req.listen.length > 0 ? { listen: req.listen } : {}),
-        ...(req.scope ? { memoryBudget: req.scope.principal.memory } : {}),
+        ...(req.scope ? { memoryBudget: req.scope.principal.memory, group: req.scope.principal } : {}),
       });
     } catch (e) {
       throw fromRuntime(e);

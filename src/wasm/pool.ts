@@ -3,6 +3,7 @@
 // block), shrunk back when extra workers sit idle. Kill = terminate + a fresh worker.
 
 import { MessageChannel, Worker, type MessagePort, type ResourceLimits } from 'node:worker_threads';
+import { FairQueue } from './fair-queue.js';
 import type { HostReply } from './host-call.js';
 import { CONTROL_BYTES, CONTROL_WORDS, CTL_CALL, CTL_PREFETCH, type FromWorker, type RunMessage } from './protocol.js';
 import type { ExitReason } from './types.js';
@@ -15,6 +16,8 @@ export interface Job {
   readonly state: string;
   readonly cid: string;
   readonly module: WasmModule;
+  /** Whose it is (a principal): queued jobs get free workers in turn between groups. */
+  readonly group?: object;
   /** The run message without the module-cache fields the pool fills in. */
   runMessage(): Omit<RunMessage, 'module' | 'drop' | 'prefetchToken'>;
   onStart(slot: Slot): void;
@@ -99,7 +102,7 @@ function takeBack(slot: Slot): boolean {
 export class WorkerPool {
   private readonly slots = new Set<Slot>();
   private readonly idle: Slot[] = [];
-  private readonly queue: Job[] = [];
+  private readonly queue = new FairQueue<Job>();
   private starting = 0;
   private startFailures = 0;
   private growTimer: NodeJS.Timeout | undefined;
@@ -132,11 +135,7 @@ export class WorkerPool {
   /** Withdraws a job that has not started (queued or sent ahead). A job sent ahead that its
    *  worker has already claimed is stopped with the worker once the runtime learns it started. */
   cancel(job: Job): void {
-    const i = this.queue.indexOf(job);
-    if (i >= 0) {
-      this.queue.splice(i, 1);
-      return;
-    }
+    if (this.queue.remove(job)) return;
     for (const s of this.slots) {
       if (s.prefetched === job && takeBack(s)) s.prefetched = undefined;
     }
@@ -375,7 +374,7 @@ export class WorkerPool {
       kind: 'trap',
       message: `cannot start a process worker: ${err?.message ?? `exit code ${code}`}`,
     };
-    for (const job of this.queue.splice(0)) job.onWorkerLost(reason);
+    for (const job of this.queue.drain()) job.onWorkerLost(reason);
   }
 }
 

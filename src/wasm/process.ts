@@ -56,6 +56,10 @@ export class Process implements WasmProcess, Job {
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
   }
 
+  get group(): object | undefined {
+    return this.options.group;
+  }
+
   get module(): CompiledModule['module'] {
     return this.compiled.module;
   }

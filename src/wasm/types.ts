@@ -78,6 +78,9 @@ export interface SpawnOptions {
    *  pages are charged at spawn (BudgetError past it), each memory.grow as it happens (refused past
    *  it), and all given back when it ends. Needs an instrumented module. */
   memoryBudget?: MemoryBudget;
+  /** Whose process it is (e.g. a principal): while processes wait for a worker, free workers go to
+   *  the groups in turn, so one group's many waiting processes do not delay another's. */
+  group?: object;
 }
 
 export type ProcessState = 'starting' | 'running' | 'paused' | 'exited';
