@@ -20,9 +20,6 @@ export const GROW_FIELD = 'grow';
  *  memory (8 bytes each) a guest could otherwise grow without bound. */
 export const GROW_TABLE_FIELD = 'grow_table';
 export const COUNTDOWN_EXPORT = '__ww_countdown';
-/** Function imports the instrumentation adds after the module's own: its functions' indices move up
- *  by this many (a trap's `wasm-function[N]` is told with the module's own index). */
-export const ADDED_FUNCTION_IMPORTS = 3;
 /** The guest's memory becomes an import of this name (still exported as `memory`), so a worker
  *  can hand a zeroed memory from an earlier process to the next one: instantiating with a fresh
  *  memory costs ~90 us, with a reused one ~10 us (measured). */
@@ -31,7 +28,7 @@ export const MEMORY_FIELD = 'memory';
  *  or a region bigger than the budget could never run (the guest would only call tick). */
 export const MAX_REGION_COST = 10_000;
 /** Bump when the transformation changes, so on-disk caches of older output are not used. */
-export const INSTRUMENTATION_VERSION = 5;
+export const INSTRUMENTATION_VERSION = 6;
 
 /** Why a module cannot be instrumented (an instruction whose operands cannot be read, a name the
  *  instrumentation needs that the module already uses, bytes binaryen cannot read). */
@@ -100,7 +97,6 @@ function transform(binaryen: B, kinds: Kinds, mod: Binaryen.Module): Uint8Array 
   mod.addGlobalExport(COUNTDOWN, COUNTDOWN_EXPORT);
   mod.addFunctionImport(TICK, METER_MODULE, TICK_FIELD, binaryen.none, binaryen.i32);
   mod.addFunctionImport(GROW, METER_MODULE, GROW_FIELD, binaryen.i32, binaryen.i32);
-  mod.addFunctionImport(GROW_TABLE, METER_MODULE, GROW_TABLE_FIELD, binaryen.i32, binaryen.i32);
   const memoryExport = mod.getExport('memory');
   if (memoryExport) {
     const exported = binaryen.getExportInfo(memoryExport);
@@ -175,6 +171,8 @@ function transform(binaryen: B, kinds: Kinds, mod: Binaryen.Module): Uint8Array 
     if (info.module !== '' || info.body === 0) continue; // an import: no body
     bodies.push({ func, body: info.body, results: info.results, scan: walker.scan(info.body, info.name) });
   }
+  // Only a module that grows tables imports grow_table: every import costs each instantiation a little.
+  if (bodies.some((b) => b.scan.tableGrows.length > 0)) mod.addFunctionImport(GROW_TABLE, METER_MODULE, GROW_TABLE_FIELD, binaryen.i32, binaryen.i32);
   for (const { func, body, results, scan } of bodies) {
     for (const loop of scan.loops) meterLoop(loop);
     for (const grow of scan.grows) {

@@ -6,7 +6,7 @@ import { parentPort, workerData, type MessagePort, type Transferable } from 'nod
 import { writeSync } from 'node:fs';
 import { WasiHost, missingMemory } from './wasi/index.js';
 import type { StdioEndpoint } from './wasi/types.js';
-import { ADDED_FUNCTION_IMPORTS, COUNTDOWN_EXPORT, MEMORY_FIELD, METER_MODULE } from './instrument.js';
+import { COUNTDOWN_EXPORT, MEMORY_FIELD, METER_MODULE } from './instrument.js';
 import { LimitExceeded, Meter } from './meter.js';
 import { CONTROL_WORDS, CTL_INFLIGHT, CTL_PAUSE, CTL_PREFETCH, MAX_INFLIGHT_BYTES, STAT_BLOCKED_MS, STAT_BLOCKED_SINCE, STAT_FUEL, type FromWorker, type InputSource, type OutputTarget, type RunMessage } from './protocol.js';
 import type { ExitReason } from './types.js';
@@ -48,6 +48,12 @@ function releaseMemory(d: { initial: number; maximum?: number }, memory: WasmMem
   const list = spareMemories.get(key) ?? [];
   if (list.length < SPARES_PER_SHAPE) list.push(memory);
   spareMemories.set(key, list);
+}
+
+/** Function imports the instrumentation added after the module's own (its functions' indices moved
+ *  up by this many; a trap's `wasm-function[N]` is told with the module's own index). Asked on a trap only. */
+function meterImports(module: WasmModule): number {
+  return Wasm.Module.imports(module).filter((i) => i.module === METER_MODULE && i.kind === 'function').length;
 }
 
 // Whether a module imports from `ww`, asked once per module (most guests do not: no imports to build).
@@ -149,10 +155,10 @@ function isInstance(value: unknown, cls: unknown): boolean {
   return value instanceof (cls as new () => object);
 }
 
-function classify(err: unknown, meter: Meter | undefined): ExitReason {
+function classify(err: unknown, meter: Meter | undefined, module: WasmModule | undefined): ExitReason {
   if (err instanceof LimitExceeded) return { kind: 'limit', limit: err.limit };
   if (!(err instanceof Error)) return { kind: 'trap', message: `host error: ${String(err)}` };
-  const func = trapFunction(err, meter ? ADDED_FUNCTION_IMPORTS : 0);
+  const func = trapFunction(err, meter && module ? meterImports(module) : 0);
   if (isInstance(err, Wasm.RuntimeError)) {
     if (meter?.memoryLimitHit) return { kind: 'limit', limit: 'memory' };
     return { kind: 'trap', message: err.message, ...(func ? { func } : {}) };
@@ -214,7 +220,7 @@ function run(msg: RunMessage): void {
     code = host.start(instance);
     reason = code === 0 ? { kind: 'normal' } : { kind: 'exit', code };
   } catch (e) {
-    reason = classify(e, meter);
+    reason = classify(e, meter, module);
     code = exitCode(reason);
   } finally {
     sockets?.detach(); // the main thread closes the process's sockets when it learns of the exit
