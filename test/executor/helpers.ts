@@ -13,7 +13,7 @@ import { reasonText } from '../../src/executor/index.js';
 export const said = (wire: ExitReason): string => reasonText(reasonFromWire(wire));
 
 export { assemble, repoRoot } from '../../fixtures/wat.js';
-import { repoRoot } from '../../fixtures/wat.js';
+import { assemble, repoRoot } from '../../fixtures/wat.js';
 
 export const helloWasm = (): Uint8Array => new Uint8Array(readFileSync(join(repoRoot(), 'examples', 'hello.wasm')));
 export const cpuLoopWasm = (): Uint8Array => new Uint8Array(readFileSync(join(repoRoot(), 'examples', 'cpu-loop', 'cpu-loop.wasm')));
@@ -36,6 +36,16 @@ export function sleeperWat(ns: bigint, { pages = 1, grow = 0 }: { pages?: number
       (i64.store (i32.const 24) (i64.const ${ns}))
       (drop (call $poll (i32.const 0) (i32.const 128) (i32.const 1) (i32.const 256)))))`;
 }
+
+/** A guest that creates `name` in its pre-opened directory (fd 3) for writing and exits with the errno. */
+export const writer = (name: string): Promise<Uint8Array> =>
+  assemble(`(module
+    (import "wasi_snapshot_preview1" "path_open" (func $open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
+    (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+    (memory (export "memory") 1)
+    (data (i32.const 64) "${name}")
+    (func (export "_start")
+      (call $exit (call $open (i32.const 3) (i32.const 0) (i32.const 64) (i32.const ${name.length}) (i32.const 1) (i64.const 64) (i64.const 0) (i32.const 0) (i32.const 16)))))`);
 
 export const WAT = {
   /** Loops forever (until killed, paused, or a limit). */

@@ -12,7 +12,7 @@ import { memoryPair } from '../../src/rpc/transport/memory.js';
 import { ByteSink, Node, OutputMode, type Executor$Client } from '../../src/capnp-gen/ww.rpc.js';
 import { Grant, nodeCapOf, Principal, type Quotas } from '../../src/executor/rpc.js';
 import { guest } from '../../fixtures/ww-guest.js';
-import { assemble, capture, eventually, said, sleeperWat, startTestNode, type TestNode } from '../executor/helpers.js';
+import { assemble, capture, eventually, said, sleeperWat, startTestNode, writer, type TestNode } from '../executor/helpers.js';
 
 const PAGE = 65536;
 const MIB = 1024 * 1024;
@@ -42,16 +42,6 @@ function stranger(name: string | Principal, quotas: Partial<Quotas> = {}, grant?
     },
   };
 }
-
-/** A guest that creates `name` in its pre-opened directory (fd 3) for writing and exits with the errno. */
-const writer = (name: string): Promise<Uint8Array> =>
-  assemble(`(module
-    (import "wasi_snapshot_preview1" "path_open" (func $open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
-    (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
-    (memory (export "memory") 1)
-    (data (i32.const 64) "${name}")
-    (func (export "_start")
-      (call $exit (call $open (i32.const 3) (i32.const 0) (i32.const 64) (i32.const ${name.length}) (i32.const 1) (i64.const 64) (i64.const 0) (i32.const 0) (i32.const 16)))))`);
 
 
 test("a restricted Executor's handle, passed to another principal's unlimited guest, still spawns within the restricted grant", async () => {

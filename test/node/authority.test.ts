@@ -11,7 +11,7 @@ import { memoryPair } from '../../src/rpc/transport/memory.js';
 import { Node, OutputMode, Process, type Executor$Client, type Process$Server, type Restriction$Init } from '../../src/capnp-gen/ww.rpc.js';
 import { executorErrorFromRpc, Grant, nodeCapOf, Principal } from '../../src/executor/rpc.js';
 import { startNode } from '../../src/node/index.js';
-import { FOREVER, assemble, cpuLoopWasm, eventually, helloWasm, said, sleeperWat, startTestNode, type TestNode } from '../executor/helpers.js';
+import { FOREVER, assemble, cpuLoopWasm, eventually, helloWasm, said, sleeperWat, writer, startTestNode, type TestNode } from '../executor/helpers.js';
 
 let t: TestNode;
 before(async () => {
@@ -28,16 +28,6 @@ async function refusedWith(p: PromiseLike<unknown>): Promise<string> {
   }
   throw new Error('not refused');
 }
-
-/** A guest that creates `name` in its pre-opened directory (fd 3) for writing and exits with the errno. */
-const writer = (name: string): Promise<Uint8Array> =>
-  assemble(`(module
-    (import "wasi_snapshot_preview1" "path_open" (func $open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
-    (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
-    (memory (export "memory") 1)
-    (data (i32.const 64) "${name}")
-    (func (export "_start")
-      (call $exit (call $open (i32.const 3) (i32.const 0) (i32.const 64) (i32.const ${name.length}) (i32.const 1) (i64.const 64) (i64.const 0) (i32.const 0) (i32.const 16)))))`);
 
 const sleeperWasm = (): Promise<Uint8Array> => assemble(sleeperWat(60_000_000_000n)); // blocked: no fuel used
 
