@@ -364,6 +364,8 @@ export class GuestProcess {
           limits: granted,
           ppid: this.entry.pid,
           ...(scope ? { scope } : {}),
+          // It writes to its parent's sinks: when they are behind, it is held back with the parent.
+          ...(typeof this.req.stdout === 'function' || typeof this.req.stderr === 'function' ? { sinksOf: this.entry } : {}),
         },
         caps,
       );

@@ -56,6 +56,8 @@ export interface SpawnRequest {
   hostCalls?: Record<string, HostCallHandler>;
   /** Listening sockets (Runtime.listen) pre-opened at fds 3, 4, ...; the process owns them once spawned. */
   listen?: Listener[];
+  /** A process whose output sinks this one writes to (a guest's child writes to its parent's). */
+  sinksOf?: ProcessEntry;
   /** The Executor capability's share it is spawned in (its principal's quota counts it); none: the node's own. */
   scope?: Scope;
 }
@@ -116,6 +118,13 @@ export class ProcessEntry {
   /** Other things to run once at the end (remote-link watches to cancel). */
   readonly onEnd = new Set<(s: EndStatus) => void>();
   status: EndStatus | undefined;
+  /** The process whose output sinks it writes to (its guest's parent's, up to the one spawned with
+   *  them): held back with it when they are behind. Undefined: its own. */
+  sinksOf: ProcessEntry | undefined;
+  /** Live processes writing to this one's sinks (see sinksOf). */
+  readonly sinkSharers = new Set<ProcessEntry>();
+  /** Its sinks are behind: it and its sink sharers are held back (throttle()). */
+  sinksBehind = false;
   /** The scope it was spawned in (children spawned by its guest inherit it). */
   scope: Scope | undefined;
   /** Gives its place back to its principal's quota (once). */
@@ -212,6 +221,12 @@ export class ProcessTable {
     });
     e.scope = req.scope;
     e.uncount = uncount;
+    const sinkRoot = req.sinksOf ? (req.sinksOf.sinksOf ?? req.sinksOf) : undefined;
+    if (sinkRoot) {
+      e.sinksOf = sinkRoot;
+      sinkRoot.sinkSharers.add(e);
+      if (sinkRoot.sinksBehind) this.throttleOne(e, true); // born into a backlog: held back with the rest
+    }
     parent.children.add(e);
     this.entries.set(e.pid, e);
     this.log?.(`start pid=${e.pid} ppid=${e.ppid} cid=${e.cid.slice(0, 12)} argv=${JSON.stringify(listedArgv(e.argv))}`);
@@ -341,6 +356,13 @@ export class ProcessTable {
    * it continue once they caught up, unless it is paused by pause(). Not visible as `paused`.
    */
   throttle(e: ProcessEntry, on: boolean): void {
+    if (e.sinksBehind === on) return;
+    e.sinksBehind = on; // (it may have ended while its children still write to its sinks)
+    this.throttleOne(e, on);
+    for (const sharer of e.sinkSharers) this.throttleOne(sharer, on);
+  }
+
+  private throttleOne(e: ProcessEntry, on: boolean): void {
     if (e.status || !e.wasm || e.throttled === on) return;
     e.throttled = on;
     if (on) {
@@ -465,6 +487,7 @@ export class ProcessTable {
     };
     e.status = status;
     e.dying = false;
+    e.sinksOf?.sinkSharers.delete(e);
     e.uncount();
     this.cancelPausing(e);
 

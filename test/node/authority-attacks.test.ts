@@ -1,7 +1,8 @@
 // Attacks a hostile review of the authority model found working, each now failing for the attacker:
 // a restricted Executor handle passed to a less limited guest, guests of one principal using up a
 // node-wide bound, budget drift through grows the engine refuses, a read-only subdirectory reached
-// through a read-write parent, and a refusal telling one principal of another's memory.
+// through a read-write parent, a refusal telling one principal of another's memory, and a guest's
+// children writing past the flow control that held back only their parent.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -215,5 +216,56 @@ test("a non-owner's refusal at the node's memory budget does not tell it how muc
     client.close();
     server.close();
     await small.close();
+  }
+});
+
+test("a guest's children are held back with it when the sink is behind: unacknowledged output stays near 4 MiB", async () => {
+  const CHILDREN = 4;
+  const CHUNKS = 400; // 64 KiB each: 25 MiB per child
+  const tree = await assemble(
+    guest(`(local $i i32) (local $j i32)
+      (if (call $initial (i32.const 0) (i32.const 48))
+        (then
+          (i32.store (i32.const 200) (i32.const 65536)) (i32.store (i32.const 204) (i32.const 65536))
+          (loop $l
+            (local.set $j (i32.const 0))
+            (loop $work (local.set $j (i32.add (local.get $j) (i32.const 1))) (br_if $work (i32.lt_u (local.get $j) (i32.const 100000))))
+            (drop (call $fd_write (i32.const 1) (i32.const 200) (i32.const 1) (i32.const 208)))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br_if $l (i32.lt_u (local.get $i) (i32.const ${CHUNKS}))))
+          (return)))
+      (loop $s
+        (drop (call $spawn (i32.load (i32.const 48)) (call $selfSpec (i32.const 0) (i32.const 0) (i32.const 0)) (i32.const 64) (i32.const 32)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br_if $s (i32.lt_u (local.get $i) (i32.const ${CHILDREN}))))
+      (drop (call $proc_wait (i32.load (i32.const 32)) (i32.const 0) (i32.const 40) (i32.const 64) (i32.const 0) (i32.const 44)))`),
+  );
+  let open!: () => void;
+  const gate = new Promise<void>((r) => (open = r));
+  let unacknowledged = 0;
+  const sink = serve(ByteSink, {
+    write: async ({ data }) => {
+      unacknowledged += data.length;
+      await gate; // nothing is acknowledged until the gate opens
+    },
+  });
+  const { process: root } = await t.spawn({ moduleBytes: tree, stdout: { mode: OutputMode.sink, sink } });
+  try {
+    // Let it run until the output stops growing (held back) or the children are done.
+    let last = -1;
+    await eventually('the output stops growing', async () => {
+      const still = unacknowledged === last;
+      last = unacknowledged;
+      await new Promise((r) => setTimeout(r, 300));
+      return still;
+    }, 60_000);
+    assert.ok(
+      unacknowledged <= 8 * MIB,
+      `${Math.round(unacknowledged / MIB)} MiB written to the sink and not acknowledged (the node's bound is 4 MiB): ` +
+        `the root was frozen, its ${CHILDREN} children were not`,
+    );
+  } finally {
+    open();
+    await root.kill();
   }
 });
