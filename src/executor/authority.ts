@@ -11,7 +11,8 @@ import type { ListenAddress } from '../wasm/sockets/listen.js';
 import { MemoryBudget } from '../wasm/memory-budget.js';
 import { ExecutorError } from './errors.js';
 
-import type { Quotas } from './quotas.js';
+import { DEFAULT_CHANNEL_BYTES, DEFAULT_OPEN_CHANNELS, type Quotas } from './quotas.js';
+import { QueueAccount } from './channel.js';
 
 export { DEFAULT_QUOTAS, type Quotas } from './quotas.js';
 
@@ -22,6 +23,8 @@ export class Principal {
   connections = 0;
   /** The linear memory of its live processes, counted by the runtime as it grows. */
   readonly memory: MemoryBudget;
+  /** What its processes hold in channels (each process's account is inside it). */
+  readonly channels: QueueAccount;
 
   constructor(
     /** For people and logs: `owner`, later a peer ID. */
@@ -31,6 +34,7 @@ export class Principal {
     within?: MemoryBudget,
   ) {
     this.memory = new MemoryBudget(`${name}'s memory budget`, quotas.memoryBytes, within);
+    this.channels = new QueueAccount(quotas.channelBytes ?? DEFAULT_CHANNEL_BYTES, quotas.openChannels ?? DEFAULT_OPEN_CHANNELS);
   }
 
   /** Counts a process about to start; throws `quota` when the principal has its quota of them. */

@@ -17,7 +17,8 @@ export interface Message {
 /**
  * What one process holds in the node's memory through channels: bytes queued by its sends and not
  * yet received, and channels it created that are still open. Bounded, so that a guest cannot make
- * the node allocate without end (a guest's own memory limit does not cover the node's).
+ * the node allocate without end (a guest's own memory limit does not cover the node's). A process's
+ * account sits inside its principal's: what its messages hold after it ended still counts there.
  */
 export class QueueAccount {
   queuedBytes = 0;
@@ -25,7 +26,29 @@ export class QueueAccount {
   constructor(
     readonly maxQueuedBytes: number,
     readonly maxOpenChannels: number,
+    /** The account this one counts inside too (its principal's). */
+    readonly within?: QueueAccount,
   ) {}
+
+  /** The account (this or one it is inside) that `bytes` more would take past its bound. */
+  fullFor(bytes: number): QueueAccount | undefined {
+    for (let a: QueueAccount | undefined = this; a; a = a.within) if (a.queuedBytes + bytes > a.maxQueuedBytes) return a;
+    return undefined;
+  }
+
+  /** The account (this or one it is inside) that holds all the open channels it may. */
+  fullOfChannels(): QueueAccount | undefined {
+    for (let a: QueueAccount | undefined = this; a; a = a.within) if (a.openChannels >= a.maxOpenChannels) return a;
+    return undefined;
+  }
+
+  charge(bytes: number): void {
+    for (let a: QueueAccount | undefined = this; a; a = a.within) a.queuedBytes += bytes;
+  }
+
+  openChannel(delta: 1 | -1): void {
+    for (let a: QueueAccount | undefined = this; a; a = a.within) a.openChannels += delta;
+  }
 }
 
 /** Bytes a queued message costs its sender: its data, at least 64, plus 16 per capability. */
@@ -69,7 +92,7 @@ export class Channel {
     readonly capacity: number,
     private readonly creator: QueueAccount,
   ) {
-    creator.openChannels++;
+    creator.openChannel(1);
   }
 
   get length(): number {
@@ -83,7 +106,7 @@ export class Channel {
   }
 
   push(m: Message): void {
-    m.account.queuedBytes += messageCost(m.data.length, m.caps.length);
+    m.account.charge(messageCost(m.data.length, m.caps.length));
     this.queue.push(m);
     this.bytes += m.data.length;
     this.wake(this.receivers);
@@ -95,7 +118,7 @@ export class Channel {
 
   shift(): Message {
     const m = this.queue.shift()!;
-    m.account.queuedBytes -= messageCost(m.data.length, m.caps.length);
+    m.account.charge(-messageCost(m.data.length, m.caps.length));
     this.bytes -= m.data.length;
     this.wake(this.senders);
     return m;
@@ -122,12 +145,12 @@ export class Channel {
     if (end === this.recv) {
       const dropped = this.queue.splice(0);
       this.bytes = 0;
-      for (const m of dropped) m.account.queuedBytes -= messageCost(m.data.length, m.caps.length);
+      for (const m of dropped) m.account.charge(-messageCost(m.data.length, m.caps.length));
       for (const m of dropped) for (const c of m.caps) c.release();
     }
     if (this.send.closed && this.recv.closed && !this.uncounted) {
       this.uncounted = true; // (a nested close of the other end may get here first)
-      this.creator.openChannels--;
+      this.creator.openChannel(-1);
     }
     for (const w of [...this.senders.splice(0), ...this.receivers.splice(0)]) w();
   }

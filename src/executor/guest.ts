@@ -229,7 +229,7 @@ export class GuestProcess {
   private readonly blocked = new Set<() => void>();
   private ended = false;
   /** What this process holds in channels (bounded: see QueueAccount). */
-  readonly account = new QueueAccount(MAX_QUEUED_BYTES, MAX_OPEN_CHANNELS);
+  readonly account: QueueAccount;
 
   constructor(
     private readonly host: WwHost,
@@ -237,6 +237,7 @@ export class GuestProcess {
     private readonly req: Inherited,
     initial: Cap[],
   ) {
+    this.account = new QueueAccount(MAX_QUEUED_BYTES, MAX_OPEN_CHANNELS, entry.scope?.principal.channels);
     this.initial = initial.map((c) => this.handles.adopt(c));
   }
 
@@ -439,8 +440,10 @@ export class GuestProcess {
   private chanCreate(asked: number): [number, number] {
     if (asked < 0 || asked > MAX_CHANNEL_CAPACITY) return fail(E.INVAL, `chan_create: capacity ${asked}; it is 0 (default ${DEFAULT_CHANNEL_CAPACITY}) to ${MAX_CHANNEL_CAPACITY} messages`);
     this.handles.room(2, 'chan_create');
-    if (this.account.openChannels >= this.account.maxOpenChannels) {
-      return fail(E.NOBUFS, `chan_create: this process has ${this.account.openChannels} channels open (at most ${this.account.maxOpenChannels}): close channels it no longer needs`);
+    const full = this.account.fullOfChannels();
+    if (full) {
+      const who = full === this.account ? 'this process has' : `${this.entry.scope?.principal.name ?? 'its principal'}'s processes have`;
+      return fail(E.NOBUFS, `chan_create: ${who} ${full.openChannels} channels open (at most ${full.maxOpenChannels}): close channels no longer needed`);
     }
     const ch = new Channel(asked === 0 ? DEFAULT_CHANNEL_CAPACITY : asked, this.account);
     return [this.handles.add(ch.send, 'chan_create'), this.handles.add(ch.recv, 'chan_create')];
@@ -461,11 +464,13 @@ export class GuestProcess {
       if (ch.recv.closed) return fail(E.PIPE, 'chan_send: the receive end is closed');
       if (ch.fits(data.length)) {
         const cost = messageCost(data.length, passed.length);
-        if (this.account.queuedBytes + cost > this.account.maxQueuedBytes) {
+        const full = this.account.fullFor(cost);
+        if (full) {
+          const whose = full === this.account ? "this process's messages" : `the messages of ${this.entry.scope?.principal.name ?? 'its principal'}'s processes`;
           return fail(
             E.NOBUFS,
-            `chan_send: this process's messages not yet received hold ${this.account.queuedBytes} bytes ` +
-              `(at most ${this.account.maxQueuedBytes}): let receivers catch up, or close channels nobody reads`,
+            `chan_send: ${whose} not yet received hold ${full.queuedBytes} bytes ` +
+              `(at most ${full.maxQueuedBytes}): let receivers catch up, or close channels nobody reads`,
           );
         }
         ch.push({ data, caps: passed.map((h) => this.handles.take(h)), account: this.account });

@@ -14,7 +14,15 @@ export interface Quotas {
   connections: number;
   /** Bytes of linear memory its live processes hold together (each grow is counted as it happens). */
   memoryBytes: number;
+  /** Bytes its processes' channel messages not yet received hold, also after their sender ended. Default 1 GiB. */
+  channelBytes?: number;
+  /** Channels its processes created that are still open. Default 65,536. */
+  openChannels?: number;
 }
+
+/** Channel defaults of every principal (the Quotas fields are optional). */
+export const DEFAULT_CHANNEL_BYTES = 1024 * MIB;
+export const DEFAULT_OPEN_CHANNELS = 65_536;
 
 /** The owner's defaults; `ww start --max-processes`, `--max-spawning`, `--max-connections`,
  *  `--max-principal-memory` change them. Memory: half of this machine's, so one principal cannot

@@ -2,7 +2,8 @@
 // a restricted Executor handle passed to a less limited guest, guests of one principal using up a
 // node-wide bound, budget drift through grows the engine refuses, a read-only subdirectory reached
 // through a read-write parent, a refusal telling one principal of another's memory, and a guest's
-// children writing past the flow control that held back only their parent.
+// children writing past the flow control that held back only their parent, and channel messages
+// parked in the store after their sender ended, counted nowhere.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -267,5 +268,61 @@ test("a guest's children are held back with it when the sink is behind: unacknow
   } finally {
     open();
     await root.kill();
+  }
+});
+
+/** Bytes queued in channels whose receive ends `owner` holds in the store (read from the objects). */
+function bytesParkedBy(owner: object): { names: number; bytes: number } {
+  const store = t.node.executor.ww.store as unknown as { own: Map<object, Map<string, { cap: { channel?: { bytes: number } } }>> };
+  let names = 0;
+  let bytes = 0;
+  for (const e of store.own.get(owner)?.values() ?? []) {
+    names++;
+    bytes += e.cap.channel?.bytes ?? 0;
+  }
+  return { names, bytes };
+}
+
+test("what a principal's guests leave queued in channels is bounded for the principal, not 64 MiB more for every process it runs", async () => {
+  const s = stranger('peer parker', { processes: 1, memoryBytes: 2 * PAGE, channelBytes: 80 * MIB });
+  // Each run: 16 channels (capacity 64), 32 messages of 128 KiB each (4 MiB per channel, the channel's
+  // bound; 64 MiB in all, the process's own bound), each receive end stored under an own name.
+  const parker = await assemble(
+    guest(`(local $c i32) (local $m i32) (local $ok i32)
+      (drop (call $initial (i32.const 1) (i32.const 48)))
+      (drop (call $self (i32.const 52)))
+      (drop (call $proc_pid (i32.load (i32.const 52)) (i32.const 56)))
+      (loop $chans
+        (drop (call $chan_create (i32.const 64) (i32.const 32) (i32.const 36)))
+        (local.set $m (i32.const 0))
+        (loop $msgs
+          (if (i32.eqz (call $chan_send (i32.load (i32.const 32)) (i32.const 1) (i32.const 4096) (i32.const 126976) (i32.const 0) (i32.const 0)))
+            (then (local.set $ok (i32.add (local.get $ok) (i32.const 1)))))
+          (local.set $m (i32.add (local.get $m) (i32.const 1)))
+          (br_if $msgs (i32.lt_u (local.get $m) (i32.const 32))))
+        (i32.store (i32.const 60) (local.get $c))
+        (drop (call $store_set (i32.load (i32.const 48)) (i32.const 56) (i32.const 8) (i32.load (i32.const 36))))
+        (local.set $c (i32.add (local.get $c) (i32.const 1)))
+        (br_if $chans (i32.lt_u (local.get $c) (i32.const 16))))
+      (call $out (local.get $ok))`),
+  );
+  try {
+    const RUNS = 3;
+    for (let i = 0; i < RUNS; i++) {
+      const { process: p } = await s.ex.spawn({ spec: { moduleBytes: parker, stdout: capture } });
+      const { status } = await p.wait();
+      assert.equal(said(status.reason), 'normal');
+      p.release();
+    }
+    assert.equal(s.principal.live, 0, 'no process of the principal is alive');
+    const parked = bytesParkedBy(s.principal);
+    assert.ok(parked.bytes > 60 * MIB, `the first run parked its 64 MiB (${parked.bytes} bytes)`);
+    assert.ok(
+      parked.bytes <= 80 * MIB && s.principal.channels.queuedBytes <= 80 * MIB,
+      `after ${RUNS} processes ended, the node holds ${Math.round(parked.bytes / MIB)} MiB of their messages in ${parked.names} parked channels ` +
+        `for a principal allowed 80 MiB (counted: ${s.principal.channels.queuedBytes})`,
+    );
+  } finally {
+    s.close();
   }
 });
