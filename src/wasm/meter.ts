@@ -6,10 +6,10 @@ import { CTL_PAUSE, STAT_FROZEN_AT, STAT_FUEL, STAT_MEMORY, STAT_RUNNING_MS } fr
 import type { Limits } from './types.js';
 import type { WasmGlobal, WasmMemory } from './webassembly.js';
 import { MAX_TABLE_ENTRIES, PAGE_BYTES, tablePages } from './module.js';
-
-/** The most pages a 32-bit memory can have. */
-const MAX_PAGES_32 = 65536;
 import { chargeGrow } from './memory-budget.js';
+
+/** The most pages a 32-bit memory can have (4 GiB). */
+const MAX_PAGES_32 = 65536;
 
 /** Fuel between two host calls: small enough that a pause lands well within 10 ms on a
  *  CPU-bound loop, large enough that the call costs nothing measurable. */
