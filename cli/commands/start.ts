@@ -49,6 +49,11 @@ Exit status: 0 stopped by SIGINT/SIGTERM; 1 could not start (another node on the
       description: `linear memory of every client's processes together (default ${formatSize(DEFAULT_NODE_MEMORY_BYTES)}: three quarters of this machine's); past it spawns are refused, never OOM-killed`,
     }),
     'data-dir': Flags.string({ helpValue: 'DIR', description: 'where the node keeps its state (its peer ID, the module cache) across restarts; default: memory only' }),
+    workers: Flags.string({
+      options: ['dedicated', 'shared'],
+      default: 'dedicated',
+      description: 'dedicated: a thread per running process; shared: one thread per core hosting any number of processes, a waiting one costing memory only (its module is made suspendable at first load: seconds)',
+    }),
   };
 
   async run(): Promise<void> {
@@ -69,6 +74,7 @@ Exit status: 0 stopped by SIGINT/SIGTERM; 1 could not start (another node on the
       },
       ...(flags['node-memory'] !== undefined ? { memoryBytes: parseSize('--node-memory', flags['node-memory']) } : {}),
       dataDir: flags['data-dir'] !== undefined ? resolve(flags['data-dir']) : undefined,
+      workers: flags.workers as 'dedicated' | 'shared',
       log,
     }).catch((err: unknown) => {
       // startNode's refusals name the socket and what to do (another node there, a file in the way).

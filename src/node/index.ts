@@ -40,6 +40,8 @@ export interface StartNodeOptions {
   poolSize?: number;
   /** Most process workers at once (processes beyond it are queued). Default: the runtime's. */
   maxWorkers?: number;
+  /** Dedicated workers (a thread per running process, the default) or shared ones (RuntimeOptions.workers). */
+  workers?: 'dedicated' | 'shared';
   /** Ended processes kept for ps/wait/info. Default 1000. */
   keepEnded?: number;
   /** Captured output of ended processes kept, in bytes (oldest dropped first). Default 256 MiB. */
@@ -85,6 +87,7 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<WwNode> {
     runtimeOptions: {
       ...(opts.poolSize !== undefined ? { poolSize: opts.poolSize } : {}),
       ...(opts.maxWorkers !== undefined ? { maxWorkers: opts.maxWorkers } : {}),
+      ...(opts.workers !== undefined ? { workers: opts.workers } : {}),
       // Instrumenting a module (binaryen) costs up to seconds; keep the result across restarts.
       ...(opts.cacheDir !== undefined
         ? { cacheDir: opts.cacheDir }

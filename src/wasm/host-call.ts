@@ -1,11 +1,13 @@
 // Synchronous calls from a guest's worker to the main thread, which owns everything a guest may
-// reach beyond WASI files (sockets, capabilities, the executor). The worker posts the call and
-// waits on a control word; the main thread answers on a dedicated MessagePort and wakes it, and the
-// worker takes the answer with receiveMessageOnPort. Only the calling process blocks.
+// reach beyond WASI files (sockets, capabilities, the executor). On a worker of its own the guest
+// posts the call and waits on a control word; the main thread answers on a dedicated MessagePort
+// and wakes it, and the worker takes the answer with receiveMessageOnPort. On a shared worker the
+// guest is suspended instead until the answer arrives on that port (routed by pid). Either way
+// only the calling process waits.
 
 import { receiveMessageOnPort, type MessagePort, type Transferable } from 'node:worker_threads';
-import { CTL_CALL, type FromWorker } from './protocol.js';
-import { blockingWait } from './blocked.js';
+import { CTL_CALL, type CallAnswer, type FromWorker } from './protocol.js';
+import { blockingWait, type Suspender } from './blocked.js';
 import { Errno } from './wasi/abi/errno.js';
 
 /** An answer that is an error number (WASI errno numbering), with a message for logs and tests. */
@@ -47,10 +49,34 @@ export function createHostCall(
       Atomics.wait(ctl, CTL_CALL, 1, 1);
       received = receiveMessageOnPort(port);
     }
-    const reply = received.message as HostReply;
-    if ('errno' in reply) throw new HostCallError(reply.errno, reply.message);
-    return reply.value;
+    return valueOf((received.message as CallAnswer).reply);
   };
+}
+
+function valueOf(reply: HostReply): unknown {
+  if ('errno' in reply) throw new HostCallError(reply.errno, reply.message);
+  return reply.value;
+}
+
+/** Worker side on a shared worker: a HostCall for `pid` that suspends its guest until the answer,
+ *  which the worker hands to `answers.get(pid)` when it arrives on the call port. */
+export function createSuspendingHostCall(
+  suspender: Suspender,
+  answers: Map<number, (reply: HostReply) => void>,
+  post: (msg: FromWorker, transfer?: Transferable[]) => void,
+  pid: number,
+): HostCall {
+  return (op, args, transfer) =>
+    valueOf(
+      suspender.suspend(
+        op,
+        () =>
+          new Promise<HostReply>((resolve) => {
+            answers.set(pid, resolve);
+            post({ type: 'call', pid, op, args }, transfer);
+          }),
+      ),
+    );
 }
 
 /** Main side: runs the handler for an op and turns the outcome into a reply. */

@@ -4,10 +4,13 @@
 import { parentPort } from 'node:worker_threads';
 import type Binaryen from 'binaryen';
 import { instrument } from './instrument.js';
+import { makeSuspendable } from './suspendable.js';
 
 export interface InstrumentRequest {
   id: number;
   bytes: Uint8Array;
+  /** Also make it suspendable (suspendable.ts), for a worker that hosts many guests. */
+  suspendable: boolean;
 }
 export type InstrumentResponse = { id: number; bytes: Uint8Array } | { id: number; error: string };
 
@@ -17,7 +20,8 @@ port.on('message', async (req: InstrumentRequest) => {
   let res: InstrumentResponse;
   try {
     binaryen ??= (await import('binaryen')).default;
-    res = { id: req.id, bytes: instrument(binaryen, req.bytes) };
+    const instrumented = instrument(binaryen, req.bytes);
+    res = { id: req.id, bytes: req.suspendable ? makeSuspendable(binaryen, instrumented) : instrumented };
   } catch (e) {
     res = { id: req.id, error: e instanceof Error ? e.message : String(e) };
   }

@@ -193,7 +193,7 @@ function transform(binaryen: B, kinds: Kinds, mod: Binaryen.Module): Uint8Array 
 
 /** The proposals V8 in Node 20+ runs without flags. Binaryen's `All` would also enable encodings
  *  V8 cannot read (e.g. compact imports), so the output must be limited to these. */
-function v8Features(b: B): number {
+export function v8Features(b: B): number {
   const f = b.Features;
   return (
     f.Atomics | f.MutableGlobals | f.NontrappingFPToInt | f.SIMD128 | f.BulkMemory | f.BulkMemoryOpt | f.SignExt |

@@ -5,6 +5,7 @@ import { Worker } from 'node:worker_threads';
 import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { INSTRUMENTATION_VERSION } from './instrument.js';
+import { SUSPENDABLE_VERSION } from './suspendable.js';
 import type { InstrumentRequest, InstrumentResponse } from './instrument-worker.js';
 import { Wasm } from './webassembly.js';
 
@@ -19,14 +20,16 @@ export class Instrumenter {
 
   /** cacheDir: where instrumented modules are kept across runs (created 0700); undefined = memory only. */
   constructor(cacheDir?: string) {
-    if (cacheDir) this.dir = join(cacheDir, `instrumented-v${INSTRUMENTATION_VERSION}`);
+    this.dir = cacheDir;
   }
 
-  async instrument(cid: string, bytes: Uint8Array): Promise<Uint8Array> {
-    const cached = this.readDisk(cid);
+  /** The module instrumented; `suspendable`: also made suspendable (suspendable.ts), cached apart. */
+  async instrument(cid: string, bytes: Uint8Array, suspendable = false): Promise<Uint8Array> {
+    const dir = this.dir && join(this.dir, `instrumented-v${INSTRUMENTATION_VERSION}${suspendable ? `-suspendable-v${SUSPENDABLE_VERSION}` : ''}`);
+    const cached = this.readDisk(dir, cid);
     if (cached) return cached;
-    const out = await this.request(bytes);
-    this.writeDisk(cid, out);
+    const out = await this.request(bytes, suspendable);
+    this.writeDisk(dir, cid, out);
     return out;
   }
 
@@ -38,14 +41,14 @@ export class Instrumenter {
     this.pending.clear();
   }
 
-  private request(bytes: Uint8Array): Promise<Uint8Array> {
+  private request(bytes: Uint8Array, suspendable: boolean): Promise<Uint8Array> {
     const worker = this.ensureWorker();
     clearTimeout(this.idleTimer);
     worker.ref();
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      const req: InstrumentRequest = { id, bytes: new Uint8Array(bytes) }; // a copy (Buffer#slice would not copy) to transfer
+      const req: InstrumentRequest = { id, bytes: new Uint8Array(bytes), suspendable }; // a copy (Buffer#slice would not copy) to transfer
       worker.postMessage(req, [req.bytes.buffer as ArrayBuffer]);
     });
   }
@@ -74,12 +77,12 @@ export class Instrumenter {
     return worker;
   }
 
-  private readDisk(cid: string): Uint8Array | undefined {
-    if (!this.dir) return undefined;
+  private readDisk(dir: string | undefined, cid: string): Uint8Array | undefined {
+    if (!dir) return undefined;
     try {
-      const path = join(this.dir, `${cid}.wasm`);
+      const path = join(dir, `${cid}.wasm`);
       // Only trust a cache directory that is ours and private: the file decides what a guest may do.
-      const st = statSync(this.dir);
+      const st = statSync(dir);
       if ((st.mode & 0o077) !== 0 || (process.getuid && st.uid !== process.getuid())) return undefined;
       const data = readFileSync(path);
       return Wasm.validate(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : undefined;
@@ -88,13 +91,13 @@ export class Instrumenter {
     }
   }
 
-  private writeDisk(cid: string, bytes: Uint8Array): void {
-    if (!this.dir) return;
+  private writeDisk(dir: string | undefined, cid: string, bytes: Uint8Array): void {
+    if (!dir) return;
     try {
-      mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-      const tmp = join(this.dir, `.${cid}.${process.pid}.tmp`);
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      const tmp = join(dir, `.${cid}.${process.pid}.tmp`);
       writeFileSync(tmp, bytes, { mode: 0o600 });
-      renameSync(tmp, join(this.dir, `${cid}.wasm`));
+      renameSync(tmp, join(dir, `${cid}.wasm`));
     } catch {
       // a cache that cannot be written only costs time
     }

@@ -1,8 +1,10 @@
 // The host side of instrumentation (instrument.ts), run inside the process worker:
 // fuel accounting, the fuel and wall-clock limits, pause (freeze on Atomics.wait until
-// resumed) and the memory.grow limit.
+// resumed, or suspend on a shared worker), kill and time slices on a shared worker, and the
+// memory.grow limit.
 
-import { CTL_PAUSE, STAT_FROZEN_AT, STAT_FUEL, STAT_MEMORY, STAT_RUNNING_MS } from './protocol.js';
+import { CTL_KILL, CTL_PAUSE, STAT_FROZEN_AT, STAT_FUEL, STAT_MEMORY, STAT_RUNNING_MS } from './protocol.js';
+import { waitAsync, type Suspender } from './blocked.js';
 import type { Limits } from './types.js';
 import type { WasmGlobal, WasmMemory } from './webassembly.js';
 import { MAX_TABLE_ENTRIES, PAGE_BYTES, tablePages } from './module.js';
@@ -14,6 +16,22 @@ const MAX_PAGES_32 = 65536;
 /** Fuel between two host calls: small enough that a pause lands well within 10 ms on a
  *  CPU-bound loop, large enough that the call costs nothing measurable. */
 export const TICK_BUDGET = 100_000;
+
+/** Thrown from a tick to end a guest of a shared worker that was killed (its worker goes on). */
+export class GuestKilled extends Error {
+  constructor() {
+    super('killed');
+  }
+}
+
+/** How a guest of a shared worker gives its thread to others: at a tick, once its time slice is over. */
+export interface Turns {
+  suspender: Suspender;
+  /** Whether the guest has run its time slice (and others, or the worker's messages, are waiting). */
+  sliceOver(): boolean;
+  /** Resolves when it is the guest's turn again. */
+  nextTurn(): Promise<void>;
+}
 
 /** Thrown from a host import to unwind the guest when a limit is reached. */
 export class LimitExceeded extends Error {
@@ -53,6 +71,8 @@ export class Meter {
     private readonly memoryCharge?: { budgets: Int32Array[]; cell: Int32Array },
     /** The module's tables at start (already charged at spawn) and its memory's declared maximum. */
     shape: { tableEntries: number; maximumPages?: number } = { tableEntries: 0 },
+    /** Set on a shared worker: the guest suspends to pause and to give up its turn. */
+    private readonly turns?: Turns,
   ) {
     this.tableEntries = shape.tableEntries;
     this.hostPages = tablePages(shape.tableEntries);
@@ -100,7 +120,13 @@ export class Meter {
     const left = this.countdown ? this.countdown.value : 0;
     this.consumed += this.granted - left;
     this.granted = left; // until we return a new budget, fuelUsed() must equal consumed
-    if (Atomics.load(this.ctl, CTL_PAUSE) !== 0) this.freeze();
+    const turns = this.turns;
+    if (turns) {
+      // Run again after a resumption (blocked.ts), with what it saw recorded: the accounting above then adds nothing.
+      if (Atomics.load(this.ctl, CTL_KILL) !== 0) throw new GuestKilled();
+      if (turns.suspender.record('slice over', () => turns.sliceOver())) turns.suspender.suspend('turn', () => turns.nextTurn());
+      if (turns.suspender.record('pause asked', () => Atomics.load(this.ctl, CTL_PAUSE) !== 0)) this.freeze();
+    } else if (Atomics.load(this.ctl, CTL_PAUSE) !== 0) this.freeze();
     this.publish();
     if (this.pendingLimit) throw new LimitExceeded(this.pendingLimit);
     if (this.consumed >= this.fuelLimit) throw new LimitExceeded('cpu');
@@ -114,7 +140,35 @@ export class Meter {
     if (Atomics.load(this.ctl, CTL_PAUSE) !== 0) this.freeze();
   }
 
+  /** Whether the process was killed (a shared worker's guest; its waits stop). */
+  killed(): boolean {
+    return Atomics.load(this.ctl, CTL_KILL) !== 0;
+  }
+
+  /** Resolves once no pause is asked for; announces the freeze and counts its time (a shared worker's guest). */
+  async whilePaused(): Promise<void> {
+    if (Atomics.load(this.ctl, CTL_PAUSE) === 0) return;
+    const frozenAt = performance.now();
+    this.publish();
+    this.stats[STAT_FROZEN_AT] = performance.timeOrigin + frozenAt;
+    let announced = 0;
+    for (;;) {
+      const seq = Atomics.load(this.ctl, CTL_PAUSE);
+      if (seq === 0 || this.killed()) break;
+      if (seq !== announced) {
+        this.onFrozen(seq);
+        announced = seq;
+      }
+      await waitAsync(this.ctl, CTL_PAUSE, seq);
+    }
+    this.pausedMs += performance.now() - frozenAt;
+  }
+
   private freeze(): void {
+    if (this.turns) {
+      this.turns.suspender.suspend('pause', () => this.whilePaused());
+      return;
+    }
     const frozenAt = performance.now();
     this.publish();
     this.stats[STAT_FROZEN_AT] = performance.timeOrigin + frozenAt;

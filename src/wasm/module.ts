@@ -28,6 +28,8 @@ export class CompiledModule implements LoadedModule {
     readonly hiddenMemory = false,
     /** Entries of its tables at start (each is host memory: TABLE_ENTRY_BYTES). */
     readonly initialTableEntries = 0,
+    /** Made suspendable (suspendable.ts): it runs on a shared worker. */
+    readonly suspendable = false,
   ) {}
 }
 

@@ -4,10 +4,23 @@
 
 import { MessageChannel, Worker, type MessagePort, type ResourceLimits } from 'node:worker_threads';
 import { FairQueue } from './fair-queue.js';
-import type { HostReply } from './host-call.js';
-import { CONTROL_BYTES, CONTROL_WORDS, CTL_CALL, CTL_PREFETCH, type FromWorker, type RunMessage } from './protocol.js';
+import { WCTL_PREFETCH, WORKER_CONTROL_BYTES, type CallAnswer, type FromWorker, type RunMessage, type WorkerInit } from './protocol.js';
 import type { ExitReason } from './types.js';
 import type { WasmModule } from './webassembly.js';
+
+/** Where a started job runs, as the job sees it: the way its host-call answers go. */
+export interface Place {
+  answer(answer: CallAnswer): void;
+}
+
+/** What runs jobs: a pool of dedicated workers (this file) or of shared ones (shared-pool.ts). */
+export interface Scheduler {
+  submit(job: Job): void;
+  /** Withdraws a job that has not started; a started one is stopped. */
+  cancel(job: Job): void;
+  /** Stops a started job now (kill, deadline passed while blocked): its worker drops or ends it. */
+  stop(job: Job): void;
+}
 
 /** What the pool runs: implemented by the process object. */
 export interface Job {
@@ -19,8 +32,8 @@ export interface Job {
   /** Whose it is (a principal): queued jobs get free workers in turn between groups. */
   readonly group?: object;
   /** The run message without the module-cache fields the pool fills in. */
-  runMessage(): Omit<RunMessage, 'module' | 'drop' | 'prefetchToken'>;
-  onStart(slot: Slot): void;
+  runMessage(): Omit<RunMessage, 'module' | 'drop' | 'prefetchToken' | 'group'>;
+  onStart(place: Place): void;
   onMessage(msg: FromWorker): void;
   /** The worker died under the job (crash, out of memory): the job ends with this reason. */
   onWorkerLost(reason: ExitReason): void;
@@ -44,12 +57,11 @@ export interface PoolOptions {
 }
 
 /** One worker thread and its control block. */
-export class Slot {
+export class Slot implements Place {
   readonly ctl: Int32Array;
-  readonly stats: Float64Array;
   ready = false;
   job: Job | undefined;
-  /** A job sent ahead, to start when `job` ends (see CTL_PREFETCH). */
+  /** A job sent ahead, to start when `job` ends (see WCTL_PREFETCH). */
   prefetched: Job | undefined;
   prefetchToken = 0;
   /** Content IDs this worker holds, least recently used first. */
@@ -63,27 +75,24 @@ export class Slot {
   readonly worker: Worker;
   /** Our end of the worker's call port: answers to synchronous host calls (host-call.ts). */
   private readonly callPort: MessagePort;
-  constructor(url: URL, resourceLimits: ResourceLimits | undefined) {
-    const control = new SharedArrayBuffer(CONTROL_BYTES);
-    this.ctl = new Int32Array(control, 0, CONTROL_WORDS);
-    this.stats = new Float64Array(control);
+  constructor(url: URL, resourceLimits: ResourceLimits | undefined, shared = false) {
+    const control = new SharedArrayBuffer(WORKER_CONTROL_BYTES);
+    this.ctl = new Int32Array(control);
     const { port1, port2 } = new MessageChannel();
     this.callPort = port1;
-    this.worker = newWorker(url, control, port2, resourceLimits);
+    this.worker = newWorker(url, { control, callPort: port2, shared }, resourceLimits);
   }
 
-  /** Answers the host call the worker is blocked in. */
-  reply(reply: HostReply): void {
-    this.callPort.postMessage(reply);
-    Atomics.store(this.ctl, CTL_CALL, 1);
-    Atomics.notify(this.ctl, CTL_CALL);
+  /** Sends a host call's answer to the worker (the job wakes its guest: Process.answer). */
+  answer(answer: CallAnswer): void {
+    this.callPort.postMessage(answer);
   }
 }
 
-function newWorker(url: URL, control: SharedArrayBuffer, callPort: MessagePort, resourceLimits: ResourceLimits | undefined): Worker {
+export function newWorker(url: URL, init: WorkerInit, resourceLimits: ResourceLimits | undefined): Worker {
   // execArgv: [] — the workers need none of the node's own flags, and some (--input-type, --eval)
   // would make them fail to start. Process-wide V8 settings (the trap handler) apply regardless.
-  return new Worker(url, { workerData: { control, callPort }, transferList: [callPort], resourceLimits, execArgv: [] });
+  return new Worker(url, { workerData: init, transferList: [init.callPort as unknown as MessagePort], resourceLimits, execArgv: [] });
 }
 
 const MAX_START_FAILURES = 3;
@@ -96,10 +105,10 @@ function nextToken(): number {
 
 /** Takes a job sent ahead back from its worker; false if the worker already claimed it. */
 function takeBack(slot: Slot): boolean {
-  return slot.prefetchToken !== 0 && Atomics.compareExchange(slot.ctl, CTL_PREFETCH, slot.prefetchToken, 0) === slot.prefetchToken;
+  return slot.prefetchToken !== 0 && Atomics.compareExchange(slot.ctl, WCTL_PREFETCH, slot.prefetchToken, 0) === slot.prefetchToken;
 }
 
-export class WorkerPool {
+export class WorkerPool implements Scheduler {
   private readonly slots = new Set<Slot>();
   private readonly idle: Slot[] = [];
   private readonly queue = new FairQueue<Job>();
@@ -129,7 +138,13 @@ export class WorkerPool {
     const ahead = this.prefetchTarget();
     if (ahead) return this.prefetch(ahead, job);
     this.queue.push(job);
+    if (this.slots.size + this.starting === 0) void this.startWorker(); // (a pool kept at no warm workers)
     this.armGrowth();
+  }
+
+  stop(job: Job): void {
+    for (const s of this.slots) if (s.job === job) return this.retire(s);
+    this.cancel(job);
   }
 
   /** Withdraws a job that has not started (queued or sent ahead). A job sent ahead that its
@@ -204,7 +219,7 @@ export class WorkerPool {
   private prefetch(slot: Slot, job: Job): void {
     slot.prefetched = job;
     slot.prefetchToken = nextToken();
-    Atomics.store(slot.ctl, CTL_PREFETCH, slot.prefetchToken);
+    Atomics.store(slot.ctl, WCTL_PREFETCH, slot.prefetchToken);
     this.send(slot, job, slot.prefetchToken);
     this.armReclaim();
   }
@@ -258,7 +273,7 @@ export class WorkerPool {
       }
     }
     slot.modules.add(job.cid);
-    const msg: RunMessage = { ...job.runMessage(), module, drop, prefetchToken };
+    const msg: RunMessage = { ...job.runMessage(), group: 0, module, drop, prefetchToken };
     slot.worker.postMessage(msg);
   }
 

@@ -1,30 +1,31 @@
-// A process worker: runs one guest at a time, synchronously, with our WASI host and the
-// meter. Written as a loop over 'run' messages so that it could later host several
-// processes (docs/ARCHITECTURE.md, "Worker threads"); today one at a time.
+// A process worker: runs guests with our WASI host and the meter. A dedicated worker runs one
+// guest at a time, synchronously: a guest that waits blocks the thread. A shared worker hosts many
+// guests of suspendable modules (suspend.ts): a guest that waits is suspended and the others run,
+// in time slices taken in turn between principals (docs/ARCHITECTURE.md, "Worker threads").
 
-import { parentPort, workerData, type MessagePort, type Transferable } from 'node:worker_threads';
+import { parentPort, workerData, type Transferable } from 'node:worker_threads';
 import { writeSync } from 'node:fs';
 import { WasiHost, missingMemory } from './wasi/index.js';
 import type { StdioEndpoint } from './wasi/types.js';
 import { COUNTDOWN_EXPORT, MEMORY_FIELD, METER_MODULE } from './instrument.js';
-import { LimitExceeded, Meter } from './meter.js';
-import { CONTROL_WORDS, CTL_INFLIGHT, CTL_PAUSE, CTL_PREFETCH, MAX_INFLIGHT_BYTES, STAT_BLOCKED_MS, STAT_BLOCKED_SINCE, STAT_FUEL, type FromWorker, type InputSource, type OutputTarget, type RunMessage } from './protocol.js';
+import { GuestKilled, LimitExceeded, Meter, type Turns } from './meter.js';
+import { CONTROL_WORDS, CTL_INFLIGHT, CTL_KILL, CTL_PAUSE, MAX_INFLIGHT_BYTES, STAT_BLOCKED_MS, STAT_BLOCKED_SINCE, WCTL_PREFETCH, WCTL_RUNNABLE, type CallAnswer, type FromWorker, type InputSource, type OutputTarget, type RunMessage, type ToWorker, type WorkerInit } from './protocol.js';
 import type { ExitReason } from './types.js';
 import { exitCode } from './exit.js';
 import { Wasm, type WasmGlobal, type WasmInstance, type WasmMemory, type WasmModule } from './webassembly.js';
 import { PAGE_BYTES } from './module.js';
-import { createHostCall, type HostCall } from './host-call.js';
+import { createHostCall, createSuspendingHostCall, type HostCall, type HostReply } from './host-call.js';
 import { stdinEndpoint } from './stdin.js';
-import { blockingWait, countBlockedIn, watchPauseWhileBlocked } from './blocked.js';
+import { blockingWait, countBlockedIn, recorded, runningGuest, watchPauseWhileBlocked, type PauseWatch } from './blocked.js';
+import { FairQueue } from './fair-queue.js';
+import { SuspendableGuest, SuspendError } from './suspend.js';
 import { noWwHost, wwImports } from './ww-host/imports.js';
 import { GuestSockets } from './sockets/guest.js';
 
 const port = parentPort!;
-const { control, callPort } = workerData as { control: SharedArrayBuffer; callPort: MessagePort };
-const ctl = new Int32Array(control, 0, CONTROL_WORDS);
-const stats = new Float64Array(control);
+const { control, callPort, shared } = workerData as WorkerInit;
+const workerCtl = new Int32Array(control);
 const modules = new Map<string, WasmModule>();
-countBlockedIn(stats, STAT_BLOCKED_MS, STAT_BLOCKED_SINCE);
 
 // Memories of ended processes, zeroed and given to the next process of the same shape.
 // Only small ones (zeroing costs about as much as a fresh memory at ~1 MiB) that did not grow.
@@ -81,7 +82,7 @@ function input(src: InputSource, call: HostCall | undefined): StdioEndpoint {
   return { kind: 'null' };
 }
 
-function output(target: OutputTarget, fd: 1 | 2, msg: RunMessage, captured: Uint8Array[], meter: Meter | undefined): StdioEndpoint {
+function output(target: OutputTarget, fd: 1 | 2, msg: RunMessage, ctl: Int32Array, captured: Uint8Array[], meter: Meter | undefined): StdioEndpoint {
   switch (target) {
     case 'inherit':
       return { kind: 'fd', fd };
@@ -110,13 +111,17 @@ function output(target: OutputTarget, fd: 1 | 2, msg: RunMessage, captured: Uint
         kind: 'sink',
         write: (data) => {
           const copy = new Uint8Array(data); // transferred to the runtime: never the guest's memory
-          // Backpressure: wait while the runtime has not yet delivered MAX_INFLIGHT_BYTES of earlier output.
-          let inflight = Atomics.add(ctl, CTL_INFLIGHT, copy.length) + copy.length;
-          while (inflight > MAX_INFLIGHT_BYTES && inflight !== copy.length) {
+          // Backpressure: wait while the runtime has not yet delivered MAX_INFLIGHT_BYTES of earlier
+          // output. Waits come before the write's effects: a suspended guest runs this write again.
+          for (;;) {
+            const inflight = recorded('output in flight', () => Atomics.load(ctl, CTL_INFLIGHT));
+            if (inflight === 0 || inflight + copy.length <= MAX_INFLIGHT_BYTES) break;
             blockingWait(ctl, CTL_INFLIGHT, inflight, 1000);
-            inflight = Atomics.load(ctl, CTL_INFLIGHT);
           }
-          post({ type: 'out', pid: msg.pid, fd, data: copy }, [copy.buffer]);
+          recorded('output', () => {
+            Atomics.add(ctl, CTL_INFLIGHT, copy.length);
+            post({ type: 'out', pid: msg.pid, fd, data: copy }, [copy.buffer]);
+          });
         },
       };
     default:
@@ -157,6 +162,8 @@ function isInstance(value: unknown, cls: unknown): boolean {
 
 function classify(err: unknown, meter: Meter | undefined, module: WasmModule | undefined): ExitReason {
   if (err instanceof LimitExceeded) return { kind: 'limit', limit: err.limit };
+  if (err instanceof GuestKilled) return { kind: 'killed' };
+  if (err instanceof SuspendError) return { kind: 'trap', message: `ww could not suspend the guest: ${err.message}` };
   if (!(err instanceof Error)) return { kind: 'trap', message: `host error: ${String(err)}` };
   const func = trapFunction(err, meter && module ? meterImports(module) : 0);
   if (isInstance(err, Wasm.RuntimeError)) {
@@ -171,101 +178,279 @@ function classify(err: unknown, meter: Meter | undefined, module: WasmModule | u
   return { kind: 'trap', message: `host error: ${err.message}`, ...(func ? { func } : {}) };
 }
 
-function run(msg: RunMessage): void {
-  const module = modules.get(msg.cid);
-  stats.fill(0, STAT_FUEL);
-  Atomics.store(ctl, CTL_INFLIGHT, 0);
-  const out: Uint8Array[] = [];
-  const err: Uint8Array[] = [];
-  const meter = msg.instrumented ? new Meter(ctl, stats, msg.limits, (seq) => post({ type: 'frozen', pid: msg.pid, seq }), msg.memoryCharge, { tableEntries: msg.tableEntries, ...(msg.memory?.maximum !== undefined ? { maximumPages: msg.memory.maximum } : {}) }) : undefined;
-  watchPauseWhileBlocked(meter ? { ctl, index: CTL_PAUSE, holdIfPaused: () => meter.holdIfPaused() } : undefined);
-  const startedAt = performance.now();
-  let memory: WasmMemory | undefined;
-  let provided: WasmMemory | undefined;
-  let host: WasiHost | undefined;
-  let sockets: GuestSockets | undefined;
-  let instance: WasmInstance | undefined;
-  let code: number;
-  let reason: ExitReason;
-  try {
+/** One process on this worker: its host, meter and instance, from its run message to its exit. */
+class GuestRun {
+  readonly ctl: Int32Array;
+  readonly stats: Float64Array;
+  readonly meter: Meter | undefined;
+  readonly pauseWatch: PauseWatch | undefined;
+  private readonly out: Uint8Array[] = [];
+  private readonly err: Uint8Array[] = [];
+  private readonly startedAt = performance.now();
+  private memory: WasmMemory | undefined;
+  private provided: WasmMemory | undefined;
+  private host: WasiHost | undefined;
+  private sockets: GuestSockets | undefined;
+  instance: WasmInstance | undefined;
+  ended = false;
+
+  constructor(
+    readonly msg: RunMessage,
+    turns?: Turns,
+  ) {
+    this.ctl = new Int32Array(msg.control, 0, CONTROL_WORDS);
+    this.stats = new Float64Array(msg.control);
+    const meter = msg.instrumented
+      ? new Meter(this.ctl, this.stats, msg.limits, (seq) => post({ type: 'frozen', pid: msg.pid, seq }), msg.memoryCharge, { tableEntries: msg.tableEntries, ...(msg.memory?.maximum !== undefined ? { maximumPages: msg.memory.maximum } : {}) }, turns)
+      : undefined;
+    this.meter = meter;
+    this.pauseWatch = meter
+      ? { ctl: this.ctl, index: CTL_PAUSE, holdIfPaused: () => meter.holdIfPaused(), whilePaused: () => meter.whilePaused(), killed: () => meter.killed() }
+      : undefined;
+  }
+
+  /** Makes this process the one whose waits and blocked time the blocking points see. */
+  enter(): void {
+    countBlockedIn(this.stats, STAT_BLOCKED_MS, STAT_BLOCKED_SINCE);
+    watchPauseWhileBlocked(this.pauseWatch);
+  }
+
+  /** The memory WASI and `ww` calls read (and a suspension unwinds into). */
+  guestMemory(): WasmMemory | undefined {
+    return this.memory ?? exportedMemory(this.instance) ?? this.provided;
+  }
+
+  /** Builds its host and instance; `wrap` turns each host import into one that may suspend. Throws what instantiation throws. */
+  instantiate(call: HostCall | undefined, wrap?: <F extends (...args: never[]) => unknown>(f: F) => F): WasmInstance {
+    const msg = this.msg;
+    const module = modules.get(msg.cid);
     if (!module) throw new Error(`module ${msg.cid} was not sent to this worker`);
-    const call = msg.hostNamespaces.length > 0 ? createHostCall(ctl, callPort, post, msg.pid) : undefined;
     if (msg.sockets) {
       if (!call) throw new Error('pre-opened sockets need the sock host calls');
-      sockets = new GuestSockets(call, (op, args, transfer) => post({ type: 'cast', pid: msg.pid, op, args }, transfer), msg.sockets);
+      this.sockets = new GuestSockets(call, (op, args, transfer) => recorded(op, () => post({ type: 'cast', pid: msg.pid, op, args }, transfer)), msg.sockets);
     }
-    host = new WasiHost({
+    this.host = new WasiHost({
       args: msg.args,
       env: msg.env,
       preopens: msg.preopens,
-      sockets: sockets?.preopened(),
+      sockets: this.sockets?.preopened(),
       stdin: input(msg.stdin, call),
-      stdout: output(msg.stdout, 1, msg, out, meter),
-      stderr: output(msg.stderr, 2, msg, err, meter),
+      stdout: output(msg.stdout, 1, msg, this.ctl, this.out, this.meter),
+      stderr: output(msg.stderr, 2, msg, this.ctl, this.err, this.meter),
     });
-    const imports: Record<string, Record<string, unknown>> = { ...host.imports };
+    let imports: Record<string, Record<string, unknown>> = { ...this.host.imports };
     if (importsWw(module)) {
       // Without the executor's grant every `ww` import answers ENOSYS (guest-sdk/ABI.md), not a link error.
       const wwCall = call && msg.hostNamespaces.includes('ww') ? call : noWwHost;
-      imports.ww = wwImports({ call: wwCall, pid: msg.pid, memory: () => memory ?? exportedMemory(instance) ?? missingMemory() });
+      imports.ww = wwImports({ call: wwCall, pid: msg.pid, memory: () => this.guestMemory() ?? missingMemory() });
     }
-    if (meter) imports[METER_MODULE] = meter.imports;
+    if (this.meter) imports[METER_MODULE] = { tick: this.meter.imports.tick };
+    if (wrap) imports = wrapped(imports, wrap);
+    if (this.meter) imports[METER_MODULE] = { ...imports[METER_MODULE], grow: this.meter.imports.grow, grow_table: this.meter.imports.grow_table };
     if (msg.memory) {
-      provided = acquireMemory(msg.memory);
-      imports[METER_MODULE] = { ...meter?.imports, [MEMORY_FIELD]: provided };
+      this.provided = acquireMemory(msg.memory);
+      imports[METER_MODULE] = { ...imports[METER_MODULE], [MEMORY_FIELD]: this.provided };
     }
-    instance = new Wasm.Instance(module, imports);
-    memory = exportedMemory(instance); // none: the guest runs until a call needs memory, which traps
-    meter?.attach(instance.exports[COUNTDOWN_EXPORT] as WasmGlobal, memory);
-    code = host.start(instance);
-    reason = code === 0 ? { kind: 'normal' } : { kind: 'exit', code };
-  } catch (e) {
-    reason = classify(e, meter, module);
-    code = exitCode(reason);
-  } finally {
-    sockets?.detach(); // the main thread closes the process's sockets when it learns of the exit
+    const instance = new Wasm.Instance(module, imports);
+    this.instance = instance;
+    this.memory = exportedMemory(instance); // none: the guest runs until a call needs memory, which traps
+    this.meter?.attach(instance.exports[COUNTDOWN_EXPORT] as WasmGlobal, this.memory);
+    return instance;
+  }
+
+  /** Runs `_start` (again, on a suspendable guest: a rewind); its exit code. */
+  start(): number {
+    return this.host!.start(this.instance!);
+  }
+
+  /** Its end: closes what it holds and posts its exit (unless it was stopped: no one waits for it). */
+  finish(outcome: { code: number } | { error: unknown }): void {
+    if (this.ended) return;
+    this.ended = true;
+    const msg = this.msg;
+    let code: number;
+    let reason: ExitReason;
+    if ('code' in outcome) {
+      code = outcome.code;
+      reason = code === 0 ? { kind: 'normal' } : { kind: 'exit', code };
+    } else {
+      reason = classify(outcome.error, this.meter, modules.get(msg.cid));
+      code = exitCode(reason);
+    }
+    this.sockets?.detach(); // the main thread closes the process's sockets when it learns of the exit
     try {
-      host?.close();
+      this.host?.close();
     } catch {
       // closing host fds must not turn an exit into a crash
     }
+    const memoryBytes = this.memory ? this.memory.buffer.byteLength : 0;
+    if (this.provided && msg.memory) releaseMemory(msg.memory, this.provided);
+    const stdout = msg.stdout === 'capture' ? concat(this.out) : undefined;
+    const stderr = msg.stderr === 'capture' ? concat(this.err) : undefined;
+    // Transferring costs more than copying a small buffer (measured ~2 us per message).
+    const transfer = [stdout, stderr]
+      .filter((b): b is Uint8Array => b !== undefined && b.length >= 65536)
+      .map((b) => b.buffer as ArrayBuffer);
+    post(
+      {
+        type: 'exit',
+        pid: msg.pid,
+        code,
+        reason,
+        stdout,
+        stderr,
+        fuelUsed: this.meter ? this.meter.fuelUsed() : 0,
+        memoryBytes,
+        runningMs: this.meter ? this.meter.runningMs() : performance.now() - this.startedAt,
+        blockedMs: this.stats[STAT_BLOCKED_MS]!,
+      },
+      transfer,
+    );
   }
-  const memoryBytes = memory ? memory.buffer.byteLength : 0;
-  if (provided && msg.memory) releaseMemory(msg.memory, provided);
-  const stdout = msg.stdout === 'capture' ? concat(out) : undefined;
-  const stderr = msg.stderr === 'capture' ? concat(err) : undefined;
-  // Transferring costs more than copying a small buffer (measured ~2 us per message).
-  const transfer = [stdout, stderr]
-    .filter((b): b is Uint8Array => b !== undefined && b.length >= 65536)
-    .map((b) => b.buffer as ArrayBuffer);
-  // A pause requested too late for this process must not freeze the next one. Cleared before the
-  // exit is posted: after it, the runtime may already be writing the next process's request.
-  Atomics.store(ctl, CTL_PAUSE, 0);
-  post(
-    {
-      type: 'exit',
-      pid: msg.pid,
-      code,
-      reason,
-      stdout,
-      stderr,
-      fuelUsed: meter ? meter.fuelUsed() : 0,
-      memoryBytes,
-      runningMs: meter ? meter.runningMs() : performance.now() - startedAt,
-      blockedMs: stats[STAT_BLOCKED_MS]!,
-    },
-    transfer,
-  );
 }
 
-port.on('message', (msg: RunMessage) => {
+/** `imports` with every function wrapped. */
+function wrapped(imports: Record<string, Record<string, unknown>>, wrap: <F extends (...args: never[]) => unknown>(f: F) => F): Record<string, Record<string, unknown>> {
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const [m, fields] of Object.entries(imports)) {
+    const w: Record<string, unknown> = {};
+    for (const [name, value] of Object.entries(fields)) w[name] = typeof value === 'function' ? wrap(value as (...args: never[]) => unknown) : value;
+    out[m] = w;
+  }
+  return out;
+}
+
+// ---- a dedicated worker: one guest at a time, blocking the thread ----
+
+function runDedicated(msg: RunMessage): void {
+  const run = new GuestRun(msg); // (its control block is fresh: the runtime makes one per process)
+  run.enter();
+  let outcome: { code: number } | { error: unknown };
   try {
+    const call = msg.hostNamespaces.length > 0 ? createHostCall(run.ctl, callPort, post, msg.pid) : undefined;
+    run.instantiate(call);
+    outcome = { code: run.start() };
+  } catch (e) {
+    outcome = { error: e };
+  }
+  run.finish(outcome);
+}
+
+// ---- a shared worker: many guests, each suspended while it waits ----
+
+/** How long a guest runs before it lets the others (and the worker's messages) have the thread. */
+const SLICE_MS = 10;
+
+interface SharedGuest {
+  run: GuestRun;
+  suspendable: SuspendableGuest;
+  readonly group: object;
+}
+
+const guests = new Map<number, SharedGuest>();
+const ready = new FairQueue<SharedGuest>();
+const groups = new Map<number, object>();
+const answers = new Map<number, (reply: HostReply) => void>();
+let stepScheduled = false;
+let sliceStart = 0;
+
+function publishRunnable(): void {
+  Atomics.store(workerCtl, WCTL_RUNNABLE, ready.length);
+}
+
+function admit(msg: RunMessage): void {
+  let group = groups.get(msg.group);
+  if (!group) groups.set(msg.group, (group = {}));
+  const g: SharedGuest = { run: undefined as unknown as GuestRun, suspendable: undefined as unknown as SuspendableGuest, group };
+  g.suspendable = new SuspendableGuest(() => g.run.guestMemory());
+  g.run = new GuestRun(msg, {
+    suspender: g.suspendable,
+    sliceOver: () => performance.now() - sliceStart >= SLICE_MS,
+    nextTurn: () => Promise.resolve(),
+  });
+  guests.set(msg.pid, g);
+  ready.push(g);
+  scheduleStep();
+}
+
+function scheduleStep(): void {
+  publishRunnable();
+  if (stepScheduled || ready.length === 0) return;
+  stepScheduled = true;
+  setImmediate(stepOne);
+}
+
+/** Runs the guest whose turn it is until it suspends or ends, then returns to the event loop. */
+function stepOne(): void {
+  stepScheduled = false;
+  const g = ready.shift();
+  if (g && !g.run.ended) step(g);
+  scheduleStep();
+}
+
+function step(g: SharedGuest): void {
+  const { run, suspendable } = g;
+  const msg = run.msg;
+  run.enter();
+  runningGuest(suspendable);
+  sliceStart = performance.now();
+  try {
+    if (!run.instance) {
+      const call = msg.hostNamespaces.length > 0 ? createSuspendingHostCall(suspendable, answers, post, msg.pid) : undefined;
+      const instance = run.instantiate(call, (f) => suspendable.wrap(f));
+      suspendable.attach(instance);
+    }
+    const s = suspendable.step(() => run.start());
+    if (s.done) return end(g, { code: s.code });
+    const since = performance.now();
+    run.stats[STAT_BLOCKED_SINCE] = performance.timeOrigin + since;
+    void s.until.then(() => {
+      run.stats[STAT_BLOCKED_MS]! += performance.now() - since;
+      run.stats[STAT_BLOCKED_SINCE] = 0;
+      if (run.ended) return;
+      ready.push(g);
+      scheduleStep();
+    });
+  } catch (e) {
+    end(g, { error: e });
+  } finally {
+    runningGuest(undefined);
+  }
+}
+
+function end(g: SharedGuest, outcome: { code: number } | { error: unknown }): void {
+  guests.delete(g.run.msg.pid);
+  answers.delete(g.run.msg.pid);
+  g.run.finish(outcome);
+}
+
+/** A guest killed (or past its deadline) while suspended or waiting for its turn: dropped here. */
+function stop(pid: number): void {
+  const g = guests.get(pid);
+  if (!g) return;
+  ready.remove(g);
+  end(g, { error: new GuestKilled() });
+  publishRunnable();
+}
+
+if (shared) {
+  callPort.on('message', (answer: CallAnswer) => {
+    const resolve = answers.get(answer.pid);
+    answers.delete(answer.pid);
+    resolve?.(answer.reply);
+  });
+}
+
+port.on('message', (msg: ToWorker) => {
+  try {
+    if (msg.type === 'stop') return stop(msg.pid);
     // The module cache follows the runtime's bookkeeping even for a process taken back.
     for (const cid of msg.drop) modules.delete(cid);
     if (msg.module) modules.set(msg.cid, msg.module);
+    if (shared) return admit(msg);
     const token = msg.prefetchToken;
-    if (token !== 0 && Atomics.compareExchange(ctl, CTL_PREFETCH, token, 0) !== token) return; // taken back
-    run(msg);
+    if (token !== 0 && Atomics.compareExchange(workerCtl, WCTL_PREFETCH, token, 0) !== token) return; // taken back
+    runDedicated(msg);
   } catch (e) {
     // Only a bug in this file gets here; report it rather than leave the process hanging.
     writeSync(2, `ww: process worker failed: ${(e as Error).stack}\n`);

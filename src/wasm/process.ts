@@ -3,10 +3,10 @@
 import { answerHostCall, type HostReply } from './host-call.js';
 import { blockedMsNow } from './blocked.js';
 import type { CompiledModule } from './module.js';
-import type { Job, Slot, WorkerPool } from './pool.js';
+import type { Job, Place, Scheduler } from './pool.js';
 import type { ProcessCharge } from './memory-budget.js';
 import type { ProcessSockets } from './sockets/owner.js';
-import { CTL_INFLIGHT, CTL_PAUSE, STAT_BLOCKED_MS, STAT_BLOCKED_SINCE, STAT_FROZEN_AT, STAT_FUEL, STAT_MEMORY, type FromWorker, type InputSource, type OutputTarget, type RunMessage } from './protocol.js';
+import { CONTROL_BYTES, CONTROL_WORDS, CTL_CALL, CTL_INFLIGHT, CTL_KILL, CTL_PAUSE, STAT_BLOCKED_MS, STAT_BLOCKED_SINCE, STAT_FROZEN_AT, STAT_FUEL, STAT_MEMORY, type FromWorker, type InputSource, type OutputTarget, type RunMessage } from './protocol.js';
 import { exitCode } from './exit.js';
 import type { ExitReason, ExitStatus, OutputMode, ProcessState, ProcessStats, SpawnOptions, WasmProcess } from './types.js';
 
@@ -22,7 +22,12 @@ let pauseSeq = 0;
 export class Process implements WasmProcess, Job {
   state: ProcessState = 'starting';
   readonly cid: string;
-  private slot: Slot | undefined;
+  /** Where it runs once started (its worker); undefined before and after. */
+  private place: Place | undefined;
+  /** Its control block, shared with the worker that runs it (protocol.ts). */
+  private readonly control = new SharedArrayBuffer(CONTROL_BYTES);
+  private readonly ctl = new Int32Array(this.control, 0, CONTROL_WORDS);
+  private readonly statsBlock = new Float64Array(this.control);
   private status: ExitStatus | undefined;
   private readonly done: Promise<ExitStatus>;
   private resolveDone!: (s: ExitStatus) => void;
@@ -38,13 +43,13 @@ export class Process implements WasmProcess, Job {
   /** Set while the worker is blocked in a host call: a pause then takes effect at once. */
   private inHostCall = false;
   /** An answer that arrived while paused in a host call, delivered on resume. */
-  private heldReply: { slot: Slot; reply: HostReply } | undefined;
+  private heldReply: { place: Place; reply: HostReply } | undefined;
 
   constructor(
     readonly pid: number,
     private readonly compiled: CompiledModule,
     private readonly options: SpawnOptions,
-    private readonly pool: WorkerPool,
+    private readonly pool: Scheduler,
     private readonly onEnd: (p: Process) => void,
     private readonly maxCaptureBytes: number,
     /** Its pre-opened sockets (SpawnOptions.listen), closed when it ends. */
@@ -73,8 +78,7 @@ export class Process implements WasmProcess, Job {
   kill(): void {
     if (this.state === 'exited') return;
     this.finish({ kind: 'killed' });
-    if (this.slot) this.pool.retire(this.slot);
-    else this.pool.cancel(this);
+    this.stopWorker();
   }
 
   pause(): Promise<void> {
@@ -84,10 +88,8 @@ export class Process implements WasmProcess, Job {
     }
     if (this.pauseRequest === 0) {
       this.pauseRequest = ++pauseSeq;
-      if (this.slot) {
-        Atomics.store(this.slot.ctl, CTL_PAUSE, this.pauseRequest);
-        Atomics.notify(this.slot.ctl, CTL_PAUSE); // a guest asleep in a WASI call freezes at once
-      }
+      Atomics.store(this.ctl, CTL_PAUSE, this.pauseRequest);
+      Atomics.notify(this.ctl, CTL_PAUSE); // a guest asleep in a WASI call freezes at once
     }
     // Blocked in a host call, the guest runs no code until we answer: it is frozen already.
     if (this.inHostCall && this.state === 'running') {
@@ -100,10 +102,8 @@ export class Process implements WasmProcess, Job {
   resume(): void {
     if (this.state === 'exited' || this.pauseRequest === 0) return;
     this.pauseRequest = 0;
-    if (this.slot) {
-      Atomics.store(this.slot.ctl, CTL_PAUSE, 0);
-      Atomics.notify(this.slot.ctl, CTL_PAUSE);
-    }
+    Atomics.store(this.ctl, CTL_PAUSE, 0);
+    Atomics.notify(this.ctl, CTL_PAUSE);
     if (this.state === 'paused') {
       this.state = 'running';
       this.pausedMs += performance.now() - this.pausedAt;
@@ -112,14 +112,14 @@ export class Process implements WasmProcess, Job {
     this.settlePauseWaiters(); // a pause not yet in effect is cancelled by the resume
     const held = this.heldReply;
     this.heldReply = undefined;
-    if (held && held.slot === this.slot) held.slot.reply(held.reply);
+    if (held && held.place === this.place) this.answer(held.place, held.reply);
   }
 
   stats(): ProcessStats {
     if (this.status) {
       return { fuelUsed: this.status.fuelUsed, memoryBytes: this.status.memoryBytes, runningMs: this.endedRunningMs, blockedMs: this.endedBlockedMs };
     }
-    const s = this.slot?.stats;
+    const s = this.place ? this.statsBlock : undefined;
     return {
       fuelUsed: s ? s[STAT_FUEL] : 0,
       memoryBytes: s ? s[STAT_MEMORY] : 0,
@@ -131,17 +131,18 @@ export class Process implements WasmProcess, Job {
 
   /** Epoch milliseconds at which the guest last froze (0 if never): for measuring pause latency. */
   frozenAt(): number {
-    return this.slot ? this.slot.stats[STAT_FROZEN_AT] : 0;
+    return this.place ? this.statsBlock[STAT_FROZEN_AT]! : 0;
   }
 
   // ---- Job ----
 
-  runMessage(): Omit<RunMessage, 'module' | 'drop' | 'prefetchToken'> {
+  runMessage(): Omit<RunMessage, 'module' | 'drop' | 'prefetchToken' | 'group'> {
     const o = this.options;
     return {
       type: 'run',
       pid: this.pid,
       cid: this.cid,
+      control: this.control,
       instrumented: this.compiled.instrumented,
       memory: this.compiled.importedMemory,
       args: o.args,
@@ -159,14 +160,10 @@ export class Process implements WasmProcess, Job {
     };
   }
 
-  onStart(slot: Slot): void {
-    this.slot = slot;
+  onStart(place: Place): void {
+    this.place = place;
     this.state = 'running';
     this.startedAt = performance.now();
-    // Statistics only: Float64 indexes below STAT_FUEL overlap the Int32 control words.
-    slot.stats.fill(0, STAT_FUEL);
-    Atomics.store(slot.ctl, CTL_PAUSE, this.pauseRequest);
-    Atomics.notify(slot.ctl, CTL_PAUSE); // (the worker may already have frozen on a stale request)
     this.armWallTimer();
   }
 
@@ -175,10 +172,8 @@ export class Process implements WasmProcess, Job {
       case 'out': {
         const sink = msg.fd === 1 ? this.options.stdout : this.options.stderr;
         if (typeof sink === 'function') this.deliver(sink, msg.data);
-        if (this.slot) {
-          Atomics.sub(this.slot.ctl, CTL_INFLIGHT, msg.data.length);
-          Atomics.notify(this.slot.ctl, CTL_INFLIGHT);
-        }
+        Atomics.sub(this.ctl, CTL_INFLIGHT, msg.data.length);
+        Atomics.notify(this.ctl, CTL_INFLIGHT);
         return;
       }
       case 'frozen':
@@ -192,15 +187,15 @@ export class Process implements WasmProcess, Job {
         void answerHostCall(this.options.hostCalls, msg.op, msg.args);
         return;
       case 'exit':
-        this.slot = undefined;
         this.finish(msg.reason, msg);
+        this.place = undefined;
         return;
     }
   }
 
   onWorkerLost(reason: ExitReason): void {
-    this.slot = undefined;
     this.finish(reason);
+    this.place = undefined;
   }
 
   // ---- internals ----
@@ -213,18 +208,35 @@ export class Process implements WasmProcess, Job {
   }
 
   private async hostCall(op: string, args: unknown): Promise<void> {
-    const slot = this.slot;
-    if (!slot) return;
+    const place = this.place;
+    if (!place) return;
     this.inHostCall = true;
     if (this.pauseRequest !== 0 && this.state === 'running') this.enterPaused(); // asked before it got here
     const reply = await answerHostCall(this.options.hostCalls, op, args);
     this.inHostCall = false;
-    if (this.state === 'exited' || this.slot !== slot) return; // killed or ended meanwhile
+    if (this.state === 'exited' || this.place !== place) return; // killed or ended meanwhile
     if (this.state === 'paused') {
-      this.heldReply = { slot, reply };
+      this.heldReply = { place, reply };
       return;
     }
-    slot.reply(reply);
+    this.answer(place, reply);
+  }
+
+  /** Hands a host call's answer to the worker and wakes the guest waiting for it. */
+  private answer(place: Place, reply: HostReply): void {
+    place.answer({ pid: this.pid, reply }); // queued on the call port before the word is set
+    Atomics.store(this.ctl, CTL_CALL, 1);
+    Atomics.notify(this.ctl, CTL_CALL);
+  }
+
+  /** Ends its run on the worker (killed, or past its deadline while blocked). */
+  private stopWorker(): void {
+    Atomics.store(this.ctl, CTL_KILL, 1);
+    // Waits of a shared worker's guest end on these words (a paused one, one held by output).
+    Atomics.notify(this.ctl, CTL_PAUSE);
+    Atomics.notify(this.ctl, CTL_INFLIGHT);
+    if (this.place) this.pool.stop(this);
+    else this.pool.cancel(this);
   }
 
   private runningMs(): number {
@@ -242,8 +254,8 @@ export class Process implements WasmProcess, Job {
       if (this.state !== 'running') return;
       if (this.runningMs() < timeoutMs + WALL_GRACE_MS) return this.armWallTimer();
       // The guest never reached a tick after its deadline (blocked in a host call, or not instrumented).
-      if (this.slot) this.pool.retire(this.slot);
       this.finish({ kind: 'limit', limit: 'wall' });
+      this.stopWorker();
     }, Math.min(Math.max(0, left), MAX_TIMER_MS)); // a longer deadline is re-armed when this fires
   }
 

@@ -1,5 +1,5 @@
 // Messages between the runtime (main thread) and a process worker, and the layout of the
-// per-worker control block (a SharedArrayBuffer both sides read without messages).
+// control blocks both sides read without messages (SharedArrayBuffers): one per process, one per worker.
 
 import type { SocketsInit } from './sockets/protocol.js';
 import type { ExitStatus, Limits, Preopen } from './types.js';
@@ -12,6 +12,10 @@ export interface RunMessage {
   type: 'run';
   pid: number;
   cid: string;
+  /** The process's control block (CONTROL_BYTES): pause, kill, output in flight, host-call answers, statistics. */
+  control: SharedArrayBuffer;
+  /** Whose process it is (a number per principal): a shared worker gives runnable guests time slices in turn between groups. */
+  group: number;
   /** Sent only the first time this worker runs this module; the worker caches it by cid. */
   module?: WasmModule;
   /** Modules the worker should forget (the runtime keeps the worker's cache bounded). */
@@ -40,7 +44,27 @@ export interface RunMessage {
   /** Entries of the module's tables at start (counted as memory, already charged). */
   tableEntries: number;
 }
-export type ToWorker = RunMessage;
+/** A shared worker drops a guest it hosts (killed, or past its wall-clock deadline while blocked). */
+export interface StopMessage {
+  type: 'stop';
+  pid: number;
+}
+export type ToWorker = RunMessage | StopMessage;
+
+/** What a worker is given at its start. `shared`: it hosts many guests at once (suspendable modules). */
+export interface WorkerInit {
+  /** The worker's own control block (WORKER_CONTROL_BYTES). */
+  control: SharedArrayBuffer;
+  /** Answers to host calls arrive here (host-call.ts). */
+  callPort: import('node:worker_threads').MessagePort;
+  shared: boolean;
+}
+
+/** An answer to a host call, for the process `pid` (a shared worker has many calls outstanding). */
+export interface CallAnswer {
+  pid: number;
+  reply: import('./host-call.js').HostReply;
+}
 
 export type FromWorker =
   | { type: 'ready' }
@@ -53,16 +77,15 @@ export type FromWorker =
   | { type: 'cast'; pid: number; op: string; args: unknown }
   | ({ type: 'exit'; pid: number; runningMs: number; blockedMs: number } & ExitStatus);
 
-// Control block: four Int32 words, then Float64 statistics the worker publishes at each tick.
+// A process's control block: four Int32 words, then Float64 statistics the worker publishes at each tick.
 export const CONTROL_BYTES = 64;
 export const CONTROL_WORDS = 4;
 /** Int32 index: 0 = run; any other value = pause request number (seq), set by the runtime. */
 export const CTL_PAUSE = 0;
 /** Int32 index: bytes of streamed output posted by the worker and not yet delivered (backpressure). */
 export const CTL_INFLIGHT = 1;
-/** Int32 index: token of a process sent ahead to a busy worker; the runtime takes it back by
- *  compare-and-swap to 0, the worker claims it the same way before starting it. */
-export const CTL_PREFETCH = 2;
+/** Int32 index: 1 once the process is killed; a running guest of a shared worker ends at its next tick. */
+export const CTL_KILL = 2;
 /** Int32 index: 0 while a host call is outstanding, 1 once the main thread has queued its answer. */
 export const CTL_CALL = 3;
 /** Float64 indexes. */
@@ -77,3 +100,11 @@ export const STAT_BLOCKED_MS = 6;
 export const STAT_BLOCKED_SINCE = 7;
 /** Streamed output the worker may have in flight before it waits for the runtime to catch up. */
 export const MAX_INFLIGHT_BYTES = 8 * 1024 * 1024;
+
+// A worker's control block: Int32 words.
+export const WORKER_CONTROL_BYTES = 8;
+/** Int32 index: token of a process sent ahead to a busy worker; the runtime takes it back by
+ *  compare-and-swap to 0, the worker claims it the same way before starting it. */
+export const WCTL_PREFETCH = 0;
+/** Int32 index (shared workers): guests ready to run or running, as the worker last counted them. */
+export const WCTL_RUNNABLE = 1;

@@ -8,6 +8,7 @@ import { Instrumenter } from './instrumenter.js';
 import { MEMORY_FIELD, METER_MODULE } from './instrument.js';
 import { CompiledModule, ModuleCache, PAGE_BYTES, checkModule, contentId, exportsMemory, tablePages } from './module.js';
 import { WorkerPool } from './pool.js';
+import { SharedPool } from './shared-pool.js';
 import { Process } from './process.js';
 import { NAMESPACE as SOCKETS_NAMESPACE, type SockCalls } from './sockets/protocol.js';
 import { NAMESPACE as STDIN_NAMESPACE, isInputStream, stdinHandler } from './stdin.js';
@@ -40,6 +41,13 @@ export interface RuntimeOptions {
   prefetchMs?: number;
   /** Heap limits for each worker's JavaScript (not guest memory). */
   workerResourceLimits?: ResourceLimits;
+  /**
+   * 'dedicated' (default): each running process has a worker thread of its own, blocked while its
+   * guest waits. 'shared': as many workers as poolSize, each hosting any number of processes; a
+   * guest that waits is suspended and costs memory only (src/wasm/README.md, "Shared workers").
+   * Needs instrumentation; a module that cannot be made suspendable runs on a dedicated worker.
+   */
+  workers?: 'dedicated' | 'shared';
 }
 
 /** How V8 keeps guest memory accesses in bounds in this Node process (README: "Guard regions"). */
@@ -67,6 +75,8 @@ export class Runtime {
   private constructor(
     private readonly pool: WorkerPool,
     private readonly options: RuntimeOptions,
+    /** Shared workers, for suspendable modules (RuntimeOptions.workers 'shared'). */
+    private readonly shared: SharedPool | undefined,
   ) {
     this.cache = new ModuleCache(options.maxCacheBytes ?? 256 * 1024 * 1024);
     if (options.instrument !== false) this.instrumenter = new Instrumenter(options.cacheDir);
@@ -75,8 +85,13 @@ export class Runtime {
   /** Creates a runtime with its pool warm (workers started and ready). */
   static async create(options: RuntimeOptions = {}): Promise<Runtime> {
     const poolSize = Math.max(1, options.poolSize ?? availableParallelism());
+    const shared =
+      options.workers === 'shared' && options.instrument !== false
+        ? new SharedPool({ workers: poolSize, modulesPerWorker: Math.max(1, options.modulesPerWorker ?? 32), resourceLimits: options.workerResourceLimits })
+        : undefined;
     const pool = new WorkerPool({
-      minWorkers: poolSize,
+      // With shared workers, dedicated ones start only for a module that cannot be suspended.
+      minWorkers: shared ? 0 : poolSize,
       maxWorkers: Math.max(poolSize, options.maxWorkers ?? Math.max(16, 8 * poolSize)),
       idleMs: options.idleWorkerMs ?? 10_000,
       modulesPerWorker: Math.max(1, options.modulesPerWorker ?? 32),
@@ -84,8 +99,8 @@ export class Runtime {
       prefetchMs: options.prefetchMs ?? 2,
       resourceLimits: options.workerResourceLimits,
     });
-    await pool.warm();
-    return new Runtime(pool, options);
+    await Promise.all([pool.warm(), shared?.warm()]);
+    return new Runtime(pool, options, shared);
   }
 
   get instrumented(): boolean {
@@ -163,10 +178,11 @@ export class Runtime {
     // A stdin stream is read through host calls of the runtime's own, and closed when the process ends.
     const stdin = isInputStream(options.stdin) ? stdinHandler(options.stdin) : undefined;
     if (stdin) spawnOptions = { ...spawnOptions, hostCalls: { ...spawnOptions.hostCalls, [STDIN_NAMESPACE]: stdin.handler } };
-    const proc = new Process(this.nextPid++, compiled, spawnOptions, this.pool, (p) => this.live.delete(p), this.options.maxCaptureBytes ?? 64 * 1024 * 1024, sockets, charge);
+    const pool = compiled.suspendable && this.shared ? this.shared : this.pool;
+    const proc = new Process(this.nextPid++, compiled, spawnOptions, pool, (p) => this.live.delete(p), this.options.maxCaptureBytes ?? 64 * 1024 * 1024, sockets, charge);
     if (stdin) void proc.wait().then(stdin.close);
     this.live.add(proc);
-    this.pool.submit(proc);
+    pool.submit(proc);
     return proc;
   }
 
@@ -201,6 +217,8 @@ export class Runtime {
 
   /** Pool and cache figures, for monitoring and tests. */
   info(): ReturnType<WorkerPool['info']> & {
+    /** Shared workers (RuntimeOptions.workers 'shared'): their number, runnable guests, guests hosted. */
+    shared?: ReturnType<SharedPool['info']>;
     processes: number;
     cachedModules: number;
     cachedBytes: number;
@@ -208,6 +226,7 @@ export class Runtime {
   } {
     return {
       ...this.pool.info(),
+      ...(this.shared ? { shared: this.shared.info() } : {}),
       processes: this.live.size,
       cachedModules: this.cache.size,
       cachedBytes: this.cache.totalBytes,
@@ -223,12 +242,21 @@ export class Runtime {
     for (const l of this.opened) l.close(); // (those processes took are closed already)
     this.opened.clear();
     this.instrumenter?.close();
-    await this.pool.close();
+    await Promise.all([this.pool.close(), this.shared?.close()]);
   }
 
   private async compile(cid: string, bytes: Uint8Array, memory: { initial: number; maximum?: number }, hiddenMemory: boolean, tableEntries: number): Promise<CompiledModule> {
     let runnable = bytes;
-    if (this.instrumenter) {
+    let suspendable = false;
+    if (this.instrumenter && this.shared && memory.initial > 0) {
+      try {
+        runnable = await this.instrumenter.instrument(cid, bytes, true);
+        suspendable = true;
+      } catch {
+        // asyncify cannot take it (e.g. it uses exceptions): it runs on a dedicated worker
+      }
+    }
+    if (this.instrumenter && !suspendable) {
       try {
         runnable = await this.instrumenter.instrument(cid, bytes);
       } catch (e) {
@@ -240,7 +268,7 @@ export class Runtime {
     const module = await Wasm.compile(runnable);
     const held = bytes.length + (runnable === bytes ? 0 : runnable.length);
     const importsMemory = Wasm.Module.imports(module).some((i) => i.module === METER_MODULE && i.name === MEMORY_FIELD);
-    const compiled = new CompiledModule(cid, bytes.length, module, runnable !== bytes, memory.initial, held, importsMemory ? memory : undefined, hiddenMemory, tableEntries);
+    const compiled = new CompiledModule(cid, bytes.length, module, runnable !== bytes, memory.initial, held, importsMemory ? memory : undefined, hiddenMemory, tableEntries, suspendable);
     this.cache.put(compiled);
     return compiled;
   }

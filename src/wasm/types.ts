@@ -115,6 +115,8 @@ export interface LoadedModule {
   /** sha256 of the module bytes, lowercase hex. */
   readonly cid: string;
   readonly size: number;
+  /** Made suspendable: it runs on a shared worker (RuntimeOptions.workers 'shared'). */
+  readonly suspendable: boolean;
 }
 
 /** Invalid module bytes or a module ww cannot run; `message` says which and what to do. */

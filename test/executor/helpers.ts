@@ -129,7 +129,9 @@ function instrumentCache(): string {
 export async function startTestNode(opts: Omit<StartNodeOptions, 'socketPath'> = {}): Promise<TestNode> {
   const dir = mkdtempSync(join(tmpdir(), 'ww-exec-'));
   const socketPath = join(dir, 'run', 'node.sock');
-  const node = await startNode({ poolSize: 2, pauseGraceMs: 0, cacheDir: opts.dataDir ? undefined : instrumentCache(), ...opts, socketPath });
+  // (WW_TEST_WORKERS=shared: a `*-shared.test.ts` file re-runs a file's tests on shared workers.)
+  const workers = process.env.WW_TEST_WORKERS === 'shared' ? 'shared' : 'dedicated';
+  const node = await startNode({ poolSize: 2, pauseGraceMs: 0, cacheDir: opts.dataDir ? undefined : instrumentCache(), workers, ...opts, socketPath });
   const client = await connectNode(socketPath);
   const executor = client.node.executor().executor;
   const admin = client.node.admin().admin;

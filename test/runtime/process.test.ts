@@ -7,7 +7,9 @@ import { join } from 'node:path';
 import { Runtime, type LoadedModule } from '../../src/wasm/index.js';
 import { guest, repoRoot } from '../../fixtures/wat.js';
 
-const rt = await Runtime.create({ poolSize: 2 });
+// process-shared.test.ts runs these same tests on shared workers (many guests per thread).
+const workers = process.env.WW_TEST_WORKERS === 'shared' ? 'shared' : 'dedicated';
+const rt = await Runtime.create({ poolSize: 2, workers });
 after(() => rt.close());
 const text = (b: Uint8Array | undefined): string => new TextDecoder().decode(b);
 const load = async (name: string): Promise<LoadedModule> => rt.load(await guest(name));

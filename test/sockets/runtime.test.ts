@@ -15,7 +15,8 @@ let rt: Runtime;
 let echo: LoadedModule;
 let probe: LoadedModule;
 before(async () => {
-  rt = await Runtime.create({ poolSize: 2 });
+  // runtime-shared.test.ts runs these same tests on shared workers (a waiting guest suspended).
+  rt = await Runtime.create({ poolSize: 2, workers: process.env.WW_TEST_WORKERS === 'shared' ? 'shared' : 'dedicated' });
   echo = await rt.load(readFileSync(join(repoRoot(), 'examples', 'echo-go', 'echo.wasm')));
   probe = await rt.load(readFileSync(join(repoRoot(), 'test', 'sockets', 'guests', 'sockprobe.wasm')));
 });

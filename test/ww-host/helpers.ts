@@ -15,8 +15,13 @@ export async function testExecutor(opts: { poolSize?: number; pauseGraceMs?: num
     peerId: 'test',
     pauseGraceMs: opts.pauseGraceMs,
     maxGuestSpawned: opts.maxGuestSpawned,
-    runtimeOptions: { poolSize: opts.poolSize ?? 2 },
+    runtimeOptions: { poolSize: opts.poolSize ?? 2, workers: testWorkers() },
   });
+}
+
+/** The workers tests run on: dedicated, or shared when a `*-shared.test.ts` file re-runs a file's tests. */
+export function testWorkers(): 'dedicated' | 'shared' {
+  return process.env.WW_TEST_WORKERS === 'shared' ? 'shared' : 'dedicated';
 }
 
 /** Starts a WAT guest as a root process (initial handles: Executor, store), stdout captured. */

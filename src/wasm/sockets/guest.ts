@@ -12,6 +12,7 @@ import { Errno, WasiError } from '../wasi/abi/errno.js';
 import type { ReadReadiness } from '../wasi/handle.js';
 import { RIFLAGS_RECV_PEEK, type PreopenedSockets, type SocketBackend, type SocketWaiter } from '../wasi/sock.js';
 import { FAILED, HANGUP, HIGH_WATER, IN_FLIGHT, NAMESPACE, READABLE, RECV_CHUNK, SEND_CHUNK, WRITABLE, type SockCalls, type SocketsInit } from './protocol.js';
+import { recorded } from '../blocked.js';
 
 /** Posts a host call without waiting for an answer (FromWorker 'cast'). */
 export type HostCast = (op: string, args: unknown, transfer?: Transferable[]) => void;
@@ -49,16 +50,19 @@ export class GuestSockets implements SocketWaiter {
     return this.detached;
   }
 
+  /** The socket's readiness bits (recorded: a suspended guest's call runs again and must see the same). */
   bits(id: number): number {
-    return Atomics.load(this.ready, id);
+    return recorded('socket bits', () => Atomics.load(this.ready, id));
   }
 
   /** Counts bytes cast toward the main thread and not yet written there; false (nothing counted)
    *  if that would pass HIGH_WATER. */
   reserve(id: number, n: number): boolean {
-    if (Atomics.load(this.ready, IN_FLIGHT + id) + n > HIGH_WATER) return false;
-    Atomics.add(this.ready, IN_FLIGHT + id, n);
-    return true;
+    return recorded('socket reserve', () => {
+      if (Atomics.load(this.ready, IN_FLIGHT + id) + n > HIGH_WATER) return false;
+      Atomics.add(this.ready, IN_FLIGHT + id, n);
+      return true;
+    });
   }
 
   /** A host call; an errno answer becomes the WasiError the import returns. */

@@ -5,7 +5,7 @@
 // SharedArrayBuffer) until that deadline.
 import { Errno, WasiError } from './abi/errno.js';
 import * as clock from './clock.js';
-import { blockingSleep } from '../blocked.js';
+import { blockingSleep, recorded } from '../blocked.js';
 import type { Handle } from './handle.js';
 import { SocketHandle, type SocketBackend, type SocketWaiter } from './sock.js';
 
@@ -56,7 +56,8 @@ function sleepNs(ns: bigint): void {
 /** Blocks until at least one subscription is ready; returns the events of all ready ones. */
 export function pollOneoff(subs: Subscription[], waiter?: SocketWaiter): PollEvent[] {
   if (subs.length === 0) throw new WasiError(Errno.INVAL, 'poll_oneoff with no subscriptions would sleep forever');
-  const start = process.hrtime.bigint();
+  // Recorded: a suspended guest runs this call again when it resumes, and its deadlines must not move.
+  const start = recorded('clock', () => process.hrtime.bigint());
   const deadlines = subs.map((s) => (s.type === EventType.CLOCK ? deadlineOf(s, start) : undefined));
   for (;;) {
     const events: PollEvent[] = [];

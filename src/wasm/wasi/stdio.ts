@@ -7,7 +7,7 @@ import { isatty } from 'node:tty';
 import { Errno, WasiError, errnoOf } from './abi/errno.js';
 import { Filetype, Handle, type Filestat, type ReadReadiness } from './handle.js';
 import { Rights } from './rights.js';
-import { blockingSleep } from '../blocked.js';
+import { blockingSleep, isSuspension, recorded } from '../blocked.js';
 import type { StdioEndpoint } from './types.js';
 
 function totalLength(bufs: Uint8Array[]): number {
@@ -134,7 +134,7 @@ function fromEndpoint<T>(what: string, call: () => T): T {
   try {
     return call();
   } catch (err) {
-    if (errnoOf(err) !== undefined) throw err;
+    if (errnoOf(err) !== undefined || isSuspension(err)) throw err;
     throw new WasiError(Errno.IO, `${what} failed: ${(err as Error)?.message ?? String(err)}`);
   }
 }
@@ -143,12 +143,17 @@ function fromEndpoint<T>(what: string, call: () => T): T {
 function writeAllFd(fd: number, data: Uint8Array): void {
   let off = 0;
   while (off < data.length) {
-    try {
-      off += fs.writeSync(fd, data, off, data.length - off);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
-      sleepMs(1);
-    }
+    // Recorded: a guest suspended in the sleep below writes again from the start when it resumes.
+    const n = recorded('fd write', () => {
+      try {
+        return fs.writeSync(fd, data, off, data.length - off);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+        return -1;
+      }
+    });
+    if (n >= 0) off += n;
+    else sleepMs(1);
   }
 }
 

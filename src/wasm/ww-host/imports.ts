@@ -5,6 +5,7 @@
 // an errno, never an exception into the guest.
 
 import { callerOf, HostCallError, type HostCall } from '../host-call.js';
+import { recorded } from '../blocked.js';
 import { GuestMemory } from '../wasi/abi/memory.js';
 import { WasiError } from '../wasi/abi/errno.js';
 import type { WasmMemory } from '../webassembly.js';
@@ -320,12 +321,15 @@ export function wwImports(ctx: WwContext): Record<WwFunction, (...args: number[]
     event_poll: abi('event_poll', (flags: number, out: number) => {
       flagsOk('event_poll', flags);
       mem().check(out, EVENT_BYTES, 'event_poll: event record');
-      if (!eventCount) {
-        const shared = new SharedArrayBuffer(4);
+      // Recorded (blocked.ts): on a shared worker this import runs again after each call it waits in,
+      // and must take the same path and keep the counter it sent.
+      if (!recorded('event counter attached', () => eventCount !== undefined)) {
+        const shared = recorded('event counter', () => new SharedArrayBuffer(4));
         call('event_attach', { count: shared });
         eventCount = new Int32Array(shared);
       }
-      if (flags & NONBLOCK && Atomics.load(eventCount, 0) === 0) throw new AbiError(E.AGAIN, 'event_poll: no event queued');
+      const counter = eventCount as Int32Array; // (set above, in this run or the one it replays)
+      if (flags & NONBLOCK && recorded('events queued', () => Atomics.load(counter, 0)) === 0) throw new AbiError(E.AGAIN, 'event_poll: no event queued');
       const ev = call('event_poll', { flags });
       const g = mem();
       g.setU32(out, ev.kind);

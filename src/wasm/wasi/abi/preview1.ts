@@ -21,6 +21,7 @@ import { PREOPENTYPE_SOCKET, SocketHandle } from '../sock.js';
 import { StdioHandle } from '../stdio.js';
 import { WasiExit } from '../types.js';
 import { Errno, WasiError, errnoOf } from './errno.js';
+import { isSuspension } from '../../blocked.js';
 import type { Preview1Function } from './functions.js';
 import { isTrap, type GuestMemory } from './memory.js';
 
@@ -39,7 +40,7 @@ export class WasiHostError extends Error {
 
 /** The errno for an error an import body threw; rethrows what must leave (proc_exit, stack overflow, host bugs). */
 function failure(err: unknown): number {
-  if (err instanceof WasiExit || isTrap(err)) throw err;
+  if (err instanceof WasiExit || isTrap(err) || isSuspension(err)) throw err;
   // A host call made at the guest's stack limit: let it trap like the guest's own overflow would.
   if (err instanceof RangeError && /call stack/.test(err.message)) throw err;
   const errno = errnoOf(err);
@@ -188,7 +189,16 @@ export function createImports(ctx: WasiCtx): Record<Preview1Function, Import> {
 
     // ---- fd: generic ----
     fd_close: guard((fd: number) => {
-      fds.take(fd).close();
+      // Closed while still in the table: a socket's close may suspend the guest, and the call then
+      // runs again (blocked.ts), finding the fd where it was. Taken out once closed, or failed.
+      const h = fds.get(fd);
+      try {
+        h.close();
+      } catch (err) {
+        if (!isSuspension(err)) fds.take(fd);
+        throw err;
+      }
+      fds.take(fd);
     }),
     fd_renumber: guard((from: number, to: number) => {
       fds.renumber(from, u32(to));

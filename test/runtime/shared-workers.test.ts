@@ -1,0 +1,136 @@
+// Shared workers (RuntimeOptions.workers 'shared'): many guests per thread, a waiting guest suspended.
+// What only they do: a thousand guests blocked at once on two threads, time slices between principals,
+// the guest's memory under the borrowed unwind region kept intact, and a stack too deep to suspend.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Runtime, type LoadedModule } from '../../src/wasm/index.js';
+import { assemble, guest } from '../../fixtures/wat.js';
+
+const rt = await Runtime.create({ poolSize: 2, workers: 'shared' });
+after(() => rt.close());
+const text = (b: Uint8Array | undefined): string => new TextDecoder().decode(b);
+const load = async (name: string): Promise<LoadedModule> => rt.load(await guest(name));
+
+/** Sleeps `ms` (poll_oneoff on a relative monotonic clock whose subscription sits at address 0,
+ *  inside the region an unwind borrows), then writes "done\n". */
+const sleeperWat = (ms: number): string => `(module
+  (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 1000) "done\\n")
+  (func (export "_start")
+    (i32.store8 (i32.const 8) (i32.const 0))
+    (i32.store (i32.const 16) (i32.const 1))
+    (i64.store (i32.const 24) (i64.const ${BigInt(ms) * 1_000_000n}))
+    (drop (call $poll (i32.const 0) (i32.const 128) (i32.const 1) (i32.const 256)))
+    (i32.store (i32.const 2000) (i32.const 1000)) (i32.store (i32.const 2004) (i32.const 5))
+    (drop (call $write (i32.const 1) (i32.const 2000) (i32.const 1) (i32.const 2010)))))`;
+
+test('modules are made suspendable and a thousand guests blocked at once live on two threads', async () => {
+  const m = await rt.load(await assemble(sleeperWat(1500)));
+  assert.equal(m.suspendable, true);
+  const sleepers = Array.from({ length: 1000 }, () => rt.spawn(m, { args: ['sleeper'], stdout: 'capture', group: {} }));
+  // While all of them wait, another client's hello starts and ends: no thread is held by a waiting guest.
+  const hello = await rt.spawn(await load('hello'), { args: ['hello'], stdout: 'capture', group: {} }).wait();
+  assert.equal(text(hello.stdout), 'hello, world\n');
+  assert.ok(sleepers.every((p) => p.state === 'running'), 'the hello ended while every sleeper still waited');
+  const info = rt.info();
+  assert.equal(info.shared?.workers, 2);
+  assert.equal(info.workers, 0, 'no dedicated worker was started');
+  const statuses = await Promise.all(sleepers.map((p) => p.wait()));
+  assert.deepEqual(new Set(statuses.map((s) => `${s.code} ${text(s.stdout)}`)), new Set(['0 done\n']));
+  assert.ok(statuses.every((s) => s.fuelUsed > 0));
+  assert.equal(rt.info().shared?.hosted, 0);
+});
+
+test('a guest whose data sits where an unwind writes finds it intact after every suspension', async () => {
+  // Fills the first 64 KiB with a pattern, sleeps ten times (subscription at 65,536), checks the pattern.
+  const m = await rt.load(
+    await assemble(`(module
+      (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
+      (memory (export "memory") 2)
+      (func (export "_start") (local $i i32) (local $round i32)
+        (loop $fill
+          (i32.store8 (local.get $i) (i32.xor (local.get $i) (i32.shr_u (local.get $i) (i32.const 8))))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br_if $fill (i32.lt_u (local.get $i) (i32.const 65536))))
+        (i32.store8 (i32.const 65544) (i32.const 0))
+        (i32.store (i32.const 65552) (i32.const 1))
+        (i64.store (i32.const 65560) (i64.const 2000000))
+        (loop $sleep
+          (drop (call $poll (i32.const 65536) (i32.const 65700) (i32.const 1) (i32.const 65800)))
+          (local.set $round (i32.add (local.get $round) (i32.const 1)))
+          (br_if $sleep (i32.lt_u (local.get $round) (i32.const 10))))
+        (local.set $i (i32.const 0))
+        (loop $check
+          (if (i32.ne (i32.load8_u (local.get $i)) (i32.and (i32.xor (local.get $i) (i32.shr_u (local.get $i) (i32.const 8))) (i32.const 255)))
+            (then unreachable))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br_if $check (i32.lt_u (local.get $i) (i32.const 65536))))))`),
+  );
+  const status = await rt.spawn(m, { args: ['pattern'] }).wait();
+  assert.deepEqual(status.reason, { kind: 'normal' });
+});
+
+test('a sleeping guest pauses at once and its sleep ends only after resume; a suspended guest can be killed', async () => {
+  const m = await rt.load(await assemble(sleeperWat(300)));
+  const p = rt.spawn(m, { args: ['sleeper'], stdout: 'capture' });
+  const neighbour = rt.spawn(m, { args: ['sleeper'], stdout: 'capture' });
+  await new Promise((r) => setTimeout(r, 50));
+  await p.pause();
+  assert.equal(p.state, 'paused');
+  await new Promise((r) => setTimeout(r, 600)); // well past its deadline
+  assert.equal(p.state, 'paused', 'the sleep completes only after resume');
+  assert.equal(text((await neighbour.wait()).stdout), 'done\n');
+  p.resume();
+  const status = await p.wait();
+  assert.equal(status.code, 0);
+  assert.equal(text(status.stdout), 'done\n');
+
+  const long = rt.spawn(await rt.load(await assemble(sleeperWat(60_000))), { args: ['sleeper'] });
+  await new Promise((r) => setTimeout(r, 50));
+  long.kill();
+  assert.deepEqual((await long.wait()).reason, { kind: 'killed' });
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(rt.info().shared?.hosted, 0, 'the killed guest was dropped by its worker');
+});
+
+test('CPU-bound guests share a thread in time slices: work is exact, and another principal gets its turn', async () => {
+  const bomb = {};
+  const spin = await load('spin');
+  const spinners = Array.from({ length: 8 }, () => rt.spawn(spin, { args: ['spin'], group: bomb }));
+  const sums = rt.spawn(await load('sumsquares'), { args: ['sumsquares'], stdout: 'capture', group: {} });
+  const hello = await rt.spawn(await load('hello'), { args: ['hello'], stdout: 'capture', group: {} }).wait();
+  assert.equal(text(hello.stdout), 'hello, world\n');
+  assert.ok(spinners.every((p) => p.state === 'running'));
+  const status = await sums.wait();
+  const result = new DataView(status.stdout!.buffer, status.stdout!.byteOffset).getBigUint64(0, true);
+  let expected = 0n;
+  for (let i = 0n; i < 150_000_000n; i += 1n) expected = BigInt.asUintN(64, expected + i * i);
+  assert.equal(result, expected, 'a guest suspended at thousands of ticks computes what it computes alone');
+  for (const p of spinners) p.kill();
+  await Promise.all(spinners.map((p) => p.wait()));
+});
+
+test('a guest too deep in calls when it must wait traps with a clear reason, and its thread goes on', async () => {
+  // Recurses 20,000 frames deep, then sleeps: its frames do not fit the region an unwind may use.
+  const m = await rt.load(
+    await assemble(`(module
+      (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
+      (memory (export "memory") 2)
+      (func $down (param $n i32) (param $a i64) (param $b i64) (param $c i64) (result i32)
+        (if (result i32) (i32.eqz (local.get $n))
+          (then
+            (i32.store8 (i32.const 65544) (i32.const 0))
+            (i32.store (i32.const 65552) (i32.const 1))
+            (i64.store (i32.const 65560) (i64.const 1000000))
+            (call $poll (i32.const 65536) (i32.const 65700) (i32.const 1) (i32.const 65800)))
+          (else (i32.add (call $down (i32.sub (local.get $n) (i32.const 1)) (local.get $a) (local.get $b) (local.get $c)) (i32.wrap_i64 (local.get $a))))))
+      (func (export "_start") (drop (call $down (i32.const 20000) (i64.const 1) (i64.const 2) (i64.const 3)))))`),
+  );
+  const status = await rt.spawn(m, { args: ['deep'] }).wait();
+  assert.equal(status.reason.kind, 'trap');
+  assert.match((status.reason as { message: string }).message, /could not suspend the guest: its stack was too deep/);
+  const hello = await rt.spawn(await load('hello'), { args: ['hello'], stdout: 'capture' }).wait();
+  assert.equal(text(hello.stdout), 'hello, world\n');
+});
