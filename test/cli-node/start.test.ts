@@ -184,6 +184,30 @@ describe('ww start', () => {
     }
   });
 
+  test('--workers shared: runs processes on shared threads; a running one is paused, listed paused, and killed; a bad value is refused', async () => {
+    const bad = await runWw(['start', '--workers', 'many']);
+    assert.equal(bad.status, 2, bad.stderr);
+    assert.match(bad.stderr, /dedicated|shared/);
+    const node = await startNodeProcess(['--workers', 'shared']);
+    try {
+      const hi = await runWw(['run', '--node', '--socket', node.socketPath, hello]);
+      assert.equal(hi.status, 0, hi.stderr);
+      assert.match(hi.stdout, /^hello from C on ww/);
+      const started = await runWw(['run', '--detach', '--socket', node.socketPath, cpuLoop, '--', FOREVER]);
+      assert.equal(started.status, 0, started.stderr);
+      const pid = started.stdout.trim();
+      assert.equal((await runWw(['pause', pid, '--socket', node.socketPath])).status, 0);
+      const listed = await runWw(['ps', '--json', '--socket', node.socketPath]);
+      const entry = (JSON.parse(listed.stdout) as { pid: number; state: string }[]).find((p) => String(p.pid) === pid);
+      assert.equal(entry?.state, 'paused');
+      assert.equal((await runWw(['kill', pid, '--socket', node.socketPath])).status, 0);
+      const waited = await runWw(['wait', pid, '--socket', node.socketPath]);
+      assert.equal(waited.status, 137);
+    } finally {
+      await node.dispose();
+    }
+  });
+
   test('a node that dies while ww wait waits: one line saying the connection was lost, exit 1', async () => {
     const node = await startNodeProcess();
     try {
