@@ -16,6 +16,31 @@ import { QueueAccount } from './channel.js';
 
 export { DEFAULT_QUOTAS, type Quotas } from './quotas.js';
 
+/** Content IDs a principal put (or spawned from bytes) that it may name again: `has`, `get` and
+ *  spawn by content ID answer for these only, so no principal learns what another runs. Bounded:
+ *  past MAX_KNOWN_MODULES the oldest is forgotten (put it again to name it). */
+export class KnownModules {
+  private readonly cids = new Set<string>();
+  constructor(
+    /** Every module in the store (the node's owner: the store is in its data directory anyway). */
+    private readonly all = false,
+    private readonly max = MAX_KNOWN_MODULES,
+  ) {}
+
+  add(cid: string): void {
+    this.cids.delete(cid); // (to the end: the most recently named)
+    this.cids.add(cid);
+    while (this.cids.size > this.max) this.cids.delete(this.cids.values().next().value as string);
+  }
+
+  has(cid: string): boolean {
+    return this.all || this.cids.has(cid);
+  }
+}
+
+/** Content IDs one principal may name at once (32 bytes of key and set overhead each: a few MB). */
+export const MAX_KNOWN_MODULES = 65_536;
+
 /** Someone a connection proved to be, and what they use of the node now. */
 export class Principal {
   live = 0;
@@ -25,6 +50,8 @@ export class Principal {
   readonly memory: MemoryBudget;
   /** What its processes hold in channels (each process's account is inside it). */
   readonly channels: QueueAccount;
+  /** The modules it put: the only ones it may name by content ID (the owner: all of them). */
+  readonly modules: KnownModules;
 
   constructor(
     /** For people and logs: `owner`, later a peer ID. */
@@ -32,7 +59,10 @@ export class Principal {
     readonly quotas: Quotas,
     /** The budget its memory counts inside too (the node's). */
     within?: MemoryBudget,
+    /** It may name every module in the node's store (the node's owner). */
+    allModules = false,
   ) {
+    this.modules = new KnownModules(allModules);
     this.memory = new MemoryBudget(`${name}'s memory budget`, quotas.memoryBytes, within);
     this.channels = new QueueAccount(quotas.channelBytes ?? DEFAULT_CHANNEL_BYTES, quotas.openChannels ?? DEFAULT_OPEN_CHANNELS);
   }

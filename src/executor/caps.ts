@@ -43,7 +43,7 @@ import { reasonFromWire, reasonToWire } from './reason-wire.js';
 import type { EndStatus, ProcessEntry, ProcessSnapshot, ProcessTable, SpawnRequest } from './table.js';
 import type { WwHost } from './guest.js';
 import type { Executor } from './executor.js';
-import { Grant, Scope, type Principal } from './authority.js';
+import { Grant, Scope, type KnownModules, type Principal } from './authority.js';
 import { AttachedProcesses } from './attached.js';
 import { stdinFrom } from './stdin-source.js';
 
@@ -169,7 +169,7 @@ export class ExecutorCap implements Executor$Server {
     /** The connection's attached processes; none: SpawnSpec.attached has no connection to follow. */
     private readonly attached?: AttachedProcesses,
   ) {
-    this.cacheCap = new ModuleCacheCap(ctx.modules);
+    this.cacheCap = new ModuleCacheCap(ctx.modules, scope.principal.modules);
   }
 
   spawn({ spec }: { spec: SpawnSpec | null }): Spawned | Promise<Spawned> {
@@ -183,7 +183,8 @@ export class ExecutorCap implements Executor$Server {
       throw new ExecutorError('bad-request', 'spawn: stdin is given twice (bytes in stdin and a stdinSource): give one');
     }
     // The common case, a module already compiled, answers in the same turn (no promise hops).
-    const ready = spec.moduleBytes.length === 0 && isContentId(spec.moduleCid) ? this.ctx.modules.compiled(spec.moduleCid) : undefined;
+    const ready =
+      spec.moduleBytes.length === 0 && isContentId(spec.moduleCid) && this.scope.principal.modules.has(spec.moduleCid) ? this.ctx.modules.compiled(spec.moduleCid) : undefined;
     if (ready && spec.listen.length === 0 && !spec.parent) return this.start(spec, ready, [], undefined);
     return this.prepare(spec).catch((err: unknown) => {
       releaseSpecCaps(spec); // the call owns the sinks and the source it was given
@@ -280,9 +281,15 @@ export class ExecutorCap implements Executor$Server {
   }
 
   private async module(spec: SpawnSpec): Promise<LoadedModule> {
-    if (spec.moduleBytes.length > 0) return this.ctx.modules.put(spec.moduleBytes);
+    const known = this.scope.principal.modules;
+    if (spec.moduleBytes.length > 0) {
+      const put = await this.ctx.modules.put(spec.moduleBytes);
+      known.add(put.cid);
+      return put;
+    }
     if (!spec.moduleCid) throw new ExecutorError('bad-request', 'spawn needs module bytes or a module content ID (moduleCid)');
-    const m = await this.ctx.modules.module(spec.moduleCid);
+    // Another principal's module is not found either: whether it is here is not this one's to learn.
+    const m = known.has(spec.moduleCid) ? await this.ctx.modules.module(spec.moduleCid) : undefined;
     if (!m) throw new ExecutorError('module-not-found', `module not found: ${spec.moduleCid} (put it in the module cache first)`);
     return m;
   }
@@ -364,19 +371,25 @@ class OutputSinks {
   }
 }
 
+/** A principal's view of the node's module store: what it put, and nothing of others' (KnownModules). */
 export class ModuleCacheCap implements ModuleCache$Server {
-  constructor(private readonly modules: ModuleStore) {}
+  constructor(
+    private readonly modules: ModuleStore,
+    private readonly known: KnownModules,
+  ) {}
   async put({ bytes }: { bytes: Uint8Array }): Promise<{ cid: string }> {
     if (bytes.length === 0) throw new ExecutorError('bad-request', 'put needs the bytes of a WebAssembly module, got none');
-    return { cid: (await this.modules.put(bytes)).cid };
+    const { cid } = await this.modules.put(bytes);
+    this.known.add(cid);
+    return { cid };
   }
   get({ cid }: { cid: string }): { bytes: Uint8Array } {
-    const bytes = this.modules.get(cid);
+    const bytes = this.known.has(cid) ? this.modules.get(cid) : undefined;
     if (!bytes) throw new ExecutorError('module-not-found', `module not found: ${cid}${isContentId(cid) ? '' : ' (a content ID is 64 lowercase hex digits)'}`);
     return { bytes };
   }
   has({ cid }: { cid: string }): { present: boolean } {
-    return { present: this.modules.has(cid) };
+    return { present: this.known.has(cid) && this.modules.has(cid) };
   }
 }
 

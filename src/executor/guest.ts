@@ -387,15 +387,19 @@ export class GuestProcess {
       const m = await modules.module(this.entry.cid);
       return m ?? fail(E.NOENT, `spawn: this process's own module ${this.entry.cid} is no longer in the module cache`);
     }
+    const known = this.entry.scope?.principal.modules;
     if (a.flags & SPAWN_CID) {
       const cid = a.cid ?? '';
       if (!isContentId(cid)) return fail(E.INVAL, `spawn: ${JSON.stringify(cid)} is not a content ID (64 lowercase hex digits)`);
-      const m = await modules.module(cid);
+      // Only modules its principal put (KnownModules): another's is not found, as if absent.
+      const m = !known || known.has(cid) ? await modules.module(cid) : undefined;
       return m ?? fail(E.NOENT, `spawn: module not found: ${cid} (put it in the node's module cache first)`);
     }
     if (!(a.module instanceof Uint8Array) || a.module.length === 0) return fail(E.INVAL, 'spawn: no module bytes given');
     try {
-      return await modules.put(a.module);
+      const put = await modules.put(a.module);
+      known?.add(put.cid);
+      return put;
     } catch (e) {
       if (!(e instanceof ExecutorError)) throw e;
       return fail(errnoOf(e.code), `spawn: ${e.message}`);

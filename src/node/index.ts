@@ -98,7 +98,7 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<WwNode> {
   });
   const info: NodeInfo$Init = { peerId, version: wwVersion(), startedAtMs: BigInt(Date.now()), osPid: process.pid };
   // Whoever opens the socket is the node's uid or root (the socket is 0600 in a 0700 directory): the owner.
-  const owner = new Principal('the owner', { ...DEFAULT_QUOTAS, ...opts.quotas }, executor.memory);
+  const owner = new Principal('the owner', { ...DEFAULT_QUOTAS, ...opts.quotas }, executor.memory, true);
 
   const connections = new Set<Connection>();
   const accept = (transport: Transport): void => {

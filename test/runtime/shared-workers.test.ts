@@ -134,3 +134,18 @@ test('a guest too deep in calls when it must wait traps with a clear reason, and
   const hello = await rt.spawn(await load('hello'), { args: ['hello'], stdout: 'capture' }).wait();
   assert.equal(text(hello.stdout), 'hello, world\n');
 });
+
+test('a fork bomb of 4,096 spinning guests does not keep another principal\'s hello from running and ending', async () => {
+  const bomb = {};
+  const spin = await load('spin');
+  const spinners = Array.from({ length: 4096 }, () => rt.spawn(spin, { args: ['spin'], group: bomb }));
+  // The hello is spawned after all of them, and still ends while every one of them runs.
+  const hello = await rt.spawn(await load('hello'), { args: ['hello'], stdout: 'capture', group: {} }).wait();
+  assert.equal(text(hello.stdout), 'hello, world\n');
+  assert.ok(spinners.every((p) => p.state === 'running'), 'the bomb was still running when the hello ended');
+  for (const p of spinners) p.kill();
+  const ends = await Promise.all(spinners.map((p) => p.wait()));
+  assert.ok(ends.every((s) => s.reason.kind === 'killed'));
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(rt.info().shared?.hosted, 0);
+});

@@ -2,9 +2,10 @@
 // lets only an entry's owner replace or remove a shared name; a principal's quota bounds what its
 // guests spawn.
 import { after, test } from 'node:test';
-import { deepStrictEqual } from 'node:assert/strict';
-import { DEFAULT_QUOTAS, Grant, Principal, Scope } from '../../src/executor/rpc.js';
-import { E, assemble, guest, ints, testExecutor } from './helpers.js';
+import { deepStrictEqual, match } from 'node:assert/strict';
+import { DEFAULT_QUOTAS, Grant, ModuleCacheCap, Principal, Scope } from '../../src/executor/rpc.js';
+import { WAT } from '../executor/helpers.js';
+import { E, assemble, guest, ints, testExecutor, watBytes } from './helpers.js';
 
 const PERM = 63;
 const ex = await testExecutor();
@@ -71,4 +72,40 @@ test("a principal's live-process quota bounds what its guests spawn (EAGAIN), an
     (call $out (call $proc_kill (i32.load (i32.const 2052))))`);
   deepStrictEqual(out, [0, 0, E.AGAIN, 0, 0, 0, 0]);
   deepStrictEqual(small.principal.live, 0, 'every place given back');
+});
+
+test("a principal names only the modules it put: another's is not found by content ID, until it puts the same bytes", async () => {
+  const alice = scopeOf('alice');
+  const eve = scopeOf('eve');
+  const exit3 = await assemble(WAT.exit3);
+  const aliceCache = new ModuleCacheCap(ex.modules, alice.principal.modules);
+  const eveCache = new ModuleCacheCap(ex.modules, eve.principal.modules);
+  const { cid } = await aliceCache.put({ bytes: exit3 });
+  deepStrictEqual(aliceCache.has({ cid }), { present: true });
+  deepStrictEqual(eveCache.has({ cid }), { present: false }, 'whether alice runs it is not eve\'s to learn');
+  let refused: unknown;
+  try {
+    eveCache.get({ cid });
+  } catch (e) {
+    refused = e;
+  }
+  match(String((refused as Error)?.message), /^module not found: [0-9a-f]{64}$/, 'the same answer as for a module that is nowhere');
+  // A guest of eve's spawning by content ID finds nothing (ENOENT) until it spawned the bytes themselves.
+  const byCid = `
+    (memory.fill (i32.const 128) (i32.const 0) (i32.const 64))
+    (i32.store (i32.const 128) (i32.const 1024)) (i32.store (i32.const 132) (i32.const 64)) (i32.store (i32.const 136) (i32.const 1))
+    (call $out (call $spawn (i32.load (i32.const 48)) (i32.const 128) (i32.const 64) (i32.const 32)))`;
+  const byBytes = `
+    (memory.fill (i32.const 128) (i32.const 0) (i32.const 64))
+    (i32.store (i32.const 128) (i32.const 2048)) (i32.store (i32.const 132) (i32.const ${exit3.length}))
+    (call $out (call $spawn (i32.load (i32.const 48)) (i32.const 128) (i32.const 64) (i32.const 32)))`;
+  const runWith = async (scope: Scope, body: string): Promise<number[]> => {
+    const module = await ex.modules.put(await assemble(guest(`(drop (call $initial (i32.const 0) (i32.const 48))) ${body}`, `(data (i32.const 1024) "${cid}") (data (i32.const 2048) ${watBytes(exit3)})`)));
+    scope.principal.modules.add(module.cid); // (as if it had put its own module, as ww run does)
+    return ints((await ex.spawn({ module, argv: ['guest'], stdout: 'capture', scope }).settled).stdout);
+  };
+  deepStrictEqual(await runWith(eve, byCid), [E.NOENT]);
+  deepStrictEqual(await runWith(alice, byCid), [0]);
+  deepStrictEqual(await runWith(eve, `${byBytes} ${byCid}`), [0, 0]);
+  deepStrictEqual(eveCache.has({ cid }), { present: true });
 });
