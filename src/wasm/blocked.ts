@@ -41,9 +41,19 @@ export interface Suspender {
 /** Thrown through the host's code to the import wrapper, which unwinds the guest. Never caught elsewhere. */
 export const SUSPEND: unique symbol = Symbol('ww: guest suspended');
 
-/** Whether a thrown value is a suspension (host code that turns errors into errnos must rethrow it). */
+/** A guest could not be suspended (its stack too deep, no memory to unwind into, a replay that went
+ *  another way): it ends with a trap saying so. */
+export class SuspendError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SuspendError';
+  }
+}
+
+/** Whether a thrown value is a suspension or a failure to suspend: host code that turns errors
+ *  into errnos must rethrow both. */
 export function isSuspension(err: unknown): boolean {
-  return err === SUSPEND;
+  return err === SUSPEND || err instanceof SuspendError;
 }
 
 let suspender: Suspender | undefined;

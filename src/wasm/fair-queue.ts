@@ -5,9 +5,9 @@
 /** Jobs without a group share this one. */
 const UNGROUPED = {};
 
-export class FairQueue<T extends { readonly group?: object }> {
+export class FairQueue<T extends { readonly group?: unknown }> {
   /** Groups with waiting jobs, in the order they get their next turn. */
-  private readonly groups = new Map<object, T[]>();
+  private readonly groups = new Map<unknown, T[]>();
   private count = 0;
 
   get length(): number {

@@ -3,6 +3,9 @@
 //  - at every function entry and loop header: countdown -= cost of the code up to the next
 //    check (a constant, counted in expression nodes); when countdown <= 0 the guest calls
 //    the import ww_meter.tick, whose i32 result becomes the new countdown;
+//  - memory.fill, memory.copy and memory.init are charged by their length as well (1 unit per
+//    BULK_BYTES_PER_UNIT bytes, taken from the countdown before they run), so a loop of large
+//    fills reaches its ticks as often as a loop of ordinary code of the same duration;
 //  - every memory.grow(delta) becomes memory.grow(ww_meter.grow(delta)), so the host can
 //    refuse growth past a limit by returning a delta that cannot succeed (the guest sees -1);
 //    table.grow likewise through ww_meter.grow_table (table entries are host memory).
@@ -28,7 +31,11 @@ export const MEMORY_FIELD = 'memory';
  *  or a region bigger than the budget could never run (the guest would only call tick). */
 export const MAX_REGION_COST = 10_000;
 /** Bump when the transformation changes, so on-disk caches of older output are not used. */
-export const INSTRUMENTATION_VERSION = 6;
+export const INSTRUMENTATION_VERSION = 7;
+
+/** Bytes of a bulk memory operation charged as one unit of fuel: copying 256 bytes takes about as
+ *  long as the few instructions a unit stands for elsewhere (so 64 MiB is ~260,000 units). */
+export const BULK_BYTES_PER_UNIT = 256;
 
 /** Why a module cannot be instrumented (an instruction whose operands cannot be read, a name the
  *  instrumentation needs that the module already uses, bytes binaryen cannot read). */
@@ -185,10 +192,35 @@ function transform(binaryen: B, kinds: Kinds, mod: Binaryen.Module): Uint8Array 
       if (binaryen.getExpressionType(delta) !== binaryen.i32) throw new InstrumentError('table.grow on a 64-bit table: ww cannot hold it to a memory limit');
       TableGrow.setDelta(grow, mod.call(GROW_TABLE, [delta], binaryen.i32));
     }
+    // A bulk operation's length n becomes { tmp = n; countdown -= n >>> 8; tmp }: evaluated where it
+    // was (the last operand), charged before the operation runs. One scratch local per function
+    // serves them all: each use ends before another begins, nested ones included.
+    let scratch = -1;
+    for (const bulk of scan.bulks) {
+      const size = bulkSize(binaryen, bulk);
+      if (binaryen.getExpressionType(size.get()) !== binaryen.i32) continue; // memory64: not supported, left as is
+      if (scratch < 0) scratch = (api(binaryen)._BinaryenFunctionAddVar as (f: Ref, t: number) => number)(func, binaryen.i32);
+      const charge = mod.global.set(
+        COUNTDOWN,
+        mod.i32.sub(mod.global.get(COUNTDOWN, binaryen.i32), mod.i32.shr_u(mod.local.get(scratch, binaryen.i32), mod.i32.const(Math.log2(BULK_BYTES_PER_UNIT)))),
+      );
+      size.set(mod.block(null, [mod.local.set(scratch, size.get()), charge, mod.local.get(scratch, binaryen.i32)], binaryen.i32));
+    }
     Func.setBody(func, prepend(scan.cost, body, results));
   }
   if (!mod.validate()) throw new Error('binaryen produced an invalid module');
   return mod.emitBinary();
+}
+
+/** The length operand of memory.fill, memory.copy or memory.init, to read and replace. */
+function bulkSize(b: B, e: Ref): { get(): Ref; set(v: Ref): void } {
+  const a = api(b);
+  const id = (a._BinaryenExpressionGetId as (e: Ref) => number)(e);
+  const kind = id === b.MemoryFillId ? 'MemoryFill' : id === b.MemoryCopyId ? 'MemoryCopy' : 'MemoryInit';
+  return {
+    get: () => (a[`_Binaryen${kind}GetSize`] as (e: Ref) => Ref)(e),
+    set: (v) => (a[`_Binaryen${kind}SetSize`] as (e: Ref, v: Ref) => void)(e, v),
+  };
 }
 
 /** The proposals V8 in Node 20+ runs without flags. Binaryen's `All` would also enable encodings
@@ -523,6 +555,8 @@ interface Scan {
   loops: LoopSite[];
   grows: Ref[];
   tableGrows: Ref[];
+  /** memory.fill, memory.copy, memory.init: charged by their length. */
+  bulks: Ref[];
   cost: number;
 }
 
@@ -534,6 +568,7 @@ class Walker {
   private readonly loopId: number;
   private readonly growId: number;
   private readonly tableGrowId: number;
+  private readonly bulkIds: Set<number>;
 
   constructor(
     b: B,
@@ -544,11 +579,12 @@ class Walker {
     this.loopId = b.LoopId;
     this.growId = b.MemoryGrowId;
     this.tableGrowId = b.TableGrowId;
+    this.bulkIds = new Set([b.MemoryFillId, b.MemoryCopyId, b.MemoryInitId]);
   }
 
   /** Throws InstrumentError if the body uses a kind whose children cannot be read. */
   scan(root: Ref, functionName: string): Scan {
-    const found = { loops: [] as LoopSite[], grows: [] as Ref[], tableGrows: [] as Ref[] };
+    const found = { loops: [] as LoopSite[], grows: [] as Ref[], tableGrows: [] as Ref[], bulks: [] as Ref[] };
     try {
       const cost = this.region(root, found);
       return { ...found, cost: Math.min(MAX_REGION_COST, cost) };
@@ -576,6 +612,7 @@ class Walker {
       }
       if (id === this.growId) found.grows.push(e);
       else if (id === this.tableGrowId) found.tableGrows.push(e);
+      else if (this.bulkIds.has(id)) found.bulks.push(e);
       const read = readers[id];
       if (typeof read !== 'function') throw new Unreadable(read ?? `an expression of kind ${id}, which ww's instrumentation does not know`);
       read(e, stack);

@@ -108,6 +108,11 @@ export class Meter {
     return this.consumed + this.granted - left;
   }
 
+  /** Milliseconds spent paused so far. */
+  pausedTotalMs(): number {
+    return this.pausedMs;
+  }
+
   runningMs(): number {
     return performance.now() - this.startedAt - this.pausedMs;
   }

@@ -9,7 +9,7 @@ import { WasiHost, missingMemory } from './wasi/index.js';
 import type { StdioEndpoint } from './wasi/types.js';
 import { COUNTDOWN_EXPORT, MEMORY_FIELD, METER_MODULE } from './instrument.js';
 import { GuestKilled, LimitExceeded, Meter, type Turns } from './meter.js';
-import { CONTROL_WORDS, CTL_INFLIGHT, CTL_KILL, CTL_PAUSE, MAX_INFLIGHT_BYTES, STAT_BLOCKED_MS, STAT_BLOCKED_SINCE, WCTL_PREFETCH, WCTL_RUNNABLE, type CallAnswer, type FromWorker, type InputSource, type OutputTarget, type RunMessage, type ToWorker, type WorkerInit } from './protocol.js';
+import { CONTROL_WORDS, CTL_INFLIGHT, CTL_KILL, CTL_PAUSE, MAX_INFLIGHT_BYTES, STAT_BLOCKED_MS, STAT_BLOCKED_SINCE, WCTL_MAIL, WCTL_PREFETCH, WCTL_RUNNABLE, type CallAnswer, type FromWorker, type InputSource, type OutputTarget, type RunMessage, type ToWorker, type WorkerInit } from './protocol.js';
 import type { ExitReason } from './types.js';
 import { exitCode } from './exit.js';
 import { Wasm, type WasmGlobal, type WasmInstance, type WasmMemory, type WasmModule } from './webassembly.js';
@@ -82,27 +82,52 @@ function input(src: InputSource, call: HostCall | undefined): StdioEndpoint {
   return { kind: 'null' };
 }
 
-function output(target: OutputTarget, fd: 1 | 2, msg: RunMessage, ctl: Int32Array, captured: Uint8Array[], meter: Meter | undefined): StdioEndpoint {
+/** Output captured in one buffer that grows by doubling: a guest's many small writes cost no more
+ *  host memory than their bytes (a chunk each would cost ~150 bytes of heap per 1-byte write). */
+class Capture {
+  private buf = new Uint8Array(0);
+  length = 0;
+
+  /** The capacity appending `more` bytes needs (what the guest is charged for): doubling, by at most 16 MiB. */
+  capacityFor(more: number): number {
+    const need = this.length + more;
+    if (need <= this.buf.length) return this.buf.length;
+    return Math.max(need, 4096, Math.min(2 * this.buf.length, need + 16 * 1024 * 1024));
+  }
+
+  append(data: Uint8Array): void {
+    const capacity = this.capacityFor(data.length);
+    if (capacity > this.buf.length) {
+      const grown = new Uint8Array(capacity);
+      grown.set(this.buf.subarray(0, this.length));
+      this.buf = grown;
+    }
+    this.buf.set(data, this.length);
+    this.length += data.length;
+  }
+
+  bytes(): Uint8Array {
+    return this.buf.length === this.length ? this.buf : this.buf.slice(0, this.length);
+  }
+}
+
+function output(target: OutputTarget, fd: 1 | 2, msg: RunMessage, ctl: Int32Array, captured: Capture, meter: Meter | undefined): StdioEndpoint {
   switch (target) {
     case 'inherit':
       return { kind: 'fd', fd };
     case 'capture': {
-      let total = 0;
       let chargedPages = 0;
       return {
         kind: 'sink',
         write: (data) => {
-          total += data.length;
           // Captured output lives in this worker's memory: it counts against the guest's memory limit
-          // and budgets. Past them or the capture bound the guest gets ENOSPC and, when metered, ends
-          // with limit: memory at its next tick.
-          const pages = Math.ceil(total / PAGE_BYTES);
-          if (total > msg.maxCaptureBytes || (meter && pages > chargedPages && !meter.chargeHost(pages - chargedPages))) {
-            meter?.endSoon('memory');
-            throw Object.assign(new Error('captured output limit reached'), { code: 'ENOSPC' });
-          }
+          // and budgets (its buffer's capacity). Past them or the capture bound the guest gets ENOSPC
+          // and, when metered, ends with limit: memory at its next tick.
+          if (captured.length + data.length > msg.maxCaptureBytes) return refuseCapture(meter);
+          const pages = Math.ceil(captured.capacityFor(data.length) / PAGE_BYTES);
+          if (meter && pages > chargedPages && !meter.chargeHost(pages - chargedPages)) return refuseCapture(meter);
           chargedPages = Math.max(chargedPages, pages);
-          captured.push(data); // the host hands a sink its own copy
+          captured.append(data);
         },
       };
     }
@@ -129,14 +154,10 @@ function output(target: OutputTarget, fd: 1 | 2, msg: RunMessage, ctl: Int32Arra
   }
 }
 
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
+/** Past the capture bound or the memory limit: ENOSPC for the write, and the end at the next tick. */
+function refuseCapture(meter: Meter | undefined): never {
+  meter?.endSoon('memory');
+  throw Object.assign(new Error('captured output limit reached'), { code: 'ENOSPC' });
 }
 
 /** The memory the guest exports as `memory`, if it exports one (the one WASI and `ww` calls read). */
@@ -184,8 +205,8 @@ class GuestRun {
   readonly stats: Float64Array;
   readonly meter: Meter | undefined;
   readonly pauseWatch: PauseWatch | undefined;
-  private readonly out: Uint8Array[] = [];
-  private readonly err: Uint8Array[] = [];
+  private readonly out = new Capture();
+  private readonly err = new Capture();
   private readonly startedAt = performance.now();
   private memory: WasmMemory | undefined;
   private provided: WasmMemory | undefined;
@@ -285,8 +306,8 @@ class GuestRun {
     }
     const memoryBytes = this.memory ? this.memory.buffer.byteLength : 0;
     if (this.provided && msg.memory) releaseMemory(msg.memory, this.provided);
-    const stdout = msg.stdout === 'capture' ? concat(this.out) : undefined;
-    const stderr = msg.stderr === 'capture' ? concat(this.err) : undefined;
+    const stdout = msg.stdout === 'capture' ? this.out.bytes() : undefined;
+    const stderr = msg.stderr === 'capture' ? this.err.bytes() : undefined;
     // Transferring costs more than copying a small buffer (measured ~2 us per message).
     const transfer = [stdout, stderr]
       .filter((b): b is Uint8Array => b !== undefined && b.length >= 65536)
@@ -340,34 +361,43 @@ function runDedicated(msg: RunMessage): void {
 
 /** How long a guest runs before it lets the others (and the worker's messages) have the thread. */
 const SLICE_MS = 10;
+/** How long a guest runs at most while others of its worker wait only for timers (their sleeps end
+ *  this late at worst). A guest alone on its worker, with no messages for it, is not preempted at all. */
+const TIMER_SLICE_MS = 100;
 
 interface SharedGuest {
   run: GuestRun;
   suspendable: SuspendableGuest;
-  readonly group: object;
+  /** Its principal's number: ready guests take turns between groups. */
+  readonly group: number;
+  /** Since when it has been off the thread (suspended, or ready and waiting for its turn). */
+  offSince?: number;
+  /** Its paused milliseconds then: a pause is paused time, not blocked time. */
+  pausedThen: number;
 }
 
 const guests = new Map<number, SharedGuest>();
 const ready = new FairQueue<SharedGuest>();
-const groups = new Map<number, object>();
 const answers = new Map<number, (reply: HostReply) => void>();
 let stepScheduled = false;
 let sliceStart = 0;
+let mailAtSliceStart = 0;
+
+/** Whether the running guest has had its turn: others are ready, or the worker has messages or timers. */
+function sliceOver(): boolean {
+  const ran = performance.now() - sliceStart;
+  if (ran < SLICE_MS) return false;
+  return ready.length > 0 || Atomics.load(workerCtl, WCTL_MAIL) !== mailAtSliceStart || (guests.size > 1 && ran >= TIMER_SLICE_MS);
+}
 
 function publishRunnable(): void {
   Atomics.store(workerCtl, WCTL_RUNNABLE, ready.length);
 }
 
 function admit(msg: RunMessage): void {
-  let group = groups.get(msg.group);
-  if (!group) groups.set(msg.group, (group = {}));
-  const g: SharedGuest = { run: undefined as unknown as GuestRun, suspendable: undefined as unknown as SuspendableGuest, group };
+  const g: SharedGuest = { run: undefined as unknown as GuestRun, suspendable: undefined as unknown as SuspendableGuest, group: msg.group, offSince: performance.now(), pausedThen: 0 };
   g.suspendable = new SuspendableGuest(() => g.run.guestMemory());
-  g.run = new GuestRun(msg, {
-    suspender: g.suspendable,
-    sliceOver: () => performance.now() - sliceStart >= SLICE_MS,
-    nextTurn: () => Promise.resolve(),
-  });
+  g.run = new GuestRun(msg, { suspender: g.suspendable, sliceOver, nextTurn: () => Promise.resolve() });
   guests.set(msg.pid, g);
   ready.push(g);
   scheduleStep();
@@ -394,6 +424,14 @@ function step(g: SharedGuest): void {
   run.enter();
   runningGuest(suspendable);
   sliceStart = performance.now();
+  mailAtSliceStart = Atomics.load(workerCtl, WCTL_MAIL);
+  if (g.offSince !== undefined) {
+    // Off the thread it was blocked (waiting, or ready for its turn), except while paused.
+    const paused = (run.meter?.pausedTotalMs() ?? 0) - g.pausedThen;
+    run.stats[STAT_BLOCKED_MS]! += Math.max(0, sliceStart - g.offSince - paused);
+    run.stats[STAT_BLOCKED_SINCE] = 0;
+    g.offSince = undefined;
+  }
   try {
     if (!run.instance) {
       const call = msg.hostNamespaces.length > 0 ? createSuspendingHostCall(suspendable, answers, post, msg.pid) : undefined;
@@ -402,11 +440,11 @@ function step(g: SharedGuest): void {
     }
     const s = suspendable.step(() => run.start());
     if (s.done) return end(g, { code: s.code });
-    const since = performance.now();
-    run.stats[STAT_BLOCKED_SINCE] = performance.timeOrigin + since;
+    g.offSince = performance.now();
+    g.pausedThen = run.meter?.pausedTotalMs() ?? 0;
+    // Published for readers while it waits (a pause is not blocked time: its own figure counts it).
+    if (s.site !== 'pause') run.stats[STAT_BLOCKED_SINCE] = performance.timeOrigin + g.offSince;
     void s.until.then(() => {
-      run.stats[STAT_BLOCKED_MS]! += performance.now() - since;
-      run.stats[STAT_BLOCKED_SINCE] = 0;
       if (run.ended) return;
       ready.push(g);
       scheduleStep();

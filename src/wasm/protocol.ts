@@ -102,9 +102,12 @@ export const STAT_BLOCKED_SINCE = 7;
 export const MAX_INFLIGHT_BYTES = 8 * 1024 * 1024;
 
 // A worker's control block: Int32 words.
-export const WORKER_CONTROL_BYTES = 8;
+export const WORKER_CONTROL_BYTES = 12;
 /** Int32 index: token of a process sent ahead to a busy worker; the runtime takes it back by
  *  compare-and-swap to 0, the worker claims it the same way before starting it. */
 export const WCTL_PREFETCH = 0;
 /** Int32 index (shared workers): guests ready to run or running, as the worker last counted them. */
 export const WCTL_RUNNABLE = 1;
+/** Int32 index (shared workers): bumped by the runtime with each message it sends the worker (a run,
+ *  a stop, a host call's answer): a running guest then gives up the thread at its slice's end. */
+export const WCTL_MAIL = 2;

@@ -248,7 +248,8 @@ export class Runtime {
   private async compile(cid: string, bytes: Uint8Array, memory: { initial: number; maximum?: number }, hiddenMemory: boolean, tableEntries: number): Promise<CompiledModule> {
     let runnable = bytes;
     let suspendable = false;
-    if (this.instrumenter && this.shared && memory.initial > 0) {
+    // Suspending lends the unwind the guest's memory (suspend.ts): one it exports as `memory`, of a page at least.
+    if (this.instrumenter && this.shared && memory.initial > 0 && !hiddenMemory) {
       try {
         runnable = await this.instrumenter.instrument(cid, bytes, true);
         suspendable = true;

@@ -6,7 +6,7 @@
 
 import { MessageChannel, type ResourceLimits, type Worker } from 'node:worker_threads';
 import { newWorker, type Job, type Scheduler } from './pool.js';
-import { WCTL_RUNNABLE, WORKER_CONTROL_BYTES, type CallAnswer, type FromWorker, type RunMessage, type StopMessage } from './protocol.js';
+import { WCTL_MAIL, WCTL_RUNNABLE, WORKER_CONTROL_BYTES, type CallAnswer, type FromWorker, type RunMessage, type StopMessage } from './protocol.js';
 import type { ExitReason } from './types.js';
 
 export interface SharedPoolOptions {
@@ -62,6 +62,17 @@ class SharedWorker {
 
   answer(answer: CallAnswer): void {
     this.callPort.postMessage(answer);
+    this.mail();
+  }
+
+  post(msg: RunMessage | StopMessage): void {
+    this.worker.postMessage(msg);
+    this.mail();
+  }
+
+  /** Tells a guest running on the worker that the worker has messages to read (see WCTL_MAIL). */
+  private mail(): void {
+    Atomics.add(this.ctl, WCTL_MAIL, 1);
   }
 }
 
@@ -99,7 +110,7 @@ export class SharedPool implements Scheduler {
     }
     w.modules.add(job.cid);
     const msg: RunMessage = { ...job.runMessage(), group: groupNumber(job.group), module, drop, prefetchToken: 0 };
-    w.worker.postMessage(msg);
+    w.post(msg);
   }
 
   cancel(job: Job): void {
@@ -111,8 +122,7 @@ export class SharedPool implements Scheduler {
     if (!w) return;
     this.placed.delete(job);
     w.jobs.delete(job.pid);
-    const msg: StopMessage = { type: 'stop', pid: job.pid };
-    w.worker.postMessage(msg);
+    w.post({ type: 'stop', pid: job.pid });
   }
 
   info(): { workers: number; runnable: number; hosted: number } {

@@ -9,12 +9,20 @@
 // unwind (saving what the guest had there and putting it back as soon as the unwind has ended;
 // no guest code runs in between) and keeps only the frames while the guest is suspended.
 
-import { SUSPEND, type Suspender } from './blocked.js';
+import { SUSPEND, SuspendError, type Suspender } from './blocked.js';
 import type { WasmInstance, WasmMemory } from './webassembly.js';
 
-/** Bytes of guest memory lent to an unwind: the most frames a guest can have on its stack when it
- *  suspends. A guest deeper than that when it blocks or its time slice ends traps (SuspendError). */
+/** Bytes of guest memory lent to an unwind in a wait: the most frames a guest can have on its stack
+ *  when it waits (more traps, SuspendError). Each unwind copies this much aside and back. */
 export const SUSPEND_REGION_BYTES = 64 * 1024;
+
+/** Bytes lent when a guest is preempted or paused at a tick (rare, and wherever it happens to be,
+ *  perhaps deep in recursion): as much of its memory as this, so that being preempted does not
+ *  end it unless its frames exceed its memory. */
+export const PREEMPT_REGION_BYTES = 4 * 1024 * 1024;
+
+/** Waits at ticks (suspend.ts lends them PREEMPT_REGION_BYTES): a time slice's end, a pause. */
+const PREEMPTIONS = new Set(['turn', 'pause']);
 
 /** Where asyncify's data header sits in the region: [0, 4) next free byte, [4, 8) end of region. */
 const HEADER = 8;
@@ -36,19 +44,14 @@ interface AsyncifyExports {
 /** The exports asyncify adds: a module without them cannot be suspended. */
 export const ASYNCIFY_EXPORTS = ['asyncify_start_unwind', 'asyncify_stop_unwind', 'asyncify_start_rewind', 'asyncify_stop_rewind', 'asyncify_get_state'];
 
-/** A guest could not be suspended (its stack too deep, no memory to unwind into, a wait where none can be). */
-export class SuspendError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'SuspendError';
-  }
-}
+export { SuspendError };
 
 /** What the log keeps: where it was recorded (a replay that reaches another place has diverged) and its outcome. */
 type Outcome = { site: string } & ({ value: unknown } | { error: unknown });
 
-/** The outcome of one step of a guest: it ended (with `_start`'s exit code) or waits for `until`. */
-export type Step = { done: true; code: number } | { done: false; until: Promise<unknown> };
+/** The outcome of one step of a guest: it ended (with `_start`'s exit code) or waits for `until`
+ *  (at `site`: 'turn' for a time slice's end, 'pause', 'sleep', a host call's name, ...). */
+export type Step = { done: true; code: number } | { done: false; until: Promise<unknown>; site: string };
 
 export class SuspendableGuest implements Suspender {
   /** What the import being replayed recorded and waited for, in order. */
@@ -61,6 +64,8 @@ export class SuspendableGuest implements Suspender {
   /** The guest's frames while it is suspended. */
   private frames: Uint8Array | undefined;
   private lent: Uint8Array | undefined;
+  /** Bytes lent to the unwind in progress. */
+  private lentBytes = 0;
   private ex: AsyncifyExports | undefined;
   private started = false;
 
@@ -133,7 +138,7 @@ export class SuspendableGuest implements Suspender {
       code = start();
     } catch (e) {
       if (ex.asyncify_get_state() === State.Unwinding) {
-        throw new SuspendError(`its stack was too deep to suspend (more than ${SUSPEND_REGION_BYTES / 1024} KiB of frames)`);
+        throw new SuspendError(`its stack was too deep to suspend (more than ${this.lentBytes / 1024} KiB of frames)`);
       }
       throw e;
     }
@@ -146,6 +151,7 @@ export class SuspendableGuest implements Suspender {
     // Its outcome is replayed when the import runs again.
     return {
       done: false,
+      site,
       until: until.then(
         (value) => void this.log.push({ site, value }),
         (error: unknown) => void this.log.push({ site, error }),
@@ -166,18 +172,20 @@ export class SuspendableGuest implements Suspender {
     this.cursor = 0;
   }
 
-  private region(): Uint8Array {
+  /** The first `bytes` of the guest's memory (at most all of it, at least SUSPEND_REGION_BYTES). */
+  private region(bytes = this.lentBytes): Uint8Array {
     const memory = this.memory();
     if (!memory || memory.buffer.byteLength < SUSPEND_REGION_BYTES) {
       throw new SuspendError('it has less than 64 KiB of memory, which suspending it needs');
     }
-    return new Uint8Array(memory.buffer, 0, SUSPEND_REGION_BYTES);
+    return new Uint8Array(memory.buffer, 0, Math.min(bytes, memory.buffer.byteLength));
   }
 
   private startUnwind(): void {
-    const region = this.region();
+    const region = this.region(PREEMPTIONS.has(this.pendingSite) ? PREEMPT_REGION_BYTES : SUSPEND_REGION_BYTES);
+    this.lentBytes = region.length;
     this.lent = region.slice(); // what the guest has there, put back once the unwind is over
-    setHeader(region, HEADER, SUSPEND_REGION_BYTES);
+    setHeader(region, HEADER, region.length);
     this.ex!.asyncify_start_unwind(0);
   }
 
@@ -190,12 +198,13 @@ export class SuspendableGuest implements Suspender {
   }
 
   private startRewind(): void {
-    const region = this.region();
     const frames = this.frames!;
     const end = HEADER + frames.length;
-    this.lent = region.slice(0, end); // a rewind only reads the frames back
+    this.lentBytes = end;
+    const region = this.region();
+    this.lent = region.slice(); // a rewind only reads the frames back
     region.set(frames, HEADER);
-    setHeader(region, end, SUSPEND_REGION_BYTES);
+    setHeader(region, end, end);
     this.frames = undefined;
     this.ex!.asyncify_start_rewind(0);
   }

@@ -298,3 +298,39 @@ test("names the instrumentation adds inside the module give way to the module's 
     await rt.close();
   }
 });
+
+test('bulk memory operations are charged by their length: a loop of large fills runs out of fuel, and copies come out right', async () => {
+  const rt = await Runtime.create({ poolSize: 1 });
+  try {
+    // 100 fills of 16 MiB: 1,300 units if each counted as its few nodes, ~6.5 million by length.
+    const fills = await rt.load(
+      await assemble(`(module (memory (export "memory") 256)
+        (func (export "_start") (local $i i32)
+          (loop $l (memory.fill (i32.const 0) (i32.const 7) (i32.const 16777216))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br_if $l (i32.lt_u (local.get $i) (i32.const 100))))))`),
+    );
+    const limited = await rt.spawn(fills, { args: ['fills'], limits: { fuel: 1_000_000 } }).wait();
+    assert.deepEqual(limited.reason, { kind: 'limit', limit: 'cpu' });
+    const free = await rt.spawn(fills, { args: ['fills'] }).wait();
+    assert.deepEqual(free.reason, { kind: 'normal' });
+    assert.ok(free.fuelUsed >= (100 * 16777216) / 256, `fuel used ${free.fuelUsed}`);
+    // The length is still the operation's: a copy, a fill and an init whose lengths come from
+    // expressions with effects (a call) move exactly the bytes asked, in order.
+    const exact = await rt.load(
+      await assemble(`(module
+        (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+        (memory (export "memory") 1) (data $d "abcdef") (global $n (mut i32) (i32.const 0))
+        (func $len (param $x i32) (result i32) (global.set $n (i32.add (global.get $n) (i32.const 1))) (local.get $x))
+        (func (export "_start")
+          (memory.init $d (i32.const 100) (i32.const 0) (call $len (i32.const 6)))
+          (memory.copy (i32.const 200) (i32.const 100) (call $len (i32.const 4)))
+          (memory.fill (i32.const 203) (i32.const 122) (call $len (i32.const 2)))
+          (call $exit (i32.add (i32.mul (global.get $n) (i32.const 10))
+            (i64.eq (i64.load (i32.const 200)) (i64.const 0x0000007a7a636261))))))`),
+    );
+    assert.equal((await rt.spawn(exact, { args: ['exact'] }).wait()).code, 31);
+  } finally {
+    await rt.close();
+  }
+});

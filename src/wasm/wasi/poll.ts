@@ -61,7 +61,7 @@ export function pollOneoff(subs: Subscription[], waiter?: SocketWaiter): PollEve
   const deadlines = subs.map((s) => (s.type === EventType.CLOCK ? deadlineOf(s, start) : undefined));
   for (;;) {
     const events: PollEvent[] = [];
-    const now = process.hrtime.bigint();
+    const now = recorded('clock', () => process.hrtime.bigint());
     let earliest: bigint | undefined;
     subs.forEach((s, i) => {
       if (s.type === EventType.CLOCK) {
