@@ -127,6 +127,7 @@ export class Meter {
     this.granted = left; // until we return a new budget, fuelUsed() must equal consumed
     const turns = this.turns;
     if (turns) {
+      this.publish(); // (before it may give up the thread: readers see the slice it ran)
       // Run again after a resumption (blocked.ts), with what it saw recorded: the accounting above then adds nothing.
       if (Atomics.load(this.ctl, CTL_KILL) !== 0) throw new GuestKilled();
       if (turns.suspender.record('slice over', () => turns.sliceOver())) turns.suspender.suspend('turn', () => turns.nextTurn());
