@@ -183,7 +183,7 @@ const CHAIN_WAT = `(module
 // ---- child scenarios ---------------------------------------------------------------------------
 
 interface ChildSpec {
-  scenario: 'shared-sleepers' | 'dedicated-sleepers' | 'bare-workers' | 'forked' | 'chain' | 'fairness';
+  scenario: 'shared-sleepers' | 'dedicated-sleepers' | 'bare-workers' | 'forked' | 'chain' | 'fairness' | 'cpu';
   n: number;
   cacheDir: string;
   workers?: 'shared' | 'dedicated';
@@ -521,6 +521,51 @@ async function fairness(spec: ChildSpec): Promise<Bench[]> {
   }
 }
 
+/** fib(32) with one of its two recursive calls through call_indirect: asyncify's worst case (every
+ *  function with a call that may reach a suspending import is instrumented, and an indirect call may). */
+const FIB_WAT = `(module (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (type $ft (func (param i32) (result i32))) (table 1 funcref) (elem (i32.const 0) $fib)
+  (memory (export "memory") 1)
+  (func $fib (type $ft) (param $n i32) (result i32)
+    (if (result i32) (i32.lt_u (local.get $n) (i32.const 2)) (then (local.get $n))
+      (else (i32.add (call_indirect (type $ft) (i32.sub (local.get $n) (i32.const 1)) (i32.const 0)) (call $fib (i32.sub (local.get $n) (i32.const 2)))))))
+  (func (export "_start") (call $exit (i32.and (call $fib (i32.const 32)) (i32.const 127)))))`;
+
+/** What suspendability costs running guest code: the same module spawned to its end, alone, on a
+ *  dedicated worker and on a shared one (median of `n` runs each, alternating). */
+async function cpu(spec: ChildSpec): Promise<Bench[]> {
+  const dedicated = await Runtime.create({ poolSize: 1, workers: 'dedicated', cacheDir: spec.cacheDir });
+  const shared = await Runtime.create({ poolSize: 1, workers: 'shared', cacheDir: spec.cacheDir });
+  try {
+    const cases: [string, Uint8Array, string[], number][] = [
+      ['fib(32), half the calls indirect', await assemble(FIB_WAT), ['fib'], 2178309 & 127], // fib(32) = 2,178,309; the exit code keeps its low 7 bits
+      ['examples/cpu-loop 200,000,000 rounds', new Uint8Array(readFileSync(join(repoRoot(), 'examples', 'cpu-loop', 'cpu-loop.wasm'))), ['cpu-loop', '200000000'], 0],
+    ];
+    const out: Bench[] = [];
+    for (const [name, bytes, args, code] of cases) {
+      const on = { dedicated: await dedicated.load(bytes), shared: await shared.load(bytes) };
+      check(on.shared.suspendable && !on.dedicated.suspendable, `${name}: suspendable only on the shared runtime`);
+      const times: Record<'dedicated' | 'shared', number[]> = { dedicated: [], shared: [] };
+      for (let i = 0; i < spec.n; i++) {
+        for (const mode of ['dedicated', 'shared'] as const) {
+          const rt = mode === 'shared' ? shared : dedicated;
+          const t = performance.now();
+          const s = await rt.spawn(on[mode], { args, stdout: 'capture' }).wait();
+          times[mode].push(performance.now() - t);
+          check(s.code === code, `${name} on ${mode} workers exited ${s.code}, not ${code}`);
+        }
+      }
+      const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
+      const d = median(times.dedicated);
+      const sh = median(times.shared);
+      out.push({ guest: name, runs: spec.n, dedicated_ms: +d.toFixed(1), shared_ms: +sh.toFixed(1), ratio: +(sh / d).toFixed(2) });
+    }
+    return out;
+  } finally {
+    await Promise.all([dedicated.close(), shared.close()]);
+  }
+}
+
 async function childMain(spec: ChildSpec): Promise<void> {
   let out: Bench | Bench[];
   switch (spec.scenario) {
@@ -539,6 +584,9 @@ async function childMain(spec: ChildSpec): Promise<void> {
       break;
     case 'fairness':
       out = await fairness(spec);
+      break;
+    case 'cpu':
+      out = await cpu(spec);
       break;
   }
   for (const o of Array.isArray(out) ? out : [out]) emit(o);
@@ -614,6 +662,12 @@ export async function main(argv: string[] = []): Promise<void> {
       'ww shared workers (poolSize 2): spawn-to-exit of examples/hello.wasm (stdout captured and checked), 20 one after another, on an idle runtime, then while another principal (SpawnOptions.group) has N CPU-bound spin guests running (each has run at least one 10 ms slice first), then one hello in the spinners\' own principal; in a fresh child, warm',
       { scenario: 'fairness', n: 4096 },
       600_000,
+    );
+    await run(
+      'cpu',
+      'spawn-to-exit of a CPU-bound guest alone (no other guest), on a dedicated worker and on a shared one (the module made suspendable), alternating, median of the runs; in a fresh child, warm (modules loaded first); ratio: shared / dedicated',
+      { scenario: 'cpu', n: quick ? 3 : 7 },
+      300_000,
     );
   } finally {
     rmSync(cacheDir, { recursive: true, force: true });
