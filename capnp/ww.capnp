@@ -34,8 +34,11 @@ interface Node {
 
 interface Admin {
   # The node's owner's capability: every process, by PID.
-  ps @0 () -> (processes :List(ProcessInfo));
-  # Every process on the node, init (pid 1) included, live and recently ended.
+  ps @0 (after :UInt32, max :UInt32) -> (processes :List(ProcessInfo), more :Bool);
+  # Every process on the node, init (pid 1) included, live and recently ended,
+  # in pid order, one page at a time: those with a pid above `after`, at most
+  # `max` (0 or more than the node's page: 4,096) and about 4 MiB of reply.
+  # `more`: further ones follow (ask again with `after` = the last pid).
 
   process @1 (pid :UInt32) -> (process :Process);
   # A capability for any process; fails "no such process: <pid>".
@@ -61,9 +64,9 @@ interface Executor {
   # `listening`: the addresses of spec.listen as bound (HOST:PORT, the real
   # port where 0 was asked), in the same order.
 
-  ps @1 () -> (processes :List(ProcessInfo));
+  ps @1 (after :UInt32, max :UInt32) -> (processes :List(ProcessInfo), more :Bool);
   # The processes spawned through this Executor (or an Executor restricted
-  # from it) and their descendants, live and recently ended.
+  # from it) and their descendants, live and recently ended; paged as Admin.ps.
 
   obsoleteProcess @2 (pid :UInt32) -> (process :Process);
   # Refused (not-permitted): a PID is not authority. Use the Process

@@ -29,7 +29,16 @@ Columns: PID, PPID (the parent; 1 is init), STATE (running, paused, or exited: <
     const { flags } = await this.parse(Ps);
     if (flags.json && flags.tree) throw new UsageError('--json and --tree do not go together; --json lists every process with its ppid, from which the tree follows');
     const [{ outputWidth, processJson, processTable }, { withNode }] = await Promise.all([import('../lib/format.js'), import('../lib/node-connection.js')]);
-    const processes = await withNode(flags.socket, async ({ admin }) => (await admin.ps()).processes);
+    // The node answers a page at a time (a listing of any size fits its messages): ask until the last.
+    const processes = await withNode(flags.socket, async ({ admin }) => {
+      const all: Awaited<ReturnType<typeof admin.ps>>['processes'] = [];
+      for (let after = 0; ; ) {
+        const page = await admin.ps({ after });
+        all.push(...page.processes);
+        if (!page.more || page.processes.length === 0) return all;
+        after = page.processes[page.processes.length - 1]!.pid;
+      }
+    });
     if (flags.json) {
       process.stdout.write(`${JSON.stringify(processes.map(processJson), null, 2)}\n`);
       return;

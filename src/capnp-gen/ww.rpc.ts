@@ -41,31 +41,41 @@ export const $S_Admin_Process$Results: StructDesc = {
   ],
 };
 
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
-export interface Admin_Ps$Params {}
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
-export interface Admin_Ps$Params$Init {}
+export interface Admin_Ps$Params {
+  after: number;
+  max: number;
+}
+export interface Admin_Ps$Params$Init {
+  after?: number;
+  max?: number;
+}
 export const $S_Admin_Ps$Params: StructDesc = {
   name: 'Admin_Ps$Params',
   id: 'd189068d11643482',
-  dataWords: 0,
+  dataWords: 1,
   pointers: 0,
-  fields: [],
+  fields: [
+    { name: 'after', type: { k: 'uint32' }, offset: 0 },
+    { name: 'max', type: { k: 'uint32' }, offset: 1 },
+  ],
 };
 
 export interface Admin_Ps$Results {
   processes: (ProcessInfo)[];
+  more: boolean;
 }
 export interface Admin_Ps$Results$Init {
   processes?: (ProcessInfo$Init)[];
+  more?: boolean;
 }
 export const $S_Admin_Ps$Results: StructDesc = {
   name: 'Admin_Ps$Results',
   id: 'a4d8e392378f55f9',
-  dataWords: 0,
+  dataWords: 1,
   pointers: 1,
   fields: [
     { name: 'processes', type: { k: 'list', e: { k: 'struct', s: () => $S_ProcessInfo } }, offset: 0 },
+    { name: 'more', type: { k: 'bool' }, offset: 0 },
   ],
 };
 
@@ -236,31 +246,41 @@ export const $S_Executor_ObsoleteProcess$Results: StructDesc = {
   ],
 };
 
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
-export interface Executor_Ps$Params {}
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
-export interface Executor_Ps$Params$Init {}
+export interface Executor_Ps$Params {
+  after: number;
+  max: number;
+}
+export interface Executor_Ps$Params$Init {
+  after?: number;
+  max?: number;
+}
 export const $S_Executor_Ps$Params: StructDesc = {
   name: 'Executor_Ps$Params',
   id: 'c702ac9a737b031f',
-  dataWords: 0,
+  dataWords: 1,
   pointers: 0,
-  fields: [],
+  fields: [
+    { name: 'after', type: { k: 'uint32' }, offset: 0 },
+    { name: 'max', type: { k: 'uint32' }, offset: 1 },
+  ],
 };
 
 export interface Executor_Ps$Results {
   processes: (ProcessInfo)[];
+  more: boolean;
 }
 export interface Executor_Ps$Results$Init {
   processes?: (ProcessInfo$Init)[];
+  more?: boolean;
 }
 export const $S_Executor_Ps$Results: StructDesc = {
   name: 'Executor_Ps$Results',
   id: 'ad7004500b0fa720',
-  dataWords: 0,
+  dataWords: 1,
   pointers: 1,
   fields: [
     { name: 'processes', type: { k: 'list', e: { k: 'struct', s: () => $S_ProcessInfo } }, offset: 0 },
+    { name: 'more', type: { k: 'bool' }, offset: 0 },
   ],
 };
 

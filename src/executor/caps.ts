@@ -72,6 +72,27 @@ export function toProcessInfo(s: ProcessSnapshot, peerId: string, listing = fals
   };
 }
 
+/** Processes in one page of `ps` at most, and about the bytes of its reply (a listing's argv is cut
+ *  to 4 KiB each): a listing always fits a message, whatever the number of processes. */
+export const PS_PAGE_ENTRIES = 4096;
+export const PS_PAGE_BYTES = 4 * 1024 * 1024;
+
+/** One page of a listing: the entries after pid `after`, in pid order, within `max` and PS_PAGE_BYTES. */
+export function psPage(entries: Iterable<ProcessEntry>, ctx: ExecutorContext, after: number, max: number): { processes: ProcessInfo$Init[]; more: boolean } {
+  const limit = max > 0 ? Math.min(max, PS_PAGE_ENTRIES) : PS_PAGE_ENTRIES;
+  const processes: ProcessInfo$Init[] = [];
+  let bytes = 0;
+  for (const e of entries) {
+    if (e.pid <= after) continue;
+    const info = toProcessInfo(ctx.table.snapshot(e), ctx.peerId, true);
+    const size = 256 + info.cid!.length + info.argv!.reduce((n, a) => n + a.length + 8, 0) + 8 * info.links!.length;
+    if (processes.length >= limit || (processes.length > 0 && bytes + size > PS_PAGE_BYTES)) return { processes, more: true };
+    processes.push(info);
+    bytes += size;
+  }
+  return { processes, more: false };
+}
+
 /** Captured output in one reply: wait() returns this much of each stream, Process.output pieces of
  *  at most this; two of them fit a frame with room to spare whatever the capture bound. */
 export const OUTPUT_PIECE_BYTES = 4 * 1024 * 1024;
@@ -152,9 +173,8 @@ export class NodeCap implements Node$Server {
 /** The owner's view of the whole node: every process, by PID. */
 export class AdminCap implements Admin$Server {
   constructor(private readonly ctx: ExecutorContext) {}
-  ps(): { processes: ProcessInfo$Init[] } {
-    const t = this.ctx.table;
-    return { processes: t.list().map((e) => toProcessInfo(t.snapshot(e), this.ctx.peerId, true)) };
+  ps({ after, max }: { after: number; max: number }): { processes: ProcessInfo$Init[]; more: boolean } {
+    return psPage(this.ctx.table.list(), this.ctx, after, max);
   }
   process({ pid }: { pid: number }): { process: ProcessCap } {
     return { process: this.ctx.processCap(this.ctx.entry(pid)) };
@@ -258,9 +278,8 @@ export class ExecutorCap implements Executor$Server {
     }
   }
 
-  ps(): { processes: ProcessInfo$Init[] } {
-    const t = this.ctx.table;
-    return { processes: t.listIn(this.scope).map((e) => toProcessInfo(t.snapshot(e), this.ctx.peerId, true)) };
+  ps({ after, max }: { after: number; max: number }): { processes: ProcessInfo$Init[]; more: boolean } {
+    return psPage(this.ctx.table.listIn(this.scope), this.ctx, after, max);
   }
 
   obsoleteProcess({ pid }: { pid: number }): never {

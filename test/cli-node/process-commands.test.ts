@@ -3,6 +3,7 @@
 // both through the CLI and through the node.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { OutputMode } from '../../src/capnp-gen/ww.rpc.js';
 import { said } from '../executor/helpers.js';
@@ -61,6 +62,27 @@ describe('ww ps', () => {
     } finally {
       await parent.process.kill();
     }
+  });
+
+  test('--json lists every process when the node answers in several pages (a thousand entries of ~4 KiB: more than one 4 MiB page)', async () => {
+    const wide = 'w'.repeat(4096);
+    const { cid } = await rpc.executor.modules().cache.put({ bytes: readFileSync(hello) });
+    const runs = await Promise.all(Array.from({ length: 1100 }, (_, i) => rpc.executor.spawn({ spec: { moduleCid: cid, argv: [`paged${i}`, wide] } })));
+    await Promise.all(runs.map((r) => r.process.wait()));
+    // What the node lists, page by page (the oldest ended processes are dropped past its keepEnded).
+    const paged: number[] = [];
+    let pages = 0;
+    for (let after = 0; ; ) {
+      const page = await rpc.admin.ps({ after, max: 0 });
+      pages++;
+      paged.push(...page.processes.map((p) => p.pid));
+      if (!page.more) break;
+      after = paged[paged.length - 1]!;
+    }
+    assert.ok(pages > 1, 'the node answered in more than one page');
+    const listed = psJson(await ww('ps', '--json')).map((p) => p.pid);
+    assert.deepEqual(listed, paged, 'ww ps --json lists every page');
+    for (const r of runs) r.process.release();
   });
 
   test('the table has the columns, and --tree indents children under their parents', async () => {

@@ -6,7 +6,7 @@ import { executorErrorFromRpc } from '../../src/executor/rpc.js';
 import { reasonFromWire, reasonText } from '../../src/executor/wire.js';
 import { OutputMode, StdStream } from '../../src/capnp-gen/ww.rpc.js';
 import { LISTED_ARGV_BYTES, MAX_SPAWN_ARG_BYTES, MAX_SPAWN_ARGS } from '../../src/executor/bounds.js';
-import { assemble, eventually, psState, sleeperWat, startTestNode, type TestNode } from './helpers.js';
+import { assemble, eventually, helloWasm, psState, sleeperWat, startTestNode, type TestNode } from './helpers.js';
 
 let t: TestNode;
 let sleeper: Uint8Array;
@@ -26,6 +26,34 @@ async function refusal(p: PromiseLike<unknown>): Promise<string> {
   }
   throw new Error('not refused');
 }
+
+test('ps answers a page at a time, in pid order, within a count and a byte bound; the pages together are every process', async () => {
+  const own = await startTestNode({ keepEnded: 2000 }); // (ended processes are listed too: keep them all)
+  try {
+    const wide = 'w'.repeat(LISTED_ARGV_BYTES); // listed at about the cut: ~4 KiB an entry
+    const hello = (await own.executor.modules().cache.put({ bytes: helloWasm() })).cid;
+    const runs = await Promise.all(Array.from({ length: 1100 }, (_, i) => own.executor.spawn({ spec: { moduleCid: hello, argv: [`h${i}`, wide] } })));
+    await Promise.all(runs.map((r) => r.process.wait()));
+    // By count: pages of 300 the client asked for.
+    const seen: number[] = [];
+    let pages = 0;
+    for (let after = 0; ; pages++) {
+      const page = await own.executor.ps({ after, max: 300 });
+      assert.ok(page.processes.length <= 300);
+      seen.push(...page.processes.map((p) => p.pid));
+      if (!page.more) break;
+      after = page.processes[page.processes.length - 1]!.pid;
+    }
+    assert.deepEqual(seen, [...seen].sort((a, b) => a - b), 'in pid order');
+    assert.ok(runs.every((r) => seen.includes(r.pid)), 'every process is on some page');
+    assert.equal(pages, Math.floor((seen.length - 1) / 300));
+    // By bytes: 1,100 entries of ~4 KiB do not fit one 4 MiB page, whatever the client asks.
+    const first = await own.admin.ps({ after: 0, max: 0 });
+    assert.ok(first.more && first.processes.length < 1100 && first.processes.length > 500, `first page: ${first.processes.length} entries`);
+  } finally {
+    await own.close();
+  }
+});
 
 test('argv and env past their bounds are refused, saying the size and the bound', async () => {
   const huge = 'x'.repeat(MAX_SPAWN_ARG_BYTES);
