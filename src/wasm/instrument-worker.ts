@@ -3,7 +3,7 @@
 
 import { parentPort } from 'node:worker_threads';
 import type Binaryen from 'binaryen';
-import { instrument } from './instrument.js';
+import { InstrumentError, instrumentWithFacts } from './instrument.js';
 import { makeSuspendable } from './suspendable.js';
 
 export interface InstrumentRequest {
@@ -20,8 +20,9 @@ port.on('message', async (req: InstrumentRequest) => {
   let res: InstrumentResponse;
   try {
     binaryen ??= (await import('binaryen')).default;
-    const instrumented = instrument(binaryen, req.bytes);
-    res = { id: req.id, bytes: req.suspendable ? makeSuspendable(binaryen, instrumented) : instrumented };
+    const instrumented = instrumentWithFacts(binaryen, req.bytes);
+    if (req.suspendable && instrumented.unsuspendable) throw new InstrumentError(`ww cannot suspend it: ${instrumented.unsuspendable}`);
+    res = { id: req.id, bytes: req.suspendable ? makeSuspendable(binaryen, instrumented.bytes) : instrumented.bytes };
   } catch (e) {
     res = { id: req.id, error: e instanceof Error ? e.message : String(e) };
   }

@@ -31,7 +31,7 @@ export const MEMORY_FIELD = 'memory';
  *  or a region bigger than the budget could never run (the guest would only call tick). */
 export const MAX_REGION_COST = 10_000;
 /** Bump when the transformation changes, so on-disk caches of older output are not used. */
-export const INSTRUMENTATION_VERSION = 7;
+export const INSTRUMENTATION_VERSION = 8;
 
 /** Bytes of a bulk memory operation charged as one unit of fuel: copying 256 bytes takes about as
  *  long as the few instructions a unit stands for elsewhere (so 64 MiB is ~260,000 units). */
@@ -77,6 +77,17 @@ function freeName(taken: (name: string) => boolean, base: string): string {
 /** Returns the instrumented module bytes. Throws InstrumentError for a module it refuses, or an
  *  Error if binaryen cannot read the module or the result does not validate. */
 export function instrument(binaryen: B, bytes: Uint8Array): Uint8Array {
+  return instrumentWithFacts(binaryen, bytes).bytes;
+}
+
+/** What the walk learnt that decides whether the module may share a thread (suspendable.ts). */
+export interface ModuleFacts {
+  /** Why it may not be made suspendable (it would hold its thread, or die of a preemption); undefined: it may. */
+  unsuspendable?: string;
+}
+
+/** instrument(), with what the walk found out about the module. */
+export function instrumentWithFacts(binaryen: B, bytes: Uint8Array): { bytes: Uint8Array } & ModuleFacts {
   const kinds = kindTable(binaryen);
   binaryen.setDebugInfo(true); // keep the name section: trap reasons name the guest's functions
   const mod = binaryen.readBinary(bytes);
@@ -89,7 +100,7 @@ export function instrument(binaryen: B, bytes: Uint8Array): Uint8Array {
   }
 }
 
-function transform(binaryen: B, kinds: Kinds, mod: Binaryen.Module): Uint8Array {
+function transform(binaryen: B, kinds: Kinds, mod: Binaryen.Module): { bytes: Uint8Array } & ModuleFacts {
   mod.setFeatures(v8Features(binaryen));
   const taken = (what: string, name: string): InstrumentError =>
     new InstrumentError(`the module already has ${what} named ${name}, a name ww's instrumentation adds`);
@@ -192,8 +203,9 @@ function transform(binaryen: B, kinds: Kinds, mod: Binaryen.Module): Uint8Array 
       if (binaryen.getExpressionType(delta) !== binaryen.i32) throw new InstrumentError('table.grow on a 64-bit table: ww cannot hold it to a memory limit');
       TableGrow.setDelta(grow, mod.call(GROW_TABLE, [delta], binaryen.i32));
     }
-    // A bulk operation's length n becomes { tmp = n; countdown -= n >>> 8; tmp }: evaluated where it
-    // was (the last operand), charged before the operation runs. One scratch local per function
+    // A bulk operation's length n becomes { tmp = n; countdown -= n >>> 8; if countdown <= 0: tick; tmp }:
+    // evaluated where it was (the last operand), charged and checked before the operation runs (so
+    // straight-line code of many large fills reaches its ticks too). One scratch local per function
     // serves them all: each use ends before another begins, nested ones included.
     let scratch = -1;
     for (const bulk of scan.bulks) {
@@ -204,12 +216,28 @@ function transform(binaryen: B, kinds: Kinds, mod: Binaryen.Module): Uint8Array 
         COUNTDOWN,
         mod.i32.sub(mod.global.get(COUNTDOWN, binaryen.i32), mod.i32.shr_u(mod.local.get(scratch, binaryen.i32), mod.i32.const(Math.log2(BULK_BYTES_PER_UNIT)))),
       );
-      size.set(mod.block(null, [mod.local.set(scratch, size.get()), charge, mod.local.get(scratch, binaryen.i32)], binaryen.i32));
+      const check = mod.if(mod.i32.le_s(mod.global.get(COUNTDOWN, binaryen.i32), mod.i32.const(0)), mod.global.set(COUNTDOWN, mod.call(TICK, [], binaryen.i32)));
+      size.set(mod.block(null, [mod.local.set(scratch, size.get()), charge, check, mod.local.get(scratch, binaryen.i32)], binaryen.i32));
     }
     Func.setBody(func, prepend(scan.cost, body, results));
   }
   if (!mod.validate()) throw new Error('binaryen produced an invalid module');
-  return mod.emitBinary();
+  return { bytes: mod.emitBinary(), ...unsuspendable(binaryen, mod, bodies.map((b) => b.scan)) };
+}
+
+/** Why a module may not share a thread (ModuleFacts), from what the walk found. */
+function unsuspendable(binaryen: B, mod: Binaryen.Module, scans: Scan[]): ModuleFacts {
+  // A start function runs while the module is instantiated, where the guest cannot be suspended.
+  if ((api(binaryen)._BinaryenGetStart as (m: Ref) => Ref)(mod.ptr)) return { unsuspendable: 'it has a start function' };
+  const exported = mod.getExport('memory');
+  const memory = exported ? binaryen.getExportInfo(exported) : undefined;
+  if (memory && memory.kind === binaryen.ExternalMemory && mod.getMemoryInfo(memory.value).shared) {
+    return { unsuspendable: 'its memory is shared (memory.atomic.wait would block the thread)' };
+  }
+  if (scans.some((s) => s.waits > 0)) return { unsuspendable: 'it uses memory.atomic.wait' };
+  // Their length is not charged (no accessor to rewrite it): a loop of them would hold the thread.
+  if (scans.some((s) => s.tableBulks > 0)) return { unsuspendable: 'it uses table.fill, table.copy or table.init' };
+  return {};
 }
 
 /** The length operand of memory.fill, memory.copy or memory.init, to read and replace. */
@@ -557,6 +585,9 @@ interface Scan {
   tableGrows: Ref[];
   /** memory.fill, memory.copy, memory.init: charged by their length. */
   bulks: Ref[];
+  /** table.fill, table.copy, table.init (not charged by length) and memory.atomic.wait: counted. */
+  tableBulks: number;
+  waits: number;
   cost: number;
 }
 
@@ -569,6 +600,8 @@ class Walker {
   private readonly growId: number;
   private readonly tableGrowId: number;
   private readonly bulkIds: Set<number>;
+  private readonly tableBulkIds: Set<number>;
+  private readonly waitId: number;
 
   constructor(
     b: B,
@@ -580,11 +613,14 @@ class Walker {
     this.growId = b.MemoryGrowId;
     this.tableGrowId = b.TableGrowId;
     this.bulkIds = new Set([b.MemoryFillId, b.MemoryCopyId, b.MemoryInitId]);
+    // (binaryen.js names these ids only as functions of its C API)
+    this.tableBulkIds = new Set(['TableFill', 'TableCopy', 'TableInit'].map((k) => (api(b)[`_Binaryen${k}Id`] as () => number)()));
+    this.waitId = b.AtomicWaitId;
   }
 
   /** Throws InstrumentError if the body uses a kind whose children cannot be read. */
   scan(root: Ref, functionName: string): Scan {
-    const found = { loops: [] as LoopSite[], grows: [] as Ref[], tableGrows: [] as Ref[], bulks: [] as Ref[] };
+    const found = { loops: [] as LoopSite[], grows: [] as Ref[], tableGrows: [] as Ref[], bulks: [] as Ref[], tableBulks: 0, waits: 0 };
     try {
       const cost = this.region(root, found);
       return { ...found, cost: Math.min(MAX_REGION_COST, cost) };
@@ -613,6 +649,8 @@ class Walker {
       if (id === this.growId) found.grows.push(e);
       else if (id === this.tableGrowId) found.tableGrows.push(e);
       else if (this.bulkIds.has(id)) found.bulks.push(e);
+      else if (this.tableBulkIds.has(id)) found.tableBulks++;
+      else if (id === this.waitId) found.waits++;
       const read = readers[id];
       if (typeof read !== 'function') throw new Unreadable(read ?? `an expression of kind ${id}, which ww's instrumentation does not know`);
       read(e, stack);

@@ -92,6 +92,15 @@ export class Meter {
     this.countdown.value = 0;
   }
 
+  /** Makes the guest's next function entry or loop header call tick (its fuel account unchanged):
+   *  on a shared worker, after a host call that ran past the guest's time slice. */
+  checkSoon(): void {
+    if (!this.countdown) return;
+    this.consumed = this.fuelUsed();
+    this.granted = 0;
+    this.countdown.value = 0;
+  }
+
   attach(countdown: WasmGlobal | undefined, memory: WasmMemory | undefined): void {
     this.countdown = countdown;
     this.memory = memory;

@@ -396,7 +396,14 @@ function publishRunnable(): void {
 
 function admit(msg: RunMessage): void {
   const g: SharedGuest = { run: undefined as unknown as GuestRun, suspendable: undefined as unknown as SuspendableGuest, group: msg.group, offSince: performance.now(), pausedThen: 0 };
-  g.suspendable = new SuspendableGuest(() => g.run.guestMemory());
+  // A host call that ran past the slice (poll_oneoff of thousands of due clocks, random_get of a large
+  // buffer) brings the guest's next tick forward, where it gives up the thread.
+  g.suspendable = new SuspendableGuest(
+    () => g.run.guestMemory(),
+    () => {
+      if (performance.now() - sliceStart >= SLICE_MS) g.run.meter?.checkSoon();
+    },
+  );
   g.run = new GuestRun(msg, { suspender: g.suspendable, sliceOver, nextTurn: () => Promise.resolve() });
   guests.set(msg.pid, g);
   ready.push(g);

@@ -69,7 +69,11 @@ export class SuspendableGuest implements Suspender {
   private ex: AsyncifyExports | undefined;
   private started = false;
 
-  constructor(private readonly memory: () => WasmMemory | undefined) {}
+  constructor(
+    private readonly memory: () => WasmMemory | undefined,
+    /** Called after each import the guest called returns to it (a host call may have taken long). */
+    private readonly afterCall: () => void = () => {},
+  ) {}
 
   /** Bytes held for the guest while it is suspended, beyond its instance and memory. */
   get savedBytes(): number {
@@ -90,6 +94,7 @@ export class SuspendableGuest implements Suspender {
       try {
         const result = fn(...args);
         this.forget();
+        this.afterCall();
         return result;
       } catch (e) {
         if (e !== SUSPEND) {

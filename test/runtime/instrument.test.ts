@@ -199,7 +199,7 @@ const loopOf = (type: string): string =>
   type === 'none' ? '(loop $l (br_if $l (i32.const 0)))' : `(loop $l (result ${type}) (br_if $l (i32.const 0)) ${CONSTANT[type]})`;
 
 test('a loop in any operand of any instruction V8 runs is metered', () => {
-  const functions: { name: string; what: string; loops: number }[] = [];
+  const functions: { name: string; what: string; loops: number; bulks: number }[] = [];
   const bodies: string[] = [];
   for (const template of OPERAND_TEMPLATES) {
     const slots = [...template.matchAll(/#(\w+)/g)];
@@ -207,7 +207,8 @@ test('a loop in any operand of any instruction V8 runs is metered', () => {
       let i = 0;
       const body = template.replace(/#(\w+)/g, (_, type: string) => (i++ === k ? loopOf(type) : CONSTANT[type]));
       const name = `f${functions.length}`;
-      functions.push({ name, what: `operand ${k + 1} of ${template}`, loops: body.split('(loop ').length - 1 });
+      const bulks = (body.match(/\(memory\.(fill|copy|init)\b/g) ?? []).length; // each checked after its length is charged
+      functions.push({ name, what: `operand ${k + 1} of ${template}`, loops: body.split('(loop ').length - 1, bulks });
       const result = /^\(result \w+\)/.exec(body)?.[0] ?? '';
       bodies.push(`(func $${name} ${result} (local $x i32) ${body.slice(result.length)})`);
     });
@@ -225,8 +226,8 @@ test('a loop in any operand of any instruction V8 runs is metered', () => {
   original.dispose();
 
   const instrumented = binaryen.readBinary(instrument(binaryen, bytes));
-  // Every function calls the meter at its entry and on each loop's slow path. A loop the walk
-  // missed has no slow path.
+  // Every function calls the meter at its entry, on each loop's slow path and after charging each
+  // bulk memory operation. A loop the walk missed has no slow path.
   const printed = instrumented.emitText();
   instrumented.dispose();
   const tick = new RegExp(String.raw`\(import "${METER_MODULE}" "tick" \(func (\$\S+)`).exec(printed)?.[1];
@@ -237,7 +238,7 @@ test('a loop in any operand of any instruction V8 runs is metered', () => {
     ticks.set(name, chunk.split(`(call ${tick})`).length - 1);
   }
   assert.ok(functions.length >= OPERAND_TEMPLATES.length, "every template has an operand");
-  for (const { name, what, loops } of functions) assert.equal(ticks.get(name), 1 + loops, `the loop in ${what}`);
+  for (const { name, what, loops, bulks } of functions) assert.equal(ticks.get(name), 1 + loops + bulks, `the loop in ${what}`);
 });
 
 test('a loop inside a table.fill operand is stopped by fuel and frozen by pause', { timeout: 120_000 }, async () => {

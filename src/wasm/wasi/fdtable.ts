@@ -59,9 +59,11 @@ export class FdTable {
     const h = this.get(from);
     const old = this.get(to);
     if (from === to) return;
+    // Closed before the table changes: a socket's close may suspend the guest, and the call then runs
+    // again from its start (blocked.ts), which must find the table as it was.
+    old.close();
     this.entries[to] = h;
     this.take(from);
-    old.close();
   }
 
   /** Closes every handle. */

@@ -112,8 +112,10 @@ export class GuestMemory {
     }
   }
 
-  /** Reads an iovec/ciovec array: [{buf: u32, buf_len: u32}] * count, each buffer bounds-checked. */
+  /** Reads an iovec/ciovec array: [{buf: u32, buf_len: u32}] * count, each buffer bounds-checked.
+   *  At most IOV_MAX of them (EINVAL past it, as Linux's readv/writev): the host makes a view of each. */
   iovecs(ptr: number, count: number): Uint8Array[] {
+    if (count > IOV_MAX) throw new WasiError(Errno.INVAL, `${count} iovecs, more than ${IOV_MAX}`);
     const view = this.checked(ptr, count * 8);
     const out: Uint8Array[] = [];
     for (let i = 0; i < count; i++) {
@@ -125,6 +127,9 @@ export class GuestMemory {
     return out;
   }
 }
+
+/** The most iovecs one call takes (Linux's IOV_MAX). */
+export const IOV_MAX = 1024;
 
 export function encodeUtf8(s: string): Uint8Array {
   return utf8Encoder.encode(s);
