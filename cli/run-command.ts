@@ -36,12 +36,21 @@ export async function runCommand(module: string, guestArgs: readonly string[], f
   const preopens = await parsePreopens(flags.dir ?? []);
   const listen = await parseListen(flags.listen ?? []);
   const fromStdin = module === '-';
-  const bytes = fromStdin ? await readModuleFromStdin() : await readModuleFile(module);
 
   // A running node takes the guest (--node/--detach insist on one); else it runs in this process.
   const socketPath = await resolveSocketPath(flags.socket);
   // No socket file, no node: skip loading the RPC layer at all (a local run starts faster).
   const maybeNode = flags.node || flags.detach || existsSync(socketPath);
+  // Surely local: start the worker thread the guest will run on now, so that it boots on the other
+  // core while this one imports the executor and reads the module (cli/README.md, "Start-up").
+  let executorModule: Promise<typeof import('../src/executor/index.js')> | undefined;
+  if (!maybeNode) {
+    const { prestartWorker } = await import('../src/wasm/pool.js');
+    prestartWorker();
+    executorModule = import('../src/executor/index.js');
+    executorModule.catch(() => {}); // awaited below; a failure is reported there
+  }
+  const bytes = fromStdin ? await readModuleFromStdin() : await readModuleFile(module);
   const { nodeIsListening, runOnNode } = maybeNode ? await import('./lib/run-on-node.js') : { nodeIsListening: undefined, runOnNode: undefined };
   if (runOnNode && (flags.node || flags.detach || (await nodeIsListening(socketPath)))) {
     process.exitCode = await runOnNode({
@@ -65,7 +74,7 @@ export async function runCommand(module: string, guestArgs: readonly string[], f
 
   // No node: the guest runs in this process, in a private executor, so a guest that imports the
   // `ww` host module can still spawn children, use channels and the capability store.
-  const { runLocal, ExecutorError } = await import('../src/executor/index.js');
+  const { runLocal, ExecutorError } = await (executorModule ?? import('../src/executor/index.js'));
   const argv = [fromStdin ? '-' : basename(module), ...guestArgs];
   const run = await runLocal({
     module: bytes,
