@@ -23,13 +23,20 @@ function runOnce(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   });
 }
 
+/** `node -e 0`'s p50 in this run: each later line says how many times it a command takes (target: 1.5x
+ *  for `ww run` local and `ww ps`, cli/README.md "Start-up"). */
+let nodeP50: number | undefined;
+
 async function measure(name: string, args: string[], env: NodeJS.ProcessEnv): Promise<void> {
   await runOnce(args, env); // warm the page cache
   const samples: number[] = [];
   for (let i = 0; i < RUNS; i++) samples.push(await runOnce(args, env));
   samples.sort((a, b) => a - b);
   const q = (p: number): number => Math.round(samples[Math.min(samples.length - 1, Math.floor(p * samples.length))]);
-  console.log(JSON.stringify({ bench: 'cli-wall', command: name, p50_ms: q(0.5), p90_ms: q(0.9), n: samples.length }));
+  const p50 = q(0.5);
+  nodeP50 ??= p50;
+  const ratio = Math.round((p50 / nodeP50) * 100) / 100;
+  console.log(JSON.stringify({ bench: 'cli-wall', command: name, p50_ms: p50, p90_ms: q(0.9), x_node_e_0: ratio, n: samples.length }));
 }
 
 export async function main(): Promise<void> {

@@ -1,6 +1,8 @@
 // Entry point behind bin/ww.js: runs oclif, and turns every failure into one `ww: ...` line on stderr
 // plus an exit status (oclif's default handler prints stack traces for unexpected errors).
-import { flush, run } from '@oclif/core';
+// `ww run` and `ww ps` with ordinary command lines take a fast path that does not load oclif at all
+// (fast-path.ts; cli/README.md, "Start-up"): oclif is imported only when it is needed.
+import { fastPs, fastRun, type FastCommand } from './fast-path.js';
 import { describeFailure, type FailureContext } from './errors.js';
 import { printable } from './text.js';
 import { RUN_VALUE_FLAGS, canonicalRunArgv, splitRunArgv } from './run-argv.js';
@@ -12,11 +14,15 @@ const EXIT_BROKEN_PIPE = 128 + 13;
 export async function main(argv: readonly string[]): Promise<number> {
   let args = [...argv];
   const context: FailureContext = {};
+  let fast: Promise<FastCommand | undefined> | undefined;
   // oclif looks for --help anywhere before the first `--`; keep it away from the guest's arguments.
   if (args[0] === 'run') {
     const split = splitRunArgv(args.slice(1));
     args = ['run', ...canonicalRunArgv(split)];
     context.moduleTakenBy = moduleTakenBy(split.module, split.options);
+    fast = fastRun(split);
+  } else if (args[0] === 'ps') {
+    fast = Promise.resolve(fastPs(args.slice(1)));
   }
   // Without this, a closed pipe leaves oclif's flush() waiting for a 'drain' that never comes. Not for
   // `ww run` with a guest: there stdout carries the guest's output, and a write failing is the guest's to see.
@@ -26,8 +32,15 @@ export async function main(argv: readonly string[]): Promise<number> {
     });
   }
   try {
-    await run(args, import.meta.url);
-    await flush();
+    const command = await fast;
+    if (command) {
+      await command();
+      await flushStdout();
+    } else {
+      const { flush, run } = await import('@oclif/core');
+      await run(args, import.meta.url);
+      await flush();
+    }
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
     const exit = (err as { oclif?: { exit?: number }; code?: string }) ?? {};
@@ -36,6 +49,23 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write(`ww: ${printable(failure.message)}\n`);
     if (failure.stack && process.env.WW_DEBUG) process.stderr.write(`${failure.stack}\n`);
     return failure.exitCode;
+  }
+}
+
+/** What oclif's flush() does after a command (without loading oclif): wait until stdout has taken
+ *  everything written, failing as it does after 10 s. */
+async function flushStdout(): Promise<void> {
+  if (process.stdout.write('')) return;
+  let timer: NodeJS.Timeout | undefined;
+  const drained = new Promise<void>((resolve) => process.stdout.once('drain', () => resolve()));
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(Object.assign(new Error('timed out'), { oclif: { exit: 2 } })), 10_000);
+    timer.unref();
+  });
+  try {
+    await Promise.race([drained, timedOut]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

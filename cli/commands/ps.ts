@@ -1,7 +1,7 @@
-// `ww ps`: every process on the node, as a table, a PID tree, or JSON.
+// `ww ps`: every process on the node, as a table, a PID tree, or JSON (the work: ../lib/ps-command.ts).
 import { Command, Flags } from '@oclif/core';
-import { UsageError } from '../errors.js';
 import { socketFlag } from '../lib/node-args.js';
+import { psCommand } from '../lib/ps-command.js';
 
 export default class Ps extends Command {
   static override summary = 'List the processes on the running ww node.';
@@ -27,22 +27,6 @@ Columns: PID, PPID (the parent; 1 is init), STATE (running, paused, or exited: <
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Ps);
-    if (flags.json && flags.tree) throw new UsageError('--json and --tree do not go together; --json lists every process with its ppid, from which the tree follows');
-    const [{ outputWidth, processJson, processTable }, { withNode }] = await Promise.all([import('../lib/format.js'), import('../lib/node-connection.js')]);
-    // The node answers a page at a time (a listing of any size fits its messages): ask until the last.
-    const processes = await withNode(flags.socket, async ({ admin }) => {
-      const all: Awaited<ReturnType<typeof admin.ps>>['processes'] = [];
-      for (let after = 0; ; ) {
-        const page = await admin.ps({ after });
-        all.push(...page.processes);
-        if (!page.more || page.processes.length === 0) return all;
-        after = page.processes[page.processes.length - 1]!.pid;
-      }
-    });
-    if (flags.json) {
-      process.stdout.write(`${JSON.stringify(processes.map(processJson), null, 2)}\n`);
-      return;
-    }
-    process.stdout.write(processTable(processes, { nowMs: Date.now(), width: outputWidth(), tree: flags.tree }));
+    await psCommand(flags);
   }
 }

@@ -3,19 +3,14 @@
 import { Flags } from '@oclif/core';
 import { UsageError } from '../errors.js';
 
+export { resolveSocketPath } from './socket-path.js';
+
 /** The --socket flag every node command takes (WW_SOCKET in the environment sets it too). */
 export const socketFlag = Flags.string({
   helpValue: 'PATH',
   env: 'WW_SOCKET',
   description: "the node's unix socket (default: $XDG_RUNTIME_DIR/ww/node.sock, else ~/.ww/node.sock; or $WW_SOCKET)",
 });
-
-/** The socket path to use: the flag's value, else the node's default. */
-export async function resolveSocketPath(flag: string | undefined): Promise<string> {
-  if (flag !== undefined && flag !== '') return flag;
-  const { defaultSocketPath } = await import('../../src/node/socket-path.js');
-  return defaultSocketPath();
-}
 
 /** Parses a PID argument: a positive whole number, else a usage error (exit 2). */
 export function parsePid(text: string): number {

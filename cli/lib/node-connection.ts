@@ -6,7 +6,7 @@ import { InputError, UsageError } from '../errors.js';
 import { ProcessState, type Admin$Client, type Executor$Client, type Node$Client, type Process$Client } from '../../src/capnp-gen/ww.rpc.js';
 import { executorErrorFromRpc, reasonFromWire, reasonText } from '../../src/executor/wire.js';
 import { RpcError } from '../../src/rpc/index.js';
-import { resolveSocketPath } from './node-args.js';
+import { resolveSocketPath } from './socket-path.js';
 import { refusal, type RefusalSubject } from './executor-error.js';
 import { oneLine } from '../text.js';
 

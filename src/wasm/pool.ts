@@ -97,6 +97,36 @@ export function newWorker(url: URL, init: WorkerInit, resourceLimits: ResourceLi
 
 const MAX_START_FAILURES = 3;
 
+/** A worker started before any pool wanted it (prestartWorker), with the events it emitted meanwhile. */
+interface Prestarted {
+  slot: Slot;
+  events: Array<['message', FromWorker] | ['error', Error] | ['exit', number]>;
+  /** Removes the listeners that record events. */
+  detach(): void;
+}
+const prestarted: Prestarted[] = [];
+const WORKER_URL = new URL('./process-worker.js', import.meta.url);
+
+/**
+ * Starts a dedicated process worker now, for the next pool that starts one (without resourceLimits)
+ * to take. A worker thread takes longer to start than anything else in a short run (`ww run`
+ * without a node: cli/README.md, "Start-up"); started before the runtime's own modules are imported,
+ * it boots on another core meanwhile. Until a pool takes it, it keeps nothing alive (unref'd).
+ */
+export function prestartWorker(): void {
+  const slot = new Slot(WORKER_URL, undefined);
+  const entry: Prestarted = { slot, events: [], detach: () => {} };
+  const onMessage = (msg: FromWorker) => entry.events.push(['message', msg]);
+  const onError = (err: Error) => entry.events.push(['error', err]);
+  const onExit = (code: number) => entry.events.push(['exit', code]);
+  slot.worker.on('message', onMessage).on('error', onError).on('exit', onExit);
+  slot.worker.unref();
+  entry.detach = () => {
+    slot.worker.off('message', onMessage).off('error', onError).off('exit', onExit);
+  };
+  prestarted.push(entry);
+}
+
 let lastToken = 0;
 function nextToken(): number {
   lastToken = lastToken >= 0x7fffffff ? 1 : lastToken + 1;
@@ -118,7 +148,7 @@ export class WorkerPool implements Scheduler {
   private reclaimTimer: NodeJS.Timeout | undefined;
   private readonly shrinkTimer: NodeJS.Timeout;
   private closed = false;
-  private readonly workerUrl = new URL('./process-worker.js', import.meta.url);
+  private readonly workerUrl = WORKER_URL;
 
   constructor(private readonly opts: PoolOptions) {
     this.shrinkTimer = setInterval(() => this.shrink(), Math.max(100, opts.idleMs / 2)).unref();
@@ -340,9 +370,10 @@ export class WorkerPool implements Scheduler {
 
   private startWorker(): Promise<void> {
     this.starting++;
-    const slot = new Slot(this.workerUrl, this.opts.resourceLimits);
+    const early = this.opts.resourceLimits === undefined ? prestarted.shift() : undefined;
+    const slot = early?.slot ?? new Slot(this.workerUrl, this.opts.resourceLimits);
     const worker = slot.worker;
-    return new Promise<void>((resolve) => {
+    const started = new Promise<void>((resolve) => {
       worker.on('message', (msg: FromWorker) => {
         if (msg.type === 'ready') {
           this.starting--;
@@ -382,6 +413,13 @@ export class WorkerPool implements Scheduler {
         this.replenish();
       });
     });
+    if (early) {
+      // A prestarted worker: what it said before this pool listened, in order, then as usual.
+      early.detach();
+      worker.ref();
+      for (const [name, arg] of early.events) worker.emit(name, arg);
+    }
+    return started;
   }
 
   private failQueue(err: Error | undefined, code: number): void {

@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { OutputMode } from '../../src/capnp-gen/ww.rpc.js';
+import { OutputMode, ProcessState } from '../../src/capnp-gen/ww.rpc.js';
 import { said } from '../executor/helpers.js';
 import {
   FOREVER,
@@ -90,6 +90,10 @@ describe('ww ps', () => {
     const child = await rpc.spawn(cpuLoop, ['tree-child.wasm', FOREVER], { parent: parent.process });
     const grandchild = await rpc.spawn(cpuLoop, ['tree-grandchild.wasm', FOREVER], { parent: child.process });
     try {
+      // (A process shows `queued` until a worker takes it: wait for all three to run.)
+      for (let i = 0; i < 200 && (await rpc.ps()).filter((p) => [parent.pid, child.pid, grandchild.pid].includes(p.pid) && p.state === ProcessState.running).length < 3; i++) {
+        await new Promise((r) => setTimeout(r, 25));
+      }
       const table = await ww('ps');
       assert.equal(table.status, 0, table.stderr);
       const rows = lines(table.stdout);
