@@ -97,6 +97,27 @@ export function newWorker(url: URL, init: WorkerInit, resourceLimits: ResourceLi
 
 const MAX_START_FAILURES = 3;
 
+/**
+ * What a run message carries of the job's module for a worker holding `held` (content IDs, least
+ * recently used first, at most `max`): the module unless the worker has it, and the ones it must drop.
+ */
+export function deliverModule(held: Set<string>, job: Job, max: number): { module?: WasmModule; drop: string[] } {
+  const drop: string[] = [];
+  let module: WasmModule | undefined;
+  if (held.has(job.cid)) {
+    held.delete(job.cid); // refresh its place in the LRU order
+  } else {
+    module = job.module;
+    while (held.size >= max) {
+      const oldest = held.values().next().value as string;
+      held.delete(oldest);
+      drop.push(oldest);
+    }
+  }
+  held.add(job.cid);
+  return { module, drop };
+}
+
 /** A worker started before any pool wanted it (prestartWorker), with the events it emitted meanwhile. */
 interface Prestarted {
   slot: Slot;
@@ -290,19 +311,7 @@ export class WorkerPool implements Scheduler {
   }
 
   private send(slot: Slot, job: Job, prefetchToken: number): void {
-    const drop: string[] = [];
-    let module: WasmModule | undefined;
-    if (slot.modules.has(job.cid)) {
-      slot.modules.delete(job.cid); // refresh its place in the LRU order
-    } else {
-      module = job.module;
-      while (slot.modules.size >= this.opts.modulesPerWorker) {
-        const oldest = slot.modules.values().next().value as string;
-        slot.modules.delete(oldest);
-        drop.push(oldest);
-      }
-    }
-    slot.modules.add(job.cid);
+    const { module, drop } = deliverModule(slot.modules, job, this.opts.modulesPerWorker);
     const msg: RunMessage = { ...job.runMessage(), group: 0, module, drop, prefetchToken };
     slot.worker.postMessage(msg);
   }

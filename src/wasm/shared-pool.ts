@@ -5,7 +5,7 @@
 // instance cannot move between threads), and starts there at once: there is no queue here.
 
 import { MessageChannel, type ResourceLimits, type Worker } from 'node:worker_threads';
-import { newWorker, type Job, type Scheduler } from './pool.js';
+import { deliverModule, newWorker, type Job, type Scheduler } from './pool.js';
 import { WCTL_MAIL, WCTL_RUNNABLE, WORKER_CONTROL_BYTES, type CallAnswer, type FromWorker, type RunMessage, type StopMessage } from './protocol.js';
 import type { ExitReason } from './types.js';
 
@@ -96,19 +96,7 @@ export class SharedPool implements Scheduler {
     this.placed.set(job, w);
     w.jobs.set(job.pid, job);
     job.onStart(w);
-    const drop: string[] = [];
-    let module: RunMessage['module'];
-    if (w.modules.has(job.cid)) {
-      w.modules.delete(job.cid); // refresh its place in the LRU order
-    } else {
-      module = job.module;
-      while (w.modules.size >= this.opts.modulesPerWorker) {
-        const oldest = w.modules.values().next().value as string;
-        w.modules.delete(oldest);
-        drop.push(oldest);
-      }
-    }
-    w.modules.add(job.cid);
+    const { module, drop } = deliverModule(w.modules, job, this.opts.modulesPerWorker);
     const msg: RunMessage = { ...job.runMessage(), group: groupNumber(job.group), module, drop, prefetchToken: 0 };
     w.post(msg);
   }

@@ -7,21 +7,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import wabtInit from 'wabt';
 import { Runtime, type ExitStatus, type RuntimeOptions, type WasmProcess } from '../../src/wasm/index.js';
-import { assemble, guest } from '../../fixtures/wat.js';
+import { assemble, guest, sleepThenDone } from '../../fixtures/wat.js';
+import { sleep, text, within } from './helpers.js';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const text = (b: Uint8Array | undefined): string => new TextDecoder().decode(b);
 
-/** `p`'s status, or undefined if it has not ended within `ms`. */
-async function within(p: WasmProcess, ms: number): Promise<ExitStatus | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), ms)));
-  try {
-    return await Promise.race([p.wait(), late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** Runs `fn` with a fresh Runtime (one shared thread unless told otherwise), closed afterwards. */
 async function withRuntime<T>(options: RuntimeOptions, fn: (rt: Runtime) => Promise<T>): Promise<T> {
@@ -145,18 +134,7 @@ test('a loop of O(n) host calls (poll_oneoff with 16K due clocks, random_get of 
 // captured output only). Expected: iovec counts bounded (IOV_MAX-like, e.g. 1024, EINVAL past it, as
 // Linux) or iovecs walked without an object each, and the innocent sleeper ends normally with its output.
 test('a guest calling fd_write with millions of iovecs does not end the other guests of its shared worker', async () => {
-  const sleeper = `(module
-    (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
-    (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
-    (memory (export "memory") 1)
-    (data (i32.const 1000) "done\\n")
-    (func (export "_start")
-      (i32.store8 (i32.const 8) (i32.const 0))
-      (i32.store (i32.const 16) (i32.const 1))
-      (i64.store (i32.const 24) (i64.const 1500000000))
-      (drop (call $poll (i32.const 0) (i32.const 128) (i32.const 1) (i32.const 256)))
-      (i32.store (i32.const 2000) (i32.const 1000)) (i32.store (i32.const 2004) (i32.const 5))
-      (drop (call $write (i32.const 1) (i32.const 2000) (i32.const 1) (i32.const 2010)))))`;
+  const sleeper = sleepThenDone(1500);
   await withRuntime({ workerResourceLimits: { maxOldGenerationSizeMb: 48, maxYoungGenerationSizeMb: 8 } }, async (rt) => {
     const innocent = rt.spawn(await rt.load(await assemble(sleeper)), { args: ['sleeper'], stdout: 'capture', group: {} });
     await sleep(50);

@@ -4,21 +4,10 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Runtime, type ExitStatus, type LoadedModule, type WasmProcess } from '../../src/wasm/index.js';
-import { assemble, guest } from '../../fixtures/wat.js';
+import { assemble, guest, sleepThenDone } from '../../fixtures/wat.js';
+import { sleep, text, within } from './helpers.js';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const text = (b: Uint8Array | undefined): string => new TextDecoder().decode(b);
 
-/** `p`'s status, or undefined if it has not ended within `ms`. */
-async function within(p: WasmProcess, ms: number): Promise<ExitStatus | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), ms)));
-  try {
-    return await Promise.race([p.wait(), late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 // One shared thread, so that every guest of a test shares it with every other.
 const shared = await Runtime.create({ poolSize: 1, workers: 'shared' });
@@ -30,19 +19,6 @@ const spinFunc = (name: string, n: number): string =>
   `(func ${name} (local $i i32)
      (loop $l (local.set $i (i32.add (local.get $i) (i32.const 1))) (br_if $l (i32.lt_u (local.get $i) (i32.const ${n})))))`;
 
-/** Sleeps `ms` (poll_oneoff, subscription at 0), then writes "done\n". */
-const sleeperWat = (ms: number): string => `(module
-  (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
-  (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
-  (memory (export "memory") 1)
-  (data (i32.const 1000) "done\\n")
-  (func (export "_start")
-    (i32.store8 (i32.const 8) (i32.const 0))
-    (i32.store (i32.const 16) (i32.const 1))
-    (i64.store (i32.const 24) (i64.const ${BigInt(ms) * 1_000_000n}))
-    (drop (call $poll (i32.const 0) (i32.const 128) (i32.const 1) (i32.const 256)))
-    (i32.store (i32.const 2000) (i32.const 1000)) (i32.store (i32.const 2004) (i32.const 5))
-    (drop (call $write (i32.const 1) (i32.const 2000) (i32.const 1) (i32.const 2010)))))`;
 
 /** Runs `bytes` on both runtimes: the dedicated outcome is the reference. */
 async function onBoth(bytes: Uint8Array): Promise<{ m: LoadedModule; shared: ExitStatus; dedicated: ExitStatus }> {
@@ -196,7 +172,7 @@ test("a guest flooding captured output with 1-byte writes does not end the other
           (drop (call $write (i32.const 1) (i32.const 2000) (i32.const 1) (i32.const 2010)))
           (local.set $i (i32.add (local.get $i) (i32.const 1)))
           (br_if $l (i32.lt_u (local.get $i) (i32.const 4000000))))))`;
-    const innocent = rt.spawn(await rt.load(await assemble(sleeperWat(1500))), { args: ['sleeper'], stdout: 'capture', group: {} });
+    const innocent = rt.spawn(await rt.load(await assemble(sleepThenDone(1500))), { args: ['sleeper'], stdout: 'capture', group: {} });
     await sleep(50);
     const attacker = rt.spawn(await rt.load(await assemble(flood)), { args: ['flood'], stdout: 'capture', group: {} });
     const status = await within(innocent, 20_000);

@@ -4,30 +4,16 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Runtime, type LoadedModule } from '../../src/wasm/index.js';
-import { assemble, guest } from '../../fixtures/wat.js';
+import { assemble, guest, sleepThenDone } from '../../fixtures/wat.js';
 
 const rt = await Runtime.create({ poolSize: 2, workers: 'shared' });
 after(() => rt.close());
 const text = (b: Uint8Array | undefined): string => new TextDecoder().decode(b);
 const load = async (name: string): Promise<LoadedModule> => rt.load(await guest(name));
 
-/** Sleeps `ms` (poll_oneoff on a relative monotonic clock whose subscription sits at address 0,
- *  inside the region an unwind borrows), then writes "done\n". */
-const sleeperWat = (ms: number): string => `(module
-  (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
-  (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
-  (memory (export "memory") 1)
-  (data (i32.const 1000) "done\\n")
-  (func (export "_start")
-    (i32.store8 (i32.const 8) (i32.const 0))
-    (i32.store (i32.const 16) (i32.const 1))
-    (i64.store (i32.const 24) (i64.const ${BigInt(ms) * 1_000_000n}))
-    (drop (call $poll (i32.const 0) (i32.const 128) (i32.const 1) (i32.const 256)))
-    (i32.store (i32.const 2000) (i32.const 1000)) (i32.store (i32.const 2004) (i32.const 5))
-    (drop (call $write (i32.const 1) (i32.const 2000) (i32.const 1) (i32.const 2010)))))`;
 
 test('modules are made suspendable and a thousand guests blocked at once live on two threads', async () => {
-  const m = await rt.load(await assemble(sleeperWat(1500)));
+  const m = await rt.load(await assemble(sleepThenDone(1500)));
   assert.equal(m.suspendable, true);
   const sleepers = Array.from({ length: 1000 }, () => rt.spawn(m, { args: ['sleeper'], stdout: 'capture', group: {} }));
   // While all of them wait, another client's hello starts and ends: no thread is held by a waiting guest.
@@ -73,7 +59,7 @@ test('a guest whose data sits where an unwind writes finds it intact after every
 });
 
 test('a sleeping guest pauses at once and its sleep ends only after resume; a suspended guest can be killed', async () => {
-  const m = await rt.load(await assemble(sleeperWat(300)));
+  const m = await rt.load(await assemble(sleepThenDone(300)));
   const p = rt.spawn(m, { args: ['sleeper'], stdout: 'capture' });
   const neighbour = rt.spawn(m, { args: ['sleeper'], stdout: 'capture' });
   await new Promise((r) => setTimeout(r, 50));
@@ -87,7 +73,7 @@ test('a sleeping guest pauses at once and its sleep ends only after resume; a su
   assert.equal(status.code, 0);
   assert.equal(text(status.stdout), 'done\n');
 
-  const long = rt.spawn(await rt.load(await assemble(sleeperWat(60_000))), { args: ['sleeper'] });
+  const long = rt.spawn(await rt.load(await assemble(sleepThenDone(60_000))), { args: ['sleeper'] });
   await new Promise((r) => setTimeout(r, 50));
   long.kill();
   assert.deepEqual((await long.wait()).reason, { kind: 'killed' });
