@@ -115,8 +115,8 @@ export class GuestMemory {
   /** Reads an iovec/ciovec array: [{buf: u32, buf_len: u32}] * count, each buffer bounds-checked.
    *  At most IOV_MAX of them (EINVAL past it, as Linux's readv/writev): the host makes a view of each. */
   iovecs(ptr: number, count: number): Uint8Array[] {
+    const view = this.checked(ptr, count * 8); // (EFAULT first, as for any pointer)
     if (count > IOV_MAX) throw new WasiError(Errno.INVAL, `${count} iovecs, more than ${IOV_MAX}`);
-    const view = this.checked(ptr, count * 8);
     const out: Uint8Array[] = [];
     for (let i = 0; i < count; i++) {
       const base = view.getUint32(ptr + i * 8, true);
