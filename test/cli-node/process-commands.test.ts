@@ -91,9 +91,8 @@ describe('ww ps', () => {
     const grandchild = await rpc.spawn(cpuLoop, ['tree-grandchild.wasm', FOREVER], { parent: child.process });
     try {
       // (A process shows `queued` until a worker takes it: wait for all three to run.)
-      for (let i = 0; i < 200 && (await rpc.ps()).filter((p) => [parent.pid, child.pid, grandchild.pid].includes(p.pid) && p.state === ProcessState.running).length < 3; i++) {
-        await new Promise((r) => setTimeout(r, 25));
-      }
+      const running = async (): Promise<boolean> => (await Promise.all([parent.pid, child.pid, grandchild.pid].map((pid) => rpc.info(pid)))).every((i) => i.state === ProcessState.running);
+      for (let i = 0; i < 200 && !(await running()); i++) await new Promise((r) => setTimeout(r, 25));
       const table = await ww('ps');
       assert.equal(table.status, 0, table.stderr);
       const rows = lines(table.stdout);
