@@ -4,7 +4,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connectNode } from '../../src/node/index.js';
-import { OutputMode, type Admin$Client, type Executor$Client, type ExitStatus, type Process$Client, type ProcessInfo, type SpawnSpec$Init } from '../../src/capnp-gen/ww.rpc.js';
+import { OutputMode, ProcessState, type Admin$Client, type Executor$Client, type ExitStatus, type Process$Client, type ProcessInfo, type SpawnSpec$Init } from '../../src/capnp-gen/ww.rpc.js';
 import type { Reason } from '../../src/executor/index.js';
 import { examplePath, repoRoot, runWw, tempDir, wwBin, type WwResult } from '../cli/helpers.js';
 
@@ -132,6 +132,9 @@ export async function rpcSession(socketPath: string): Promise<RpcSession> {
         },
       });
       held.push(process);
+      // A spawn answers once the process is placed; it shows `queued` until a worker takes it (after a
+      // kill the pool starts a fresh worker). The tests want it started: wait for that (bounded).
+      for (let i = 0; i < 400 && (await process.info()).info.state === ProcessState.queued; i++) await new Promise((r) => setTimeout(r, 25));
       return { pid, process };
     },
     info: async (pid) => {

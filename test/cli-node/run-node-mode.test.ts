@@ -71,7 +71,12 @@ describe('ww run with a node', () => {
     assert.equal(r.status, 0, r.stderr);
     const pid = Number(r.stdout.trim());
     assert.ok(pid > 1, r.stdout);
-    const listed = psJson(await runWw(['ps', '--json', '--socket', node.socketPath])).find((p) => p.pid === pid);
+    // (It shows `queued` until a worker takes it.)
+    let listed = psJson(await runWw(['ps', '--json', '--socket', node.socketPath])).find((p) => p.pid === pid);
+    for (let i = 0; i < 100 && listed?.state === 'queued'; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      listed = psJson(await runWw(['ps', '--json', '--socket', node.socketPath])).find((p) => p.pid === pid);
+    }
     assert.equal(listed?.state, 'running');
     assert.equal((await runWw(['kill', String(pid), '--socket', node.socketPath])).status, 0);
     const waited = await runWw(['wait', String(pid), '--socket', node.socketPath]);
