@@ -14,9 +14,11 @@ const hook = join(dir.path, 'report-loads.mjs');
 writeFileSync(
   hook,
   `import { register } from 'node:module';\n` +
-    `register('data:text/javascript,' + encodeURIComponent(\`export async function resolve(s, c, next) {\n` +
+    // writeSync: the hook runs on its own thread, whose asynchronous stderr may not be flushed before
+    // a fast command exits (seen on Node 24 with ww ps).
+    `register('data:text/javascript,' + encodeURIComponent(\`import { writeSync } from 'node:fs';\nexport async function resolve(s, c, next) {\n` +
     `  const r = await next(s, c);\n` +
-    `  if (r.url.includes('/dist/')) process.stderr.write('LOADED ' + r.url.slice(r.url.indexOf('/dist/') + 6) + '\\\\n');\n` +
+    `  if (r.url.includes('/dist/')) writeSync(2, 'LOADED ' + r.url.slice(r.url.indexOf('/dist/') + 6) + '\\\\n');\n` +
     `  return r;\n` +
     `}\`));\n`,
 );
