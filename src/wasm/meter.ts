@@ -212,6 +212,19 @@ export class Meter {
     return delta;
   }
 
+  /**
+   * Grows linear memory toward `bytes` where its declared maximum, its limit and the budgets allow,
+   * charged as the guest's own growth: room for its frames when it is preempted deep in recursion
+   * (suspend.ts). The guest sees a larger memory.size, as if it had grown the memory itself.
+   */
+  growTo(bytes: number): void {
+    if (!this.memory) return;
+    const current = this.memory.buffer.byteLength / PAGE_BYTES;
+    const pages = Math.min(Math.ceil(bytes / PAGE_BYTES), this.declaredMaxPages) - current;
+    if (pages <= 0 || !this.charge(current, pages)) return;
+    this.memory.grow(pages);
+  }
+
   /** table.grow(delta), all tables together: refused (-1: the guest sees -1) past MAX_TABLE_ENTRIES
    *  or when its entries do not fit the memory limit and budgets. */
   private growTable(delta: number): number {

@@ -403,6 +403,7 @@ function admit(msg: RunMessage): void {
     () => {
       if (performance.now() - sliceStart >= SLICE_MS) g.run.meter?.checkSoon();
     },
+    (bytes) => g.run.meter?.growTo(bytes),
   );
   g.run = new GuestRun(msg, { suspender: g.suspendable, sliceOver, nextTurn: () => Promise.resolve() });
   guests.set(msg.pid, g);

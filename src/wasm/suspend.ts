@@ -17,8 +17,8 @@ import type { WasmInstance, WasmMemory } from './webassembly.js';
 export const SUSPEND_REGION_BYTES = 64 * 1024;
 
 /** Bytes lent when a guest is preempted or paused at a tick (rare, and wherever it happens to be,
- *  perhaps deep in recursion): as much of its memory as this, so that being preempted does not
- *  end it unless its frames exceed its memory. */
+ *  perhaps deep in recursion): a smaller memory is grown to this first where its limits allow, so
+ *  that being preempted ends a guest only when its frames exceed 4 MiB or its memory limit. */
 export const PREEMPT_REGION_BYTES = 4 * 1024 * 1024;
 
 /** Waits at ticks (suspend.ts lends them PREEMPT_REGION_BYTES): a time slice's end, a pause. */
@@ -73,6 +73,8 @@ export class SuspendableGuest implements Suspender {
     private readonly memory: () => WasmMemory | undefined,
     /** Called after each import the guest called returns to it (a host call may have taken long). */
     private readonly afterCall: () => void = () => {},
+    /** Grows the guest's memory toward a number of bytes, where its limits allow. */
+    private readonly growTo: (bytes: number) => void = () => {},
   ) {}
 
   /** Bytes held for the guest while it is suspended, beyond its instance and memory. */
@@ -187,7 +189,10 @@ export class SuspendableGuest implements Suspender {
   }
 
   private startUnwind(): void {
-    const region = this.region(PREEMPTIONS.has(this.pendingSite) ? PREEMPT_REGION_BYTES : SUSPEND_REGION_BYTES);
+    const preempted = PREEMPTIONS.has(this.pendingSite);
+    // A guest with a small memory preempted deep in recursion would overflow what it has.
+    if (preempted) this.growTo(PREEMPT_REGION_BYTES);
+    const region = this.region(preempted ? PREEMPT_REGION_BYTES : SUSPEND_REGION_BYTES);
     this.lentBytes = region.length;
     this.lent = region.slice(); // what the guest has there, put back once the unwind is over
     setHeader(region, HEADER, region.length);

@@ -137,18 +137,44 @@ test('a CPU-bound guest whose memory is not exported (or not as "memory") runs t
 // after 10 ms even when no other guest waits), the unwind overflows SUSPEND_REGION_BYTES
 // (suspend.ts:17) and the guest is trapped "its stack was too deep to suspend". A dedicated worker
 // runs it to its end. Expected: a guest is never killed for being preempted.
+// A neighbour spinning in another group makes sure the slice does end (a guest alone runs on).
+// Fixed by growing a small memory to the 4 MiB a preemption lends (meter.ts growTo).
 test('a CPU-bound guest deep in recursion when its time slice ends runs to its end as on a dedicated worker', async () => {
-  const r = await onBoth(
-    await assemble(`(module (memory (export "memory") 1)
-      ${spinFunc('$spin', 30_000_000)}
-      (func $down (param $n i32) (result i32)
-        (if (result i32) (i32.eqz (local.get $n)) (then (call $spin) (i32.const 0))
-          (else (i32.add (call $down (i32.sub (local.get $n) (i32.const 1))) (i32.const 1)))))
-      (func (export "_start") (drop (call $down (i32.const 6000)))))`),
-  );
-  assert.equal(r.m.suspendable, true);
-  assert.deepEqual(r.dedicated.reason, { kind: 'normal' });
-  assert.deepEqual(r.shared.reason, { kind: 'normal' }, JSON.stringify(r.shared.reason));
+  const neighbour = shared.spawn(await shared.load(await assemble(`(module (memory (export "memory") 1) ${spinFunc('$spin', 2_000_000_000)} (func (export "_start") (call $spin)))`)), { args: ['spin'], group: {} });
+  try {
+    const r = await onBoth(
+      await assemble(`(module (memory (export "memory") 1)
+        ${spinFunc('$spin', 30_000_000)}
+        (func $down (param $n i32) (result i32)
+          (if (result i32) (i32.eqz (local.get $n)) (then (call $spin) (i32.const 0))
+            (else (i32.add (call $down (i32.sub (local.get $n) (i32.const 1))) (i32.const 1)))))
+        (func (export "_start") (drop (call $down (i32.const 6000)))))`),
+    );
+    assert.equal(r.m.suspendable, true);
+    assert.deepEqual(r.dedicated.reason, { kind: 'normal' });
+    assert.deepEqual(r.shared.reason, { kind: 'normal' }, JSON.stringify(r.shared.reason));
+  } finally {
+    neighbour.kill();
+    await neighbour.wait();
+  }
+});
+
+test('a guest whose memory limit leaves no room for its frames when preempted deep in recursion ends with a trap that says so', async () => {
+  const neighbour = shared.spawn(await shared.load(await assemble(`(module (memory (export "memory") 1) ${spinFunc('$spin', 2_000_000_000)} (func (export "_start") (call $spin)))`)), { args: ['spin'], group: {} });
+  try {
+    const m = await shared.load(await assemble(`(module (memory (export "memory") 1 1)
+        ${spinFunc('$spin', 30_000_000)}
+        (func $down (param $n i32) (result i32)
+          (if (result i32) (i32.eqz (local.get $n)) (then (call $spin) (i32.const 0))
+            (else (i32.add (call $down (i32.sub (local.get $n) (i32.const 1))) (i32.const 1)))))
+        (func (export "_start") (drop (call $down (i32.const 6000)))))`));
+    const status = await shared.spawn(m, { args: ['x'] }).wait();
+    assert.equal(status.reason.kind, 'trap');
+    assert.match(String((status.reason as { message?: string }).message), /stack was too deep to suspend \(more than 64 KiB of frames\)/);
+  } finally {
+    neighbour.kill();
+    await neighbour.wait();
+  }
 });
 
 // ---- 5. One guest exhausts the shared worker's JavaScript heap: its neighbours die with it ----
