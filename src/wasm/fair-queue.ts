@@ -61,6 +61,19 @@ export class FairQueue<T extends { readonly group?: unknown }> {
     return true;
   }
 
+  /** Takes the waiting jobs that `match` out, in their order. */
+  take(match: (job: T) => boolean): T[] {
+    const taken: T[] = [];
+    for (const [key, line] of [...this.groups]) {
+      const stay = line.filter((job) => !match(job) || (taken.push(job), false));
+      if (stay.length === line.length) continue;
+      if (stay.length > 0) this.groups.set(key, stay);
+      else this.groups.delete(key);
+    }
+    this.count -= taken.length;
+    return taken;
+  }
+
   /** Takes every waiting job out. */
   drain(): T[] {
     const all = [...this.groups.values()].flat();

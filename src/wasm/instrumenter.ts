@@ -25,12 +25,20 @@ export class Instrumenter {
 
   /** The module instrumented; `suspendable`: also made suspendable (suspendable.ts), cached apart. */
   async instrument(cid: string, bytes: Uint8Array, suspendable = false): Promise<Uint8Array> {
-    const dir = this.dir && join(this.dir, `instrumented-v${INSTRUMENTATION_VERSION}${suspendable ? `-suspendable-v${SUSPENDABLE_VERSION}` : ''}`);
-    const cached = this.readDisk(dir, cid);
+    const cached = this.cached(cid, suspendable);
     if (cached) return cached;
     const out = await this.request(bytes, suspendable);
-    this.writeDisk(dir, cid, out);
+    this.writeDisk(this.dirFor(suspendable), cid, out);
     return out;
+  }
+
+  /** The module's instrumented bytes if the disk cache has them (no work otherwise). */
+  cached(cid: string, suspendable = false): Uint8Array | undefined {
+    return this.readDisk(this.dirFor(suspendable), cid);
+  }
+
+  private dirFor(suspendable: boolean): string | undefined {
+    return this.dir && join(this.dir, `instrumented-v${INSTRUMENTATION_VERSION}${suspendable ? `-suspendable-v${SUSPENDABLE_VERSION}` : ''}`);
   }
 
   close(): void {

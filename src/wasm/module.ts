@@ -118,8 +118,14 @@ export class ModuleCache {
     return m;
   }
 
+  /** Adds `m`, or puts it in place of the entry with its content ID (made suspendable since). */
   put(m: CompiledModule): void {
-    if (this.entries.has(m.cid)) return;
+    const old = this.entries.get(m.cid);
+    if (old === m) return;
+    if (old) {
+      this.entries.delete(m.cid);
+      this.bytes -= old.cacheBytes;
+    }
     this.entries.set(m.cid, m);
     this.bytes += m.cacheBytes;
     for (const [cid, old] of this.entries) {

@@ -198,6 +198,11 @@ export class WorkerPool implements Scheduler {
     this.cancel(job);
   }
 
+  /** Takes the queued jobs that `match` out (not those sent ahead to a worker). */
+  withdrawQueued(match: (job: Job) => boolean): Job[] {
+    return this.queue.take(match);
+  }
+
   /** Withdraws a job that has not started (queued or sent ahead). A job sent ahead that its
    *  worker has already claimed is stopped with the worker once the runtime learns it started. */
   cancel(job: Job): void {

@@ -47,9 +47,9 @@ export class Process implements WasmProcess, Job {
 
   constructor(
     readonly pid: number,
-    private readonly compiled: CompiledModule,
+    private compiled: CompiledModule,
     private readonly options: SpawnOptions,
-    private readonly pool: Scheduler,
+    private pool: Scheduler,
     private readonly onEnd: (p: Process) => void,
     private readonly maxCaptureBytes: number,
     /** Its pre-opened sockets (SpawnOptions.listen), closed when it ends. */
@@ -67,6 +67,15 @@ export class Process implements WasmProcess, Job {
 
   get module(): CompiledModule['module'] {
     return this.compiled.module;
+  }
+
+  /** Runs `compiled` (the same module, made suspendable) on `pool` instead: only before it has a
+   *  place (the caller took it out of its queue). */
+  moveTo(compiled: CompiledModule, pool: Scheduler): void {
+    if (this.place || compiled.cid !== this.cid) throw new Error(`process ${this.pid} cannot move: it has started or the module differs`);
+    this.compiled = compiled;
+    this.pool = pool;
+    pool.submit(this);
   }
 
   // ---- WasmProcess ----

@@ -48,6 +48,14 @@ export interface RuntimeOptions {
    * Needs instrumentation; a module that cannot be made suspendable runs on a dedicated worker.
    */
   workers?: 'dedicated' | 'shared';
+  /**
+   * With shared workers: 'at-load' (default): load() resolves once the module is suspendable (the
+   * transform takes seconds for a large module). 'background': load() resolves once it can run on
+   * a dedicated worker, and it is made suspendable meanwhile; from then on its new processes, and
+   * those still queued for a dedicated worker, run on shared workers (a node's choice: the first
+   * run of a new module does not wait).
+   */
+  suspend?: 'at-load' | 'background';
 }
 
 /** How V8 keeps guest memory accesses in bounds in this Node process (README: "Guard regions"). */
@@ -65,6 +73,8 @@ export function wasmMemoryMode(): WasmMemoryMode {
 export class Runtime {
   private readonly cache: ModuleCache;
   private readonly loading = new Map<string, Promise<CompiledModule>>();
+  /** Modules being made suspendable in the background (RuntimeOptions.suspend), by content ID. */
+  private readonly suspending = new Set<string>();
   private readonly instrumenter: Instrumenter | undefined;
   private readonly live = new Set<Process>();
   /** Listeners opened by listen(): the ones no process took are closed with the runtime. */
@@ -145,7 +155,8 @@ export class Runtime {
    *  (and leaves its listeners to the caller, who must close them). */
   spawn(module: LoadedModule, options: SpawnOptions): WasmProcess {
     if (this.closed) throw new Error('the runtime is closed');
-    const compiled = module instanceof CompiledModule ? module : this.cache.get(module.cid);
+    // The cache's entry first: the module may have been made suspendable since it was loaded.
+    const compiled = this.cache.get(module.cid) ?? (module instanceof CompiledModule ? module : undefined);
     if (!compiled) throw new ModuleError(`module ${module.cid} is not loaded in this runtime: load() it first`);
     const limits = options.limits ?? {};
     if (!compiled.instrumented && (limits.fuel !== undefined || limits.maxMemoryBytes !== undefined)) {
@@ -249,9 +260,14 @@ export class Runtime {
     let runnable = bytes;
     let suspendable = false;
     // Suspending lends the unwind the guest's memory (suspend.ts): one it exports as `memory`, of a page at least.
-    if (this.instrumenter && this.shared && memory.initial > 0 && !hiddenMemory) {
+    const canSuspend = this.instrumenter !== undefined && this.shared !== undefined && memory.initial > 0 && !hiddenMemory;
+    const ready = canSuspend ? this.instrumenter!.cached(cid, true) : undefined;
+    if (ready) {
+      runnable = ready;
+      suspendable = true;
+    } else if (canSuspend && this.options.suspend !== 'background') {
       try {
-        runnable = await this.instrumenter.instrument(cid, bytes, true);
+        runnable = await this.instrumenter!.instrument(cid, bytes, true);
         suspendable = true;
       } catch {
         // asyncify cannot take it (e.g. it uses exceptions): it runs on a dedicated worker
@@ -266,11 +282,41 @@ export class Runtime {
         );
       }
     }
-    const module = await Wasm.compile(runnable);
-    const held = bytes.length + (runnable === bytes ? 0 : runnable.length);
-    const importsMemory = Wasm.Module.imports(module).some((i) => i.module === METER_MODULE && i.name === MEMORY_FIELD);
-    const compiled = new CompiledModule(cid, bytes.length, module, runnable !== bytes, memory.initial, held, importsMemory ? memory : undefined, hiddenMemory, tableEntries, suspendable);
+    const compiled = await compiledFrom(cid, bytes, runnable, memory, hiddenMemory, tableEntries, suspendable);
     this.cache.put(compiled);
+    // (after the put: the suspendable entry must replace this one, never the other way round)
+    if (canSuspend && !suspendable && this.options.suspend === 'background') this.suspendLater(cid, bytes, memory, tableEntries);
     return compiled;
   }
+
+  /** Makes the module suspendable without holding up its load; then moves its processes still
+   *  queued for a dedicated worker to the shared ones. A module asyncify refuses stays dedicated. */
+  private suspendLater(cid: string, bytes: Uint8Array, memory: { initial: number; maximum?: number }, tableEntries: number): void {
+    if (this.suspending.has(cid)) return;
+    this.suspending.add(cid);
+    const made = (async () => {
+      const runnable = await this.instrumenter!.instrument(cid, bytes, true);
+      const compiled = await compiledFrom(cid, bytes, runnable, memory, false, tableEntries, true);
+      if (this.closed) return;
+      this.cache.put(compiled);
+      for (const job of this.pool.withdrawQueued((j) => j.cid === cid)) (job as Process).moveTo(compiled, this.shared!);
+    })();
+    made.catch(() => {}).finally(() => this.suspending.delete(cid));
+  }
+}
+
+/** `runnable` (the module's bytes, or them instrumented) compiled, as the cache keeps it. */
+async function compiledFrom(
+  cid: string,
+  bytes: Uint8Array,
+  runnable: Uint8Array,
+  memory: { initial: number; maximum?: number },
+  hiddenMemory: boolean,
+  tableEntries: number,
+  suspendable: boolean,
+): Promise<CompiledModule> {
+  const module = await Wasm.compile(runnable);
+  const held = bytes.length + (runnable === bytes ? 0 : runnable.length);
+  const importsMemory = Wasm.Module.imports(module).some((i) => i.module === METER_MODULE && i.name === MEMORY_FIELD);
+  return new CompiledModule(cid, bytes.length, module, runnable !== bytes, memory.initial, held, importsMemory ? memory : undefined, hiddenMemory, tableEntries, suspendable);
 }

@@ -135,3 +135,29 @@ test('a fork bomb of 4,096 spinning guests does not keep another principal\'s he
   await new Promise((r) => setTimeout(r, 100));
   assert.equal(rt.info().shared?.hosted, 0);
 });
+
+test("suspend 'background': a new module runs at once on a dedicated worker; once suspendable, its queued and new processes share", async () => {
+  const bg = await Runtime.create({ poolSize: 1, maxWorkers: 1, workers: 'shared', suspend: 'background' });
+  try {
+    const m = await bg.load(await assemble(sleepThenDone(60_000)));
+    assert.equal(m.suspendable, false, 'load did not wait for the transform');
+    const first = bg.spawn(m, { args: ['first'] });
+    const queued = bg.spawn(m, { args: ['queued'] }); // the one dedicated worker is taken
+    let ready: LoadedModule | undefined;
+    for (let i = 0; i < 1200 && !ready?.suspendable; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      ready = bg.get(m.cid);
+    }
+    assert.equal(ready?.suspendable, true, 'made suspendable within 60 s');
+    const later = bg.spawn(m, { args: ['later'] }); // (by the object load gave: the cache's entry wins)
+    for (let i = 0; i < 100 && bg.info().shared?.hosted !== 2; i++) await new Promise((r) => setTimeout(r, 50));
+    const info = bg.info();
+    assert.equal(info.shared?.hosted, 2, 'the queued process and the new one are on the shared worker');
+    assert.equal(info.queued, 0);
+    assert.equal(first.state, 'running');
+    for (const p of [first, queued, later]) p.kill();
+    assert.deepEqual((await Promise.all([first, queued, later].map((p) => p.wait()))).map((s) => s.reason.kind), ['killed', 'killed', 'killed']);
+  } finally {
+    await bg.close();
+  }
+});
