@@ -237,6 +237,8 @@ function unsuspendable(binaryen: B, mod: Binaryen.Module, scans: Scan[]): Module
   if (scans.some((s) => s.waits > 0)) return { unsuspendable: 'it uses memory.atomic.wait' };
   // Their length is not charged (no accessor to rewrite it): a loop of them would hold the thread.
   if (scans.some((s) => s.tableBulks > 0)) return { unsuspendable: 'it uses table.fill, table.copy or table.init' };
+  // asyncify does not carry a catch across an unwind: a wait inside a handler or a try would resume wrongly.
+  if (scans.some((s) => s.exceptions > 0)) return { unsuspendable: 'it uses exception handling (try, throw)' };
   return {};
 }
 
@@ -588,6 +590,8 @@ interface Scan {
   /** table.fill, table.copy, table.init (not charged by length) and memory.atomic.wait: counted. */
   tableBulks: number;
   waits: number;
+  /** try, try_table, throw, throw_ref, rethrow. */
+  exceptions: number;
   cost: number;
 }
 
@@ -602,6 +606,7 @@ class Walker {
   private readonly bulkIds: Set<number>;
   private readonly tableBulkIds: Set<number>;
   private readonly waitId: number;
+  private readonly exceptionIds: Set<number>;
 
   constructor(
     b: B,
@@ -616,11 +621,12 @@ class Walker {
     // (binaryen.js names these ids only as functions of its C API)
     this.tableBulkIds = new Set(['TableFill', 'TableCopy', 'TableInit'].map((k) => (api(b)[`_Binaryen${k}Id`] as () => number)()));
     this.waitId = b.AtomicWaitId;
+    this.exceptionIds = new Set(['Try', 'TryTable', 'Throw', 'ThrowRef', 'Rethrow'].map((k) => (api(b)[`_Binaryen${k}Id`] as () => number)()));
   }
 
   /** Throws InstrumentError if the body uses a kind whose children cannot be read. */
   scan(root: Ref, functionName: string): Scan {
-    const found = { loops: [] as LoopSite[], grows: [] as Ref[], tableGrows: [] as Ref[], bulks: [] as Ref[], tableBulks: 0, waits: 0 };
+    const found = { loops: [] as LoopSite[], grows: [] as Ref[], tableGrows: [] as Ref[], bulks: [] as Ref[], tableBulks: 0, waits: 0, exceptions: 0 };
     try {
       const cost = this.region(root, found);
       return { ...found, cost: Math.min(MAX_REGION_COST, cost) };
@@ -651,6 +657,7 @@ class Walker {
       else if (this.bulkIds.has(id)) found.bulks.push(e);
       else if (this.tableBulkIds.has(id)) found.tableBulks++;
       else if (id === this.waitId) found.waits++;
+      else if (this.exceptionIds.has(id)) found.exceptions++;
       const read = readers[id];
       if (typeof read !== 'function') throw new Unreadable(read ?? `an expression of kind ${id}, which ww's instrumentation does not know`);
       read(e, stack);

@@ -220,9 +220,12 @@ export class Meter {
   growTo(bytes: number): void {
     if (!this.memory) return;
     const current = this.memory.buffer.byteLength / PAGE_BYTES;
-    const pages = Math.min(Math.ceil(bytes / PAGE_BYTES), this.declaredMaxPages) - current;
-    if (pages <= 0 || !this.charge(current, pages)) return;
+    // As much as fits, not all or nothing: under a 2 MiB limit 2 MiB may well hold the frames.
+    let pages = Math.min(Math.ceil(bytes / PAGE_BYTES), this.declaredMaxPages, this.maxPages - this.hostPages) - current;
+    while (pages > 0 && !this.charge(current, pages)) pages >>= 1; // (a budget nearly full)
+    if (pages <= 0) return;
     this.memory.grow(pages);
+    this.publish();
   }
 
   /** table.grow(delta), all tables together: refused (-1: the guest sees -1) past MAX_TABLE_ENTRIES

@@ -198,9 +198,18 @@ export class WorkerPool implements Scheduler {
     this.cancel(job);
   }
 
-  /** Takes the queued jobs that `match` out (not those sent ahead to a worker). */
+  /** Takes the jobs that `match` and have not started out: queued, or sent ahead to a worker that
+   *  has not claimed them. */
   withdrawQueued(match: (job: Job) => boolean): Job[] {
-    return this.queue.take(match);
+    const taken = this.queue.take(match);
+    for (const s of this.slots) {
+      const job = s.prefetched;
+      if (job && match(job) && takeBack(s)) {
+        s.prefetched = undefined;
+        taken.push(job);
+      }
+    }
+    return taken;
   }
 
   /** Withdraws a job that has not started (queued or sent ahead). A job sent ahead that its

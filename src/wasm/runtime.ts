@@ -76,6 +76,9 @@ export class Runtime {
   /** Modules being made suspendable in the background (RuntimeOptions.suspend), by content ID. */
   private readonly suspending = new Set<string>();
   private readonly instrumenter: Instrumenter | undefined;
+  /** Its own binaryen worker for background transforms (RuntimeOptions.suspend), so that a module
+   *  taking a minute does not hold up other modules' loads. */
+  private readonly backgroundInstrumenter: Instrumenter | undefined;
   private readonly live = new Set<Process>();
   /** Listeners opened by listen(): the ones no process took are closed with the runtime. */
   private readonly opened = new Set<Listener>();
@@ -90,6 +93,7 @@ export class Runtime {
   ) {
     this.cache = new ModuleCache(options.maxCacheBytes ?? 256 * 1024 * 1024);
     if (options.instrument !== false) this.instrumenter = new Instrumenter(options.cacheDir);
+    if (options.instrument !== false && options.suspend === 'background') this.backgroundInstrumenter = new Instrumenter(options.cacheDir);
   }
 
   /** Creates a runtime with its pool warm (workers started and ready). */
@@ -253,6 +257,7 @@ export class Runtime {
     for (const l of this.opened) l.close(); // (those processes took are closed already)
     this.opened.clear();
     this.instrumenter?.close();
+    this.backgroundInstrumenter?.close();
     await Promise.all([this.pool.close(), this.shared?.close()]);
   }
 
@@ -270,7 +275,7 @@ export class Runtime {
         runnable = await this.instrumenter!.instrument(cid, bytes, true);
         suspendable = true;
       } catch {
-        // asyncify cannot take it (e.g. it uses exceptions): it runs on a dedicated worker
+        // asyncify cannot take it, or it could break or hold a shared thread (instrument.ts unsuspendable): dedicated
       }
     }
     if (this.instrumenter && !suspendable) {
@@ -295,7 +300,7 @@ export class Runtime {
     if (this.suspending.has(cid)) return;
     this.suspending.add(cid);
     const made = (async () => {
-      const runnable = await this.instrumenter!.instrument(cid, bytes, true);
+      const runnable = await this.backgroundInstrumenter!.instrument(cid, bytes, true);
       const compiled = await compiledFrom(cid, bytes, runnable, memory, false, tableEntries, true);
       if (this.closed) return;
       this.cache.put(compiled);

@@ -17,9 +17,13 @@ import type { WasmInstance, WasmMemory } from './webassembly.js';
 export const SUSPEND_REGION_BYTES = 64 * 1024;
 
 /** Bytes lent when a guest is preempted or paused at a tick (rare, and wherever it happens to be,
- *  perhaps deep in recursion): a smaller memory is grown to this first where its limits allow, so
- *  that being preempted ends a guest only when its frames exceed 4 MiB or its memory limit. */
+ *  perhaps deep in recursion). A smaller memory that may not hold its frames is grown toward this
+ *  first, where its limits allow (framesMayNotFit). */
 export const PREEMPT_REGION_BYTES = 4 * 1024 * 1024;
+
+/** What one frame is assumed to take at most in an unwind (a call index and the locals live across
+ *  the call: 255 i32s): a memory holding fewer frames than the stack has is grown before a preemption. */
+const FRAME_BYTES_BOUND = 1024;
 
 /** Waits at ticks (suspend.ts lends them PREEMPT_REGION_BYTES): a time slice's end, a pause. */
 const PREEMPTIONS = new Set(['turn', 'pause']);
@@ -191,7 +195,8 @@ export class SuspendableGuest implements Suspender {
   private startUnwind(): void {
     const preempted = PREEMPTIONS.has(this.pendingSite);
     // A guest with a small memory preempted deep in recursion would overflow what it has.
-    if (preempted) this.growTo(PREEMPT_REGION_BYTES);
+    const has = this.memory()?.buffer.byteLength ?? 0;
+    if (preempted && has < PREEMPT_REGION_BYTES && framesMayNotFit(has - HEADER)) this.growTo(PREEMPT_REGION_BYTES);
     const region = this.region(preempted ? PREEMPT_REGION_BYTES : SUSPEND_REGION_BYTES);
     this.lentBytes = region.length;
     this.lent = region.slice(); // what the guest has there, put back once the unwind is over
@@ -223,6 +228,23 @@ export class SuspendableGuest implements Suspender {
     if (!this.lent) return;
     this.region().set(this.lent);
     this.lent = undefined;
+  }
+}
+
+/** Whether the wasm frames on the stack may need more than `bytes` in an unwind, at FRAME_BYTES_BOUND
+ *  each (counting them costs ~1 us a frame, so at most as many as `bytes` holds are counted). */
+function framesMayNotFit(bytes: number): boolean {
+  const fit = Math.floor(bytes / FRAME_BYTES_BOUND);
+  const { stackTraceLimit, prepareStackTrace } = Error;
+  try {
+    Error.stackTraceLimit = fit + 64; // (and the host's own frames above them)
+    Error.prepareStackTrace = (_e, frames) => frames.filter((f) => String(f.getFileName()).startsWith('wasm')).length;
+    const probe: { stack?: unknown } = {};
+    Error.captureStackTrace(probe);
+    return (probe.stack as number) > fit;
+  } finally {
+    Error.stackTraceLimit = stackTraceLimit;
+    Error.prepareStackTrace = prepareStackTrace;
   }
 }
 

@@ -9,7 +9,7 @@ import { GROW_FIELD, GROW_TABLE_FIELD, InstrumentError, METER_MODULE, v8Features
 import { ASYNCIFY_EXPORTS } from './suspend.js';
 
 /** Bump when the transform changes (cached output of older versions is then not used). */
-export const SUSPENDABLE_VERSION = 2;
+export const SUSPENDABLE_VERSION = 3;
 
 /** Imports that never wait (so never suspend): leaving them out keeps asyncify's code smaller. */
 const NEVER_WAIT = new Set([`${METER_MODULE}.${GROW_FIELD}`, `${METER_MODULE}.${GROW_TABLE_FIELD}`]);

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { Runtime, type ExitStatus, type LoadedModule, type WasmProcess } from '../../src/wasm/index.js';
 import { assemble, guest, sleepThenDone } from '../../fixtures/wat.js';
 import { sleep, text, within } from './helpers.js';
+import binaryen from 'binaryen';
 
 
 
@@ -256,4 +257,32 @@ test('guests sharing one thread do not report more CPU time than the thread had'
     b.kill();
     await Promise.all([a.wait(), b.wait()]);
   }
+});
+
+// ---- A guest that waits inside a catch handler (found by a third review) ----
+//
+// asyncify does not carry a try/catch across an unwind: the guest exited 0 instead of 7 (and one
+// that waits inside the try trapped "its resumed call went another way"). Expected: such a module
+// runs on a dedicated worker, with the same outcome.
+test('a module using exception handling runs on a dedicated worker: a sleep inside a catch handler keeps what it caught', async () => {
+  const parsed = binaryen.parseText(`(module
+    (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
+    (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+    (tag $e (param i32))
+    (memory (export "memory") 1)
+    (func $sleep
+      (i32.store8 (i32.const 8) (i32.const 0))
+      (i32.store (i32.const 16) (i32.const 1))
+      (i64.store (i32.const 24) (i64.const 20000000))
+      (drop (call $poll (i32.const 0) (i32.const 100) (i32.const 1) (i32.const 200))))
+    (func (export "_start") (local $r i32)
+      (try (do (throw $e (i32.const 7))) (catch $e (local.set $r) (call $sleep)))
+      (call $exit (local.get $r))))`);
+  parsed.setFeatures(binaryen.Features.ExceptionHandling | binaryen.Features.MutableGlobals);
+  const bytes = parsed.emitBinary();
+  parsed.dispose();
+  const r = await onBoth(bytes);
+  assert.equal(r.m.suspendable, false);
+  assert.deepEqual(r.dedicated.reason, { kind: 'exit', code: 7 });
+  assert.deepEqual(r.shared.reason, { kind: 'exit', code: 7 });
 });
