@@ -51,8 +51,8 @@ Exit status: 0 stopped by SIGINT/SIGTERM; 1 could not start (another node on the
     'data-dir': Flags.string({ helpValue: 'DIR', description: 'where the node keeps its state (its peer ID, the module cache) across restarts; default: memory only' }),
     workers: Flags.string({
       options: ['dedicated', 'shared'],
-      default: 'dedicated',
-      description: 'dedicated: a thread per running process; shared: one thread per core hosting any number of processes, a waiting one costing memory only (its module is made suspendable at first load: seconds)',
+      default: 'shared',
+      description: 'shared (default): one thread per core hosts any number of processes, a waiting one costing memory only (a new module runs on a thread of its own while it is made suspendable, which takes seconds); dedicated: a thread per running process',
     }),
   };
 

@@ -40,7 +40,9 @@ export interface StartNodeOptions {
   poolSize?: number;
   /** Most process workers at once (processes beyond it are queued). Default: the runtime's. */
   maxWorkers?: number;
-  /** Dedicated workers (a thread per running process, the default) or shared ones (RuntimeOptions.workers). */
+  /** Shared workers (the default: one thread per core hosts any number of processes; a module is made
+   *  suspendable in the background and runs on dedicated workers until then) or dedicated ones (a
+   *  thread per running process). RuntimeOptions.workers and .suspend. */
   workers?: 'dedicated' | 'shared';
   /** Ended processes kept for ps/wait/info. Default 1000. */
   keepEnded?: number;
@@ -87,7 +89,8 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<WwNode> {
     runtimeOptions: {
       ...(opts.poolSize !== undefined ? { poolSize: opts.poolSize } : {}),
       ...(opts.maxWorkers !== undefined ? { maxWorkers: opts.maxWorkers } : {}),
-      ...(opts.workers !== undefined ? { workers: opts.workers } : {}),
+      workers: opts.workers ?? 'shared',
+      suspend: 'background',
       // Instrumenting a module (binaryen) costs up to seconds; keep the result across restarts.
       ...(opts.cacheDir !== undefined
         ? { cacheDir: opts.cacheDir }

@@ -9,6 +9,7 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OutputMode, ProcessState } from '../../src/capnp-gen/ww.rpc.js';
 import { connectNode, defaultSocketPath, startNode } from '../../src/node/index.js';
+import { assemble, sleepThenDone } from '../../fixtures/wat.js';
 import { FOREVER, said, capture, cpuLoopWasm, eventually, helloWasm, startTestNode, text } from '../executor/helpers.js';
 
 function tempDir(): string {
@@ -138,6 +139,20 @@ test('1,000 concurrent processes on one node all run to their end with their own
     const { processes } = await t.executor.ps();
     assert.ok([...pids].every((pid) => processes.some((p) => p.pid === pid && p.state === ProcessState.exited)));
     assert.equal(t.node.executor.table.liveCount, 0);
+  } finally {
+    await t.close();
+  }
+});
+
+test('a node by default hosts a new module\'s 40 waiting processes at once: past its 16 dedicated workers once the module is suspendable', async () => {
+  const t = await startTestNode({ workers: undefined, maxWorkers: 16 }); // (the node's default workers)
+  try {
+    const cid = (await t.executor.modules().cache.put({ bytes: await assemble(sleepThenDone(120_000)) })).cid;
+    const spawned = await Promise.all(Array.from({ length: 40 }, () => t.executor.spawn({ spec: { moduleCid: cid, argv: ['sleeper'] } })));
+    // The first ones run at once on dedicated workers; the rest move to the shared ones when ready.
+    await eventually('all 40 running', async () => (await t.executor.ps()).processes.filter((p) => p.state === ProcessState.running).length === 40, 120_000);
+    assert.equal(t.node.executor.runtime.info().shared?.workers, 2);
+    for (const s of spawned) await s.process.kill();
   } finally {
     await t.close();
   }
