@@ -14,3 +14,11 @@ export async function within(p: WasmProcess, ms: number): Promise<ExitStatus | u
     clearTimeout(timer);
   }
 }
+
+/** A loop of `n` iterations (CPU only: no import but the meter's tick), as a function named `name`. */
+export const spinFunc = (name: string, n: number): string =>
+  `(func ${name} (local $i i32)
+     (loop $l (local.set $i (i32.add (local.get $i) (i32.const 1))) (br_if $l (i32.lt_u (local.get $i) (i32.const ${n})))))`;
+
+/** A module that spins `n` iterations in a one-page memory. */
+export const spinner = (n: number): string => `(module (memory (export "memory") 1) ${spinFunc('$spin', n)} (func (export "_start") (call $spin)))`;

@@ -6,17 +6,13 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryBudget, Runtime, type LoadedModule, type WasmProcess } from '../../src/wasm/index.js';
 import { assemble, sleepThenDone } from '../../fixtures/wat.js';
-import { sleep } from './helpers.js';
+import { sleep, spinFunc, spinner } from './helpers.js';
 
 // One shared thread, so that a spinning neighbour makes every other guest's slice end.
 const shared = await Runtime.create({ poolSize: 1, workers: 'shared' });
 const dedicated = await Runtime.create({ poolSize: 1 });
 after(() => Promise.all([shared.close(), dedicated.close()]));
 
-const spinFunc = (name: string, n: number): string =>
-  `(func ${name} (local $i i32)
-     (loop $l (local.set $i (i32.add (local.get $i) (i32.const 1))) (br_if $l (i32.lt_u (local.get $i) (i32.const ${n})))))`;
-const spinner = (n: number): string => `(module (memory (export "memory") 1) ${spinFunc('$spin', n)} (func (export "_start") (call $spin)))`;
 
 /** Runs `fn` while a guest of another group spins on the shared thread (so slices do end). */
 async function withNeighbour<T>(fn: () => Promise<T>): Promise<T> {

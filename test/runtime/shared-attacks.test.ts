@@ -5,7 +5,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Runtime, type ExitStatus, type LoadedModule, type WasmProcess } from '../../src/wasm/index.js';
 import { assemble, guest, sleepThenDone } from '../../fixtures/wat.js';
-import { sleep, text, within } from './helpers.js';
+import { sleep, spinFunc, spinner, text, within } from './helpers.js';
 import binaryen from 'binaryen';
 
 
@@ -15,10 +15,6 @@ const shared = await Runtime.create({ poolSize: 1, workers: 'shared' });
 const dedicated = await Runtime.create({ poolSize: 1 });
 after(() => Promise.all([shared.close(), dedicated.close()]));
 
-/** A loop of `n` iterations (CPU only: no import but the meter's tick). */
-const spinFunc = (name: string, n: number): string =>
-  `(func ${name} (local $i i32)
-     (loop $l (local.set $i (i32.add (local.get $i) (i32.const 1))) (br_if $l (i32.lt_u (local.get $i) (i32.const ${n})))))`;
 
 
 /** Runs `bytes` on both runtimes: the dedicated outcome is the reference. */
@@ -141,7 +137,7 @@ test('a CPU-bound guest whose memory is not exported (or not as "memory") runs t
 // A neighbour spinning in another group makes sure the slice does end (a guest alone runs on).
 // Fixed by growing a small memory to the 4 MiB a preemption lends (meter.ts growTo).
 test('a CPU-bound guest deep in recursion when its time slice ends runs to its end as on a dedicated worker', async () => {
-  const neighbour = shared.spawn(await shared.load(await assemble(`(module (memory (export "memory") 1) ${spinFunc('$spin', 2_000_000_000)} (func (export "_start") (call $spin)))`)), { args: ['spin'], group: {} });
+  const neighbour = shared.spawn(await shared.load(await assemble(spinner(2_000_000_000))), { args: ['spin'], group: {} });
   try {
     const r = await onBoth(
       await assemble(`(module (memory (export "memory") 1)
@@ -161,7 +157,7 @@ test('a CPU-bound guest deep in recursion when its time slice ends runs to its e
 });
 
 test('a guest whose memory limit leaves no room for its frames when preempted deep in recursion ends with a trap that says so', async () => {
-  const neighbour = shared.spawn(await shared.load(await assemble(`(module (memory (export "memory") 1) ${spinFunc('$spin', 2_000_000_000)} (func (export "_start") (call $spin)))`)), { args: ['spin'], group: {} });
+  const neighbour = shared.spawn(await shared.load(await assemble(spinner(2_000_000_000))), { args: ['spin'], group: {} });
   try {
     const m = await shared.load(await assemble(`(module (memory (export "memory") 1 1)
         ${spinFunc('$spin', 30_000_000)}
