@@ -104,8 +104,9 @@ export class Runtime {
         ? new SharedPool({ workers: poolSize, modulesPerWorker: Math.max(1, options.modulesPerWorker ?? 32), resourceLimits: options.workerResourceLimits })
         : undefined;
     const pool = new WorkerPool({
-      // With shared workers, dedicated ones start only for a module that cannot be suspended.
-      minWorkers: shared ? 0 : poolSize,
+      // With shared workers, dedicated ones are for a module that cannot be suspended, or (one kept
+      // warm) a new module's first runs while it is made suspendable in the background.
+      minWorkers: shared ? (options.suspend === 'background' ? 1 : 0) : poolSize,
       maxWorkers: Math.max(poolSize, options.maxWorkers ?? Math.max(16, 8 * poolSize)),
       idleMs: options.idleWorkerMs ?? 10_000,
       modulesPerWorker: Math.max(1, options.modulesPerWorker ?? 32),

@@ -172,4 +172,15 @@ export function psJson(result: WwResult): { pid: number; ppid: number; state: st
   return JSON.parse(result.stdout);
 }
 
+/** `pid` as `ww ps --json` lists it once a worker has taken it (a spawn answers while it may still be
+ *  `queued`: a worker starting, or a shared one finishing another guest's turn), within 5 s. */
+export async function listedOnceTaken(socketPath: string, pid: number): Promise<ReturnType<typeof psJson>[number] | undefined> {
+  let listed = psJson(await runWw(['ps', '--json', '--socket', socketPath])).find((p) => p.pid === pid);
+  for (let i = 0; i < 100 && listed?.state === 'queued'; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    listed = psJson(await runWw(['ps', '--json', '--socket', socketPath])).find((p) => p.pid === pid);
+  }
+  return listed;
+}
+
 export type { ExitStatus };

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FOREVER, assembleFixture, cpuLoop, hello, lines, oneErrorLine, psJson, runWw, startNodeProcess, tempDir, type NodeUnderTest } from './helpers.js';
+import { FOREVER, assembleFixture, cpuLoop, hello, lines, listedOnceTaken, oneErrorLine, psJson, runWw, startNodeProcess, tempDir, type NodeUnderTest } from './helpers.js';
 import { repoRoot, wwBin } from '../cli/helpers.js';
 
 let node: NodeUnderTest;
@@ -71,12 +71,7 @@ describe('ww run with a node', () => {
     assert.equal(r.status, 0, r.stderr);
     const pid = Number(r.stdout.trim());
     assert.ok(pid > 1, r.stdout);
-    // (It shows `queued` until a worker takes it.)
-    let listed = psJson(await runWw(['ps', '--json', '--socket', node.socketPath])).find((p) => p.pid === pid);
-    for (let i = 0; i < 100 && listed?.state === 'queued'; i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      listed = psJson(await runWw(['ps', '--json', '--socket', node.socketPath])).find((p) => p.pid === pid);
-    }
+    const listed = await listedOnceTaken(node.socketPath, pid);
     assert.equal(listed?.state, 'running');
     assert.equal((await runWw(['kill', String(pid), '--socket', node.socketPath])).status, 0);
     const waited = await runWw(['wait', String(pid), '--socket', node.socketPath]);

@@ -7,7 +7,7 @@ import { constants } from 'node:os';
 import { join } from 'node:path';
 import { NodeMissingError, nodeIsListening, runOnNode, type OutputWriter, type RunOnNodeOptions } from '../../cli/lib/run-on-node.js';
 import { said } from '../executor/helpers.js';
-import { FOREVER, assembleFixture, cpuLoop, examplePath, hello, lines, psJson, rpcSession, runWw, startNodeProcess, tempDir, type NodeUnderTest } from './helpers.js';
+import { FOREVER, assembleFixture, cpuLoop, examplePath, hello, lines, listedOnceTaken, rpcSession, runWw, startNodeProcess, tempDir, type NodeUnderTest } from './helpers.js';
 
 let node: NodeUnderTest;
 const fixtures = tempDir('run-fixtures');
@@ -125,7 +125,7 @@ describe('runOnNode', () => {
     assert.equal(code, 0);
     assert.match(stdout.text(), /^\d+\n$/);
     const pid = Number(stdout.text());
-    const listed = psJson(await runWw(['ps', '--json', '--socket', node.socketPath])).find((p) => p.pid === pid);
+    const listed = await listedOnceTaken(node.socketPath, pid);
     assert.deepEqual([listed?.state, listed?.argv], ['running', ['detached.wasm', FOREVER]]);
     const killed = await runWw(['kill', String(pid), '--socket', node.socketPath]);
     assert.equal(killed.status, 0, killed.stderr);
