@@ -91,6 +91,8 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<WwNode> {
       ...(opts.maxWorkers !== undefined ? { maxWorkers: opts.maxWorkers } : {}),
       workers: opts.workers ?? 'shared',
       suspend: 'background',
+      // A node compiles a module once and spawns it many times: optimised code for all but the first.
+      tier: 'optimizing',
       // Instrumenting a module (binaryen) costs up to seconds; keep the result across restarts.
       ...(opts.cacheDir !== undefined
         ? { cacheDir: opts.cacheDir }
