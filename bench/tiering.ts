@@ -9,9 +9,9 @@
 //   native; node:wasi in the main thread with V8's default tiering and with --no-liftoff; ww's
 //   Runtime (a worker, as `ww run` uses it) with tier 'baseline' (V8's default, `ww run`'s) and
 //   'optimizing' (a node's), uninstrumented and with fuel; the one-shot cost of each tier (a fresh
-//   process that compiles and runs examples/hello.wasm, and a Go hello built here); and a `ww start`
-//   node, and one started with --no-liftoff, running the sieve RUNS_ON_NODE times (its first run,
-//   and the best later one).
+//   process that compiles and runs examples/hello.wasm, and a Go hello built here); and a node with
+//   each tier, and one in a node process started with --no-liftoff, running the sieve RUNS_ON_NODE
+//   times through `ww run` (its first run, and the best later one).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -82,9 +82,18 @@ function build(dir: string): { native: string; wasm: string } {
   return { native, wasm };
 }
 
-/** A `ww start` in its own process (with `nodeFlags`), until stop(). */
-async function startWwNode(nodeFlags: string[], socketPath: string, env: NodeJS.ProcessEnv): Promise<{ stop(): Promise<void> }> {
-  const child: ChildProcess = spawn(process.execPath, [...nodeFlags, WW, 'start', '--socket', socketPath], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
+/** A node in its own process (startNode with `tier`; `nodeFlags` for node itself), until stop(). */
+async function startWwNode(tier: string, nodeFlags: string[], socketPath: string, dir: string, env: NodeJS.ProcessEnv): Promise<{ stop(): Promise<void> }> {
+  const script = join(dir, 'node.mjs');
+  writeFileSync(
+    script,
+    `const { startNode } = await import(${JSON.stringify(new URL('../src/node/index.js', import.meta.url).href)});
+     const [socketPath, tier] = process.argv.slice(2);
+     const node = await startNode({ socketPath, tier });
+     console.error('node listening on', socketPath);
+     process.once('SIGTERM', () => node.close().then(() => process.exit(0)));`,
+  );
+  const child: ChildProcess = spawn(process.execPath, [...nodeFlags, script, socketPath, tier], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
   const reap = (): void => void child.kill('SIGKILL');
   process.once('exit', reap);
   await new Promise<void>((resolve, reject) => {
@@ -93,7 +102,7 @@ async function startWwNode(nodeFlags: string[], socketPath: string, env: NodeJS.
       err += d.toString();
       if (err.includes('node listening on')) resolve();
     });
-    child.once('exit', (code) => reject(new Error(`ww start exited ${code}: ${err}`)));
+    child.once('exit', (code) => reject(new Error(`the node exited ${code}: ${err}`)));
   });
   return {
     stop: () =>
@@ -164,16 +173,21 @@ export async function main(): Promise<void> {
     }
 
     // On a node: the same module spawned again and again.
-    for (const flags of [[], ['--no-liftoff']]) {
-      const socketPath = join(dir, `node${flags.length}.sock`);
-      const wwNode = await startWwNode(flags, socketPath, env);
+    const nodes: [string, string, string[]][] = [
+      ["a node, tier 'baseline'", 'baseline', []],
+      ["a node, tier 'optimizing' (the default)", 'optimizing', []],
+      ['a node in a node started with --no-liftoff', 'optimizing', ['--no-liftoff']],
+    ];
+    for (const [impl, tier, flags] of nodes) {
+      const socketPath = join(dir, 'node.sock');
+      const wwNode = await startWwNode(tier, flags, socketPath, dir, env);
       try {
         const runs: number[] = [];
         for (let i = 0; i < RUNS_ON_NODE; i++) runs.push((await run(node, [WW, 'run', '--socket', socketPath, wasm, '--', ...SIEVE_ARGS], env)).computeMs!);
         const later = Math.min(...runs.slice(1));
         emit({
           bench: 'guest-tiering',
-          impl: `ww node${flags.length ? ', --no-liftoff' : ''}: the sieve spawned ${RUNS_ON_NODE} times`,
+          impl: `${impl}: the sieve spawned ${RUNS_ON_NODE} times`,
           first_compute_ms: Math.round(runs[0]),
           first_x_native: Math.round((runs[0] / nativeMs) * 100) / 100,
           best_later_compute_ms: Math.round(later),
