@@ -224,7 +224,11 @@ export class Meter {
     let pages = Math.min(Math.ceil(bytes / PAGE_BYTES), this.declaredMaxPages, this.maxPages - this.hostPages) - current;
     while (pages > 0 && !this.charge(current, pages)) pages >>= 1; // (a budget nearly full)
     if (pages <= 0) return;
-    this.memory.grow(pages);
+    try {
+      this.memory.grow(pages);
+    } catch {
+      return; // V8 could not map it (the guest's own grow would get -1): the unwind has what there is
+    }
     this.publish();
   }
 
