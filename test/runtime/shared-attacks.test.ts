@@ -240,6 +240,7 @@ test('a paused shared guest does not count its pause as blocked time', async () 
 // no more than the thread's time.
 test('guests sharing one thread do not report more CPU time than the thread had', async () => {
   const spin = await shared.load(await guest('spin'));
+  assert.equal(spin.suspendable, true, 'the spin guest was made suspendable (else it runs on dedicated workers)');
   const a = shared.spawn(spin, { args: ['spin'], group: {} });
   const b = shared.spawn(spin, { args: ['spin'], group: {} });
   const started = performance.now();
@@ -247,7 +248,8 @@ test('guests sharing one thread do not report more CPU time than the thread had'
     await sleep(1000);
     const elapsed = performance.now() - started;
     const cpu = [a.stats(), b.stats()].map((s) => s.runningMs - s.blockedMs);
-    assert.ok(cpu[0]! + cpu[1]! <= elapsed * 1.25, `CPU ${cpu.map((c) => c.toFixed(0)).join(' + ')} ms on one thread in ${elapsed.toFixed(0)} ms`);
+    // (CI once saw 1003 + 1003 ms in 1003 ms, not reproduced since: the runtime's state says where they ran)
+    assert.ok(cpu[0]! + cpu[1]! <= elapsed * 1.25, `CPU ${cpu.map((c) => c.toFixed(0)).join(' + ')} ms on one thread in ${elapsed.toFixed(0)} ms; ${JSON.stringify(shared.info())}`);
   } finally {
     a.kill();
     b.kill();
