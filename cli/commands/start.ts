@@ -52,7 +52,7 @@ Exit status: 0 stopped by SIGINT/SIGTERM; 1 could not start (another node on the
     workers: Flags.string({
       options: ['dedicated', 'shared'],
       default: 'shared',
-      description: 'shared (default): one thread per core hosts any number of processes, a waiting one costing memory only (a new module runs on a thread of its own while it is made suspendable, which takes seconds); dedicated: a thread per running process',
+      description: 'shared: one thread per core hosts any number of processes, a waiting one costing memory only (a new module runs on a thread of its own while it is made suspendable, which takes seconds); dedicated: a thread per running process',
     }),
   };
 

@@ -406,6 +406,8 @@ function admit(msg: RunMessage): void {
     (bytes) => g.run.meter?.growTo(bytes),
   );
   g.run = new GuestRun(msg, { suspender: g.suspendable, sliceOver, nextTurn: () => Promise.resolve() });
+  // Waiting for its first turn is blocked time too, for readers before that turn comes.
+  g.run.stats[STAT_BLOCKED_SINCE] = performance.timeOrigin + g.offSince!;
   guests.set(msg.pid, g);
   ready.push(g);
   scheduleStep();

@@ -161,3 +161,24 @@ test("suspend 'background': a new module runs at once on a dedicated worker; onc
     await bg.close();
   }
 });
+
+test('a process waiting for its first turn behind 100 CPU-bound guests counts that wait as blocked, not as CPU', async () => {
+  const one = await Runtime.create({ poolSize: 1, workers: 'shared' });
+  try {
+    const spin = await one.load(await guest('spin'));
+    const group = {};
+    const spinners = Array.from({ length: 100 }, () => one.spawn(spin, { args: ['spin'], group }));
+    const last = one.spawn(spin, { args: ['spin'], group }); // its turn comes after ~100 slices of 10 ms
+    await new Promise((r) => setTimeout(r, 300));
+    const s = last.stats();
+    if (s.fuelUsed === 0) {
+      // (not run yet, as expected on this thread: all of its time so far was spent waiting)
+      assert.ok(s.blockedMs >= s.runningMs * 0.9, `running ${s.runningMs.toFixed(0)} ms, blocked ${s.blockedMs.toFixed(0)} ms before its first turn`);
+    }
+    assert.ok(s.runningMs - s.blockedMs < 150, `CPU ${(s.runningMs - s.blockedMs).toFixed(0)} ms after 300 ms behind 100 spinners`);
+    for (const p of [...spinners, last]) p.kill();
+    await Promise.all([...spinners, last].map((p) => p.wait()));
+  } finally {
+    await one.close();
+  }
+});
