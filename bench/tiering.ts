@@ -1,17 +1,15 @@
 // Guest code by V8 tier, side by side in one run, JSON lines (the runtime README, "Compiled code").
 // V8 compiles a module with Liftoff and moves a function to TurboFan once it is hot, but a running
 // frame never moves (no on-stack replacement for wasm): a guest whose `main` loops for seconds stays
-// in Liftoff for that run. A node compiles guests with tier 'optimizing' (src/wasm/tier.ts).
+// in Liftoff for that run. Node's --no-liftoff compiles with TurboFan only, for the whole process.
 //
 // The guest is a C sieve (bench/guests/sieve.c, memory bound), built here with clang for wasm32-wasi
 // and with gcc for the native baseline; it times its own loop (`compute_ms`), so start-up is apart.
 // Each variant is a fresh process; the variants alternate; medians of ROUNDS:
-//   native; node:wasi in the main thread with V8's default tiering and with --no-liftoff; ww's
-//   Runtime (a worker, as `ww run` uses it) with tier 'baseline' (V8's default, `ww run`'s) and
-//   'optimizing' (a node's), uninstrumented and with fuel; the one-shot cost of each tier (a fresh
-//   process that compiles and runs examples/hello.wasm, and a Go hello built here); and a node with
-//   each tier, and one in a node process started with --no-liftoff, running the sieve RUNS_ON_NODE
-//   times through `ww run` (its first run, and the best later one).
+//   native; node:wasi in the main thread and `ww run` (local; a worker), each with V8's default and
+//   with --no-liftoff, `ww run --fuel` (instrumented) likewise; the one-shot cost (wall time of
+//   `ww run examples/hello.wasm` and of a Go hello built here) each way; and a `ww start` node each
+//   way running the sieve RUNS_ON_NODE times through `ww run` (its first run, and the best later one).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,7 +21,7 @@ const WW = join(ROOT, 'bin/ww.js');
 const ROUNDS = 3;
 const RUNS_ON_NODE = 4;
 const SIEVE_ARGS = [String(8 << 20), '10']; // 8 MiB, 10 rounds
-const FUEL = 1_000_000_000_000;
+const FUEL = '1000000000000';
 
 function emit(o: Record<string, unknown>): void {
   console.log(JSON.stringify(o));
@@ -82,18 +80,9 @@ function build(dir: string): { native: string; wasm: string } {
   return { native, wasm };
 }
 
-/** A node in its own process (startNode with `tier`; `nodeFlags` for node itself), until stop(). */
-async function startWwNode(tier: string, nodeFlags: string[], socketPath: string, dir: string, env: NodeJS.ProcessEnv): Promise<{ stop(): Promise<void> }> {
-  const script = join(dir, 'node.mjs');
-  writeFileSync(
-    script,
-    `const { startNode } = await import(${JSON.stringify(new URL('../src/node/index.js', import.meta.url).href)});
-     const [socketPath, tier] = process.argv.slice(2);
-     const node = await startNode({ socketPath, tier });
-     console.error('node listening on', socketPath);
-     process.once('SIGTERM', () => node.close().then(() => process.exit(0)));`,
-  );
-  const child: ChildProcess = spawn(process.execPath, [...nodeFlags, script, socketPath, tier], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
+/** A `ww start` in its own process (`nodeFlags` for node itself), until stop(). */
+async function startWwNode(nodeFlags: string[], socketPath: string, env: NodeJS.ProcessEnv): Promise<{ stop(): Promise<void> }> {
+  const child: ChildProcess = spawn(process.execPath, [...nodeFlags, WW, 'start', '--socket', socketPath], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
   const reap = (): void => void child.kill('SIGKILL');
   process.once('exit', reap);
   await new Promise<void>((resolve, reject) => {
@@ -102,7 +91,7 @@ async function startWwNode(tier: string, nodeFlags: string[], socketPath: string
       err += d.toString();
       if (err.includes('node listening on')) resolve();
     });
-    child.once('exit', (code) => reject(new Error(`the node exited ${code}: ${err}`)));
+    child.once('exit', (code) => reject(new Error(`ww start exited ${code}: ${err}`)));
   });
   return {
     stop: () =>
@@ -126,34 +115,19 @@ export async function main(): Promise<void> {
        const wasi = new WASI({ version: 'preview1', args: ['sieve', ...process.argv.slice(2)] });
        wasi.start(await WebAssembly.instantiate(new WebAssembly.Module(readFileSync(${JSON.stringify(wasm)})), wasi.getImportObject()));`,
     );
-    // ww's Runtime in a fresh process: tier, fuel ('-' for none), module, guest args.
-    const wwChild = join(dir, 'ww-runtime.mjs');
-    writeFileSync(
-      wwChild,
-      `import { readFileSync } from 'node:fs';
-       const { Runtime } = await import(${JSON.stringify(new URL('../src/wasm/index.js', import.meta.url).href)});
-       const [tier, fuel, path, ...args] = process.argv.slice(2);
-       const rt = await Runtime.create({ poolSize: 1, tier, instrument: fuel !== '-' });
-       const status = await rt.spawn(await rt.load(readFileSync(path)), { args: ['guest', ...args], stdout: 'inherit', limits: fuel !== '-' ? { fuel: Number(fuel) } : {} }).wait();
-       await rt.close();
-       process.exitCode = status.code;`,
-    );
     const goHello = buildGoHello(dir);
     const node = process.execPath;
-    const ww = (tier: string, fuel: number | '-', path: string, args: string[] = []): string[] => [wwChild, tier, String(fuel), path, ...args];
-    const variants: { impl: string; cmd: string; args: string[] }[] = [
-      { impl: 'native (gcc -O2)', cmd: native, args: SIEVE_ARGS },
-      { impl: 'node:wasi in the main thread (V8 default tiering)', cmd: node, args: [nodeWasi, ...SIEVE_ARGS] },
-      { impl: 'node:wasi in the main thread, --no-liftoff', cmd: node, args: ['--no-liftoff', nodeWasi, ...SIEVE_ARGS] },
-      { impl: "ww Runtime, tier 'baseline' (V8 default; ww run's)", cmd: node, args: ww('baseline', '-', wasm, SIEVE_ARGS) },
-      { impl: "ww Runtime, tier 'optimizing' (a node's)", cmd: node, args: ww('optimizing', '-', wasm, SIEVE_ARGS) },
-      { impl: "ww Runtime with fuel, tier 'baseline'", cmd: node, args: ww('baseline', FUEL, wasm, SIEVE_ARGS) },
-      { impl: "ww Runtime with fuel, tier 'optimizing'", cmd: node, args: ww('optimizing', FUEL, wasm, SIEVE_ARGS) },
-      { impl: "one-shot examples/hello.wasm (C), tier 'baseline'", cmd: node, args: ww('baseline', '-', join(ROOT, 'examples/hello.wasm')) },
-      { impl: "one-shot examples/hello.wasm (C), tier 'optimizing'", cmd: node, args: ww('optimizing', '-', join(ROOT, 'examples/hello.wasm')) },
-      { impl: "one-shot Go hello (2.4 MB), tier 'baseline'", cmd: node, args: ww('baseline', '-', goHello) },
-      { impl: "one-shot Go hello (2.4 MB), tier 'optimizing'", cmd: node, args: ww('optimizing', '-', goHello) },
-    ];
+    const variants: { impl: string; cmd: string; args: string[] }[] = [{ impl: 'native (gcc -O2)', cmd: native, args: SIEVE_ARGS }];
+    for (const flags of [[], ['--no-liftoff']]) {
+      const tag = flags.length ? ', --no-liftoff' : " (V8's default)";
+      variants.push(
+        { impl: `node:wasi in the main thread${tag}`, cmd: node, args: [...flags, nodeWasi, ...SIEVE_ARGS] },
+        { impl: `ww run (local)${tag}`, cmd: node, args: [...flags, WW, 'run', wasm, '--', ...SIEVE_ARGS] },
+        { impl: `ww run --fuel (local)${tag}`, cmd: node, args: [...flags, WW, 'run', '--fuel', FUEL, wasm, '--', ...SIEVE_ARGS] },
+        { impl: `one-shot ww run examples/hello.wasm (C)${tag}`, cmd: node, args: [...flags, WW, 'run', 'examples/hello.wasm'] },
+        { impl: `one-shot ww run of a Go hello (2.4 MB)${tag}`, cmd: node, args: [...flags, WW, 'run', goHello] },
+      );
+    }
     for (const v of variants) await run(v.cmd, v.args, env); // instrumentation cached, page cache warm
     const samples = new Map(variants.map((v) => [v.impl, [] as { wallMs: number; computeMs: number | undefined }[]]));
     for (let r = 0; r < ROUNDS; r++) {
@@ -173,14 +147,10 @@ export async function main(): Promise<void> {
     }
 
     // On a node: the same module spawned again and again.
-    const nodes: [string, string, string[]][] = [
-      ["a node, tier 'baseline'", 'baseline', []],
-      ["a node, tier 'optimizing' (the default)", 'optimizing', []],
-      ['a node in a node started with --no-liftoff', 'optimizing', ['--no-liftoff']],
-    ];
-    for (const [impl, tier, flags] of nodes) {
+    for (const flags of [[], ['--no-liftoff']]) {
+      const impl = `ww start${flags.length ? ' (node --no-liftoff)' : ''}`;
       const socketPath = join(dir, 'node.sock');
-      const wwNode = await startWwNode(tier, flags, socketPath, dir, env);
+      const wwNode = await startWwNode(flags, socketPath, env);
       try {
         const runs: number[] = [];
         for (let i = 0; i < RUNS_ON_NODE; i++) runs.push((await run(node, [WW, 'run', '--socket', socketPath, wasm, '--', ...SIEVE_ARGS], env)).computeMs!);

@@ -8,7 +8,6 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, rmSync, stat
 import { dirname, join } from 'node:path';
 import { Node, type NodeInfo$Init } from '../capnp-gen/ww.rpc.js';
 import { Executor, type GuestEvents } from '../executor/index.js';
-import type { WasmTier } from '../wasm/index.js';
 import { DEFAULT_QUOTAS, nodeCapOf, Principal, type Quotas } from '../executor/rpc.js';
 import {
   Connection,
@@ -45,9 +44,6 @@ export interface StartNodeOptions {
    *  suspendable in the background and runs on dedicated workers until then) or dedicated ones (a
    *  thread per running process). RuntimeOptions.workers and .suspend. */
   workers?: 'dedicated' | 'shared';
-  /** How guest code is compiled (RuntimeOptions.tier). Default 'optimizing': a node compiles a module
-   *  once and spawns it many times, so all but its first spawns run optimised code. */
-  tier?: WasmTier;
   /** Ended processes kept for ps/wait/info. Default 1000. */
   keepEnded?: number;
   /** Captured output of ended processes kept, in bytes (oldest dropped first). Default 256 MiB. */
@@ -95,7 +91,6 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<WwNode> {
       ...(opts.maxWorkers !== undefined ? { maxWorkers: opts.maxWorkers } : {}),
       workers: opts.workers ?? 'shared',
       suspend: 'background',
-      tier: opts.tier ?? 'optimizing',
       // Instrumenting a module (binaryen) costs up to seconds; keep the result across restarts.
       ...(opts.cacheDir !== undefined
         ? { cacheDir: opts.cacheDir }

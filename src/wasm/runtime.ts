@@ -9,7 +9,6 @@ import { MEMORY_FIELD, METER_MODULE } from './instrument.js';
 import { CompiledModule, ModuleCache, PAGE_BYTES, checkModule, contentId, exportsMemory, tablePages } from './module.js';
 import { WorkerPool } from './pool.js';
 import { SharedPool } from './shared-pool.js';
-import { compileGuest, type WasmTier } from './tier.js';
 import { Process } from './process.js';
 import { NAMESPACE as SOCKETS_NAMESPACE, type SockCalls } from './sockets/protocol.js';
 import { NAMESPACE as STDIN_NAMESPACE, isInputStream, stdinHandler } from './stdin.js';
@@ -57,8 +56,6 @@ export interface RuntimeOptions {
    * run of a new module does not wait).
    */
   suspend?: 'at-load' | 'background';
-  /** How guest code is compiled (tier.ts): V8's default tiering ('baseline', the default) or 'optimizing'. */
-  tier?: WasmTier;
 }
 
 /** How V8 keeps guest memory accesses in bounds in this Node process (README: "Guard regions"). */
@@ -291,7 +288,7 @@ export class Runtime {
         );
       }
     }
-    const compiled = await compiledFrom(cid, bytes, runnable, memory, hiddenMemory, tableEntries, suspendable, this.options.tier);
+    const compiled = await compiledFrom(cid, bytes, runnable, memory, hiddenMemory, tableEntries, suspendable);
     this.cache.put(compiled);
     // (after the put: the suspendable entry must replace this one, never the other way round)
     if (canSuspend && !suspendable && this.options.suspend === 'background') this.suspendLater(cid, bytes, memory, tableEntries);
@@ -305,7 +302,7 @@ export class Runtime {
     this.suspending.add(cid);
     const made = (async () => {
       const runnable = await this.backgroundInstrumenter!.instrument(cid, bytes, true);
-      const compiled = await compiledFrom(cid, bytes, runnable, memory, false, tableEntries, true, this.options.tier);
+      const compiled = await compiledFrom(cid, bytes, runnable, memory, false, tableEntries, true);
       if (this.closed) return;
       this.cache.put(compiled);
       for (const job of this.pool.withdrawQueued((j) => j.cid === cid)) (job as Process).moveTo(compiled, this.shared!);
@@ -323,9 +320,8 @@ async function compiledFrom(
   hiddenMemory: boolean,
   tableEntries: number,
   suspendable: boolean,
-  tier: WasmTier | undefined,
 ): Promise<CompiledModule> {
-  const module = await compileGuest(runnable, tier);
+  const module = await Wasm.compile(runnable);
   const held = bytes.length + (runnable === bytes ? 0 : runnable.length);
   const importsMemory = Wasm.Module.imports(module).some((i) => i.module === METER_MODULE && i.name === MEMORY_FIELD);
   return new CompiledModule(cid, bytes.length, module, runnable !== bytes, memory.initial, held, importsMemory ? memory : undefined, hiddenMemory, tableEntries, suspendable);
