@@ -18,6 +18,9 @@ import type { MemoryBudget, ProcessCharge } from './memory-budget.js';
 import { BudgetError, LimitsError, ModuleError, type LoadedModule, type SpawnOptions, type WasmProcess } from './types.js';
 import { Wasm } from './webassembly.js';
 
+/** Background transforms queued at once (RuntimeOptions.suspend 'background'). */
+export const MAX_BACKGROUND_TRANSFORMS = 16;
+
 export interface RuntimeOptions {
   /** Workers kept warm. Default: os.availableParallelism(). */
   poolSize?: number;
@@ -73,7 +76,8 @@ export function wasmMemoryMode(): WasmMemoryMode {
 export class Runtime {
   private readonly cache: ModuleCache;
   private readonly loading = new Map<string, Promise<CompiledModule>>();
-  /** Modules being made suspendable in the background (RuntimeOptions.suspend), by content ID. */
+  /** Modules being made suspendable in the background (RuntimeOptions.suspend), by content ID: at most
+   *  MAX_BACKGROUND_TRANSFORMS, each holding a copy of its bytes until its turn on the worker. */
   private readonly suspending = new Set<string>();
   private readonly instrumenter: Instrumenter | undefined;
   /** Its own binaryen worker for background transforms (RuntimeOptions.suspend), so that a module
@@ -298,7 +302,9 @@ export class Runtime {
   /** Makes the module suspendable without holding up its load; then moves its processes still
    *  queued for a dedicated worker to the shared ones. A module asyncify refuses stays dedicated. */
   private suspendLater(cid: string, bytes: Uint8Array, memory: { initial: number; maximum?: number }, tableEntries: number): void {
-    if (this.suspending.has(cid)) return;
+    // Past the bound (a client putting thousands of new modules) a module stays on dedicated workers;
+    // its next load after eviction tries again.
+    if (this.suspending.has(cid) || this.suspending.size >= MAX_BACKGROUND_TRANSFORMS) return;
     this.suspending.add(cid);
     const made = (async () => {
       const runnable = await this.backgroundInstrumenter!.instrument(cid, bytes, true);

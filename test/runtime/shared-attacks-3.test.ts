@@ -208,3 +208,17 @@ test("H: suspend 'background': close() during the transform, and a module asynci
   }
 });
 
+
+test("suspend 'background': a thousand new modules at once queue at most 16 transforms; the rest run on dedicated workers", async () => {
+  const bg = await Runtime.create({ poolSize: 1, workers: 'shared', suspend: 'background' });
+  try {
+    const loaded = await Promise.all(Array.from({ length: 1000 }, (_, i) => assemble(sleepThenDone(i + 1)).then((b) => bg.load(b))));
+    assert.equal(new Set(loaded.map((m) => m.cid)).size, 1000);
+    const queued = (bg as unknown as { suspending: Set<string> }).suspending.size;
+    assert.ok(queued <= 16, `${queued} background transforms queued`);
+    const p = bg.spawn(loaded[999]!, { args: ['x'], stdout: 'capture' });
+    assert.equal(new TextDecoder().decode((await p.wait()).stdout), 'done\n');
+  } finally {
+    await bg.close();
+  }
+});
