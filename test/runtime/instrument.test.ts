@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import binaryen from 'binaryen';
-import { instrument, expressionKinds, InstrumentError, COUNTDOWN_EXPORT, MEMORY_FIELD, METER_MODULE } from '../../src/wasm/instrument.js';
+import { instrument, expressionKinds, InstrumentError, ALLOWANCE_MAX, COUNTDOWN_EXPORT, MEMORY_FIELD, METER_MODULE } from '../../src/wasm/instrument.js';
 import { Runtime, ModuleError } from '../../src/wasm/index.js';
 import { Wasm, type WasmGlobal, type WasmMemory } from '../../src/wasm/webassembly.js';
 import { assemble, guest } from '../../fixtures/wat.js';
@@ -79,6 +79,76 @@ test('instrumented code computes what the original computes, with the meter call
   }
   assert.ok(ticks > 1000, `the meter was called ${ticks} times`);
   assert.equal(typeof (metered.exports[COUNTDOWN_EXPORT] as WasmGlobal).value, 'number');
+});
+
+// A loop that calls nothing runs on an allowance the frame takes ahead from the countdown (instrument.ts,
+// meterLoop): fuel must still be charged for every iteration, however the frame is left.
+test("a call-free loop's allowance leaves no work uncharged, however its frame is left, and gives back what it did not use", async () => {
+  const loops = await assemble(
+    `(module
+      (tag $t)
+      (func (export "sum") (param $n i32) (result i32) (local $i i32) (local $s i32)
+        (loop $l
+          (local.set $s (i32.add (local.get $s) (local.get $i)))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br_if $l (i32.lt_u (local.get $i) (local.get $n))))
+        (local.get $s))
+      ;; left by a void return from inside the loop (it keeps its allowance)
+      (func (export "early") (param $n i32) (local $i i32)
+        (loop $l
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (if (i32.ge_u (local.get $i) (local.get $n)) (then (return)))
+          (br $l)))
+      ;; left by a throw from inside the loop
+      (func (export "escape") (param $n i32) (local $i i32)
+        (loop $l
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (if (i32.ge_u (local.get $i) (local.get $n)) (then (throw $t)))
+          (br $l))))`,
+    'allowance.wat',
+    { exceptions: true },
+  );
+  // The meter's accounting (meter.ts): what a tick finds left of the last budget is what was not used.
+  let consumed = 0;
+  let budget = 0;
+  const fuel = (): number => consumed + budget - (countdown.value as number);
+  const inst = new Wasm.Instance(new Wasm.Module(instrument(binaryen, loops)), {
+    [METER_MODULE]: {
+      tick: () => ((consumed = fuel()), (budget = 1_000_000)),
+      grow: (d: number) => d,
+      grow_table: (d: number) => d,
+    },
+  });
+  const countdown = inst.exports[COUNTDOWN_EXPORT] as WasmGlobal;
+  const charged = (run: () => void): number => {
+    const before = fuel();
+    run();
+    return fuel() - before;
+  };
+  const sum = inst.exports.sum as (n: number) => number;
+  const early = inst.exports.early as (n: number) => void;
+  const escape = inst.exports.escape as (n: number) => void;
+  // Returning a value gives the rest back: the charge is exactly linear in the iterations.
+  const sizes = [1_000, 10_000, 25_000, 70_000];
+  const charges = sizes.map((n) => charged(() => sum(n)));
+  const perIteration = (charges[1] - charges[0]) / (sizes[1] - sizes[0]);
+  assert.ok(perIteration >= 5, `at least 5 units an iteration: ${perIteration}`);
+  for (let i = 2; i < sizes.length; i++) {
+    assert.equal(charges[i] - charges[0], perIteration * (sizes[i] - sizes[0]), `charged ${charges.join(', ')} for ${sizes.join(', ')} iterations`);
+  }
+  // Left without giving back: never less than the iterations that ran, at most one grant more.
+  const calls = 200;
+  const n = 1_000;
+  const earlyCharge = charged(() => {
+    for (let i = 0; i < calls; i++) early(n);
+  });
+  const escapeCharge = charged(() => {
+    for (let i = 0; i < calls; i++) assert.throws(() => escape(n));
+  });
+  for (const [how, c] of [['a void return', earlyCharge], ['a throw', escapeCharge]] as const) {
+    assert.ok(c >= calls * n * 4, `${how}: charged ${c} for ${calls * n} iterations`);
+    assert.ok(c <= calls * (n * perIteration * 3 + ALLOWANCE_MAX), `${how}: charged ${c}, overcharge bounded by a grant a call`);
+  }
 });
 
 test('memory.grow goes through the meter, which can refuse it (the guest sees -1)', async () => {
