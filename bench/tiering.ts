@@ -8,8 +8,10 @@
 // Each variant is a fresh process; the variants alternate; medians of ROUNDS:
 //   native; node:wasi in the main thread and `ww run` (local; a worker), each with V8's default and
 //   with --no-liftoff, `ww run --fuel` (instrumented) likewise; the one-shot cost (wall time of
-//   `ww run examples/hello.wasm` and of a Go hello built here) each way; and a `ww start` node each
-//   way running the sieve RUNS_ON_NODE times through `ww run` (its first run, and the best later one).
+//   `ww run examples/hello.wasm` and of a Go hello built here) each way; and a `ww start` node with
+//   each `--guest-compiler` (tiered: V8's default; optimizing: --no-liftoff set by the node before its
+//   first guest compile) running the sieve RUNS_ON_NODE times through `ww run` (its first run, and the
+//   best later one) and a Go hello 3 times (wall, the first including its compile).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -80,9 +82,9 @@ function build(dir: string): { native: string; wasm: string } {
   return { native, wasm };
 }
 
-/** A `ww start` in its own process (`nodeFlags` for node itself), until stop(). */
-async function startWwNode(nodeFlags: string[], socketPath: string, env: NodeJS.ProcessEnv): Promise<{ stop(): Promise<void> }> {
-  const child: ChildProcess = spawn(process.execPath, [...nodeFlags, WW, 'start', '--socket', socketPath], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
+/** A `ww start` in its own process (`startFlags` for ww start), until stop(). */
+async function startWwNode(startFlags: string[], socketPath: string, env: NodeJS.ProcessEnv): Promise<{ stop(): Promise<void> }> {
+  const child: ChildProcess = spawn(process.execPath, [WW, 'start', '--socket', socketPath, ...startFlags], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
   const reap = (): void => void child.kill('SIGKILL');
   process.once('exit', reap);
   await new Promise<void>((resolve, reject) => {
@@ -146,11 +148,13 @@ export async function main(): Promise<void> {
       });
     }
 
-    // On a node: the same module spawned again and again.
-    for (const flags of [[], ['--no-liftoff']]) {
-      const impl = `ww start${flags.length ? ' (node --no-liftoff)' : ''}`;
+    // On a node: the same module spawned again and again, with each of `ww start --guest-compiler`'s choices
+    // (a fresh node each, the sieve's instrumentation cached on disk by the `ww run`s above; the Go hello's
+    // first run on the node includes its instrumentation, the same both ways).
+    for (const compiler of ['tiered', 'optimizing']) {
+      const impl = `ww start --guest-compiler ${compiler}`;
       const socketPath = join(dir, 'node.sock');
-      const wwNode = await startWwNode(flags, socketPath, env);
+      const wwNode = await startWwNode(['--guest-compiler', compiler], socketPath, env);
       try {
         const runs: number[] = [];
         for (let i = 0; i < RUNS_ON_NODE; i++) runs.push((await run(node, [WW, 'run', '--socket', socketPath, wasm, '--', ...SIEVE_ARGS], env)).computeMs!);
@@ -164,6 +168,9 @@ export async function main(): Promise<void> {
           best_later_x_native: Math.round((later / nativeMs) * 100) / 100,
           runs_ms: runs.map(Math.round),
         });
+        const go: number[] = [];
+        for (let i = 0; i < 3; i++) go.push((await run(node, [WW, 'run', '--socket', socketPath, goHello], env)).wallMs);
+        emit({ bench: 'guest-tiering', impl: `${impl}: a Go hello (2.4 MB) run 3 times, wall`, first_wall_ms: Math.round(go[0]), later_wall_ms: go.slice(1).map(Math.round) });
       } finally {
         await wwNode.stop();
       }

@@ -19,6 +19,7 @@ import {
   type SocketTransportOptions,
   type Transport,
 } from '../rpc/index.js';
+import type { GuestCompiler } from '../wasm/index.js';
 import { defaultSocketPath, NodeError } from './client.js';
 
 export { connectNode, defaultSocketPath, NodeError, type NodeConnection, type NodeErrorCode } from './client.js';
@@ -44,6 +45,8 @@ export interface StartNodeOptions {
    *  suspendable in the background and runs on dedicated workers until then) or dedicated ones (a
    *  thread per running process). RuntimeOptions.workers and .suspend. */
   workers?: 'dedicated' | 'shared';
+  /** How V8 compiles guest code, for this whole Node process (RuntimeOptions.guestCompiler). Default 'tiered'. */
+  guestCompiler?: GuestCompiler;
   /** Ended processes kept for ps/wait/info. Default 1000. */
   keepEnded?: number;
   /** Captured output of ended processes kept, in bytes (oldest dropped first). Default 256 MiB. */
@@ -91,6 +94,7 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<WwNode> {
       ...(opts.maxWorkers !== undefined ? { maxWorkers: opts.maxWorkers } : {}),
       workers: opts.workers ?? 'shared',
       suspend: 'background',
+      ...(opts.guestCompiler !== undefined ? { guestCompiler: opts.guestCompiler } : {}),
       // Instrumenting a module (binaryen) costs up to seconds; keep the result across restarts.
       ...(opts.cacheDir !== undefined
         ? { cacheDir: opts.cacheDir }

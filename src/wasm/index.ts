@@ -1,5 +1,6 @@
 // Public surface of the process runtime. See README.md.
 export { Runtime, BOUNDS_CHECKS_FLAG, wasmMemoryMode, type RuntimeOptions, type WasmMemoryMode } from './runtime.js';
+export type { GuestCompiler } from './guest-compiler.js';
 export { exitCode, FORCED_STATUS, TRAP_STATUS } from './exit.js';
 export { BudgetError, LimitsError, ModuleError } from './types.js';
 export { MemoryBudget } from './memory-budget.js';

@@ -17,6 +17,7 @@ import { ProcessSockets } from './sockets/owner.js';
 import type { MemoryBudget, ProcessCharge } from './memory-budget.js';
 import { BudgetError, LimitsError, ModuleError, type LoadedModule, type SpawnOptions, type WasmProcess } from './types.js';
 import { Wasm } from './webassembly.js';
+import { optimizeGuestCodeFromNowOn, type GuestCompiler } from './guest-compiler.js';
 
 /** Background transforms queued at once (RuntimeOptions.suspend 'background'). */
 export const MAX_BACKGROUND_TRANSFORMS = 16;
@@ -59,6 +60,9 @@ export interface RuntimeOptions {
    * run of a new module does not wait).
    */
   suspend?: 'at-load' | 'background';
+  /** How V8 compiles guest code, for the whole process once the first module is compiled
+   *  (guest-compiler.ts; README.md, "Compiled code"). Default 'tiered' (V8's own). */
+  guestCompiler?: GuestCompiler;
 }
 
 /** How V8 keeps guest memory accesses in bounds in this Node process (README: "Guard regions"). */
@@ -292,6 +296,7 @@ export class Runtime {
         );
       }
     }
+    if (this.options.guestCompiler === 'optimizing') optimizeGuestCodeFromNowOn();
     const compiled = await compiledFrom(cid, bytes, runnable, memory, hiddenMemory, tableEntries, suspendable);
     this.cache.put(compiled);
     // (after the put: the suspendable entry must replace this one, never the other way round)
