@@ -208,6 +208,20 @@ describe('ww start', () => {
     }
   });
 
+  test('--guest-compiler tiered: the node runs guests; a bad value is refused', async () => {
+    const bad = await runWw(['start', '--guest-compiler', 'fast']);
+    assert.equal(bad.status, 2, bad.stderr);
+    assert.match(bad.stderr, /optimizing|tiered/);
+    const node = await startNodeProcess(['--guest-compiler', 'tiered']);
+    try {
+      const hi = await runWw(['run', '--node', '--socket', node.socketPath, hello]);
+      assert.equal(hi.status, 0, hi.stderr);
+      assert.match(hi.stdout, /^hello from C on ww/);
+    } finally {
+      await node.dispose();
+    }
+  });
+
   test('a node that dies while ww wait waits: one line saying the connection was lost, exit 1', async () => {
     const node = await startNodeProcess();
     try {
