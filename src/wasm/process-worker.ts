@@ -196,7 +196,8 @@ function classify(err: unknown, meter: Meter | undefined, module: WasmModule | u
   if (err instanceof RangeError && /call stack/i.test(err.message)) {
     return { kind: 'trap', message: 'call stack exhausted', ...(func ? { func } : {}) };
   }
-  if (err instanceof RangeError && /Wasm memory/i.test(err.message)) return { kind: 'limit', limit: 'memory' };
+  // V8's words when an instance cannot get its memory, and when the memory the worker provides cannot be made.
+  if (err instanceof RangeError && /Wasm memory|could not allocate memory/i.test(err.message)) return { kind: 'limit', limit: 'memory' };
   if (isInstance(err, Wasm.LinkError)) return { kind: 'trap', message: `link error: ${err.message}` };
   return { kind: 'trap', message: `host error: ${err.message}`, ...(func ? { func } : {}) };
 }
