@@ -192,10 +192,10 @@ function section(id: number, body: readonly number[] | Uint8Array): number[] {
 
 /**
  * The module with its one defined memory turned into an import `module`.`field` of the same limits
- * (still exported under its name: the export names memory index 0, which the import now is), or
- * undefined when the module is not of that form (no memory, several, shared, 64-bit, or an
- * imported one). Only the import and memory sections change: imported memories take no function or
- * global index, so nothing else moves. Call after checkFraming and WebAssembly.validate.
+ * (its exports name memory index 0, which the import now is), or undefined when the module is not
+ * of that form (no memory, several, shared or 64-bit). Only the import and memory sections change:
+ * imported memories take no function or global index, so nothing else moves. Call after
+ * checkModule, which admits no imported memory (the new import must be the only one).
  */
 export function memoryAsImport(bytes: Uint8Array, module: string, field: string): Uint8Array | undefined {
   const sections: { id: number; start: number; body: number; end: number }[] = [];
