@@ -1,11 +1,12 @@
 // Benchmarks of the process runtime (src/wasm), each next to its baseline, measured in the same run.
-// Prints JSON lines. Run alone: `npx tsc -p . && node -e "import('./dist/bench/runtime.js').then(m => m.main())"`.
+// Prints JSON lines. Run alone: `npm run bench -- runtime` (`--spawn`: the spawn-to-exit lines only).
 
 import { readFileSync, openSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { WASI } from 'node:wasi';
 import { setFlagsFromString } from 'node:v8';
+import { Worker } from 'node:worker_threads';
 import { Runtime, type LoadedModule } from '../src/wasm/index.js';
 import type { Process } from '../src/wasm/process.js';
 import { Wasm } from '../src/wasm/webassembly.js';
@@ -34,26 +35,99 @@ function helloBytes(): Uint8Array {
   return readFileSync(join(repoRoot(), 'examples', 'hello-c', 'hello.wasm'));
 }
 
-/** Spawn-to-exit of hello: ww (warm pool, cached module) vs node:wasi in-thread vs fork/exec. */
-async function spawnToExit(rt: Runtime, hello: LoadedModule): Promise<void> {
-  const run = (): Promise<unknown> => rt.spawn(hello, { args: ['hello'], stdout: 'capture' }).wait();
-  await timeEach(300, run);
-  emit({ bench: 'spawn-to-exit', impl: 'ww', module: 'hello-c', ...quantiles(await timeEach(2000, run)) });
+/** A worker thread running node:wasi: it is sent the compiled module once, then for each message
+ *  instantiates it with a fresh WASI (stdout to /dev/null) and a fresh memory, runs _start and answers. */
+const NODE_WASI_WORKER = `
+  const { parentPort } = require('node:worker_threads');
+  const { WASI } = require('node:wasi');
+  const devnull = require('node:fs').openSync('/dev/null', 'w');
+  let mod;
+  parentPort.on('message', (m) => {
+    if (m.module) mod = m.module;
+    const wasi = new WASI({ version: 'preview1', args: m.args, env: {}, returnOnExit: true, stdout: devnull });
+    parentPort.postMessage(wasi.start(new WebAssembly.Instance(mod, wasi.getImportObject())));
+  });`;
 
+/**
+ * Spawn-to-exit of hello, warm, each from the call to the exit seen by this thread: ww instrumented
+ * and uninstrumented (warm pool of dedicated workers, module cached in the worker, linear memory
+ * reused), next to node:wasi in this thread and node:wasi in a warm worker thread (module posted
+ * once; a fresh instance and memory each). Rounds alternate the four; ratios are of medians: over all
+ * samples, and the lowest and highest of the rounds'. Then fork/exec baselines.
+ */
+async function spawnToExit(rt: Runtime, hello: LoadedModule): Promise<void> {
   // node:wasi's imports are V8 fast-API functions, which crash Node 20 intermittently once the
   // guest's calls tier up (nodejs/node#46777; reproduced here after ~500 instances). The flag
   // avoids the crash and the per-instance wrapper compiles, so the baseline is at its fastest.
+  // Set before any of the four runs: V8 flags are process-wide.
   setFlagsFromString('--no-turbo-fast-api-calls');
+  const plainRt = await Runtime.create({ instrument: false });
+  const plainHello = await plainRt.load(helloBytes());
   const compiled = await Wasm.compile(helloBytes());
   const devnull = openSync('/dev/null', 'w');
-  const raw = (): void => {
-    const wasi = new WASI({ version: 'preview1', args: ['hello'], env: {}, returnOnExit: true, stdout: devnull });
-    const instance = new Wasm.Instance(compiled, wasi.getImportObject() as Record<string, Record<string, unknown>>);
-    wasi.start(instance as unknown as object);
+  const worker = new Worker(NODE_WASI_WORKER, { eval: true });
+  let first = true;
+  const impls: Record<string, () => Promise<unknown> | unknown> = {
+    'ww instrumented': () => rt.spawn(hello, { args: ['hello'], stdout: 'capture' }).wait(),
+    'ww uninstrumented': () => plainRt.spawn(plainHello, { args: ['hello'], stdout: 'capture' }).wait(),
+    'node:wasi in-thread': () => {
+      const wasi = new WASI({ version: 'preview1', args: ['hello'], env: {}, returnOnExit: true, stdout: devnull });
+      const instance = new Wasm.Instance(compiled, wasi.getImportObject() as Record<string, Record<string, unknown>>);
+      wasi.start(instance as unknown as object);
+    },
+    'node:wasi in a worker': () =>
+      new Promise((resolve) => {
+        worker.once('message', resolve);
+        worker.postMessage(first ? { module: compiled, args: ['hello'] } : { args: ['hello'] });
+        first = false;
+      }),
   };
-  await timeEach(300, raw);
-  emit({ bench: 'spawn-to-exit', impl: 'node:wasi in-thread', module: 'hello-c', v8_flags: '--no-turbo-fast-api-calls', ...quantiles(await timeEach(2000, raw)) });
+  const what: Record<string, string> = {
+    'ww instrumented': 'warm dedicated worker, module cached there, memory reused, stdout captured',
+    'ww uninstrumented': 'the same, instrument: false (memory made an import at load, reused)',
+    'node:wasi in-thread': 'this thread: new WASI + Instance (fresh memory) + _start, stdout to /dev/null',
+    'node:wasi in a worker': 'a warm worker thread, module sent once: new WASI + Instance (fresh memory) + _start per message, stdout to /dev/null',
+  };
+  const names = Object.keys(impls);
+  const all: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
+  const perRound: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
+  for (const n of names) await timeEach(300, impls[n]);
+  const rounds = 5;
+  for (let round = 0; round < rounds; round++) {
+    // Rotate the order, so that none always runs right after another's garbage.
+    for (const n of [...names.slice(round % names.length), ...names.slice(0, round % names.length)]) {
+      await timeEach(50, impls[n]);
+      const samples = await timeEach(500, impls[n]);
+      all[n].push(...samples);
+      perRound[n].push(quantiles(samples).p50_us);
+    }
+  }
+  const ratios = (n: string, base: string): { min: number; max: number } => {
+    const r = perRound[n].map((v, i) => v / perRound[base][i]).sort((a, b) => a - b);
+    return { min: Math.round(r[0] * 100) / 100, max: Math.round(r[r.length - 1] * 100) / 100 };
+  };
+  const inThread = quantiles(all['node:wasi in-thread']).p50_us;
+  const inWorker = quantiles(all['node:wasi in a worker']).p50_us;
+  for (const n of names) {
+    const q = quantiles(all[n]);
+    emit({
+      bench: 'spawn-to-exit',
+      impl: n,
+      module: 'hello-c',
+      what: what[n],
+      ...q,
+      rounds,
+      x_node_wasi_in_thread: Math.round((q.p50_us / inThread) * 100) / 100,
+      // (numbers, not an object: bench:ab tells measurements apart by their non-numeric fields)
+      x_node_wasi_in_thread_round_min: ratios(n, 'node:wasi in-thread').min,
+      x_node_wasi_in_thread_round_max: ratios(n, 'node:wasi in-thread').max,
+      x_node_wasi_in_worker: Math.round((q.p50_us / inWorker) * 100) / 100,
+      v8_flags: '--no-turbo-fast-api-calls',
+    });
+  }
   closeSync(devnull);
+  await worker.terminate();
+  await plainRt.close();
 
   const exec = (cmd: string, args: string[]) => (): Promise<void> =>
     new Promise((resolve, reject) => {
@@ -221,7 +295,14 @@ function trapHandler(): void {
 /** Sieve of Eratosthenes over 8 MiB of linear memory (memory-access bound): run(reps) -> prime count. */
 let SIEVE: Uint8Array;
 
-export async function main(): Promise<void> {
+/** `--spawn`: only the spawn-to-exit lines (`npm run bench -- runtime --spawn`). */
+export async function main(argv: string[] = []): Promise<void> {
+  if (argv.includes('--spawn')) {
+    const rt = await Runtime.create();
+    emit({ bench: 'runtime-setup', pool_workers: rt.info().workers, load_avg_1m: (await import('node:os')).loadavg()[0] });
+    await spawnToExit(rt, await rt.load(helloBytes()));
+    return rt.close();
+  }
   SIEVE = await assemble(`(module (memory 128) (func (export "run") (param $r i32) (result i32) (local $i i32) (local $j i32) (local $c i32)
     (loop $rep (memory.fill (i32.const 0) (i32.const 0) (i32.const 8388608)) (local.set $c (i32.const 0)) (local.set $i (i32.const 2))
      (loop $outer (if (i32.eqz (i32.load8_u (local.get $i))) (then (local.set $c (i32.add (local.get $c) (i32.const 1)))

@@ -173,3 +173,79 @@ export function readShape(bytes: Uint8Array): ModuleShape {
   }
   return shape;
 }
+
+/** Unsigned LEB128, as the binary format writes sizes and counts. */
+function leb128(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let b = n % 128;
+    n = Math.floor(n / 128);
+    if (n > 0) b |= 0x80;
+    out.push(b);
+  } while (n > 0);
+  return out;
+}
+
+function section(id: number, body: readonly number[] | Uint8Array): number[] {
+  return [id, ...leb128(body.length), ...body];
+}
+
+/**
+ * The module with its one defined memory turned into an import `module`.`field` of the same limits
+ * (its exports name memory index 0, which the import now is), or undefined when the module is not
+ * of that form (no memory, several, shared or 64-bit). Only the import and memory sections change:
+ * imported memories take no function or global index, so nothing else moves. Call after
+ * checkModule, which admits no imported memory (the new import must be the only one).
+ */
+export function memoryAsImport(bytes: Uint8Array, module: string, field: string): Uint8Array | undefined {
+  const sections: { id: number; start: number; body: number; end: number }[] = [];
+  let pos = 8;
+  while (pos < bytes.length) {
+    const header = new Reader(bytes, pos, bytes.length);
+    const id = header.byte();
+    const size = header.u32();
+    sections.push({ id, start: pos, body: header.pos, end: header.pos + size });
+    pos = header.pos + size;
+  }
+  const mem = sections.find((s) => s.id === 5);
+  if (!mem) return undefined;
+  const r = new Reader(bytes, mem.body, mem.end);
+  if (r.u32() !== 1) return undefined;
+  const limitsStart = r.pos;
+  const flags = r.byte();
+  if (flags > 1) return undefined; // shared (2) or 64-bit (4): left as they are
+  r.u32(); // initial
+  if (flags & 1) r.u32(); // maximum
+  const limits = bytes.subarray(limitsStart, r.pos);
+  const enc = new TextEncoder();
+  const name = (s: string): number[] => {
+    const b = enc.encode(s);
+    return [...leb128(b.length), ...b];
+  };
+  const entry = [...name(module), ...name(field), 0x02, ...limits];
+  const imp = sections.find((s) => s.id === 2);
+  let importSection: number[];
+  if (imp) {
+    const ir = new Reader(bytes, imp.body, imp.end);
+    const count = ir.u32();
+    // checkModule admits function imports only: any memory import would already be there
+    importSection = section(2, [...leb128(count + 1), ...bytes.subarray(ir.pos, imp.end), ...entry]);
+  } else {
+    importSection = section(2, [1, ...entry]);
+  }
+  // The import section goes where the import section was, else right after the type section (or first).
+  const before = imp ?? sections.find((s) => s.id !== 0 && s.id !== 1);
+  const parts: Uint8Array[] = [bytes.subarray(0, 8)];
+  for (const s of sections) {
+    if (s === before) parts.push(new Uint8Array(importSection));
+    if (s === imp || s === mem) continue;
+    parts.push(bytes.subarray(s.start, s.end));
+  }
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}

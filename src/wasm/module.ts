@@ -22,7 +22,7 @@ export class CompiledModule implements LoadedModule {
     readonly initialPages: number,
     /** Bytes this entry holds in the cache (original plus instrumented code), for the cache bound. */
     readonly cacheBytes: number,
-    /** Set when the runnable module imports its memory (instrumented): the worker provides it. */
+    /** Set when the runnable module imports its memory (instrumented, or rewritten at load): the worker provides it. */
     readonly importedMemory?: { initial: number; maximum?: number },
     /** The module defines a memory it does not export as `memory`: neither WASI nor the meter sees it. */
     readonly hiddenMemory = false,

@@ -27,27 +27,29 @@ const { control, callPort, shared } = workerData as WorkerInit;
 const workerCtl = new Int32Array(control);
 const modules = new Map<string, WasmModule>();
 
-// Memories of ended processes, zeroed and given to the next process of the same shape.
-// Only small ones (zeroing costs about as much as a fresh memory at ~1 MiB) that did not grow.
+// Memories of ended processes, zeroed and given to the next process of the same declared limits.
+// Only small ones (zeroing costs about as much as a fresh memory at ~1 MiB) that did not grow: a
+// memory cannot shrink, and the next process must start at its module's initial size.
 const REUSE_MAX_PAGES = 16;
 const SPARES_PER_SHAPE = 2;
+/** Spare memories by declared limits; every one in here is zeroed (releaseMemory). */
 const spareMemories = new Map<string, WasmMemory[]>();
 const memoryKey = (d: { initial: number; maximum?: number }): string => `${d.initial}:${d.maximum ?? ''}`;
 
 function acquireMemory(d: { initial: number; maximum?: number }): WasmMemory {
-  const spare = spareMemories.get(memoryKey(d))?.pop();
-  if (spare) {
-    new Uint8Array(spare.buffer).fill(0); // nothing of the previous process may be visible
-    return spare;
-  }
-  return new Wasm.Memory(d.maximum === undefined ? { initial: d.initial } : { initial: d.initial, maximum: d.maximum });
+  return spareMemories.get(memoryKey(d))?.pop() ?? new Wasm.Memory(d.maximum === undefined ? { initial: d.initial } : { initial: d.initial, maximum: d.maximum });
 }
 
+/** Keeps an ended process's memory for the next process, zeroed now: the caller has posted the
+ *  exit already, so the zeroing is off the path from spawn to exit (the runtime reads the exit
+ *  while this runs), and nothing of the previous process can be visible to the next. */
 function releaseMemory(d: { initial: number; maximum?: number }, memory: WasmMemory): void {
   if (d.initial > REUSE_MAX_PAGES || memory.buffer.byteLength !== d.initial * PAGE_BYTES) return;
   const key = memoryKey(d);
   const list = spareMemories.get(key) ?? [];
-  if (list.length < SPARES_PER_SHAPE) list.push(memory);
+  if (list.length >= SPARES_PER_SHAPE) return;
+  new Uint8Array(memory.buffer).fill(0);
+  list.push(memory);
   spareMemories.set(key, list);
 }
 
@@ -194,7 +196,8 @@ function classify(err: unknown, meter: Meter | undefined, module: WasmModule | u
   if (err instanceof RangeError && /call stack/i.test(err.message)) {
     return { kind: 'trap', message: 'call stack exhausted', ...(func ? { func } : {}) };
   }
-  if (err instanceof RangeError && /Wasm memory/i.test(err.message)) return { kind: 'limit', limit: 'memory' };
+  // V8's words when an instance cannot get its memory, and when the memory the worker provides cannot be made.
+  if (err instanceof RangeError && /Wasm memory|could not allocate memory/i.test(err.message)) return { kind: 'limit', limit: 'memory' };
   if (isInstance(err, Wasm.LinkError)) return { kind: 'trap', message: `link error: ${err.message}` };
   return { kind: 'trap', message: `host error: ${err.message}`, ...(func ? { func } : {}) };
 }
@@ -305,7 +308,6 @@ class GuestRun {
       // closing host fds must not turn an exit into a crash
     }
     const memoryBytes = this.memory ? this.memory.buffer.byteLength : 0;
-    if (this.provided && msg.memory) releaseMemory(msg.memory, this.provided);
     const stdout = msg.stdout === 'capture' ? this.out.bytes() : undefined;
     const stderr = msg.stderr === 'capture' ? this.err.bytes() : undefined;
     // Transferring costs more than copying a small buffer (measured ~2 us per message).
@@ -327,6 +329,7 @@ class GuestRun {
       },
       transfer,
     );
+    if (this.provided && msg.memory) releaseMemory(msg.memory, this.provided);
   }
 }
 

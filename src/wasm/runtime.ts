@@ -6,6 +6,7 @@ import type { ResourceLimits } from 'node:worker_threads';
 import { handlerOf } from './host-call.js';
 import { Instrumenter } from './instrumenter.js';
 import { MEMORY_FIELD, METER_MODULE } from './instrument.js';
+import { memoryAsImport } from './binary.js';
 import { CompiledModule, ModuleCache, PAGE_BYTES, checkModule, contentId, exportsMemory, tablePages } from './module.js';
 import { WorkerPool } from './pool.js';
 import { SharedPool } from './shared-pool.js';
@@ -296,8 +297,11 @@ export class Runtime {
         );
       }
     }
+    // Uninstrumented, the module's own memory becomes an import as the instrumentation makes it, so
+    // that a worker can reuse memories for it too (the rewrite moves no index: binary.ts).
+    if (!this.instrumenter && !hiddenMemory) runnable = memoryAsImport(bytes, METER_MODULE, MEMORY_FIELD) ?? bytes;
     if (this.options.guestCompiler === 'optimizing') optimizeGuestCodeFromNowOn();
-    const compiled = await compiledFrom(cid, bytes, runnable, memory, hiddenMemory, tableEntries, suspendable);
+    const compiled = await compiledFrom(cid, bytes, runnable, memory, hiddenMemory, tableEntries, suspendable, this.instrumenter !== undefined);
     this.cache.put(compiled);
     // (after the put: the suspendable entry must replace this one, never the other way round)
     if (canSuspend && !suspendable && this.options.suspend === 'background') this.suspendLater(cid, bytes, memory, tableEntries);
@@ -313,7 +317,7 @@ export class Runtime {
     this.suspending.add(cid);
     const made = (async () => {
       const runnable = await this.backgroundInstrumenter!.instrument(cid, bytes, true);
-      const compiled = await compiledFrom(cid, bytes, runnable, memory, false, tableEntries, true);
+      const compiled = await compiledFrom(cid, bytes, runnable, memory, false, tableEntries, true, true);
       if (this.closed) return;
       this.cache.put(compiled);
       for (const job of this.pool.withdrawQueued((j) => j.cid === cid)) (job as Process).moveTo(compiled, this.shared!);
@@ -322,7 +326,7 @@ export class Runtime {
   }
 }
 
-/** `runnable` (the module's bytes, or them instrumented) compiled, as the cache keeps it. */
+/** `runnable` (the module's bytes, instrumented, or with its memory made an import) compiled, as the cache keeps it. */
 async function compiledFrom(
   cid: string,
   bytes: Uint8Array,
@@ -331,9 +335,10 @@ async function compiledFrom(
   hiddenMemory: boolean,
   tableEntries: number,
   suspendable: boolean,
+  instrumented: boolean,
 ): Promise<CompiledModule> {
   const module = await Wasm.compile(runnable);
   const held = bytes.length + (runnable === bytes ? 0 : runnable.length);
   const importsMemory = Wasm.Module.imports(module).some((i) => i.module === METER_MODULE && i.name === MEMORY_FIELD);
-  return new CompiledModule(cid, bytes.length, module, runnable !== bytes, memory.initial, held, importsMemory ? memory : undefined, hiddenMemory, tableEntries, suspendable);
+  return new CompiledModule(cid, bytes.length, module, instrumented, memory.initial, held, importsMemory ? memory : undefined, hiddenMemory, tableEntries, suspendable);
 }
