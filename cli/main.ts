@@ -22,7 +22,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     context.moduleTakenBy = moduleTakenBy(split.module, split.options);
     fast = fastRun(split);
   } else if (args[0] === 'ps') {
-    fast = Promise.resolve(fastPs(args.slice(1)));
+    fast = fastPs(args.slice(1));
   }
   // Without this, a closed pipe leaves oclif's flush() waiting for a 'drain' that never comes. Not for
   // `ww run` with a guest: there stdout carries the guest's output, and a write failing is the guest's to see.
