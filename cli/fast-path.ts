@@ -6,8 +6,8 @@
 // every error stay exactly oclif's. No oclif here.
 import type { SplitRunArgv } from './run-argv.js';
 import { PS_OPTIONS, RUN_OPTIONS, readOptions } from './options.js';
-import { runCommand } from './run-command.js';
-import { psCommand } from './lib/ps-command.js';
+
+// Each command's work is imported once its command line is read, so one loads nothing of the other.
 
 /** A command ready to run, or undefined: let oclif read this command line. */
 export type FastCommand = () => Promise<void>;
@@ -16,12 +16,14 @@ export type FastCommand = () => Promise<void>;
 export async function fastRun(split: SplitRunArgv): Promise<FastCommand | undefined> {
   const module = split.module;
   if (module === undefined) return undefined;
+  const work = import('./run-command.js');
+  work.catch(() => {}); // awaited below when used
   const flags = await readOptions(split.options, RUN_OPTIONS);
-  return flags && (() => runCommand(module, split.guestArgs, flags));
+  return flags && (async () => (await work).runCommand(module, split.guestArgs, flags));
 }
 
 /** `ww ps [--json | --tree] [--socket PATH]`. */
 export async function fastPs(words: readonly string[]): Promise<FastCommand | undefined> {
   const flags = await readOptions(words, PS_OPTIONS);
-  return flags && (() => psCommand(flags));
+  return flags && (async () => (await import('./lib/ps-command.js')).psCommand(flags));
 }

@@ -2,8 +2,11 @@
 // The same tables make the oclif commands' flags (lib/oclif-flags.ts) and feed the fast path
 // (fast-path.ts), which reads these command lines without loading oclif (cli/README.md, "Start-up"):
 // an option is added, renamed or given a check here, once, and both paths see it.
-import { parseEnv, parseListen, parsePreopens } from './run-command.js';
 import { parseCount, parseDuration, parseSize } from './units.js';
+
+// `ww run`'s own checks live with its work; loaded only when a command line has such an option, so
+// that `ww ps` does not load `ww run`'s work.
+const runCommand = () => import('./run-command.js');
 
 export interface OptionSpec {
   /** `value`: one value (a second is oclif's to refuse); `values`: repeatable; `switch`: no value. */
@@ -33,7 +36,7 @@ export const RUN_OPTIONS = {
   dir: {
     kind: 'values',
     helpValue: 'HOST[::GUEST[::ro]]',
-    check: (entry) => parsePreopens([entry]),
+    check: async (entry) => (await runCommand()).parsePreopens([entry]),
     description:
       'pre-open the host directory HOST as GUEST inside the sandbox (default: the same path); ::ro makes it read-only (the guest can read and change nothing there; ::rw, the default, is read-write); repeatable',
   },
@@ -41,13 +44,13 @@ export const RUN_OPTIONS = {
     kind: 'values',
     aliases: ['tcplisten'],
     helpValue: 'HOST:PORT',
-    check: (entry) => parseListen([entry]),
+    check: async (entry) => (await runCommand()).parseListen([entry]),
     description: 'give the guest a TCP socket listening on HOST:PORT at fd 3 (the next at fd 4, ...); port 0 picks a free one; repeatable; --tcplisten is a synonym',
   },
   env: {
     kind: 'values',
     helpValue: 'NAME=VALUE',
-    check: (entry) => parseEnv([entry]),
+    check: async (entry) => (await runCommand()).parseEnv([entry]),
     description: 'set an environment variable for the guest; repeatable; the guest sees no other variables',
   },
   'max-memory': {
