@@ -3,11 +3,10 @@
 // options here, from the same tables the oclif commands are made from (options.ts), and calls the
 // command's work directly; anything this reader does not take as certainly valid (help, an unknown or
 // repeated option, a value that fails its check, a missing MODULE) goes to oclif, so usage, help and
-// every error stay exactly oclif's. No oclif here.
+// every error stay exactly oclif's. No oclif here. Each command's work is imported once its command
+// line is read, so one command loads nothing of the other's.
 import type { SplitRunArgv } from './run-argv.js';
 import { PS_OPTIONS, RUN_OPTIONS, readOptions } from './options.js';
-
-// Each command's work is imported once its command line is read, so one loads nothing of the other.
 
 /** A command ready to run, or undefined: let oclif read this command line. */
 export type FastCommand = () => Promise<void>;
