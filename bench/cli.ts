@@ -1,6 +1,8 @@
-// CLI start-up benchmark, side by side in one run, JSON lines: wall time of whole commands,
-// `ww run examples/hello.wasm` locally and on a running node, next to `node -e 0` (the floor of any
-// Node CLI) and `ww --version` (oclif's own start-up).
+// CLI start-up benchmark, side by side in one run, JSON lines: wall time of whole commands (each a
+// fresh process, cold: nothing of ww is cached between them but the page cache), `ww run
+// examples/hello.wasm` locally (its guest on a worker thread of its own) and on a running node (in
+// this process), `ww ps` on that node, next to `node -e 0` (the floor of any Node CLI) and
+// `ww --version` (oclif's own start-up), in alternating rounds.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,38 +25,54 @@ function runOnce(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   });
 }
 
-/** `node -e 0`'s p50 in this run: each later line says how many times it a command takes (target: 1.5x
- *  for `ww run` local and `ww ps`, cli/README.md "Start-up"). */
-let nodeP50: number | undefined;
+interface Case {
+  name: string;
+  args: string[];
+  env: NodeJS.ProcessEnv;
+  samples: number[];
+}
 
-async function measure(name: string, args: string[], env: NodeJS.ProcessEnv): Promise<void> {
-  await runOnce(args, env); // warm the page cache
-  const samples: number[] = [];
-  for (let i = 0; i < RUNS; i++) samples.push(await runOnce(args, env));
-  samples.sort((a, b) => a - b);
-  const q = (p: number): number => Math.round(samples[Math.min(samples.length - 1, Math.floor(p * samples.length))]);
-  const p50 = q(0.5);
-  nodeP50 ??= p50;
-  const ratio = Math.round((p50 / nodeP50) * 100) / 100;
-  console.log(JSON.stringify({ bench: 'cli-wall', command: name, p50_ms: p50, p90_ms: q(0.9), x_node_e_0: ratio, n: samples.length }));
+/**
+ * Runs every case once per round, in an order that alternates between rounds, so that a machine
+ * whose load changes during the run slows every command alike and the ratios to `node -e 0` (the
+ * first case) stay comparable. Each line says how many times `node -e 0`'s p50 a command's p50 is
+ * (target: 1.5x for `ww run` local and `ww ps`, cli/README.md "Start-up").
+ */
+async function measure(cases: Case[]): Promise<void> {
+  for (const c of cases) await runOnce(c.args, c.env); // warm the page cache
+  for (let round = 0; round < RUNS; round++) {
+    for (const c of round % 2 === 0 ? cases : [...cases].reverse()) c.samples.push(await runOnce(c.args, c.env));
+  }
+  const quantile = (samples: number[], p: number): number => {
+    const sorted = [...samples].sort((a, b) => a - b);
+    return Math.round(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!);
+  };
+  const nodeP50 = quantile(cases[0]!.samples, 0.5);
+  for (const c of cases) {
+    const p50 = quantile(c.samples, 0.5);
+    const ratio = Math.round((p50 / nodeP50) * 100) / 100;
+    console.log(JSON.stringify({ bench: 'cli-wall', command: c.name, p50_ms: p50, p90_ms: quantile(c.samples, 0.9), min_ms: quantile(c.samples, 0), x_node_e_0: ratio, n: c.samples.length }));
+  }
 }
 
 export async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'ww-bench-cli-'));
   const socketPath = join(dir, 'node.sock');
   const env = { ...process.env, WW_SOCKET: socketPath, WW_CACHE_DIR: join(dir, 'cache') };
+  // The local run asks a socket where no node listens: it runs the guest in its own process.
+  const local = { ...env, WW_SOCKET: join(dir, 'no-node.sock') };
+  const node = await startNode({ socketPath });
   try {
-    await measure('node -e 0', ['-e', '0'], env);
-    await measure('ww --version', [WW, '--version'], env);
-    await measure('ww run examples/hello.wasm (local)', [WW, 'run', 'examples/hello.wasm'], env);
-    const node = await startNode({ socketPath });
-    try {
-      await measure('ww run examples/hello.wasm (on a node)', [WW, 'run', '--node', 'examples/hello.wasm'], env);
-      await measure('ww ps', [WW, 'ps'], env);
-    } finally {
-      await node.close();
-    }
+    const cases: Omit<Case, 'samples'>[] = [
+      { name: 'node -e 0', args: ['-e', '0'], env },
+      { name: 'ww --version', args: [WW, '--version'], env },
+      { name: 'ww run examples/hello.wasm (local)', args: [WW, 'run', 'examples/hello.wasm'], env: local },
+      { name: 'ww run examples/hello.wasm (on a node)', args: [WW, 'run', '--node', 'examples/hello.wasm'], env },
+      { name: 'ww ps', args: [WW, 'ps'], env },
+    ];
+    await measure(cases.map((c) => ({ ...c, samples: [] })));
   } finally {
+    await node.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }

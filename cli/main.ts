@@ -10,8 +10,14 @@ import { RUN_VALUE_FLAGS, canonicalRunArgv, splitRunArgv } from './run-argv.js';
 /** Exit status when the reader of stdout went away (`ww ps | head -1`): what SIGPIPE would give. */
 const EXIT_BROKEN_PIPE = 128 + 13;
 
+export interface MainOptions {
+  /** false: oclif reads every command line (the tests compare both paths with it). Default true. */
+  fastPath?: boolean;
+}
+
 /** Runs the ww command line and resolves to the process exit status. Never throws. */
-export async function main(argv: readonly string[]): Promise<number> {
+export async function main(argv: readonly string[], options: MainOptions = {}): Promise<number> {
+  const useFastPath = options.fastPath ?? true;
   let args = [...argv];
   const context: FailureContext = {};
   let fast: Promise<FastCommand | undefined> | undefined;
@@ -20,9 +26,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     const split = splitRunArgv(args.slice(1));
     args = ['run', ...canonicalRunArgv(split)];
     context.moduleTakenBy = moduleTakenBy(split.module, split.options);
-    fast = fastRun(split);
-  } else if (args[0] === 'ps') {
-    fast = Promise.resolve(fastPs(args.slice(1)));
+    if (useFastPath) fast = fastRun(split);
+  } else if (args[0] === 'ps' && useFastPath) {
+    fast = fastPs(args.slice(1));
   }
   // Without this, a closed pipe leaves oclif's flush() waiting for a 'drain' that never comes. Not for
   // `ww run` with a guest: there stdout carries the guest's output, and a write failing is the guest's to see.

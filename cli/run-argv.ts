@@ -2,8 +2,10 @@
 // optional `--`) belongs to the guest, even words that look like ww's options (`ww run x.wasm --help`).
 // oclif parses flags anywhere in argv, so the command line is split here first.
 
+import { RUN_OPTIONS, valueOptionWords } from './options.js';
+
 /** ww run's options that take a value (`--dir X` as well as `--dir=X`). */
-export const RUN_VALUE_FLAGS = new Set(['--dir', '--env', '--listen', '--tcplisten', '--max-memory', '--timeout', '--fuel', '--socket']);
+export const RUN_VALUE_FLAGS = valueOptionWords(RUN_OPTIONS);
 
 export interface SplitRunArgv {
   /** ww's own options, before MODULE. */

@@ -9,24 +9,15 @@ import type { Limits, Preopen } from '../src/wasm/types.js';
 import type { ListenAddress } from '../src/wasm/sockets/listen.js';
 import type { EndStatus } from '../src/executor/table.js';
 import { InputError, UsageError } from './errors.js';
+import type { OptionValues, RUN_OPTIONS } from './options.js';
 import { resolveSocketPath } from './lib/socket-path.js';
 import { parseCount, parseDuration, parseSize } from './units.js';
 import { reportEnd } from './lib/exit-reason.js';
 import { refusal } from './lib/executor-error.js';
 import { oneLine } from './text.js';
 
-/** ww run's options, as oclif parses them (flags of commands/run.ts). */
-export interface RunFlags {
-  dir?: string[];
-  listen?: string[];
-  env?: string[];
-  'max-memory'?: string;
-  timeout?: string;
-  fuel?: string;
-  node?: boolean;
-  detach?: boolean;
-  socket?: string;
-}
+/** ww run's options, as read by oclif or the fast path (options.ts, RUN_OPTIONS). */
+export type RunFlags = OptionValues<typeof RUN_OPTIONS>;
 
 /** Runs MODULE with the guest's arguments after argv[0]; sets process.exitCode. Throws the
  *  UsageError/InputError (or a node's failure) that main() turns into one `ww: ...` line. */

@@ -1,6 +1,7 @@
 // `ww ps`: every process on the node, as a table, a PID tree, or JSON (the work: ../lib/ps-command.ts).
-import { Command, Flags } from '@oclif/core';
-import { socketFlag } from '../lib/node-args.js';
+import { Command } from '@oclif/core';
+import { oclifFlags } from '../lib/oclif-flags.js';
+import { PS_OPTIONS } from '../options.js';
 import { psCommand } from '../lib/ps-command.js';
 
 export default class Ps extends Command {
@@ -19,11 +20,7 @@ Columns: PID, PPID (the parent; 1 is init), STATE (running, paused, or exited: <
     { description: 'Ask a node on another socket.', command: '<%= config.bin %> ps --socket /tmp/ww/node.sock' },
   ];
 
-  static override flags = {
-    json: Flags.boolean({ description: 'print a JSON array with every field of every process' }),
-    tree: Flags.boolean({ description: 'show the PID tree: children indented under their parents' }),
-    socket: socketFlag,
-  };
+  static override flags = oclifFlags(PS_OPTIONS); // shared with the fast path
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Ps);

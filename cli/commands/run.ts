@@ -1,11 +1,12 @@
 // `ww run`: run one WASI preview1 module in ww's sandboxed runtime, wasmtime-style.
-// The command's work is in ../run-command.ts, which cli/main.ts also calls directly (without
-// loading oclif) when the command line is one it can read on its own: see cli/README.md, "Start-up".
+// The command's work is in ../run-command.ts and its options in ../options.ts, which cli/main.ts's
+// fast path also uses (without loading oclif) when the command line is one it can read on its own:
+// see cli/README.md, "Start-up".
 import { Args, Command, Flags } from '@oclif/core';
-import { socketFlag } from '../lib/node-args.js';
-import { runCommand, parseEnv, parseListen, parsePreopens } from '../run-command.js';
+import { oclifFlags } from '../lib/oclif-flags.js';
+import { RUN_OPTIONS } from '../options.js';
+import { runCommand, parseEnv } from '../run-command.js';
 import { splitRunArgv } from '../run-argv.js';
-import { checkedBy, parseCount, parseDuration, parseSize } from '../units.js';
 
 export { parseEnv };
 
@@ -69,51 +70,7 @@ Exit status:
     }),
   };
 
-  static override flags = {
-    dir: Flags.string({
-      multiple: true,
-      multipleNonGreedy: true,
-      helpValue: 'HOST[::GUEST[::ro]]',
-      parse: checkedBy((entry) => parsePreopens([entry])),
-      description:
-        'pre-open the host directory HOST as GUEST inside the sandbox (default: the same path); ::ro makes it read-only (the guest can read and change nothing there; ::rw, the default, is read-write); repeatable',
-    }),
-    listen: Flags.string({
-      multiple: true,
-      multipleNonGreedy: true,
-      aliases: ['tcplisten'],
-      helpValue: 'HOST:PORT',
-      parse: checkedBy((entry) => parseListen([entry])),
-      description: 'give the guest a TCP socket listening on HOST:PORT at fd 3 (the next at fd 4, ...); port 0 picks a free one; repeatable; --tcplisten is a synonym',
-    }),
-    env: Flags.string({
-      multiple: true,
-      multipleNonGreedy: true,
-      helpValue: 'NAME=VALUE',
-      parse: checkedBy((entry) => parseEnv([entry])),
-      description: 'set an environment variable for the guest; repeatable; the guest sees no other variables',
-    }),
-    'max-memory': Flags.string({
-      helpValue: 'SIZE',
-      parse: checkedBy((text) => parseSize('--max-memory', text)),
-      description: 'cap the guest\'s linear memory (e.g. 64k, 16M, 1G); growing past it fails, and a trap after that exits 137',
-    }),
-    timeout: Flags.string({
-      helpValue: 'DURATION',
-      parse: checkedBy((text) => parseDuration('--timeout', text)),
-      description: 'end the guest after this much running time (e.g. 500ms, 2s, 1m); exits 137, "limit exceeded: wall"',
-    }),
-    fuel: Flags.string({
-      helpValue: 'N',
-      parse: checkedBy((text) => parseCount('--fuel', text)),
-      description: 'end the guest after N instrumentation ticks (loop iterations and calls); exits 137, "limit exceeded: cpu"',
-    }),
-    node: Flags.boolean({
-      description: 'run on the ww node behind --socket, and fail if none is running (default: on the node when one answers, else here)',
-    }),
-    detach: Flags.boolean({ description: 'run on the node in the background: print the PID and return at once (implies --node)' }),
-    socket: socketFlag,
-  };
+  static override flags = oclifFlags(RUN_OPTIONS);
 
   async run(): Promise<void> {
     const split = splitRunArgv(this.argv);

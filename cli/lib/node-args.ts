@@ -1,16 +1,13 @@
 // The arguments the node commands take: --socket and a PID. Light (no RPC, no node), because oclif
 // loads every command's module to list them.
-import { Flags } from '@oclif/core';
 import { UsageError } from '../errors.js';
+import { SOCKET_OPTION } from '../options.js';
+import { oclifFlag } from './oclif-flags.js';
 
 export { resolveSocketPath } from './socket-path.js';
 
 /** The --socket flag every node command takes (WW_SOCKET in the environment sets it too). */
-export const socketFlag = Flags.string({
-  helpValue: 'PATH',
-  env: 'WW_SOCKET',
-  description: "the node's unix socket (default: $XDG_RUNTIME_DIR/ww/node.sock, else ~/.ww/node.sock; or $WW_SOCKET)",
-});
+export const socketFlag = oclifFlag(SOCKET_OPTION);
 
 /** Parses a PID argument: a positive whole number, else a usage error (exit 2). */
 export function parsePid(text: string): number {

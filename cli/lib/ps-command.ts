@@ -1,12 +1,10 @@
 // `ww ps`'s work once its command line is read: by oclif (commands/ps.ts), or by cli/main.ts's fast
 // path without loading oclif (cli/README.md, "Start-up"). No oclif here.
 import { UsageError } from '../errors.js';
+import type { OptionValues, PS_OPTIONS } from '../options.js';
 
-export interface PsFlags {
-  json?: boolean;
-  tree?: boolean;
-  socket?: string;
-}
+/** ww ps's options, as read by oclif or the fast path (../options.ts, PS_OPTIONS). */
+export type PsFlags = OptionValues<typeof PS_OPTIONS>;
 
 export async function psCommand(flags: PsFlags): Promise<void> {
   if (flags.json && flags.tree) throw new UsageError('--json and --tree do not go together; --json lists every process with its ppid, from which the tree follows');

@@ -46,6 +46,14 @@ test('the node commands load no runtime (src/wasm) and no executor core, only th
   }
 });
 
+test('ww ps loads none of ww run\'s work, and a local ww run none of ww ps\'s', () => {
+  const ps = loadedBy(['ps', '--socket', join(dir.path, 'no-node.sock')]);
+  assert.ok(ps.includes('cli/lib/ps-command.js'), 'it ran ww ps');
+  assert.deepEqual(ps.filter((f) => f === 'cli/run-command.js' || f.startsWith('cli/commands/')), []);
+  const run = loadedBy(['run', '--socket', join(dir.path, 'no-node.sock'), examplePath('hello.wasm')]);
+  assert.deepEqual(run.filter((f) => f === 'cli/lib/ps-command.js' || f === 'cli/lib/format.js' || f.startsWith('cli/commands/')), []);
+});
+
 test('help and version load no command\'s work: no RPC, no node, no runtime', () => {
   const loaded = loadedBy(['--version']);
   assert.deepEqual(loaded.filter((f) => /^src\/(rpc|capnp-gen|node|wasm\/(runtime|pool))/.test(f)), []);
