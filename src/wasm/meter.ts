@@ -133,6 +133,9 @@ export class Meter {
   private tick(): number {
     const left = this.countdown ? this.countdown.value : 0;
     this.consumed += this.granted - left;
+    // Work is charged before it runs (a region at its check, a loop's allowance ahead): what a tick
+    // finds past the limit never ran, so the fuel used stops at the limit (this tick then ends it).
+    if (this.consumed > this.fuelLimit) this.consumed = this.fuelLimit;
     this.granted = left; // until we return a new budget, fuelUsed() must equal consumed
     const turns = this.turns;
     if (turns) {
