@@ -102,6 +102,8 @@ export class StreamTransport implements Transport {
       this.finish(err);
     });
     stream.onWritten?.(() => this.checkQueue(true));
+    // The second half of a big frame is read straight into its buffer.
+    stream.readInto?.(() => this.decoder.readTarget());
   }
 
   /** Runs the decoder; a frame past the limits ends the connection. */

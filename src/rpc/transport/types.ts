@@ -46,6 +46,12 @@ export interface ByteStream {
   queuedBytes?(): number;
   /** Registers a callback for when written bytes leave the stream's queue (queuedBytes() went down). */
   onWritten?(handler: () => void): void;
+  /**
+   * For a stream that can read into a buffer of the reader's choosing: `target` is asked before
+   * each read; a buffer it returns is read into (the chunk then handed to onData is a view of its
+   * start), null leaves the choice to the stream.
+   */
+  readInto?(target: () => Uint8Array | null): void;
   /** Stops delivering data until resume(): the peer's next messages wait in its own socket buffers. */
   pause?(): void;
   resume?(): void;
