@@ -77,6 +77,8 @@ export function socketByteStream(socket: net.Socket, reads?: DirectReads): ByteS
     onWritten(handler) {
       writtenHandlers.push(handler);
     },
+    cork: () => socket.cork(),
+    uncork: () => socket.uncork(),
     pause: () => socket.pause(),
     resume: () => socket.resume(),
   };

@@ -143,9 +143,13 @@ export class StreamTransport implements Transport {
     }
     if (n % 2 === 0) dv.setUint32(at + 4 + 4 * n, 0, true); // padding word
     this.pendingLen = at + headerBytes;
+    let corked = false;
     for (const seg of segments) {
       if (seg.byteLength >= BIG_SEGMENT) {
-        // Big segments (blobs) are handed over: write them as they are, after what is pending.
+        // Big segments (blobs) are handed over: written as they are, after what is pending, in
+        // one gathered write with it where the stream can.
+        if (!corked) this.stream.cork?.();
+        corked = true;
         this.flush();
         this.write(seg);
         continue;
@@ -153,6 +157,10 @@ export class StreamTransport implements Transport {
       this.reserve(seg.byteLength);
       this.pending.set(seg, this.pendingLen);
       this.pendingLen += seg.byteLength;
+    }
+    if (corked) {
+      this.flush(); // what follows the last big segment
+      this.stream.uncork?.();
     }
     if (reply) {
       const end = this.written + this.pendingLen;

@@ -52,6 +52,9 @@ export interface ByteStream {
    * start), null leaves the choice to the stream.
    */
   readInto?(target: () => Uint8Array | null): void;
+  /** Gathers the writes until uncork() into one (a writev): a frame's header and its big segments. */
+  cork?(): void;
+  uncork?(): void;
   /** Stops delivering data until resume(): the peer's next messages wait in its own socket buffers. */
   pause?(): void;
   resume?(): void;
