@@ -6,6 +6,7 @@
 // within twice the bytes that arrived (never what the header claims), and past the first
 // PARTIAL_FRAME_ALLOWANCE bytes it is taken from a PartialFrameBudget that many connections may
 // share. A stream that reads into a buffer we choose (readTarget()) fills the rest in place.
+import { Buffer } from 'node:buffer';
 import { TransportLimitError } from './types.js';
 
 export interface FrameLimits {
@@ -341,7 +342,10 @@ export class FrameDecoder {
   /** Half of the body is here: the buffer of its exact size takes what arrived (the one copy). */
   private allocateBody(): void {
     this.hold(this.bodyBytes - this.piecesHeld);
-    const body = new Uint8Array(this.bodyBytes);
+    // Not zeroed (every byte is written before the frame is delivered): no 4 MiB memset per blob,
+    // and the allocator may hand back memory a collected frame used, its pages already mapped.
+    const raw = Buffer.allocUnsafeSlow(this.bodyBytes);
+    const body = new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
     let at = 0;
     for (const p of this.pieces) {
       body.set(p, at);
