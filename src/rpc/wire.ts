@@ -2,6 +2,7 @@
 // Every read is bounds-checked and charged against a traversal budget, so a hostile message costs
 // at most its budget, never a crash or unbounded work. (capnp-es's general-purpose classes cost
 // several object allocations per pointer; this layer allocates one small record per struct.)
+import { takeSegment } from './segment-pool.js';
 
 export class WireError extends Error {
   constructor(message: string) {
@@ -395,8 +396,10 @@ export class WireBuilder {
   }
 
   private setDataSegment(ptr: number, data: Uint8Array): void {
-    const segment = new Uint8Array((data.byteLength + 7) & ~7);
+    // From the pool (the transport gives it back once written): the copy fills it but the padding.
+    const segment = takeSegment((data.byteLength + 7) & ~7);
     segment.set(data);
+    segment.fill(0, data.byteLength);
     this.extra.push(segment);
     const id = this.extra.length;
     // Double-far: the pad (a far pointer to the segment's start, then the list's tag) lives here.

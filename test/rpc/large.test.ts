@@ -9,6 +9,7 @@ import { FrameDecoder, FrameError, PartialFrameBudget, encodeFrame } from '../..
 import { TransportLimitError } from '../../src/rpc/transport/types.js';
 import { connectTcp, listenTcp } from '../../src/rpc/transport/tcp.js';
 import { WireBuilder, WireReader, OWN_SEGMENT_BYTES, pointerOf } from '../../src/rpc/wire.js';
+import { POOL_IDLE_BYTES, POOL_LARGEST_BYTES, giveBackSegment, segmentPoolIdleBytes, takeSegment } from '../../src/rpc/segment-pool.js';
 import { Store } from '../../src/capnp-gen/interop.rpc.js';
 import { StoreImpl } from '../../tools/interop/store.js';
 
@@ -182,4 +183,51 @@ test('big Data over TCP: what is sent is copied at the call, and a received valu
     conn.close();
     await listener.close();
   }
+});
+
+test('big segments sent come from a bounded pool and go back only once written: pipelined blobs all arrive intact', async () => {
+  const store = new StoreImpl();
+  const listener = await listenTcp('127.0.0.1', 0, (t) => {
+    const s = serve(Store, store);
+    new Connection(t, { bootstrap: s });
+    s.release();
+  });
+  const conn = new Connection(await connectTcp('127.0.0.1', listener.port));
+  try {
+    const client = conn.bootstrap(Store);
+    // 12 puts of 1 MiB each, all sent in one turn: they wait in the socket's queue together, so a
+    // buffer given back before it was written would be overwritten by a later put's copy.
+    const puts = [];
+    for (let i = 0; i < 12; i++) puts.push(client.put({ key: `k${i}`, value: new Uint8Array(1024 * KiB).fill(i + 1) }));
+    await Promise.all(puts);
+    const gets = [];
+    for (let i = 0; i < 12; i++) gets.push(client.get({ key: `k${i}` }));
+    const values = (await Promise.all(gets)).map((r) => r.value);
+    values.forEach((v, i) => assert.ok(v.byteLength === 1024 * KiB && v.every((x) => x === i + 1), `value ${i} arrived intact both ways`));
+    assert.ok(segmentPoolIdleBytes() <= POOL_IDLE_BYTES);
+    assert.ok(segmentPoolIdleBytes() > 0, 'written segments went back to the pool');
+    client.release();
+  } finally {
+    conn.close();
+    await listener.close();
+  }
+});
+
+test('the segment pool takes back only what it lent, once, and keeps at most POOL_IDLE_BYTES idle', () => {
+  const before = segmentPoolIdleBytes();
+  const a = takeSegment(100 * KiB);
+  assert.equal(a.byteLength, 100 * KiB);
+  giveBackSegment(new Uint8Array(100 * KiB)); // not the pool's: ignored
+  assert.equal(segmentPoolIdleBytes(), before);
+  giveBackSegment(a);
+  const idle = segmentPoolIdleBytes();
+  assert.equal(idle, before + 128 * KiB, 'kept in its size class');
+  giveBackSegment(a); // twice: ignored
+  assert.equal(segmentPoolIdleBytes(), idle);
+  const lent = Array.from({ length: 2 * (POOL_IDLE_BYTES / POOL_LARGEST_BYTES) + 1 }, () => takeSegment(POOL_LARGEST_BYTES));
+  for (const s of lent) giveBackSegment(s);
+  assert.ok(segmentPoolIdleBytes() <= POOL_IDLE_BYTES, `${segmentPoolIdleBytes()} idle`);
+  const huge = takeSegment(POOL_LARGEST_BYTES + 8);
+  giveBackSegment(huge);
+  assert.ok(segmentPoolIdleBytes() <= POOL_IDLE_BYTES, 'buffers past POOL_LARGEST_BYTES are never kept');
 });

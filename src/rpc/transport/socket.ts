@@ -52,8 +52,17 @@ export function socketByteStream(socket: net.Socket, reads?: DirectReads): ByteS
     socket.end();
   });
   return {
-    write(chunk) {
-      if (!socket.destroyed) socket.write(chunk, fireWritten);
+    write(chunk, done) {
+      if (socket.destroyed) return done?.();
+      socket.write(
+        chunk,
+        done
+          ? () => {
+              fireWritten();
+              done();
+            }
+          : fireWritten,
+      );
     },
     onData(handler) {
       if (reads) reads.onChunk = handler;

@@ -3,6 +3,7 @@
 // pauseReadingAbove, so a peer that reads slowly is slowed down, not cut off), and partly received
 // frames (a shared PartialFrameBudget, and partialFrameTimeoutMs of silence in the middle of one).
 import { DEFAULT_FRAME_LIMITS, FrameDecoder, FrameError, type FrameLimits, type PartialFrameBudget } from './framing.js';
+import { giveBackSegment } from '../segment-pool.js';
 import { BIG_SEGMENT, type ByteStream, type Transport, TransportLimitError } from './types.js';
 
 /** Above this many buffered bytes, write at once instead of waiting for the end of the turn. */
@@ -151,7 +152,7 @@ export class StreamTransport implements Transport {
         if (!corked) this.stream.cork?.();
         corked = true;
         this.flush();
-        this.write(seg);
+        this.write(seg, () => giveBackSegment(seg));
         continue;
       }
       this.reserve(seg.byteLength);
@@ -185,9 +186,9 @@ export class StreamTransport implements Transport {
     this.pendingView = new DataView(grown.buffer);
   }
 
-  private write(chunk: Uint8Array): void {
+  private write(chunk: Uint8Array, done?: () => void): void {
     this.written += chunk.byteLength;
-    this.stream.write(chunk);
+    this.stream.write(chunk, done);
   }
 
   private flush(): void {

@@ -35,7 +35,8 @@ export const BIG_SEGMENT = 64 * 1024;
 
 /** The smallest duplex byte stream a StreamTransport needs; the optional members give it backpressure. */
 export interface ByteStream {
-  write(chunk: Uint8Array): void;
+  /** Writes chunk; `done`, when the stream calls it, says it no longer reads chunk (written or dropped). */
+  write(chunk: Uint8Array, done?: () => void): void;
   onData(handler: (chunk: Uint8Array) => void): void;
   onEnd(handler: (err?: Error) => void): void;
   end(): void;
