@@ -3,7 +3,7 @@
 // message split across many chunks, and refuses frames beyond its limits before buffering them.
 // A frame split across chunks is assembled with one copy into a buffer of its exact size, allocated
 // once half of it has arrived (before that its pieces are kept as they came): what it holds stays
-// within twice the bytes that arrived (never what the header claims), and past the first
+// within twice the bytes that arrived, or one 64 KiB block (never what the header claims), and past the first
 // PARTIAL_FRAME_ALLOWANCE bytes it is taken from a PartialFrameBudget that many connections may
 // share. A stream that reads into a buffer we choose (readTarget()) fills the rest in place.
 import { Buffer } from 'node:buffer';
