@@ -173,6 +173,11 @@ test('big Data over TCP: what is sent is copied at the call, and a received valu
     const gotB = (await client.get({ key: 'b' })).value;
     for (let i = 0; i < 4; i++) await client.blob({ size: 2 * 1024 * KiB + i * 8 });
     assert.equal(gotA.byteLength, 3 * 1024 * KiB);
+    // Plain Uint8Arrays (a Buffer's slice() would be a view, not the copy small values get).
+    await client.put({ key: 'small', value: new Uint8Array(100).fill(7) });
+    const small = (await client.get({ key: 'small' })).value;
+    for (const v of [gotA, small]) assert.equal(Object.getPrototypeOf(v), Uint8Array.prototype);
+    assert.deepEqual(small, new Uint8Array(100).fill(7));
     assert.ok(gotA.every((x) => x === 0xaa), 'the first value held by the client is intact after later messages');
     assert.ok(gotB.every((x) => x === 0x55));
     // The server held what it received (views of its frames) across the later calls too.

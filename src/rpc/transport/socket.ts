@@ -16,10 +16,19 @@ interface DirectReads {
   onChunk: ((chunk: Uint8Array) => void) | null;
 }
 
+/**
+ * A plain Uint8Array, not a Buffer: what is read is handed on as views of it, and a Buffer's
+ * slice() is a view, not the copy the engine makes of what it keeps.
+ */
+function freshReadBuffer(): Uint8Array {
+  const raw = Buffer.allocUnsafeSlow(READ_BYTES);
+  return new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
+}
+
 function directReads(): { reads: DirectReads; onread: net.OnReadOpts } {
   const reads: DirectReads = { target: null, onChunk: null };
   const onread: net.OnReadOpts = {
-    buffer: () => reads.target?.() ?? Buffer.allocUnsafeSlow(READ_BYTES),
+    buffer: () => reads.target?.() ?? freshReadBuffer(),
     callback: (n, buf) => {
       reads.onChunk?.(buf.subarray(0, n));
       return true;
