@@ -2,8 +2,11 @@
 // loopback, each server in its own process. Prints JSON lines:
 //   rpc-roundtrip   p50/p99 of one small call (Counter.increment) awaited before the next
 //   rpc-calls-per-s sequential (one at a time) and pipelined (N in flight on one connection)
-//   rpc-blob-4mib   throughput of Store.blob(4 MiB)
-// Targets: round trip <= 3x C++; >= 50,000 pipelined calls/s.
+//   rpc-blob        throughput of Store.blob(4 MiB), server -> client, per round and impl:
+//                   ts (TS client <-> TS server), c++ (C++ client <-> C++ server), and the two mixes;
+//   rpc-blob-summary min/median/max per impl, and ts/c++ (medians, and the range of per-round ratios)
+// Targets: round trip <= 3x C++; >= 50,000 pipelined calls/s; blob ts/c++ >= 0.8.
+// `npm run bench -- rpc --blob [--rounds=N]` runs only the blob comparison.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,7 +18,8 @@ import { Store } from '../src/capnp-gen/interop.rpc.js';
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const CALLS = 20000;
 const BLOB = 4 * 1024 * 1024;
-const BLOB_ROUNDS = 16;
+/** Blobs per measurement, after two to warm up (the same on both sides). */
+const BLOBS = 16;
 
 function startServer(cmd: string, args: string[]): Promise<{ child: ChildProcess; port: number }> {
   return new Promise((resolve, reject) => {
@@ -77,24 +81,14 @@ async function benchTs(port: number, impl: string): Promise<void> {
   const pUs = Number(process.hrtime.bigint() - pStart) / 1000;
   emit({ bench: 'rpc-calls-per-s', impl, mode: 'pipelined', calls_per_s: Math.round(CALLS / (pUs / 1e6)), calls: CALLS });
 
-  const fetchBlob = async (): Promise<void> => {
-    const r = await store.blob({ size: BLOB });
-    if (r.data.byteLength !== BLOB) throw new Error('server returned a blob of the wrong size');
-  };
-  await fetchBlob();
-  const bStart = process.hrtime.bigint();
-  for (let i = 0; i < BLOB_ROUNDS; i++) await fetchBlob();
-  const bUs = Number(process.hrtime.bigint() - bStart) / 1000;
-  emit({ bench: 'rpc-blob-4mib', impl, mb_per_s: +((BLOB * BLOB_ROUNDS) / 1e6 / (bUs / 1e6)).toFixed(1), blobs: BLOB_ROUNDS });
-
   counter.release();
   store.release();
   conn.close();
 }
 
-function runCppBench(peer: string, port: number): Promise<string[]> {
+function runCppBench(peer: string, port: number, mode = 'bench', calls = CALLS): Promise<string[]> {
   return new Promise((resolve, reject) => {
-    const child = spawn(peer, ['bench', '--connect', `127.0.0.1:${port}`, '--calls', String(CALLS)], {
+    const child = spawn(peer, [mode, '--connect', `127.0.0.1:${port}`, '--calls', String(calls)], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';
@@ -104,7 +98,110 @@ function runCppBench(peer: string, port: number): Promise<string[]> {
   });
 }
 
-export async function main(): Promise<void> {
+/** A TS client that fetches blobs on one warm connection. */
+async function tsBlobClient(port: number): Promise<{ measure(): Promise<number>; close(): void }> {
+  const conn = new Connection(await connectTcp('127.0.0.1', port));
+  const store = conn.bootstrap(Store);
+  const fetchBlob = async (): Promise<void> => {
+    const r = await store.blob({ size: BLOB });
+    if (r.data.byteLength !== BLOB) throw new Error('server returned a blob of the wrong size');
+  };
+  await fetchBlob();
+  await fetchBlob();
+  return {
+    async measure() {
+      const start = process.hrtime.bigint();
+      for (let i = 0; i < BLOBS; i++) await fetchBlob();
+      const us = Number(process.hrtime.bigint() - start) / 1000;
+      return (BLOB * BLOBS) / 1e6 / (us / 1e6);
+    },
+    close() {
+      store.release();
+      conn.close();
+    },
+  };
+}
+
+async function cppBlobClient(peer: string, port: number): Promise<number> {
+  const [line] = await runCppBench(peer, port, 'bench-blob', BLOBS);
+  return (JSON.parse(line) as { mb_per_s: number }).mb_per_s;
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+/**
+ * 4 MiB blobs server -> client over TCP loopback, each server in its own process: TS<->TS next to
+ * C++<->C++ (and the two mixes, to tell client cost from server cost), in alternating rounds. The
+ * TS client runs in this process on a connection kept across rounds; the C++ client is a fresh
+ * process per round. Both sides warm up with two blobs before timing BLOBS more.
+ */
+async function benchBlob(peer: string, rounds: number): Promise<void> {
+  const tsServer = join(root, 'dist/tools/interop/server.js');
+  const ts = await startServer(process.execPath, [tsServer, '--listen', '127.0.0.1:0']);
+  const cpp = await startServer(peer, ['server', '--listen', '127.0.0.1:0']);
+  const clients = [await tsBlobClient(ts.port), await tsBlobClient(cpp.port)];
+  try {
+    const runs: [string, () => Promise<number>][] = [
+      ['ts', () => clients[0].measure()],
+      ['c++', () => cppBlobClient(peer, cpp.port)],
+      ['ts-client/c++-server', () => clients[1].measure()],
+      ['c++-client/ts-server', () => cppBlobClient(peer, ts.port)],
+    ];
+    const got = new Map<string, number[]>(runs.map(([impl]) => [impl, []]));
+    const ratios: number[] = [];
+    for (let round = 0; round < rounds; round++) {
+      const order = round % 2 === 0 ? runs : [...runs].reverse();
+      const here = new Map<string, number>();
+      for (const [impl, run] of order) {
+        const mbPerS = await run();
+        here.set(impl, mbPerS);
+        got.get(impl)!.push(mbPerS);
+        emit({ bench: 'rpc-blob', impl, round, mb_per_s: +mbPerS.toFixed(1), bytes: BLOB, blobs: BLOBS });
+      }
+      ratios.push(here.get('ts')! / here.get('c++')!);
+    }
+    for (const [impl, xs] of got) {
+      emit({ bench: 'rpc-blob-summary', impl, min: +Math.min(...xs).toFixed(1), median: +median(xs).toFixed(1), max: +Math.max(...xs).toFixed(1), rounds });
+    }
+    emit({
+      bench: 'rpc-blob-summary',
+      impl: 'ts/c++',
+      ratio_of_medians: +(median(got.get('ts')!) / median(got.get('c++')!)).toFixed(2),
+      round_ratio_min: +Math.min(...ratios).toFixed(2),
+      round_ratio_max: +Math.max(...ratios).toFixed(2),
+      target: 0.8,
+    });
+  } finally {
+    for (const c of clients) c.close();
+    await stop(ts.child);
+    await stop(cpp.child);
+  }
+}
+
+function buildPeer(): string | null {
+  const peer = join(root, 'test/interop/cpp/build/peer');
+  // The baseline is built here (a no-op when up to date) so `npm run bench` compares side by side.
+  const build = spawnSync('bash', [join(root, 'scripts/build-cpp-peer.sh')], { encoding: 'utf8' });
+  if (build.status !== 0 || !existsSync(peer)) {
+    const why = (build.stderr || '').trim().split('\n')[0] || `${peer} not built`;
+    emit({ bench: 'rpc-baseline-missing', impl: 'c++', why: `${why} (run bash scripts/setup.sh, then bash scripts/build-cpp-peer.sh)` });
+    return null;
+  }
+  return peer;
+}
+
+export async function main(argv: string[] = []): Promise<void> {
+  const roundsFlag = argv.find((a) => a.startsWith('--rounds='));
+  const rounds = roundsFlag ? Number(roundsFlag.slice('--rounds='.length)) : 5;
+  if (!(rounds >= 1)) throw new Error(`--rounds=N wants a number of rounds, not ${roundsFlag}`);
+  if (argv.includes('--blob')) {
+    const peer = buildPeer();
+    if (peer) await benchBlob(peer, rounds);
+    return;
+  }
   const tsServer = join(root, 'dist/tools/interop/server.js');
   const ts = await startServer(process.execPath, [tsServer, '--listen', '127.0.0.1:0']);
   try {
@@ -113,14 +210,8 @@ export async function main(): Promise<void> {
     await stop(ts.child);
   }
 
-  const peer = join(root, 'test/interop/cpp/build/peer');
-  // The baseline is built here (a no-op when up to date) so `npm run bench` compares side by side.
-  const build = spawnSync('bash', [join(root, 'scripts/build-cpp-peer.sh')], { encoding: 'utf8' });
-  if (build.status !== 0 || !existsSync(peer)) {
-    const why = (build.stderr || '').trim().split('\n')[0] || `${peer} not built`;
-    emit({ bench: 'rpc-baseline-missing', impl: 'c++', why: `${why} (run bash scripts/setup.sh, then bash scripts/build-cpp-peer.sh)` });
-    return;
-  }
+  const peer = buildPeer();
+  if (!peer) return;
   const cpp = await startServer(peer, ['server', '--listen', '127.0.0.1:0']);
   try {
     for (const line of await runCppBench(peer, cpp.port)) console.log(line);
@@ -129,6 +220,7 @@ export async function main(): Promise<void> {
   } finally {
     await stop(cpp.child);
   }
+  await benchBlob(peer, rounds);
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await main();
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await main(process.argv.slice(2));

@@ -236,16 +236,18 @@ export class Connection implements HookHost {
     try {
       build(b, root);
     } catch (e) {
+      b.extra = [];
       this.resetScratch(b);
       throw e;
     }
-    const out = b.buf.subarray(0, b.used);
+    const segments = b.segments();
+    b.extra = []; // big Data's own segments: handed over to the transport
     if (b.used >= BIG_SEGMENT) {
       // Hand a big message over as it is; build the next one in a fresh buffer.
       if (b === this.scratch) this.scratch = new WireBuilder(SCRATCH_BYTES);
-      this.transport.send([out], reply);
+      this.transport.send(segments, reply);
     } else {
-      this.transport.send([out], reply); // copied by the transport
+      this.transport.send(segments, reply); // the first copied by the transport
       this.resetScratch(b);
     }
     if (this.afterSend.length > 0) {

@@ -2,6 +2,7 @@
 // Every read is bounds-checked and charged against a traversal budget, so a hostile message costs
 // at most its budget, never a crash or unbounded work. (capnp-es's general-purpose classes cost
 // several object allocations per pointer; this layer allocates one small record per struct.)
+import { takeSegment } from './segment-pool.js';
 
 export class WireError extends Error {
   constructor(message: string) {
@@ -296,11 +297,19 @@ export function elementOf(first: number, i: number, dataWords: number, ptrs: num
   return { d, p: d + dataWords * 8 };
 }
 
-/** Builds a single-segment message, growing its buffer as needed. */
+/** Data at least this big goes in a segment of its own: copied once, never into a growing buffer. */
+export const OWN_SEGMENT_BYTES = 64 * 1024;
+
+/**
+ * Builds a message in one growing segment; Data of OWN_SEGMENT_BYTES or more is copied once into a
+ * segment of its own (`extra`), reached through a double-far pointer whose landing pad is in the first.
+ */
 export class WireBuilder {
   buf: Uint8Array;
   dv: DataView;
   used = 0;
+  /** Segments 1.. of the message: big Data, each exactly its size rounded up to a word. */
+  extra: Uint8Array[] = [];
 
   constructor(initialBytes = 256) {
     this.buf = new Uint8Array(initialBytes);
@@ -381,8 +390,26 @@ export class WireBuilder {
   }
 
   setData(ptr: number, data: Uint8Array): void {
+    if (data.byteLength >= OWN_SEGMENT_BYTES) return this.setDataSegment(ptr, data);
     const at = this.initList(ptr, ElementSize.byte, data.byteLength);
     this.buf.set(data, at);
+  }
+
+  private setDataSegment(ptr: number, data: Uint8Array): void {
+    // From the pool (the transport gives it back once written): the copy fills it but the padding.
+    const segment = takeSegment((data.byteLength + 7) & ~7);
+    segment.set(data);
+    segment.fill(0, data.byteLength);
+    this.extra.push(segment);
+    const id = this.extra.length;
+    // Double-far: the pad (a far pointer to the segment's start, then the list's tag) lives here.
+    const pad = this.alloc(2);
+    this.dv.setUint32(ptr, ((pad / 8) << 3) | 4 | PointerKind.far, true);
+    this.dv.setUint32(ptr + 4, 0, true);
+    this.dv.setUint32(pad, PointerKind.far, true);
+    this.dv.setUint32(pad + 4, id, true);
+    this.dv.setUint32(pad + 8, PointerKind.list, true);
+    this.dv.setUint32(pad + 12, ElementSize.byte | (data.byteLength << 3), true);
   }
 
   setCap(ptr: number, index: number): void {
@@ -390,9 +417,9 @@ export class WireBuilder {
     this.dv.setUint32(ptr + 4, index, true);
   }
 
-  /** The finished message as its one segment (a view; send it before building more). */
+  /** The finished message's segments (the first a view: send it before building more). */
   segments(): Uint8Array[] {
-    return [this.buf.subarray(0, this.used)];
+    return [this.buf.subarray(0, this.used), ...this.extra];
   }
 }
 

@@ -1,9 +1,12 @@
 // Cap'n Proto stream framing (unpacked): uint32 (segmentCount-1), uint32 size in words per segment,
 // padding to 8 bytes, then the segments. The decoder copes with many messages in one chunk and one
 // message split across many chunks, and refuses frames beyond its limits before buffering them.
-// A frame split across chunks is held in a buffer that grows with the bytes that arrived (never
-// with what the header claims), and its growth past the first PARTIAL_FRAME_ALLOWANCE bytes is
-// taken from a PartialFrameBudget that many connections may share.
+// A frame split across chunks is assembled with one copy into a buffer of its exact size, allocated
+// once half of it has arrived (before that its pieces are kept as they came): what it holds stays
+// within twice the bytes that arrived, or one 64 KiB block (never what the header claims), and past the first
+// PARTIAL_FRAME_ALLOWANCE bytes it is taken from a PartialFrameBudget that many connections may
+// share. A stream that reads into a buffer we choose (readTarget()) fills the rest in place.
+import { Buffer } from 'node:buffer';
 import { TransportLimitError } from './types.js';
 
 export interface FrameLimits {
@@ -87,10 +90,14 @@ function u32(b: Uint8Array, at: number): number {
   return (b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (b[at + 3] << 24)) >>> 0;
 }
 
+/** Pieces smaller than this of a frame in progress are copied into a block instead of kept as they are. */
+const SMALL_PIECE = 4096;
+
 /**
  * Incremental frame decoder. Feed chunks with push(); it calls onFrame(segments) for each complete
  * message, each segment as a view: into the received chunk when the whole frame lies within it,
- * else into the frame's own buffer (never reused, so views may be kept).
+ * else into the frame's own buffer (never reused, so views may be kept). It may keep views of
+ * pushed chunks until their frame is complete: a chunk must not be changed after push().
  *
  * pause() stops delivery between two frames (bytes that arrive meanwhile are kept as they are);
  * resume() delivers them. dispose() gives back what the frame in progress took from the budget.
@@ -102,10 +109,19 @@ export class FrameDecoder {
   /** Parsed header of the frame in progress; null while reading a header. */
   private segmentWords: number[] | null = null;
   private bodyBytes = 0;
-  /** The body of a frame that straddles chunks, growing as its bytes arrive. */
+  /**
+   * The first half of a body that straddles chunks, as it came: big pieces as views of their chunks,
+   * small ones copied into blocks (so a peer sending a byte at a time costs a byte a byte).
+   */
+  private pieces: Uint8Array[] = [];
+  private block: Uint8Array | null = null;
+  private blockFilled = 0;
+  /** Bytes the pieces and blocks hold. */
+  private piecesHeld = 0;
+  /** The body of a frame that straddles chunks, at its exact size, once half of it arrived. */
   private body: Uint8Array | null = null;
   private bodyFilled = 0;
-  /** Bytes of `body`'s capacity taken from the budget. */
+  /** Bytes held taken from the budget. */
   private budgeted = 0;
   /** Received bytes not yet decoded, while paused. */
   private stash: Uint8Array[] = [];
@@ -153,7 +169,17 @@ export class FrameDecoder {
 
   /** Bytes held for the frame in progress (its buffer's capacity): what a slow sender costs us. */
   get heldBytes(): number {
-    return (this.body?.byteLength ?? 0) + this.headerFilled;
+    return (this.body?.byteLength ?? this.piecesHeld) + this.headerFilled;
+  }
+
+  /**
+   * Where the next bytes of the stream may be read to, for a stream that can read into a buffer
+   * of our choosing: the rest of the frame in progress once its buffer exists (no copy), else
+   * null (any buffer). Valid until the next push().
+   */
+  readTarget(): Uint8Array | null {
+    if (this.body === null || this.paused || this.failed) return null;
+    return this.body.subarray(this.bodyFilled);
   }
 
   /** Bytes of the frame in progress that arrived, and the size its header declares (0 before the header). */
@@ -182,7 +208,7 @@ export class FrameDecoder {
         at = this.readHeader(chunk, at);
         if (this.segmentWords === null || at === end) return; // the rest is still to come
       }
-      if (this.body === null && end - at >= this.bodyBytes) {
+      if (this.body === null && this.piecesHeld === 0 && end - at >= this.bodyBytes) {
         // The whole body is here: segments are views into the chunk.
         const segments = this.split(chunk, at);
         at += this.bodyBytes;
@@ -268,11 +294,17 @@ export class FrameDecoder {
     this.bodyBytes = bodyBytes;
   }
 
-  /** Copies body bytes from chunk[at..] into the frame's buffer; delivers the frame when complete. */
+  /** Takes body bytes from chunk[at..] for the frame in progress; delivers the frame when complete. */
   private accumulate(chunk: Uint8Array, at: number): number {
     const n = Math.min(this.bodyBytes - this.bodyFilled, chunk.byteLength - at);
-    this.reserve(this.bodyFilled + n);
-    this.body!.set(n === chunk.byteLength ? chunk : chunk.subarray(at, at + n), this.bodyFilled);
+    const piece = n === chunk.byteLength ? chunk : chunk.subarray(at, at + n);
+    if (this.body === null && (this.bodyFilled + n) * 2 < this.bodyBytes) this.keepPiece(piece);
+    else {
+      if (this.body === null) this.allocateBody();
+      // A stream that read into readTarget() put the bytes in place already.
+      const inPlace = piece.buffer === this.body!.buffer && piece.byteOffset === this.body!.byteOffset + this.bodyFilled;
+      if (!inPlace) this.body!.set(piece, this.bodyFilled);
+    }
     this.bodyFilled += n;
     if (this.bodyFilled === this.bodyBytes) {
       const segments = this.split(this.body!, 0);
@@ -283,12 +315,58 @@ export class FrameDecoder {
     return at + n;
   }
 
-  /** Grows the body buffer to hold `needed` bytes: doubling, never past the declared size. */
-  private reserve(needed: number): void {
-    const capacity = this.body?.byteLength ?? 0;
-    if (needed <= capacity) return;
-    const next = Math.min(this.bodyBytes, Math.max(needed, capacity * 2, PARTIAL_FRAME_ALLOWANCE));
-    const more = Math.max(0, next - PARTIAL_FRAME_ALLOWANCE) - this.budgeted;
+  /** Keeps a piece of the first half of a body: big ones as they are, small ones copied into a block. */
+  private keepPiece(piece: Uint8Array): void {
+    const n = piece.byteLength;
+    if (n >= SMALL_PIECE) {
+      this.hold(n);
+      this.pieces.push(piece);
+      return;
+    }
+    if (this.block === null || this.block.byteLength - this.blockFilled < n) {
+      const size = Math.min(PARTIAL_FRAME_ALLOWANCE, this.bodyBytes - this.bodyFilled);
+      this.hold(size);
+      this.block = new Uint8Array(size);
+      this.blockFilled = 0;
+    }
+    this.block.set(piece, this.blockFilled);
+    const last = this.pieces[this.pieces.length - 1];
+    const extends_ = last !== undefined && last.buffer === this.block.buffer && last.byteOffset + last.byteLength === this.blockFilled;
+    const start = extends_ ? last.byteOffset : this.blockFilled;
+    this.blockFilled += n;
+    const view = this.block.subarray(start, this.blockFilled);
+    if (extends_) this.pieces[this.pieces.length - 1] = view;
+    else this.pieces.push(view);
+  }
+
+  /** Half of the body is here: the buffer of its exact size takes what arrived (the one copy). */
+  private allocateBody(): void {
+    this.hold(this.bodyBytes - this.piecesHeld);
+    // Not zeroed (every byte is written before the frame is delivered): no 4 MiB memset per blob,
+    // and the allocator may hand back memory a collected frame used, its pages already mapped.
+    const raw = Buffer.allocUnsafeSlow(this.bodyBytes);
+    const body = new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
+    let at = 0;
+    for (const p of this.pieces) {
+      body.set(p, at);
+      at += p.byteLength;
+    }
+    this.body = body;
+    this.pieces = [];
+    this.block = null;
+    this.piecesHeld = 0;
+    // The pieces' blocks may have held more than the body needs: give that back.
+    const over = this.budgeted - Math.max(0, this.bodyBytes - PARTIAL_FRAME_ALLOWANCE);
+    if (over > 0) {
+      this.budget?.give(over);
+      this.budgeted -= over;
+    }
+  }
+
+  /** Counts `bytes` more held for the frame in progress, taking what passes the allowance from the budget. */
+  private hold(bytes: number): void {
+    const held = (this.body?.byteLength ?? this.piecesHeld) + bytes;
+    const more = Math.max(0, held - PARTIAL_FRAME_ALLOWANCE) - this.budgeted;
     if (more > 0 && this.budget) {
       if (!this.budget.tryTake(more)) {
         const { limitBytes, usedBytes } = this.budget;
@@ -302,9 +380,7 @@ export class FrameDecoder {
       }
       this.budgeted += more;
     }
-    const grown = new Uint8Array(next);
-    if (this.body) grown.set(this.body.subarray(0, this.bodyFilled));
-    this.body = grown;
+    if (this.body === null) this.piecesHeld += bytes;
   }
 
   private dropBody(): void {
@@ -312,6 +388,10 @@ export class FrameDecoder {
     this.budgeted = 0;
     this.body = null;
     this.bodyFilled = 0;
+    this.pieces = [];
+    this.block = null;
+    this.blockFilled = 0;
+    this.piecesHeld = 0;
   }
 
   private split(buf: Uint8Array, at: number): Uint8Array[] {

@@ -1,4 +1,5 @@
 // An in-process pair of transports (tests, benchmarks, and peers in one process).
+import { giveBackSegment } from '../segment-pool.js';
 import type { Transport } from './types.js';
 
 class MemoryEnd implements Transport {
@@ -13,6 +14,7 @@ class MemoryEnd implements Transport {
     if (this.closed || !this.peer) return;
     // Copy: the receiver owns its buffers, as it would after a real socket.
     this.peer.deliver(segments.map((s) => s.slice()));
+    for (const s of segments) giveBackSegment(s); // copied: big ones may go back to their pool
   }
 
   private deliver(segments: Uint8Array[]): void {

@@ -4,7 +4,40 @@ import { DEFAULT_PARTIAL_FRAME_BUDGET_BYTES, PartialFrameBudget } from './framin
 import { StreamTransport, type StreamTransportOptions } from './stream.js';
 import type { ByteStream, Transport } from './types.js';
 
-export function socketByteStream(socket: net.Socket): ByteStream {
+/** Bytes of one read into a buffer of our own (what Node reads at most into its own). */
+const READ_BYTES = 64 * 1024;
+
+/**
+ * The hooks of a socket made with node:net's `onread` (reads into buffers we choose): what reads
+ * go to, and who gets what was read. Only sockets we create can have them (not accepted ones).
+ */
+interface DirectReads {
+  target: (() => Uint8Array | null) | null;
+  onChunk: ((chunk: Uint8Array) => void) | null;
+}
+
+/**
+ * A plain Uint8Array, not a Buffer: what is read is handed on as views of it, and a Buffer's
+ * slice() is a view, not the copy the engine makes of what it keeps.
+ */
+function freshReadBuffer(): Uint8Array {
+  const raw = Buffer.allocUnsafeSlow(READ_BYTES);
+  return new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
+}
+
+function directReads(): { reads: DirectReads; onread: net.OnReadOpts } {
+  const reads: DirectReads = { target: null, onChunk: null };
+  const onread: net.OnReadOpts = {
+    buffer: () => reads.target?.() ?? freshReadBuffer(),
+    callback: (n, buf) => {
+      reads.onChunk?.(buf.subarray(0, n));
+      return true;
+    },
+  };
+  return { reads, onread };
+}
+
+export function socketByteStream(socket: net.Socket, reads?: DirectReads): ByteStream {
   socket.setNoDelay?.(true);
   let ended = false;
   const endHandlers: ((err?: Error) => void)[] = [];
@@ -28,12 +61,27 @@ export function socketByteStream(socket: net.Socket): ByteStream {
     socket.end();
   });
   return {
-    write(chunk) {
-      if (!socket.destroyed) socket.write(chunk, fireWritten);
+    write(chunk, done) {
+      if (socket.destroyed) return done?.();
+      socket.write(
+        chunk,
+        done
+          ? () => {
+              fireWritten();
+              done();
+            }
+          : fireWritten,
+      );
     },
     onData(handler) {
-      socket.on('data', (b: Buffer) => handler(new Uint8Array(b.buffer, b.byteOffset, b.byteLength)));
+      if (reads) reads.onChunk = handler;
+      else socket.on('data', (b: Buffer) => handler(new Uint8Array(b.buffer, b.byteOffset, b.byteLength)));
     },
+    readInto: reads
+      ? (target) => {
+          reads.target = target;
+        }
+      : undefined,
     onEnd(handler) {
       endHandlers.push(handler);
     },
@@ -47,6 +95,8 @@ export function socketByteStream(socket: net.Socket): ByteStream {
     onWritten(handler) {
       writtenHandlers.push(handler);
     },
+    cork: () => socket.cork(),
+    uncork: () => socket.uncork(),
     pause: () => socket.pause(),
     resume: () => socket.resume(),
   };
@@ -55,18 +105,19 @@ export function socketByteStream(socket: net.Socket): ByteStream {
 /** The bounds of a socket's transport; a listener's connections share one partial frame budget. */
 export type SocketTransportOptions = StreamTransportOptions;
 
-export function transportFromSocket(socket: net.Socket, options: SocketTransportOptions = {}): Transport {
-  return new StreamTransport(socketByteStream(socket), options);
+export function transportFromSocket(socket: net.Socket, options: SocketTransportOptions = {}, reads?: DirectReads): Transport {
+  return new StreamTransport(socketByteStream(socket, reads), options);
 }
 
 /** Connects to a TCP address or a unix socket path. */
 export function connectSocket(to: net.NetConnectOpts, options: SocketTransportOptions = {}): Promise<Transport> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect(to);
+    const { reads, onread } = directReads();
+    const socket = net.connect({ ...to, onread });
     socket.once('error', reject);
     socket.once('connect', () => {
       socket.off('error', reject);
-      resolve(transportFromSocket(socket, options));
+      resolve(transportFromSocket(socket, options, reads));
     });
   });
 }

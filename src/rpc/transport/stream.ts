@@ -3,6 +3,7 @@
 // pauseReadingAbove, so a peer that reads slowly is slowed down, not cut off), and partly received
 // frames (a shared PartialFrameBudget, and partialFrameTimeoutMs of silence in the middle of one).
 import { DEFAULT_FRAME_LIMITS, FrameDecoder, FrameError, type FrameLimits, type PartialFrameBudget } from './framing.js';
+import { giveBackSegment } from '../segment-pool.js';
 import { BIG_SEGMENT, type ByteStream, type Transport, TransportLimitError } from './types.js';
 
 /** Above this many buffered bytes, write at once instead of waiting for the end of the turn. */
@@ -102,6 +103,8 @@ export class StreamTransport implements Transport {
       this.finish(err);
     });
     stream.onWritten?.(() => this.checkQueue(true));
+    // The second half of a big frame is read straight into its buffer.
+    stream.readInto?.(() => this.decoder.readTarget());
   }
 
   /** Runs the decoder; a frame past the limits ends the connection. */
@@ -141,16 +144,24 @@ export class StreamTransport implements Transport {
     }
     if (n % 2 === 0) dv.setUint32(at + 4 + 4 * n, 0, true); // padding word
     this.pendingLen = at + headerBytes;
+    let corked = false;
     for (const seg of segments) {
       if (seg.byteLength >= BIG_SEGMENT) {
-        // Big segments (blobs) are handed over: write them as they are, after what is pending.
+        // Big segments (blobs) are handed over: written as they are, after what is pending, in
+        // one gathered write with it where the stream can.
+        if (!corked) this.stream.cork?.();
+        corked = true;
         this.flush();
-        this.write(seg);
+        this.write(seg, () => giveBackSegment(seg));
         continue;
       }
       this.reserve(seg.byteLength);
       this.pending.set(seg, this.pendingLen);
       this.pendingLen += seg.byteLength;
+    }
+    if (corked) {
+      this.flush(); // what follows the last big segment
+      this.stream.uncork?.();
     }
     if (reply) {
       const end = this.written + this.pendingLen;
@@ -175,9 +186,9 @@ export class StreamTransport implements Transport {
     this.pendingView = new DataView(grown.buffer);
   }
 
-  private write(chunk: Uint8Array): void {
+  private write(chunk: Uint8Array, done?: () => void): void {
     this.written += chunk.byteLength;
-    this.stream.write(chunk);
+    this.stream.write(chunk, done);
   }
 
   private flush(): void {

@@ -35,7 +35,8 @@ export const BIG_SEGMENT = 64 * 1024;
 
 /** The smallest duplex byte stream a StreamTransport needs; the optional members give it backpressure. */
 export interface ByteStream {
-  write(chunk: Uint8Array): void;
+  /** Writes chunk; `done`, when the stream calls it, says it no longer reads chunk (written or dropped). */
+  write(chunk: Uint8Array, done?: () => void): void;
   onData(handler: (chunk: Uint8Array) => void): void;
   onEnd(handler: (err?: Error) => void): void;
   end(): void;
@@ -46,6 +47,15 @@ export interface ByteStream {
   queuedBytes?(): number;
   /** Registers a callback for when written bytes leave the stream's queue (queuedBytes() went down). */
   onWritten?(handler: () => void): void;
+  /**
+   * For a stream that can read into a buffer of the reader's choosing: `target` is asked before
+   * each read; a buffer it returns is read into (the chunk then handed to onData is a view of its
+   * start), null leaves the choice to the stream.
+   */
+  readInto?(target: () => Uint8Array | null): void;
+  /** Gathers the writes until uncork() into one (a writev): a frame's header and its big segments. */
+  cork?(): void;
+  uncork?(): void;
   /** Stops delivering data until resume(): the peer's next messages wait in its own socket buffers. */
   pause?(): void;
   resume?(): void;

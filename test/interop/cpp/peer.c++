@@ -2,7 +2,10 @@
 //
 //   peer server --listen HOST:PORT               serve Store as the schema's comments say, until killed
 //   peer client --connect HOST:PORT              check every method and behaviour against any server
-//   peer bench  --connect HOST:PORT [--calls N]  measure round trip, calls/s and blob throughput
+//   peer bench  --connect HOST:PORT [--calls N]  measure round trip and calls/s
+//   peer bench-blob --connect HOST:PORT [--calls N] [--size BYTES]
+//                                                only blob throughput: N blobs (default 16) of BYTES
+//                                                (default 4 MiB) after two to warm up, one line of JSON
 //
 // The client prints one line per check (`ok <name>` or `FAIL <name>: <why>`), then `N passed, N failed`
 // alone on the last line, and exits 1 on any failure. Build with scripts/build-cpp-peer.sh.
@@ -667,20 +670,26 @@ int runBench(kj::StringPtr address, uint32_t calls) {
          calls / (pipelinedMicros / 1e6), calls);
   fflush(stdout);
 
-  constexpr uint32_t BLOB = 4u * 1024 * 1024;
-  constexpr int BLOB_ROUNDS = 16;
+  return 0;
+}
+
+// Only Store.blob, for bench/rpc.ts's blob comparison: the same warm-up, size and count as its TS client.
+int runBenchBlob(kj::StringPtr address, uint32_t blobs, uint32_t size) {
+  capnp::EzRpcClient rpc(address, 0, largeMessageOptions());
+  auto& waitScope = rpc.getWaitScope();
+  Store::Client store = rpc.getMain<Store>();
   auto fetchBlob = [&] {
     auto request = store.blobRequest();
-    request.setSize(BLOB);
+    request.setSize(size);
     auto response = request.send().wait(waitScope);
-    KJ_REQUIRE(response.getData().size() == BLOB, "server returned a blob of the wrong size");
+    KJ_REQUIRE(response.getData().size() == size, "server returned a blob of the wrong size");
   };
-  fetchBlob();  // warm-up
-  auto blobStart = std::chrono::steady_clock::now();
-  for (int i = 0; i < BLOB_ROUNDS; ++i) fetchBlob();
-  double blobMicros = microsSince(blobStart);
-  printf("{\"bench\":\"rpc-blob-4mib\",\"impl\":\"c++\",\"mb_per_s\":%.1f,\"blobs\":%d}\n",
-         (double(BLOB) * BLOB_ROUNDS / 1e6) / (blobMicros / 1e6), BLOB_ROUNDS);
+  fetchBlob();  // warm-up: connection, allocator
+  fetchBlob();
+  auto start = std::chrono::steady_clock::now();
+  for (uint32_t i = 0; i < blobs; ++i) fetchBlob();
+  double micros = microsSince(start);
+  printf("{\"mb_per_s\":%.1f,\"blobs\":%u,\"bytes\":%u}\n", (double(size) * blobs / 1e6) / (micros / 1e6), blobs, size);
   fflush(stdout);
   return 0;
 }
@@ -691,7 +700,8 @@ int usage() {
   fprintf(stderr,
           "usage: peer server --listen HOST:PORT\n"
           "       peer client --connect HOST:PORT\n"
-          "       peer bench  --connect HOST:PORT [--calls N]\n");
+          "       peer bench  --connect HOST:PORT [--calls N]\n"
+          "       peer bench-blob --connect HOST:PORT [--calls N] [--size BYTES]\n");
   return 2;
 }
 
@@ -703,6 +713,8 @@ int main(int argc, char** argv) {
   const char* listen = nullptr;
   const char* connect = nullptr;
   uint32_t calls = 10000;
+  uint32_t callsGiven = 0;
+  uint32_t size = 4u * 1024 * 1024;
   for (int i = 2; i < argc; ++i) {
     kj::StringPtr flag = argv[i];
     if (i + 1 >= argc) return usage();
@@ -712,8 +724,11 @@ int main(int argc, char** argv) {
     } else if (flag == "--connect") {
       connect = argv[i];
     } else if (flag == "--calls") {
-      calls = static_cast<uint32_t>(strtoul(value.cStr(), nullptr, 10));
+      calls = callsGiven = static_cast<uint32_t>(strtoul(value.cStr(), nullptr, 10));
       if (calls == 0) return usage();
+    } else if (flag == "--size") {
+      size = static_cast<uint32_t>(strtoul(value.cStr(), nullptr, 10));
+      if (size == 0 || size > MAX_BLOB_BYTES) return usage();
     } else {
       return usage();
     }
@@ -727,6 +742,8 @@ int main(int argc, char** argv) {
       return client.runChecks();
     } else if (mode == "bench" && connect != nullptr) {
       return runBench(connect, calls);
+    } else if (mode == "bench-blob" && connect != nullptr) {
+      return runBenchBlob(connect, callsGiven == 0 ? 16 : callsGiven, size);
     }
   } catch (const kj::Exception& e) {
     fprintf(stderr, "peer %s: %s\n", mode.cStr(), e.getDescription().cStr());
