@@ -154,7 +154,10 @@ test('Data of 64 KiB or more is copied once into a segment of its own and reads 
   }
 });
 
-test('big Data over TCP: what is sent is copied at the call, and a received value held is never overwritten by later messages', async () => {
+const storeOf = (conn: Connection) => conn.bootstrap(Store);
+
+/** A Store served over TCP loopback, its client given to `body`; all closed after. */
+async function withStoreOverTcp(body: (client: ReturnType<typeof storeOf>) => Promise<void>): Promise<void> {
   const store = new StoreImpl();
   const listener = await listenTcp('127.0.0.1', 0, (t) => {
     const s = serve(Store, store);
@@ -162,8 +165,18 @@ test('big Data over TCP: what is sent is copied at the call, and a received valu
     s.release();
   });
   const conn = new Connection(await connectTcp('127.0.0.1', listener.port));
+  const client = storeOf(conn);
   try {
-    const client = conn.bootstrap(Store);
+    await body(client);
+  } finally {
+    client.release();
+    conn.close();
+    await listener.close();
+  }
+}
+
+test('big Data over TCP: what is sent is copied at the call, and a received value held is never overwritten by later messages', async () => {
+  await withStoreOverTcp(async (client) => {
     const a = new Uint8Array(3 * 1024 * KiB).fill(0xaa);
     const sent = client.put({ key: 'a', value: a });
     a.fill(0x11); // after the call: the message already has its own copy
@@ -183,23 +196,11 @@ test('big Data over TCP: what is sent is copied at the call, and a received valu
     // The server held what it received (views of its frames) across the later calls too.
     const again = (await client.get({ key: 'a' })).value;
     assert.ok(again.every((x) => x === 0xaa), 'the value held by the server is intact');
-    client.release();
-  } finally {
-    conn.close();
-    await listener.close();
-  }
+  });
 });
 
 test('big segments sent come from a bounded pool and go back only once written: pipelined blobs all arrive intact', async () => {
-  const store = new StoreImpl();
-  const listener = await listenTcp('127.0.0.1', 0, (t) => {
-    const s = serve(Store, store);
-    new Connection(t, { bootstrap: s });
-    s.release();
-  });
-  const conn = new Connection(await connectTcp('127.0.0.1', listener.port));
-  try {
-    const client = conn.bootstrap(Store);
+  await withStoreOverTcp(async (client) => {
     // 12 puts of 1 MiB each, all sent in one turn: they wait in the socket's queue together, so a
     // buffer given back before it was written would be overwritten by a later put's copy.
     const puts = [];
@@ -211,11 +212,7 @@ test('big segments sent come from a bounded pool and go back only once written: 
     values.forEach((v, i) => assert.ok(v.byteLength === 1024 * KiB && v.every((x) => x === i + 1), `value ${i} arrived intact both ways`));
     assert.ok(segmentPoolIdleBytes() <= POOL_IDLE_BYTES);
     assert.ok(segmentPoolIdleBytes() > 0, 'written segments went back to the pool');
-    client.release();
-  } finally {
-    conn.close();
-    await listener.close();
-  }
+  });
 });
 
 test('the segment pool takes back only what it lent, once, and keeps at most POOL_IDLE_BYTES idle', () => {
