@@ -9,6 +9,7 @@ import { StreamTransport } from '../../src/rpc/transport/stream.js';
 import { TransportLimitError, type ByteStream } from '../../src/rpc/transport/types.js';
 import { connectTcp } from '../../src/rpc/transport/tcp.js';
 import { takeSegment } from '../../src/rpc/segment-pool.js';
+import { WireBuilder, OWN_SEGMENT_BYTES, pointerOf } from '../../src/rpc/wire.js';
 
 const KiB = 1024;
 
@@ -190,4 +191,28 @@ test('a peer sending a frame in 4 KiB reads to a socket we connected holds no mo
     pinned <= 2 * counted + PARTIAL_FRAME_ALLOWANCE,
     what,
   );
+});
+
+// FAILS on 866d587 (finding R2 of the review). Every Data of OWN_SEGMENT_BYTES or more becomes a
+// segment of its own (wire.ts setDataSegment), with no cap on how many: a message carrying 600
+// such values (38 MiB, within the 64 MiB frame limit) has 601 segments, and every receiver with
+// the default FrameLimits (maxSegments 512; C++'s reader has a similar cap) refuses the frame and
+// drops the connection. Before the change the same message was one segment and arrived.
+test('a message with many big Data values stays within the segment limit its receivers apply', () => {
+  const b = new WireBuilder();
+  const count = 600;
+  const root = b.initRoot(0, count);
+  const blob = new Uint8Array(OWN_SEGMENT_BYTES).fill(9);
+  for (let i = 0; i < count; i++) b.setData(pointerOf(root, i), blob);
+  const segments = b.segments();
+  let delivered = 0;
+  const d = new FrameDecoder(() => delivered++);
+  let refused: unknown;
+  try {
+    for (const part of encodeFrame(segments)) d.push(part);
+  } catch (e) {
+    refused = e;
+  }
+  assert.equal(refused, undefined, `${segments.length} segments: ${String(refused)}`);
+  assert.equal(delivered, 1);
 });
