@@ -149,3 +149,25 @@ async function sleepAsync(ms: number, watch: PauseWatch | undefined): Promise<vo
     else await new Promise((resolve) => setTimeout(resolve, left));
   }
 }
+
+/**
+ * Waits until `array[index]` is no longer `value`, where another thread changes it (a channel ring's
+ * wait word, ring.ts), counted as blocked. May return early: the caller looks again. A pause asked
+ * before or during the wait freezes here, once whoever pauses wakes the word (Ring.wake). On a worker
+ * of its own the wait is cut into 1 s slices, so a worker being terminated (kill) gets back to JS.
+ */
+export function blockingWaitWord(array: Int32Array, index: number, value: number): void {
+  const watch = pauseWatch;
+  if (suspender) {
+    suspender.suspend('word', async () => {
+      if (watch) await watch.whilePaused();
+      if (watch?.killed()) return;
+      await waitAsync(array, index, value);
+      if (watch) await watch.whilePaused();
+    });
+    return;
+  }
+  watch?.holdIfPaused();
+  blockingWait(array, index, value, 1000);
+  watch?.holdIfPaused();
+}
