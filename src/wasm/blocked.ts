@@ -163,7 +163,7 @@ export function blockingWaitWord(array: Int32Array, index: number, value: number
       if (watch) await watch.whilePaused();
       if (watch?.killed()) return;
       await waitAsync(array, index, value);
-      if (watch) await watch.whilePaused();
+      if (watch && !watch.killed()) await watch.whilePaused();
     });
     return;
   }

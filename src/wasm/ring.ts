@@ -12,7 +12,7 @@
 // checked against the capacity before it is used: a wrong value is a RingError('corrupt'), never an
 // access outside the message being read.
 
-import { blockingWaitWord, recorded } from './blocked.js';
+import { blockingWaitWord, recorded, waitAsync } from './blocked.js';
 
 /** Why a ring refused: `too-big` (the message can never fit), `corrupt` (a length or position the
  *  ring cannot hold; only a bug or a thread writing the header outside this class gets there). */
@@ -44,10 +44,17 @@ const RECV_LOCK = 7; // 0, or the owner token of the receiver copying out
 const RECV_WAITERS = 8; // threads waiting on DATA_SEQ (a publish notifies only when some wait)
 const SEND_WAITERS = 9; // threads waiting on SPACE_SEQ
 const MAX_MESSAGES = 10; // the bound on queued messages, fixed at creation
-const HEADER_WORDS = 11;
+const DATA_BYTES = 11; // message bytes queued (without lengths and padding)
+const HEADER_WORDS = 12;
 
 const SEND_CLOSED = 1;
 const RECV_CLOSED = 2;
+/** Set by whoever owns the ring's channel while messages wait elsewhere that must come out before any
+ *  new one: sends are diverted there, and receivers go there once the ring is empty. */
+const SEALED = 4;
+
+/** The lock owner of the main thread (workers use their threadId, which is never 0). */
+export const RING_MAIN_OWNER = 0x7fffffff;
 
 /** Bytes a message of `n` bytes takes in the ring: its length word and its bytes, padded to 4. */
 export function recordBytes(n: number): number {
@@ -57,10 +64,12 @@ export function recordBytes(n: number): number {
 /** The largest ring (positions are uint32; half of that keeps `tail - head` unambiguous). */
 export const MAX_RING_BYTES = 1 << 30;
 
-export type SendResult = 'ok' | 'full' | 'send-closed' | 'recv-closed';
+/** `full`: maxMessages are queued; `no-room`: fewer, but the free bytes do not hold this one;
+ *  `diverted`: the ring is sealed. */
+export type SendResult = 'ok' | 'full' | 'no-room' | 'diverted' | 'send-closed' | 'recv-closed';
 /** A message's length (copied into the destination), or why none was taken. `tooBig`: the next
- *  message needs that many bytes and stays queued. */
-export type RecvResult = number | { tooBig: number } | 'empty' | 'eof' | 'recv-closed';
+ *  message needs that many bytes and stays queued. `diverted`: empty and sealed. */
+export type RecvResult = number | { tooBig: number } | 'empty' | 'diverted' | 'eof' | 'recv-closed';
 
 export class Ring {
   private readonly h: Int32Array;
@@ -97,6 +106,15 @@ export class Ring {
     return (Atomics.load(this.h, TAIL) - Atomics.load(this.h, HEAD)) >>> 0;
   }
 
+  /** Message bytes queued (what a channel's byte bound counts). */
+  get dataBytes(): number {
+    return Atomics.load(this.h, DATA_BYTES);
+  }
+
+  get sealed(): boolean {
+    return (Atomics.load(this.h, CLOSED) & SEALED) !== 0;
+  }
+
   /** Threads waiting right now for data (receivers) and for room (senders). */
   get waiting(): { receivers: number; senders: number } {
     return { receivers: Atomics.load(this.h, RECV_WAITERS), senders: Atomics.load(this.h, SEND_WAITERS) };
@@ -125,15 +143,18 @@ export class Ring {
       const closed = Atomics.load(this.h, CLOSED);
       if (closed & SEND_CLOSED) return 'send-closed';
       if (closed & RECV_CLOSED) return 'recv-closed';
+      if (closed & SEALED) return 'diverted';
       const tail = Atomics.load(this.h, TAIL);
       const used = (tail - Atomics.load(this.h, HEAD)) >>> 0;
       if (used > this.capacity) throw new RingError('corrupt', `ring positions say ${used} bytes used of ${this.capacity}`);
-      if (Atomics.load(this.h, COUNT) >= Atomics.load(this.h, MAX_MESSAGES) || used + need > this.capacity) return 'full';
+      if (Atomics.load(this.h, COUNT) >= Atomics.load(this.h, MAX_MESSAGES)) return 'full';
+      if (used + need > this.capacity) return 'no-room';
       const at = (tail >>> 0) % this.capacity;
       this.view.setUint32(at, msg.length, true); // at is 4-aligned and capacity a multiple of 4: never split
       this.copyIn(msg, (at + 4) % this.capacity);
       Atomics.store(this.h, TAIL, (tail + need) | 0); // publishes the record
       Atomics.add(this.h, COUNT, 1);
+      Atomics.add(this.h, DATA_BYTES, msg.length);
     } finally {
       this.unlock(SEND_LOCK);
     }
@@ -145,14 +166,18 @@ export class Ring {
    * Takes the next message into `dest` if there is one and it fits (`dest.length` bytes); a message
    * that does not fit stays queued and its size is answered. `eof`: empty and the send end closed.
    */
-  tryRecv(dest: Uint8Array, owner: number): RecvResult {
+  tryRecv(dest: Uint8Array, owner: number, wait = true): RecvResult | 'busy' {
     if (this.recvClosed) return 'recv-closed';
-    this.lock(RECV_LOCK, owner);
+    if (!this.lock(RECV_LOCK, owner, wait)) return 'busy';
     let n: number;
     try {
       const head = Atomics.load(this.h, HEAD);
       const used = (Atomics.load(this.h, TAIL) - head) >>> 0;
-      if (used === 0) return this.sendClosed ? (this.used === 0 ? 'eof' : 'empty') : 'empty';
+      if (used === 0) {
+        const closed = Atomics.load(this.h, CLOSED);
+        if (this.used !== 0) return 'empty'; // published meanwhile: look again
+        return closed & SEALED ? 'diverted' : closed & SEND_CLOSED ? 'eof' : 'empty';
+      }
       if (used > this.capacity || used < 4) throw new RingError('corrupt', `ring positions say ${used} bytes used of ${this.capacity}`);
       const at = (head >>> 0) % this.capacity;
       n = this.view.getUint32(at, true);
@@ -160,6 +185,7 @@ export class Ring {
       if (n > dest.length) return { tooBig: n };
       this.copyOut(dest, (at + 4) % this.capacity, n);
       Atomics.sub(this.h, COUNT, 1);
+      Atomics.sub(this.h, DATA_BYTES, n);
       Atomics.store(this.h, HEAD, (head + recordBytes(n)) | 0); // frees the record
     } finally {
       this.unlock(RECV_LOCK);
@@ -169,14 +195,24 @@ export class Ring {
   }
 
   /** Closes the send end: receivers get what is queued, then `eof`. Takes the send lock so that no
-   *  message is published after a receiver saw `eof` (call breakLocks for a dead sender first). */
-  closeSend(owner: number): void {
-    this.lock(SEND_LOCK, owner);
+   *  message is published after a receiver saw `eof`. With `wait` false (the main thread, which must
+   *  not wait for a worker), false when the lock is held: try again later. */
+  closeSend(owner: number, wait = true): boolean {
+    if (!this.lock(SEND_LOCK, owner, wait)) return false;
     try {
       Atomics.or(this.h, CLOSED, SEND_CLOSED);
     } finally {
       this.unlock(SEND_LOCK);
     }
+    this.wake();
+    return true;
+  }
+
+  /** Seals (true) or unseals the ring. Not under the lock: a send in progress may still land (it was
+   *  concurrent); a sender that learned its message was diverted sees the seal on its next send. */
+  seal(on: boolean): void {
+    if (on) Atomics.or(this.h, CLOSED, SEALED);
+    else Atomics.and(this.h, CLOSED, ~SEALED);
     this.wake();
   }
 
@@ -222,6 +258,20 @@ export class Ring {
     this.waitOn(DATA_SEQ, RECV_WAITERS, seq, wait);
   }
 
+  /** The main thread's wait for room (`space`) or data: resolves when the word moves from `seq`, at
+   *  `timeoutMs` at the latest; `cancel` stops counting it as a waiter (its promise still settles). */
+  waitAsync(what: 'space' | 'data', seq: number, timeoutMs: number): { ready: Promise<unknown>; cancel: () => void } {
+    const [word, waiters] = what === 'space' ? [SPACE_SEQ, SEND_WAITERS] : [DATA_SEQ, RECV_WAITERS];
+    Atomics.add(this.h, waiters, 1);
+    let counted = true;
+    const cancel = (): void => {
+      if (counted) Atomics.sub(this.h, waiters, 1);
+      counted = false;
+    };
+    const ready = waitAsync(this.h, word, seq, timeoutMs).finally(cancel);
+    return { ready, cancel };
+  }
+
   // ---- internals ----
 
   private waitOn(word: number, waiters: number, seq: number, wait: RingWait): void {
@@ -238,11 +288,12 @@ export class Ring {
     if (Atomics.load(this.h, waiters) > 0) Atomics.notify(this.h, word);
   }
 
-  private lock(word: number, owner: number): void {
+  private lock(word: number, owner: number, wait = true): boolean {
     if (!(owner > 0) || owner !== (owner | 0)) throw new RangeError(`ring lock owner ${owner}: a positive int32`);
     for (;;) {
       const held = Atomics.compareExchange(this.h, word, 0, owner);
-      if (held === 0) return;
+      if (held === 0) return true;
+      if (!wait) return false;
       // Held by another sender (receiver) for the time of one copy, or by a dead thread until
       // breakLocks: wait in short slices so neither hangs this thread for long.
       Atomics.wait(this.h, word, held, 1);
@@ -270,13 +321,14 @@ export class Ring {
 /** A blocking wait until `array[index]` is no longer `value` (it may also return early). */
 export type RingWait = (array: Int32Array, index: number, value: number) => void;
 
-/** Sends, waiting while the ring is full unless `nonblock` (then `full` is answered). Blocking goes
- *  through blocked.ts (blocked time, pause, suspension on a shared worker, where each look at the ring
- *  is recorded so that the import's replay after the wait takes the same path). */
-export function ringSend(ring: Ring, msg: Uint8Array, owner: number, nonblock: boolean): SendResult {
+/** Sends, waiting while the ring is full (and, with `waitForRoom`, while its free bytes are too few)
+ *  unless `nonblock` (then `full` or `no-room` is answered). Blocking goes through blocked.ts (blocked
+ *  time, pause, suspension on a shared worker, where each look at the ring is recorded so that the
+ *  import's replay after the wait takes the same path). */
+export function ringSend(ring: Ring, msg: Uint8Array, owner: number, nonblock: boolean, waitForRoom = false): SendResult {
   for (;;) {
     const { seq, r } = recorded('ring send', () => ({ seq: ring.spaceSeq(), r: ring.trySend(msg, owner) }));
-    if (r !== 'full' || nonblock) return r;
+    if (!(r === 'full' || (r === 'no-room' && waitForRoom)) || nonblock) return r;
     ring.waitForSpace(seq, blockingWaitWord);
   }
 }
@@ -284,8 +336,33 @@ export function ringSend(ring: Ring, msg: Uint8Array, owner: number, nonblock: b
 /** Receives into `dest`, waiting while the ring is empty unless `nonblock` (then `empty`). */
 export function ringRecv(ring: Ring, dest: Uint8Array, owner: number, nonblock: boolean): RecvResult {
   for (;;) {
-    const { seq, r } = recorded('ring recv', () => ({ seq: ring.dataSeq(), r: ring.tryRecv(dest, owner) }));
+    const { seq, r } = recorded('ring recv', () => ({ seq: ring.dataSeq(), r: ring.tryRecv(dest, owner) as RecvResult }));
     if (r !== 'empty' || nonblock) return r;
     ring.waitForData(seq, blockingWaitWord);
+  }
+}
+
+/** The rings the main thread handed out, so that the locks of a worker that died (a kill terminates
+ *  its thread, maybe while it copied) are freed once its thread is gone. */
+const live = new Set<WeakRef<Ring>>();
+
+/** Main thread: `ring` may be used by workers from now on (until untrackRing). */
+export function trackRing(ring: Ring): WeakRef<Ring> {
+  const ref = new WeakRef(ring);
+  live.add(ref);
+  return ref;
+}
+
+export function untrackRing(ref: WeakRef<Ring>): void {
+  live.delete(ref);
+}
+
+/** Main thread, once the worker thread `threadId` has exited: frees the ring locks it held. */
+export function threadGone(threadId: number): void {
+  if (!(threadId > 0)) return;
+  for (const ref of live) {
+    const ring = ref.deref();
+    if (ring) ring.breakLocks(threadId);
+    else live.delete(ref);
   }
 }

@@ -30,7 +30,7 @@ function run(): void {
 
   if (job.role === 'produce') {
     for (let i = 0; i < job.n; i++) {
-      const r = ringSend(ring, messageOf(job.producer, i, job.sizes[i % job.sizes.length]!), owner, false);
+      const r = ringSend(ring, messageOf(job.producer, i, job.sizes[i % job.sizes.length]!), owner, false, true);
       if (r !== 'ok') throw new Error(`send ${i}: ${r}`);
     }
     parentPort!.postMessage('sent');

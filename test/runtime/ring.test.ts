@@ -69,7 +69,8 @@ test('full by bytes and by messages: the send is refused until a receive makes r
   assert.equal(byBytes.trySend(new Uint8Array(12), ME), 'ok'); // 16 bytes
   assert.equal(byBytes.trySend(new Uint8Array(9), ME), 'ok'); // 16 bytes: now full
   assert.equal(byBytes.used, 32);
-  assert.equal(byBytes.trySend(new Uint8Array(0), ME), 'full');
+  assert.equal(byBytes.trySend(new Uint8Array(0), ME), 'no-room');
+  assert.equal(byBytes.dataBytes, 21);
   assert.equal((recv(byBytes) as number[]).length, 12);
   assert.equal(byBytes.trySend(new Uint8Array(12), ME), 'ok');
 
@@ -107,6 +108,17 @@ test('close: after the send end closes, what is queued is delivered, then eof; a
   assert.equal(recv(other), 'recv-closed');
 });
 
+test('sealed: sends are diverted, and receivers get what the ring holds, then diverted (not eof or empty)', () => {
+  const ring = Ring.create(64, 10);
+  ring.trySend(bytes(1), ME);
+  ring.seal(true);
+  assert.equal(ring.trySend(bytes(2), ME), 'diverted');
+  ring.closeSend(ME);
+  assert.deepEqual([recv(ring), recv(ring)], [[1], 'diverted']);
+  ring.seal(false);
+  assert.equal(recv(ring), 'eof');
+});
+
 test('a length read from the ring that it cannot hold is RingError corrupt, not a read outside the message', () => {
   const ring = Ring.create(64, 10);
   ring.trySend(bytes(1, 2, 3), ME);
@@ -135,12 +147,15 @@ test('two senders and a receiver in three worker threads: every message arrives 
   const n = 5000;
   const consumer = start({ role: 'consume', shared: ring.shared, bufLen: 256 });
   const producers = [1, 2].map((producer) => start({ role: 'produce', shared: ring.shared, producer, n, sizes }));
-  const result = next(consumer);
-  assert.deepEqual(await Promise.all(producers.map(next)), ['sent', 'sent']);
-  ring.closeSend(ME);
-  const { counts, bad } = (await result) as { counts: Record<string, number>; bad: number };
-  assert.deepEqual({ counts, bad }, { counts: { 1: n, 2: n }, bad: 0 });
-  await Promise.all([consumer, ...producers].map((w) => w.terminate()));
+  try {
+    const result = next(consumer);
+    assert.deepEqual(await Promise.all(producers.map(next)), ['sent', 'sent']);
+    ring.closeSend(ME);
+    const { counts, bad } = (await result) as { counts: Record<string, number>; bad: number };
+    assert.deepEqual({ counts, bad }, { counts: { 1: n, 2: n }, bad: 0 });
+  } finally {
+    await Promise.all([consumer, ...producers].map((w) => w.terminate()));
+  }
 });
 
 test('a receiver blocked in another thread wakes for a message, for the close of the send end, and for a pause (Ring.wake)', async () => {
