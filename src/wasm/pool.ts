@@ -2,7 +2,6 @@
 // sized by cores, grown when processes queue because every worker is busy (processes may
 // block), shrunk back when extra workers sit idle. Kill = terminate + a fresh worker.
 
-import { threadGone } from './ring.js';
 import { MessageChannel, Worker, type MessagePort, type ResourceLimits } from 'node:worker_threads';
 import { FairQueue } from './fair-queue.js';
 import { threadGone } from './ring.js';
