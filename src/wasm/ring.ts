@@ -275,12 +275,7 @@ export class Ring {
   // ---- internals ----
 
   private waitOn(word: number, waiters: number, seq: number, wait: RingWait): void {
-    Atomics.add(this.h, waiters, 1);
-    try {
-      wait(this.h, word, seq);
-    } finally {
-      Atomics.sub(this.h, waiters, 1);
-    }
+    wait(this.h, word, seq, waiters);
   }
 
   private bump(word: number, waiters: number): void {
@@ -318,8 +313,9 @@ export class Ring {
   }
 }
 
-/** A blocking wait until `array[index]` is no longer `value` (it may also return early). */
-export type RingWait = (array: Int32Array, index: number, value: number) => void;
+/** A blocking wait until `array[index]` is no longer `value` (it may also return early), counting
+ *  itself in `array[waiters]` while it waits (a sender notifies only when someone waits). */
+export type RingWait = (array: Int32Array, index: number, value: number, waiters: number) => void;
 
 /** Sends, waiting while the ring is full (and, with `waitForRoom`, while its free bytes are too few)
  *  unless `nonblock` (then `full` or `no-room` is answered). Blocking goes through blocked.ts (blocked
