@@ -175,7 +175,7 @@ export class Channel {
     const r = ring.tryRecv(dest, RING_MAIN_OWNER, false); // this thread never waits for a worker's lock
     if (typeof r === 'number') {
       this.wake(this.senders);
-      return { data: dest.subarray(0, r) };
+      return { data: dest.slice(0, r) }; // (a view would carry all of dest to the worker)
     }
     if (typeof r === 'object' || r === 'busy') return r;
     return undefined;
@@ -234,6 +234,7 @@ export class Channel {
       if (this.ringRef) {
         this.creator.chargeRing(-RING_BYTES);
         untrackRing(this.ringRef);
+        this.ring = undefined; // no longer charged, so not held here either (workers forget theirs, imports.ts)
       }
     }
     for (const w of [...this.senders.splice(0), ...this.receivers.splice(0)]) w();

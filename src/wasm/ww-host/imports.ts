@@ -53,8 +53,10 @@ export const noWwHost: HostCall = (op) => {
  *  when the thread exits (the main thread's token if ever run there). */
 const owner = threadId > 0 ? threadId : RING_MAIN_OWNER;
 
-/** Channel ends whose rings one process's worker remembers (past it, it forgets them all and asks again). */
-const MAX_RINGS_KNOWN = 4096;
+/** Channel ends whose rings one process's worker remembers (past it, it forgets them all and asks
+ *  again). Small, since a remembered ring stays in memory after its channel closed and stopped being
+ *  charged to anyone: twice what one creator may have charged (src/executor/channel.ts). */
+const MAX_RINGS_KNOWN = 128;
 
 const utf8 = new TextEncoder();
 const fromUtf8 = new TextDecoder();
