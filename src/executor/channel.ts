@@ -4,7 +4,12 @@
 // themselves (moving handles, errnos, blocking) are in guest.ts.
 
 import { Kind, MAX_CHANNEL_BYTES } from '../wasm/ww-host/abi.js';
+import { Ring, RING_MAIN_OWNER, recordBytes, trackRing, untrackRing } from '../wasm/ring.js';
 import type { Cap } from './handles.js';
+
+/** Bytes of a channel's ring (src/wasm/ring.ts): four 64 KiB messages with their lengths, and room for
+ *  small ones besides. Every channel is bounded by its capacity in messages first. */
+export const RING_BYTES = 4 * recordBytes(64 * 1024) + 4096;
 
 export interface Message {
   data: Uint8Array;
@@ -23,6 +28,9 @@ export interface Message {
 export class QueueAccount {
   queuedBytes = 0;
   openChannels = 0;
+  /** Bytes of the rings of the channels it created (RING_BYTES each), bounded apart from queued bytes
+   *  (a quarter of maxQueuedBytes): a channel whose creator has no room for a ring works without one. */
+  ringBytes = 0;
   constructor(
     readonly maxQueuedBytes: number,
     readonly maxOpenChannels: number,
@@ -40,6 +48,16 @@ export class QueueAccount {
   fullOfChannels(): QueueAccount | undefined {
     for (let a: QueueAccount | undefined = this; a; a = a.within) if (a.openChannels >= a.maxOpenChannels) return a;
     return undefined;
+  }
+
+  /** Whether a ring of `bytes` more fits in this account and the ones it is inside. */
+  roomForRing(bytes: number): boolean {
+    for (let a: QueueAccount | undefined = this; a; a = a.within) if (a.ringBytes + bytes > a.maxQueuedBytes / 4) return false;
+    return true;
+  }
+
+  chargeRing(bytes: number): void {
+    for (let a: QueueAccount | undefined = this; a; a = a.within) a.ringBytes += bytes;
   }
 
   charge(bytes: number): void {
@@ -78,6 +96,14 @@ export class ChannelEnd implements Cap {
   }
 }
 
+/**
+ * The buffer of a channel. Once a holder in a worker asks for it (`ringFor`), it has a ring: a shared
+ * buffer where the workers of its holders send and receive themselves (src/wasm/ww-host/imports.ts),
+ * without a call to this thread. Messages that cannot go there (with capabilities, too big for the
+ * ring's free bytes, sent through this thread) wait in `queue`, and while they do the ring is sealed:
+ * workers send through this thread too, and receivers take the ring's messages first, then the
+ * queue's, so each sender's order holds. This thread never writes the ring.
+ */
 export class Channel {
   readonly send = new ChannelEnd(Kind.CHAN_SEND, this);
   readonly recv = new ChannelEnd(Kind.CHAN_RECV, this);
@@ -86,6 +112,8 @@ export class Channel {
   private uncounted = false;
   private readonly senders: (() => void)[] = [];
   private readonly receivers: (() => void)[] = [];
+  private ring: Ring | undefined;
+  private ringRef: WeakRef<Ring> | undefined;
 
   /** `creator` counts it among its open channels until both ends are closed. */
   constructor(
@@ -95,23 +123,65 @@ export class Channel {
     creator.openChannel(1);
   }
 
+  /** The channel's ring, made at the first ask if its creator's account has room for one (charged
+   *  until both ends are closed); undefined: none, every call goes through this thread. */
+  ringFor(): Ring | undefined {
+    if (this.ring || this.uncounted || !this.creator.roomForRing(RING_BYTES)) return this.ring;
+    const ring = Ring.create(RING_BYTES, this.capacity);
+    this.creator.chargeRing(RING_BYTES);
+    this.ring = ring;
+    this.ringRef = trackRing(ring);
+    if (this.queue.length > 0) ring.seal(true);
+    if (this.recv.closed) ring.closeRecv();
+    if (this.send.closed) ring.closeSend(RING_MAIN_OWNER); // (nobody else has it yet)
+    return ring;
+  }
+
+  /** Wakes the workers waiting on the ring (a holder is being paused or ended: it must look again). */
+  wakeRing(): void {
+    this.ring?.wake();
+  }
+
+  /** Messages queued, in the ring and here. */
   get length(): number {
-    return this.queue.length;
+    return this.queue.length + (this.ring?.length ?? 0);
   }
 
   /** Whether a message of `n` bytes fits now: fewer than `capacity` messages, and the bytes bound
    *  (which an empty buffer always meets, so one large message can always pass). */
   fits(n: number): boolean {
-    return this.queue.length < this.capacity && (this.queue.length === 0 || this.bytes + n <= MAX_CHANNEL_BYTES);
+    const length = this.length;
+    return length < this.capacity && (length === 0 || this.bytes + (this.ring?.dataBytes ?? 0) + n <= MAX_CHANNEL_BYTES);
   }
 
+  /** Queues `m` here (after what the ring holds: the ring is sealed until the queue is empty). */
   push(m: Message): void {
     m.account.charge(messageCost(m.data.length, m.caps.length));
     this.queue.push(m);
     this.bytes += m.data.length;
+    if (this.ring && !this.ring.sealed) this.ring.seal(true); // wakes receivers waiting on the ring: they come here
     this.wake(this.receivers);
   }
 
+  /**
+   * The next message of the ring for a receiver with room for `bufLen` bytes: its data, `tooBig`
+   * (it stays), `busy` (a worker is taking one right now: look again shortly), or undefined (the
+   * ring is empty or there is none: look at `peek`).
+   */
+  takeFromRing(bufLen: number): { data: Uint8Array } | { tooBig: number } | 'busy' | undefined {
+    const ring = this.ring;
+    if (!ring || ring.length === 0) return undefined;
+    const dest = new Uint8Array(Math.min(bufLen, ring.capacity));
+    const r = ring.tryRecv(dest, RING_MAIN_OWNER, false); // this thread never waits for a worker's lock
+    if (typeof r === 'number') {
+      this.wake(this.senders);
+      return { data: dest.slice(0, r) }; // (a view would carry all of dest to the worker)
+    }
+    if (typeof r === 'object' || r === 'busy') return r;
+    return undefined;
+  }
+
+  /** The next message of the queue (take the ring's first: takeFromRing). */
   peek(): Message | undefined {
     return this.queue[0];
   }
@@ -120,48 +190,75 @@ export class Channel {
     const m = this.queue.shift()!;
     m.account.charge(-messageCost(m.data.length, m.caps.length));
     this.bytes -= m.data.length;
+    if (this.queue.length === 0 && this.ring?.sealed) this.ring.seal(false); // wakes senders waiting on the ring
     this.wake(this.senders);
     return m;
   }
 
+  /** The ring's wait words, to read before looking at the channel and give to waitToSend/waitToReceive,
+   *  so that a worker's send or receive in between wakes the wait. */
+  seqs(): { space: number; data: number } | undefined {
+    return this.ring && { space: this.ring.spaceSeq(), data: this.ring.dataSeq() };
+  }
+
   /** Resolves when the buffer may have room (or an end closed). `cancel` removes the waiter. */
-  waitToSend(): { ready: Promise<void>; cancel: () => void } {
-    return this.waiter(this.senders);
+  waitToSend(seqs?: { space: number; data: number }): { ready: Promise<void>; cancel: () => void } {
+    return this.waiter(this.senders, 'space', seqs?.space);
   }
 
   /** Resolves when a message may be there (or an end closed). */
-  waitToReceive(): { ready: Promise<void>; cancel: () => void } {
-    return this.waiter(this.receivers);
+  waitToReceive(seqs?: { space: number; data: number }): { ready: Promise<void>; cancel: () => void } {
+    return this.waiter(this.receivers, 'data', seqs?.data);
   }
 
   /** Passes a wake-up on: a woken waiter that could not use it calls this so nobody is left asleep. */
   pump(): void {
-    if (this.queue.length > 0) this.wake(this.receivers);
-    if (this.queue.length < this.capacity) this.wake(this.senders);
+    if (this.length > 0) this.wake(this.receivers);
+    if (this.length < this.capacity) this.wake(this.senders);
   }
 
   /** An end closed: the receive end discards the buffer; every waiter wakes to see it. */
   ended(end: ChannelEnd): void {
     if (end === this.recv) {
+      this.ring?.closeRecv();
       const dropped = this.queue.splice(0);
       this.bytes = 0;
       for (const m of dropped) m.account.charge(-messageCost(m.data.length, m.caps.length));
       for (const m of dropped) for (const c of m.caps) c.release();
+    } else if (this.ring) {
+      this.closeRingSend(this.ring);
     }
     if (this.send.closed && this.recv.closed && !this.uncounted) {
       this.uncounted = true; // (a nested close of the other end may get here first)
       this.creator.openChannel(-1);
+      if (this.ringRef) {
+        this.creator.chargeRing(-RING_BYTES);
+        untrackRing(this.ringRef);
+        this.ring = undefined; // no longer charged, so not held here either (workers forget theirs, imports.ts)
+      }
     }
     for (const w of [...this.senders.splice(0), ...this.receivers.splice(0)]) w();
   }
 
-  private waiter(list: (() => void)[]): { ready: Promise<void>; cancel: () => void } {
+  // ---- internals ----
+
+  /** Closes the ring's send end; while a worker holds the send lock (copying, or dead until its thread's
+   *  exit frees it) it tries again shortly, since this thread must not wait for a worker. */
+  private closeRingSend(ring: Ring): void {
+    if (!ring.closeSend(RING_MAIN_OWNER, false)) setTimeout(() => this.closeRingSend(ring), 1);
+  }
+
+  private waiter(list: (() => void)[], what: 'space' | 'data', seq: number | undefined): { ready: Promise<void>; cancel: () => void } {
     let wake!: () => void;
-    const ready = new Promise<void>((resolve) => (wake = resolve));
+    const woken = new Promise<void>((resolve) => (wake = resolve));
     list.push(wake);
+    // A worker's send or receive in the ring wakes this wait too (bounded: a wait this thread gave up
+    // on stays in the engine until the word moves or the timeout).
+    const ringWait = this.ring && seq !== undefined ? this.ring.waitAsync(what, seq, 10_000) : undefined;
     return {
-      ready,
+      ready: ringWait ? Promise.race([woken, ringWait.ready.then(() => {})]) : woken,
       cancel: () => {
+        ringWait?.cancel();
         const i = list.indexOf(wake);
         if (i >= 0) list.splice(i, 1);
       },

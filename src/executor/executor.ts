@@ -52,7 +52,7 @@ export class Executor {
       pauseGraceMs,
       keepEnded: opts.keepEnded,
       keepOutputBytes: opts.keepOutputBytes,
-      guestEvents: { pauseRequested: (pid) => ww?.pauseRequested(pid), resumed: (pid) => ww?.resumed(pid) },
+      guestEvents: { pauseRequested: (pid) => ww?.pauseRequested(pid), freezing: (pid) => ww?.freezing(pid), resumed: (pid) => ww?.resumed(pid) },
       log: opts.log,
     });
     const modules = new ModuleStore(runtime, opts.dataDir);

@@ -151,6 +151,11 @@ export class WwHost implements GuestEvents {
     return this.guests.get(pid)?.();
   }
 
+  freezing(pid: number): void {
+    this.guests.get(pid)?.().wakeRings();
+    this.opts.forward?.freezing?.(pid);
+  }
+
   pauseRequested(pid: number): void {
     this.guests.get(pid)?.().event(EventKind.PAUSE, 0, this.opts.pauseGraceMs);
     this.opts.forward?.pauseRequested(pid);
@@ -271,6 +276,11 @@ export class GuestProcess {
     chan_create: ({ capacity }) => this.chanCreate(capacity),
     chan_send: (a) => this.chanSend(a),
     chan_recv: (a) => this.chanRecv(a),
+    chan_ring: ({ h }) => {
+      const end = this.handles.get(h, 'chan_ring', Kind.CHAN_SEND, Kind.CHAN_RECV) as ChannelEnd;
+      const ring = end.channel.ringFor();
+      return ring ? { ...ring.shared, send: end.kind === Kind.CHAN_SEND } : null;
+    },
     chan_close: ({ h }) => (this.handles.get(h, 'chan_close', Kind.CHAN_SEND, Kind.CHAN_RECV) as ChannelEnd).close(),
     store_set: (a) => this.storeSet(a),
     store_get: (a) => this.storeGet(a),
@@ -303,9 +313,15 @@ export class GuestProcess {
   end(): void {
     if (this.ended) return;
     this.ended = true;
+    this.wakeRings(); // a wait of a shared worker's guest in a ring ends there
     for (const stop of [...this.blocked]) stop();
     this.events.length = 0;
     this.handles.clear();
+  }
+
+  /** Wakes this process's waits in its channels' rings, which then look at its pause or end. */
+  wakeRings(): void {
+    for (const cap of this.handles.caps()) if (cap instanceof ChannelEnd) cap.channel.wakeRing();
   }
 
   // ---- calls ----
@@ -464,6 +480,7 @@ export class GuestProcess {
       if (cap === ch.recv) fail(E.INVAL, "chan_send: a channel's receive end cannot be sent over that channel");
     }
     for (;;) {
+      const seqs = ch.seqs();
       if (end.closed) return fail(E.PIPE, 'chan_send: the send end is closed');
       if (ch.recv.closed) return fail(E.PIPE, 'chan_send: the receive end is closed');
       if (ch.fits(data.length)) {
@@ -481,7 +498,7 @@ export class GuestProcess {
         return;
       }
       if (flags & NONBLOCK) return fail(E.AGAIN, `chan_send: the channel is full (${ch.length} messages)`);
-      await this.sleep(ch.waitToSend(), () => ch.pump());
+      await this.sleep(ch.waitToSend(seqs), () => ch.pump());
     }
   }
 
@@ -489,7 +506,18 @@ export class GuestProcess {
     const end = this.handles.get(h, 'chan_recv', Kind.CHAN_RECV) as ChannelEnd;
     const ch = end.channel;
     for (;;) {
+      const seqs = ch.seqs();
       if (end.closed) return fail(E.PIPE, 'chan_recv: the receive end is closed');
+      const r = ch.takeFromRing(bufLen);
+      if (r === 'busy') {
+        await this.sleep(delay(1)); // a worker is taking a message from the ring right now
+        continue;
+      }
+      if (r && 'tooBig' in r) {
+        ch.pump(); // another receiver may have room for it
+        return { tooBig: { bytes: r.tooBig, handles: 0 } };
+      }
+      if (r) return { data: r.data, handles: [] };
       const m = ch.peek();
       if (m) {
         if (m.data.length > bufLen || m.caps.length > handlesCap) {
@@ -505,7 +533,7 @@ export class GuestProcess {
       }
       if (ch.send.closed) return fail(E.PIPE, 'chan_recv: the channel is empty and its send end is closed');
       if (flags & NONBLOCK) return fail(E.AGAIN, 'chan_recv: the channel is empty');
-      await this.sleep(ch.waitToReceive(), () => ch.pump());
+      await this.sleep(ch.waitToReceive(seqs), () => ch.pump());
     }
   }
 
@@ -568,6 +596,13 @@ export class GuestProcess {
       fail(E.IO, 'the process has ended');
     }
   }
+}
+
+/** A wait of `ms` in the form GuestProcess.sleep takes. */
+function delay(ms: number): { ready: Promise<void>; cancel: () => void } {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const ready = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  return { ready, cancel: () => clearTimeout(timer) };
 }
 
 function answer(s: EndStatus): WaitAnswer {

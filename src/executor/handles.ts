@@ -31,6 +31,11 @@ export class HandleTable {
     return this.live.has(h);
   }
 
+  /** The capabilities held (each once per handle). */
+  caps(): IterableIterator<Cap> {
+    return this.live.values();
+  }
+
   /** Room for `n` more handles, else EMFILE. */
   room(n: number, what: string): void {
     if (this.live.size + n > MAX_HANDLES) {

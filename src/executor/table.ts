@@ -67,6 +67,9 @@ export interface SpawnRequest {
 export interface GuestEvents {
   /** Sent first when a pause is asked for; the guest is frozen preemptively after the grace period. */
   pauseRequested(pid: number): void;
+  /** The runtime was just asked to freeze it (after the grace period, or to hold it back for its sinks):
+   *  a guest waiting where only the host can wake it (a channel's ring) is woken to freeze. */
+  freezing?(pid: number): void;
   resumed(pid: number): void;
 }
 
@@ -315,7 +318,9 @@ export class ProcessTable {
     const freeze = (): void => {
       p.timer = undefined;
       if (e.pausing !== p) return;
-      wasm.pause().then(
+      const frozen = wasm.pause();
+      this.guestEvents.freezing?.(e.pid);
+      frozen.then(
         () => {
           if (e.pausing === p) e.pausing = undefined;
           p.resolve();
@@ -366,7 +371,10 @@ export class ProcessTable {
     if (e.status || !e.wasm || e.throttled === on) return;
     e.throttled = on;
     if (on) {
-      if (!e.userPaused) e.wasm.pause().catch(() => {});
+      if (!e.userPaused) {
+        e.wasm.pause().catch(() => {});
+        this.guestEvents.freezing?.(e.pid);
+      }
     } else if (!e.userPaused) {
       e.wasm.resume();
     }

@@ -149,3 +149,37 @@ async function sleepAsync(ms: number, watch: PauseWatch | undefined): Promise<vo
     else await new Promise((resolve) => setTimeout(resolve, left));
   }
 }
+
+/**
+ * Waits until `array[index]` is no longer `value`, where another thread changes it (a channel ring's
+ * wait word, ring.ts), counted as blocked. May return early: the caller looks again. A pause asked
+ * before or during the wait freezes here, once whoever pauses wakes the word (Ring.wake). On a worker
+ * of its own the wait is cut into 1 s slices, so a worker being terminated (kill) gets back to JS.
+ * `array[waiters]` counts the threads waiting for as long as they really wait (on a shared worker,
+ * until the suspended guest's wait ends), so that the other side knows to notify.
+ */
+export function blockingWaitWord(array: Int32Array, index: number, value: number, waiters: number): void {
+  const watch = pauseWatch;
+  if (suspender) {
+    suspender.suspend('word', async () => {
+      if (watch) await watch.whilePaused();
+      if (watch?.killed()) return;
+      Atomics.add(array, waiters, 1);
+      try {
+        await waitAsync(array, index, value);
+      } finally {
+        Atomics.sub(array, waiters, 1);
+      }
+      if (watch && !watch.killed()) await watch.whilePaused();
+    });
+    return;
+  }
+  watch?.holdIfPaused();
+  Atomics.add(array, waiters, 1);
+  try {
+    blockingWait(array, index, value, 1000);
+  } finally {
+    Atomics.sub(array, waiters, 1);
+  }
+  watch?.holdIfPaused();
+}

@@ -4,6 +4,7 @@
 
 import { MessageChannel, Worker, type MessagePort, type ResourceLimits } from 'node:worker_threads';
 import { FairQueue } from './fair-queue.js';
+import { threadGone } from './ring.js';
 import { WCTL_PREFETCH, WORKER_CONTROL_BYTES, type CallAnswer, type FromWorker, type RunMessage, type WorkerInit } from './protocol.js';
 import type { ExitReason } from './types.js';
 import type { WasmModule } from './webassembly.js';
@@ -415,7 +416,9 @@ export class WorkerPool implements Scheduler {
       worker.on('error', (err) => {
         slot.lastError = err;
       });
+      const threadId = worker.threadId;
       worker.on('exit', (code) => {
+        threadGone(threadId); // frees ring locks it held if it was terminated while copying (ring.ts)
         if (!slot.ready) {
           this.starting--;
           resolve();

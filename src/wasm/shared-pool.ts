@@ -8,6 +8,7 @@ import { MessageChannel, type ResourceLimits, type Worker } from 'node:worker_th
 import { deliverModule, newWorker, type Job, type Scheduler } from './pool.js';
 import { WCTL_MAIL, WCTL_RUNNABLE, WORKER_CONTROL_BYTES, type CallAnswer, type FromWorker, type RunMessage, type StopMessage } from './protocol.js';
 import type { ExitReason } from './types.js';
+import { threadGone } from './ring.js';
 
 export interface SharedPoolOptions {
   workers: number;
@@ -154,7 +155,9 @@ export class SharedPool implements Scheduler {
     w.worker.on('error', (err) => {
       w.lastError = err;
     });
+    const threadId = w.worker.threadId;
     w.worker.on('exit', (code) => {
+      threadGone(threadId); // frees ring locks it held (ring.ts)
       if (w.retired || this.closed) return;
       // Every guest of the worker ends with it (one guest exhausting the worker's heap, an engine bug).
       w.retired = true;

@@ -70,3 +70,41 @@ test('pause: the guest takes a PAUSE event (with the grace period) before it is 
   deepStrictEqual(printed, [1, 100, 2, 0]);
   ex.table.kill(e);
 });
+
+test("pause and kill reach a guest waiting in its channel's ring: it freezes, gets the message sent while paused once resumed, and a killed one ends", async () => {
+  const ex = await testExecutor({ pauseGraceMs: 0 });
+  after(() => ex.close());
+  // Receives on its own channel (its worker waits in the ring, no call pending), prints what came;
+  // it holds the send end in the store as "wake" for the sender below.
+  const waiter = guest(
+    `(drop (call $initial (i32.const 1) (i32.const 48)))
+    (drop (call $chan_create (i32.const 0) (i32.const 32) (i32.const 36)))
+    (drop (call $store_set (i32.load (i32.const 48)) (i32.const 1024) (i32.const 4) (call $o1)))
+    (call $out (call $chan_recv (call $o2) (i32.const 0) (i32.const 4096) (i32.const 4096) (i32.const 40) (i32.const 300) (i32.const 4) (i32.const 44)))
+    (call $out (i32.load (i32.const 4096)))`,
+    `(data (i32.const 1024) "wake")`,
+  );
+  const e = await start(ex, waiter);
+  await eventually('it waits in the ring', () => ex.ww.guest(e.pid)?.handles.size === 5 && e.wasm?.state === 'running');
+  await ex.table.pause(e); // without the wake-up of its ring, a shared worker's guest would never freeze
+  strictEqual(e.state, 'paused');
+  const sender = await run(
+    ex,
+    guest(
+      `(drop (call $initial (i32.const 1) (i32.const 48)))
+      (drop (call $store_get (i32.load (i32.const 48)) (i32.const 1024) (i32.const 4) (i32.const 32)))
+      (i32.store (i32.const 256) (i32.const 55))
+      (call $out (call $chan_send (call $o1) (i32.const 0) (i32.const 256) (i32.const 4) (i32.const 0) (i32.const 0)))`,
+      `(data (i32.const 1024) "wake")`,
+    ),
+  );
+  deepStrictEqual(sender.out, [0]);
+  strictEqual(e.state, 'paused', 'a message does not thaw a paused guest');
+  ex.table.resume(e);
+  deepStrictEqual(ints((await e.settled).stdout), [0, 55]);
+
+  const k = await start(ex, waiter);
+  await eventually('the second waits in the ring', () => ex.ww.guest(k.pid)?.handles.size === 5 && k.wasm?.state === 'running');
+  ex.table.kill(k);
+  strictEqual((await k.settled).reason.kind, 'killed');
+});

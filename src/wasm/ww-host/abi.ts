@@ -125,6 +125,9 @@ export type WwCalls = {
   chan_create: { args: { capacity: number }; answer: [send: number, recv: number] };
   chan_send: { args: { h: number; flags: number; data: Uint8Array; handles: number[] }; answer: void };
   chan_recv: { args: { h: number; flags: number; bufLen: number; handlesCap: number }; answer: RecvAnswer };
+  /** The shared buffers of the channel's ring, for sends (`send`: h is a send end) or receives done in
+   *  the worker (ring.ts; null: the channel has none). */
+  chan_ring: { args: { h: number }; answer: { header: SharedArrayBuffer; data: SharedArrayBuffer; send: boolean } | null };
   chan_close: { args: { h: number }; answer: void };
   store_set: { args: { store: number; name: Uint8Array; h: number }; answer: void };
   store_get: { args: { store: number; name: Uint8Array }; answer: number };

@@ -4,8 +4,10 @@
 // before the call is made (so an answer is never lost to a bad out pointer), and every failure is
 // an errno, never an exception into the guest.
 
+import { threadId } from 'node:worker_threads';
 import { callerOf, HostCallError, type HostCall } from '../host-call.js';
 import { recorded } from '../blocked.js';
+import { Ring, RING_MAIN_OWNER, recordBytes, ringRecv, ringSend } from '../ring.js';
 import { GuestMemory } from '../wasi/abi/memory.js';
 import { WasiError } from '../wasi/abi/errno.js';
 import type { WasmMemory } from '../webassembly.js';
@@ -47,6 +49,15 @@ export const noWwHost: HostCall = (op) => {
   throw new HostCallError(E.NOSYS, `${op}: this process has no ww host module; run it through an Executor (a node, or \`ww run\`)`);
 };
 
+/** Who holds a ring's lock while this thread copies: its threadId, which the pool gives to threadGone
+ *  when the thread exits (the main thread's token if ever run there). */
+const owner = threadId > 0 ? threadId : RING_MAIN_OWNER;
+
+/** Channel ends whose rings one process's worker remembers (past it, it forgets them all and asks
+ *  again). Small, since a remembered ring stays in memory after its channel closed and stopped being
+ *  charged to anyone: twice what one creator may have charged (src/executor/channel.ts). */
+const MAX_RINGS_KNOWN = 128;
+
 const utf8 = new TextEncoder();
 const fromUtf8 = new TextDecoder();
 
@@ -66,6 +77,11 @@ class Guest {
       if (!(e instanceof WasiError)) throw e;
       throw new AbiError(E.FAULT, `${what}: bytes ${p}..${p + n} are outside the guest's memory`);
     }
+  }
+  /** A live view of guest bytes (checked), valid until the memory grows. */
+  view(ptr: number, len: number, what: string): Uint8Array {
+    this.check(ptr, len, what);
+    return this.m.bytes(ptr >>> 0, len >>> 0);
   }
   copy(ptr: number, len: number, what: string): Uint8Array {
     this.check(ptr, len, what);
@@ -115,6 +131,32 @@ export function wwImports(ctx: WwContext): Record<WwFunction, (...args: number[]
   let lastError = '';
   /** Shared with the executor: how many events are queued, so a non-blocking poll with none costs no call. */
   let eventCount: Int32Array | undefined;
+
+  /**
+   * The rings of channel ends this process holds, by handle (null: its channel has none), for sends
+   * and receives without a call (ring.ts). Asked once per handle; forgotten when the handle may no
+   * longer name that end (dropped, moved away), so the executor keeps the say over who holds what.
+   */
+  const rings = new Map<number, { ring: Ring; send: boolean } | null>();
+  const ringOf = (h: number, send: boolean): Ring | undefined => {
+    // Recorded: on a shared worker a replay of this import must ask again if the first run asked.
+    let r = recorded('ring known', () => rings.get(h));
+    if (r === undefined) {
+      try {
+        const a = call('chan_ring', { h });
+        r = a && { ring: new Ring(a), send: a.send };
+      } catch (e) {
+        if (e instanceof HostCallError) return undefined; // not a channel end: the call says so
+        throw e;
+      }
+      if (rings.size >= MAX_RINGS_KNOWN) rings.clear();
+      rings.set(h, r);
+    }
+    return r && r.send === send ? r.ring : undefined;
+  };
+  const forget = (hs: number[]): void => {
+    for (const h of hs) rings.delete(h);
+  };
 
   const view = new GuestMemory();
   let viewOf: WasmMemory | undefined;
@@ -189,7 +231,10 @@ export function wwImports(ctx: WwContext): Record<WwFunction, (...args: number[]
     initial: toOut('initial', (index) => ({ index })),
     handle_kind: toOut('handle_kind', (h) => ({ h })),
     handle_dup: toOut('handle_dup', (h) => ({ h })),
-    handle_drop: handleCall('handle_drop'),
+    handle_drop: abi('handle_drop', (h: number) => {
+      forget([h]);
+      call('handle_drop', { h });
+    }),
     last_error: (buf: number, bufLen: number, outLen: number): number => {
       try {
         const g = mem();
@@ -225,6 +270,7 @@ export function wwImports(ctx: WwContext): Record<WwFunction, (...args: number[]
       g.check(handlesPtr, handlesCount * 4, 'spawn: handles');
       const handles: number[] = [];
       for (let i = 0; i < handlesCount; i++) handles.push(g.u32(handlesPtr + 4 * i));
+      forget(handles);
       const argv = nulStrings(g.copy(g.u32(s + 12), g.u32(s + 16), 'spawn: argv'), 'argv');
       const env: [string, string][] = nulStrings(g.copy(g.u32(s + 20), g.u32(s + 24), 'spawn: env'), 'env').map((kv) => {
         const eq = kv.indexOf('=');
@@ -275,28 +321,50 @@ export function wwImports(ctx: WwContext): Record<WwFunction, (...args: number[]
       g.check(handles, (handlesCount >>> 0) * 4, 'chan_send: handles');
       const list: number[] = [];
       for (let i = 0; i < handlesCount >>> 0; i++) list.push(g.u32((handles >>> 0) + 4 * i));
+      forget(list);
+      const ring = list.length === 0 ? ringOf(h, true) : undefined;
+      if (ring && recordBytes(dataLen >>> 0) <= ring.capacity) {
+        const r = ringSend(ring, g.view(data, dataLen, 'chan_send: data'), owner, (flags & NONBLOCK) !== 0);
+        if (r === 'ok') return;
+        if (r === 'full') throw new AbiError(E.AGAIN, `chan_send: the channel is full (${ring.length} messages)`);
+        // diverted, no room for it, an end closed: the executor answers
+      }
       const bytes = g.copy(data, dataLen, 'chan_send: data');
       call('chan_send', { h, flags, data: bytes, handles: list }, [bytes.buffer as ArrayBuffer]);
     }),
     chan_recv: abi(
       'chan_recv',
       (h: number, flags: number, buf: number, bufLen: number, outLen: number, handles: number, handlesCap: number, outCount: number) => {
+        /** The next message does not fit the buffers: its sizes go out, and it stays queued. */
+        const tooBig = (w: Guest, bytes: number, count: number): AbiError => {
+          w.setU32(outLen, bytes);
+          w.setU32(outCount, count);
+          return new AbiError(
+            E.MSGSIZE,
+            `chan_recv: the next message has ${bytes} bytes and ${count} handles; ` +
+              `the buffers hold ${bufLen >>> 0} bytes and ${handlesCap >>> 0} handles (it stays queued)`,
+          );
+        };
         flagsOk('chan_recv', flags);
         const g = mem();
         outs(g, 'chan_recv', outLen, outCount);
         g.check(buf, bufLen, 'chan_recv: buffer');
         g.check(handles, (handlesCap >>> 0) * 4, 'chan_recv: handles');
+        const ring = ringOf(h, false);
+        if (ring) {
+          const r = ringRecv(ring, g.view(buf, bufLen, 'chan_recv: buffer'), owner, (flags & NONBLOCK) !== 0);
+          if (typeof r === 'number') {
+            g.setU32(outLen, r);
+            g.setU32(outCount, 0);
+            return;
+          }
+          if (typeof r === 'object') throw tooBig(g, r.tooBig, 0);
+          if (r === 'empty') throw new AbiError(E.AGAIN, 'chan_recv: the channel is empty');
+          // diverted (messages wait in the executor), end of data, closed: the executor answers
+        }
         const a = call('chan_recv', { h, flags, bufLen: bufLen >>> 0, handlesCap: handlesCap >>> 0 });
         const w = mem();
-        if (a.tooBig) {
-          w.setU32(outLen, a.tooBig.bytes);
-          w.setU32(outCount, a.tooBig.handles);
-          throw new AbiError(
-            E.MSGSIZE,
-            `chan_recv: the next message has ${a.tooBig.bytes} bytes and ${a.tooBig.handles} handles; ` +
-              `the buffers hold ${bufLen >>> 0} bytes and ${handlesCap >>> 0} handles (it stays queued)`,
-          );
-        }
+        if (a.tooBig) throw tooBig(w, a.tooBig.bytes, a.tooBig.handles);
         const data = a.data ?? new Uint8Array(0);
         const hs = a.handles ?? [];
         w.write(buf, data);
