@@ -33,6 +33,11 @@ export const MAX_REGION_COST = 10_000;
 /** Bump when the transformation changes, so on-disk caches of older output are not used. */
 export const INSTRUMENTATION_VERSION = 9;
 
+/** The most fuel a tick hands the guest (meter.ts): small enough that a pause lands well within
+ *  10 ms on a CPU-bound loop, large enough that the call costs nothing measurable. The countdown
+ *  never exceeds it (the allowance's give-backs are capped at it). */
+export const TICK_BUDGET = 100_000;
+
 /** A call-free loop runs on an allowance taken ahead from the countdown into locals (see meterLoop):
  *  the first grant in a frame, and the most one grant may be (which bounds how late such a loop sees a
  *  pause, a kill or the end of its time slice: at most this many units after the host asked). */
@@ -220,9 +225,17 @@ function transform(binaryen: B, kinds: Kinds, mod: Binaryen.Module): { bytes: Ui
   const addVar = api(binaryen)._BinaryenFunctionAddVar as (f: Ref, t: number) => number;
   const returnApi = api(binaryen) as { _BinaryenReturnGetValue(r: Ref): Ref; _BinaryenReturnSetValue(r: Ref, v: Ref): void };
   // Gives a frame's unused allowance back to the countdown around `value` (of type `results`):
-  // { tmp = value; countdown += left; tmp }. Undefined where it cannot (several results).
+  // { tmp = value; if countdown > 0: countdown = min(countdown + left, TICK_BUDGET); tmp }. Never
+  // when the host has asked for a check (countdown <= 0), and never past what a tick grants: else
+  // the give-backs of many frames returning one after another would add up and put off the next
+  // tick (a pause, a kill, a slice's end) by all of them. What is not given back is overcharged.
+  // Undefined where it cannot (several results).
   const givingBack = (func: Ref, allowance: Allowance, results: number, value: Ref, scratch: { tmp?: number }): Ref | undefined => {
-    const giveBack = mod.global.set(COUNTDOWN, mod.i32.add(mod.global.get(COUNTDOWN, binaryen.i32), mod.local.get(allowance.left, binaryen.i32)));
+    const i32 = binaryen.i32;
+    const countdown = (): Ref => mod.global.get(COUNTDOWN, i32);
+    const sum = (): Ref => mod.i32.add(countdown(), mod.local.get(allowance.left, i32));
+    const capped = mod.select(mod.i32.lt_s(sum(), mod.i32.const(TICK_BUDGET)), sum(), mod.i32.const(TICK_BUDGET));
+    const giveBack = mod.global.set(COUNTDOWN, mod.select(mod.i32.gt_s(countdown(), mod.i32.const(0)), capped, countdown()));
     if (results === binaryen.none) return mod.block(null, [value, giveBack], binaryen.none);
     if (binaryen.expandType(results).length !== 1) return undefined;
     scratch.tmp ??= addVar(func, results);
@@ -282,7 +295,9 @@ function transform(binaryen: B, kinds: Kinds, mod: Binaryen.Module): { bytes: Ui
     }
     Func.setBody(func, prepend(scan.cost, metered, results));
   }
-  if (!mod.validate()) throw new Error('binaryen produced an invalid module');
+  // A module V8 runs but binaryen, limited to v8Features, cannot validate: one using a proposal left
+  // out there (tail calls: a tail call would leave its frame without giving back its allowance).
+  if (!mod.validate()) throw new InstrumentError('it uses a WebAssembly feature ww cannot instrument yet (such as tail calls)');
   return { bytes: mod.emitBinary(), ...unsuspendable(binaryen, mod, bodies.map((b) => b.scan)) };
 }
 

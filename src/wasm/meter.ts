@@ -9,13 +9,13 @@ import type { Limits } from './types.js';
 import type { WasmGlobal, WasmMemory } from './webassembly.js';
 import { MAX_TABLE_ENTRIES, PAGE_BYTES, tablePages } from './module.js';
 import { chargeGrow } from './memory-budget.js';
+import { TICK_BUDGET } from './instrument.js';
 
 /** The most pages a 32-bit memory can have (4 GiB). */
 const MAX_PAGES_32 = 65536;
 
-/** Fuel between two host calls: small enough that a pause lands well within 10 ms on a
- *  CPU-bound loop, large enough that the call costs nothing measurable. */
-export const TICK_BUDGET = 100_000;
+// Fuel between two host calls: the instrumentation's, which caps the countdown at it.
+export { TICK_BUDGET };
 
 /** Thrown from a tick to end a guest of a shared worker that was killed (its worker goes on). */
 export class GuestKilled extends Error {

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import binaryen from 'binaryen';
-import { instrument, expressionKinds, InstrumentError, ALLOWANCE_MAX, COUNTDOWN_EXPORT, MEMORY_FIELD, METER_MODULE } from '../../src/wasm/instrument.js';
+import { instrument, expressionKinds, InstrumentError, ALLOWANCE_MAX, COUNTDOWN_EXPORT, MEMORY_FIELD, METER_MODULE, TICK_BUDGET } from '../../src/wasm/instrument.js';
 import { Runtime, ModuleError } from '../../src/wasm/index.js';
 import { Wasm, type WasmGlobal, type WasmMemory } from '../../src/wasm/webassembly.js';
 import { assemble, guest } from '../../fixtures/wat.js';
@@ -114,7 +114,7 @@ test("a call-free loop's allowance leaves no work uncharged, however its frame i
   const fuel = (): number => consumed + budget - (countdown.value as number);
   const inst = new Wasm.Instance(new Wasm.Module(instrument(binaryen, loops)), {
     [METER_MODULE]: {
-      tick: () => ((consumed = fuel()), (budget = 1_000_000)),
+      tick: () => ((consumed = fuel()), (budget = TICK_BUDGET)), // (what meter.ts grants)
       grow: (d: number) => d,
       grow_table: (d: number) => d,
     },
