@@ -299,6 +299,10 @@ export function elementOf(first: number, i: number, dataWords: number, ptrs: num
 
 /** Data at least this big goes in a segment of its own: copied once, never into a growing buffer. */
 export const OWN_SEGMENT_BYTES = 64 * 1024;
+/** Data segments of their own in one message at most; further big Data is copied into the first
+ *  segment as small Data is: receivers cap a frame's segments (FrameLimits.maxSegments: 512, and
+ *  C++'s reader similarly), and a message within the size limit must not be refused for its count. */
+export const MAX_OWN_SEGMENTS = 64;
 
 /**
  * Builds a message in one growing segment; Data of OWN_SEGMENT_BYTES or more is copied once into a
@@ -390,7 +394,7 @@ export class WireBuilder {
   }
 
   setData(ptr: number, data: Uint8Array): void {
-    if (data.byteLength >= OWN_SEGMENT_BYTES) return this.setDataSegment(ptr, data);
+    if (data.byteLength >= OWN_SEGMENT_BYTES && this.extra.length < MAX_OWN_SEGMENTS) return this.setDataSegment(ptr, data);
     const at = this.initList(ptr, ElementSize.byte, data.byteLength);
     this.buf.set(data, at);
   }

@@ -154,7 +154,7 @@ test('a send dropped by a closed transport never gives its segment back (it may 
   for (let i = 0; i < 4; i++) assert.notEqual(takeSegment(128 * KiB).buffer, seg.buffer);
 });
 
-// FAILS on 866d587 (finding R1 of the review). Sockets we connect read through node:net's onread
+// Found by review (finding R1; it failed before pieces that are a small part of their buffer were copied). Sockets we connect read through node:net's onread
 // into a fresh 64 KiB buffer per read (socket.ts freshReadBuffer) and hand on a view of its first n
 // bytes; the decoder keeps pieces of 4 KiB or more of a partial frame as views (framing.ts
 // keepPiece), so each one keeps its whole 64 KiB read buffer alive while counting only its own
@@ -193,7 +193,7 @@ test('a peer sending a frame in 4 KiB reads to a socket we connected holds no mo
   );
 });
 
-// FAILS on 866d587 (finding R2 of the review). Every Data of OWN_SEGMENT_BYTES or more becomes a
+// Found by review (finding R2; it failed before MAX_OWN_SEGMENTS). Every Data of OWN_SEGMENT_BYTES or more becomes a
 // segment of its own (wire.ts setDataSegment), with no cap on how many: a message carrying 600
 // such values (38 MiB, within the 64 MiB frame limit) has 601 segments, and every receiver with
 // the default FrameLimits (maxSegments 512; C++'s reader has a similar cap) refuses the frame and

@@ -320,7 +320,10 @@ export class FrameDecoder {
     const n = piece.byteLength;
     if (n >= SMALL_PIECE) {
       this.hold(n);
-      this.pieces.push(piece);
+      // A view keeps its whole buffer alive: kept as it is only when it is most of that buffer (a
+      // small read into a connected socket's 64 KiB read buffer is copied), so what a partial frame
+      // holds stays within twice what it counts.
+      this.pieces.push(n * 2 >= piece.buffer.byteLength ? piece : piece.slice());
       return;
     }
     if (this.block === null || this.block.byteLength - this.blockFilled < n) {
