@@ -13,7 +13,7 @@ const load = async (name: string): Promise<LoadedModule> => rt.load(await guest(
 
 
 test('modules are made suspendable and a thousand guests blocked at once live on two threads', async () => {
-  const m = await rt.load(await assemble(sleepThenDone(1500)));
+  const m = await rt.load(await assemble(sleepThenDone(4000))); // (long enough for 1,000 spawns and a hello on a loaded machine)
   assert.equal(m.suspendable, true);
   const sleepers = Array.from({ length: 1000 }, () => rt.spawn(m, { args: ['sleeper'], stdout: 'capture', group: {} }));
   // While all of them wait, another client's hello starts and ends: no thread is held by a waiting guest.
