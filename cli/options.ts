@@ -2,6 +2,7 @@
 // The same tables make the oclif commands' flags (lib/oclif-flags.ts) and feed the fast path
 // (fast-path.ts), which reads these command lines without loading oclif (cli/README.md, "Start-up"):
 // an option is added, renamed or given a check here, once, and both paths see it.
+import { UsageError } from './errors.js';
 import { parseCount, parseDuration, parseSize } from './units.js';
 
 // `ww run`'s own checks live with its work; loaded only when a command line has such an option, so
@@ -31,6 +32,12 @@ export const SOCKET_OPTION = {
   env: 'WW_SOCKET',
   description: "the node's unix socket (default: $XDG_RUNTIME_DIR/ww/node.sock, else ~/.ww/node.sock; or $WW_SOCKET)",
 } as const satisfies OptionSpec;
+
+/** `--guest-compiler`'s value (RuntimeOptions.guestCompiler). */
+export function parseGuestCompiler(text: string): 'optimizing' | 'tiered' {
+  if (text === 'optimizing' || text === 'tiered') return text;
+  throw new UsageError(`--guest-compiler must be optimizing or tiered, not '${text}'`);
+}
 
 export const RUN_OPTIONS = {
   dir: {
@@ -70,6 +77,13 @@ export const RUN_OPTIONS = {
     helpValue: 'N',
     check: (text) => parseCount('--fuel', text),
     description: 'end the guest after N instrumentation ticks (loop iterations and calls); exits 137, "limit exceeded: cpu"',
+  },
+  'guest-compiler': {
+    kind: 'value',
+    helpValue: 'optimizing|tiered',
+    check: (text) => parseGuestCompiler(text),
+    description:
+      "how V8 compiles the guest, for a run here (a node's is set by ww start --guest-compiler): tiered (the default) starts at once in baseline code; optimizing compiles with V8's optimizing compiler only, slower to start, up to 2-3x faster for a guest that computes for long",
   },
   node: {
     kind: 'switch',

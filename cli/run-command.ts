@@ -9,7 +9,7 @@ import type { Limits, Preopen } from '../src/wasm/types.js';
 import type { ListenAddress } from '../src/wasm/sockets/listen.js';
 import type { EndStatus } from '../src/executor/table.js';
 import { InputError, UsageError } from './errors.js';
-import type { OptionValues, RUN_OPTIONS } from './options.js';
+import { parseGuestCompiler, type OptionValues, type RUN_OPTIONS } from './options.js';
 import { resolveSocketPath } from './lib/socket-path.js';
 import { parseCount, parseDuration, parseSize } from './units.js';
 import { reportEnd } from './lib/exit-reason.js';
@@ -44,6 +44,9 @@ export async function runCommand(module: string, guestArgs: readonly string[], f
   const bytes = fromStdin ? await readModuleFromStdin() : await readModuleFile(module);
   const { nodeIsListening, runOnNode } = maybeNode ? await import('./lib/run-on-node.js') : { nodeIsListening: undefined, runOnNode: undefined };
   if (runOnNode && (flags.node || flags.detach || (await nodeIsListening(socketPath)))) {
+    if (flags['guest-compiler'] !== undefined) {
+      throw new UsageError("--guest-compiler is for a run here: a node compiles as its ww start --guest-compiler says");
+    }
     process.exitCode = await runOnNode({
       module: bytes,
       moduleName: describeModule(module),
@@ -77,7 +80,7 @@ export async function runCommand(module: string, guestArgs: readonly string[], f
     stdin: fromStdin ? new Uint8Array(0) : 'inherit',
     stdout: 'inherit',
     stderr: 'inherit',
-    runtimeOptions: { cacheDir: cacheDir() },
+    runtimeOptions: { cacheDir: cacheDir(), ...(flags['guest-compiler'] !== undefined ? { guestCompiler: parseGuestCompiler(flags['guest-compiler']) } : {}) },
   }).catch((err: unknown) => {
     throw err instanceof ExecutorError ? refusal(err, { module: describeModule(module) }) : err;
   });

@@ -49,6 +49,13 @@ describe('ww run says the same here and on a node', () => {
 });
 
 describe('ww run with a node', () => {
+  test('--guest-compiler is refused for a run on a node (the node compiles as its ww start says): exit 2, one line', async () => {
+    const r = await runWw(['run', '--guest-compiler', 'optimizing', '--socket', node.socketPath, hello]);
+    assert.equal(r.status, 2);
+    assert.equal(oneErrorLine(r.stderr), 'ww: --guest-compiler is for a run here: a node compiles as its ww start --guest-compiler says');
+    assert.equal(r.stdout, '');
+  });
+
   test('runs on the node when one answers on the socket: output, status, and a start line in its log', async () => {
     const r = await runWw(['run', '--socket', node.socketPath, hello, '--', 'on-node']);
     assert.equal(r.status, 0, r.stderr);

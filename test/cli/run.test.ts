@@ -258,6 +258,20 @@ describe('ww run: traps and limits end the guest with a clear reason', () => {
     assert.match(r.stdout, /^rounds 1000 checksum [0-9a-f]{16}\n$/);
   });
 
+  test('--guest-compiler optimizing and tiered run the guest alike; another value is a usage error', async () => {
+    const outputs = [];
+    for (const compiler of ['optimizing', 'tiered']) {
+      const r = await runWw(['run', '--guest-compiler', compiler, '--fuel', '1_000_000_000', cpuLoop, '--', '100000']);
+      assert.equal(r.status, 0, r.stderr);
+      outputs.push(r.stdout);
+    }
+    assert.match(outputs[0]!, /^rounds 100000 checksum [0-9a-f]{16}\n$/);
+    assert.equal(outputs[1], outputs[0]);
+    const bad = await runWw(['run', '--guest-compiler', 'fast', hello]);
+    assert.equal(bad.status, 2);
+    assert.equal(oneErrorLine(bad.stderr), "ww: --guest-compiler must be optimizing or tiered, not 'fast'");
+  });
+
   test('--timeout stops a guest that runs too long: exit 137, limit wall', async () => {
     const r = await runWw(['run', '--timeout', '300ms', cpuLoop, '--', '100000000000000']);
     assert.equal(r.status, 137);
