@@ -9,6 +9,8 @@ APT_PACKAGES=(
   clang lld wasi-libc libclang-rt-14-dev-wasm32  # C guests (examples, WASI conformance tests)
   util-linux                                     # unshare (namespaced fork/exec baseline), setpriv (the other-uid test)
   netcat-openbsd                                 # nc, to talk to examples/echo-go (README, examples/README.md)
+  iproute2                                       # ip netns, veth and bridges for cluster-tests/
+  etcd-server etcd-client                        # a known-good Raft: histories that check the linearizability checker
 )
 
 # Go 1.23 (GOOS=wasip1, for examples/echo-go): bookworm's own Go is 1.19, which has no wasip1 port, so it
