@@ -45,10 +45,12 @@ interface Admin {
 }
 
 struct NodeInfo {
-  peerId @0 :Text;        # stable identity of the node (later: its libp2p peer ID)
+  peerId @0 :Text;        # the node's libp2p peer ID (12D3KooW...), stable across restarts with a data dir
   version @1 :Text;       # ww version
   startedAtMs @2 :Int64;  # unix ms
   osPid @3 :UInt32;       # the node's OS process id
+  addresses @4 :List(Text);
+  # Where other peers reach it: its libp2p listen multiaddrs, each ending /p2p/<peerId>.
 }
 
 interface Executor {

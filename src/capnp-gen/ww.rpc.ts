@@ -672,23 +672,26 @@ export interface NodeInfo {
   version: string;
   startedAtMs: bigint;
   osPid: number;
+  addresses: (string)[];
 }
 export interface NodeInfo$Init {
   peerId?: string;
   version?: string;
   startedAtMs?: bigint;
   osPid?: number;
+  addresses?: (string)[];
 }
 export const $S_NodeInfo: StructDesc = {
   name: 'NodeInfo',
   id: '8a1a604d7cbf10ce',
   dataWords: 2,
-  pointers: 2,
+  pointers: 3,
   fields: [
     { name: 'peerId', type: { k: 'text' }, offset: 0 },
     { name: 'version', type: { k: 'text' }, offset: 1 },
     { name: 'startedAtMs', type: { k: 'int64' }, offset: 0 },
     { name: 'osPid', type: { k: 'uint32' }, offset: 2 },
+    { name: 'addresses', type: { k: 'list', e: { k: 'text' } }, offset: 2 },
   ],
 };
 
