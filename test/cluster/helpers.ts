@@ -6,9 +6,20 @@ import { startNode, type P2pOptions, type StartNodeOptions, type WwNode } from '
 import { executorErrorFromRpc } from '../../src/executor/rpc.js';
 import { loadIdentity } from '../../src/cluster/index.js';
 
+// Every directory made here is removed when the test process ends (also after a failure).
+const made: string[] = [];
+process.on('exit', () => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
+function freshDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'ww-peer-'));
+  made.push(dir);
+  return dir;
+}
+
 /** A fresh directory for a peer, and the peer ID its node will have (the key is made now, in its data directory). */
 export async function peerDir(): Promise<{ dir: string; dataDir: string; peerId: string }> {
-  const dir = mkdtempSync(join(tmpdir(), 'ww-peer-'));
+  const dir = freshDir();
   const dataDir = join(dir, 'data');
   return { dir, dataDir, peerId: (await loadIdentity(dataDir)).peerId };
 }
@@ -21,7 +32,7 @@ export interface TestPeer {
 
 /** A node that is a peer, listening on a loopback port. */
 export async function startPeer(p2p: P2pOptions, opts: Omit<StartNodeOptions, 'socketPath' | 'p2p'> & { dir?: string } = {}): Promise<TestPeer> {
-  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'ww-peer-'));
+  const dir = opts.dir ?? freshDir();
   const node = await startNode({ poolSize: 1, pauseGraceMs: 0, dataDir: join(dir, 'data'), ...opts, socketPath: join(dir, 'run', 'node.sock'), p2p });
   return {
     node,
