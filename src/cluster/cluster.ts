@@ -74,7 +74,6 @@ export class Cluster {
       maxInboundStreams: 2,
       maxOutboundStreams: 2,
     });
-    log(`peer ${cluster.peerId} listening on ${cluster.addresses().join(' ') || '(no address)'}; ${admission.describe()}`);
     for (const a of opts.join ?? []) void cluster.join(a);
     return cluster;
   }

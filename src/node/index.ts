@@ -228,12 +228,14 @@ export interface NodeCluster {
   dial(target: string): Promise<Node$Client>;
   /** Peers connected now. */
   connectedPeers(): string[];
+  /** The admission rule in force, for people (`admits 2 peers on the allow-list`). */
+  readonly admits: string;
   /** The libp2p host itself (its `services.pubsub` carries cluster-wide news). */
   readonly host: Cluster['libp2p'];
 }
 
 function nodeClusterOf(c: Cluster): NodeCluster {
-  return { dial: (t) => c.dial(t), connectedPeers: () => c.connectedPeers(), host: c.libp2p };
+  return { dial: (t) => c.dial(t), connectedPeers: () => c.connectedPeers(), admits: c.admission.describe(), host: c.libp2p };
 }
 
 /** Starts the peer side: each remote peer is a principal of its own, whose Node serves an Executor

@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { commandNotFound, editDistance, nearestCommand, unknownCommand } from '../../cli/unknown-command.js';
 
-const COMMANDS = ['help', 'info', 'kill', 'pause', 'ps', 'resume', 'run', 'start', 'version', 'wait'];
+const COMMANDS = ['help', 'id', 'info', 'kill', 'pause', 'ps', 'resume', 'run', 'start', 'swarm-key', 'version', 'wait'];
 
 describe('unknown commands', () => {
   test('edit distance counts insertions, deletions, substitutions and adjacent swaps', () => {
