@@ -65,7 +65,7 @@ export interface MembershipOptions {
   maxTtlMs?: number;
   /** How far another peer's clock may be from ours. Default 30 s. */
   maxClockSkewMs?: number;
-  /** Other peers the view holds at most. Default 1024. */
+  /** Other peers the view holds at most (and as many expired peers' last seq). Default 1024. */
   maxPeers?: number;
   /** New peers whose signature is checked per interval at most. Default 64. */
   maxNewPeersPerInterval?: number;
@@ -120,6 +120,8 @@ export class Membership {
   private readonly expiredSeqs = new Map<string, number>();
   /** Drops since the last log flush, by why: a count and one example. */
   private readonly dropLog = new Map<HeartbeatRejection, { count: number; example: string }>();
+  /** New peers whose first heartbeat's signature is being checked: one check at a time per peer. */
+  private readonly checking = new Set<string>();
   private newPeerChecks = 0;
   private lastSeq = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -250,11 +252,20 @@ export class Membership {
       if (now - known.checkedAtMs < this.minGapMs) throw new HeartbeatError('rate-limited', `${peer} sends heartbeats less than ${this.minGapMs} ms apart`);
       known.checkedAtMs = now;
     } else {
+      if (this.checking.has(peer)) throw new HeartbeatError('rate-limited', `${peer}'s first heartbeat is still being checked`);
       this.checkRoom(peer);
       if (this.newPeerChecks <= 0) throw new HeartbeatError('rate-limited', `more than ${this.maxNewPeersPerInterval} new peers in one interval; ${peer} waits for the next`);
       this.newPeerChecks--;
     }
-    if (!(await hb.verify())) throw new HeartbeatError('bad-signature', `a heartbeat naming ${peer} that ${peer} did not sign`);
+    // Held at most maxNewPeersPerInterval at once (plus those left from earlier intervals, all short-lived).
+    if (!known) this.checking.add(peer);
+    let signed: boolean;
+    try {
+      signed = await hb.verify();
+    } finally {
+      if (!known) this.checking.delete(peer);
+    }
+    if (!signed) throw new HeartbeatError('bad-signature', `a heartbeat naming ${peer} that ${peer} did not sign`);
     // Another heartbeat may have been taken while the signature was checked.
     this.checkNewer(peer, seq);
     const entry = this.peers.get(peer);
