@@ -8,7 +8,7 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, rmSync, stat
 import { dirname, join } from 'node:path';
 import { Node, type NodeInfo$Init } from '../capnp-gen/ww.rpc.js';
 import { Executor, type GuestEvents } from '../executor/index.js';
-import { DEFAULT_QUOTAS, nodeCapOf, Principal, type Quotas } from '../executor/rpc.js';
+import { DEFAULT_QUOTAS, nodeCapOf, Principal, type ClusterView, type Quotas } from '../executor/rpc.js';
 import {
   Connection,
   connectUnix,
@@ -58,6 +58,9 @@ export interface StartNodeOptions {
   /** What a client connection may make the node hold (src/rpc/README.md, "Bounds"): replies it does not read,
    *  partly sent messages. Default: the RPC engine's, with one partial frame budget for the whole node. */
   connectionBounds?: SocketTransportOptions;
+  /** The live peers of the node's cluster, this node first (Node.cluster; a Membership's view fits; the
+   *  load it announces: executor.load()). Default: this node alone. */
+  clusterView?: ClusterView;
 }
 
 export interface WwNode {
@@ -116,7 +119,7 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<WwNode> {
       return;
     }
     // One bootstrap object per connection: its Executor is that connection's scope.
-    const bootstrap = serve(Node, nodeCapOf(executor, info, { principal: owner, owner: true }));
+    const bootstrap = serve(Node, nodeCapOf(executor, info, { principal: owner, owner: true }, opts.clusterView));
     const conn = new Connection(transport, { bootstrap });
     connections.add(conn);
     void conn.closed().then(() => {
