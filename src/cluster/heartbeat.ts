@@ -63,6 +63,7 @@ export type HeartbeatRejection =
   | 'malformed'
   | 'bad-signature'
   | 'forged'
+  | 'not-allowed'
   | 'replayed'
   | 'stale'
   | 'rate-limited'

@@ -11,6 +11,7 @@
 //   - a replay: dropped unless its seq is above the last one taken from that peer (remembered for a
 //     while after the peer expires, so an old heartbeat cannot bring it back), and unless its date
 //     is within maxClockSkewMs + its TTL of ours ('replayed', 'stale');
+//   - a peer the operator does not allow (MembershipOptions.allows): dropped ('not-allowed');
 //   - a flood: a known peer's heartbeats closer together than minGapMs are dropped before their
 //     signature is checked; new peers are checked at most maxNewPeersPerInterval per interval; the
 //     table holds at most maxPeers others ('table-full', one log line per interval while it is).
@@ -65,6 +66,10 @@ export interface MembershipOptions {
   maxTtlMs?: number;
   /** How far another peer's clock may be from ours. Default 30 s. */
   maxClockSkewMs?: number;
+  /** Whether a peer may be in the view (the host's allow-list): gossipsub relays heartbeats of peers
+   *  this one never connected to, so without it any key an allowed peer makes up could fill the table.
+   *  Default: every peer. */
+  allows?: (peerId: string) => boolean;
   /** Other peers the view holds at most (and as many expired peers' last seq). Default 1024. */
   maxPeers?: number;
   /** New peers whose signature is checked per interval at most. Default 64. */
@@ -109,6 +114,7 @@ export class Membership {
     malformed: 0,
     'bad-signature': 0,
     forged: 0,
+    'not-allowed': 0,
     replayed: 0,
     stale: 0,
     'rate-limited': 0,
@@ -240,6 +246,7 @@ export class Membership {
     const { peer, seq } = hb.body;
     if (peer === this.peerId) throw new HeartbeatError('own-peer-id', `a heartbeat naming this peer, from ${String(msg.from ?? 'an unsigned message')}`);
     if (msg.from !== undefined && String(msg.from) !== peer) throw new HeartbeatError('forged', `${String(msg.from)} sent a heartbeat naming ${peer}`);
+    if (this.opts.allows && !this.opts.allows(peer)) throw new HeartbeatError('not-allowed', `a heartbeat of ${peer}, which this node does not allow`);
     const now = this.now();
     const ttlMs = Math.min(hb.body.ttlMs, this.maxTtlMs);
     const madeAtMs = seq / 1000;
