@@ -8,3 +8,4 @@ export { DEFAULT_HOST_BOUNDS, DEFAULT_LISTEN, type HostBounds, type Libp2pHost }
 export { IDENTITY_FILE, loadIdentity, type Identity } from './identity.js';
 export { newSwarmKey, parseSwarmKey, readSwarmKey } from './swarm-key.js';
 export { libp2pByteStream } from './stream.js';
+export { Membership, MEMBERSHIP_TOPIC, type MembershipOptions, type PeerStatus } from './membership.js';

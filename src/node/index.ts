@@ -7,8 +7,9 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, rmSync, stat
 import { dirname, join } from 'node:path';
 import { Node, type Node$Client, type NodeInfo$Init } from '../capnp-gen/ww.rpc.js';
 import type { Cluster, HostBounds } from '../cluster/index.js';
+import type { Membership, MembershipOptions } from '../cluster/membership.js';
 import { Executor, type GuestEvents } from '../executor/index.js';
-import { DEFAULT_QUOTAS, Grant, nodeCapOf, Principal, type Quotas } from '../executor/rpc.js';
+import { DEFAULT_QUOTAS, Grant, nodeCapOf, Principal, type ClusterView, type Quotas } from '../executor/rpc.js';
 import {
   Connection,
   connectUnix,
@@ -60,6 +61,9 @@ export interface StartNodeOptions {
   connectionBounds?: SocketTransportOptions;
   /** Be a libp2p peer (src/cluster): without it the node has its peer ID but no network face. */
   p2p?: P2pOptions;
+  /** The live peers of the node's cluster, this node first (Node.cluster; a Membership's view fits; the
+   *  load it announces: executor.load()). Default: this node alone. */
+  clusterView?: ClusterView;
 }
 
 /** The node as a peer of a cluster: where it listens, whom it joins, whom it admits (src/cluster/admission.ts). */
@@ -78,6 +82,8 @@ export interface P2pOptions {
   peerQuotas?: Partial<Quotas>;
   /** What hostile peers can make the host hold (src/cluster/host.ts). */
   bounds?: Partial<HostBounds>;
+  /** Heartbeat interval, TTL and the view's bounds (src/cluster/membership.ts). Default: the Membership's. */
+  membership?: Partial<Pick<MembershipOptions, 'intervalMs' | 'ttlMs' | 'maxPeers' | 'maxNewPeersPerInterval'>>;
 }
 
 /** A remote peer's quotas: the owner's defaults, with the few connections one RPC session needs
@@ -153,6 +159,15 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<WwNode> {
   // Whoever opens the socket is the node's uid or root (the socket is 0600 in a 0700 directory): the owner.
   const owner = new Principal('the owner', { ...DEFAULT_QUOTAS, ...opts.quotas }, executor.memory, true);
 
+  // The cluster as this node sees it: the membership's view once the node is a peer (asked at each call,
+  // so connections made before the peer side started see it too), else what the caller gave, else alone.
+  let membership: Membership | undefined;
+  const clusterView: ClusterView | undefined =
+    opts.clusterView ??
+    (opts.p2p
+      ? () => membership?.view() ?? [{ peerId, addresses: info.addresses ?? [], ...executor.load(), lastSeenMs: Date.now(), self: true }]
+      : undefined);
+
   const connections = new Set<Connection>();
   const accept = (transport: Transport): void => {
     const uncount = owner.admitConnection();
@@ -162,7 +177,7 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<WwNode> {
       return;
     }
     // One bootstrap object per connection: its Executor is that connection's scope.
-    const bootstrap = serve(Node, nodeCapOf(executor, info, { principal: owner, owner: true }));
+    const bootstrap = serve(Node, nodeCapOf(executor, info, { principal: owner, owner: true }, clusterView));
     const conn = new Connection(transport, { bootstrap });
     connections.add(conn);
     void conn.closed().then(() => {
@@ -192,7 +207,7 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<WwNode> {
   let cluster: Cluster | undefined;
   if (opts.p2p) {
     try {
-      cluster = await startCluster(opts.p2p, { identity, swarmKey, executor, info, log });
+      cluster = await startCluster(opts.p2p, { identity, swarmKey, executor, info, log, clusterView });
     } catch (e) {
       await executor.close();
       await unixListener.close();
@@ -200,6 +215,19 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<WwNode> {
       throw e;
     }
     info.addresses = cluster.addresses();
+    const peer = cluster;
+    const { Membership } = await import('../cluster/membership.js');
+    membership = new Membership({
+      pubsub: peer.pubsub,
+      peerId,
+      privateKey: identity.privateKey,
+      status: () => ({ addresses: peer.addresses(), ...executor.load() }),
+      // Gossip relays heartbeats of peers this node never met: only those it admits enter its view.
+      allows: (id) => peer.admission.admits(id),
+      ...opts.p2p.membership,
+      log,
+    });
+    membership.start();
   }
 
   let closing: Promise<void> | undefined;
@@ -209,6 +237,7 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<WwNode> {
       await executor.close(); // every process ends `killed`; waits are answered
       // Let the answers to pending calls (wait, monitor) reach the connections before closing them.
       await new Promise((r) => setImmediate(r));
+      membership?.stop();
       await cluster?.close();
       for (const c of connections) c.close();
       await new Promise((r) => setImmediate(r));
@@ -242,7 +271,7 @@ function nodeClusterOf(c: Cluster): NodeCluster {
  *  within REMOTE_PEER_GRANT and no admin capability. */
 async function startCluster(
   p2p: P2pOptions,
-  ctx: { identity: import('../cluster/index.js').Identity; swarmKey: Uint8Array | undefined; executor: Executor; info: NodeInfo$Init; log: (line: string) => void },
+  ctx: { identity: import('../cluster/index.js').Identity; swarmKey: Uint8Array | undefined; executor: Executor; info: NodeInfo$Init; log: (line: string) => void; clusterView: ClusterView | undefined },
 ): Promise<Cluster> {
   const { Cluster } = await import('../cluster/index.js');
   const { executor, info, log } = ctx;
@@ -275,7 +304,7 @@ async function startCluster(
         log(`refused an RPC session: ${principal.name} already has ${principal.connections} open (at most ${principal.quotas.connections})`);
         return undefined;
       }
-      const bootstrap = serve(Node, nodeCapOf(executor, info, { principal, grant: REMOTE_PEER_GRANT, owner: false }));
+      const bootstrap = serve(Node, nodeCapOf(executor, info, { principal, grant: REMOTE_PEER_GRANT, owner: false }, ctx.clusterView));
       return {
         bootstrap,
         release() {
