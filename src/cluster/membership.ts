@@ -25,6 +25,8 @@ import {
   encodeHeartbeat,
   HeartbeatError,
   keptSigner,
+  MAX_ADDRESS_CHARS,
+  MAX_ADDRESSES,
   type HeartbeatRejection,
   type HeartbeatSigner,
   type Load,
@@ -201,8 +203,10 @@ export class Membership {
     try {
       const { addresses, running, queued, freeMemoryBytes } = this.opts.status();
       this.lastSeq = Math.max(this.lastSeq + 1, this.now() * 1000);
+      // A host with many interfaces announces its first MAX_ADDRESSES (what every peer reads), not nothing.
+      const announced = addresses.filter((a) => a.length > 0 && a.length <= MAX_ADDRESS_CHARS).slice(0, MAX_ADDRESSES);
       const bytes = await encodeHeartbeat(
-        { peer: this.peerId, addresses, running, queued, freeMemoryBytes, ttlMs: this.ttlMs, seq: this.lastSeq },
+        { peer: this.peerId, addresses: announced, running, queued, freeMemoryBytes, ttlMs: this.ttlMs, seq: this.lastSeq },
         this.signer,
       );
       await this.opts.pubsub.publish(this.topic, bytes);
