@@ -16,6 +16,7 @@
 // never a valid heartbeat), and the check is ours to test. Gossipsub's own signature, when present,
 // is still used: its author must be the peer the heartbeat names (membership.ts).
 
+import { createPrivateKey, createPublicKey, sign as signWith, verify as verifySignature, type KeyObject } from 'node:crypto';
 import { peerIdFromString } from '@libp2p/peer-id';
 
 /** A heartbeat's version byte; a peer drops any other. */
@@ -83,6 +84,22 @@ export class HeartbeatError extends Error {
 /** The signer: a libp2p PrivateKey fits. */
 export interface HeartbeatSigner {
   sign(data: Uint8Array): Uint8Array | Promise<Uint8Array>;
+  /** Ed25519: the 32-byte seed first (a libp2p Ed25519PrivateKey's `raw`). */
+  readonly type?: string;
+  readonly raw?: Uint8Array;
+}
+
+/** DER of an Ed25519 PKCS#8 private key, up to its 32-byte seed (RFC 8410). */
+const ED25519_PKCS8_PREFIX = Uint8Array.from([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20]);
+
+/**
+ * A signer that makes Node's key once: libp2p's Ed25519 key makes one on every signature, which
+ * costs more than the signature itself. Any other signer is used as it is.
+ */
+export function keptSigner(signer: HeartbeatSigner): HeartbeatSigner {
+  if (signer.type !== 'Ed25519' || !(signer.raw instanceof Uint8Array) || signer.raw.length < 32) return signer;
+  const key = createPrivateKey({ key: Buffer.from(concat(ED25519_PKCS8_PREFIX, signer.raw.subarray(0, 32))), format: 'der', type: 'pkcs8' });
+  return { sign: (data) => signWith(null, data, key) };
 }
 
 /** Encodes and signs a heartbeat. Throws a RangeError for a body this module would itself refuse. */
@@ -102,8 +119,26 @@ export async function encodeHeartbeat(body: HeartbeatBody, signer: HeartbeatSign
 /** A heartbeat read but not yet verified: verify() checks its signature against the peer it names. */
 export interface DecodedHeartbeat {
   body: HeartbeatBody;
-  /** True when the named peer signed it. */
-  verify(): Promise<boolean>;
+  /** True when the named peer signed it; `key`: that peer's key, when the caller kept it (peerKey). */
+  verify(key?: KeyObject): boolean;
+}
+
+/** DER of an Ed25519 SubjectPublicKeyInfo, up to the 32 bytes of the key (RFC 8410). */
+const ED25519_SPKI_PREFIX = Uint8Array.from([0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00]);
+
+/**
+ * The public key inside an Ed25519 peer ID, as a key Node's crypto verifies with; undefined for any
+ * other peer ID (an RSA one does not carry its key; ww identities are Ed25519). Making it costs about
+ * as much as a verification, so the membership keeps it for each peer it knows.
+ */
+export function peerKey(peer: string): KeyObject | undefined {
+  try {
+    const key = peerIdFromString(peer).publicKey;
+    if (key?.type !== 'Ed25519') return undefined;
+    return createPublicKey({ key: Buffer.from(concat(ED25519_SPKI_PREFIX, key.raw)), format: 'der', type: 'spki' });
+  } catch {
+    return undefined;
+  }
 }
 
 /** Reads a heartbeat's bytes; throws a HeartbeatError (never anything else) when they are not one. */
@@ -121,11 +156,10 @@ export function decodeHeartbeat(bytes: Uint8Array): DecodedHeartbeat {
   const body = bodyOf(value);
   return {
     body,
-    async verify() {
+    verify(key = peerKey(body.peer)) {
+      if (!key) return false;
       try {
-        const key = peerIdFromString(body.peer).publicKey;
-        if (!key) return false; // an RSA peer ID does not carry its key: ww identities are Ed25519
-        return await key.verify(concat(SIGNING_CONTEXT, json), signature);
+        return verifySignature(null, concat(SIGNING_CONTEXT, json), key, signature);
       } catch {
         return false;
       }

@@ -15,12 +15,18 @@
 //   - a flood: a known peer's heartbeats closer together than minGapMs are dropped before their
 //     signature is checked; new peers are checked at most maxNewPeersPerInterval per interval; the
 //     table holds at most maxPeers others ('table-full', one log line per interval while it is).
-// So a flood costs one parse of at most 4 KiB per message, and signature checks stay bounded.
+// So a flood costs one parse of at most 4 KiB per message, and signature checks stay bounded. Checks
+// are synchronous (Node's crypto), so a heartbeat is taken whole before the next is looked at.
 
+import type { KeyObject } from 'node:crypto';
 import {
   decodeHeartbeat,
+  peerKey,
   encodeHeartbeat,
   HeartbeatError,
+  keptSigner,
+  MAX_ADDRESS_CHARS,
+  MAX_ADDRESSES,
   type HeartbeatRejection,
   type HeartbeatSigner,
   type Load,
@@ -98,6 +104,8 @@ export interface PeerStatus extends Load {
 interface Entry {
   status: PeerStatus;
   seq: number;
+  /** Its public key, made once from its peer ID. */
+  key: KeyObject;
   expiresAtMs: number;
   /** When a heartbeat of this peer last had its signature checked. */
   checkedAtMs: number;
@@ -126,8 +134,6 @@ export class Membership {
   private readonly expiredSeqs = new Map<string, number>();
   /** Drops since the last log flush, by why: a count and one example. */
   private readonly dropLog = new Map<HeartbeatRejection, { count: number; example: string }>();
-  /** New peers whose first heartbeat's signature is being checked: one check at a time per peer. */
-  private readonly checking = new Set<string>();
   private newPeerChecks = 0;
   private lastSeq = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -137,6 +143,7 @@ export class Membership {
   private readonly maxPeers: number;
   private readonly maxNewPeersPerInterval: number;
   private readonly minGapMs: number;
+  private readonly signer: HeartbeatSigner;
   private readonly now: () => number;
   private readonly log: (line: string) => void;
 
@@ -153,6 +160,7 @@ export class Membership {
     this.now = opts.now ?? Date.now;
     this.log = opts.log ?? (() => {});
     this.newPeerChecks = this.maxNewPeersPerInterval;
+    this.signer = keptSigner(opts.privateKey);
   }
 
   /** Subscribes, sends the first heartbeat and then one every interval. */
@@ -195,9 +203,11 @@ export class Membership {
     try {
       const { addresses, running, queued, freeMemoryBytes } = this.opts.status();
       this.lastSeq = Math.max(this.lastSeq + 1, this.now() * 1000);
+      // A host with many interfaces announces its first MAX_ADDRESSES (what every peer reads), not nothing.
+      const announced = addresses.filter((a) => a.length > 0 && a.length <= MAX_ADDRESS_CHARS).slice(0, MAX_ADDRESSES);
       const bytes = await encodeHeartbeat(
-        { peer: this.peerId, addresses, running, queued, freeMemoryBytes, ttlMs: this.ttlMs, seq: this.lastSeq },
-        this.opts.privateKey,
+        { peer: this.peerId, addresses: announced, running, queued, freeMemoryBytes, ttlMs: this.ttlMs, seq: this.lastSeq },
+        this.signer,
       );
       await this.opts.pubsub.publish(this.topic, bytes);
     } catch (e) {
@@ -233,14 +243,17 @@ export class Membership {
   private readonly onMessage = (event: CustomEvent<PubsubMessage>): void => {
     const msg = event.detail;
     if (msg?.topic !== this.topic) return;
-    this.receive(msg).catch((e: unknown) => {
+    try {
+      this.receive(msg);
+    } catch (e) {
       // decodeHeartbeat throws only HeartbeatErrors; anything else is a bug here, still not the pubsub's problem
       if (e instanceof HeartbeatError) this.drop(e.rejection, e.message);
       else this.drop('malformed', `unexpected: ${(e as Error)?.message}`);
-    });
+    }
   };
 
-  private async receive(msg: PubsubMessage): Promise<void> {
+  /** Takes a heartbeat or throws why not. Synchronous, so no other heartbeat is taken halfway through. */
+  private receive(msg: PubsubMessage): void {
     if (!(msg.data instanceof Uint8Array)) throw new HeartbeatError('malformed', 'a message without bytes');
     const hb = decodeHeartbeat(msg.data);
     const { peer, seq } = hb.body;
@@ -259,27 +272,16 @@ export class Membership {
       if (now - known.checkedAtMs < this.minGapMs) throw new HeartbeatError('rate-limited', `${peer} sends heartbeats less than ${this.minGapMs} ms apart`);
       known.checkedAtMs = now;
     } else {
-      if (this.checking.has(peer)) throw new HeartbeatError('rate-limited', `${peer}'s first heartbeat is still being checked`);
       this.checkRoom(peer);
       if (this.newPeerChecks <= 0) throw new HeartbeatError('rate-limited', `more than ${this.maxNewPeersPerInterval} new peers in one interval; ${peer} waits for the next`);
       this.newPeerChecks--;
     }
-    // Held at most maxNewPeersPerInterval at once (plus those left from earlier intervals, all short-lived).
-    if (!known) this.checking.add(peer);
-    let signed: boolean;
-    try {
-      signed = await hb.verify();
-    } finally {
-      if (!known) this.checking.delete(peer);
-    }
-    if (!signed) throw new HeartbeatError('bad-signature', `a heartbeat naming ${peer} that ${peer} did not sign`);
-    // Another heartbeat may have been taken while the signature was checked.
-    this.checkNewer(peer, seq);
-    const entry = this.peers.get(peer);
-    if (!entry) this.checkRoom(peer);
+    // A known peer's key was made once, when it joined: making one costs about as much as a check.
+    const key = known ? known.key : peerKey(peer);
+    if (!key || !hb.verify(key)) throw new HeartbeatError('bad-signature', `a heartbeat naming ${peer} that ${peer} did not sign`);
     const { addresses, running, queued, freeMemoryBytes } = hb.body;
     const status: PeerStatus = { peerId: peer, addresses, running, queued, freeMemoryBytes, lastSeenMs: now, self: false };
-    this.peers.set(peer, { status, seq, expiresAtMs: now + ttlMs, checkedAtMs: entry?.checkedAtMs ?? now });
+    this.peers.set(peer, { status, seq, key, expiresAtMs: now + ttlMs, checkedAtMs: now });
     this.expiredSeqs.delete(peer);
     this.opts.onUpdate?.(status);
   }
