@@ -42,15 +42,6 @@ export const DEFAULT_HOST_BOUNDS: Readonly<HostBounds> = {
   streamReadBufferBytes: 4 * 1024 * 1024,
 };
 
-/**
- * How a lost peer is noticed: the connection monitor pings each connection every pingIntervalMs and
- * aborts it when a ping (a stream opened, 32 bytes echoed) takes longer than its timeout, which adapts
- * to the connection's round trips between minPingMs and maxPingMs. Worst case: interval + max = 2 s.
- * The floor is high because a ping under a loaded event loop can take a second; a stall past
- * maxPingMs still cuts the connection (the peer redials; sessions on it end).
- */
-export const LIVENESS = { pingIntervalMs: 500, minPingMs: 1000, maxPingMs: 1500 } as const;
-
 /** A loopback TCP address on a port the system chooses: every node is a peer, reachable from this machine only. */
 export const DEFAULT_LISTEN = '/ip4/127.0.0.1/tcp/0';
 
@@ -109,13 +100,12 @@ export async function createHost(opts: HostOptions): Promise<Libp2pHost> {
         maxIncomingPendingConnections: bounds.maxPendingConnections,
         inboundConnectionThreshold: bounds.inboundConnectionsPerSecond,
       },
-      // A lost peer's connection closes within 2 s: a ping every LIVENESS.pingIntervalMs, failed after
-      // at most LIVENESS.maxPingMs (at least minPingMs: a loaded machine's stalls are not a lost peer).
-      connectionMonitor: { pingInterval: LIVENESS.pingIntervalMs, pingTimeout: { minTimeout: LIVENESS.minPingMs, maxTimeout: LIVENESS.maxPingMs } },
+      // Lost peers are noticed by liveness.ts, which forgives our own stalls; this monitor would not.
+      connectionMonitor: { enabled: false },
       peerDiscovery: opts.mdns ? [mdns()] : [],
       services: {
         identify: identify(),
-        // The connection monitor's pings are streams too: more than the default 1 out / 2 in.
+        // Liveness pings are streams too: more than the default 1 out / 2 in.
         ping: ping({ maxInboundStreams: 4, maxOutboundStreams: 4 }),
         pubsub: gossipsub({ allowPublishToZeroTopicPeers: true }),
       },
