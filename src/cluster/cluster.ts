@@ -13,6 +13,7 @@ import { Admission, checkPeerId } from './admission.js';
 import { ClusterError } from './errors.js';
 import { checkMultiaddr, createHost, type HostBounds, type Libp2pHost } from './host.js';
 import type { Identity } from './identity.js';
+import { Liveness } from './liveness.js';
 import { libp2pByteStream } from './stream.js';
 
 export const RPC_PROTOCOL = '/ww/rpc/1.0.0';
@@ -55,13 +56,16 @@ export class Cluster {
   private readonly sessions = new Map<string, Session>();
   private readonly opening = new Map<string, Promise<Session>>();
   private closed = false;
+  private readonly liveness: Liveness;
 
   private constructor(
     readonly libp2p: Libp2pHost,
     readonly admission: Admission,
     private readonly opts: ClusterOptions,
     private readonly log: (line: string) => void,
-  ) {}
+  ) {
+    this.liveness = new Liveness(libp2p, log);
+  }
 
   static async start(opts: ClusterOptions): Promise<Cluster> {
     const log = opts.log ?? (() => {});
@@ -202,6 +206,7 @@ export class Cluster {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.liveness.stop();
     for (const s of this.sessions.values()) s.conn.close();
     this.sessions.clear();
     await this.libp2p.stop();

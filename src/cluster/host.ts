@@ -100,12 +100,12 @@ export async function createHost(opts: HostOptions): Promise<Libp2pHost> {
         maxIncomingPendingConnections: bounds.maxPendingConnections,
         inboundConnectionThreshold: bounds.inboundConnectionsPerSecond,
       },
-      // Ping every second: a lost peer's connection closes within about 2 s.
-      connectionMonitor: { pingInterval: 1000, pingTimeout: { minTimeout: 500, maxTimeout: 1000 } },
+      // Lost peers are noticed by liveness.ts, which forgives our own stalls; this monitor would not.
+      connectionMonitor: { enabled: false },
       peerDiscovery: opts.mdns ? [mdns()] : [],
       services: {
         identify: identify(),
-        // The connection monitor's pings are streams too: more than the default 1 out / 2 in.
+        // Liveness pings are streams too: more than the default 1 out / 2 in.
         ping: ping({ maxInboundStreams: 4, maxOutboundStreams: 4 }),
         pubsub: gossipsub({ allowPublishToZeroTopicPeers: true }),
       },
