@@ -57,26 +57,38 @@ export function peerTable(peers: readonly PeerInfo[], options: { nowMs: number; 
   const prefix = uniquePrefixLength(peers.map((p) => p.peerId));
   const rows = peers.map((p) => [
     printable(p.peerId.slice(0, prefix)),
-    addressesText(p.addresses),
+    addressesText(p.addresses.map((a) => withoutOwnId(a, p.peerId))),
     String(p.running),
     String(p.queued),
     humanSize(Number(p.freeMemoryBytes)),
     p.self ? 'self' : relativeTime(Number(p.lastSeenMs), options.nowMs),
   ]);
   const widths = COLUMNS.map((title, i) => Math.max(title.length, ...rows.map((row) => row[i]!.length)));
+  const shown = new Set(COLUMNS.map((_, i) => i));
+  const lineWidth = (): number => [...shown].reduce((sum, i) => sum + widths[i]!, 0) + GAP.length * (shown.size - 1);
   if (options.width !== undefined) {
-    const excess = widths.reduce((sum, w) => sum + w, 0) + GAP.length * (widths.length - 1) - options.width;
+    const excess = lineWidth() - options.width;
     if (excess > 0) widths[ADDRESSES] = Math.max(LEAST_ADDRESSES, widths[ADDRESSES]! - excess);
+    // Narrower still: the addresses go (ww cluster ls --json and ww id have them), the counts stay.
+    if (lineWidth() > options.width) shown.delete(ADDRESSES);
   }
   const render = (cells: readonly string[]): string =>
     cells
-      .map((cell, i) => {
+      .filter((_, i) => shown.has(i))
+      .map((cell, j) => {
+        const i = [...shown][j]!;
         const text = i === ADDRESSES ? truncate(cell, widths[i]!) : cell;
         return RIGHT_ALIGNED.has(COLUMNS[i]!) ? text.padStart(widths[i]!) : text.padEnd(widths[i]!);
       })
       .join(GAP)
       .trimEnd();
   return [render(COLUMNS), ...rows.map(render)].join('\n') + '\n';
+}
+
+/** An address without the peer's own /p2p/<id> at its end: the PEER column says whose it is. */
+function withoutOwnId(address: string, peerId: string): string {
+  const suffix = `/p2p/${peerId}`;
+  return address.endsWith(suffix) ? address.slice(0, -suffix.length) : address;
 }
 
 function addressesText(addresses: readonly string[]): string {

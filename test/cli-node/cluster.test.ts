@@ -1,5 +1,5 @@
-// `ww cluster ls` end to end: the real CLI against a real `ww start` node in no cluster, whose view is
-// itself alone, with its own load.
+// `ww cluster ls` end to end: the real CLI against a real `ww start` node that joined no one (a peer
+// on its loopback port, admitting nobody), whose view is itself alone, with its own load.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connectNode } from '../../src/node/index.js';
@@ -43,13 +43,14 @@ async function clusterJson(): Promise<PeerJson[]> {
   return JSON.parse(r.stdout) as PeerJson[];
 }
 
-test('ww cluster ls --json: a node in no cluster lists itself alone, with its load', async () => {
+test('ww cluster ls --json: a node that joined no one lists itself alone, with its address and load', async () => {
   const before = Date.now();
   const [self, ...others] = await clusterJson();
   assert.deepEqual(others, []);
   assert.equal(self!.peerId, peerId);
   assert.equal(self!.self, true);
-  assert.deepEqual(self!.addresses, []);
+  assert.equal(self!.addresses.length, 1);
+  assert.match(self!.addresses[0]!, new RegExp(`^/ip4/127\\.0\\.0\\.1/tcp/\\d+/p2p/${peerId}$`));
   assert.equal(self!.freeMemoryBytes, NODE_MEMORY);
   assert.ok(self!.lastSeenMs >= before - 1000, 'this node is seen now');
   assert.equal(new Date(self!.lastSeenMs).toISOString(), self!.lastSeen);
@@ -70,7 +71,9 @@ test('ww cluster ls: a table that fits the terminal, this node marked self', asy
   assert.match(header!, /^PEER\s+ADDRESSES\s+RUNNING\s+QUEUED\s+FREE MEM\s+SEEN$/);
   assert.deepEqual(rest, []);
   assert.ok(row!.startsWith(peerId.slice(0, 12)), row);
-  assert.match(row!, /\s-\s+\d+\s+\d+\s+[\d.]+ (B|KiB|MiB)\s+self$/);
+  // Its address without the /p2p/ suffix (the PEER column names it; --json has the whole address).
+  assert.match(row!, /\s\/ip4\/127\.0\.0\.1\/tcp\/\d+\s+\d+\s+\d+\s+[\d.]+ (B|KiB|MiB)\s+self$/);
   const narrow = await runWw(['cluster', 'ls', '--socket', node.socketPath], { env: { COLUMNS: '60' } });
   for (const line of narrow.stdout.trimEnd().split('\n')) assert.ok(line.length <= 60, `${line.length}: ${line}`);
+  assert.match(narrow.stdout, new RegExp(`^${peerId.slice(0, 12)}\\s.*self$`, 'm'), 'too narrow for the addresses, the row keeps the rest');
 });
