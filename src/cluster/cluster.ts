@@ -18,6 +18,10 @@ import { libp2pByteStream } from './stream.js';
 
 export const RPC_PROTOCOL = '/ww/rpc/1.0.0';
 
+/** A --join that fails is tried again after this, then twice as long each time, up to JOIN_RETRY_MAX_MS. */
+const JOIN_RETRY_FIRST_MS = 2_000;
+const JOIN_RETRY_MAX_MS = 5 * 60_000;
+
 /** What the node serves one peer for the life of a session: its bootstrap Node, and what to do when the session ends. */
 export interface Served {
   bootstrap: Client;
@@ -55,6 +59,7 @@ interface Session {
 export class Cluster {
   private readonly sessions = new Map<string, Session>();
   private readonly opening = new Map<string, Promise<Session>>();
+  private readonly joinRetries = new Set<NodeJS.Timeout>();
   private closed = false;
   private readonly liveness: Liveness;
 
@@ -187,19 +192,36 @@ export class Cluster {
     return session;
   }
 
-  /** Connects to a --join address, and keeps reconnecting when the connection is lost. */
-  private async join(address: string): Promise<void> {
+  /**
+   * Connects to a --join address and opens the RPC session with it: a peer whose gate refuses us
+   * closes the connection right after the handshake, so only a session proves we were admitted.
+   * While connected, libp2p reconnects on loss (KEEP_ALIVE). A refused or unreachable join is tried
+   * again after a pause that doubles up to JOIN_RETRY_MAX_MS (the operator there may admit us
+   * later), never in a tight loop; only a change of reason is logged again.
+   */
+  private async join(address: string, attempt = 0, lastReason = ''): Promise<void> {
+    if (this.closed) return;
     const { peer, address: ma } = parseTarget(address);
     const id = peer.toString();
+    let reason: string;
     try {
-      await this.libp2p.peerStore.merge(peer, { multiaddrs: ma ? [ma] : [], tags: { [KEEP_ALIVE]: { value: 1 } } });
       if (!this.admission.admits(id)) throw new ClusterError('not-admitted', `this node does not connect to ${id}: ${this.admission.whyNot(id)}`);
-      await this.libp2p.dial(ma ?? peer);
+      await this.libp2p.peerStore.merge(peer, { multiaddrs: ma ? [ma] : [] });
+      await this.session(ma ? address : id);
+      await this.libp2p.peerStore.merge(peer, { tags: { [KEEP_ALIVE]: { value: 1 } } });
       this.log(`joined ${id}`);
+      return;
     } catch (e) {
       const err = e instanceof ClusterError ? e : dialError(id, e as Error, this.admission.swarmKey);
-      this.log(`cannot join ${address}: ${err.message}`);
+      if (err.code === 'not-admitted' || err.code === 'bad-address') return this.log(`cannot join ${address}: ${err.message}`);
+      reason = err.message;
     }
+    if (this.closed) return;
+    const delay = Math.min(JOIN_RETRY_FIRST_MS * 2 ** attempt, JOIN_RETRY_MAX_MS);
+    if (reason !== lastReason) this.log(`cannot join ${address}: ${reason}; trying again in ${Math.round(delay / 1000)} s, then less often`);
+    const timer = setTimeout(() => void this.join(address, attempt + 1, reason), delay);
+    timer.unref();
+    this.joinRetries.add(timer);
   }
 
   /** Ends every session and stops the host. */

@@ -63,11 +63,12 @@ export async function createHost(opts: HostOptions): Promise<Libp2pHost> {
   const { admission, log } = opts;
   const listen = [...(opts.listen ?? [DEFAULT_LISTEN])];
   for (const a of listen) checkMultiaddr(a, 'listen');
+  const refusals = new RefusalLog(log);
   const deny = (peer: PeerId, direction: 'inbound' | 'outbound'): boolean => {
     const id = peer.toString();
     if (admission.admits(id)) return false;
-    // One line per refusal; the connection is closed before any protocol (identify, gossip, RPC) runs.
-    log(`refused ${direction === 'inbound' ? 'a connection from' : 'to connect to'} ${id}: ${admission.whyNot(id)}`);
+    // The connection is closed before any protocol (identify, gossip, RPC) runs.
+    refusals.refused(id, `refused ${direction === 'inbound' ? 'a connection from' : 'to connect to'} ${id}: ${admission.whyNot(id)}`);
     return true;
   };
   let host: Libp2pHost;
@@ -124,6 +125,35 @@ export async function createHost(opts: HostOptions): Promise<Libp2pHost> {
     });
   }
   return host;
+}
+
+/**
+ * The log of refused peers: one line for a peer's first refusal, then at most one a minute saying how
+ * many more there were, so a peer that keeps dialing cannot flood the node's log. Remembers at most
+ * MAX_REMEMBERED peers (the oldest forgotten first).
+ */
+export class RefusalLog {
+  static readonly INTERVAL_MS = 60_000;
+  static readonly MAX_REMEMBERED = 1024;
+  private readonly peers = new Map<string, { loggedAtMs: number; since: number }>();
+
+  constructor(
+    private readonly log: (line: string) => void,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  refused(peerId: string, line: string): void {
+    const t = this.now();
+    const known = this.peers.get(peerId);
+    if (known && t - known.loggedAtMs < RefusalLog.INTERVAL_MS) {
+      known.since++;
+      return;
+    }
+    this.peers.delete(peerId);
+    if (this.peers.size >= RefusalLog.MAX_REMEMBERED) this.peers.delete(this.peers.keys().next().value!);
+    this.peers.set(peerId, { loggedAtMs: t, since: 0 });
+    this.log(known && known.since > 0 ? `${line} (and ${known.since} more time${known.since === 1 ? '' : 's'} since the last line)` : line);
+  }
 }
 
 /**
