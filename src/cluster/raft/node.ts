@@ -44,6 +44,8 @@ export interface RaftFaults {
   readonly commitPreviousTerm?: boolean;
   /** Grant every vote request, even after voting for another candidate in the same term. */
   readonly doubleVote?: boolean;
+  /** Grant a vote without checking that the candidate's log is at least as up to date as this one. */
+  readonly voteForStaleLog?: boolean;
 }
 
 type ProgressState = 'probe' | 'replicate' | 'snapshot';
@@ -521,7 +523,7 @@ export class RaftNode {
       (m.type === 'pre-vote' && m.term > this._term) ||
       (m.type === 'vote' && this.faults.doubleVote === true);
     const respType = m.type === 'vote' ? 'vote-resp' : 'pre-vote-resp';
-    if (canVote && this.isUpToDate(m.index, m.logTerm)) {
+    if (canVote && (this.isUpToDate(m.index, m.logTerm) || this.faults.voteForStaleLog === true)) {
       this.send(msg({ type: respType, from: this.id, to: m.from, term: m.term }));
       if (m.type === 'vote') {
         this.electionElapsed = 0;
@@ -1043,7 +1045,19 @@ export class RaftNode {
       }
       return;
     }
-    this.send(msg({ type: 'propose', from: this.id, to: this._leader, entries: pending.map((p) => this.forwardedEntry(p.data)) }));
+    // As many messages as maxMessageBytes asks for (a single entry always fits: maxEntryBytes bounds it).
+    let batch: Entry[] = [];
+    let bytes = 0;
+    for (const p of pending) {
+      if (batch.length > 0 && bytes + p.data.byteLength > this.maxMessageBytes) {
+        this.send(msg({ type: 'propose', from: this.id, to: this._leader, entries: batch }));
+        batch = [];
+        bytes = 0;
+      }
+      batch.push(this.forwardedEntry(p.data));
+      bytes += p.data.byteLength;
+    }
+    this.send(msg({ type: 'propose', from: this.id, to: this._leader, entries: batch }));
   }
 
   private forwardedEntry(data: Uint8Array): Entry {
@@ -1083,7 +1097,8 @@ export function validateMessage(m: Message, maxMessageBytes: number, maxEntryByt
       if (e.type === 'config' && e.voters.length === 0) bad('a configuration with no voter');
     }
   }
-  if (bytes > maxMessageBytes) bad(`${bytes} bytes of entries (at most ${maxMessageBytes})`);
+  // One entry always fits (maxEntryBytes bounds it); several must fit together.
+  if (m.entries.length > 1 && bytes > maxMessageBytes) bad(`${bytes} bytes of entries (at most ${maxMessageBytes})`);
   if (m.type === 'snapshot') {
     const s = m.snapshot;
     if (!s || !isCount(s.index) || !isCount(s.term) || s.term > m.term || s.voters.length === 0) bad('a snapshot that cannot be right');
