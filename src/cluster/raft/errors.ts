@@ -22,6 +22,8 @@ export const RAFT_ERROR_CODES = [
   'bad-message',
   /** The data directory holds a record that fails its checksum or cannot be decoded, not at the tail. */
   'storage-corrupt',
+  /** No answer in time: the operation may or may not have taken effect. */
+  'timeout',
   /** A request the registry refuses (too long a name, too large a value, too many names). */
   'registry-bound',
 ] as const;
