@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runSim, SimViolation, type SimConfig } from './raft-sim.js';
 import type { History } from '../../fixtures/linearizability/history.js';
+import { checkHistory } from '../../fixtures/linearizability/check.js';
 
 const only = process.env.RAFT_SEED === undefined ? null : Number(process.env.RAFT_SEED);
 const perShape = Number(process.env.RAFT_SEEDS ?? 0);
@@ -58,6 +59,26 @@ test('raft simulation records client histories with answers and unknown outcomes
   assert.ok(ops.some((o) => o.output?.kind === 'get' && o.output.value !== null), 'some read saw a value');
   assert.ok(ops.some((o) => o.output?.kind === 'claim' && o.output.won === false), 'some claim lost to an earlier one');
   assert.ok(ops.some((o) => o.output === null), 'some write has an unknown outcome');
+});
+
+test('raft simulation: every recorded client history is linearizable', () => {
+  assert.ok(histories.length > 0);
+  for (const { seed, shape, history } of histories) {
+    const verdict = checkHistory(history);
+    if (verdict.verdict !== 'linearizable') {
+      assert.fail(`${shape}, seed ${seed} (replay: RAFT_SEED=${seed}): ${verdict.verdict}: ${verdict.explanation}`);
+    }
+  }
+});
+
+test('mutation check: reads served from local state without ReadIndex are caught by the linearizability check', () => {
+  let caught: string | null = null;
+  for (let seed = 1; seed <= 300 && caught === null; seed++) {
+    const { history } = runSim({ size: 3, seed, staleReads: true });
+    const verdict = checkHistory(history);
+    if (verdict.verdict === 'not-linearizable') caught = `seed ${seed}: ${verdict.explanation}`;
+  }
+  assert.ok(caught, 'no seed of 300 showed a stale read');
 });
 
 /** Each broken rule, and a shape where the simulation notices it. */

@@ -34,6 +34,8 @@ export interface SimConfig {
   /** Add and remove voters during the chaos (a spare node starts outside the cluster). */
   readonly membership?: boolean;
   readonly electionTicks?: number;
+  /** Clients read a node's local state at once, without ReadIndex (a bug the linearizability check must catch). */
+  readonly staleReads?: boolean;
   /** Entry bytes in one append message (default 2048; 1 sends one entry a message). */
   readonly maxMessageBytes?: number;
 }
@@ -383,6 +385,10 @@ class Sim {
       const pending = this.recorder.call(client, input);
       const op: ClientOp = { client, node: node.id, pending, input, requestId, started: this.step, readIndex: null };
       try {
+        if (input.kind === 'get' && this.config.staleReads) {
+          this.recorder.ok(pending as Pending<'get'>, { kind: 'get', value: node.registry.get(key)?.value ?? null });
+          continue;
+        }
         if (input.kind === 'get') node.raft!.readIndex(requestId);
         else node.raft!.propose(encodeRequest({ id: requestId, command: toCommand(input, client) }));
         this.running.set(client, op);
