@@ -196,3 +196,86 @@ test('registry: claims lapse by the leader timestamps in the log, requests apply
   const out = r.apply({ index: ++index, term: 1, type: 'normal', data: raw, voters: [], time: 1300 })!;
   assert.equal(out.result.ok, false);
 });
+
+/**
+ * Figure 8 of the Raft paper, scripted: an entry of an earlier term replicated to a majority by a
+ * later leader is not committed by counting, because a node holding a newer term at that index can
+ * still win and overwrite it. With the commitPreviousTerm fault the leader does commit it, and the
+ * overwrite then loses a committed entry. Returns what `a` committed and what the final leader `e`
+ * committed at index 2.
+ */
+function figure8(faults: RaftOptions['faults']): { aCommit: number; aTermAt2: number | undefined; eCommit: number; eTermAt2: number | undefined } {
+  const ids = ['a', 'b', 'c', 'd', 'e'];
+  const random = prng(7);
+  const options = { random, now: () => 0, preVote: true, checkQuorum: false, maxMessageBytes: 1, faults };
+  const storages = new Map(ids.map((id) => [id, new MemoryStorage(ids)]));
+  const boot = (id: string) => new RaftNode({ id, ...options }, storages.get(id)!.load());
+  const nodes = new Map(ids.map((id) => [id, boot(id)]));
+  const n = (id: string) => nodes.get(id)!;
+  let queue: Message[] = [];
+  const collect = () => {
+    for (const node of nodes.values()) {
+      while (node.hasReady()) {
+        const rd = node.ready();
+        storages.get(node.id)!.persist(rd);
+        queue.push(...rd.messages);
+        node.advance(rd);
+      }
+    }
+  };
+  /** Delivers the queued messages that `pass`, drops the rest. */
+  const deliver = (pass: (m: Message) => boolean) => {
+    collect();
+    const q = queue;
+    queue = [];
+    for (const m of q) if (pass(m)) n(m.to).step(m);
+    collect();
+  };
+  const among = (group: string[]) => (m: Message) => group.includes(m.from) && group.includes(m.to);
+  const link = (from: string, to: string) => (m: Message) => m.from === from && m.to === to;
+  const lead = (id: string, group: string[]) => {
+    for (let i = 0; i < 500 && n(id).role !== 'leader'; i++) {
+      n(id).tick();
+      // Stops the moment it leads: what the new leader sends waits for the script.
+      for (let j = 0; j < 5 && n(id).role !== 'leader'; j++) deliver(among(group));
+    }
+    assert.equal(n(id).role, 'leader', `${id} was not elected`);
+  };
+
+  lead('a', ids);
+  for (let j = 0; j < 5; j++) deliver(among(ids));
+  n('a').propose(new TextEncoder().encode('P')); // index 2, term 1
+  deliver(link('a', 'b')); // only b gets it
+  deliver(link('b', 'a'));
+  // e wins term 2 with c and d, appends its own entry at index 2, and is cut off before sending it.
+  lead('e', ['c', 'd', 'e']);
+  deliver(() => false);
+  // a restarts (a follower again), comes back and wins term 3 with b, c, d; it brings c the term-1 entry at index 2, but not its own entry at 3.
+  nodes.set('a', boot('a'));
+  lead('a', ['a', 'b', 'c', 'd']);
+  deliver((m) => m.from === 'a' && (m.to === 'b' || m.to === 'c'));
+  deliver((m) => m.to === 'a' && (m.from === 'b' || m.from === 'c'));
+  deliver(link('a', 'c'));
+  deliver(link('c', 'a'));
+  const aCommit = n('a').commitIndex;
+  const aTermAt2 = n('a').termAt(2);
+  deliver(() => false); // a is cut off
+  // e hears of term 3 and steps down, then wins term 4 with c and d (their logs end in term 1 or earlier than e's).
+  n('e').tick();
+  deliver(among(['b', 'c', 'd', 'e']));
+  deliver(among(['b', 'c', 'd', 'e']));
+  assert.equal(n('e').role, 'follower');
+  lead('e', ['b', 'c', 'd', 'e']);
+  for (let j = 0; j < 20; j++) deliver(among(['b', 'c', 'd', 'e']));
+  return { aCommit, aTermAt2, eCommit: n('e').commitIndex, eTermAt2: n('e').termAt(2) };
+}
+
+test('commitment by counting only for current-term entries (Raft figure 8), and the fault that breaks it', () => {
+  const safe = figure8(undefined);
+  assert.equal(safe.aCommit, 1, 'a counted a majority for its term-1 entry at 2 but did not commit it');
+  assert.ok(safe.eCommit >= 2 && safe.eTermAt2 === 2, 'e overwrote the uncommitted entry and committed its own');
+  const broken = figure8({ commitPreviousTerm: true });
+  assert.equal(broken.aCommit, 2, 'with the fault, a commits the term-1 entry by counting');
+  assert.equal(broken.aTermAt2, 1);
+  assert.ok(broken.eCommit >= 2 && broken.eTermAt2 === 2, 'and e commits a different entry at the same index: a committed entry is lost');
+});

@@ -776,9 +776,9 @@ export class RaftNode {
     let bytes = 0;
     for (let i = pr.next; i <= this.lastIndex(); i++) {
       const e = this.entryAt(i)!;
-      if (entries.length > 0 && bytes + e.data.byteLength > this.maxMessageBytes) break;
+      if (entries.length > 0 && bytes + entrySize(e) > this.maxMessageBytes) break;
       entries.push(e);
-      bytes += e.data.byteLength;
+      bytes += entrySize(e);
     }
     if (entries.length === 0 && !sendIfEmpty) return false;
     this.send(msg({ type: 'append', from: this.id, to, term: this._term, index: prevIndex, logTerm: prevTerm, entries, commit: this._commit }));
@@ -1049,13 +1049,13 @@ export class RaftNode {
     let batch: Entry[] = [];
     let bytes = 0;
     for (const p of pending) {
-      if (batch.length > 0 && bytes + p.data.byteLength > this.maxMessageBytes) {
+      if (batch.length > 0 && bytes + ENTRY_OVERHEAD + p.data.byteLength > this.maxMessageBytes) {
         this.send(msg({ type: 'propose', from: this.id, to: this._leader, entries: batch }));
         batch = [];
         bytes = 0;
       }
       batch.push(this.forwardedEntry(p.data));
-      bytes += p.data.byteLength;
+      bytes += ENTRY_OVERHEAD + p.data.byteLength;
     }
     this.send(msg({ type: 'propose', from: this.id, to: this._leader, entries: batch }));
   }
@@ -1077,6 +1077,12 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
+/** What an entry counts for in maxMessageBytes: its data and its encoded fields, so empty entries count too. */
+const ENTRY_OVERHEAD = 32;
+function entrySize(e: Entry): number {
+  return ENTRY_OVERHEAD + e.data.byteLength + e.voters.length * 64;
+}
+
 const isCount = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
 
 /** Refuses a message a correct peer never sends: a hostile one must not corrupt the log or the node. */
@@ -1090,7 +1096,7 @@ export function validateMessage(m: Message, maxMessageBytes: number, maxEntryByt
   for (const e of m.entries) {
     if (!(e.data instanceof Uint8Array)) bad('an entry has no data');
     if (e.data.byteLength > maxEntryBytes) bad(`an entry of ${e.data.byteLength} bytes (at most ${maxEntryBytes})`);
-    bytes += e.data.byteLength;
+    bytes += entrySize(e);
     if (m.type === 'append') {
       if (e.index !== expect++) bad('entries are not consecutive after index');
       if (!isCount(e.term) || e.term > m.term || e.term < m.logTerm) bad('an entry has a term outside what its leader could write');
