@@ -279,3 +279,20 @@ test('commitment by counting only for current-term entries (Raft figure 8), and 
   assert.equal(broken.aTermAt2, 1);
   assert.ok(broken.eCommit >= 2 && broken.eTermAt2 === 2, 'and e commits a different entry at the same index: a committed entry is lost');
 });
+
+test('registry: a full registry refuses new writes by result, so its snapshot always fits one message', () => {
+  const r = new Registry();
+  let index = 0;
+  const put = (name: string, value: string) =>
+    r.apply({ index: ++index, term: 1, type: 'normal', data: encodeRequest({ id: `q${index}`, command: { op: 'put', name, owner: 'o', value } }), voters: [], time: index })!.result;
+  const big = 'x'.repeat(60 * 1024);
+  let stored = 0;
+  while (put(`n${stored}`, big).ok) stored++;
+  assert.ok(stored >= 60 && stored < 80, `${stored} values of 60 KiB fit in 4 MiB`);
+  const refused = put(`n${stored}`, big);
+  assert.ok(!refused.ok && /full/.test(refused.error));
+  assert.ok(r.snapshot().byteLength < 8 * 1024 * 1024);
+  // Replacing a value in place and deleting make room again.
+  assert.equal(put('n0', 'small').ok, true);
+  assert.equal(put(`n${stored}`, big).ok, true);
+});

@@ -13,10 +13,16 @@ export const MAX_VALUE_BYTES = 64 * 1024;
 /** Names the registry holds at most: a put or claim of a new name past it is refused. */
 export const MAX_NAMES = 100_000;
 /**
+ * Bytes of names, owners and values together: the whole registry, and so its snapshot, stays well
+ * inside one message (a snapshot is sent whole; RegistryPeer's frames are at most 8 MiB).
+ */
+export const MAX_REGISTRY_BYTES = 4 * 1024 * 1024;
+/**
  * Request ids remembered with their results: a proposal delivered twice (a duplicated message, a
  * client's retry) is applied once and answered twice. Beyond this many later requests an id is forgotten.
  */
 export const MAX_REMEMBERED_REQUESTS = 10_000;
+/** Remembered results keep a claim's holder without its value, so they stay small (an id, a name, an owner). */
 /** Longest claim (a day): a claim is a lease to renew, not a way to hold a name forever. */
 export const MAX_TTL_MS = 24 * 3600 * 1000;
 
@@ -87,6 +93,8 @@ export class Registry {
   private readonly records = new Map<string, RegistryRecord>();
   /** Request id -> its result, oldest first (bounded by MAX_REMEMBERED_REQUESTS). */
   private readonly done = new Map<string, RegistryResult>();
+  /** Bytes of names, owners and values held (MAX_REGISTRY_BYTES). */
+  private bytes = 0;
   /** The latest leader time applied: time never runs backwards here, even when leaders' clocks differ. */
   private clock = 0;
   private _applied = 0;
@@ -108,7 +116,7 @@ export class Registry {
     const earlier = this.done.get(request.id);
     if (earlier !== undefined) return { id: request.id, result: earlier };
     const result = this.run(request.command, entry.index);
-    this.done.set(request.id, result);
+    this.done.set(request.id, result.ok && result.op === 'claim' ? { ...result, holder: { ...result.holder, value: '' } } : result);
     if (this.done.size > MAX_REMEMBERED_REQUESTS) this.done.delete(this.done.keys().next().value!);
     return { id: request.id, result };
   }
@@ -134,13 +142,38 @@ export class Registry {
   restore(data: Uint8Array, index: number): void {
     this.records.clear();
     this.done.clear();
+    this.bytes = 0;
     this.clock = 0;
     this._applied = index;
     if (data.byteLength === 0) return;
     const s = JSON.parse(decoder.decode(data)) as { clock: number; records: RegistryRecord[]; done: [string, RegistryResult][] };
     this.clock = s.clock;
-    for (const r of s.records) this.records.set(r.name, r);
+    for (const r of s.records) this.setRecord(r);
     for (const [id, result] of s.done) this.done.set(id, result);
+  }
+
+  private static size(r: { name: string; owner: string; value: string }): number {
+    return bytes(r.name) + bytes(r.owner) + bytes(r.value);
+  }
+
+  private setRecord(r: RegistryRecord): void {
+    this.removeRecord(r.name);
+    this.records.set(r.name, r);
+    this.bytes += Registry.size(r);
+  }
+
+  private removeRecord(name: string): void {
+    const old = this.records.get(name);
+    if (!old) return;
+    this.records.delete(name);
+    this.bytes -= Registry.size(old);
+  }
+
+  /** Whether writing `next` (replacing what `name` holds, lapsed or not) stays within the bounds. */
+  private fits(next: { name: string; owner: string; value: string }): boolean {
+    const old = this.records.get(next.name);
+    if (!old && this.records.size >= MAX_NAMES) return false;
+    return this.bytes - (old ? Registry.size(old) : 0) + Registry.size(next) <= MAX_REGISTRY_BYTES;
   }
 
   private lapsed(r: RegistryRecord): boolean {
@@ -154,25 +187,25 @@ export class Registry {
       return { op: typeof c?.op === 'string' ? c.op : 'unknown', ok: false, error: (e as Error).message };
     }
     const current = this.get(c.name);
-    const full = (): RegistryResult => ({ op: c.op, ok: false, error: `registry: it holds ${MAX_NAMES} names already` });
+    const full = (): RegistryResult => ({ op: c.op, ok: false, error: `registry: full (at most ${MAX_NAMES} names and ${MAX_REGISTRY_BYTES} bytes of names, owners and values)` });
     switch (c.op) {
       case 'put':
-        if (!current && !this.records.has(c.name) && this.records.size >= MAX_NAMES) return full();
-        this.records.set(c.name, { name: c.name, owner: c.owner, value: c.value, expiresAt: null, version: index });
+        if (!this.fits(c)) return full();
+        this.setRecord({ name: c.name, owner: c.owner, value: c.value, expiresAt: null, version: index });
         return { op: 'put', ok: true, version: index };
       case 'delete':
-        this.records.delete(c.name);
+        this.removeRecord(c.name);
         return { op: 'delete', ok: true, deleted: current !== null };
       case 'claim': {
         if (current && current.owner !== c.owner) return { op: 'claim', ok: true, won: false, holder: current };
-        if (!current && !this.records.has(c.name) && this.records.size >= MAX_NAMES) return full();
+        if (!this.fits(c)) return full();
         const holder: RegistryRecord = { name: c.name, owner: c.owner, value: c.value, expiresAt: this.clock + c.ttlMs, version: index };
-        this.records.set(c.name, holder);
+        this.setRecord(holder);
         return { op: 'claim', ok: true, won: true, holder };
       }
       case 'release': {
         const mine = current !== null && current.owner === c.owner && current.expiresAt !== null;
-        if (mine) this.records.delete(c.name);
+        if (mine) this.removeRecord(c.name);
         return { op: 'release', ok: true, released: mine };
       }
     }
