@@ -111,3 +111,26 @@ test('registry replicas: writes, reads, claims, a lost leader, a restart from di
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('registry replicas over a transport that delivers synchronously (re-entering the sender) stay in order', async () => {
+  const peers = new Map<string, RegistryPeer>();
+  const ids = ['s0', 's1', 's2'];
+  const { MemoryStorage } = await import('../../src/cluster/raft/storage.js');
+  for (const id of ids) {
+    const transport: RaftTransport = { send: (to, frame) => peers.get(to)?.deliver(id, frame) };
+    peers.set(id, new RegistryPeer({ id, storage: new MemoryStorage(ids), transport, tickMs: 10, timeoutMs: 10_000 }));
+  }
+  try {
+    for (const p of peers.values()) p.start();
+    const leader = await until('a leader', () => [...peers.values()].find((p) => p.status().role === 'leader'));
+    const writes = [];
+    for (let i = 0; i < 50; i++) writes.push(leader.put(`k${i % 5}`, 'o', `v${i}`));
+    for (const w of writes) assert.equal((await w).ok, true);
+    for (const p of peers.values()) {
+      await until(`${p.id} to apply everything`, () => p.status().applied >= leader.status().commit);
+      for (let k = 0; k < 5; k++) assert.equal((await p.get(`k${k}`))?.value, `v${45 + k}`);
+    }
+  } finally {
+    for (const p of peers.values()) p.stop();
+  }
+});

@@ -68,6 +68,9 @@ export class RegistryPeer {
   private seq = 0;
   private ticker: ReturnType<typeof setInterval> | null = null;
   private badFrames = 0;
+  /** Set while a Ready is being handled: the Ready loop never runs inside itself. */
+  private draining = false;
+  private readonly inbox: Array<{ from: NodeId; frame: Uint8Array }> = [];
   /** Writes by request id; reads by their ctx, then by the index they wait for. */
   private readonly writes = new Map<string, Waiter>();
   private readonly reads = new Map<string, Waiter & { run: () => unknown; index: number | null }>();
@@ -112,6 +115,17 @@ export class RegistryPeer {
 
   /** A frame from peer `from` (the transport adapter calls this). A bad frame is counted and dropped. */
   deliver(from: NodeId, frame: Uint8Array): void {
+    if (this.draining) {
+      // A transport that delivers synchronously re-enters here from our own send: take it after this Ready.
+      if (this.inbox.length < this.maxWaiting) this.inbox.push({ from, frame });
+      else this.badFrames++;
+      return;
+    }
+    this.stepFrame(from, frame);
+    this.drain();
+  }
+
+  private stepFrame(from: NodeId, frame: Uint8Array): void {
     try {
       const m = decodeMessage(frame, this.maxFrameBytes);
       if (m.from !== from) throw new RaftError('bad-message', `raft: a frame from ${from} claims to be from ${m.from}`);
@@ -119,9 +133,7 @@ export class RegistryPeer {
     } catch (e) {
       if (!(e instanceof RaftError)) throw e;
       this.badFrames++;
-      return;
     }
-    this.drain();
   }
 
   status(): PeerStatus {
@@ -190,6 +202,20 @@ export class RegistryPeer {
   }
 
   private drain(): void {
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      this.drainReady();
+      for (let next = this.inbox.shift(); next; next = this.inbox.shift()) {
+        this.stepFrame(next.from, next.frame);
+        this.drainReady();
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private drainReady(): void {
     while (this.raft.hasReady()) {
       const rd = this.raft.ready();
       this.storage.persist(rd);

@@ -108,6 +108,8 @@ export class Registry {
 
   /** Applies one committed entry; returns the request's id and result (null for an entry that carries none). */
   apply(entry: Entry): { id: string; result: RegistryResult } | null {
+    // Replicas agree only if each applies every entry once, in order: a driver that breaks this is a bug.
+    if (entry.index !== this._applied + 1) throw new Error(`registry: entry ${entry.index} applied after ${this._applied}`);
     this._applied = entry.index;
     this.clock = Math.max(this.clock, entry.time);
     if (entry.type !== 'normal') return null;
