@@ -172,3 +172,18 @@ test('the message codec round-trips and refuses frames it cannot trust', () => {
   wrongType[0] = 200;
   refused(wrongType);
 });
+
+test('FileStorage writes term and vote before returning; a commit index change alone is not worth an fsync', () => {
+  withDir((dir) => {
+    const s = new FileStorage(dir, { voters: VOTERS });
+    s.persist({ ...nothing, entries: [entry(1, 1), entry(2, 1)], hardState: { term: 1, vote: 'b', commit: 0 } });
+    s.persist({ ...nothing, hardState: { term: 1, vote: 'b', commit: 2 } });
+    assert.deepEqual(s.load().hardState, { term: 1, vote: 'b', commit: 2 });
+    s.close();
+    const r = new FileStorage(dir, { voters: VOTERS });
+    assert.deepEqual(r.load().hardState, { term: 1, vote: 'b', commit: 0 }, 'the restarted node learns its commit index from the leader again');
+    r.persist({ ...nothing, hardState: { term: 2, vote: null, commit: 2 } });
+    r.close();
+    assert.deepEqual(new FileStorage(dir, { voters: VOTERS }).load().hardState, { term: 2, vote: null, commit: 2 });
+  });
+});

@@ -66,7 +66,13 @@ export class FileStorage implements RaftStorage {
     } else if (rd.entries.length > 0) {
       this.appendRecords(rd.entries);
     }
-    if (rd.hardState) this.writeWhole(HARD_STATE, encodeHardState(rd.hardState));
+    // Term and vote must be durable before a message depends on them; the commit index need not be
+    // (Raft keeps it volatile: a restarted node learns it again from the leader), so a change of the
+    // commit index alone costs no fsync and is written with the next term or vote.
+    const prev = this.state.hardState;
+    if (rd.hardState && (rd.hardState.term !== prev.term || rd.hardState.vote !== prev.vote)) {
+      this.writeWhole(HARD_STATE, encodeHardState(rd.hardState));
+    }
     if (rd.compaction && next.snapshot === rd.compaction) {
       this.writeWhole(SNAPSHOT, encodeSnapshot(rd.compaction));
       this.rewriteLog(next.entries);

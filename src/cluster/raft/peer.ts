@@ -70,6 +70,7 @@ export class RegistryPeer {
   private badFrames = 0;
   /** Set while a Ready is being handled: the Ready loop never runs inside itself. */
   private draining = false;
+  private stopped = false;
   private readonly inbox: Array<{ from: NodeId; frame: Uint8Array }> = [];
   /** Writes by request id; reads by their ctx, then by the index they wait for. */
   private readonly writes = new Map<string, Waiter>();
@@ -100,8 +101,9 @@ export class RegistryPeer {
     }, this.tickMs);
   }
 
-  /** Stops ticking; operations still waiting fail with `timeout` (their outcome is unknown). */
+  /** Stops for good: no ticks, frames ignored; operations still waiting fail with `timeout` (their outcome is unknown). */
   stop(): void {
+    this.stopped = true;
     if (this.ticker) clearInterval(this.ticker);
     this.ticker = null;
     const unknown = new RaftError('timeout', 'registry: the replica stopped before the answer came; the outcome is unknown');
@@ -115,6 +117,7 @@ export class RegistryPeer {
 
   /** A frame from peer `from` (the transport adapter calls this). A bad frame is counted and dropped. */
   deliver(from: NodeId, frame: Uint8Array): void {
+    if (this.stopped) return; // its storage may be closed already
     if (this.draining) {
       // A transport that delivers synchronously re-enters here from our own send: take it after this Ready.
       if (this.inbox.length < this.maxWaiting) this.inbox.push({ from, frame });
@@ -182,6 +185,7 @@ export class RegistryPeer {
   }
 
   private wait<T>(table: Map<string, Waiter>, key: string, submit: () => void, extra: object = {}): Promise<T> {
+    if (this.stopped) return Promise.reject(new RaftError('timeout', 'registry: this replica is stopped'));
     if (this.writes.size + this.reads.size >= this.maxWaiting) {
       return Promise.reject(new RaftError('proposal-queue-full', `registry: ${this.maxWaiting} operations already wait on this replica`));
     }
