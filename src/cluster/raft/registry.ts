@@ -22,7 +22,6 @@ export const MAX_REGISTRY_BYTES = 4 * 1024 * 1024;
  * client's retry) is applied once and answered twice. Beyond this many later requests an id is forgotten.
  */
 export const MAX_REMEMBERED_REQUESTS = 10_000;
-/** Remembered results keep a claim's holder without its value, so they stay small (an id, a name, an owner). */
 /** Longest claim (a day): a claim is a lease to renew, not a way to hold a name forever. */
 export const MAX_TTL_MS = 24 * 3600 * 1000;
 
@@ -118,7 +117,7 @@ export class Registry {
     const earlier = this.done.get(request.id);
     if (earlier !== undefined) return { id: request.id, result: earlier };
     const result = this.run(request.command, entry.index);
-    this.done.set(request.id, result.ok && result.op === 'claim' ? { ...result, holder: { ...result.holder, value: '' } } : result);
+    this.done.set(request.id, result);
     if (this.done.size > MAX_REMEMBERED_REQUESTS) this.done.delete(this.done.keys().next().value!);
     return { id: request.id, result };
   }
