@@ -109,6 +109,12 @@ export const LAYER_RULES: readonly LayerRule[] = [
     why: 'the cluster connects executors (src/executor, src/rpc) across peers; it runs no Wasm itself and is wired by the node',
   },
   {
+    name: 'raft-stands-alone',
+    files: ['src/cluster/raft'],
+    only: ['node:*'],
+    why: 'the Raft core, its storage and the registry are pure and testable alone; the cluster wires them to peers through a transport adapter',
+  },
+  {
     name: 'gateway-imports',
     files: ['src/gateway'],
     forbid: ['src/wasm', 'src/node'],
