@@ -14,6 +14,7 @@ const PART_MODULES = {
   mn: () => import('./mn.js'),
   density: () => import('./density.js'),
   tiering: () => import('./tiering.js'),
+  membership: () => import('./membership.js'),
 } satisfies Record<string, () => Promise<{ main(argv?: string[]): Promise<void> }>>;
 const PARTS = Object.keys(PART_MODULES) as (keyof typeof PART_MODULES)[];
 /** Parts run only when named: `mn` (the M:N prototype, docs/mn-findings.md) and `density` (processes

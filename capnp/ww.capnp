@@ -30,6 +30,22 @@ interface Node {
 
   admin @2 () -> (admin :Admin);
   # The whole node, for its owner; anyone else is refused (not-permitted).
+
+  cluster @3 () -> (peers :List(PeerInfo));
+  # The live peers of this node's cluster as it sees them (their signed
+  # heartbeats, each live until its TTL runs out), this node first, then the
+  # others by peer ID. A node in no cluster lists itself alone. Any principal
+  # may ask: every allowed peer hears these heartbeats anyway.
+}
+
+struct PeerInfo {
+  peerId @0 :Text;             # the peer's libp2p peer ID
+  addresses @1 :List(Text);    # the multiaddrs it listens on (at most 16)
+  running @2 :UInt32;          # its processes running or paused
+  queued @3 :UInt32;           # its processes spawned and waiting for a worker
+  freeMemoryBytes @4 :UInt64;  # its node memory budget not in use
+  lastSeenMs @5 :Int64;        # unix ms its last heartbeat arrived (this node: now)
+  self @6 :Bool;               # this node itself
 }
 
 interface Admin {
@@ -45,10 +61,12 @@ interface Admin {
 }
 
 struct NodeInfo {
-  peerId @0 :Text;        # stable identity of the node (later: its libp2p peer ID)
+  peerId @0 :Text;        # the node's libp2p peer ID (12D3KooW...), stable across restarts with a data dir
   version @1 :Text;       # ww version
   startedAtMs @2 :Int64;  # unix ms
   osPid @3 :UInt32;       # the node's OS process id
+  addresses @4 :List(Text);
+  # Where other peers reach it: its libp2p listen multiaddrs, each ending /p2p/<peerId>.
 }
 
 interface Executor {

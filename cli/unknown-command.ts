@@ -52,5 +52,15 @@ export function commandNotFound(id: string, commands: readonly string[]): UsageE
       return new UsageError(`unexpected argument: ${words[n]}; see 'ww ${name} --help'`);
     }
   }
+  // `ww cluster lss`: the first words name a topic (commands `cluster:...`), the next is no command of it.
+  for (let n = words.length - 1; n > 0; n--) {
+    const topic = words.slice(0, n).join(':');
+    const under = commands.filter((c) => c.startsWith(`${topic}:`)).map((c) => c.slice(topic.length + 1).split(':')[0]!);
+    if (under.length === 0) continue;
+    const name = words.slice(0, n).join(' ');
+    const nearest = nearestCommand(words[n], under);
+    const hint = nearest ? `: did you mean 'ww ${name} ${nearest}'?` : '';
+    return new UsageError(`unknown command '${name} ${words[n]}'${hint} ('ww ${name} --help' lists its commands)`);
+  }
   return unknownCommand(words[0], commands);
 }

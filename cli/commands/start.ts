@@ -15,18 +15,22 @@ function quotaFlag(flag: string, description: string) {
 export default class Start extends Command {
   static override summary = 'Run a ww node in the foreground.';
 
-  static override description = `Starts a node that serves its Executor on a unix socket (mode 0600, in a directory only you can enter): only your own uid and root can reach it, and whoever does is the node's owner, with power over every process. There is no network face: nodes will reach each other only over the cluster's authenticated channel. The other commands (ww run, ps, kill, pause, resume, wait, info) talk to it through the socket.
+  static override description = `Starts a node that serves its Executor on a unix socket (mode 0600, in a directory only you can enter): only your own uid and root can reach it, and whoever does is the node's owner, with power over every process. The other commands (ww run, ps, kill, pause, resume, wait, info, id) talk to it through the socket.
+
+Every node is also a libp2p peer (TCP, Noise, yamux), listening on --p2p (default a loopback port) with a persistent Ed25519 identity in --data-dir (\`ww id\` prints its peer ID and addresses). Who may connect is yours to decide: with --swarm-key only peers holding the same key connect at all; with --allow/--allow-file only the peer IDs listed are admitted; with both, a peer must hold the key and be listed; with neither, no peer is admitted. A refused peer gets nothing but the refusal (one log line here). An admitted peer may spawn processes here as a principal of its own: no host directories, no listening sockets, the default limits, no admin.
 
 The owner may use at most --max-processes live processes, --max-spawning spawns in progress, --max-connections connections and --max-memory bytes of linear memory (all its processes together) at once; past them a spawn is refused with a quota error, a memory.grow fails as it would at the process's own --max-memory, and a connection is closed.
 
 It logs one line per process start and end on stderr. On SIGINT (Ctrl-C) or SIGTERM it ends every process with reason \`killed\`, says how many, and exits 0. A second node on a socket where one already answers refuses to start.
 
-Exit status: 0 stopped by SIGINT/SIGTERM; 1 could not start (another node on the socket, the socket in use, its directory open to others or not writable); 2 bad command line.`;
+Exit status: 0 stopped by SIGINT/SIGTERM; 1 could not start (another node on the socket, the socket in use, its directory open to others or not writable, an unreadable identity key, swarm key or allow-list, a --p2p address that cannot be listened on); 2 bad command line.`;
 
   static override examples = [
     { description: 'Start a node on the default socket ($XDG_RUNTIME_DIR/ww/node.sock, else ~/.ww/node.sock).', command: '<%= config.bin %> start' },
     { description: 'Start one on its own socket (then, in another terminal: ww ps --socket /tmp/ww/node.sock).', command: '<%= config.bin %> start --socket /tmp/ww/node.sock' },
     { description: 'Allow at most 100 live processes at once.', command: '<%= config.bin %> start --max-processes 100' },
+    { description: 'A peer on a fixed port that admits one other peer (its ID from `ww id` there).', command: '<%= config.bin %> start --data-dir ~/.ww/data --p2p /ip4/127.0.0.1/tcp/4001 --allow 12D3KooW...' },
+    { description: 'A private cluster: every peer holding the key is admitted.', command: '<%= config.bin %> swarm-key > swarm.key && <%= config.bin %> start --swarm-key swarm.key --join /ip4/10.0.0.1/tcp/4001/p2p/12D3KooW...' },
   ];
 
   static override flags = {
@@ -48,7 +52,13 @@ Exit status: 0 stopped by SIGINT/SIGTERM; 1 could not start (another node on the
       parse: checkedBy((text) => parseSize('--node-memory', text)),
       description: `linear memory of every client's processes together (default ${formatSize(DEFAULT_NODE_MEMORY_BYTES)}: three quarters of this machine's); past it spawns are refused, never OOM-killed`,
     }),
-    'data-dir': Flags.string({ helpValue: 'DIR', description: 'where the node keeps its state (its peer ID, the module cache) across restarts; default: memory only' }),
+    'data-dir': Flags.string({ helpValue: 'DIR', description: 'where the node keeps its state (its peer identity key, the module cache) across restarts; default: memory only, a new peer ID each start' }),
+    p2p: Flags.string({ helpValue: 'MULTIADDR', multiple: true, description: 'a libp2p address to listen on, repeatable (default /ip4/127.0.0.1/tcp/0: a loopback port)' }),
+    join: Flags.string({ helpValue: 'MULTIADDR', multiple: true, description: 'a peer to connect to at start and keep connected, repeatable: its address ending /p2p/PEERID, as `ww id` there prints it' }),
+    allow: Flags.string({ helpValue: 'PEERID', multiple: true, description: 'admit this peer ID, repeatable (with --allow-file too: only the listed peers are admitted)' }),
+    'allow-file': Flags.string({ helpValue: 'FILE', description: 'admit the peer IDs in FILE, one a line (# starts a comment)' }),
+    'swarm-key': Flags.string({ helpValue: 'FILE', description: 'the cluster secret (/key/swarm/psk/1.0.0/ format; make one with `ww swarm-key`): only peers holding it connect' }),
+    mdns: Flags.boolean({ description: 'find peers on the local network by multicast DNS (and connect to those admitted)' }),
     workers: Flags.string({
       options: ['dedicated', 'shared'],
       default: 'shared',
@@ -64,13 +74,30 @@ Exit status: 0 stopped by SIGINT/SIGTERM; 1 could not start (another node on the
   async run(): Promise<void> {
     const { flags } = await this.parse(Start);
     const socketPath = await resolveSocketPath(flags.socket);
-    const { startNode, NodeError } = await import('../../src/node/index.js');
+    const [{ startNode, NodeError }, { ClusterError, readAllowFile }] = await Promise.all([import('../../src/node/index.js'), import('../../src/cluster/index.js')]);
 
     const log = (line: string): void => {
       process.stderr.write(line.startsWith('ww: ') ? `${line}\n` : `ww: ${line}\n`);
     };
+    const allowFile = flags['allow-file'] !== undefined ? resolve(flags['allow-file']) : undefined;
+    const p2p = {
+      listen: flags.p2p,
+      join: flags.join,
+      // Listed on neither flag: no allow-list (then only a swarm key admits anyone).
+      allow: flags.allow !== undefined || allowFile !== undefined ? [...(flags.allow ?? []), ...(allowFile !== undefined ? readAllowFileOrSay(allowFile) : [])] : undefined,
+      swarmKey: flags['swarm-key'] !== undefined ? resolve(flags['swarm-key']) : undefined,
+      mdns: flags.mdns,
+    };
+    function readAllowFileOrSay(file: string): string[] {
+      try {
+        return readAllowFile(file);
+      } catch (e) {
+        throw e instanceof ClusterError ? new InputError(oneLine(e)) : e;
+      }
+    }
     const node = await startNode({
       socketPath,
+      p2p,
       quotas: {
         ...(flags['max-processes'] !== undefined ? { processes: parseCount('--max-processes', flags['max-processes']) } : {}),
         ...(flags['max-spawning'] !== undefined ? { spawning: parseCount('--max-spawning', flags['max-spawning']) } : {}),
@@ -83,10 +110,11 @@ Exit status: 0 stopped by SIGINT/SIGTERM; 1 could not start (another node on the
       guestCompiler: flags['guest-compiler'] as 'optimizing' | 'tiered',
       log,
     }).catch((err: unknown) => {
-      // startNode's refusals name the socket and what to do (another node there, a file in the way).
-      throw err instanceof NodeError ? new InputError(oneLine(err)) : err;
+      // startNode's refusals name the socket or the file and what to do (another node there, a file in the way, a bad key).
+      throw err instanceof NodeError || err instanceof ClusterError ? new InputError(oneLine(err)) : err;
     });
     log(`node listening on ${node.socketPath} (os pid ${process.pid}); Ctrl-C stops it`);
+    if (node.cluster) log(`peer ${node.peerId} on ${node.addresses.join(' ')}; ${node.cluster.admits}`);
 
     const signal = await new Promise<NodeJS.Signals>((done) => {
       process.once('SIGINT', done);

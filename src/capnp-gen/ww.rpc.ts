@@ -609,6 +609,34 @@ export const $S_Node_Admin$Results: StructDesc = {
 };
 
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface Node_Cluster$Params {}
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface Node_Cluster$Params$Init {}
+export const $S_Node_Cluster$Params: StructDesc = {
+  name: 'Node_Cluster$Params',
+  id: '9dd666bb4f04d30f',
+  dataWords: 0,
+  pointers: 0,
+  fields: [],
+};
+
+export interface Node_Cluster$Results {
+  peers: (PeerInfo)[];
+}
+export interface Node_Cluster$Results$Init {
+  peers?: (PeerInfo$Init)[];
+}
+export const $S_Node_Cluster$Results: StructDesc = {
+  name: 'Node_Cluster$Results',
+  id: '858b04d9d1288638',
+  dataWords: 0,
+  pointers: 1,
+  fields: [
+    { name: 'peers', type: { k: 'list', e: { k: 'struct', s: () => $S_PeerInfo } }, offset: 0 },
+  ],
+};
+
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
 export interface Node_Executor$Params {}
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type
 export interface Node_Executor$Params$Init {}
@@ -672,23 +700,26 @@ export interface NodeInfo {
   version: string;
   startedAtMs: bigint;
   osPid: number;
+  addresses: (string)[];
 }
 export interface NodeInfo$Init {
   peerId?: string;
   version?: string;
   startedAtMs?: bigint;
   osPid?: number;
+  addresses?: (string)[];
 }
 export const $S_NodeInfo: StructDesc = {
   name: 'NodeInfo',
   id: '8a1a604d7cbf10ce',
   dataWords: 2,
-  pointers: 2,
+  pointers: 3,
   fields: [
     { name: 'peerId', type: { k: 'text' }, offset: 0 },
     { name: 'version', type: { k: 'text' }, offset: 1 },
     { name: 'startedAtMs', type: { k: 'int64' }, offset: 0 },
     { name: 'osPid', type: { k: 'uint32' }, offset: 2 },
+    { name: 'addresses', type: { k: 'list', e: { k: 'text' } }, offset: 2 },
   ],
 };
 
@@ -711,6 +742,40 @@ export const $S_Output: StructDesc = {
   fields: [
     { name: 'mode', type: { k: 'uint16' }, offset: 0 },
     { name: 'sink', type: { k: 'cap', i: () => ByteSink }, offset: 0 },
+  ],
+};
+
+export interface PeerInfo {
+  peerId: string;
+  addresses: (string)[];
+  running: number;
+  queued: number;
+  freeMemoryBytes: bigint;
+  lastSeenMs: bigint;
+  self: boolean;
+}
+export interface PeerInfo$Init {
+  peerId?: string;
+  addresses?: (string)[];
+  running?: number;
+  queued?: number;
+  freeMemoryBytes?: bigint;
+  lastSeenMs?: bigint;
+  self?: boolean;
+}
+export const $S_PeerInfo: StructDesc = {
+  name: 'PeerInfo',
+  id: 'f86c563248d7def5',
+  dataWords: 4,
+  pointers: 2,
+  fields: [
+    { name: 'peerId', type: { k: 'text' }, offset: 0 },
+    { name: 'addresses', type: { k: 'list', e: { k: 'text' } }, offset: 1 },
+    { name: 'running', type: { k: 'uint32' }, offset: 0 },
+    { name: 'queued', type: { k: 'uint32' }, offset: 1 },
+    { name: 'freeMemoryBytes', type: { k: 'uint64' }, offset: 1 },
+    { name: 'lastSeenMs', type: { k: 'int64' }, offset: 2 },
+    { name: 'self', type: { k: 'bool' }, offset: 192 },
   ],
 };
 
@@ -1293,12 +1358,14 @@ export interface Node$Client extends Client {
   identity(params?: Node_Identity$Params$Init): RemotePromise<Node_Identity$Results>;
   executor(params?: Node_Executor$Params$Init): RemotePromise<Node_Executor$Results> & Node_Executor$Results$Pipeline;
   admin(params?: Node_Admin$Params$Init): RemotePromise<Node_Admin$Results> & Node_Admin$Results$Pipeline;
+  cluster(params?: Node_Cluster$Params$Init): RemotePromise<Node_Cluster$Results>;
 }
 /** A server implements every method: a schema method that is not served yet fails to compile. */
 export interface Node$Server {
   identity(params: Node_Identity$Params, ctx: CallContext): Awaitable<Node_Identity$Results$Init | void>;
   executor(params: Node_Executor$Params, ctx: CallContext): Awaitable<Node_Executor$Results$Init | void>;
   admin(params: Node_Admin$Params, ctx: CallContext): Awaitable<Node_Admin$Results$Init | void>;
+  cluster(params: Node_Cluster$Params, ctx: CallContext): Awaitable<Node_Cluster$Results$Init | void>;
 }
 export const Node = defineInterface<Node$Client, Node$Server>({
   name: 'Node',
@@ -1307,6 +1374,7 @@ export const Node = defineInterface<Node$Client, Node$Server>({
     { name: 'identity', ordinal: 0, interfaceId: 0xc6c4ea2162fa1c2en, interfaceName: 'Node', params: $S_Node_Identity$Params, results: $S_Node_Identity$Results },
     { name: 'executor', ordinal: 1, interfaceId: 0xc6c4ea2162fa1c2en, interfaceName: 'Node', params: $S_Node_Executor$Params, results: $S_Node_Executor$Results },
     { name: 'admin', ordinal: 2, interfaceId: 0xc6c4ea2162fa1c2en, interfaceName: 'Node', params: $S_Node_Admin$Params, results: $S_Node_Admin$Results },
+    { name: 'cluster', ordinal: 3, interfaceId: 0xc6c4ea2162fa1c2en, interfaceName: 'Node', params: $S_Node_Cluster$Params, results: $S_Node_Cluster$Results },
   ],
 });
 

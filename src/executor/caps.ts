@@ -21,6 +21,7 @@ import {
   type Node$Server,
   type NodeInfo$Init,
   type Output,
+  type PeerInfo$Init,
   type Process$Client,
   type Process$Server,
   type ProcessInfo$Init,
@@ -152,6 +153,7 @@ export class NodeCap implements Node$Server {
     private readonly principal: Principal,
     private readonly grant: Grant,
     private readonly isOwner: boolean,
+    private readonly clusterView: ClusterView,
   ) {}
   identity(): { info: NodeInfo$Init } {
     return { info: this.info };
@@ -162,6 +164,9 @@ export class NodeCap implements Node$Server {
   admin(): { admin: AdminCap } {
     if (!this.isOwner) throw new ExecutorError('not-permitted', `${this.principal.name} is not this node's owner: the admin capability is the owner's only`);
     return { admin: this.ctx.admin };
+  }
+  cluster(): { peers: PeerInfo$Init[] } {
+    return { peers: this.clusterView().map((p) => ({ ...p, freeMemoryBytes: BigInt(Math.trunc(p.freeMemoryBytes)), lastSeenMs: BigInt(Math.trunc(p.lastSeenMs)) })) };
   }
   /** The last reference is gone: the node holds one until the connection closes (src/node), so the
    *  connection has closed. Its attached processes end. */
@@ -595,15 +600,31 @@ export interface Bootstrap {
   owner: boolean;
 }
 
+/** One live peer as a cluster's view gives it (src/cluster's PeerStatus fits); Node.cluster serves these. */
+export interface ClusterPeer {
+  peerId: string;
+  addresses: string[];
+  running: number;
+  queued: number;
+  freeMemoryBytes: number;
+  /** Unix ms its last heartbeat arrived (this node: now). */
+  lastSeenMs: number;
+  self: boolean;
+}
+/** The live peers, this node first. The node injects it, so the executor knows nothing of the cluster. */
+export type ClusterView = () => ClusterPeer[];
+
 /** The bootstrap capability object for one connection to a node serving `executor` (one context per
- *  executor, so every connection sees the same Process capability objects). */
-export function nodeCapOf(executor: Executor, info: NodeInfo$Init, who: Bootstrap): NodeCap {
+ *  executor, so every connection sees the same Process capability objects). `cluster`: the node's
+ *  view of its cluster; default this node alone. */
+export function nodeCapOf(executor: Executor, info: NodeInfo$Init, who: Bootstrap, cluster?: ClusterView): NodeCap {
   let context = contexts.get(executor);
   if (!context) {
     context = new ExecutorContext(executor.table, executor.modules, executor.peerId, executor.ww);
     contexts.set(executor, context);
   }
-  return new NodeCap(context, info, who.principal, who.grant ?? Grant.all, who.owner);
+  const alone: ClusterView = () => [{ peerId: info.peerId ?? executor.peerId, addresses: [], ...executor.load(), lastSeenMs: Date.now(), self: true }];
+  return new NodeCap(context, info, who.principal, who.grant ?? Grant.all, who.owner, cluster ?? alone);
 }
 
 // What the servers refuse reaches clients with its code (error-wire.ts).

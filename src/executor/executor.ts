@@ -65,6 +65,20 @@ export class Executor {
     return this.ww.spawn(req);
   }
 
+  /** What this node is doing and can still take (a cluster's heartbeats carry it): processes running
+   *  or paused, processes waiting for a worker, and the node's memory budget not in use. */
+  load(): { running: number; queued: number; freeMemoryBytes: number } {
+    let running = 0;
+    let queued = 0;
+    for (const e of this.table.list()) {
+      if (e === this.table.init) continue;
+      const state = e.state;
+      if (state === 'queued') queued++;
+      else if (state !== 'exited') running++;
+    }
+    return { running, queued, freeMemoryBytes: Math.max(0, this.memory.limitBytes - this.memory.usedBytes) };
+  }
+
   /** Ends every process with reason `killed`, then stops the runtime. */
   async close(): Promise<void> {
     await this.table.close();

@@ -3,12 +3,13 @@
 // no plain TCP face: a connection on the socket proves it is the node's own uid (or root), and the
 // network is reached only through the cluster's authenticated channel. See README.md.
 
-import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { Node, type NodeInfo$Init } from '../capnp-gen/ww.rpc.js';
+import { Node, type Node$Client, type NodeInfo$Init } from '../capnp-gen/ww.rpc.js';
+import type { Cluster, HostBounds } from '../cluster/index.js';
+import type { Membership, MembershipOptions } from '../cluster/membership.js';
 import { Executor, type GuestEvents } from '../executor/index.js';
-import { DEFAULT_QUOTAS, nodeCapOf, Principal, type Quotas } from '../executor/rpc.js';
+import { DEFAULT_QUOTAS, Grant, nodeCapOf, Principal, type ClusterView, type Quotas } from '../executor/rpc.js';
 import {
   Connection,
   connectUnix,
@@ -58,11 +59,54 @@ export interface StartNodeOptions {
   /** What a client connection may make the node hold (src/rpc/README.md, "Bounds"): replies it does not read,
    *  partly sent messages. Default: the RPC engine's, with one partial frame budget for the whole node. */
   connectionBounds?: SocketTransportOptions;
+  /** Be a libp2p peer (src/cluster): without it the node has its peer ID but no network face. */
+  p2p?: P2pOptions;
+  /** The live peers of the node's cluster, this node first (Node.cluster; a Membership's view fits; the
+   *  load it announces: executor.load()). Default: this node alone. */
+  clusterView?: ClusterView;
 }
+
+/** The node as a peer of a cluster: where it listens, whom it joins, whom it admits (src/cluster/admission.ts). */
+export interface P2pOptions {
+  /** Multiaddrs to listen on. Default: a loopback TCP port chosen by the system. */
+  listen?: string[];
+  /** Peers to connect to at start, as multiaddrs ending /p2p/<peer id>. */
+  join?: string[];
+  /** Peer IDs admitted. With neither this nor swarmKey, no peer is. */
+  allow?: string[];
+  /** The cluster secret: a swarm key file's path (`ww swarm-key` makes one), or its bytes. */
+  swarmKey?: string | Uint8Array;
+  /** Find peers on the local network by multicast DNS. */
+  mdns?: boolean;
+  /** What each remote peer may use at once. Default: REMOTE_PEER_QUOTAS. */
+  peerQuotas?: Partial<Quotas>;
+  /** What hostile peers can make the host hold (src/cluster/host.ts). */
+  bounds?: Partial<HostBounds>;
+  /** Heartbeat interval, TTL and the view's bounds (src/cluster/membership.ts). Default: the Membership's. */
+  membership?: Partial<Pick<MembershipOptions, 'intervalMs' | 'ttlMs' | 'maxPeers' | 'maxNewPeersPerInterval'>>;
+}
+
+/** A remote peer's quotas: the owner's defaults, with the few connections one RPC session needs
+ *  (a second only while a tie-break settles which of two stays). */
+export const REMOTE_PEER_QUOTAS: Readonly<Quotas> = { ...DEFAULT_QUOTAS, connections: 2 };
+
+/**
+ * What a remote peer's Executor may hand out, unless the operator grants more: no host directory,
+ * no listening socket, the node's default limits.
+ */
+export const REMOTE_PEER_GRANT = new Grant({}, [], []);
+
+/** Remote principals kept while idle (no session, no process); past it idle ones are forgotten. */
+const MAX_IDLE_PEER_PRINCIPALS = 1024;
 
 export interface WwNode {
   readonly socketPath: string;
+  /** The libp2p peer ID (persistent with a data directory). */
   readonly peerId: string;
+  /** Where other peers reach this one (multiaddrs ending /p2p/<peerId>); empty without p2p. */
+  readonly addresses: string[];
+  /** The node's peer side: `cluster.dial(peerIdOrMultiaddr)` gives another peer's Node; absent without p2p. */
+  readonly cluster: NodeCluster | undefined;
   readonly executor: Executor;
   /** Ends every process with reason `killed`, closes every connection and removes the socket. */
   close(): Promise<void>;
@@ -79,7 +123,15 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<WwNode> {
   ownerOnlyDirectory(dirname(socketPath));
   await claimSocketPath(socketPath);
 
-  const peerId = loadPeerId(opts.dataDir);
+  // The cluster layer loads libp2p (half a second): only a node that is a peer pays for it.
+  const { loadIdentity } = await import('../cluster/identity.js');
+  const identity = await loadIdentity(opts.dataDir);
+  const peerId = identity.peerId;
+  const swarmKey = typeof opts.p2p?.swarmKey === 'string' ? (await import('../cluster/swarm-key.js')).readSwarmKey(opts.p2p.swarmKey) : opts.p2p?.swarmKey;
+  if (opts.p2p?.allow) {
+    const { checkPeerId } = await import('../cluster/admission.js');
+    for (const id of opts.p2p.allow) checkPeerId(id, 'allow');
+  }
   const executor = await Executor.create({
     peerId,
     dataDir: opts.dataDir,
@@ -103,9 +155,18 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<WwNode> {
           : {}),
     },
   });
-  const info: NodeInfo$Init = { peerId, version: wwVersion(), startedAtMs: BigInt(Date.now()), osPid: process.pid };
+  const info: NodeInfo$Init = { peerId, version: wwVersion(), startedAtMs: BigInt(Date.now()), osPid: process.pid, addresses: [] };
   // Whoever opens the socket is the node's uid or root (the socket is 0600 in a 0700 directory): the owner.
   const owner = new Principal('the owner', { ...DEFAULT_QUOTAS, ...opts.quotas }, executor.memory, true);
+
+  // The cluster as this node sees it: the membership's view once the node is a peer (asked at each call,
+  // so connections made before the peer side started see it too), else what the caller gave, else alone.
+  let membership: Membership | undefined;
+  const clusterView: ClusterView | undefined =
+    opts.clusterView ??
+    (opts.p2p
+      ? () => membership?.view() ?? [{ peerId, addresses: info.addresses ?? [], ...executor.load(), lastSeenMs: Date.now(), self: true }]
+      : undefined);
 
   const connections = new Set<Connection>();
   const accept = (transport: Transport): void => {
@@ -116,7 +177,7 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<WwNode> {
       return;
     }
     // One bootstrap object per connection: its Executor is that connection's scope.
-    const bootstrap = serve(Node, nodeCapOf(executor, info, { principal: owner, owner: true }));
+    const bootstrap = serve(Node, nodeCapOf(executor, info, { principal: owner, owner: true }, clusterView));
     const conn = new Connection(transport, { bootstrap });
     connections.add(conn);
     void conn.closed().then(() => {
@@ -143,6 +204,32 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<WwNode> {
   }
   chmodSync(socketPath, 0o600);
 
+  let cluster: Cluster | undefined;
+  if (opts.p2p) {
+    try {
+      cluster = await startCluster(opts.p2p, { identity, swarmKey, executor, info, log, clusterView });
+    } catch (e) {
+      await executor.close();
+      await unixListener.close();
+      rmSync(socketPath, { force: true });
+      throw e;
+    }
+    info.addresses = cluster.addresses();
+    const peer = cluster;
+    const { Membership } = await import('../cluster/membership.js');
+    membership = new Membership({
+      pubsub: peer.pubsub,
+      peerId,
+      privateKey: identity.privateKey,
+      status: () => ({ addresses: peer.addresses(), ...executor.load() }),
+      // Gossip relays heartbeats of peers this node never met: only those it admits enter its view.
+      allows: (id) => peer.admission.admits(id),
+      ...opts.p2p.membership,
+      log,
+    });
+    membership.start();
+  }
+
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> =>
     (closing ??= (async () => {
@@ -150,6 +237,8 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<WwNode> {
       await executor.close(); // every process ends `killed`; waits are answered
       // Let the answers to pending calls (wait, monitor) reach the connections before closing them.
       await new Promise((r) => setImmediate(r));
+      membership?.stop();
+      await cluster?.close();
       for (const c of connections) c.close();
       await new Promise((r) => setImmediate(r));
       await unixListener.close();
@@ -157,7 +246,74 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<WwNode> {
       log(`node stopped; ${live} process${live === 1 ? '' : 'es'} ended killed`);
     })());
 
-  return { socketPath, peerId, executor, close };
+  const addresses = cluster ? cluster.addresses() : [];
+  return { socketPath, peerId, addresses, cluster: cluster && nodeClusterOf(cluster), executor, close };
+}
+
+/** What code in the node (and tests) use of its peer side. */
+export interface NodeCluster {
+  /** Another peer's Node capability over the RPC session with it: a peer ID (connected or known) or a
+   *  multiaddr ending /p2p/<peer id>. Refused with a ClusterError (not-admitted, refused, unreachable, bad-address). */
+  dial(target: string): Promise<Node$Client>;
+  /** Peers connected now. */
+  connectedPeers(): string[];
+  /** The admission rule in force, for people (`admits 2 peers on the allow-list`). */
+  readonly admits: string;
+  /** The libp2p host itself (its `services.pubsub` carries cluster-wide news). */
+  readonly host: Cluster['libp2p'];
+}
+
+function nodeClusterOf(c: Cluster): NodeCluster {
+  return { dial: (t) => c.dial(t), connectedPeers: () => c.connectedPeers(), admits: c.admission.describe(), host: c.libp2p };
+}
+
+/** Starts the peer side: each remote peer is a principal of its own, whose Node serves an Executor
+ *  within REMOTE_PEER_GRANT and no admin capability. */
+async function startCluster(
+  p2p: P2pOptions,
+  ctx: { identity: import('../cluster/index.js').Identity; swarmKey: Uint8Array | undefined; executor: Executor; info: NodeInfo$Init; log: (line: string) => void; clusterView: ClusterView | undefined },
+): Promise<Cluster> {
+  const { Cluster } = await import('../cluster/index.js');
+  const { executor, info, log } = ctx;
+  const quotas: Quotas = { ...REMOTE_PEER_QUOTAS, ...p2p.peerQuotas };
+  const principals = new Map<string, Principal>();
+  const principalOf = (peer: string): Principal => {
+    let p = principals.get(peer);
+    if (!p) {
+      if (principals.size >= MAX_IDLE_PEER_PRINCIPALS) {
+        for (const [id, q] of principals) if (q.connections === 0 && q.live === 0 && q.spawning === 0) principals.delete(id);
+      }
+      p = new Principal(`peer ${peer}`, quotas, executor.memory);
+      principals.set(peer, p);
+    }
+    return p;
+  };
+  return Cluster.start({
+    identity: ctx.identity,
+    listen: p2p.listen,
+    join: p2p.join,
+    allow: p2p.allow,
+    swarmKey: ctx.swarmKey,
+    mdns: p2p.mdns,
+    bounds: p2p.bounds,
+    log,
+    serve(peer) {
+      const principal = principalOf(peer);
+      const uncount = principal.admitConnection();
+      if (!uncount) {
+        log(`refused an RPC session: ${principal.name} already has ${principal.connections} open (at most ${principal.quotas.connections})`);
+        return undefined;
+      }
+      const bootstrap = serve(Node, nodeCapOf(executor, info, { principal, grant: REMOTE_PEER_GRANT, owner: false }, ctx.clusterView));
+      return {
+        bootstrap,
+        release() {
+          bootstrap.release();
+          uncount();
+        },
+      };
+    },
+  });
 }
 
 /** Makes the socket path ours: refuses when a node answers there, removes a stale socket file. */
@@ -186,20 +342,6 @@ async function nodeAnswers(path: string): Promise<boolean> {
 
 function alreadyListening(path: string): NodeError {
   return new NodeError('already-listening', `a ww node is already listening on ${path}: stop it first, or start this one with another socket path`);
-}
-
-/** The node's peer ID: kept in <dataDir>/peer-id across restarts, else new for each start. */
-function loadPeerId(dataDir: string | undefined): string {
-  if (!dataDir) return randomBytes(16).toString('hex');
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const file = join(dataDir, 'peer-id');
-  if (existsSync(file)) {
-    const id = readFileSync(file, 'utf8').trim();
-    if (/^[0-9a-f]{32}$/.test(id)) return id;
-  }
-  const id = randomBytes(16).toString('hex');
-  writeFileSync(file, id + '\n', { mode: 0o600 });
-  return id;
 }
 
 /**

@@ -76,29 +76,38 @@ describe('ww start', () => {
     }
   });
 
-  test('--data-dir keeps the peer ID; the node opens no TCP port', async () => {
+  test('--data-dir keeps the peer ID across restarts; by default the node listens on TCP on loopback only (its libp2p port)', async () => {
     const data = tempDir('data');
-    const node = await startNodeProcess(['--data-dir', data.path]);
+    let node = await startNodeProcess(['--data-dir', data.path]);
     try {
       assert.match(node.stderr(), /^ww: node listening on \S+ \(os pid (\d+)\)/m);
       const osPid = /\(os pid (\d+)\)/.exec(node.stderr())![1];
-      // No socket the node holds is a listening TCP socket: its fds' socket inodes against the
-      // kernel's tables of TCP sockets in state LISTEN (0A).
+      // Every listening TCP socket the node holds (its fds' socket inodes against the kernel's tables
+      // of TCP sockets in state LISTEN, 0A) is bound to 127.0.0.1 (0100007F in the table).
       const held = new Set(
         readdirSync(`/proc/${osPid}/fd`)
           .map((fd) => { try { return readlinkSync(`/proc/${osPid}/fd/${fd}`); } catch { return ''; } })
           .flatMap((l) => /^socket:\[(\d+)\]$/.exec(l)?.[1] ?? []),
       );
       assert.ok(held.size > 0, 'the node holds its unix socket');
+      let listening = 0;
       for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
         for (const row of readFileSync(table, 'utf8').trim().split('\n').slice(1)) {
           const cols = row.trim().split(/\s+/);
-          if (cols[3] === '0A') assert.ok(!held.has(cols[9]!), `the node listens on TCP: ${row}`);
+          if (cols[3] !== '0A' || !held.has(cols[9]!)) continue;
+          listening++;
+          assert.match(cols[1]!, /^0100007F:/, `the node listens beyond loopback: ${row}`);
         }
       }
+      assert.equal(listening, 1, 'one libp2p port');
       const init = await runWw(['info', '1', '--json', '--socket', node.socketPath]);
       assert.equal(init.status, 0, init.stderr);
-      assert.equal(JSON.parse(init.stdout).peerId, readFileSync(join(data.path, 'peer-id'), 'utf8').trim());
+      const peerId = JSON.parse(init.stdout).peerId as string;
+      assert.match(peerId, /^12D3KooW/);
+      await node.stop();
+      node = await startNodeProcess(['--data-dir', data.path]);
+      const again = await runWw(['id', '--json', '--socket', node.socketPath]);
+      assert.equal(JSON.parse(again.stdout).peerId, peerId);
     } finally {
       await node.dispose();
       data.cleanup();

@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { commandNotFound, editDistance, nearestCommand, unknownCommand } from '../../cli/unknown-command.js';
 
-const COMMANDS = ['help', 'info', 'kill', 'pause', 'ps', 'resume', 'run', 'start', 'version', 'wait'];
+const COMMANDS = ['cluster:ls', 'help', 'id', 'info', 'kill', 'pause', 'ps', 'resume', 'run', 'start', 'swarm-key', 'version', 'wait'];
 
 describe('unknown commands', () => {
   test('edit distance counts insertions, deletions, substitutions and adjacent swaps', () => {
@@ -38,5 +38,11 @@ describe('unknown commands', () => {
     assert.equal(commandNotFound('rn:x.wasm', COMMANDS).message, unknownCommand('rn', COMMANDS).message);
     assert.equal(commandNotFound('--frobnicate', COMMANDS).message, "unknown option --frobnicate; see 'ww --help'");
     assert.equal(commandNotFound('--frobnicate', COMMANDS).exitCode, 2);
+  });
+
+  test('a topic followed by a word that is none of its commands names both, and the nearest of its commands', () => {
+    assert.equal(commandNotFound('cluster:lss', COMMANDS).message, "unknown command 'cluster lss': did you mean 'ww cluster ls'? ('ww cluster --help' lists its commands)");
+    assert.equal(commandNotFound('cluster:frob:x', COMMANDS).message, "unknown command 'cluster frob' ('ww cluster --help' lists its commands)");
+    assert.equal(commandNotFound('cluster:ls:x', COMMANDS).message, "unexpected argument: x; see 'ww cluster ls --help'");
   });
 });

@@ -1,0 +1,153 @@
+// The libp2p host of a node: TCP, Noise, yamux, identify, ping, gossipsub (`services.pubsub`),
+// pnet when there is a swarm key, mDNS when asked. The admission rule (admission.ts) gates every
+// connection right after the handshake, before any protocol runs on it; the bounds below are what
+// a hostile peer can make the host hold.
+import './polyfill.js';
+import { createLibp2p, type Libp2p } from 'libp2p';
+import { tcp } from '@libp2p/tcp';
+import { noise } from '@libp2p/noise';
+import { yamux } from '@libp2p/yamux';
+import { identify, type Identify } from '@libp2p/identify';
+import { ping, type Ping } from '@libp2p/ping';
+import { gossipsub, type GossipSub } from '@libp2p/gossipsub';
+import { preSharedKey } from '@libp2p/pnet';
+import { mdns } from '@libp2p/mdns';
+import type { Connection, PeerId } from '@libp2p/interface';
+import { multiaddr } from '@multiformats/multiaddr';
+import { Admission } from './admission.js';
+import { ClusterError } from './errors.js';
+import type { Identity } from './identity.js';
+
+export type Libp2pHost = Libp2p<{ identify: Identify; ping: Ping; pubsub: GossipSub }>;
+
+/** What a hostile peer (or many) can make the host hold. */
+export interface HostBounds {
+  /** Connections open at once, all peers together. Default 256. */
+  maxConnections: number;
+  /** Inbound connections still in their handshake. Default 32. */
+  maxPendingConnections: number;
+  /** New inbound connections per second from one host (IP address). Default 50: many peers may share an address. */
+  inboundConnectionsPerSecond: number;
+  /** Streams a peer may open at once on one connection (all protocols). Default 64. */
+  maxInboundStreams: number;
+  /** Bytes buffered for one stream that is not read; yamux's window is kept within it, so a paused reader is never reset. Default 4 MiB. */
+  streamReadBufferBytes: number;
+}
+
+export const DEFAULT_HOST_BOUNDS: Readonly<HostBounds> = {
+  maxConnections: 256,
+  maxPendingConnections: 32,
+  inboundConnectionsPerSecond: 50,
+  maxInboundStreams: 64,
+  streamReadBufferBytes: 4 * 1024 * 1024,
+};
+
+/** A loopback TCP address on a port the system chooses: every node is a peer, reachable from this machine only. */
+export const DEFAULT_LISTEN = '/ip4/127.0.0.1/tcp/0';
+
+export interface HostOptions {
+  identity: Identity;
+  /** Multiaddrs to listen on. Default [DEFAULT_LISTEN]. */
+  listen?: readonly string[];
+  admission: Admission;
+  /** The swarm key (pnet) in the file format, when the network has one. */
+  swarmKey?: Uint8Array;
+  /** Find peers on the local network by multicast DNS. */
+  mdns?: boolean;
+  bounds?: Partial<HostBounds>;
+  log: (line: string) => void;
+}
+
+export async function createHost(opts: HostOptions): Promise<Libp2pHost> {
+  const bounds = { ...DEFAULT_HOST_BOUNDS, ...opts.bounds };
+  const { admission, log } = opts;
+  const listen = [...(opts.listen ?? [DEFAULT_LISTEN])];
+  for (const a of listen) checkMultiaddr(a, 'listen');
+  const deny = (peer: PeerId, direction: 'inbound' | 'outbound'): boolean => {
+    const id = peer.toString();
+    if (admission.admits(id)) return false;
+    // One line per refusal; the connection is closed before any protocol (identify, gossip, RPC) runs.
+    log(`refused ${direction === 'inbound' ? 'a connection from' : 'to connect to'} ${id}: ${admission.whyNot(id)}`);
+    return true;
+  };
+  let host: Libp2pHost;
+  try {
+    host = await createLibp2p({
+      privateKey: opts.identity.privateKey,
+      addresses: { listen },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [
+        yamux({
+          maxInboundStreams: bounds.maxInboundStreams,
+          // A stream whose reader pauses is reset once its buffer passes maxReadBufferLength; the window
+          // (what the sender may send unacknowledged) within it makes the sender wait instead.
+          streamOptions: {
+            maxReadBufferLength: bounds.streamReadBufferBytes,
+            maxStreamWindowSize: Math.max(256 * 1024, Math.min(bounds.streamReadBufferBytes, 16 * 1024 * 1024)),
+          },
+        }),
+      ],
+      ...(opts.swarmKey ? { connectionProtector: preSharedKey({ psk: opts.swarmKey }) } : {}),
+      connectionGater: {
+        // Loopback and private addresses are where a small cluster lives (libp2p refuses them by default).
+        denyDialMultiaddr: () => false,
+        denyInboundEncryptedConnection: (peer) => deny(peer, 'inbound'),
+        denyOutboundEncryptedConnection: (peer) => deny(peer, 'outbound'),
+      },
+      connectionManager: {
+        maxConnections: bounds.maxConnections,
+        maxIncomingPendingConnections: bounds.maxPendingConnections,
+        inboundConnectionThreshold: bounds.inboundConnectionsPerSecond,
+      },
+      // Ping every second: a lost peer's connection closes within about 2 s.
+      connectionMonitor: { pingInterval: 1000, pingTimeout: { minTimeout: 500, maxTimeout: 1000 } },
+      peerDiscovery: opts.mdns ? [mdns()] : [],
+      services: {
+        identify: identify(),
+        // The connection monitor's pings are streams too: more than the default 1 out / 2 in.
+        ping: ping({ maxInboundStreams: 4, maxOutboundStreams: 4 }),
+        pubsub: gossipsub({ allowPublishToZeroTopicPeers: true }),
+      },
+    });
+  } catch (e) {
+    throw new ClusterError('cannot-listen', `cannot start the libp2p host on ${listen.join(', ')}: ${(e as Error).message}`, { cause: e });
+  }
+  keepOneConnectionPerPeer(host);
+  if (opts.mdns) {
+    host.addEventListener('peer:discovery', (evt) => {
+      const id = evt.detail.id.toString();
+      // Both sides discover each other: only the smaller peer ID dials, so there is one connection.
+      if (!admission.admits(id) || id < opts.identity.peerId) return;
+      if (host.getConnections(evt.detail.id).length > 0) return;
+      host.dial(evt.detail.id).catch((e: Error) => log(`cannot connect to ${id} found by mDNS: ${e.message}`));
+    });
+  }
+  return host;
+}
+
+/**
+ * When both peers dial at once there are two connections: each side keeps the one dialed by the
+ * smaller peer ID and closes the other, so both keep the same one.
+ */
+function keepOneConnectionPerPeer(host: Libp2pHost): void {
+  const self = host.peerId.toString();
+  host.addEventListener('connection:open', (evt) => {
+    const remote = evt.detail.remotePeer;
+    const conns = host.getConnections(remote).filter((c) => c.status === 'open');
+    if (conns.length < 2) return;
+    const dialerOf = (c: Connection): string => (c.direction === 'outbound' ? self : remote.toString());
+    const smaller = self < remote.toString() ? self : remote.toString();
+    const keep = conns.find((c) => dialerOf(c) === smaller) ?? conns[0];
+    for (const c of conns) if (c !== keep) void c.close().catch(() => {});
+  });
+}
+
+/** Refuses what is not a multiaddr, naming the flag it came from. */
+export function checkMultiaddr(a: string, what: string): void {
+  try {
+    multiaddr(a);
+  } catch (e) {
+    throw new ClusterError('bad-address', `${what}: ${JSON.stringify(a)} is not a multiaddr (e.g. /ip4/127.0.0.1/tcp/4001): ${(e as Error).message}`);
+  }
+}

@@ -1,0 +1,320 @@
+// Cluster membership: every peer publishes a signed heartbeat (heartbeat.ts) on one pubsub topic
+// every interval, and keeps a bounded view of the peers it heard from, each live until the TTL its
+// last heartbeat gave. It is given a pubsub (a libp2p node's `services.pubsub` fits), not the host,
+// so it can be tested and measured alone.
+//
+// What a hostile peer can do to it, and what stops it (each check before the costlier ones):
+//   - a large message: dropped by its size before it is parsed (MAX_HEARTBEAT_BYTES);
+//   - bytes that are not a heartbeat: dropped (decodeHeartbeat throws only HeartbeatError, caught here);
+//   - a heartbeat naming another peer: dropped when the pubsub's own signed author differs ('forged'),
+//     and always unless the named peer's key signed it ('bad-signature');
+//   - a replay: dropped unless its seq is above the last one taken from that peer (remembered for a
+//     while after the peer expires, so an old heartbeat cannot bring it back), and unless its date
+//     is within maxClockSkewMs + its TTL of ours ('replayed', 'stale');
+//   - a peer the operator does not allow (MembershipOptions.allows): dropped ('not-allowed');
+//   - a flood: a known peer's heartbeats closer together than minGapMs are dropped before their
+//     signature is checked; new peers are checked at most maxNewPeersPerInterval per interval; the
+//     table holds at most maxPeers others ('table-full', one log line per interval while it is).
+// So a flood costs one parse of at most 4 KiB per message, and signature checks stay bounded.
+
+import {
+  decodeHeartbeat,
+  encodeHeartbeat,
+  HeartbeatError,
+  type HeartbeatRejection,
+  type HeartbeatSigner,
+  type Load,
+} from './heartbeat.js';
+
+/** The topic every ww peer's heartbeats go to. */
+export const MEMBERSHIP_TOPIC = '/ww/membership/1';
+
+/** A pubsub message as the membership reads it (gossipsub's Message fits). */
+export interface PubsubMessage {
+  topic: string;
+  data: Uint8Array;
+  /** The pubsub's own author, present when its messages are signed (gossipsub's StrictSign). */
+  from?: { toString(): string };
+}
+
+/** The part of a pubsub the membership uses (a libp2p node's gossipsub fits). */
+export interface MembershipPubsub {
+  subscribe(topic: string): void;
+  unsubscribe(topic: string): void;
+  publish(topic: string, data: Uint8Array): Promise<unknown>;
+  addEventListener(type: 'message', listener: (event: CustomEvent<PubsubMessage>) => void): void;
+  removeEventListener(type: 'message', listener: (event: CustomEvent<PubsubMessage>) => void): void;
+}
+
+/** What this peer says of itself in each heartbeat. */
+export interface LocalStatus extends Load {
+  addresses: string[];
+}
+
+export interface MembershipOptions {
+  pubsub: MembershipPubsub;
+  /** This peer's ID (libp2p, Ed25519) and the key it signs with (a libp2p PrivateKey fits). */
+  peerId: string;
+  privateKey: HeartbeatSigner;
+  /** This peer's addresses and load, asked at each heartbeat and each view. */
+  status: () => LocalStatus;
+  /** Between two heartbeats of this peer. Default 2000 ms. */
+  intervalMs?: number;
+  /** How long others take this peer as live after a heartbeat. Default three intervals. */
+  ttlMs?: number;
+  /** The longest TTL taken from another peer (a longer one is cut to it). Default 60 s. */
+  maxTtlMs?: number;
+  /** How far another peer's clock may be from ours. Default 30 s. */
+  maxClockSkewMs?: number;
+  /** Whether a peer may be in the view (the host's allow-list): gossipsub relays heartbeats of peers
+   *  this one never connected to, so without it any key an allowed peer makes up could fill the table.
+   *  Default: every peer. */
+  allows?: (peerId: string) => boolean;
+  /** Other peers the view holds at most (and as many expired peers' last seq). Default 1024. */
+  maxPeers?: number;
+  /** New peers whose signature is checked per interval at most. Default 64. */
+  maxNewPeersPerInterval?: number;
+  /** A known peer's heartbeats closer together than this are dropped unread. Default a quarter interval. */
+  minGapMs?: number;
+  topic?: string;
+  /** One line per kind of dropped heartbeat per interval, and the table being full. */
+  log?: (line: string) => void;
+  /** Told of each heartbeat taken (e.g. to measure how soon one is visible). */
+  onUpdate?: (peer: PeerStatus) => void;
+  /** Unix ms; for tests. Default Date.now. */
+  now?: () => number;
+}
+
+/** One live peer in the view. */
+export interface PeerStatus extends Load {
+  peerId: string;
+  addresses: string[];
+  /** Unix ms when its last heartbeat arrived (for this peer itself: now). */
+  lastSeenMs: number;
+  /** This peer itself. */
+  self: boolean;
+}
+
+interface Entry {
+  status: PeerStatus;
+  seq: number;
+  expiresAtMs: number;
+  /** When a heartbeat of this peer last had its signature checked. */
+  checkedAtMs: number;
+}
+
+export class Membership {
+  readonly peerId: string;
+  readonly topic: string;
+  readonly intervalMs: number;
+  readonly ttlMs: number;
+  /** Heartbeats dropped since start, by why. */
+  readonly dropped: Record<HeartbeatRejection, number> = {
+    oversized: 0,
+    malformed: 0,
+    'bad-signature': 0,
+    forged: 0,
+    'not-allowed': 0,
+    replayed: 0,
+    stale: 0,
+    'rate-limited': 0,
+    'table-full': 0,
+    'own-peer-id': 0,
+  };
+  private readonly peers = new Map<string, Entry>();
+  /** The last seq of peers that expired (insertion order: oldest first), at most maxPeers. */
+  private readonly expiredSeqs = new Map<string, number>();
+  /** Drops since the last log flush, by why: a count and one example. */
+  private readonly dropLog = new Map<HeartbeatRejection, { count: number; example: string }>();
+  /** New peers whose first heartbeat's signature is being checked: one check at a time per peer. */
+  private readonly checking = new Set<string>();
+  private newPeerChecks = 0;
+  private lastSeq = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private publishing = false;
+  private readonly maxTtlMs: number;
+  private readonly maxClockSkewMs: number;
+  private readonly maxPeers: number;
+  private readonly maxNewPeersPerInterval: number;
+  private readonly minGapMs: number;
+  private readonly now: () => number;
+  private readonly log: (line: string) => void;
+
+  constructor(private readonly opts: MembershipOptions) {
+    this.peerId = opts.peerId;
+    this.topic = opts.topic ?? MEMBERSHIP_TOPIC;
+    this.intervalMs = positive('intervalMs', opts.intervalMs ?? 2000);
+    this.ttlMs = positive('ttlMs', opts.ttlMs ?? 3 * this.intervalMs);
+    this.maxTtlMs = positive('maxTtlMs', opts.maxTtlMs ?? 60_000);
+    this.maxClockSkewMs = opts.maxClockSkewMs ?? 30_000;
+    this.maxPeers = positive('maxPeers', opts.maxPeers ?? 1024);
+    this.maxNewPeersPerInterval = positive('maxNewPeersPerInterval', opts.maxNewPeersPerInterval ?? 64);
+    this.minGapMs = opts.minGapMs ?? this.intervalMs / 4;
+    this.now = opts.now ?? Date.now;
+    this.log = opts.log ?? (() => {});
+    this.newPeerChecks = this.maxNewPeersPerInterval;
+  }
+
+  /** Subscribes, sends the first heartbeat and then one every interval. */
+  start(): void {
+    if (this.timer) return;
+    this.opts.pubsub.addEventListener('message', this.onMessage);
+    this.opts.pubsub.subscribe(this.topic);
+    this.timer = setInterval(() => void this.tick(), this.intervalMs);
+    this.timer.unref();
+    void this.heartbeat();
+  }
+
+  /** Stops sending and listening; others drop this peer when its TTL runs out. */
+  stop(): void {
+    if (!this.timer) return;
+    clearInterval(this.timer);
+    this.timer = undefined;
+    this.opts.pubsub.removeEventListener('message', this.onMessage);
+    try {
+      this.opts.pubsub.unsubscribe(this.topic);
+    } catch {
+      // the pubsub is already stopped
+    }
+  }
+
+  /** The live peers: this one first, then the others by peer ID. */
+  view(): PeerStatus[] {
+    this.expire();
+    const { addresses, running, queued, freeMemoryBytes } = this.opts.status();
+    const self: PeerStatus = { peerId: this.peerId, addresses, running, queued, freeMemoryBytes, lastSeenMs: this.now(), self: true };
+    const others = [...this.peers.values()].map((e) => e.status).sort((a, b) => (a.peerId < b.peerId ? -1 : a.peerId > b.peerId ? 1 : 0));
+    return [self, ...others];
+  }
+
+  /** Sends a heartbeat now (also what each interval does). Resolves when it is published, or was not
+   *  (no peer listens yet; another is being sent); never rejects. */
+  async heartbeat(): Promise<void> {
+    if (this.publishing) return;
+    this.publishing = true;
+    try {
+      const { addresses, running, queued, freeMemoryBytes } = this.opts.status();
+      this.lastSeq = Math.max(this.lastSeq + 1, this.now() * 1000);
+      const bytes = await encodeHeartbeat(
+        { peer: this.peerId, addresses, running, queued, freeMemoryBytes, ttlMs: this.ttlMs, seq: this.lastSeq },
+        this.opts.privateKey,
+      );
+      await this.opts.pubsub.publish(this.topic, bytes);
+    } catch (e) {
+      // Alone on the topic is normal (gossipsub refuses to publish to nobody); anything else is worth a line.
+      if (!/NoPeersSubscribedToTopic/.test((e as Error).message)) this.log(`membership: a heartbeat was not sent: ${(e as Error).message}`);
+    } finally {
+      this.publishing = false;
+    }
+  }
+
+  private tick(): void {
+    this.expire();
+    this.newPeerChecks = this.maxNewPeersPerInterval;
+    this.flushDropLog();
+    void this.heartbeat();
+  }
+
+  private expire(): void {
+    const now = this.now();
+    for (const [id, e] of this.peers) {
+      if (e.expiresAtMs > now) continue;
+      this.peers.delete(id);
+      this.rememberExpired(id, e.seq);
+    }
+  }
+
+  private rememberExpired(id: string, seq: number): void {
+    this.expiredSeqs.delete(id);
+    this.expiredSeqs.set(id, seq);
+    if (this.expiredSeqs.size > this.maxPeers) this.expiredSeqs.delete(this.expiredSeqs.keys().next().value!);
+  }
+
+  private readonly onMessage = (event: CustomEvent<PubsubMessage>): void => {
+    const msg = event.detail;
+    if (msg?.topic !== this.topic) return;
+    this.receive(msg).catch((e: unknown) => {
+      // decodeHeartbeat throws only HeartbeatErrors; anything else is a bug here, still not the pubsub's problem
+      if (e instanceof HeartbeatError) this.drop(e.rejection, e.message);
+      else this.drop('malformed', `unexpected: ${(e as Error)?.message}`);
+    });
+  };
+
+  private async receive(msg: PubsubMessage): Promise<void> {
+    if (!(msg.data instanceof Uint8Array)) throw new HeartbeatError('malformed', 'a message without bytes');
+    const hb = decodeHeartbeat(msg.data);
+    const { peer, seq } = hb.body;
+    if (peer === this.peerId) throw new HeartbeatError('own-peer-id', `a heartbeat naming this peer, from ${String(msg.from ?? 'an unsigned message')}`);
+    if (msg.from !== undefined && String(msg.from) !== peer) throw new HeartbeatError('forged', `${String(msg.from)} sent a heartbeat naming ${peer}`);
+    if (this.opts.allows && !this.opts.allows(peer)) throw new HeartbeatError('not-allowed', `a heartbeat of ${peer}, which this node does not allow`);
+    const now = this.now();
+    const ttlMs = Math.min(hb.body.ttlMs, this.maxTtlMs);
+    const madeAtMs = seq / 1000;
+    if (madeAtMs > now + this.maxClockSkewMs || madeAtMs < now - this.maxClockSkewMs - ttlMs) {
+      throw new HeartbeatError('stale', `${peer}'s heartbeat dated ${Math.round(now - madeAtMs)} ms ago`);
+    }
+    this.checkNewer(peer, seq);
+    const known = this.peers.get(peer);
+    if (known) {
+      if (now - known.checkedAtMs < this.minGapMs) throw new HeartbeatError('rate-limited', `${peer} sends heartbeats less than ${this.minGapMs} ms apart`);
+      known.checkedAtMs = now;
+    } else {
+      if (this.checking.has(peer)) throw new HeartbeatError('rate-limited', `${peer}'s first heartbeat is still being checked`);
+      this.checkRoom(peer);
+      if (this.newPeerChecks <= 0) throw new HeartbeatError('rate-limited', `more than ${this.maxNewPeersPerInterval} new peers in one interval; ${peer} waits for the next`);
+      this.newPeerChecks--;
+    }
+    // Held at most maxNewPeersPerInterval at once (plus those left from earlier intervals, all short-lived).
+    if (!known) this.checking.add(peer);
+    let signed: boolean;
+    try {
+      signed = await hb.verify();
+    } finally {
+      if (!known) this.checking.delete(peer);
+    }
+    if (!signed) throw new HeartbeatError('bad-signature', `a heartbeat naming ${peer} that ${peer} did not sign`);
+    // Another heartbeat may have been taken while the signature was checked.
+    this.checkNewer(peer, seq);
+    const entry = this.peers.get(peer);
+    if (!entry) this.checkRoom(peer);
+    const { addresses, running, queued, freeMemoryBytes } = hb.body;
+    const status: PeerStatus = { peerId: peer, addresses, running, queued, freeMemoryBytes, lastSeenMs: now, self: false };
+    this.peers.set(peer, { status, seq, expiresAtMs: now + ttlMs, checkedAtMs: entry?.checkedAtMs ?? now });
+    this.expiredSeqs.delete(peer);
+    this.opts.onUpdate?.(status);
+  }
+
+  private checkNewer(peer: string, seq: number): void {
+    const last = this.peers.get(peer)?.seq ?? this.expiredSeqs.get(peer) ?? -1;
+    if (seq <= last) throw new HeartbeatError('replayed', `${peer}'s heartbeat ${seq} is not newer than ${last}`);
+  }
+
+  private checkRoom(peer: string): void {
+    if (this.peers.size < this.maxPeers) return;
+    this.expire();
+    if (this.peers.size >= this.maxPeers) throw new HeartbeatError('table-full', `the membership table is full (${this.maxPeers} peers): ${peer} is not added`);
+  }
+
+  private drop(why: HeartbeatRejection, detail: string): void {
+    this.dropped[why]++;
+    const seen = this.dropLog.get(why);
+    if (seen) seen.count++;
+    else {
+      this.dropLog.set(why, { count: 1, example: detail });
+      // The first of a kind is told at once; repeats wait for the interval's summary.
+      this.log(`membership: dropped a heartbeat (${why}): ${detail}`);
+    }
+  }
+
+  private flushDropLog(): void {
+    for (const [why, { count, example }] of this.dropLog) {
+      if (count > 1) this.log(`membership: dropped ${count} heartbeats (${why}) in the last ${this.intervalMs} ms, e.g.: ${example}`);
+    }
+    this.dropLog.clear();
+  }
+}
+
+function positive(name: string, value: number): number {
+  if (!(value > 0) || !Number.isFinite(value)) throw new RangeError(`Membership ${name} must be a number > 0, not ${value}`);
+  return value;
+}

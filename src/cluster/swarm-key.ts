@@ -1,0 +1,38 @@
+// The cluster secret: a libp2p private network key in the usual file format
+//   /key/swarm/psk/1.0.0/
+//   /base16/
+//   <64 hex digits>
+// A leaf (node:crypto only), so `ww swarm-key` makes one without loading libp2p.
+
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { ClusterError } from './errors.js';
+
+const HEADER = '/key/swarm/psk/1.0.0/';
+
+/** A new swarm key, as the text of a key file. */
+export function newSwarmKey(): string {
+  return `${HEADER}\n/base16/\n${randomBytes(32).toString('hex')}\n`;
+}
+
+/** Checks a key file's text and returns it in the form libp2p's pnet reads (header, encoding, hex). */
+export function parseSwarmKey(text: string, where: string): Uint8Array {
+  const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '');
+  const bad = (why: string): ClusterError =>
+    new ClusterError('bad-swarm-key', `${where} is not a swarm key (${why}): make one with \`ww swarm-key > FILE\``);
+  if (lines[0] !== HEADER) throw bad(`its first line must be ${HEADER}`);
+  if (lines[1] !== '/base16/') throw bad('its second line must be /base16/');
+  if (lines.length !== 3 || !/^[0-9a-fA-F]{64}$/.test(lines[2])) throw bad('its third line must be 64 hex digits');
+  return new TextEncoder().encode(`${HEADER}\n/base16/\n${lines[2].toLowerCase()}`);
+}
+
+/** Reads and checks a swarm key file. */
+export function readSwarmKey(file: string): Uint8Array {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ClusterError('bad-swarm-key', `cannot read the swarm key ${file}: ${(e as Error).message}`, { cause: e });
+  }
+  return parseSwarmKey(text, file);
+}
