@@ -4,6 +4,8 @@
 //   A filter picks the files whose path contains it. It may name the source (test/cli/units.test.ts,
 //   ./test/cli/, test/cli/units) as well as the compiled file (dist/test/cli/units.test.js).
 //   --list prints the files that would run, one a line, and runs nothing.
+//   cluster-tests/ (real peers in network namespaces, as root) run only when a filter names them:
+//   `npm run test:cluster`.
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -31,7 +33,7 @@ const given = args.filter((a) => a !== '--list');
 const filters = given.map(compiledFilter);
 const files = walk('dist', [])
   .sort()
-  .filter((f) => filters.length === 0 || filters.some((s) => f.slice('dist/'.length).includes(s)));
+  .filter((f) => (filters.length === 0 ? !f.startsWith(join('dist', 'cluster-tests')) : filters.some((s) => f.slice('dist/'.length).includes(s))));
 if (files.length === 0) {
   console.error(`no test files under dist/ match ${given.join(' ') || 'anything'} (did \`tsc -p .\` run?)`);
   process.exit(1);

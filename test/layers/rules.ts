@@ -9,7 +9,7 @@
 import type { LayerRule } from './check.js';
 
 /** Every folder whose imports are read. */
-export const SCANNED_FOLDERS = ['src', 'cli', 'bench', 'test', 'tools', 'fixtures', 'scripts', 'bin'] as const;
+export const SCANNED_FOLDERS = ['src', 'cli', 'bench', 'test', 'tools', 'fixtures', 'scripts', 'bin', 'cluster-tests'] as const;
 
 /** Network modules of Node: a layer that must not touch the network must not import these. */
 const NETWORK = ['node:net', 'node:tls', 'node:dgram', 'node:http', 'node:https', 'node:http2'];
@@ -24,7 +24,7 @@ export const LAYER_RULES: readonly LayerRule[] = [
   {
     name: 'src-is-the-library',
     files: ['src'],
-    forbid: ['test', 'bench', 'tools', 'fixtures', 'scripts', 'examples', 'guest-sdk'],
+    forbid: ['test', 'bench', 'tools', 'fixtures', 'scripts', 'examples', 'guest-sdk', 'cluster-tests'],
     why: 'src/ is what the CLI, tests, benchmarks and tools are built on; it never reaches back up to them',
   },
   {
@@ -123,7 +123,7 @@ export const LAYER_RULES: readonly LayerRule[] = [
   {
     name: 'cli-on-top',
     files: ['cli'],
-    forbid: ['test', 'bench', 'tools', 'fixtures', 'scripts'],
+    forbid: ['test', 'bench', 'tools', 'fixtures', 'scripts', 'cluster-tests'],
     why: 'the ww commands are built on src/ alone; tests, benchmarks and tools are not shipped',
   },
   {
@@ -141,9 +141,15 @@ export const LAYER_RULES: readonly LayerRule[] = [
   {
     name: 'fixtures-for-tests-and-benchmarks',
     files: ['.'],
-    except: ['test', 'bench', 'fixtures'],
+    except: ['test', 'bench', 'fixtures', 'cluster-tests'],
     forbid: ['fixtures'],
     why: 'fixtures/ holds inputs that tests and benchmarks share; nothing that ships loads them',
+  },
+  {
+    name: 'cluster-tests-from-outside',
+    files: ['cluster-tests'],
+    forbid: ['test', 'bench', 'src/wasm', 'src/executor'],
+    why: 'cluster tests drive real peers as a user does (the ww command, a node\'s socket, the cluster layer), not the runtime or executor in-process; helpers they share with unit tests live in fixtures/',
   },
   {
     name: 'bench-not-on-tests',
