@@ -3,6 +3,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connectNode } from '../../src/node/index.js';
+import type { PeerJson } from '../../cli/lib/cluster-format.js';
 import { cpuLoop, eventually, FOREVER, rpcSession, runWw, startNodeProcess, type NodeUnderTest, type RpcSession } from './helpers.js';
 
 const NODE_MEMORY = 64 * 1024 * 1024;
@@ -26,16 +27,6 @@ after(async () => {
   await node?.dispose();
 });
 
-interface PeerJson {
-  peerId: string;
-  addresses: string[];
-  running: number;
-  queued: number;
-  freeMemoryBytes: number;
-  lastSeenMs: number;
-  lastSeen: string;
-  self: boolean;
-}
 
 async function clusterJson(): Promise<PeerJson[]> {
   const r = await runWw(['cluster', 'ls', '--json', '--socket', node.socketPath]);

@@ -11,17 +11,10 @@ import { Registry, encodeRequest, MAX_TTL_MS, type RegistryCommand, type Registr
 import type { Entry, Message, NodeId, Ready } from '../../src/cluster/raft/types.js';
 import { Recorder, type History, type Input, type Output, type Pending } from '../../fixtures/linearizability/history.js';
 
-/** mulberry32: small, fast, and one seed gives one sequence everywhere. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng as prng } from '../../fixtures/linearizability/generate.js';
+
+/** The seeded PRNG of the checker's generator: one seed gives one sequence everywhere. */
+export { prng };
 
 export interface SimConfig {
   readonly seed: number;
