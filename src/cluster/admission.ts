@@ -19,7 +19,8 @@ export class Admission {
     readonly swarmKey: boolean,
   ) {
     if (allow !== undefined) for (const id of allow) checkPeerId(id, 'the allow-list');
-    this.allowed = allow === undefined ? undefined : new Set(allow);
+    // Kept in the one form connections report (base58btc): an ID given as a CID (bafz...) still matches.
+    this.allowed = allow === undefined ? undefined : new Set(allow.map((id) => peerIdFromString(id).toString()));
   }
 
   /** Whether the peer, already past the handshake (so holding the swarm key if there is one), is admitted. */

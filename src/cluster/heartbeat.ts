@@ -187,7 +187,8 @@ function checkBody(b: HeartbeatBody): void {
     if (typeof a !== 'string' || a.length === 0 || a.length > MAX_ADDRESS_CHARS) throw new RangeError(`a heartbeat's addresses are 1 to ${MAX_ADDRESS_CHARS} characters`);
   }
   for (const k of ['running', 'queued', 'freeMemoryBytes', 'ttlMs', 'seq'] as const) {
-    if (!Number.isSafeInteger(b[k]) || b[k] < 0) throw new RangeError(`a heartbeat's ${k} is a whole number >= 0, not ${String(b[k])}`);
+    // The value is the sender's: quoted and cut, it cannot forge or garble log lines.
+    if (!Number.isSafeInteger(b[k]) || b[k] < 0) throw new RangeError(`a heartbeat's ${k} is a whole number >= 0, not ${JSON.stringify(b[k])?.slice(0, 40)}`);
   }
   if (b.ttlMs === 0) throw new RangeError("a heartbeat's ttlMs is at least 1");
 }

@@ -297,8 +297,11 @@ export class Membership {
     if (this.peers.size >= this.maxPeers) throw new HeartbeatError('table-full', `the membership table is full (${this.maxPeers} peers): ${peer} is not added`);
   }
 
-  private drop(why: HeartbeatRejection, detail: string): void {
+  private drop(why: HeartbeatRejection, rawDetail: string): void {
     this.dropped[why]++;
+    // The detail quotes the sender's bytes (its peer field, a bad value): control characters escaped and
+    // the line cut, so a heartbeat cannot forge log lines or drive the terminal.
+    const detail = rawDetail.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`).slice(0, 300);
     const seen = this.dropLog.get(why);
     if (seen) seen.count++;
     else {

@@ -86,9 +86,17 @@ export interface P2pOptions {
   membership?: Partial<Pick<MembershipOptions, 'intervalMs' | 'ttlMs' | 'maxPeers' | 'maxNewPeersPerInterval'>>;
 }
 
-/** A remote peer's quotas: the owner's defaults, with the few connections one RPC session needs
- *  (a second only while a tie-break settles which of two stays). */
-export const REMOTE_PEER_QUOTAS: Readonly<Quotas> = { ...DEFAULT_QUOTAS, connections: 2 };
+/** A remote peer's quotas: a guest of the node, not its owner, so that several admitted peers together
+ *  still leave the owner room. 64 live processes, 8 spawns at once, the few connections one RPC session
+ *  needs (a second only while a tie-break settles), 64 MiB of channel messages, 1,024 open channels,
+ *  and (set in startCluster) an eighth of the node's memory budget. */
+export const REMOTE_PEER_QUOTAS: Readonly<Omit<Quotas, 'memoryBytes'>> = {
+  processes: 64,
+  spawning: 8,
+  connections: 2,
+  channelBytes: 64 * 1024 * 1024,
+  openChannels: 1024,
+};
 
 /**
  * What a remote peer's Executor may hand out, unless the operator grants more: no host directory,
@@ -188,11 +196,12 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<WwNode> {
   };
 
   let unixListener: { close(): Promise<void> };
+  // One budget for every connection's partly received messages, the owner's and the peers' alike: many
+  // slow senders hold no more than it together.
+  const partialFrameBudget = opts.connectionBounds?.partialFrameBudget ?? new PartialFrameBudget(DEFAULT_PARTIAL_FRAME_BUDGET_BYTES);
   // The socket is created owner-only (no window with wider permissions), then chmod'ed to be sure.
   const umask = process.umask(0o177);
   try {
-    // One budget for every connection's partly received messages: many slow senders hold no more than it together.
-    const partialFrameBudget = opts.connectionBounds?.partialFrameBudget ?? new PartialFrameBudget(DEFAULT_PARTIAL_FRAME_BUDGET_BYTES);
     unixListener = await listenUnix(socketPath, accept, { ...opts.connectionBounds, partialFrameBudget });
   } catch (e) {
     await executor.close();
@@ -207,7 +216,7 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<WwNode> {
   let cluster: Cluster | undefined;
   if (opts.p2p) {
     try {
-      cluster = await startCluster(opts.p2p, { identity, swarmKey, executor, info, log, clusterView });
+      cluster = await startCluster(opts.p2p, { identity, swarmKey, executor, info, log, clusterView, transport: { ...opts.connectionBounds, partialFrameBudget } });
     } catch (e) {
       await executor.close();
       await unixListener.close();
@@ -271,11 +280,11 @@ function nodeClusterOf(c: Cluster): NodeCluster {
  *  within REMOTE_PEER_GRANT and no admin capability. */
 async function startCluster(
   p2p: P2pOptions,
-  ctx: { identity: import('../cluster/index.js').Identity; swarmKey: Uint8Array | undefined; executor: Executor; info: NodeInfo$Init; log: (line: string) => void; clusterView: ClusterView | undefined },
+  ctx: { identity: import('../cluster/index.js').Identity; swarmKey: Uint8Array | undefined; executor: Executor; info: NodeInfo$Init; log: (line: string) => void; clusterView: ClusterView | undefined; transport: SocketTransportOptions },
 ): Promise<Cluster> {
   const { Cluster } = await import('../cluster/index.js');
   const { executor, info, log } = ctx;
-  const quotas: Quotas = { ...REMOTE_PEER_QUOTAS, ...p2p.peerQuotas };
+  const quotas: Quotas = { ...REMOTE_PEER_QUOTAS, memoryBytes: Math.floor(executor.memory.limitBytes / 8), ...p2p.peerQuotas };
   const principals = new Map<string, Principal>();
   const principalOf = (peer: string): Principal => {
     let p = principals.get(peer);
@@ -296,6 +305,7 @@ async function startCluster(
     swarmKey: ctx.swarmKey,
     mdns: p2p.mdns,
     bounds: p2p.bounds,
+    transport: ctx.transport,
     log,
     serve(peer) {
       const principal = principalOf(peer);

@@ -97,3 +97,13 @@ test('an allow-list entry that is not a peer ID is refused at start', async () =
   const err = await failure(startPeer({ allow: ['not-a-peer'] }));
   assert.equal(err.code, 'bad-allow-list');
 });
+
+test('an allow-list entry written as a CID (bafz...) admits the same peer as its base58 form', async () => {
+  const { Admission } = await import('../../src/cluster/index.js');
+  const { peerIdFromString } = await import('@libp2p/peer-id');
+  const { peerId } = await peerDir();
+  const asCid = peerIdFromString(peerId).toCID().toString();
+  assert.notEqual(asCid, peerId);
+  assert.ok(new Admission([asCid], false).admits(peerId));
+  assert.ok(!new Admission([asCid], false).admits((await peerDir()).peerId));
+});

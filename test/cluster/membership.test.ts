@@ -211,6 +211,25 @@ test('a heartbeat signed by a key other than the peer it names is dropped, also 
   }
 });
 
+test('what a heartbeat says cannot forge or garble the log: control characters escaped, lines cut', async () => {
+  const h = await handMembership();
+  try {
+    const k = await newKey();
+    // A peer field with a newline and a terminal escape, from a pubsub author that differs: dropped as forged.
+    const evil = `${k.id}\n[forged] joined 12D3KooWfake\u001b[2J`;
+    h.pubsub.deliver(await h.beat(k, h.clock.now, { peer: evil }), k.id);
+    await h.settle();
+    assert.equal(h.m.dropped.forged, 1);
+    const line = h.lines.find((l) => l.includes('(forged)'));
+    assert.ok(line, h.lines.join('\n'));
+    assert.doesNotMatch(line, /[\n\u001b]/);
+    assert.match(line, /\\x0a\[forged\] joined 12D3KooWfake\\x1b\[2J/);
+    assert.ok(line.length < 400);
+  } finally {
+    h.m.stop();
+  }
+});
+
 test('a heartbeat of a peer the node does not allow is dropped before its signature is checked', async () => {
   const [k, allowed] = [await newKey(), await newKey()];
   const h = await handMembership({ allows: (id) => id === allowed.id });
