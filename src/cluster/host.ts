@@ -108,7 +108,8 @@ export async function createHost(opts: HostOptions): Promise<Libp2pHost> {
         identify: identify(),
         // Liveness pings are streams too: more than the default 1 out / 2 in.
         ping: ping({ maxInboundStreams: 4, maxOutboundStreams: 4 }),
-        pubsub: gossipsub({ allowPublishToZeroTopicPeers: true }),
+        // Messages bigger than any heartbeat are not even decoded (membership.ts, MAX_HEARTBEAT_BYTES).
+        pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, maxInboundDataLength: 64 * 1024 }),
       },
     });
   } catch (e) {

@@ -15,12 +15,16 @@
 //   - a flood: a known peer's heartbeats closer together than minGapMs are dropped before their
 //     signature is checked; new peers are checked at most maxNewPeersPerInterval per interval; the
 //     table holds at most maxPeers others ('table-full', one log line per interval while it is).
+// The stateless checks (size, form, author) also run as gossipsub's topic validator, so what fails them
+// is rejected before gossip caches or relays it, and its sender is scored down.
 // So a flood costs one parse of at most 4 KiB per message, and signature checks stay bounded. Checks
 // are synchronous (Node's crypto), so a heartbeat is taken whole before the next is looked at.
 
 import type { KeyObject } from 'node:crypto';
+import { TopicValidatorResult } from '@libp2p/gossipsub';
 import {
   decodeHeartbeat,
+  type DecodedHeartbeat,
   peerKey,
   encodeHeartbeat,
   HeartbeatError,
@@ -166,6 +170,10 @@ export class Membership {
   /** Subscribes, sends the first heartbeat and then one every interval. */
   start(): void {
     if (this.timer) return;
+    // Gossip relays what it accepts: a validator makes it reject (and score down the sender of) bytes
+    // that are no heartbeat, or whose author is not the peer they name, before it caches or forwards
+    // them. Signatures and rates are checked when a heartbeat is taken (receive).
+    this.validators()?.set(this.topic, (_peer, msg) => (this.worthRelaying(msg) ? TopicValidatorResult.Accept : TopicValidatorResult.Reject));
     this.opts.pubsub.addEventListener('message', this.onMessage);
     this.opts.pubsub.subscribe(this.topic);
     this.timer = setInterval(() => void this.tick(), this.intervalMs);
@@ -178,6 +186,7 @@ export class Membership {
     if (!this.timer) return;
     clearInterval(this.timer);
     this.timer = undefined;
+    this.validators()?.delete(this.topic);
     this.opts.pubsub.removeEventListener('message', this.onMessage);
     try {
       this.opts.pubsub.unsubscribe(this.topic);
@@ -252,13 +261,38 @@ export class Membership {
     }
   };
 
-  /** Takes a heartbeat or throws why not. Synchronous, so no other heartbeat is taken halfway through. */
-  private receive(msg: PubsubMessage): void {
+  /** The pubsub's topic validators, when it has them (gossipsub does; a test's pubsub may not). */
+  private validators(): Map<string, (peer: unknown, msg: PubsubMessage) => TopicValidatorResult> | undefined {
+    return (this.opts.pubsub as { topicValidators?: Map<string, (peer: unknown, msg: PubsubMessage) => TopicValidatorResult> }).topicValidators;
+  }
+
+  /** Whether gossip should pass a message on: the cheap checks of receive (size, form, author); what fails
+   *  them is counted and logged as dropped here, and never reaches receive. */
+  private worthRelaying(msg: PubsubMessage): boolean {
+    try {
+      this.precheck(msg);
+      return true;
+    } catch (e) {
+      if (e instanceof HeartbeatError) this.drop(e.rejection, e.message);
+      else this.drop('malformed', `unexpected: ${(e as Error)?.message}`);
+      return false;
+    }
+  }
+
+  /** The checks that need no state and no signature: a heartbeat, not naming this peer, from the peer it names. */
+  private precheck(msg: PubsubMessage): DecodedHeartbeat {
     if (!(msg.data instanceof Uint8Array)) throw new HeartbeatError('malformed', 'a message without bytes');
     const hb = decodeHeartbeat(msg.data);
-    const { peer, seq } = hb.body;
+    const { peer } = hb.body;
     if (peer === this.peerId) throw new HeartbeatError('own-peer-id', `a heartbeat naming this peer, from ${String(msg.from ?? 'an unsigned message')}`);
     if (msg.from !== undefined && String(msg.from) !== peer) throw new HeartbeatError('forged', `${String(msg.from)} sent a heartbeat naming ${peer}`);
+    return hb;
+  }
+
+  /** Takes a heartbeat or throws why not. Synchronous, so no other heartbeat is taken halfway through. */
+  private receive(msg: PubsubMessage): void {
+    const hb = this.precheck(msg);
+    const { peer, seq } = hb.body;
     if (this.opts.allows && !this.opts.allows(peer)) throw new HeartbeatError('not-allowed', `a heartbeat of ${peer}, which this node does not allow`);
     const now = this.now();
     const ttlMs = Math.min(hb.body.ttlMs, this.maxTtlMs);
