@@ -8,6 +8,7 @@ import { WASI } from 'node:wasi';
 import { setFlagsFromString } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import { Runtime, type LoadedModule } from '../src/wasm/index.js';
+import type { GuestCompiler } from '../src/wasm/guest-compiler.js';
 import type { Process } from '../src/wasm/process.js';
 import { Wasm } from '../src/wasm/webassembly.js';
 import { assemble, guest, repoRoot } from '../fixtures/wat.js';
@@ -207,11 +208,11 @@ async function throughput(rt: Runtime, hello: LoadedModule): Promise<void> {
   }
 }
 
-/** The CPU-bound example, instrumented vs plain (same module, same rounds). */
-async function instrumentationOverhead(): Promise<void> {
+/** The CPU-bound example, instrumented vs plain (same module, same rounds), compiled as `compiler` says. */
+async function instrumentationOverhead(compiler: GuestCompiler = 'tiered'): Promise<void> {
   const bytes = readFileSync(join(repoRoot(), 'examples', 'cpu-loop', 'cpu-loop.wasm'));
-  const instrumented = await Runtime.create({ poolSize: 1 });
-  const plain = await Runtime.create({ poolSize: 1, instrument: false });
+  const instrumented = await Runtime.create({ poolSize: 1, guestCompiler: compiler });
+  const plain = await Runtime.create({ poolSize: 1, instrument: false, guestCompiler: compiler });
   const mi = await instrumented.load(bytes);
   const mp = await plain.load(bytes);
   const times: Record<string, number[]> = { instrumented: [], plain: [] };
@@ -230,9 +231,34 @@ async function instrumentationOverhead(): Promise<void> {
   const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
   const mi50 = median(times.instrumented);
   const mp50 = median(times.plain);
-  emit({ bench: 'instrumentation-overhead', module: 'examples/cpu-loop', rounds: 150e6, plain_ms: Math.round(mp50), instrumented_ms: Math.round(mi50), overhead_pct: Math.round(((mi50 - mp50) / mp50) * 1000) / 10 });
+  emit({ bench: 'instrumentation-overhead', module: 'examples/cpu-loop', guest_compiler: compiler, rounds: 150e6, plain_ms: Math.round(mp50), instrumented_ms: Math.round(mi50), overhead_pct: Math.round(((mi50 - mp50) / mp50) * 1000) / 10 });
   await instrumented.close();
   await plain.close();
+}
+
+/**
+ * `--overhead`: the instrumentation overhead under each guest compiler (a node's default,
+ * 'optimizing', and `ww run`'s, 'tiered'), each run in a fresh process because V8's tier flag
+ * belongs to the whole process; `rounds` runs of each, alternating, then the median per compiler.
+ */
+async function overheadByCompiler(rounds: number): Promise<void> {
+  const self = join(repoRoot(), 'dist', 'bench', 'run.js');
+  const seen: Record<string, number[]> = { tiered: [], optimizing: [] };
+  for (let round = 0; round < rounds; round++) {
+    const order: GuestCompiler[] = round % 2 ? ['optimizing', 'tiered'] : ['tiered', 'optimizing'];
+    for (const compiler of order) {
+      const r = spawnSync(process.execPath, [self, 'runtime', `--guest-compiler=${compiler}`], { encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`the ${compiler} run failed: ${r.stderr}`);
+      const line = r.stdout.split('\n').find((l) => l.includes('instrumentation-overhead'));
+      if (!line) throw new Error(`the ${compiler} run printed no overhead line: ${r.stdout}`);
+      process.stdout.write(line + '\n');
+      seen[compiler].push(JSON.parse(line).overhead_pct);
+    }
+  }
+  const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
+  for (const compiler of ['tiered', 'optimizing'] as const) {
+    emit({ bench: 'instrumentation-overhead-summary', guest_compiler: compiler, runs: rounds, overhead_pct_median: median(seen[compiler]), overhead_pct_min: Math.min(...seen[compiler]), overhead_pct_max: Math.max(...seen[compiler]), target_pct: 15 });
+  }
 }
 
 /** From pause() to the guest frozen (measured by the worker) and to pause() resolving. */
@@ -297,6 +323,9 @@ let SIEVE: Uint8Array;
 
 /** `--spawn`: only the spawn-to-exit lines (`npm run bench -- runtime --spawn`). */
 export async function main(argv: string[] = []): Promise<void> {
+  const compiler = argv.find((a) => a.startsWith('--guest-compiler='))?.slice('--guest-compiler='.length);
+  if (compiler === 'tiered' || compiler === 'optimizing') return instrumentationOverhead(compiler);
+  if (argv.includes('--overhead')) return overheadByCompiler(Number(argv.find((a) => a.startsWith('--rounds='))?.slice(9) ?? 3));
   if (argv.includes('--spawn')) {
     const rt = await Runtime.create();
     emit({ bench: 'runtime-setup', pool_workers: rt.info().workers, load_avg_1m: (await import('node:os')).loadavg()[0] });
