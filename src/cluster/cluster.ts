@@ -11,7 +11,7 @@ import { Node, type Node$Client } from '../capnp-gen/ww.rpc.js';
 import { Connection, StreamTransport, type Client, type StreamTransportOptions } from '../rpc/index.js';
 import { Admission, checkPeerId } from './admission.js';
 import { ClusterError } from './errors.js';
-import { checkMultiaddr, createHost, type HostBounds, type Libp2pHost } from './host.js';
+import { checkMultiaddr, createHost, DEFAULT_HOST_BOUNDS, type HostBounds, type Libp2pHost } from './host.js';
 import type { Identity } from './identity.js';
 import { Liveness } from './liveness.js';
 import { libp2pByteStream } from './stream.js';
@@ -69,7 +69,7 @@ export class Cluster {
     private readonly opts: ClusterOptions,
     private readonly log: (line: string) => void,
   ) {
-    this.liveness = new Liveness(libp2p, log);
+    this.liveness = new Liveness(libp2p, log, opts.bounds?.peerTimeoutMs ?? DEFAULT_HOST_BOUNDS.peerTimeoutMs);
   }
 
   static async start(opts: ClusterOptions): Promise<Cluster> {

@@ -32,6 +32,10 @@ export interface HostBounds {
   maxInboundStreams: number;
   /** Bytes buffered for one stream that is not read; yamux's window is kept within it, so a paused reader is never reset. Default 4 MiB. */
   streamReadBufferBytes: number;
+  /** How long a connected peer may answer nothing (pinged every 500 ms, liveness.ts) before its
+   *  connection is closed as lost. Default 1500: loss is noticed within 2 s, but a peer whose event
+   *  loop stalls longer (a machine far past its cores) is dropped too. */
+  peerTimeoutMs: number;
 }
 
 export const DEFAULT_HOST_BOUNDS: Readonly<HostBounds> = {
@@ -40,6 +44,7 @@ export const DEFAULT_HOST_BOUNDS: Readonly<HostBounds> = {
   inboundConnectionsPerSecond: 50,
   maxInboundStreams: 64,
   streamReadBufferBytes: 4 * 1024 * 1024,
+  peerTimeoutMs: 1500,
 };
 
 /** A loopback TCP address on a port the system chooses: every node is a peer, reachable from this machine only. */
