@@ -48,6 +48,7 @@ import type { Executor } from './executor.js';
 import { Grant, Scope, type KnownModules, type Principal } from './authority.js';
 import { AttachedProcesses } from './attached.js';
 import { stdinFrom } from './stdin-source.js';
+import { resolvePeer } from './peer-prefix.js';
 
 type Spawned = { process: ProcessCap; pid: number; listening: string[] };
 
@@ -626,20 +627,6 @@ export interface Bootstrap {
  *  ExecutorError (unreachable, not-permitted) when it cannot. The node injects it. */
 export type PeerDialer = (peerId: string) => Promise<Node$Client>;
 
-/** The live peer named by `prefix` (a whole peer ID or a unique prefix of one); bad-request naming
- *  the candidates otherwise. */
-export function resolvePeer(prefix: string, peers: readonly ClusterPeer[]): ClusterPeer {
-  if (prefix.length === 0) throw new ExecutorError('bad-request', 'a peer ID is needed (`ww cluster ls` lists the live peers)');
-  const exact = peers.find((p) => p.peerId === prefix);
-  if (exact) return exact;
-  const matches = peers.filter((p) => p.peerId.startsWith(prefix));
-  if (matches.length === 1) return matches[0]!;
-  const shown = JSON.stringify(prefix.length > 60 ? `${prefix.slice(0, 60)}…` : prefix);
-  if (matches.length === 0) throw new ExecutorError('bad-request', `no live peer's ID starts with ${shown} (\`ww cluster ls\` lists the live peers)`);
-  const listed = matches.slice(0, 8).map((p) => p.peerId);
-  const more = matches.length > listed.length ? ` and ${matches.length - listed.length} more` : '';
-  throw new ExecutorError('bad-request', `peer ${shown} is ambiguous: it starts ${listed.join(', ')}${more}; write more of it`);
-}
 
 /** One live peer as a cluster's view gives it (src/cluster's PeerStatus fits); Node.cluster serves these. */
 export interface ClusterPeer {
