@@ -70,7 +70,8 @@ export async function runOnNode(opts: RunOnNodeOptions): Promise<number> {
   } catch (err) {
     const said = translateNodeError(err, opts.socketPath, { module: opts.moduleName });
     // What the other peer refused is its operator's rule, not this node's: say whose.
-    if (on.remote && (said instanceof InputError || said instanceof UsageError)) said.message = `peer ${on.peerId} refused: ${said.message}`;
+    if (on.remote && said instanceof UsageError) throw new UsageError(`peer ${on.peerId} refused: ${said.line}`);
+    if (on.remote && said instanceof InputError) throw new InputError(`peer ${on.peerId} refused: ${said.line}`);
     throw said;
   } finally {
     if (on.remote) on.executor.release();
