@@ -5,7 +5,7 @@
 import type { Executor$Client, PeerInfo, ProcessInfo } from '../../src/capnp-gen/ww.rpc.js';
 import { uniquePrefixLength } from './cluster-format.js';
 import { outputWidth, processJson, processTable } from './format.js';
-import { withNode } from './node-connection.js';
+import { executorOn, withNode } from './node-connection.js';
 import type { PsFlags } from './ps-command.js';
 import { oneLine, printable } from '../text.js';
 
@@ -29,9 +29,10 @@ export async function clusterPs(flags: PsFlags): Promise<void> {
     const { peers } = await session.node.cluster();
     return Promise.all(
       peers.map(async (peer): Promise<PeerListing> => {
-        const remote = peer.self ? undefined : session.node.peer({ peerId: peer.peerId }).node.executor().executor;
+        let remote: Executor$Client | undefined;
         try {
-          return await withTimeout(listAll(peer, remote ?? session.admin), `${peer.peerId} did not answer within ${PEER_ANSWER_MS / 1000} s`);
+          const lister = async (): Promise<PeerListing> => listAll(peer, peer.self ? session.admin : (remote = await executorOn(session, peer.peerId)));
+          return await withTimeout(lister(), `${peer.peerId} did not answer within ${PEER_ANSWER_MS / 1000} s`);
         } catch (e) {
           return { peer, processes: [], more: false, error: oneLine(e) };
         } finally {

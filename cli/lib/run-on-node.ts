@@ -10,7 +10,7 @@ import type { ByteSink$Client, ByteSource$Client, Executor$Client, SpawnSpec$Ini
 import { InputError, UsageError } from '../errors.js';
 import { reasonFromWire } from '../../src/executor/wire.js';
 import { reportEnd } from './exit-reason.js';
-import { NodeMissingError, openNode, peerNamed, translateNodeError } from './node-connection.js';
+import { executorOn, NodeMissingError, openNode, peerNamed, translateNodeError } from './node-connection.js';
 import { stdinSource } from './stdin-source.js';
 
 /** Where the guest's output goes: process.stdout/stderr, or anything with a Node-style write. */
@@ -64,7 +64,7 @@ export async function runOnNode(opts: RunOnNodeOptions): Promise<number> {
       const target = await peerNamed(session, opts.peer);
       on = target.self
         ? { executor: session.executor, peerId: target.peerId, remote: false }
-        : { executor: session.node.peer({ peerId: target.peerId }).node.executor().executor, peerId: target.peerId, remote: true };
+        : { executor: await executorOn(session, target.peerId), peerId: target.peerId, remote: true };
     }
     return await (opts.detach ? spawnDetached(on, opts) : runAttached(on.executor, opts));
   } catch (err) {
