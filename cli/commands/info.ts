@@ -10,6 +10,7 @@ export default class Info extends Command {
 Exit status: 0; 1 no such process, or no node; 2 bad command line.`;
 
   static override examples = [
+    { description: 'A process on another peer.', command: '<%= config.bin %> info 12D3KooWQK/4 --json' },
     { description: 'Show process 7.', command: '<%= config.bin %> info 7' },
     { description: 'Its memory in bytes, with jq.', command: '<%= config.bin %> info 7 --json | jq .memoryBytes' },
   ];

@@ -10,6 +10,7 @@ export default class Kill extends Command {
 Exit status: 0 killed; 1 no such process, or no node; 2 bad command line.`;
 
   static override examples = [
+    { description: 'Kill process 4 on another peer (a unique prefix of its peer ID will do).', command: '<%= config.bin %> kill 12D3KooWQK/4' },
     { description: 'Kill process 7 and its children.', command: '<%= config.bin %> kill 7' },
     { description: 'Kill it on the node behind another socket.', command: '<%= config.bin %> kill --socket /tmp/ww/node.sock 7' },
   ];

@@ -10,6 +10,7 @@ export default class Pause extends Command {
 Exit status: 0 paused; 1 no such process, it has ended, or no node; 2 bad command line.`;
 
   static override examples = [
+    { description: 'Pause process 4 on another peer.', command: '<%= config.bin %> pause 12D3KooWQK/4' },
     { description: 'Pause process 7, then continue it.', command: '<%= config.bin %> pause 7 && <%= config.bin %> resume 7' },
   ];
 

@@ -11,6 +11,7 @@ export default class Wait extends Command {
 Exit status: the process's; 1 no such process, or no node; 2 bad command line.`;
 
   static override examples = [
+    { description: 'Wait for a process on another peer.', command: 'ref=$(<%= config.bin %> run --peer auto --detach examples/hello.wasm) && <%= config.bin %> wait "$ref"' },
     { description: 'Run a guest detached, then wait for it.', command: 'pid=$(<%= config.bin %> run --detach examples/cpu-loop/cpu-loop.wasm -- 100000000) && <%= config.bin %> wait "$pid"' },
   ];
 
