@@ -108,7 +108,7 @@ export async function executorOn(session: NodeSession, peerId: string): Promise<
  *  unknown or ambiguous prefix is an InputError (exit 1) that lists the candidates. */
 export async function peerNamed(session: NodeSession, prefix: string): Promise<PeerInfo> {
   const { peers } = await session.node.cluster();
-  const { leastLoaded, resolvePeer } = await import('../../src/executor/peer-prefix.js');
+  const { leastLoaded, resolvePeer } = await import('../../src/executor/wire.js');
   if (prefix === 'auto') return leastLoaded(peers) ?? peers[0]!;
   try {
     return resolvePeer(prefix, peers);
