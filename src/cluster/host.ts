@@ -141,7 +141,12 @@ export async function createHost(opts: HostOptions): Promise<Libp2pHost> {
 export class RefusalLog {
   static readonly INTERVAL_MS = 60_000;
   static readonly MAX_REMEMBERED = 1024;
+  /** Lines in one interval over all peers: new peer IDs cost nothing to make, the log must not grow with them. */
+  static readonly MAX_LINES_PER_INTERVAL = 32;
   private readonly peers = new Map<string, { loggedAtMs: number; since: number }>();
+  private windowStartMs = -Infinity;
+  private linesInWindow = 0;
+  private heldBack = 0;
 
   constructor(
     private readonly log: (line: string) => void,
@@ -155,6 +160,17 @@ export class RefusalLog {
       known.since++;
       return;
     }
+    if (t - this.windowStartMs >= RefusalLog.INTERVAL_MS) {
+      if (this.heldBack > 0) this.log(`refused ${this.heldBack} more connection${this.heldBack === 1 ? '' : 's'} in the last minute without a line each (at most ${RefusalLog.MAX_LINES_PER_INTERVAL} lines a minute)`);
+      this.windowStartMs = t;
+      this.linesInWindow = 0;
+      this.heldBack = 0;
+    }
+    if (this.linesInWindow >= RefusalLog.MAX_LINES_PER_INTERVAL) {
+      this.heldBack++;
+      return;
+    }
+    this.linesInWindow++;
     this.peers.delete(peerId);
     if (this.peers.size >= RefusalLog.MAX_REMEMBERED) this.peers.delete(this.peers.keys().next().value!);
     this.peers.set(peerId, { loggedAtMs: t, since: 0 });

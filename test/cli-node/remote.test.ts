@@ -33,6 +33,10 @@ before(async () => {
   }, 60_000);
 });
 after(async () => {
+  if (process.env.WW_KEEP_NODE_LOGS) {
+    writeFileSync(join(process.env.WW_KEEP_NODE_LOGS, 'a.log'), a?.stderr() ?? '');
+    writeFileSync(join(process.env.WW_KEEP_NODE_LOGS, 'b.log'), b?.stderr() ?? '');
+  }
   await a?.dispose();
   await b?.dispose();
   dir?.cleanup();
