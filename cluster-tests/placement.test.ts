@@ -40,7 +40,7 @@ test('ww run --peer auto picks the idle peer; ww ps --cluster shows it as PEER/P
   const local = p1.ww(['run', '--detach', CPU_LOOP, '--', FOREVER]);
   assert.equal(local.status, 0, local.stderr);
   const onP2 = p1.ww(['run', '--peer', p2.peerId, '--detach', CPU_LOOP, '--', FOREVER]);
-  assert.equal(onP2.status, 0, onP2.stderr);
+  assert.equal(onP2.status, 0, `${onP2.stderr}\np1's log:\n${p1.log}\np2's log:\n${p2.log}`);
   assert.match(onP2.stdout, new RegExp(`^${p2.peerId}/\\d+\\n$`));
   await eventually(() => `p3 the least loaded in p1's view:\n${JSON.stringify(p1.json(['cluster', 'ls']))}`, 30_000, () => {
     const view = p1.json<{ peerId: string; running: number; queued: number }[]>(['cluster', 'ls']);
@@ -48,7 +48,7 @@ test('ww run --peer auto picks the idle peer; ww ps --cluster shows it as PEER/P
     return load(p3) < load(p1) && load(p3) < load(p2) ? true : undefined;
   });
   const auto = p1.ww(['run', '--peer', 'auto', '--detach', CPU_LOOP, '--', FOREVER]);
-  assert.equal(auto.status, 0, auto.stderr);
+  assert.equal(auto.status, 0, `${auto.stderr}\np1's log:\n${p1.log}\np3's log:\n${p3.log}`);
   assert.match(auto.stdout, new RegExp(`^${p3.peerId}/\\d+\\n$`), 'auto chose the idle peer');
   const onP3 = auto.stdout.trim();
 

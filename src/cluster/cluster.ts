@@ -261,7 +261,7 @@ function peerOfAddress(a: string, what: string): PeerId {
 function streamError(id: string, self: string, e: Error, wasConnected: boolean): ClusterError {
   if (e.name === 'UnsupportedProtocolError') return new ClusterError('unreachable', `${id} is not a ww peer (it does not speak ${RPC_PROTOCOL})`, { cause: e });
   if (wasConnected) return new ClusterError('unreachable', `lost the connection to ${id} while opening an RPC session: ${e.message}`, { cause: e });
-  return new ClusterError('refused', `${id} closed the connection right after the handshake: this node (${self}) is probably not admitted there (not on its allow-list?)`, { cause: e });
+  return new ClusterError('refused', `${id} refused the connection right after the handshake: this node (${self}) is probably not on its allow-list`, { cause: e });
 }
 
 /** A failed dial, said for people: a handshake that fails is a refusal (the swarm key), the rest is unreachable. */

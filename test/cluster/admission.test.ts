@@ -27,7 +27,7 @@ test('a peer not on the allow-list is refused: its dial says so, the refusing no
     const c = keep(await startPeer({ allow: [da.peerId] }, { dir: dc.dir }));
     const err = await failure(c.node.cluster!.dial(a.node.addresses[0]));
     assert.equal(err.code, 'refused');
-    assert.match(err.message, new RegExp(`${a.node.peerId} closed the connection right after the handshake: this node \\(${dc.peerId}\\) is probably not admitted there`));
+    assert.match(err.message, new RegExp(`${a.node.peerId} refused the connection right after the handshake: this node \\(${dc.peerId}\\) is probably not on its allow-list`));
     await eventually('the refusal logged', () => lines.some((l) => l.includes(`refused a connection from ${dc.peerId}`)));
     assert.equal(lines.filter((l) => l.includes(dc.peerId)).length, 1, lines.join('\n'));
     await eventually('no connection stays', () => a.node.cluster!.connectedPeers().length === 0 && c.node.cluster!.connectedPeers().length === 0);
