@@ -36,6 +36,17 @@ interface Node {
   # heartbeats, each live until its TTL runs out), this node first, then the
   # others by peer ID. A node in no cluster lists itself alone. Any principal
   # may ask: every allowed peer hears these heartbeats anyway.
+
+  peer @4 (peerId :Text) -> (node :Node);
+  # Another peer's Node, reached through this node's RPC session with it:
+  # `peerId` is a peer ID or a unique prefix of one among the peers of
+  # `cluster` (this node included: then this Node itself). The owner's only
+  # (not-permitted for anyone else). What the returned Node grants is what
+  # that peer's operator grants THIS node's peer ID (by default an Executor
+  # with no host directories, no listening sockets, default limits, no
+  # admin), not what this node's owner may do here. Fails bad-request for an
+  # unknown or ambiguous prefix (the reason lists the candidates),
+  # unreachable when the peer cannot be reached.
 }
 
 struct PeerInfo {
@@ -95,6 +106,13 @@ interface Executor {
   restrict @4 (restriction :Restriction) -> (executor :Executor);
   # A weaker Executor: its spawns obey this one's grant and the restriction.
   # Its processes appear in this Executor's ps too.
+
+  process @5 (pid :UInt32) -> (process :Process);
+  # A process this Executor's ps lists (spawned through it or an Executor
+  # restricted from it, or a descendant of one): what its spawner already
+  # held, found again by pid (a client that lost the capability, or a peer
+  # acting for its owner's CLI). Any other pid fails no-such-process, as one
+  # that does not exist: others' processes are not this one's to learn of.
 }
 
 struct Restriction {

@@ -90,12 +90,30 @@ export const RUN_OPTIONS = {
     description: 'run on the ww node behind --socket, and fail if none is running (default: on the node when one answers, else here)',
   },
   detach: { kind: 'switch', description: 'run on the node in the background: print the PID and return at once (implies --node)' },
+  peer: {
+    kind: 'value',
+    helpValue: 'PEERID|auto',
+    check: (text) => checkPeerOption(text),
+    description:
+      "run on another peer of the node's cluster, through the node (implies --node): its peer ID or a unique prefix of one (`ww cluster ls`), or auto for the least loaded live peer (fewest running and queued, then most free memory; this node when it is that one). There it runs as this node's principal: what that peer's operator grants this node (by default no --dir, no --listen)",
+  },
   socket: SOCKET_OPTION,
 } as const satisfies OptionTable;
+
+/** --peer: auto, or something that can start a peer ID (base58). */
+function checkPeerOption(text: string): string {
+  if (text === 'auto' || /^[1-9A-HJ-NP-Za-km-z]+$/.test(text)) return text;
+  throw new UsageError(`--peer '${text}' is not a peer ID: write a peer ID or a unique prefix of one (\`ww cluster ls\` lists them), or auto`);
+}
 
 export const PS_OPTIONS = {
   json: { kind: 'switch', description: 'print a JSON array with every field of every process' },
   tree: { kind: 'switch', description: 'show the PID tree: children indented under their parents' },
+  cluster: {
+    kind: 'switch',
+    description:
+      "every live peer's processes that this node may see: its own (all), and on each other peer those this node spawned there; PIDs as PEER/PID; a peer that does not answer is one line, not a failure",
+  },
   socket: SOCKET_OPTION,
 } as const satisfies OptionTable;
 

@@ -31,7 +31,7 @@ export async function runCommand(module: string, guestArgs: readonly string[], f
   // A running node takes the guest (--node/--detach insist on one); else it runs in this process.
   const socketPath = await resolveSocketPath(flags.socket);
   // No socket file, no node: skip loading the RPC layer at all (a local run starts faster).
-  const maybeNode = flags.node || flags.detach || existsSync(socketPath);
+  const maybeNode = flags.node || flags.detach || flags.peer !== undefined || existsSync(socketPath);
   // Surely local: start the worker thread the guest will run on now, so that it boots on the other
   // core while this one imports the executor and reads the module (cli/README.md, "Start-up").
   let executorModule: Promise<typeof import('../src/executor/index.js')> | undefined;
@@ -43,7 +43,7 @@ export async function runCommand(module: string, guestArgs: readonly string[], f
   }
   const bytes = fromStdin ? await readModuleFromStdin() : await readModuleFile(module);
   const { nodeIsListening, runOnNode } = maybeNode ? await import('./lib/run-on-node.js') : { nodeIsListening: undefined, runOnNode: undefined };
-  if (runOnNode && (flags.node || flags.detach || (await nodeIsListening(socketPath)))) {
+  if (runOnNode && (flags.node || flags.detach || flags.peer !== undefined || (await nodeIsListening(socketPath)))) {
     if (flags['guest-compiler'] !== undefined) {
       throw new UsageError("--guest-compiler is for a run here: a node compiles as its ww start --guest-compiler says");
     }
@@ -59,6 +59,7 @@ export async function runCommand(module: string, guestArgs: readonly string[], f
       // process, so it gets none.
       stdin: fromStdin || flags.detach ? new Uint8Array(0) : process.stdin,
       detach: flags.detach,
+      ...(flags.peer !== undefined ? { peer: flags.peer } : {}),
       socketPath,
       stdout: process.stdout,
       stderr: process.stderr,

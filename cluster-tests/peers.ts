@@ -76,9 +76,9 @@ export class Peer {
     await exited;
   }
 
-  /** Runs `ww ARGS --socket <this peer's socket>` from the root namespace. */
+  /** Runs `ww ARGS` from the root namespace against this peer's socket (WW_SOCKET, which every command reads, so guest arguments stay the guest's). */
   ww(args: readonly string[], env: NodeJS.ProcessEnv = {}): { status: number | null; stdout: string; stderr: string } {
-    const r = spawnSync(process.execPath, [WW, ...args, '--socket', this.socket], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, ...env } });
+    const r = spawnSync(process.execPath, [WW, ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, WW_SOCKET: this.socket, ...env } });
     return { status: r.status, stdout: r.stdout, stderr: r.stderr };
   }
 

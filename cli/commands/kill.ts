@@ -1,6 +1,6 @@
 // `ww kill PID`: end a process and its whole subtree (reason `killed`).
 import { Args, Command } from '@oclif/core';
-import { parsePid, socketFlag } from '../lib/node-args.js';
+import { parseProcessRef, PROCESS_ARG_DESCRIPTION, socketFlag } from '../lib/node-args.js';
 
 export default class Kill extends Command {
   static override summary = 'Kill a process and every process under it.';
@@ -10,18 +10,19 @@ export default class Kill extends Command {
 Exit status: 0 killed; 1 no such process, or no node; 2 bad command line.`;
 
   static override examples = [
+    { description: 'Kill process 4 on another peer (a unique prefix of its peer ID will do).', command: '<%= config.bin %> kill 12D3KooWQK/4' },
     { description: 'Kill process 7 and its children.', command: '<%= config.bin %> kill 7' },
     { description: 'Kill it on the node behind another socket.', command: '<%= config.bin %> kill --socket /tmp/ww/node.sock 7' },
   ];
 
-  static override args = { pid: Args.string({ description: 'the process id, as `ww ps` shows it', required: true }) };
+  static override args = { pid: Args.string({ description: PROCESS_ARG_DESCRIPTION, required: true }) };
 
   static override flags = { socket: socketFlag };
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Kill);
-    const pid = parsePid(args.pid);
+    const ref = parseProcessRef(args.pid);
     const { processFor, withNode } = await import('../lib/node-connection.js');
-    await withNode(flags.socket, (session) => processFor(session, pid).kill());
+    await withNode(flags.socket, async (session) => (await processFor(session, ref)).kill());
   }
 }

@@ -14,6 +14,7 @@ Columns: PID, PPID (the parent; 1 is init), STATE (running, paused, or exited: <
 --tree lists children under their parents, like \`ps --forest\`. --json prints an array of objects with every field in full (milliseconds to 3 decimals) (pid, ppid, cid, argv, createdAtMs, createdAt, state, fuelUsed, cpuMs, memoryBytes, reason, exitCode, peerId, links, monitors).`;
 
   static override examples = [
+    { description: 'Every live peer\'s processes this node may see, PIDs as PEER/PID.', command: '<%= config.bin %> ps --cluster' },
     { description: 'List the processes.', command: '<%= config.bin %> ps' },
     { description: 'Show them as a PID tree.', command: '<%= config.bin %> ps --tree' },
     { description: 'PIDs of paused processes, with jq.', command: '<%= config.bin %> ps --json | jq \'.[] | select(.state == "paused") | .pid\'' },

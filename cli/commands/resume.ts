@@ -1,6 +1,6 @@
 // `ww resume PID`: continue a paused process where it stopped.
 import { Args, Command } from '@oclif/core';
-import { parsePid, socketFlag } from '../lib/node-args.js';
+import { parseProcessRef, PROCESS_ARG_DESCRIPTION, socketFlag } from '../lib/node-args.js';
 
 export default class Resume extends Command {
   static override summary = 'Resume a paused process.';
@@ -9,20 +9,21 @@ export default class Resume extends Command {
 
 Exit status: 0 resumed (or already running); 1 no such process, it has ended, or no node; 2 bad command line.`;
 
-  static override examples = [{ description: 'Continue process 7.', command: '<%= config.bin %> resume 7' }];
+  static override examples = [
+    { description: 'Resume process 4 on another peer.', command: '<%= config.bin %> resume 12D3KooWQK/4' },{ description: 'Continue process 7.', command: '<%= config.bin %> resume 7' }];
 
-  static override args = { pid: Args.string({ description: 'the process id, as `ww ps` shows it', required: true }) };
+  static override args = { pid: Args.string({ description: PROCESS_ARG_DESCRIPTION, required: true }) };
 
   static override flags = { socket: socketFlag };
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Resume);
-    const pid = parsePid(args.pid);
+    const ref = parseProcessRef(args.pid);
     const { processFor, requireNotEnded, withNode } = await import('../lib/node-connection.js');
     await withNode(flags.socket, async (session) => {
-      const proc = processFor(session, pid);
+      const proc = await processFor(session, ref);
       await proc.resume();
-      await requireNotEnded(proc, pid);
+      await requireNotEnded(proc, ref.name);
     });
   }
 }

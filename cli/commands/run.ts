@@ -40,6 +40,7 @@ Exit status:
   ];
 
   static override examples = [
+    { description: 'Run on another peer of the cluster (a unique prefix of its peer ID), or on the least loaded one.', command: '<%= config.bin %> run --peer 12D3KooWQK examples/hello.wasm && <%= config.bin %> run --peer auto examples/hello.wasm' },
     { description: 'Run a module with arguments.', command: '<%= config.bin %> run examples/hello.wasm -- one two' },
     {
       description: 'Pre-open a host directory under the guest path /data and count words in it.',

@@ -2,7 +2,7 @@
 import { Command, Flags } from '@oclif/core';
 import { resolve } from 'node:path';
 import { InputError } from '../errors.js';
-import { checkedBy, formatSize, parseCount, parseSize } from '../units.js';
+import { checkedBy, formatSize, parseCount, parseDuration, parseSize } from '../units.js';
 import { DEFAULT_NODE_MEMORY_BYTES, DEFAULT_QUOTAS } from '../../src/executor/quotas.js';
 import { resolveSocketPath } from '../lib/node-args.js';
 import { oneLine } from '../text.js';
@@ -59,6 +59,11 @@ Exit status: 0 stopped by SIGINT/SIGTERM; 1 could not start (another node on the
     'allow-file': Flags.string({ helpValue: 'FILE', description: 'admit the peer IDs in FILE, one a line (# starts a comment)' }),
     'swarm-key': Flags.string({ helpValue: 'FILE', description: 'the cluster secret (/key/swarm/psk/1.0.0/ format; make one with `ww swarm-key`): only peers holding it connect' }),
     mdns: Flags.boolean({ description: 'find peers on the local network by multicast DNS (and connect to those admitted)' }),
+    'peer-timeout': Flags.string({
+      helpValue: 'DURATION',
+      parse: checkedBy((text) => String(parseDuration('--peer-timeout', text))),
+      description: 'how long a connected peer may answer nothing (it is pinged twice a second) before it counts as lost (default 1.5s; longer on a machine so loaded that a node stalls for seconds)',
+    }),
     workers: Flags.string({
       options: ['dedicated', 'shared'],
       default: 'shared',
@@ -87,6 +92,7 @@ Exit status: 0 stopped by SIGINT/SIGTERM; 1 could not start (another node on the
       allow: flags.allow !== undefined || allowFile !== undefined ? [...(flags.allow ?? []), ...(allowFile !== undefined ? readAllowFileOrSay(allowFile) : [])] : undefined,
       swarmKey: flags['swarm-key'] !== undefined ? resolve(flags['swarm-key']) : undefined,
       mdns: flags.mdns,
+      ...(flags['peer-timeout'] !== undefined ? { bounds: { peerTimeoutMs: Number(flags['peer-timeout']) } } : {}),
     };
     function readAllowFileOrSay(file: string): string[] {
       try {

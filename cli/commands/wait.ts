@@ -1,7 +1,7 @@
 // `ww wait PID`: block until a process ends; exit with its status.
 import { Args, Command } from '@oclif/core';
 import { reportEnd } from '../lib/exit-reason.js';
-import { parsePid, socketFlag } from '../lib/node-args.js';
+import { parseProcessRef, PROCESS_ARG_DESCRIPTION, socketFlag } from '../lib/node-args.js';
 
 export default class Wait extends Command {
   static override summary = 'Wait for a process to end and exit with its status.';
@@ -11,19 +11,20 @@ export default class Wait extends Command {
 Exit status: the process's; 1 no such process, or no node; 2 bad command line.`;
 
   static override examples = [
+    { description: 'Wait for a process on another peer.', command: 'ref=$(<%= config.bin %> run --peer auto --detach examples/hello.wasm) && <%= config.bin %> wait "$ref"' },
     { description: 'Run a guest detached, then wait for it.', command: 'pid=$(<%= config.bin %> run --detach examples/cpu-loop/cpu-loop.wasm -- 100000000) && <%= config.bin %> wait "$pid"' },
   ];
 
-  static override args = { pid: Args.string({ description: 'the process id, as `ww ps` shows it', required: true }) };
+  static override args = { pid: Args.string({ description: PROCESS_ARG_DESCRIPTION, required: true }) };
 
   static override flags = { socket: socketFlag };
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Wait);
-    const pid = parsePid(args.pid);
+    const ref = parseProcessRef(args.pid);
     const [{ reasonFromWire }, { processFor, withNode }] = await Promise.all([import('../../src/executor/wire.js'), import('../lib/node-connection.js')]);
-    const status = await withNode(flags.socket, async (session) => (await processFor(session, pid).wait()).status);
+    const status = await withNode(flags.socket, async (session) => (await (await processFor(session, ref)).wait()).status);
     const end = { code: status.code, reason: reasonFromWire(status.reason) };
-    process.exitCode = await reportEnd(end, { subject: `process ${pid}` }, (line) => process.stderr.write(`${line}\n`));
+    process.exitCode = await reportEnd(end, { subject: `process ${ref.name}` }, (line) => process.stderr.write(`${line}\n`));
   }
 }

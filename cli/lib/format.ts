@@ -125,6 +125,10 @@ export interface TableOptions {
   width?: number;
   /** Show the PID tree: children under their parents, ARGS indented (like `ps --forest`). */
   tree?: boolean;
+  /** The PID column's text (`ww ps --cluster`: PEER/PID); default the pid. */
+  pidText?: (info: ProcessInfo) => string;
+  /** List the processes in the order given (`ww ps --cluster`: by peer), not by pid. */
+  keepOrder?: boolean;
 }
 
 const COLUMNS = ['PID', 'PPID', 'STATE', 'CID', 'ARGS', 'CREATED', 'CPU', 'MEM'] as const;
@@ -151,9 +155,11 @@ function cutTo(rows: readonly string[][], traps: ReadonlySet<number>): Map<numbe
  * ARGS carries `ps --forest`'s `\_ ` indent.
  */
 export function processTable(processes: readonly ProcessInfo[], options: TableOptions): string {
-  const ordered = options.tree ? treeOrder(processes) : [...processes].sort((a, b) => a.pid - b.pid).map((info) => ({ info, depth: 0 }));
+  const ordered = options.tree
+    ? treeOrder(processes)
+    : (options.keepOrder ? [...processes] : [...processes].sort((a, b) => a.pid - b.pid)).map((info) => ({ info, depth: 0 }));
   const rows = ordered.map(({ info, depth }) => [
-    String(info.pid),
+    options.pidText?.(info) ?? String(info.pid),
     String(info.ppid),
     stateColumn(info),
     shortCid(info.cid),

@@ -8,6 +8,10 @@ export type PsFlags = OptionValues<typeof PS_OPTIONS>;
 
 export async function psCommand(flags: PsFlags): Promise<void> {
   if (flags.json && flags.tree) throw new UsageError('--json and --tree do not go together; --json lists every process with its ppid, from which the tree follows');
+  if (flags.cluster) {
+    if (flags.tree) throw new UsageError('--cluster and --tree do not go together: a tree is one node\'s (ww ps --tree, or ww ps --cluster --json for the ppids)');
+    return (await import('./cluster-ps.js')).clusterPs(flags);
+  }
   const [{ outputWidth, processJson, processTable }, { withNode }] = await Promise.all([import('./format.js'), import('./node-connection.js')]);
   // The node answers a page at a time (a listing of any size fits its messages): ask until the last.
   const processes = await withNode(flags.socket, async ({ admin }) => {

@@ -6,11 +6,11 @@
 import type { Readable } from 'node:stream';
 import { serve } from '../../src/rpc/client.js';
 import { ByteSink, ByteSource, OutputMode } from '../../src/capnp-gen/ww.rpc.js';
-import type { ByteSink$Client, ByteSource$Client, SpawnSpec$Init } from '../../src/capnp-gen/ww.rpc.js';
-import { InputError } from '../errors.js';
+import type { ByteSink$Client, ByteSource$Client, Executor$Client, SpawnSpec$Init } from '../../src/capnp-gen/ww.rpc.js';
+import { InputError, UsageError } from '../errors.js';
 import { reasonFromWire } from '../../src/executor/wire.js';
 import { reportEnd } from './exit-reason.js';
-import { NodeMissingError, openNode, translateNodeError, type NodeSession } from './node-connection.js';
+import { executorOn, NodeMissingError, openNode, peerNamed, translateNodeError } from './node-connection.js';
 import { stdinSource } from './stdin-source.js';
 
 /** Where the guest's output goes: process.stdout/stderr, or anything with a Node-style write. */
@@ -36,8 +36,11 @@ export interface RunOnNodeOptions {
   /** Listening TCP sockets the node opens for the guest at fds 3, 4, ... (`port` 0: a free one,
    *  reported on stderr as `ww: listening on HOST:PORT (fd N)`). */
   listen?: { address: string; port: number }[];
-  /** Spawn, write `<pid>\n` to stdout, and return 0 without waiting; the guest's output is discarded. */
+  /** Spawn, write `<pid>\n` to stdout (`<peer ID>/<pid>\n` with `peer`), and return 0 without waiting; the guest's output is discarded. */
   detach?: boolean;
+  /** Run on this peer of the node's cluster, through the node: a peer ID, a unique prefix of one, or
+   *  `auto` (the least loaded live peer, maybe this node). There the guest runs as this node's principal. */
+  peer?: string;
   socketPath: string;
   stdout: OutputWriter;
   stderr: OutputWriter;
@@ -55,11 +58,23 @@ export interface RunOnNodeOptions {
  */
 export async function runOnNode(opts: RunOnNodeOptions): Promise<number> {
   const session = await openNode(opts.socketPath);
+  let on: { executor: Executor$Client; peerId?: string; remote: boolean } = { executor: session.executor, remote: false };
   try {
-    return await (opts.detach ? spawnDetached(session, opts) : runAttached(session, opts));
+    if (opts.peer !== undefined) {
+      const target = await peerNamed(session, opts.peer);
+      on = target.self
+        ? { executor: session.executor, peerId: target.peerId, remote: false }
+        : { executor: await executorOn(session, target.peerId), peerId: target.peerId, remote: true };
+    }
+    return await (opts.detach ? spawnDetached(on, opts) : runAttached(on.executor, opts));
   } catch (err) {
-    throw translateNodeError(err, opts.socketPath, { module: opts.moduleName });
+    const said = translateNodeError(err, opts.socketPath, { module: opts.moduleName });
+    // What the other peer refused is its operator's rule, not this node's: say whose.
+    if (on.remote && said instanceof UsageError) throw new UsageError(`peer ${on.peerId} refused: ${said.line}`);
+    if (on.remote && said instanceof InputError) throw new InputError(`peer ${on.peerId} refused: ${said.line}`);
+    throw said;
   } finally {
+    if (on.remote) on.executor.release();
     session.close();
   }
 }
@@ -79,23 +94,23 @@ export async function nodeIsListening(socketPath: string): Promise<boolean> {
 
 export { NodeMissingError };
 
-async function spawnDetached(session: NodeSession, opts: RunOnNodeOptions): Promise<number> {
+async function spawnDetached(on: { executor: Executor$Client; peerId?: string }, opts: RunOnNodeOptions): Promise<number> {
   // Not attached: the node keeps it after this connection closes.
   const spec = spawnSpec(opts, { mode: OutputMode.discard }, { mode: OutputMode.discard });
-  const spawned = session.executor.spawn({ spec });
+  const spawned = on.executor.spawn({ spec });
   const { process: proc, pid, listening } = await spawned;
   proc.release(); // a released Process capability does not end the process: the node owns it
   await reportListening(opts, listening);
-  await writeAll(opts.stdout, new TextEncoder().encode(`${pid}\n`));
+  await writeAll(opts.stdout, new TextEncoder().encode(on.peerId !== undefined ? `${on.peerId}/${pid}\n` : `${pid}\n`));
   return 0;
 }
 
-async function runAttached(session: NodeSession, opts: RunOnNodeOptions): Promise<number> {
+async function runAttached(executor: Executor$Client, opts: RunOnNodeOptions): Promise<number> {
   const stdoutSink = sinkFor(opts.stdout);
   const stderrSink = sinkFor(opts.stderr);
   const source = opts.stdin instanceof Uint8Array || opts.stdin === undefined ? undefined : serve(ByteSource, stdinSource(opts.stdin));
   const spec = spawnSpec(opts, { mode: OutputMode.sink, sink: stdoutSink }, { mode: OutputMode.sink, sink: stderrSink }, source);
-  const spawned = session.executor.spawn({ spec });
+  const spawned = executor.spawn({ spec });
   // spawn() took its own references to the sinks and the source; ours are no longer needed.
   stdoutSink.release();
   stderrSink.release();

@@ -246,6 +246,41 @@ export const $S_Executor_ObsoleteProcess$Results: StructDesc = {
   ],
 };
 
+export interface Executor_Process$Params {
+  pid: number;
+}
+export interface Executor_Process$Params$Init {
+  pid?: number;
+}
+export const $S_Executor_Process$Params: StructDesc = {
+  name: 'Executor_Process$Params',
+  id: 'cc65b5e55dce2d1f',
+  dataWords: 1,
+  pointers: 0,
+  fields: [
+    { name: 'pid', type: { k: 'uint32' }, offset: 0 },
+  ],
+};
+
+export interface Executor_Process$Results {
+  process: Process$Client;
+}
+export interface Executor_Process$Results$Init {
+  process?: Process$Client | Process$Server;
+}
+export interface Executor_Process$Results$Pipeline {
+  readonly process: Process$Client;
+}
+export const $S_Executor_Process$Results: StructDesc = {
+  name: 'Executor_Process$Results',
+  id: '9e32ffdc3936ee21',
+  dataWords: 0,
+  pointers: 1,
+  fields: [
+    { name: 'process', type: { k: 'cap', i: () => Process }, offset: 0 },
+  ],
+};
+
 export interface Executor_Ps$Params {
   after: number;
   max: number;
@@ -692,6 +727,41 @@ export const $S_Node_Identity$Results: StructDesc = {
   pointers: 1,
   fields: [
     { name: 'info', type: { k: 'struct', s: () => $S_NodeInfo }, offset: 0 },
+  ],
+};
+
+export interface Node_Peer$Params {
+  peerId: string;
+}
+export interface Node_Peer$Params$Init {
+  peerId?: string;
+}
+export const $S_Node_Peer$Params: StructDesc = {
+  name: 'Node_Peer$Params',
+  id: '8a3ab7a7634f0a27',
+  dataWords: 0,
+  pointers: 1,
+  fields: [
+    { name: 'peerId', type: { k: 'text' }, offset: 0 },
+  ],
+};
+
+export interface Node_Peer$Results {
+  node: Node$Client;
+}
+export interface Node_Peer$Results$Init {
+  node?: Node$Client | Node$Server;
+}
+export interface Node_Peer$Results$Pipeline {
+  readonly node: Node$Client;
+}
+export const $S_Node_Peer$Results: StructDesc = {
+  name: 'Node_Peer$Results',
+  id: 'f990b21a2c9328c6',
+  dataWords: 0,
+  pointers: 1,
+  fields: [
+    { name: 'node', type: { k: 'cap', i: () => Node }, offset: 0 },
   ],
 };
 
@@ -1297,6 +1367,7 @@ export interface Executor$Client extends Client {
   obsoleteProcess(params?: Executor_ObsoleteProcess$Params$Init): RemotePromise<Executor_ObsoleteProcess$Results> & Executor_ObsoleteProcess$Results$Pipeline;
   modules(params?: Executor_Modules$Params$Init): RemotePromise<Executor_Modules$Results> & Executor_Modules$Results$Pipeline;
   restrict(params?: Executor_Restrict$Params$Init): RemotePromise<Executor_Restrict$Results> & Executor_Restrict$Results$Pipeline;
+  process(params?: Executor_Process$Params$Init): RemotePromise<Executor_Process$Results> & Executor_Process$Results$Pipeline;
 }
 /** A server implements every method: a schema method that is not served yet fails to compile. */
 export interface Executor$Server {
@@ -1305,6 +1376,7 @@ export interface Executor$Server {
   obsoleteProcess(params: Executor_ObsoleteProcess$Params, ctx: CallContext): Awaitable<Executor_ObsoleteProcess$Results$Init | void>;
   modules(params: Executor_Modules$Params, ctx: CallContext): Awaitable<Executor_Modules$Results$Init | void>;
   restrict(params: Executor_Restrict$Params, ctx: CallContext): Awaitable<Executor_Restrict$Results$Init | void>;
+  process(params: Executor_Process$Params, ctx: CallContext): Awaitable<Executor_Process$Results$Init | void>;
 }
 export const Executor = defineInterface<Executor$Client, Executor$Server>({
   name: 'Executor',
@@ -1315,6 +1387,7 @@ export const Executor = defineInterface<Executor$Client, Executor$Server>({
     { name: 'obsoleteProcess', ordinal: 2, interfaceId: 0xc8fab81041d7c274n, interfaceName: 'Executor', params: $S_Executor_ObsoleteProcess$Params, results: $S_Executor_ObsoleteProcess$Results },
     { name: 'modules', ordinal: 3, interfaceId: 0xc8fab81041d7c274n, interfaceName: 'Executor', params: $S_Executor_Modules$Params, results: $S_Executor_Modules$Results },
     { name: 'restrict', ordinal: 4, interfaceId: 0xc8fab81041d7c274n, interfaceName: 'Executor', params: $S_Executor_Restrict$Params, results: $S_Executor_Restrict$Results },
+    { name: 'process', ordinal: 5, interfaceId: 0xc8fab81041d7c274n, interfaceName: 'Executor', params: $S_Executor_Process$Params, results: $S_Executor_Process$Results },
   ],
 });
 
@@ -1359,6 +1432,7 @@ export interface Node$Client extends Client {
   executor(params?: Node_Executor$Params$Init): RemotePromise<Node_Executor$Results> & Node_Executor$Results$Pipeline;
   admin(params?: Node_Admin$Params$Init): RemotePromise<Node_Admin$Results> & Node_Admin$Results$Pipeline;
   cluster(params?: Node_Cluster$Params$Init): RemotePromise<Node_Cluster$Results>;
+  peer(params?: Node_Peer$Params$Init): RemotePromise<Node_Peer$Results> & Node_Peer$Results$Pipeline;
 }
 /** A server implements every method: a schema method that is not served yet fails to compile. */
 export interface Node$Server {
@@ -1366,6 +1440,7 @@ export interface Node$Server {
   executor(params: Node_Executor$Params, ctx: CallContext): Awaitable<Node_Executor$Results$Init | void>;
   admin(params: Node_Admin$Params, ctx: CallContext): Awaitable<Node_Admin$Results$Init | void>;
   cluster(params: Node_Cluster$Params, ctx: CallContext): Awaitable<Node_Cluster$Results$Init | void>;
+  peer(params: Node_Peer$Params, ctx: CallContext): Awaitable<Node_Peer$Results$Init | void>;
 }
 export const Node = defineInterface<Node$Client, Node$Server>({
   name: 'Node',
@@ -1375,6 +1450,7 @@ export const Node = defineInterface<Node$Client, Node$Server>({
     { name: 'executor', ordinal: 1, interfaceId: 0xc6c4ea2162fa1c2en, interfaceName: 'Node', params: $S_Node_Executor$Params, results: $S_Node_Executor$Results },
     { name: 'admin', ordinal: 2, interfaceId: 0xc6c4ea2162fa1c2en, interfaceName: 'Node', params: $S_Node_Admin$Params, results: $S_Node_Admin$Results },
     { name: 'cluster', ordinal: 3, interfaceId: 0xc6c4ea2162fa1c2en, interfaceName: 'Node', params: $S_Node_Cluster$Params, results: $S_Node_Cluster$Results },
+    { name: 'peer', ordinal: 4, interfaceId: 0xc6c4ea2162fa1c2en, interfaceName: 'Node', params: $S_Node_Peer$Params, results: $S_Node_Peer$Results },
   ],
 });
 

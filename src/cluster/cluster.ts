@@ -11,7 +11,7 @@ import { Node, type Node$Client } from '../capnp-gen/ww.rpc.js';
 import { Connection, StreamTransport, type Client, type StreamTransportOptions } from '../rpc/index.js';
 import { Admission, checkPeerId } from './admission.js';
 import { ClusterError } from './errors.js';
-import { checkMultiaddr, createHost, type HostBounds, type Libp2pHost } from './host.js';
+import { checkMultiaddr, createHost, DEFAULT_HOST_BOUNDS, type HostBounds, type Libp2pHost } from './host.js';
 import type { Identity } from './identity.js';
 import { Liveness } from './liveness.js';
 import { libp2pByteStream } from './stream.js';
@@ -69,7 +69,7 @@ export class Cluster {
     private readonly opts: ClusterOptions,
     private readonly log: (line: string) => void,
   ) {
-    this.liveness = new Liveness(libp2p, log);
+    this.liveness = new Liveness(libp2p, log, opts.bounds?.peerTimeoutMs ?? DEFAULT_HOST_BOUNDS.peerTimeoutMs);
   }
 
   static async start(opts: ClusterOptions): Promise<Cluster> {
@@ -136,6 +136,8 @@ export class Cluster {
 
   private async open(peer: PeerId, address: Multiaddr | undefined): Promise<Session> {
     const id = peer.toString();
+    // A connection that was already up has passed the other side's gate once: losing it now is not a refusal.
+    const wasConnected = this.libp2p.getConnections(peer).some((c) => c.status === 'open');
     let connection: Libp2pConnection;
     try {
       connection = await this.libp2p.dial(address ?? peer);
@@ -146,10 +148,7 @@ export class Cluster {
     try {
       stream = await connection.newStream(RPC_PROTOCOL);
     } catch (e) {
-      const err = e as Error;
-      if (err.name === 'UnsupportedProtocolError') throw new ClusterError('unreachable', `${id} is not a ww peer (it does not speak ${RPC_PROTOCOL})`, { cause: e });
-      // The peer closed the connection right after the handshake: its gate refused us.
-      throw new ClusterError('refused', `${id} refused the connection: this node (${this.peerId}) is not admitted there (not on its allow-list?)`, { cause: e });
+      throw streamError(id, this.peerId, e as Error, wasConnected);
     }
     // The peer may have opened one to us meanwhile: the tie-break decides which stays.
     return this.adopt(stream, id, this.peerId) ?? (this.sessions.get(id) as Session);
@@ -251,6 +250,18 @@ function peerOfAddress(a: string, what: string): PeerId {
   if (!id) throw new ClusterError('bad-address', `${what}: ${a} does not end with /p2p/<peer id> (\`ww id\` on that peer prints its full addresses)`);
   checkPeerId(id, what);
   return peerIdFromString(id);
+}
+
+/**
+ * A failed RPC stream on a connection that is up, said for people. A gate that refuses us closes a
+ * fresh connection right after the handshake, before any stream; a connection that was already up
+ * (we were admitted) and then fails was lost (the peer stopped, the network, or our liveness check
+ * dropped it), which is `unreachable`, never a refusal.
+ */
+function streamError(id: string, self: string, e: Error, wasConnected: boolean): ClusterError {
+  if (e.name === 'UnsupportedProtocolError') return new ClusterError('unreachable', `${id} is not a ww peer (it does not speak ${RPC_PROTOCOL})`, { cause: e });
+  if (wasConnected) return new ClusterError('unreachable', `lost the connection to ${id} while opening an RPC session: ${e.message}`, { cause: e });
+  return new ClusterError('refused', `${id} refused the connection right after the handshake: this node (${self}) is probably not on its allow-list`, { cause: e });
 }
 
 /** A failed dial, said for people: a handshake that fails is a refusal (the swarm key), the rest is unreachable. */

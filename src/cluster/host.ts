@@ -32,6 +32,10 @@ export interface HostBounds {
   maxInboundStreams: number;
   /** Bytes buffered for one stream that is not read; yamux's window is kept within it, so a paused reader is never reset. Default 4 MiB. */
   streamReadBufferBytes: number;
+  /** How long a connected peer may answer nothing (pinged every 500 ms, liveness.ts) before its
+   *  connection is closed as lost. Default 1500: loss is noticed within 2 s, but a peer whose event
+   *  loop stalls longer (a machine far past its cores) is dropped too. */
+  peerTimeoutMs: number;
 }
 
 export const DEFAULT_HOST_BOUNDS: Readonly<HostBounds> = {
@@ -40,6 +44,7 @@ export const DEFAULT_HOST_BOUNDS: Readonly<HostBounds> = {
   inboundConnectionsPerSecond: 50,
   maxInboundStreams: 64,
   streamReadBufferBytes: 4 * 1024 * 1024,
+  peerTimeoutMs: 1500,
 };
 
 /** A loopback TCP address on a port the system chooses: every node is a peer, reachable from this machine only. */
@@ -136,7 +141,12 @@ export async function createHost(opts: HostOptions): Promise<Libp2pHost> {
 export class RefusalLog {
   static readonly INTERVAL_MS = 60_000;
   static readonly MAX_REMEMBERED = 1024;
+  /** Lines in one interval over all peers: new peer IDs cost nothing to make, the log must not grow with them. */
+  static readonly MAX_LINES_PER_INTERVAL = 32;
   private readonly peers = new Map<string, { loggedAtMs: number; since: number }>();
+  private windowStartMs = -Infinity;
+  private linesInWindow = 0;
+  private heldBack = 0;
 
   constructor(
     private readonly log: (line: string) => void,
@@ -150,6 +160,17 @@ export class RefusalLog {
       known.since++;
       return;
     }
+    if (t - this.windowStartMs >= RefusalLog.INTERVAL_MS) {
+      if (this.heldBack > 0) this.log(`refused ${this.heldBack} more connection${this.heldBack === 1 ? '' : 's'} in the last minute without a line each (at most ${RefusalLog.MAX_LINES_PER_INTERVAL} lines a minute)`);
+      this.windowStartMs = t;
+      this.linesInWindow = 0;
+      this.heldBack = 0;
+    }
+    if (this.linesInWindow >= RefusalLog.MAX_LINES_PER_INTERVAL) {
+      this.heldBack++;
+      return;
+    }
+    this.linesInWindow++;
     this.peers.delete(peerId);
     if (this.peers.size >= RefusalLog.MAX_REMEMBERED) this.peers.delete(this.peers.keys().next().value!);
     this.peers.set(peerId, { loggedAtMs: t, since: 0 });

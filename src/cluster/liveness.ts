@@ -1,6 +1,7 @@
 // Noticing a lost peer: each open connection is pinged every PING_EVERY_MS (the ping protocol: 32
-// bytes echoed on a fresh stream), and one whose peer has answered nothing for LOST_AFTER_MS is
-// aborted, so a peer that vanished without closing (crash, partition) is noticed within 2 s.
+// bytes echoed on a fresh stream), and one whose peer has answered nothing for `lostAfterMs` (the
+// host bound peerTimeoutMs, 1.5 s by default) is aborted, so a peer that vanished without closing
+// (crash, partition) is noticed within 2 s.
 // Our own stalls are forgiven: when a tick comes late (a busy or starved event loop: the peer's
 // answer may be sitting unread), every peer's clock is moved on by the delay. libp2p's own
 // connection monitor aborts on the first ping that a stalled loop makes late, so it is off.
@@ -8,7 +9,6 @@ import type { Connection } from '@libp2p/interface';
 import type { Libp2pHost } from './host.js';
 
 export const PING_EVERY_MS = 500;
-export const LOST_AFTER_MS = 1500;
 /** A tick later than this is our stall, not the peers' silence. */
 const LATE_MS = 100;
 const PING_PROTOCOL = '/ipfs/ping/1.0.0';
@@ -24,6 +24,7 @@ export class Liveness {
   constructor(
     private readonly host: Libp2pHost,
     private readonly log: (line: string) => void,
+    private readonly lostAfterMs: number,
   ) {
     this.timer = setInterval(() => this.tick(), PING_EVERY_MS);
     this.timer.unref();
@@ -39,9 +40,9 @@ export class Liveness {
       if (since === undefined) since = now;
       else if (late > LATE_MS) since += late; // our own delay is not the peer's silence
       this.alive.set(conn, since);
-      if (now - since > LOST_AFTER_MS) {
+      if (now - since > this.lostAfterMs) {
         this.log(`lost ${conn.remotePeer.toString()}: no answer for ${Math.round(now - since)} ms`);
-        conn.abort(new Error(`the peer answered nothing for ${LOST_AFTER_MS} ms`));
+        conn.abort(new Error(`the peer answered nothing for ${this.lostAfterMs} ms`));
         continue;
       }
       if (!this.inFlight.has(conn)) void this.ping(conn);
@@ -51,7 +52,7 @@ export class Liveness {
   private async ping(conn: Connection): Promise<void> {
     this.inFlight.add(conn);
     try {
-      const stream = await conn.newStream(PING_PROTOCOL, { signal: AbortSignal.timeout(LOST_AFTER_MS * 2) });
+      const stream = await conn.newStream(PING_PROTOCOL, { signal: AbortSignal.timeout(this.lostAfterMs * 2) });
       const echoed = new Promise<void>((resolve, reject) => {
         let got = 0;
         stream.addEventListener('message', (evt) => {

@@ -18,6 +18,7 @@ import {
   type ExitStatus$Init,
   type ModuleCache$Server,
   type Monitor$Server,
+  type Node$Client,
   type Node$Server,
   type NodeInfo$Init,
   type Output,
@@ -47,6 +48,7 @@ import type { Executor } from './executor.js';
 import { Grant, Scope, type KnownModules, type Principal } from './authority.js';
 import { AttachedProcesses } from './attached.js';
 import { stdinFrom } from './stdin-source.js';
+import { resolvePeer } from './peer-prefix.js';
 
 type Spawned = { process: ProcessCap; pid: number; listening: string[] };
 
@@ -154,12 +156,15 @@ export class NodeCap implements Node$Server {
     private readonly grant: Grant,
     private readonly isOwner: boolean,
     private readonly clusterView: ClusterView,
+    /** The scope its Executor serves; default a new one for this connection. */
+    private readonly scope: Scope | undefined,
+    private readonly dialPeer: PeerDialer | undefined,
   ) {}
   identity(): { info: NodeInfo$Init } {
     return { info: this.info };
   }
   executor(): { executor: ExecutorCap } {
-    return { executor: (this.executorCap ??= new ExecutorCap(this.ctx, new Scope(this.principal, this.grant), this.attached)) };
+    return { executor: (this.executorCap ??= new ExecutorCap(this.ctx, this.scope ?? new Scope(this.principal, this.grant), this.attached)) };
   }
   admin(): { admin: AdminCap } {
     if (!this.isOwner) throw new ExecutorError('not-permitted', `${this.principal.name} is not this node's owner: the admin capability is the owner's only`);
@@ -167,6 +172,14 @@ export class NodeCap implements Node$Server {
   }
   cluster(): { peers: PeerInfo$Init[] } {
     return { peers: this.clusterView().map((p) => ({ ...p, freeMemoryBytes: BigInt(Math.trunc(p.freeMemoryBytes)), lastSeenMs: BigInt(Math.trunc(p.lastSeenMs)) })) };
+  }
+  async peer({ peerId: prefix }: { peerId: string }): Promise<{ node: Node$Client | NodeCap }> {
+    // Acting through this node's peer identity is the node's own authority: its owner's only.
+    if (!this.isOwner) throw new ExecutorError('not-permitted', `${this.principal.name} is not this node's owner: reaching other peers through it is the owner's only`);
+    const peer = resolvePeer(prefix, this.clusterView());
+    if (peer.self) return { node: this };
+    if (!this.dialPeer) throw new ExecutorError('unreachable', `${peer.peerId}: this node is not a peer of a cluster`);
+    return { node: await this.dialPeer(peer.peerId) };
   }
   /** The last reference is gone: the node holds one until the connection closes (src/node), so the
    *  connection has closed. Its attached processes end. */
@@ -285,6 +298,13 @@ export class ExecutorCap implements Executor$Server {
 
   ps({ after, max }: { after: number; max: number }): { processes: ProcessInfo$Init[]; more: boolean } {
     return psPage(this.ctx.table.listIn(this.scope), this.ctx, after, max);
+  }
+
+  process({ pid }: { pid: number }): { process: ProcessCap } {
+    const e = this.ctx.table.get(pid);
+    // Others' processes read as absent: whether a pid is in use is not this scope's to learn.
+    if (!e || !this.scope.contains(e.scope)) throw new ExecutorError('no-such-process', `no such process: ${pid}`);
+    return { process: this.ctx.processCap(e) };
   }
 
   obsoleteProcess({ pid }: { pid: number }): never {
@@ -596,9 +616,17 @@ export interface Bootstrap {
   principal: Principal;
   /** What its Executor may hand out; default: everything the node can. */
   grant?: Grant;
-  /** The node's owner: also gets the Admin capability. */
+  /** The node's owner: also gets the Admin capability (and Node.peer). */
   owner: boolean;
+  /** The scope its Executor serves, when it outlives one connection (a remote peer's, across its
+   *  sessions); default a new one per connection. */
+  scope?: Scope;
 }
+
+/** Another peer's Node, by its full peer ID, over the node's session with it; refuses with an
+ *  ExecutorError (unreachable, not-permitted) when it cannot. The node injects it. */
+export type PeerDialer = (peerId: string) => Promise<Node$Client>;
+
 
 /** One live peer as a cluster's view gives it (src/cluster's PeerStatus fits); Node.cluster serves these. */
 export interface ClusterPeer {
@@ -616,15 +644,16 @@ export type ClusterView = () => ClusterPeer[];
 
 /** The bootstrap capability object for one connection to a node serving `executor` (one context per
  *  executor, so every connection sees the same Process capability objects). `cluster`: the node's
- *  view of its cluster; default this node alone. */
-export function nodeCapOf(executor: Executor, info: NodeInfo$Init, who: Bootstrap, cluster?: ClusterView): NodeCap {
+ *  view of its cluster; default this node alone. `dialPeer`: how Node.peer reaches another peer;
+ *  default none (only this node itself is found). */
+export function nodeCapOf(executor: Executor, info: NodeInfo$Init, who: Bootstrap, cluster?: ClusterView, dialPeer?: PeerDialer): NodeCap {
   let context = contexts.get(executor);
   if (!context) {
     context = new ExecutorContext(executor.table, executor.modules, executor.peerId, executor.ww);
     contexts.set(executor, context);
   }
   const alone: ClusterView = () => [{ peerId: info.peerId ?? executor.peerId, addresses: [], ...executor.load(), lastSeenMs: Date.now(), self: true }];
-  return new NodeCap(context, info, who.principal, who.grant ?? Grant.all, who.owner, cluster ?? alone);
+  return new NodeCap(context, info, who.principal, who.grant ?? Grant.all, who.owner, cluster ?? alone, who.scope, dialPeer);
 }
 
 // What the servers refuse reaches clients with its code (error-wire.ts).

@@ -8,8 +8,8 @@ import { dirname, join } from 'node:path';
 import { Node, type Node$Client, type NodeInfo$Init } from '../capnp-gen/ww.rpc.js';
 import type { Cluster, HostBounds } from '../cluster/index.js';
 import type { Membership, MembershipOptions } from '../cluster/membership.js';
-import { Executor, type GuestEvents } from '../executor/index.js';
-import { DEFAULT_QUOTAS, Grant, nodeCapOf, Principal, type ClusterView, type Quotas } from '../executor/rpc.js';
+import { Executor, ExecutorError, type GuestEvents } from '../executor/index.js';
+import { DEFAULT_QUOTAS, Grant, nodeCapOf, Principal, Scope, type ClusterView, type PeerDialer, type Quotas } from '../executor/rpc.js';
 import {
   Connection,
   connectUnix,
@@ -176,6 +176,19 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<WwNode> {
       ? () => membership?.view() ?? [{ peerId, addresses: info.addresses ?? [], ...executor.load(), lastSeenMs: Date.now(), self: true }]
       : undefined);
 
+  // Node.peer for the owner: another peer's Node over this node's session with it, once the node is a peer.
+  let cluster: Cluster | undefined;
+  const dialPeer: PeerDialer = async (id) => {
+    if (!cluster) throw new ExecutorError('unreachable', `${id}: this node is not a peer of a cluster (start it with --p2p or --join)`);
+    try {
+      return await cluster.dial(id);
+    } catch (e) {
+      const { ClusterError } = await import('../cluster/errors.js');
+      if (!(e instanceof ClusterError)) throw e;
+      throw new ExecutorError(e.code === 'not-admitted' || e.code === 'refused' ? 'not-permitted' : 'unreachable', e.message, { cause: e });
+    }
+  };
+
   const connections = new Set<Connection>();
   const accept = (transport: Transport): void => {
     const uncount = owner.admitConnection();
@@ -185,7 +198,7 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<WwNode> {
       return;
     }
     // One bootstrap object per connection: its Executor is that connection's scope.
-    const bootstrap = serve(Node, nodeCapOf(executor, info, { principal: owner, owner: true }, clusterView));
+    const bootstrap = serve(Node, nodeCapOf(executor, info, { principal: owner, owner: true }, clusterView, dialPeer));
     const conn = new Connection(transport, { bootstrap });
     connections.add(conn);
     void conn.closed().then(() => {
@@ -213,7 +226,6 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<WwNode> {
   }
   chmodSync(socketPath, 0o600);
 
-  let cluster: Cluster | undefined;
   if (opts.p2p) {
     try {
       cluster = await startCluster(opts.p2p, { identity, swarmKey, executor, info, log, clusterView, transport: { ...opts.connectionBounds, partialFrameBudget } });
@@ -277,7 +289,9 @@ function nodeClusterOf(c: Cluster): NodeCluster {
 }
 
 /** Starts the peer side: each remote peer is a principal of its own, whose Node serves an Executor
- *  within REMOTE_PEER_GRANT and no admin capability. */
+ *  within REMOTE_PEER_GRANT and no admin capability. A peer's Executor has one scope for as long as
+ *  the node remembers the peer, so a session that drops and reopens still finds (ps, Executor.process)
+ *  what the peer spawned before. */
 async function startCluster(
   p2p: P2pOptions,
   ctx: { identity: import('../cluster/index.js').Identity; swarmKey: Uint8Array | undefined; executor: Executor; info: NodeInfo$Init; log: (line: string) => void; clusterView: ClusterView | undefined; transport: SocketTransportOptions },
@@ -285,14 +299,15 @@ async function startCluster(
   const { Cluster } = await import('../cluster/index.js');
   const { executor, info, log } = ctx;
   const quotas: Quotas = { ...REMOTE_PEER_QUOTAS, memoryBytes: Math.floor(executor.memory.limitBytes / 8), ...p2p.peerQuotas };
-  const principals = new Map<string, Principal>();
-  const principalOf = (peer: string): Principal => {
+  const principals = new Map<string, { principal: Principal; scope: Scope }>();
+  const principalOf = (peer: string): { principal: Principal; scope: Scope } => {
     let p = principals.get(peer);
     if (!p) {
       if (principals.size >= MAX_IDLE_PEER_PRINCIPALS) {
-        for (const [id, q] of principals) if (q.connections === 0 && q.live === 0 && q.spawning === 0) principals.delete(id);
+        for (const [id, { principal: q }] of principals) if (q.connections === 0 && q.live === 0 && q.spawning === 0) principals.delete(id);
       }
-      p = new Principal(`peer ${peer}`, quotas, executor.memory);
+      const principal = new Principal(`peer ${peer}`, quotas, executor.memory);
+      p = { principal, scope: new Scope(principal, REMOTE_PEER_GRANT) };
       principals.set(peer, p);
     }
     return p;
@@ -308,13 +323,13 @@ async function startCluster(
     transport: ctx.transport,
     log,
     serve(peer) {
-      const principal = principalOf(peer);
+      const { principal, scope } = principalOf(peer);
       const uncount = principal.admitConnection();
       if (!uncount) {
         log(`refused an RPC session: ${principal.name} already has ${principal.connections} open (at most ${principal.quotas.connections})`);
         return undefined;
       }
-      const bootstrap = serve(Node, nodeCapOf(executor, info, { principal, grant: REMOTE_PEER_GRANT, owner: false }, ctx.clusterView));
+      const bootstrap = serve(Node, nodeCapOf(executor, info, { principal, grant: REMOTE_PEER_GRANT, owner: false, scope }, ctx.clusterView));
       return {
         bootstrap,
         release() {

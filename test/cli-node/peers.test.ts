@@ -1,7 +1,7 @@
 // The cluster from the command line: ww start's peer flags, ww id, ww swarm-key.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runWw, startNodeProcess, tempDir } from './helpers.js';
 
@@ -41,6 +41,29 @@ test('peers holding one swarm key join each other; a peer without it is refused 
     assert.match(await stranger.waitForLine(/joined|cannot join/), /cannot join .* refused the connection: the handshake failed \(it requires a swarm key/);
   } finally {
     for (const n of nodes) await n.dispose();
+    dir.cleanup();
+  }
+});
+
+test('ww swarm-key --out writes a key only its owner may read and never replaces one; ww start refuses a key others may read', async () => {
+  const dir = tempDir('swarm-out');
+  const key = join(dir.path, 'swarm.key');
+  try {
+    const made = await runWw(['swarm-key', '--out', key]);
+    assert.equal(made.status, 0, made.stderr);
+    assert.equal(made.stdout, '');
+    assert.equal(statSync(key).mode & 0o777, 0o600);
+    assert.match(readFileSync(key, 'utf8'), /^\/key\/swarm\/psk\/1\.0\.0\/\n\/base16\/\n[0-9a-f]{64}\n$/);
+    const before = readFileSync(key, 'utf8');
+    const again = await runWw(['swarm-key', '--out', key]);
+    assert.equal(again.status, 1);
+    assert.equal(again.stderr, `ww: ${key} exists: a swarm key is never replaced (remove it first if you mean to)\n`);
+    assert.equal(readFileSync(key, 'utf8'), before);
+    chmodSync(key, 0o644);
+    const r = await runWw(['start', '--socket', join(dir.path, 'node.sock'), '--swarm-key', key]);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, new RegExp(`the swarm key ${key} may be read by others on this machine \\(mode 0644\\): \`chmod 600 ${key}\` first`));
+  } finally {
     dir.cleanup();
   }
 });

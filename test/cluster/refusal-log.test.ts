@@ -21,11 +21,24 @@ test('one line per refused peer per minute, saying how many refusals it stood fo
 
 test('it remembers at most MAX_REMEMBERED peers', () => {
   const lines: string[] = [];
-  const log = new RefusalLog((l) => lines.push(l), () => 0);
-  for (let i = 0; i <= RefusalLog.MAX_REMEMBERED; i++) log.refused(`P${i}`, `refused P${i}`);
+  let now = 0;
+  const log = new RefusalLog((l) => lines.push(l), () => now);
+  // One a minute apart stays under the lines-per-minute bound.
+  for (let i = 0; i <= RefusalLog.MAX_REMEMBERED; i++, now += RefusalLog.INTERVAL_MS / RefusalLog.MAX_LINES_PER_INTERVAL) log.refused(`P${i}`, `refused P${i}`);
   assert.equal(lines.length, RefusalLog.MAX_REMEMBERED + 1);
   // P0 was forgotten to make room: it is logged again; the newest are still suppressed.
   log.refused('P0', 'refused P0');
   log.refused(`P${RefusalLog.MAX_REMEMBERED}`, 'again');
   assert.deepEqual(lines.slice(-1), ['refused P0']);
+});
+
+test('many new peer IDs at once: at most MAX_LINES_PER_INTERVAL lines a minute, then one line counting the rest', () => {
+  const lines: string[] = [];
+  let now = 0;
+  const log = new RefusalLog((l) => lines.push(l), () => now);
+  for (let i = 0; i < 1000; i++) log.refused(`P${i}`, `refused P${i}`);
+  assert.equal(lines.length, RefusalLog.MAX_LINES_PER_INTERVAL);
+  now = RefusalLog.INTERVAL_MS;
+  log.refused('Q', 'refused Q');
+  assert.deepEqual(lines.slice(-2), [`refused ${1000 - RefusalLog.MAX_LINES_PER_INTERVAL} more connections in the last minute without a line each (at most ${RefusalLog.MAX_LINES_PER_INTERVAL} lines a minute)`, 'refused Q']);
 });
