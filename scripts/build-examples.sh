@@ -5,7 +5,8 @@
 #
 # Needs: clang 14+ with wasi-libc (Debian: clang lld wasi-libc libclang-rt-14-dev-wasm32), Go 1.23 at
 # /usr/lib/go-1.23 (Debian bookworm-backports: golang-1.23-go; GO=<path> overrides), both installed by
-# scripts/setup.sh, and the root's npm dev dependencies (assemblyscript, @assemblyscript/wasi-shim).
+# scripts/setup.sh, Debian's golang-mvdan-sh-dev sources (GOCODE=<dir> overrides /usr/share/gocode/src)
+# for examples/argo-images, and the root's npm dev dependencies (assemblyscript, @assemblyscript/wasi-shim).
 # OUT_DIR=<dir> writes the modules under <dir> (same layout) instead of into examples/.
 # Arguments, if any, name the examples to build (folders under examples/: `tree pipeline ww-c`);
 # without arguments every example is built.
@@ -70,14 +71,56 @@ wanted ww-c      && build_c  examples/ww-c/squares.c          examples/ww-c/squa
 wanted hello-as  && build_as examples/hello-as/hello.ts       examples/hello-as/hello.wasm
 wanted tree      && build_as examples/tree/tree.ts            examples/tree/tree.wasm
 wanted pipeline  && build_as examples/pipeline/pipeline.ts    examples/pipeline/pipeline.wasm
-if wanted echo-go; then
+# Go 1.23 at $GO, checked once for whichever Go examples are wanted.
+use_go() {
+  [ -n "${go_checked:-}" ] && return 0
   GO="${GO:-/usr/lib/go-1.23/bin/go}"
   [ -x "$GO" ] || { echo "build-examples: $GO not found; run scripts/setup.sh (apt: golang-1.23-go from bookworm-backports)" >&2; exit 1; }
   # Another Go release compiles different bytes; say so instead of leaving a puzzling diff.
-  GO_VERSION_COMMITTED=go1.23.5  # the Go that built the committed examples/echo-go/echo.wasm
+  GO_VERSION_COMMITTED=go1.23.5  # the Go that built the committed Go examples
   go_version="$(GOENV=off GOTOOLCHAIN=local "$GO" env GOVERSION)" || { echo "build-examples: $GO does not run; run scripts/setup.sh" >&2; exit 1; }
   [ "$go_version" = "$GO_VERSION_COMMITTED" ] || echo "build-examples: warning: $GO is $go_version, but the committed Go examples were built with $GO_VERSION_COMMITTED; expect different bytes (commit the rebuilt .wasm and update GO_VERSION_COMMITTED)" >&2
+  go_checked=1
+}
+if wanted echo-go; then
+  use_go
   build_go examples/echo-go                 examples/echo-go/echo.wasm
+fi
+
+# examples/argo-images/sh wraps mvdan.cc/sh's interpreter, taken from Debian's golang-mvdan-sh-dev
+# (and golang.org/x/sync, x/term it imports), never from a module proxy: the sources are copied into
+# a vendor tree in a scratch module, our wasip1 patch is applied there, and Go builds it offline.
+build_argo_sh() { # OUTPUT
+  local gocode="${GOCODE:-/usr/share/gocode/src}" src="$tmp/argo-sh" d
+  for d in mvdan.cc/sh/v3 golang.org/x/sync golang.org/x/term; do
+    [ -d "$gocode/$d" ] || { echo "build-examples: $gocode/$d not found; run scripts/setup.sh (apt: golang-mvdan-sh-dev)" >&2; exit 1; }
+  done
+  mkdir -p "$src/vendor/mvdan.cc/sh" "$src/vendor/golang.org/x"
+  cp examples/argo-images/sh/go.mod examples/argo-images/sh/*.go "$src/"
+  cp -r "$gocode/mvdan.cc/sh/v3" "$src/vendor/mvdan.cc/sh/v3"
+  cp -r "$gocode/golang.org/x/sync" "$gocode/golang.org/x/term" "$src/vendor/golang.org/x/"
+  patch -s -p1 -d "$src/vendor/mvdan.cc/sh/v3" < examples/argo-images/sh/mvdan-sh-wasip1.patch
+  cat > "$src/vendor/modules.txt" <<'MODULES'
+# golang.org/x/sync v0.1.0
+## explicit
+golang.org/x/sync/errgroup
+# golang.org/x/term v0.3.0
+## explicit
+golang.org/x/term
+# mvdan.cc/sh/v3 v3.6.0
+## explicit
+mvdan.cc/sh/v3/expand
+mvdan.cc/sh/v3/fileutil
+mvdan.cc/sh/v3/interp
+mvdan.cc/sh/v3/pattern
+mvdan.cc/sh/v3/syntax
+MODULES
+  build_go "$src" "$1"
+}
+if wanted argo-images; then
+  use_go
+  build_argo_sh                                 examples/argo-images/sh/sh.wasm
+  build_go examples/argo-images/argosay         examples/argo-images/argosay/argosay.wasm
 fi
 # The short path the top-level README uses: the C hello world.
 if wanted hello-c; then

@@ -11,6 +11,7 @@ APT_PACKAGES=(
   netcat-openbsd                                 # nc, to talk to examples/echo-go (README, examples/README.md)
   iproute2                                       # ip netns, veth and bridges for cluster-tests/
   etcd-server etcd-client                        # a known-good Raft: histories that check the linearizability checker
+  golang-mvdan-sh-dev                            # mvdan.cc/sh's sources, built into examples/argo-images/sh (no Go module proxy needed)
 )
 
 # Go 1.23 (GOOS=wasip1, for examples/echo-go): bookworm's own Go is 1.19, which has no wasip1 port, so it

@@ -1,0 +1,3 @@
+module ww.example/argo-images/argosay
+
+go 1.23
