@@ -10,7 +10,8 @@ export default class Resume extends Command {
 Exit status: 0 resumed (or already running); 1 no such process, it has ended, or no node; 2 bad command line.`;
 
   static override examples = [
-    { description: 'Resume process 4 on another peer.', command: '<%= config.bin %> resume 12D3KooWQK/4' },{ description: 'Continue process 7.', command: '<%= config.bin %> resume 7' }];
+    { description: 'Resume process 4 on another peer.', command: '<%= config.bin %> resume 12D3KooWQK/4' },
+    { description: 'Continue process 7.', command: '<%= config.bin %> resume 7' }];
 
   static override args = { pid: Args.string({ description: PROCESS_ARG_DESCRIPTION, required: true }) };
 

@@ -1,8 +1,9 @@
 // `ww start`: run a ww node in the foreground until SIGINT or SIGTERM.
 import { Command, Flags } from '@oclif/core';
 import { resolve } from 'node:path';
-import { InputError } from '../errors.js';
+import { InputError, UsageError } from '../errors.js';
 import { checkedBy, formatSize, parseCount, parseDuration, parseSize } from '../units.js';
+import { PEER_TIMEOUT_MAX_MS, PEER_TIMEOUT_MIN_MS } from '../../src/cluster/liveness.js';
 import { DEFAULT_NODE_MEMORY_BYTES, DEFAULT_QUOTAS } from '../../src/executor/quotas.js';
 import { resolveSocketPath } from '../lib/node-args.js';
 import { oneLine } from '../text.js';
@@ -61,7 +62,7 @@ Exit status: 0 stopped by SIGINT/SIGTERM; 1 could not start (another node on the
     mdns: Flags.boolean({ description: 'find peers on the local network by multicast DNS (and connect to those admitted)' }),
     'peer-timeout': Flags.string({
       helpValue: 'DURATION',
-      parse: checkedBy((text) => String(parseDuration('--peer-timeout', text))),
+      parse: checkedBy((text) => peerTimeoutMs(text)),
       description: 'how long a connected peer may answer nothing (it is pinged twice a second) before it counts as lost (default 1.5s; longer on a machine so loaded that a node stalls for seconds)',
     }),
     workers: Flags.string({
@@ -92,7 +93,7 @@ Exit status: 0 stopped by SIGINT/SIGTERM; 1 could not start (another node on the
       allow: flags.allow !== undefined || allowFile !== undefined ? [...(flags.allow ?? []), ...(allowFile !== undefined ? readAllowFileOrSay(allowFile) : [])] : undefined,
       swarmKey: flags['swarm-key'] !== undefined ? resolve(flags['swarm-key']) : undefined,
       mdns: flags.mdns,
-      ...(flags['peer-timeout'] !== undefined ? { bounds: { peerTimeoutMs: Number(flags['peer-timeout']) } } : {}),
+      ...(flags['peer-timeout'] !== undefined ? { bounds: { peerTimeoutMs: peerTimeoutMs(flags['peer-timeout']) } } : {}),
     };
     function readAllowFileOrSay(file: string): string[] {
       try {
@@ -136,4 +137,11 @@ Exit status: 0 stopped by SIGINT/SIGTERM; 1 could not start (another node on the
     await node.close(); // logs `node stopped; N processes ended killed` once they have
     process.exitCode = 0;
   }
+}
+
+/** --peer-timeout in milliseconds, within what the node's liveness check accepts. */
+function peerTimeoutMs(text: string): number {
+  const ms = parseDuration('--peer-timeout', text);
+  if (ms < PEER_TIMEOUT_MIN_MS || ms > PEER_TIMEOUT_MAX_MS) throw new UsageError(`--peer-timeout '${text}' must be between ${PEER_TIMEOUT_MIN_MS / 1000}s and ${PEER_TIMEOUT_MAX_MS / 3600_000}h`);
+  return ms;
 }

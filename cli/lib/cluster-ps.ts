@@ -5,13 +5,12 @@
 import type { Executor$Client, PeerInfo, ProcessInfo } from '../../src/capnp-gen/ww.rpc.js';
 import { uniquePrefixLength } from './cluster-format.js';
 import { outputWidth, processJson, processTable } from './format.js';
-import { executorOn, withNode } from './node-connection.js';
+import { executorOn, PEER_ANSWER_MS, withNode, withTimeout } from './node-connection.js';
 import type { PsFlags } from './ps-command.js';
 import { oneLine, printable } from '../text.js';
 
-/** How long one peer may take to list its processes (all peers are asked at once). */
-const PEER_ANSWER_MS = 10_000;
 /** Pages asked of one peer (PS_PAGE_ENTRIES each): a listing stays bounded whatever a peer holds. */
+const PS_PAGE_ENTRIES = 4096; // as src/executor/caps.ts pages ps (the CLI does not load the executor)
 const MAX_PAGES_PER_PEER = 4;
 
 interface PeerListing {
@@ -62,14 +61,11 @@ async function listAll(peer: PeerInfo, lister: Lister): Promise<PeerListing> {
   for (let after = 0, pages = 0; ; pages++) {
     if (pages === MAX_PAGES_PER_PEER) return { peer, processes, more: true };
     const page = await lister.ps({ after });
+    // A page larger than a node ever sends is a peer that lies: keep what a page may hold.
+    if (page.processes.length > PS_PAGE_ENTRIES) return { peer, processes: [...processes, ...page.processes.slice(0, PS_PAGE_ENTRIES)], more: true };
     processes.push(...page.processes);
     if (!page.more || page.processes.length === 0) return { peer, processes, more: false };
     after = page.processes[page.processes.length - 1]!.pid;
   }
 }
 
-function withTimeout<T>(p: Promise<T>, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), PEER_ANSWER_MS)));
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-}

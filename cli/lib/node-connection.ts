@@ -86,22 +86,38 @@ export async function processFor(session: NodeSession, ref: ProcessRef | number)
   if (target.self) return session.admin.process({ pid }).process;
   const executor = await executorOn(session, target.peerId);
   try {
-    return (await executor.process({ pid })).process;
+    return await withTimeout((async () => (await executor.process({ pid })).process)(), `peer ${target.peerId} did not answer within ${PEER_ANSWER_MS / 1000} s`);
   } finally {
     executor.release();
   }
+}
+
+/** How long another peer may take to answer a lookup (its Executor, a process, a listing); what
+ *  a process then does (spawn, wait) is not bounded by it. */
+export const PEER_ANSWER_MS = 10_000;
+
+/** `p`, or a rejection with `message` after PEER_ANSWER_MS: a peer that stays live but never answers. */
+export function withTimeout<T>(p: Promise<T>, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new InputError(message)), PEER_ANSWER_MS)));
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** This node's Executor on another peer (what that peer grants this node). Each step is awaited
  *  rather than pipelined: calls pipelined on a promise that resolves to another peer's capability
  *  lost the connection now and then (seen in test/cli-node/remote.test.ts; cause not yet found). */
 export async function executorOn(session: NodeSession, peerId: string): Promise<Executor$Client> {
-  const { node } = await session.node.peer({ peerId });
-  try {
-    return (await node.executor()).executor;
-  } finally {
-    node.release();
-  }
+  return withTimeout(
+    (async () => {
+      const { node } = await session.node.peer({ peerId });
+      try {
+        return (await node.executor()).executor;
+      } finally {
+        node.release();
+      }
+    })(),
+    `peer ${peerId} did not answer within ${PEER_ANSWER_MS / 1000} s`,
+  );
 }
 
 /** The live peer that `prefix` names, or the least loaded one for `auto` (peer-prefix.ts); an

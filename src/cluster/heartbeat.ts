@@ -191,6 +191,10 @@ function checkBody(b: HeartbeatBody): void {
     if (!Number.isSafeInteger(b[k]) || b[k] < 0) throw new RangeError(`a heartbeat's ${k} is a whole number >= 0, not ${JSON.stringify(b[k])?.slice(0, 40)}`);
   }
   if (b.ttlMs === 0) throw new RangeError("a heartbeat's ttlMs is at least 1");
+  // Counts travel on as UInt32 (PeerInfo): a larger one would wrap and read as a small load.
+  for (const k of ['running', 'queued'] as const) {
+    if (b[k] > 0xffffffff) throw new RangeError(`a heartbeat's ${k} is at most ${0xffffffff}, not ${b[k]}`);
+  }
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {

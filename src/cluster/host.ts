@@ -161,7 +161,7 @@ export class RefusalLog {
       return;
     }
     if (t - this.windowStartMs >= RefusalLog.INTERVAL_MS) {
-      if (this.heldBack > 0) this.log(`refused ${this.heldBack} more connection${this.heldBack === 1 ? '' : 's'} in the last minute without a line each (at most ${RefusalLog.MAX_LINES_PER_INTERVAL} lines a minute)`);
+      if (this.heldBack > 0) this.log(`refused ${this.heldBack} more connection${this.heldBack === 1 ? '' : 's'} in the minute from ${new Date(this.windowStartMs).toISOString()} without a line each (at most ${RefusalLog.MAX_LINES_PER_INTERVAL} lines a minute)`);
       this.windowStartMs = t;
       this.linesInWindow = 0;
       this.heldBack = 0;

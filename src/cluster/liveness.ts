@@ -9,6 +9,9 @@ import type { Connection } from '@libp2p/interface';
 import type { Libp2pHost } from './host.js';
 
 export const PING_EVERY_MS = 500;
+/** The peer timeouts a node accepts: at least two pings' time, at most a day (timers overflow far past it). */
+export const PEER_TIMEOUT_MIN_MS = 2 * PING_EVERY_MS;
+export const PEER_TIMEOUT_MAX_MS = 24 * 3600 * 1000;
 /** A tick later than this is our stall, not the peers' silence. */
 const LATE_MS = 100;
 const PING_PROTOCOL = '/ipfs/ping/1.0.0';
@@ -26,6 +29,9 @@ export class Liveness {
     private readonly log: (line: string) => void,
     private readonly lostAfterMs: number,
   ) {
+    if (!(lostAfterMs >= PEER_TIMEOUT_MIN_MS && lostAfterMs <= PEER_TIMEOUT_MAX_MS)) {
+      throw new RangeError(`a peer timeout of ${lostAfterMs} ms is outside ${PEER_TIMEOUT_MIN_MS}..${PEER_TIMEOUT_MAX_MS} ms`);
+    }
     this.timer = setInterval(() => this.tick(), PING_EVERY_MS);
     this.timer.unref();
   }

@@ -45,6 +45,34 @@ test('peers holding one swarm key join each other; a peer without it is refused 
   }
 });
 
+test('--peer-timeout: a peer that stops answering (SIGSTOP) is dropped after it, with a line; out-of-range values are refused', async () => {
+  const dir = tempDir('peer-timeout');
+  const key = join(dir.path, 'swarm.key');
+  assert.equal((await runWw(['swarm-key', '--out', key])).status, 0);
+  const a = await startNodeProcess(['--swarm-key', key]);
+  const nodes = [a];
+  try {
+    const aId = JSON.parse((await runWw(['id', '--json', '--socket', a.socketPath])).stdout) as { peerId: string; addresses: string[] };
+    const b = await startNodeProcess(['--swarm-key', key, '--peer-timeout', '2s', '--join', aId.addresses[0]]);
+    nodes.push(b);
+    assert.match(await b.waitForLine(/joined|cannot join/), new RegExp(`joined ${aId.peerId}`));
+    a.child.kill('SIGSTOP');
+    try {
+      assert.match(await b.waitForLine(/lost /), new RegExp(`lost ${aId.peerId}: no answer for \\d+ ms`));
+    } finally {
+      a.child.kill('SIGCONT');
+    }
+    for (const bad of ['1ms', '500ms', '25h']) {
+      const r = await runWw(['start', '--socket', join(dir.path, 'x.sock'), '--peer-timeout', bad]);
+      assert.equal(r.status, 2, `${bad}: ${r.stderr}`);
+      assert.match(r.stderr, new RegExp(`--peer-timeout '${bad}' must be between 1s and 24h`));
+    }
+  } finally {
+    for (const n of nodes) await n.dispose();
+    dir.cleanup();
+  }
+});
+
 test('ww swarm-key --out writes a key only its owner may read and never replaces one; ww start refuses a key others may read', async () => {
   const dir = tempDir('swarm-out');
   const key = join(dir.path, 'swarm.key');

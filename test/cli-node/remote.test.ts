@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cpuLoop, eventually, FOREVER, hello, runWw, startNodeProcess, tempDir, type NodeUnderTest } from './helpers.js';
 
-// This machine may stall a node's event loop past the default 1 s ping timeout: a dropped
+// This machine may stall a node's event loop past the default 1.5 s peer timeout: a dropped
 // connection is not what these tests are about.
 const PEER_FLAGS = ['--peer-timeout', '60s'];
 let dir: { path: string; cleanup(): void };

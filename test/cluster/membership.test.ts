@@ -8,7 +8,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import type { PrivateKey } from '@libp2p/interface';
 import { startTestPeer, type TestPeer } from '../../fixtures/cluster-peers.js';
-import { encodeHeartbeat, MAX_HEARTBEAT_BYTES, type HeartbeatBody } from '../../src/cluster/heartbeat.js';
+import { decodeHeartbeat, encodeHeartbeat, MAX_HEARTBEAT_BYTES, type HeartbeatBody } from '../../src/cluster/heartbeat.js';
 import { Membership, MEMBERSHIP_TOPIC, type LocalStatus, type MembershipPubsub, type PubsubMessage } from '../../src/cluster/membership.js';
 import { eventually } from '../rpc/helpers.js';
 
@@ -320,4 +320,25 @@ test('malformed bytes never throw out of the handler: random and mutated heartbe
     process.off('unhandledRejection', onUnhandled);
     h.m.stop();
   }
+});
+
+test('a load that would wrap as UInt32 (running or queued past 2^32 - 1) is refused: encoding it throws, decoding it is malformed', async () => {
+  const k = await newKey();
+  const body: HeartbeatBody = { peer: k.id, addresses: [], running: 2 ** 32 + 5, queued: 0, freeMemoryBytes: 0, ttlMs: 5000, seq: 1 };
+  await assert.rejects(encodeHeartbeat(body, k.key), /running is at most 4294967295/);
+  // Made as a lying peer would: a well-formed, signed heartbeat around the wrapped count.
+  const good = await encodeHeartbeat({ ...body, running: 5 }, k.key);
+  const json = new TextDecoder().decode(good.subarray(1, good.length - 64)).replace('"running":5', `"running":${2 ** 32 + 5}`);
+  const signer = k.key as unknown as { sign(data: Uint8Array): Promise<Uint8Array> | Uint8Array };
+  const context = new TextEncoder().encode('ww cluster heartbeat v1\n');
+  const signed = new Uint8Array(context.length + json.length);
+  signed.set(context);
+  signed.set(new TextEncoder().encode(json), context.length);
+  const signature = await signer.sign(signed);
+  const jsonBytes = new TextEncoder().encode(json);
+  const lying = new Uint8Array(1 + jsonBytes.length + 64);
+  lying[0] = good[0]!;
+  lying.set(jsonBytes, 1);
+  lying.set(signature, 1 + jsonBytes.length);
+  assert.throws(() => decodeHeartbeat(lying), /running is at most 4294967295/);
 });
