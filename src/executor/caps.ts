@@ -29,6 +29,7 @@ import {
   type Restriction,
   type SpawnSpec,
 } from '../capnp-gen/ww.rpc.js';
+import type { Registry$Server } from '../capnp-gen/ww.rpc.js';
 import { FailedError } from '../rpc/index.js';
 import { LocalHook } from '../rpc/client.js';
 import { shorten, type Hook } from '../rpc/hooks.js';
@@ -154,6 +155,7 @@ export class NodeCap implements Node$Server {
     private readonly grant: Grant,
     private readonly isOwner: boolean,
     private readonly clusterView: ClusterView,
+    private readonly registryCap?: Registry$Server,
   ) {}
   identity(): { info: NodeInfo$Init } {
     return { info: this.info };
@@ -167,6 +169,11 @@ export class NodeCap implements Node$Server {
   }
   cluster(): { peers: PeerInfo$Init[] } {
     return { peers: this.clusterView().map((p) => ({ ...p, freeMemoryBytes: BigInt(Math.trunc(p.freeMemoryBytes)), lastSeenMs: BigInt(Math.trunc(p.lastSeenMs)) })) };
+  }
+  /** The cluster registry, as src/node serves it to this principal (Bootstrap.registry). */
+  registry(): { registry: Registry$Server } {
+    if (!this.registryCap) throw new ExecutorError('bad-request', 'this node runs no cluster registry: start it with `ww start --raft`');
+    return { registry: this.registryCap };
   }
   /** The last reference is gone: the node holds one until the connection closes (src/node), so the
    *  connection has closed. Its attached processes end. */
@@ -598,6 +605,8 @@ export interface Bootstrap {
   grant?: Grant;
   /** The node's owner: also gets the Admin capability. */
   owner: boolean;
+  /** The cluster registry this principal may use (src/node decides what it may do); absent: refused. */
+  registry?: Registry$Server;
 }
 
 /** One live peer as a cluster's view gives it (src/cluster's PeerStatus fits); Node.cluster serves these. */
@@ -624,7 +633,7 @@ export function nodeCapOf(executor: Executor, info: NodeInfo$Init, who: Bootstra
     contexts.set(executor, context);
   }
   const alone: ClusterView = () => [{ peerId: info.peerId ?? executor.peerId, addresses: [], ...executor.load(), lastSeenMs: Date.now(), self: true }];
-  return new NodeCap(context, info, who.principal, who.grant ?? Grant.all, who.owner, cluster ?? alone);
+  return new NodeCap(context, info, who.principal, who.grant ?? Grant.all, who.owner, cluster ?? alone, who.registry);
 }
 
 // What the servers refuse reaches clients with its code (error-wire.ts).
