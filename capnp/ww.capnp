@@ -47,6 +47,48 @@ interface Node {
   # admin), not what this node's owner may do here. Fails bad-request for an
   # unknown or ambiguous prefix (the reason lists the candidates),
   # unreachable when the peer cannot be reached.
+
+  registry @5 () -> (registry :Registry);
+  # The cluster registry: names replicated by Raft among the peers started
+  # with `ww start --raft`. The owner reads and writes (as this node's peer
+  # ID); a remote peer only reads (writes fail not-permitted). A node without
+  # --raft refuses (bad-request).
+}
+
+interface Registry {
+  # Writes go through the Raft leader; reads are linearizable (ReadIndex).
+  # Refusals fail with an exception whose details hold one detail with
+  # detailId 0x9a41c3e6d2b7f018 and the code as UTF-8: no-leader, timeout
+  # (the outcome is unknown), registry-bound (a name, value or TTL too large,
+  # or the registry full), not-member (this node is not a voter),
+  # proposal-queue-full, uncommitted-log-full, not-permitted.
+  get @0 (name :Text) -> (found :Bool, record :RegistryRecord);
+  put @1 (name :Text, value :Text) -> (version :UInt64);
+  delete @2 (name :Text) -> (deleted :Bool);
+  ls @3 (prefix :Text, max :UInt32) -> (records :List(RegistryRecord));
+  # Names starting with `prefix`, by name, at most `max` (0: 1,000).
+  claim @4 (name :Text, value :Text, ttlMs :UInt32) -> (won :Bool, holder :RegistryRecord);
+  # Set if absent, lapsed, or already the caller's (then renewed for ttlMs).
+  release @5 (name :Text) -> (released :Bool);
+  status @6 () -> (status :RegistryStatus);
+}
+
+struct RegistryRecord {
+  name @0 :Text;
+  owner @1 :Text;        # the peer ID that wrote it
+  value @2 :Text;
+  expiresAtMs @3 :Int64; # a claim's expiry in the leader's unix ms; 0 for a put
+  version @4 :UInt64;    # the log index of the write
+}
+
+struct RegistryStatus {
+  peerId @0 :Text;
+  role @1 :Text;         # follower, pre-candidate, candidate or leader
+  leader @2 :Text;       # the leader this replica knows; empty if none
+  term @3 :UInt64;
+  commit @4 :UInt64;
+  applied @5 :UInt64;
+  voters @6 :List(Text);
 }
 
 struct PeerInfo {

@@ -13,6 +13,17 @@ function quotaFlag(flag: string, description: string) {
   return Flags.string({ helpValue: 'N', parse: checkedBy((text) => parseCount(flag, text)), description });
 }
 
+/** --raft and its members, checked: the registry's log lives in the data directory. */
+function raftWiring(on: boolean, members: string[] | undefined, dataDir: string | undefined): { members: string[] } | undefined {
+  if (!on) {
+    if (members !== undefined) throw new UsageError('--raft-member names the registry\'s voters: add --raft to be one of its replicas');
+    return undefined;
+  }
+  if (dataDir === undefined) throw new UsageError('--raft keeps the registry\'s log in the data directory: add --data-dir DIR');
+  if (members === undefined) throw new UsageError('--raft needs the registry\'s voters: one --raft-member PEERID each (this node too), the same list on every member');
+  return { members };
+}
+
 export default class Start extends Command {
   static override summary = 'Run a ww node in the foreground.';
 
@@ -24,6 +35,8 @@ The owner may use at most --max-processes live processes, --max-spawning spawns 
 
 It logs one line per process start and end on stderr. On SIGINT (Ctrl-C) or SIGTERM it ends every process with reason \`killed\`, says how many, and exits 0. A second node on a socket where one already answers refuses to start.
 
+With --raft the node is a replica of the cluster registry (\`ww registry get|put|ls\`): names replicated by Raft among the peers started with --raft, its log in DATA-DIR/raft. Each member names every founding voter with --raft-member (the same list everywhere, its own ID included) and should --join the others; a majority of them must be up for the registry to answer. The owner reads and writes; admitted peers only read.
+
 Exit status: 0 stopped by SIGINT/SIGTERM; 1 could not start (another node on the socket, the socket in use, its directory open to others or not writable, an unreadable identity key, swarm key or allow-list, a --p2p address that cannot be listened on); 2 bad command line.`;
 
   static override examples = [
@@ -32,6 +45,7 @@ Exit status: 0 stopped by SIGINT/SIGTERM; 1 could not start (another node on the
     { description: 'Allow at most 100 live processes at once.', command: '<%= config.bin %> start --max-processes 100' },
     { description: 'A peer on a fixed port that admits one other peer (its ID from `ww id` there).', command: '<%= config.bin %> start --data-dir ~/.ww/data --p2p /ip4/127.0.0.1/tcp/4001 --allow 12D3KooW...' },
     { description: 'A private cluster: every peer holding the key is admitted.', command: '<%= config.bin %> swarm-key > swarm.key && <%= config.bin %> start --swarm-key swarm.key --join /ip4/10.0.0.1/tcp/4001/p2p/12D3KooW...' },
+    { description: 'A registry member of three (the same --raft-member list on each; `ww id` gives the IDs).', command: '<%= config.bin %> start --data-dir ~/.ww/data --raft --raft-member 12D3KooWA... --raft-member 12D3KooWB... --raft-member 12D3KooWC... --swarm-key swarm.key --join ...' },
   ];
 
   static override flags = {
@@ -65,6 +79,8 @@ Exit status: 0 stopped by SIGINT/SIGTERM; 1 could not start (another node on the
       parse: checkedBy((text) => peerTimeoutMs(text)),
       description: 'how long a connected peer may answer nothing (it is pinged twice a second) before it counts as lost (default 1.5s; longer on a machine so loaded that a node stalls for seconds)',
     }),
+    raft: Flags.boolean({ description: 'be a replica of the cluster registry (`ww registry`), its log in DATA-DIR/raft; needs --data-dir and --raft-member' }),
+    'raft-member': Flags.string({ helpValue: 'PEERID', multiple: true, description: 'a founding voter of the registry, repeatable: the same list on every member, this node included (read when DATA-DIR/raft is new)' }),
     workers: Flags.string({
       options: ['dedicated', 'shared'],
       default: 'shared',
@@ -86,6 +102,7 @@ Exit status: 0 stopped by SIGINT/SIGTERM; 1 could not start (another node on the
       process.stderr.write(line.startsWith('ww: ') ? `${line}\n` : `ww: ${line}\n`);
     };
     const allowFile = flags['allow-file'] !== undefined ? resolve(flags['allow-file']) : undefined;
+    const raft = raftWiring(flags.raft, flags['raft-member'], flags['data-dir']);
     const p2p = {
       listen: flags.p2p,
       join: flags.join,
@@ -94,6 +111,7 @@ Exit status: 0 stopped by SIGINT/SIGTERM; 1 could not start (another node on the
       swarmKey: flags['swarm-key'] !== undefined ? resolve(flags['swarm-key']) : undefined,
       mdns: flags.mdns,
       ...(flags['peer-timeout'] !== undefined ? { bounds: { peerTimeoutMs: peerTimeoutMs(flags['peer-timeout']) } } : {}),
+      raft,
     };
     function readAllowFileOrSay(file: string): string[] {
       try {

@@ -765,6 +765,37 @@ export const $S_Node_Peer$Results: StructDesc = {
   ],
 };
 
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface Node_Registry$Params {}
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface Node_Registry$Params$Init {}
+export const $S_Node_Registry$Params: StructDesc = {
+  name: 'Node_Registry$Params',
+  id: 'a6efcaefbb0d8bef',
+  dataWords: 0,
+  pointers: 0,
+  fields: [],
+};
+
+export interface Node_Registry$Results {
+  registry: Registry$Client;
+}
+export interface Node_Registry$Results$Init {
+  registry?: Registry$Client | Registry$Server;
+}
+export interface Node_Registry$Results$Pipeline {
+  readonly registry: Registry$Client;
+}
+export const $S_Node_Registry$Results: StructDesc = {
+  name: 'Node_Registry$Results',
+  id: 'd60c8f5a3e3221fa',
+  dataWords: 0,
+  pointers: 1,
+  fields: [
+    { name: 'registry', type: { k: 'cap', i: () => Registry }, offset: 0 },
+  ],
+};
+
 export interface NodeInfo {
   peerId: string;
   version: string;
@@ -1185,6 +1216,306 @@ export const $S_ProcessInfo: StructDesc = {
   ],
 };
 
+export interface Registry_Claim$Params {
+  name: string;
+  value: string;
+  ttlMs: number;
+}
+export interface Registry_Claim$Params$Init {
+  name?: string;
+  value?: string;
+  ttlMs?: number;
+}
+export const $S_Registry_Claim$Params: StructDesc = {
+  name: 'Registry_Claim$Params',
+  id: 'e290dc6fcd8a0d66',
+  dataWords: 1,
+  pointers: 2,
+  fields: [
+    { name: 'name', type: { k: 'text' }, offset: 0 },
+    { name: 'value', type: { k: 'text' }, offset: 1 },
+    { name: 'ttlMs', type: { k: 'uint32' }, offset: 0 },
+  ],
+};
+
+export interface Registry_Claim$Results {
+  won: boolean;
+  holder: RegistryRecord;
+}
+export interface Registry_Claim$Results$Init {
+  won?: boolean;
+  holder?: RegistryRecord$Init;
+}
+export const $S_Registry_Claim$Results: StructDesc = {
+  name: 'Registry_Claim$Results',
+  id: 'dd55a2616d5c45a1',
+  dataWords: 1,
+  pointers: 1,
+  fields: [
+    { name: 'won', type: { k: 'bool' }, offset: 0 },
+    { name: 'holder', type: { k: 'struct', s: () => $S_RegistryRecord }, offset: 0 },
+  ],
+};
+
+export interface Registry_Delete$Params {
+  name: string;
+}
+export interface Registry_Delete$Params$Init {
+  name?: string;
+}
+export const $S_Registry_Delete$Params: StructDesc = {
+  name: 'Registry_Delete$Params',
+  id: 'c341195bc85757db',
+  dataWords: 0,
+  pointers: 1,
+  fields: [
+    { name: 'name', type: { k: 'text' }, offset: 0 },
+  ],
+};
+
+export interface Registry_Delete$Results {
+  deleted: boolean;
+}
+export interface Registry_Delete$Results$Init {
+  deleted?: boolean;
+}
+export const $S_Registry_Delete$Results: StructDesc = {
+  name: 'Registry_Delete$Results',
+  id: '8bc417a70f688f95',
+  dataWords: 1,
+  pointers: 0,
+  fields: [
+    { name: 'deleted', type: { k: 'bool' }, offset: 0 },
+  ],
+};
+
+export interface Registry_Get$Params {
+  name: string;
+}
+export interface Registry_Get$Params$Init {
+  name?: string;
+}
+export const $S_Registry_Get$Params: StructDesc = {
+  name: 'Registry_Get$Params',
+  id: 'ec1221fa50ba6c41',
+  dataWords: 0,
+  pointers: 1,
+  fields: [
+    { name: 'name', type: { k: 'text' }, offset: 0 },
+  ],
+};
+
+export interface Registry_Get$Results {
+  found: boolean;
+  record: RegistryRecord;
+}
+export interface Registry_Get$Results$Init {
+  found?: boolean;
+  record?: RegistryRecord$Init;
+}
+export const $S_Registry_Get$Results: StructDesc = {
+  name: 'Registry_Get$Results',
+  id: 'bcf0dbc90909e3b0',
+  dataWords: 1,
+  pointers: 1,
+  fields: [
+    { name: 'found', type: { k: 'bool' }, offset: 0 },
+    { name: 'record', type: { k: 'struct', s: () => $S_RegistryRecord }, offset: 0 },
+  ],
+};
+
+export interface Registry_Ls$Params {
+  prefix: string;
+  max: number;
+}
+export interface Registry_Ls$Params$Init {
+  prefix?: string;
+  max?: number;
+}
+export const $S_Registry_Ls$Params: StructDesc = {
+  name: 'Registry_Ls$Params',
+  id: 'db8d3cdd09102e16',
+  dataWords: 1,
+  pointers: 1,
+  fields: [
+    { name: 'prefix', type: { k: 'text' }, offset: 0 },
+    { name: 'max', type: { k: 'uint32' }, offset: 0 },
+  ],
+};
+
+export interface Registry_Ls$Results {
+  records: (RegistryRecord)[];
+}
+export interface Registry_Ls$Results$Init {
+  records?: (RegistryRecord$Init)[];
+}
+export const $S_Registry_Ls$Results: StructDesc = {
+  name: 'Registry_Ls$Results',
+  id: 'a7b1a5e2044e77f4',
+  dataWords: 0,
+  pointers: 1,
+  fields: [
+    { name: 'records', type: { k: 'list', e: { k: 'struct', s: () => $S_RegistryRecord } }, offset: 0 },
+  ],
+};
+
+export interface Registry_Put$Params {
+  name: string;
+  value: string;
+}
+export interface Registry_Put$Params$Init {
+  name?: string;
+  value?: string;
+}
+export const $S_Registry_Put$Params: StructDesc = {
+  name: 'Registry_Put$Params',
+  id: '8183ab66acc7ca03',
+  dataWords: 0,
+  pointers: 2,
+  fields: [
+    { name: 'name', type: { k: 'text' }, offset: 0 },
+    { name: 'value', type: { k: 'text' }, offset: 1 },
+  ],
+};
+
+export interface Registry_Put$Results {
+  version: bigint;
+}
+export interface Registry_Put$Results$Init {
+  version?: bigint;
+}
+export const $S_Registry_Put$Results: StructDesc = {
+  name: 'Registry_Put$Results',
+  id: 'bd772b0b04a2c6fb',
+  dataWords: 1,
+  pointers: 0,
+  fields: [
+    { name: 'version', type: { k: 'uint64' }, offset: 0 },
+  ],
+};
+
+export interface Registry_Release$Params {
+  name: string;
+}
+export interface Registry_Release$Params$Init {
+  name?: string;
+}
+export const $S_Registry_Release$Params: StructDesc = {
+  name: 'Registry_Release$Params',
+  id: 'a3a7c36b6f26798e',
+  dataWords: 0,
+  pointers: 1,
+  fields: [
+    { name: 'name', type: { k: 'text' }, offset: 0 },
+  ],
+};
+
+export interface Registry_Release$Results {
+  released: boolean;
+}
+export interface Registry_Release$Results$Init {
+  released?: boolean;
+}
+export const $S_Registry_Release$Results: StructDesc = {
+  name: 'Registry_Release$Results',
+  id: '92d32e9486a59967',
+  dataWords: 1,
+  pointers: 0,
+  fields: [
+    { name: 'released', type: { k: 'bool' }, offset: 0 },
+  ],
+};
+
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface Registry_Status$Params {}
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface Registry_Status$Params$Init {}
+export const $S_Registry_Status$Params: StructDesc = {
+  name: 'Registry_Status$Params',
+  id: 'a4c0e1b61f23988e',
+  dataWords: 0,
+  pointers: 0,
+  fields: [],
+};
+
+export interface Registry_Status$Results {
+  status: RegistryStatus;
+}
+export interface Registry_Status$Results$Init {
+  status?: RegistryStatus$Init;
+}
+export const $S_Registry_Status$Results: StructDesc = {
+  name: 'Registry_Status$Results',
+  id: '8f5741213749ed68',
+  dataWords: 0,
+  pointers: 1,
+  fields: [
+    { name: 'status', type: { k: 'struct', s: () => $S_RegistryStatus }, offset: 0 },
+  ],
+};
+
+export interface RegistryRecord {
+  name: string;
+  owner: string;
+  value: string;
+  expiresAtMs: bigint;
+  version: bigint;
+}
+export interface RegistryRecord$Init {
+  name?: string;
+  owner?: string;
+  value?: string;
+  expiresAtMs?: bigint;
+  version?: bigint;
+}
+export const $S_RegistryRecord: StructDesc = {
+  name: 'RegistryRecord',
+  id: 'f7494f16a6aba83a',
+  dataWords: 2,
+  pointers: 3,
+  fields: [
+    { name: 'name', type: { k: 'text' }, offset: 0 },
+    { name: 'owner', type: { k: 'text' }, offset: 1 },
+    { name: 'value', type: { k: 'text' }, offset: 2 },
+    { name: 'expiresAtMs', type: { k: 'int64' }, offset: 0 },
+    { name: 'version', type: { k: 'uint64' }, offset: 1 },
+  ],
+};
+
+export interface RegistryStatus {
+  peerId: string;
+  role: string;
+  leader: string;
+  term: bigint;
+  commit: bigint;
+  applied: bigint;
+  voters: (string)[];
+}
+export interface RegistryStatus$Init {
+  peerId?: string;
+  role?: string;
+  leader?: string;
+  term?: bigint;
+  commit?: bigint;
+  applied?: bigint;
+  voters?: (string)[];
+}
+export const $S_RegistryStatus: StructDesc = {
+  name: 'RegistryStatus',
+  id: 'd6cbba6fc4a5b770',
+  dataWords: 3,
+  pointers: 4,
+  fields: [
+    { name: 'peerId', type: { k: 'text' }, offset: 0 },
+    { name: 'role', type: { k: 'text' }, offset: 1 },
+    { name: 'leader', type: { k: 'text' }, offset: 2 },
+    { name: 'term', type: { k: 'uint64' }, offset: 0 },
+    { name: 'commit', type: { k: 'uint64' }, offset: 1 },
+    { name: 'applied', type: { k: 'uint64' }, offset: 2 },
+    { name: 'voters', type: { k: 'list', e: { k: 'text' } }, offset: 3 },
+  ],
+};
+
 export interface Restriction {
   limits: Limits;
   limitDirs: boolean;
@@ -1433,6 +1764,7 @@ export interface Node$Client extends Client {
   admin(params?: Node_Admin$Params$Init): RemotePromise<Node_Admin$Results> & Node_Admin$Results$Pipeline;
   cluster(params?: Node_Cluster$Params$Init): RemotePromise<Node_Cluster$Results>;
   peer(params?: Node_Peer$Params$Init): RemotePromise<Node_Peer$Results> & Node_Peer$Results$Pipeline;
+  registry(params?: Node_Registry$Params$Init): RemotePromise<Node_Registry$Results> & Node_Registry$Results$Pipeline;
 }
 /** A server implements every method: a schema method that is not served yet fails to compile. */
 export interface Node$Server {
@@ -1441,6 +1773,7 @@ export interface Node$Server {
   admin(params: Node_Admin$Params, ctx: CallContext): Awaitable<Node_Admin$Results$Init | void>;
   cluster(params: Node_Cluster$Params, ctx: CallContext): Awaitable<Node_Cluster$Results$Init | void>;
   peer(params: Node_Peer$Params, ctx: CallContext): Awaitable<Node_Peer$Results$Init | void>;
+  registry(params: Node_Registry$Params, ctx: CallContext): Awaitable<Node_Registry$Results$Init | void>;
 }
 export const Node = defineInterface<Node$Client, Node$Server>({
   name: 'Node',
@@ -1451,6 +1784,7 @@ export const Node = defineInterface<Node$Client, Node$Server>({
     { name: 'admin', ordinal: 2, interfaceId: 0xc6c4ea2162fa1c2en, interfaceName: 'Node', params: $S_Node_Admin$Params, results: $S_Node_Admin$Results },
     { name: 'cluster', ordinal: 3, interfaceId: 0xc6c4ea2162fa1c2en, interfaceName: 'Node', params: $S_Node_Cluster$Params, results: $S_Node_Cluster$Results },
     { name: 'peer', ordinal: 4, interfaceId: 0xc6c4ea2162fa1c2en, interfaceName: 'Node', params: $S_Node_Peer$Params, results: $S_Node_Peer$Results },
+    { name: 'registry', ordinal: 5, interfaceId: 0xc6c4ea2162fa1c2en, interfaceName: 'Node', params: $S_Node_Registry$Params, results: $S_Node_Registry$Results },
   ],
 });
 
@@ -1490,6 +1824,39 @@ export const Process = defineInterface<Process$Client, Process$Server>({
     { name: 'unlink', ordinal: 6, interfaceId: 0xc33b4592b207896bn, interfaceName: 'Process', params: $S_Process_Unlink$Params, results: $S_Process_Unlink$Results },
     { name: 'info', ordinal: 7, interfaceId: 0xc33b4592b207896bn, interfaceName: 'Process', params: $S_Process_Info$Params, results: $S_Process_Info$Results },
     { name: 'output', ordinal: 8, interfaceId: 0xc33b4592b207896bn, interfaceName: 'Process', params: $S_Process_Output$Params, results: $S_Process_Output$Results },
+  ],
+});
+
+export interface Registry$Client extends Client {
+  get(params?: Registry_Get$Params$Init): RemotePromise<Registry_Get$Results>;
+  put(params?: Registry_Put$Params$Init): RemotePromise<Registry_Put$Results>;
+  delete(params?: Registry_Delete$Params$Init): RemotePromise<Registry_Delete$Results>;
+  ls(params?: Registry_Ls$Params$Init): RemotePromise<Registry_Ls$Results>;
+  claim(params?: Registry_Claim$Params$Init): RemotePromise<Registry_Claim$Results>;
+  release(params?: Registry_Release$Params$Init): RemotePromise<Registry_Release$Results>;
+  status(params?: Registry_Status$Params$Init): RemotePromise<Registry_Status$Results>;
+}
+/** A server implements every method: a schema method that is not served yet fails to compile. */
+export interface Registry$Server {
+  get(params: Registry_Get$Params, ctx: CallContext): Awaitable<Registry_Get$Results$Init | void>;
+  put(params: Registry_Put$Params, ctx: CallContext): Awaitable<Registry_Put$Results$Init | void>;
+  delete(params: Registry_Delete$Params, ctx: CallContext): Awaitable<Registry_Delete$Results$Init | void>;
+  ls(params: Registry_Ls$Params, ctx: CallContext): Awaitable<Registry_Ls$Results$Init | void>;
+  claim(params: Registry_Claim$Params, ctx: CallContext): Awaitable<Registry_Claim$Results$Init | void>;
+  release(params: Registry_Release$Params, ctx: CallContext): Awaitable<Registry_Release$Results$Init | void>;
+  status(params: Registry_Status$Params, ctx: CallContext): Awaitable<Registry_Status$Results$Init | void>;
+}
+export const Registry = defineInterface<Registry$Client, Registry$Server>({
+  name: 'Registry',
+  id: 0xa38c52ce4b402b26n,
+  methods: [
+    { name: 'get', ordinal: 0, interfaceId: 0xa38c52ce4b402b26n, interfaceName: 'Registry', params: $S_Registry_Get$Params, results: $S_Registry_Get$Results },
+    { name: 'put', ordinal: 1, interfaceId: 0xa38c52ce4b402b26n, interfaceName: 'Registry', params: $S_Registry_Put$Params, results: $S_Registry_Put$Results },
+    { name: 'delete', ordinal: 2, interfaceId: 0xa38c52ce4b402b26n, interfaceName: 'Registry', params: $S_Registry_Delete$Params, results: $S_Registry_Delete$Results },
+    { name: 'ls', ordinal: 3, interfaceId: 0xa38c52ce4b402b26n, interfaceName: 'Registry', params: $S_Registry_Ls$Params, results: $S_Registry_Ls$Results },
+    { name: 'claim', ordinal: 4, interfaceId: 0xa38c52ce4b402b26n, interfaceName: 'Registry', params: $S_Registry_Claim$Params, results: $S_Registry_Claim$Results },
+    { name: 'release', ordinal: 5, interfaceId: 0xa38c52ce4b402b26n, interfaceName: 'Registry', params: $S_Registry_Release$Params, results: $S_Registry_Release$Results },
+    { name: 'status', ordinal: 6, interfaceId: 0xa38c52ce4b402b26n, interfaceName: 'Registry', params: $S_Registry_Status$Params, results: $S_Registry_Status$Results },
   ],
 });
 

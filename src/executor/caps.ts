@@ -30,6 +30,7 @@ import {
   type Restriction,
   type SpawnSpec,
 } from '../capnp-gen/ww.rpc.js';
+import type { Registry$Server } from '../capnp-gen/ww.rpc.js';
 import { FailedError } from '../rpc/index.js';
 import { LocalHook } from '../rpc/client.js';
 import { shorten, type Hook } from '../rpc/hooks.js';
@@ -159,6 +160,7 @@ export class NodeCap implements Node$Server {
     /** The scope its Executor serves; default a new one for this connection. */
     private readonly scope: Scope | undefined,
     private readonly dialPeer: PeerDialer | undefined,
+    private readonly registryCap?: Registry$Server,
   ) {}
   identity(): { info: NodeInfo$Init } {
     return { info: this.info };
@@ -180,6 +182,11 @@ export class NodeCap implements Node$Server {
     if (peer.self) return { node: this };
     if (!this.dialPeer) throw new ExecutorError('unreachable', `${peer.peerId}: this node is not a peer of a cluster`);
     return { node: await this.dialPeer(peer.peerId) };
+  }
+  /** The cluster registry, as src/node serves it to this principal (Bootstrap.registry). */
+  registry(): { registry: Registry$Server } {
+    if (!this.registryCap) throw new ExecutorError('bad-request', 'this node runs no cluster registry: start it with `ww start --raft`');
+    return { registry: this.registryCap };
   }
   /** The last reference is gone: the node holds one until the connection closes (src/node), so the
    *  connection has closed. Its attached processes end. */
@@ -621,6 +628,8 @@ export interface Bootstrap {
   /** The scope its Executor serves, when it outlives one connection (a remote peer's, across its
    *  sessions); default a new one per connection. */
   scope?: Scope;
+  /** The cluster registry this principal may use (src/node decides what it may do); absent: refused. */
+  registry?: Registry$Server;
 }
 
 /** Another peer's Node, by its full peer ID, over the node's session with it; refuses with an
@@ -653,7 +662,7 @@ export function nodeCapOf(executor: Executor, info: NodeInfo$Init, who: Bootstra
     contexts.set(executor, context);
   }
   const alone: ClusterView = () => [{ peerId: info.peerId ?? executor.peerId, addresses: [], ...executor.load(), lastSeenMs: Date.now(), self: true }];
-  return new NodeCap(context, info, who.principal, who.grant ?? Grant.all, who.owner, cluster ?? alone, who.scope, dialPeer);
+  return new NodeCap(context, info, who.principal, who.grant ?? Grant.all, who.owner, cluster ?? alone, who.scope, dialPeer, who.registry);
 }
 
 // What the servers refuse reaches clients with its code (error-wire.ts).

@@ -8,7 +8,7 @@ import { defaultSocketPath } from './socket-path.js';
 export { defaultSocketPath };
 
 /** Why a node cannot start, or cannot be reached: a code, and a message that says what to do. */
-export type NodeErrorCode = 'already-listening' | 'cannot-listen' | 'bad-socket-path' | 'no-node' | 'unreachable';
+export type NodeErrorCode = 'already-listening' | 'cannot-listen' | 'bad-socket-path' | 'no-node' | 'unreachable' | 'bad-raft';
 
 export class NodeError extends Error {
   constructor(

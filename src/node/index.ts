@@ -5,7 +5,7 @@
 
 import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { Node, type Node$Client, type NodeInfo$Init } from '../capnp-gen/ww.rpc.js';
+import { Node, type Node$Client, type NodeInfo$Init, type Registry$Server } from '../capnp-gen/ww.rpc.js';
 import type { Cluster, HostBounds } from '../cluster/index.js';
 import type { Membership, MembershipOptions } from '../cluster/membership.js';
 import { Executor, ExecutorError, type GuestEvents } from '../executor/index.js';
@@ -22,8 +22,10 @@ import {
 } from '../rpc/index.js';
 import type { GuestCompiler } from '../wasm/index.js';
 import { defaultSocketPath, NodeError } from './client.js';
+import { startRegistry, type NodeRegistry, type RaftWiring } from './registry.js';
 
 export { connectNode, defaultSocketPath, NodeError, type NodeConnection, type NodeErrorCode } from './client.js';
+export type { NodeRegistry, RaftWiring } from './registry.js';
 
 export interface StartNodeOptions {
   /** The unix socket to serve on. Default: defaultSocketPath(). */
@@ -84,6 +86,8 @@ export interface P2pOptions {
   bounds?: Partial<HostBounds>;
   /** Heartbeat interval, TTL and the view's bounds (src/cluster/membership.ts). Default: the Membership's. */
   membership?: Partial<Pick<MembershipOptions, 'intervalMs' | 'ttlMs' | 'maxPeers' | 'maxNewPeersPerInterval'>>;
+  /** Be a replica of the cluster registry (src/node/registry.ts); needs a data directory. Default: none. */
+  raft?: RaftWiring;
 }
 
 /** A remote peer's quotas: a guest of the node, not its owner, so that several admitted peers together
@@ -116,6 +120,8 @@ export interface WwNode {
   /** The node's peer side: `cluster.dial(peerIdOrMultiaddr)` gives another peer's Node; absent without p2p. */
   readonly cluster: NodeCluster | undefined;
   readonly executor: Executor;
+  /** The registry replica, with --raft (p2p.raft); absent otherwise. */
+  readonly registry: NodeRegistry | undefined;
   /** Ends every process with reason `killed`, closes every connection and removes the socket. */
   close(): Promise<void>;
 }
@@ -140,6 +146,7 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<WwNode> {
     const { checkPeerId } = await import('../cluster/admission.js');
     for (const id of opts.p2p.allow) checkPeerId(id, 'allow');
   }
+  if (opts.p2p?.raft && opts.dataDir === undefined) throw new NodeError('bad-raft', 'the registry (raft) keeps its log in the data directory: give one (--data-dir)');
   const executor = await Executor.create({
     peerId,
     dataDir: opts.dataDir,
@@ -178,6 +185,7 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<WwNode> {
 
   // Node.peer for the owner: another peer's Node over this node's session with it, once the node is a peer.
   let cluster: Cluster | undefined;
+  let registry: NodeRegistry | undefined;
   const dialPeer: PeerDialer = async (id) => {
     if (!cluster) throw new ExecutorError('unreachable', `${id}: this node is not a peer of a cluster (start it with --p2p or --join)`);
     try {
@@ -198,7 +206,7 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<WwNode> {
       return;
     }
     // One bootstrap object per connection: its Executor is that connection's scope.
-    const bootstrap = serve(Node, nodeCapOf(executor, info, { principal: owner, owner: true }, clusterView, dialPeer));
+    const bootstrap = serve(Node, nodeCapOf(executor, info, { principal: owner, owner: true, registry: registry?.serve(peerId, 'the owner') }, clusterView, dialPeer));
     const conn = new Connection(transport, { bootstrap });
     connections.add(conn);
     void conn.closed().then(() => {
@@ -228,8 +236,12 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<WwNode> {
 
   if (opts.p2p) {
     try {
-      cluster = await startCluster(opts.p2p, { identity, swarmKey, executor, info, log, clusterView, transport: { ...opts.connectionBounds, partialFrameBudget } });
+      // A remote peer reads the registry and writes nothing (capnp/ww.capnp, Node.registry).
+      const registryFor = (peer: string) => registry?.serve(null, `peer ${peer}`);
+      cluster = await startCluster(opts.p2p, { identity, swarmKey, executor, info, log, clusterView, registryFor, transport: { ...opts.connectionBounds, partialFrameBudget } });
+      if (opts.p2p.raft) registry = await startRegistry(cluster, opts.p2p.raft, join(opts.dataDir!, 'raft'), log);
     } catch (e) {
+      await cluster?.close();
       await executor.close();
       await unixListener.close();
       rmSync(socketPath, { force: true });
@@ -259,6 +271,7 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<WwNode> {
       // Let the answers to pending calls (wait, monitor) reach the connections before closing them.
       await new Promise((r) => setImmediate(r));
       membership?.stop();
+      await registry?.close();
       await cluster?.close();
       for (const c of connections) c.close();
       await new Promise((r) => setImmediate(r));
@@ -268,7 +281,7 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<WwNode> {
     })());
 
   const addresses = cluster ? cluster.addresses() : [];
-  return { socketPath, peerId, addresses, cluster: cluster && nodeClusterOf(cluster), executor, close };
+  return { socketPath, peerId, addresses, cluster: cluster && nodeClusterOf(cluster), registry, executor, close };
 }
 
 /** What code in the node (and tests) use of its peer side. */
@@ -294,7 +307,16 @@ function nodeClusterOf(c: Cluster): NodeCluster {
  *  what the peer spawned before. */
 async function startCluster(
   p2p: P2pOptions,
-  ctx: { identity: import('../cluster/index.js').Identity; swarmKey: Uint8Array | undefined; executor: Executor; info: NodeInfo$Init; log: (line: string) => void; clusterView: ClusterView | undefined; transport: SocketTransportOptions },
+  ctx: {
+    identity: import('../cluster/index.js').Identity;
+    swarmKey: Uint8Array | undefined;
+    executor: Executor;
+    info: NodeInfo$Init;
+    log: (line: string) => void;
+    clusterView: ClusterView | undefined;
+    registryFor: (peer: string) => Registry$Server | undefined;
+    transport: SocketTransportOptions;
+  },
 ): Promise<Cluster> {
   const { Cluster } = await import('../cluster/index.js');
   const { executor, info, log } = ctx;
@@ -329,7 +351,7 @@ async function startCluster(
         log(`refused an RPC session: ${principal.name} already has ${principal.connections} open (at most ${principal.quotas.connections})`);
         return undefined;
       }
-      const bootstrap = serve(Node, nodeCapOf(executor, info, { principal, grant: REMOTE_PEER_GRANT, owner: false, scope }, ctx.clusterView));
+      const bootstrap = serve(Node, nodeCapOf(executor, info, { principal, grant: REMOTE_PEER_GRANT, owner: false, scope, registry: ctx.registryFor(peer) }, ctx.clusterView));
       return {
         bootstrap,
         release() {

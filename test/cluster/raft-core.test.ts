@@ -8,7 +8,9 @@ import { RaftNode, type RaftOptions } from '../../src/cluster/raft/node.js';
 import { RaftError, type RaftErrorCode } from '../../src/cluster/raft/errors.js';
 import { MemoryStorage } from '../../src/cluster/raft/storage.js';
 import { Registry, encodeRequest, type RegistryCommand } from '../../src/cluster/raft/registry.js';
-import type { Entry, Message } from '../../src/cluster/raft/types.js';
+import { MAX_COUNTER, type Entry, type Message } from '../../src/cluster/raft/types.js';
+import { decodeMessage, encodeMessage } from '../../src/cluster/raft/codec.js';
+import { RegistryPeer, type RaftTransport } from '../../src/cluster/raft/peer.js';
 import { prng } from './raft-sim.js';
 
 /** A small cluster on a perfect network, stepped by hand; `cut` holds nodes that hear and say nothing. */
@@ -295,4 +297,101 @@ test('registry: a full registry refuses new writes by result, so its snapshot al
   // Replacing a value in place and deleting make room again.
   assert.equal(put('n0', 'small').ok, true);
   assert.equal(put(`n${stored}`, big).ok, true);
+});
+
+test('a peer that is not a voter moves nobody: no vote, no append, no proposal; a new node still learns from the leader', () => {
+  const c = new Cluster(['a', 'b', 'c']);
+  const leader = c.elect();
+  c.tick(2);
+  const f = [...c.nodes.values()].find((n) => n !== leader)!;
+  const before = { term: f.term, vote: f.vote, last: f.lastIndex(), leader: f.leader };
+  const base: Message = { type: 'vote', from: 'x', to: f.id, term: f.term + 5, index: f.lastIndex() + 10, logTerm: f.term + 4, commit: 0, reject: false, rejectHint: 0, entries: [], snapshot: null, ctx: '' };
+  const e = (index: number, term: number): Entry => ({ index, term, type: 'normal', data: new Uint8Array([1]), voters: [], time: 0 });
+  for (const stranger of [
+    base,
+    { ...base, type: 'pre-vote' as const },
+    { ...base, type: 'append' as const, index: f.lastIndex(), logTerm: f.termAt(f.lastIndex())!, entries: [e(f.lastIndex() + 1, f.term + 5)] },
+    { ...base, type: 'heartbeat' as const, commit: 0 },
+    { ...base, type: 'append-resp' as const },
+  ]) {
+    f.step(stranger);
+  }
+  assert.equal(f.ignored, 5);
+  const leaderLast = leader.lastIndex();
+  leader.step({ ...base, type: 'propose', to: leader.id, term: 0, index: 0, logTerm: 0, entries: [{ ...e(0, 0) }] });
+  assert.equal(leader.lastIndex(), leaderLast, 'no entry proposed by a stranger');
+  assert.deepEqual({ term: f.term, vote: f.vote, last: f.lastIndex(), leader: f.leader }, before);
+  assert.equal(f.hasReady(), false, 'nothing to send or persist');
+
+  // A node added later starts with no voters and learns the configuration from the leader's log.
+  leader.proposeConfChange({ add: 'd' });
+  const d = new RaftNode({ id: 'd', random: prng(7), now: () => c.time }, new MemoryStorage([]).load());
+  c.nodes.set('d', d);
+  c.storages.set('d', new MemoryStorage([]));
+  c.tick(5);
+  assert.deepEqual(d.voters, ['a', 'b', 'c', 'd']);
+  assert.equal(d.commitIndex, leader.commitIndex);
+});
+
+test('terms and indexes near 2^53 are refused when decoded and when stepped: the node keeps working', () => {
+  const c = new Cluster(['a', 'b', 'c']);
+  const leader = c.elect();
+  c.tick(2);
+  const f = [...c.nodes.values()].find((n) => n !== leader)!;
+  const term = f.term;
+  const hostile: Message = { type: 'heartbeat', from: leader.id, to: f.id, term: Number.MAX_SAFE_INTEGER, index: 0, logTerm: 0, commit: 0, reject: false, rejectHint: 0, entries: [], snapshot: null, ctx: '' };
+  assert.throws(() => f.step(hostile), raftError('bad-message'));
+  assert.throws(() => f.step({ ...hostile, term, commit: MAX_COUNTER + 1 }), raftError('bad-message'));
+  assert.throws(() => decodeMessage(encodeMessage(hostile), 1 << 20), raftError('bad-message'));
+  assert.equal(f.term, term);
+  leader.propose(new Uint8Array([9]));
+  c.tick(3);
+  assert.equal(f.commitIndex, leader.lastIndex());
+});
+
+test('a snapshot is bounded: compact refuses one too large, a peer that sends one is refused, the registry stays inside', () => {
+  const c = new Cluster(['a', 'b', 'c'], { maxSnapshotBytes: 100 });
+  const leader = c.elect();
+  leader.propose(new Uint8Array([1]));
+  c.tick(3);
+  assert.throws(() => leader.compact(leader.applied, new Uint8Array(101)), raftError('snapshot-too-large'));
+  assert.equal(leader.snapshot.index, 0, 'nothing compacted');
+  const f = [...c.nodes.values()].find((n) => n !== leader)!;
+  const snapshot = { index: leader.applied + 5, term: leader.term, voters: ['a', 'b', 'c'], data: new Uint8Array(101) };
+  assert.throws(
+    () => f.step({ type: 'snapshot', from: leader.id, to: f.id, term: leader.term, index: 0, logTerm: 0, commit: 0, reject: false, rejectHint: 0, entries: [], snapshot, ctx: '' }),
+    raftError('bad-message'),
+  );
+
+  // Remembered claim answers carry the holder's value: they are bounded by bytes too.
+  const r = new Registry();
+  let index = 0;
+  const run = (command: RegistryCommand) => r.apply({ index: ++index, term: 1, type: 'normal', data: encodeRequest({ id: `q${index}`, command }), voters: [], time: index })!.result;
+  const big = '\u0001'.repeat(60 * 1024); // six bytes each once escaped in JSON
+  while (run({ op: 'put', name: `n${index}`, owner: 'o', value: big }).ok);
+  for (let i = 0; i < 300; i++) run({ op: 'claim', name: 'n1', owner: 'other', value: 'v', ttlMs: 1000 });
+  const size = r.snapshot().byteLength;
+  assert.ok(size <= 7 * 1024 * 1024, `a full registry's snapshot is ${size} bytes`);
+});
+
+test('a replica bounds the frames it holds while its Ready loop runs by bytes, not only by count', async () => {
+  let peer: RegistryPeer | undefined;
+  let echoed = 0;
+  const transport: RaftTransport = {
+    send: () => {
+      // A transport that delivers synchronously, from inside our own send: 40 frames of 1 MiB.
+      for (; echoed < 40; echoed++) peer!.deliver('b', new Uint8Array(1024 * 1024));
+    },
+  };
+  peer = new RegistryPeer({ id: 'a', storage: new MemoryStorage(['a', 'b']), transport, maxFrameBytes: 2 * 1024 * 1024, tickMs: 5, random: prng(3) });
+  try {
+    peer.start();
+    for (let i = 0; i < 400 && echoed === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(echoed, 40, 'the replica campaigned and sent');
+    const s = peer.status();
+    assert.ok(s.droppedFrames >= 36, `${s.droppedFrames} of 40 frames dropped (4 MiB held at most)`);
+    assert.equal(s.droppedFrames + s.badFrames, 40);
+  } finally {
+    peer.stop();
+  }
 });

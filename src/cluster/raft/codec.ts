@@ -3,7 +3,7 @@
 // throws a RaftError and never reads past its end.
 
 import { RaftError } from './errors.js';
-import type { Entry, EntryType, HardState, Message, MessageType, NodeId, Snapshot } from './types.js';
+import { MAX_COUNTER, type Entry, type EntryType, type HardState, type Message, type MessageType, type NodeId, type Snapshot } from './types.js';
 
 const MESSAGE_TYPES: readonly MessageType[] = [
   'append',
@@ -89,7 +89,7 @@ export class Reader {
     this.need(8);
     const v = this.view.getFloat64(this.at, true);
     this.at += 8;
-    if (!Number.isSafeInteger(v) || v < 0) throw new RaftError('bad-message', 'raft codec: a counter is not a non-negative integer');
+    if (!Number.isSafeInteger(v) || v < 0 || v > MAX_COUNTER) throw new RaftError('bad-message', `raft codec: a counter is not an integer from 0 to ${MAX_COUNTER}`);
     return v;
   }
   bytes(): Uint8Array {

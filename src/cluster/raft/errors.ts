@@ -20,6 +20,8 @@ export const RAFT_ERROR_CODES = [
   'bad-conf-change',
   /** A message that is malformed, out of bounds or larger than maxMessageBytes: dropped, never applied. */
   'bad-message',
+  /** A snapshot larger than maxSnapshotBytes: it could not be sent whole, so the log is not compacted to it. */
+  'snapshot-too-large',
   /** The data directory holds a record that fails its checksum or cannot be decoded, not at the tail. */
   'storage-corrupt',
   /** No answer in time: the operation may or may not have taken effect. */

@@ -6,7 +6,7 @@
 
 import { RaftError } from './errors.js';
 import type { Entry, HardState, Message, MessageType, NodeId, PersistedState, ReadState, Ready, Role, Snapshot } from './types.js';
-import { EMPTY_HARD_STATE } from './types.js';
+import { EMPTY_HARD_STATE, MAX_COUNTER } from './types.js';
 
 export interface RaftOptions {
   readonly id: NodeId;
@@ -34,6 +34,8 @@ export interface RaftOptions {
   readonly maxMessageBytes?: number;
   /** Entry data a leader holds uncommitted before refusing proposals (default 16 MiB). */
   readonly maxUncommittedBytes?: number;
+  /** A snapshot's data (default 7 MiB): it is sent whole, so it must fit one frame. */
+  readonly maxSnapshotBytes?: number;
   /** Test-only: break one rule of Raft so the simulation can show it notices (never set in a real node). */
   readonly faults?: RaftFaults;
 }
@@ -110,10 +112,12 @@ export class RaftNode {
   private readonly maxEntryBytes: number;
   private readonly maxMessageBytes: number;
   private readonly maxUncommittedBytes: number;
+  private readonly maxSnapshotBytes: number;
   private readonly faults: RaftFaults;
 
   // Persistent state (HardState) and the log: the snapshot, then entries[k] at index snapshot.index + 1 + k.
   private _term = 0;
+  private _ignored = 0;
   private _vote: NodeId | null = null;
   private _commit = 0;
   private snap: Snapshot;
@@ -162,6 +166,7 @@ export class RaftNode {
     this.maxEntryBytes = options.maxEntryBytes ?? 1024 * 1024;
     this.maxMessageBytes = options.maxMessageBytes ?? 4 * 1024 * 1024;
     this.maxUncommittedBytes = options.maxUncommittedBytes ?? 16 * 1024 * 1024;
+    this.maxSnapshotBytes = options.maxSnapshotBytes ?? 7 * 1024 * 1024;
     this.faults = options.faults ?? {};
 
     this.snap = state.snapshot;
@@ -198,6 +203,10 @@ export class RaftNode {
   }
   get applied(): number {
     return this._applied;
+  }
+  /** Messages ignored because their sender is not a voter of this node's configuration. */
+  get ignored(): number {
+    return this._ignored;
   }
   get voters(): readonly NodeId[] {
     return this._voters;
@@ -324,8 +333,13 @@ export class RaftNode {
 
   /** Takes one message from a peer. A malformed one throws `bad-message` and changes nothing. */
   step(m: Message): void {
-    validateMessage(m, this.maxMessageBytes, this.maxEntryBytes);
+    validateMessage(m, this.maxMessageBytes, this.maxEntryBytes, this.maxSnapshotBytes);
     if (m.to !== this.id) throw new RaftError('bad-message', `raft: a message for ${m.to} reached ${this.id}`);
+    if (!this.mayHear(m)) {
+      // Not malformed (a removed voter's late answer is normal while membership changes): ignored, counted.
+      this._ignored++;
+      return;
+    }
 
     if (m.type === 'propose' || m.type === 'read-index') {
       this.stepForwarded(m);
@@ -373,12 +387,30 @@ export class RaftNode {
   }
 
   /**
+   * Whether a message's sender counts here: a voter of the configuration this node holds, or the
+   * leader that a node which is not a voter (a new one, learning the configuration from the log, or
+   * one removed) follows, or the leader this node already follows in this term (a leader that
+   * removed itself leads until that change commits). Anyone else could only raise terms, win
+   * votes or write entries it has no right to.
+   */
+  private mayHear(m: Message): boolean {
+    if (this._voters.includes(m.from)) return true;
+    const fromLeader = m.type === 'append' || m.type === 'heartbeat' || m.type === 'snapshot' || m.type === 'read-index-resp';
+    if (!fromLeader) return false;
+    if (m.term === this._term && this._leader === m.from) return true;
+    return !this._voters.includes(this.id) && m.term >= this._term;
+  }
+
+  /**
    * Compacts the log up to `index` (at most what is applied), with `data` the state machine's state
    * there. The snapshot comes out of the next ready() as `compaction`, to persist.
    */
   compact(index: number, data: Uint8Array): void {
     if (index <= this.snap.index) return;
     if (index > this._applied) throw new RangeError(`raft: cannot compact to ${index}, beyond what is applied (${this._applied})`);
+    if (data.byteLength > this.maxSnapshotBytes) {
+      throw new RaftError('snapshot-too-large', `raft: a snapshot of ${data.byteLength} bytes (at most ${this.maxSnapshotBytes}: it is sent whole); the log is not compacted`);
+    }
     const voters = this.votersAt(index);
     const term = this.termAt(index)!;
     this.log = this.log.slice(index - this.snap.index);
@@ -1083,14 +1115,14 @@ function entrySize(e: Entry): number {
   return ENTRY_OVERHEAD + e.data.byteLength + e.voters.length * 64;
 }
 
-const isCount = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
+const isCount = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0 && n <= MAX_COUNTER;
 
 /** Refuses a message a correct peer never sends: a hostile one must not corrupt the log or the node. */
-export function validateMessage(m: Message, maxMessageBytes: number, maxEntryBytes: number): void {
+export function validateMessage(m: Message, maxMessageBytes: number, maxEntryBytes: number, maxSnapshotBytes: number): void {
   const bad = (why: string): never => {
     throw new RaftError('bad-message', `raft: ${m.type ?? 'a'} message from ${String(m.from)}: ${why}`);
   };
-  if (!isCount(m.term) || !isCount(m.index) || !isCount(m.logTerm) || !isCount(m.commit) || !isCount(m.rejectHint)) bad('a counter is not a non-negative integer');
+  if (!isCount(m.term) || !isCount(m.index) || !isCount(m.logTerm) || !isCount(m.commit) || !isCount(m.rejectHint)) bad(`a counter is not an integer from 0 to ${MAX_COUNTER}`);
   let bytes = 0;
   let expect = m.index + 1;
   for (const e of m.entries) {
@@ -1108,5 +1140,6 @@ export function validateMessage(m: Message, maxMessageBytes: number, maxEntryByt
   if (m.type === 'snapshot') {
     const s = m.snapshot;
     if (!s || !isCount(s.index) || !isCount(s.term) || s.term > m.term || s.voters.length === 0) bad('a snapshot that cannot be right');
+    if (s!.data.byteLength > maxSnapshotBytes) bad(`a snapshot of ${s!.data.byteLength} bytes (at most ${maxSnapshotBytes})`);
   }
 }

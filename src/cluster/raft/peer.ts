@@ -24,6 +24,8 @@ export interface RegistryPeerOptions {
   readonly electionTicks?: number;
   /** A frame larger than this is dropped unread (default 8 MiB: room for a snapshot). */
   readonly maxFrameBytes?: number;
+  /** Bytes of frames held while the Ready loop runs (default twice maxFrameBytes); past it they are dropped. */
+  readonly maxInboxBytes?: number;
   /** Operations waiting for their entry to apply or their read to be confirmed (default 4096). */
   readonly maxWaiting?: number;
   /** An operation not answered in this long fails with `timeout`: its outcome is unknown (default 5000). */
@@ -51,6 +53,10 @@ export interface PeerStatus {
   readonly voters: readonly NodeId[];
   /** Frames from peers dropped as malformed or too large. */
   readonly badFrames: number;
+  /** Frames dropped because the inbox held maxWaiting frames or maxInboxBytes (Raft resends what matters). */
+  readonly droppedFrames: number;
+  /** Compactions refused because the snapshot would not fit a frame (the log keeps growing meanwhile). */
+  readonly snapshotsTooLarge: number;
 }
 
 export class RegistryPeer {
@@ -68,6 +74,10 @@ export class RegistryPeer {
   private seq = 0;
   private ticker: ReturnType<typeof setInterval> | null = null;
   private badFrames = 0;
+  private droppedFrames = 0;
+  private snapshotsTooLarge = 0;
+  private readonly maxInboxBytes: number;
+  private inboxBytes = 0;
   /** Set while a Ready is being handled: the Ready loop never runs inside itself. */
   private draining = false;
   private stopped = false;
@@ -82,6 +92,7 @@ export class RegistryPeer {
     this.transport = options.transport;
     this.tickMs = options.tickMs ?? 100;
     this.maxFrameBytes = options.maxFrameBytes ?? 8 * 1024 * 1024;
+    this.maxInboxBytes = options.maxInboxBytes ?? 2 * this.maxFrameBytes;
     this.maxWaiting = options.maxWaiting ?? 4096;
     this.timeoutMs = options.timeoutMs ?? 5000;
     this.compactEvery = options.compactEvery ?? 10_000;
@@ -120,8 +131,10 @@ export class RegistryPeer {
     if (this.stopped) return; // its storage may be closed already
     if (this.draining) {
       // A transport that delivers synchronously re-enters here from our own send: take it after this Ready.
-      if (this.inbox.length < this.maxWaiting) this.inbox.push({ from, frame });
-      else this.badFrames++;
+      if (this.inbox.length < this.maxWaiting && this.inboxBytes + frame.byteLength <= this.maxInboxBytes) {
+        this.inbox.push({ from, frame });
+        this.inboxBytes += frame.byteLength;
+      } else this.droppedFrames++;
       return;
     }
     this.stepFrame(from, frame);
@@ -141,7 +154,7 @@ export class RegistryPeer {
 
   status(): PeerStatus {
     const r = this.raft;
-    return { id: this.id, role: r.role, leader: r.leader, term: r.term, commit: r.commitIndex, applied: r.applied, voters: r.voters, badFrames: this.badFrames };
+    return { id: this.id, role: r.role, leader: r.leader, term: r.term, commit: r.commitIndex, applied: r.applied, voters: r.voters, badFrames: this.badFrames, droppedFrames: this.droppedFrames, snapshotsTooLarge: this.snapshotsTooLarge };
   }
 
   put(name: string, owner: string, value: string): Promise<RegistryResult> {
@@ -211,11 +224,22 @@ export class RegistryPeer {
     try {
       this.drainReady();
       for (let next = this.inbox.shift(); next; next = this.inbox.shift()) {
+        this.inboxBytes -= next.frame.byteLength;
         this.stepFrame(next.from, next.frame);
         this.drainReady();
       }
     } finally {
       this.draining = false;
+    }
+  }
+
+  private compact(): void {
+    try {
+      this.raft.compact(this.raft.applied, this.registry.snapshot());
+    } catch (e) {
+      // The registry's bounds keep its snapshot inside maxSnapshotBytes; if that ever fails, keep the log rather than stop.
+      if (!(e instanceof RaftError) || e.code !== 'snapshot-too-large') throw e;
+      this.snapshotsTooLarge++;
     }
   }
 
@@ -245,7 +269,7 @@ export class RegistryPeer {
         clearTimeout(w.timer);
         w.resolve(w.run() as never);
       }
-      if (this.raft.applied - this.raft.snapshot.index >= this.compactEvery) this.raft.compact(this.raft.applied, this.registry.snapshot());
+      if (this.raft.applied - this.raft.snapshot.index >= this.compactEvery) this.compact();
     }
   }
 }

@@ -13,10 +13,15 @@ export const MAX_VALUE_BYTES = 64 * 1024;
 /** Names the registry holds at most: a put or claim of a new name past it is refused. */
 export const MAX_NAMES = 100_000;
 /**
- * Bytes of names, owners and values together: the whole registry, and so its snapshot, stays well
- * inside one message (a snapshot is sent whole; RegistryPeer's frames are at most 8 MiB).
+ * Bytes of the records as the snapshot writes them (JSON, so a value's escapes count, plus
+ * RECORD_OVERHEAD each): the whole registry, and so its snapshot, stays inside one message (a
+ * snapshot is sent whole; RaftNode's maxSnapshotBytes is 7 MiB, a frame 8 MiB).
  */
 export const MAX_REGISTRY_BYTES = 4 * 1024 * 1024;
+/** What a record's other fields (expiry, version, keys) add to it in a snapshot, at most. */
+const RECORD_OVERHEAD = 96;
+/** Bytes of remembered results (JSON), within the snapshot: a claim's answer carries the holder's value. */
+export const MAX_REMEMBERED_BYTES = 1024 * 1024;
 /**
  * Request ids remembered with their results: a proposal delivered twice (a duplicated message, a
  * client's retry) is applied once and answered twice. Beyond this many later requests an id is forgotten.
@@ -91,7 +96,8 @@ export function decodeRequest(data: Uint8Array): RegistryRequest | null {
 export class Registry {
   private readonly records = new Map<string, RegistryRecord>();
   /** Request id -> its result, oldest first (bounded by MAX_REMEMBERED_REQUESTS). */
-  private readonly done = new Map<string, RegistryResult>();
+  private readonly done = new Map<string, { result: RegistryResult; size: number }>();
+  private doneBytes = 0;
   /** Bytes of names, owners and values held (MAX_REGISTRY_BYTES). */
   private bytes = 0;
   /** The latest leader time applied: time never runs backwards here, even when leaders' clocks differ. */
@@ -115,11 +121,22 @@ export class Registry {
     const request = decodeRequest(entry.data);
     if (request === null) return null;
     const earlier = this.done.get(request.id);
-    if (earlier !== undefined) return { id: request.id, result: earlier };
+    if (earlier !== undefined) return { id: request.id, result: earlier.result };
     const result = this.run(request.command, entry.index);
-    this.done.set(request.id, result);
-    if (this.done.size > MAX_REMEMBERED_REQUESTS) this.done.delete(this.done.keys().next().value!);
+    this.remember(request.id, result);
     return { id: request.id, result };
+  }
+
+  /** Remembers a result; the oldest are forgotten past MAX_REMEMBERED_REQUESTS or MAX_REMEMBERED_BYTES. */
+  private remember(id: string, result: RegistryResult): void {
+    const size = bytes(JSON.stringify([id, result]));
+    this.done.set(id, { result, size });
+    this.doneBytes += size;
+    while (this.done.size > MAX_REMEMBERED_REQUESTS || this.doneBytes > MAX_REMEMBERED_BYTES) {
+      const [oldest, kept] = this.done.entries().next().value!;
+      this.done.delete(oldest);
+      this.doneBytes -= kept.size;
+    }
   }
 
   /** The record under `name` as of the last applied entry (a lapsed claim reads as absent). */
@@ -137,12 +154,13 @@ export class Registry {
   }
 
   snapshot(): Uint8Array {
-    return encoder.encode(JSON.stringify({ clock: this.clock, records: [...this.records.values()], done: [...this.done] }));
+    return encoder.encode(JSON.stringify({ clock: this.clock, records: [...this.records.values()], done: [...this.done].map(([id, d]) => [id, d.result]) }));
   }
 
   restore(data: Uint8Array, index: number): void {
     this.records.clear();
     this.done.clear();
+    this.doneBytes = 0;
     this.bytes = 0;
     this.clock = 0;
     this._applied = index;
@@ -150,11 +168,11 @@ export class Registry {
     const s = JSON.parse(decoder.decode(data)) as { clock: number; records: RegistryRecord[]; done: [string, RegistryResult][] };
     this.clock = s.clock;
     for (const r of s.records) this.setRecord(r);
-    for (const [id, result] of s.done) this.done.set(id, result);
+    for (const [id, result] of s.done) this.remember(id, result);
   }
 
   private static size(r: { name: string; owner: string; value: string }): number {
-    return bytes(r.name) + bytes(r.owner) + bytes(r.value);
+    return bytes(JSON.stringify([r.name, r.owner, r.value])) + RECORD_OVERHEAD;
   }
 
   private setRecord(r: RegistryRecord): void {

@@ -4,6 +4,13 @@
 /** A node's name in the cluster (a peer ID in ww). */
 export type NodeId = string;
 
+/**
+ * The largest term, index or timestamp a message or file may carry (2^48). Terms grow by one an
+ * election and indexes by one an entry, so a real cluster never gets near it; a hostile peer that
+ * sent Number.MAX_SAFE_INTEGER would leave no term above it that a float can count to.
+ */
+export const MAX_COUNTER = 2 ** 48;
+
 export type EntryType = 'normal' | 'config';
 
 export interface Entry {
