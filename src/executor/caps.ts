@@ -38,11 +38,12 @@ import { parseListenAddress, type Listener, type ListenAddress } from '../wasm/s
 import { ExecutorError } from './errors.js';
 import { fromRuntime } from './runtime-errors.js';
 import { listedArgv } from './bounds.js';
-import { answerExecutorErrors } from './error-wire.js';
+import { answerExecutorErrors, executorErrorFromRpc } from './error-wire.js';
 import { isContentId, type ModuleStore } from './modules.js';
 import { isAbnormal } from './reasons.js';
 import { reasonFromWire, reasonToWire } from './reason-wire.js';
-import type { EndStatus, ProcessEntry, ProcessSnapshot, ProcessTable, SpawnRequest } from './table.js';
+import { INIT_PID, type EndStatus, type ProcessEntry, type ProcessSnapshot, type ProcessTable, type SpawnRequest } from './table.js';
+import { DEFAULT_LINKS } from './quotas.js';
 import type { WwHost } from './guest.js';
 import type { Executor } from './executor.js';
 import { Grant, Scope, type KnownModules, type Principal } from './authority.js';
@@ -115,6 +116,8 @@ export class ExecutorContext {
   private readonly processCaps = new WeakMap<ProcessEntry, ProcessCap>();
   /** The one Admin capability object of the node. */
   readonly admin: AdminCap = new AdminCap(this);
+  /** Remote links and RPC monitors held, per process and per principal. */
+  readonly links = new LinkHoldings();
   constructor(
     readonly table: ProcessTable,
     readonly modules: ModuleStore,
@@ -471,9 +474,52 @@ function listenGrant(text: string): ListenAddress {
   }
 }
 
+/** Remote links (each half), one-way links and monitors served over RPC that one process may hold at
+ *  once; its principal's processes together hold at most `Quotas.links` (DEFAULT_LINKS). */
+export const LINKS_PER_PROCESS = 1024;
+
+/**
+ * Counts what processes hold outside the table's own bounded structures (links to other peers'
+ * processes, one-way links, monitors served over RPC), per process and per principal, so that a peer
+ * linking or monitoring millions of times meets a `quota` refusal, not the node's memory.
+ */
+export class LinkHoldings {
+  private readonly byEntry = new WeakMap<ProcessEntry, number>();
+  private readonly byPrincipal = new WeakMap<Principal, number>();
+
+  /** Counts one more on `e` and its principal; returns its release (idempotent). Throws `quota` past a bound. */
+  take(e: ProcessEntry): () => void {
+    const n = this.byEntry.get(e) ?? 0;
+    if (n >= LINKS_PER_PROCESS) {
+      throw new ExecutorError('quota', `process ${e.pid} already holds ${n} remote links and monitors (at most ${LINKS_PER_PROCESS}): unlink or drop some first`);
+    }
+    const p = e.scope?.principal;
+    const m = p ? (this.byPrincipal.get(p) ?? 0) : 0;
+    const max = p?.quotas.links ?? DEFAULT_LINKS;
+    if (p && m >= max) {
+      throw new ExecutorError('quota', `${p.name}'s processes already hold ${m} remote links and monitors (at most ${max}): unlink or drop some first`);
+    }
+    this.byEntry.set(e, n + 1);
+    if (p) this.byPrincipal.set(p, m + 1);
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      this.byEntry.set(e, (this.byEntry.get(e) ?? 1) - 1);
+      if (p) this.byPrincipal.set(p, (this.byPrincipal.get(p) ?? 1) - 1);
+    };
+  }
+
+  /** What `e` holds now (for tests and info). */
+  of(e: ProcessEntry): number {
+    return this.byEntry.get(e) ?? 0;
+  }
+}
+
 export class ProcessCap implements Process$Server {
-  /** Links to Process capabilities that are not this node's own (remote, or not genuine), by hook. */
-  private readonly remoteLinks = new Map<Hook, () => void>();
+  /** The processes this one follows outside the table (its half of each link to another peer's process,
+   *  its one-way links), by the hook of their capability; each value cancels its watch. */
+  private readonly watches = new Map<Hook, () => void>();
 
   constructor(
     readonly ctx: ExecutorContext,
@@ -505,26 +551,53 @@ export class ProcessCap implements Process$Server {
   }
 
   monitor(): { monitor: MonitorCap } {
-    return { monitor: new MonitorCap(this.ctx.table, this.entry) };
+    return { monitor: new MonitorCap(this.ctx, this.entry) };
   }
 
-  async link({ other }: { other: Process$Client | null }): Promise<void> {
+  /**
+   * With one of this node's own processes: the table's link. With any other Process (another peer's,
+   * or one this node cannot vouch for) each side watches the other: this one watches `other`, then
+   * asks it to watch this one with `oneWay` set, so that it does not ask back. A link holds both ways
+   * or not at all: when the other side refuses (its bound), this side's half is undone.
+   */
+  async link({ other, oneWay }: { other: Process$Client | null; oneWay?: boolean }): Promise<void> {
     if (!other) throw new ExecutorError('bad-request', 'link needs a Process capability');
+    if (this.entry.pid === INIT_PID) {
+      other.release();
+      throw new ExecutorError('not-permitted', 'pid 1 is the node\'s init: it cannot be linked');
+    }
     const local = await this.ownProcess(other);
+    if (oneWay) return this.watch(other);
     if (local) {
       other.release();
       this.ctx.table.link(this.entry, local.entry);
       return;
     }
-    this.linkRemote(other);
+    const back = other.dup();
+    try {
+      const key = shorten(other.hook);
+      this.watch(other);
+      try {
+        await back.link({ other: this, oneWay: true });
+      } catch (e) {
+        this.watches.get(key)?.();
+        throw executorErrorFromRpc(e) ?? new ExecutorError('unreachable', `link: the other process did not link back: ${(e as Error).message}`);
+      }
+    } finally {
+      back.release();
+    }
   }
 
-  async unlink({ other }: { other: Process$Client | null }): Promise<void> {
+  /** Removes the link both ways (with another peer's process, asks it to unlink too; if it cannot be
+   *  reached its side ends anyway, with peer-lost). `oneWay`: this side only. Idempotent. */
+  async unlink({ other, oneWay }: { other: Process$Client | null; oneWay?: boolean }): Promise<void> {
     if (!other) throw new ExecutorError('bad-request', 'unlink needs a Process capability');
     try {
       const local = await this.ownProcess(other);
+      this.watches.get(shorten(other.hook))?.();
+      if (oneWay) return;
       if (local) return this.ctx.table.unlink(this.entry, local.entry);
-      this.remoteLinks.get(shorten(other.hook))?.();
+      await other.unlink({ other: this, oneWay: true }).catch(() => {});
     } finally {
       other.release();
     }
@@ -539,39 +612,49 @@ export class ProcessCap implements Process$Server {
   }
 
   /**
-   * A Process that is not this node's own: linked one way for now, through its monitor. If it ends
-   * abnormally this process ends with `link: <the pid it reports>`; if it cannot be reached any more,
-   * with `peer-lost`. Its end does not learn of ours: two-way remote links need src/cluster.
+   * Follows `other` one way, through its monitor (takes the reference): if it ends abnormally this
+   * process ends with `link: <its pid>`; if it cannot be reached any more (its peer is lost: the
+   * pending call fails with the session), with `peer-lost`. Idempotent per capability; ends with
+   * this process. Counts in LinkHoldings.
    */
-  private linkRemote(other: Process$Client): void {
+  private watch(other: Process$Client): void {
     const key = shorten(other.hook);
-    if (this.remoteLinks.has(key) || this.entry.status) {
+    if (this.watches.has(key) || this.entry.status) {
       other.release();
       return;
     }
+    let releaseHolding: () => void;
+    try {
+      releaseHolding = this.ctx.links.take(this.entry);
+    } catch (e) {
+      other.release();
+      throw e;
+    }
     const asked = other.monitor();
-    const monitor = asked.monitor;
+    // Asked now, while its peer is surely there: a reason must name it even if the peer goes right after.
+    const pid = other.info().then(
+      ({ info }) => info.pid,
+      () => 0,
+    );
     let active = true;
     const cancel = (): void => {
       if (!active) return;
       active = false;
-      this.remoteLinks.delete(key);
+      this.watches.delete(key);
       this.entry.onEnd.delete(cancel);
+      releaseHolding();
       asked.release(); // releases the pipelined Monitor too: the other side drops the monitor
       other.release();
     };
-    this.remoteLinks.set(key, cancel);
+    this.watches.set(key, cancel);
     this.entry.onEnd.add(cancel);
-    monitor.reason().then(
+    asked.monitor.reason().then(
       async ({ reason }) => {
         if (!active || !isAbnormal(reasonFromWire(reason))) return cancel();
-        const pid = await other.info().then(
-          ({ info }) => info.pid,
-          () => 0,
-        );
+        const of = await pid;
         if (!active) return;
         cancel();
-        this.ctx.table.endWith(this.entry, { kind: 'link', pid });
+        this.ctx.table.endWith(this.entry, { kind: 'link', pid: of });
       },
       () => {
         if (!active) return;
@@ -587,14 +670,18 @@ export class MonitorCap implements Monitor$Server {
   private readonly cancel: () => void;
   private rejectPending: (e: Error) => void = () => {};
 
-  constructor(table: ProcessTable, entry: ProcessEntry) {
+  constructor(ctx: ExecutorContext, entry: ProcessEntry) {
+    const releaseHolding = ctx.links.take(entry); // a monitor served over RPC is held for a client: bounded
     let cancel: () => void = () => {};
     this.fired = new Promise<EndStatus>((resolve, reject) => {
       this.rejectPending = reject;
-      cancel = table.monitor(entry, resolve);
+      cancel = ctx.table.monitor(entry, resolve);
     });
     this.fired.catch(() => {});
-    this.cancel = cancel;
+    this.cancel = () => {
+      cancel();
+      releaseHolding();
+    };
   }
 
   async reason(): Promise<{ reason: ExitReason$Init; code: number }> {
