@@ -573,16 +573,16 @@ export class ProcessCap implements Process$Server {
       this.ctx.table.link(this.entry, local.entry);
       return;
     }
+    // Both halves at once; a link holds both ways or not at all, so a refusal undoes the other half.
+    const key = shorten(other.hook);
     const back = other.dup();
     try {
-      const key = shorten(other.hook);
-      this.watch(other);
-      try {
-        await back.link({ other: this, oneWay: true });
-      } catch (e) {
-        this.watches.get(key)?.();
-        throw executorErrorFromRpc(e) ?? new ExecutorError('unreachable', `link: the other process did not link back: ${(e as Error).message}`);
-      }
+      const [ours, theirs] = await Promise.allSettled([this.watch(other), back.link({ other: this, oneWay: true })]);
+      if (ours.status === 'fulfilled' && theirs.status === 'fulfilled') return;
+      this.watches.get(key)?.();
+      if (theirs.status === 'fulfilled') await back.unlink({ other: this, oneWay: true }).catch(() => {});
+      const e: unknown = ours.status === 'rejected' ? ours.reason : (theirs as PromiseRejectedResult).reason;
+      throw e instanceof ExecutorError ? e : (executorErrorFromRpc(e) ?? new ExecutorError('unreachable', `link: the other process did not link back: ${(e as Error).message}`));
     } finally {
       back.release();
     }
@@ -614,10 +614,11 @@ export class ProcessCap implements Process$Server {
   /**
    * Follows `other` one way, through its monitor (takes the reference): if it ends abnormally this
    * process ends with `link: <its pid>`; if it cannot be reached any more (its peer is lost: the
-   * pending call fails with the session), with `peer-lost`. Idempotent per capability; ends with
+   * pending call fails with the session), with `peer-lost`. Returns once the other side holds the
+   * monitor; its refusal (`quota`) is thrown, and ends nothing. Idempotent per capability; ends with
    * this process. Counts in LinkHoldings.
    */
-  private watch(other: Process$Client): void {
+  private async watch(other: Process$Client): Promise<void> {
     const key = shorten(other.hook);
     if (this.watches.has(key) || this.entry.status) {
       other.release();
@@ -656,12 +657,20 @@ export class ProcessCap implements Process$Server {
         cancel();
         this.ctx.table.endWith(this.entry, { kind: 'link', pid: of });
       },
-      () => {
+      (e: unknown) => {
         if (!active) return;
         cancel();
-        this.ctx.table.endWith(this.entry, { kind: 'peer-lost' });
+        // A refusal of the monitor itself (its bound) is the link's failure, thrown below; anything
+        // else (the session ended, the capability broke) is the loss of the other side.
+        if (!executorErrorFromRpc(e)) this.ctx.table.endWith(this.entry, { kind: 'peer-lost' });
       },
     );
+    try {
+      await asked.monitor.whenResolved();
+    } catch (e) {
+      cancel();
+      throw executorErrorFromRpc(e) ?? new ExecutorError('unreachable', `link: the other process cannot be watched: ${(e as Error).message}`);
+    }
   }
 }
 
