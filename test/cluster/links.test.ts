@@ -9,6 +9,7 @@ import { type Executor$Client, type Node$Client, type Process$Client } from '../
 import { newSwarmKey, parseSwarmKey } from '../../src/cluster/index.js';
 import { LINKS_PER_PROCESS } from '../../src/executor/caps.js';
 import { executorErrorFromRpc } from '../../src/executor/rpc.js';
+import { endOrPeerLost, reasonText } from '../../src/executor/wire.js';
 import { connectNode, type NodeConnection } from '../../src/node/index.js';
 import { assemble, eventually, said, sleeperWat, WAT } from '../executor/helpers.js';
 import { startPeer, type TestPeer } from './helpers.js';
@@ -204,6 +205,11 @@ test('a peer lost without a goodbye: processes linked to its processes end peer-
   const cOwner = await connectNode(c.node.socketPath);
   const asSeenOnC = cOwner.node.admin().admin.process({ pid: onCside.pid }).process;
   assert.equal(await monitorsOf(asSeenOnC), 1);
+  // A client of a holds a monitor on c's process, and waits for it, through a.
+  const monitored = onCside.process.monitor();
+  await monitored.monitor.whenResolved();
+  const monitorSays = endOrPeerLost(monitored.monitor.reason());
+  const waitSays = endOrPeerLost(onCside.process.wait().then(({ status }) => status));
   // c drops its connection to a: no RPC goodbye, no process ends first.
   for (const conn of c.node.cluster!.host.getConnections()) {
     if (conn.remotePeer.toString() === a.node.peerId) conn.abort(new Error('test: the connection is cut'));
@@ -211,6 +217,12 @@ test('a peer lost without a goodbye: processes linked to its processes end peer-
   assert.equal(await reasonOf(aLinked.process), 'peer-lost');
   assert.equal(await reasonOf(asSeenOnC), 'peer-lost', 'the process on the lost side ends too: its linker\'s peer vanished');
   assert.equal(await stateOf(aUnlinked.process), RUNNING);
+  // The client sees a reason, not an exception.
+  for (const said of [await monitorSays, await waitSays]) {
+    assert.equal(reasonText(said.reason), 'peer-lost');
+    assert.equal(said.code, 137);
+  }
+  monitored.release();
   await aUnlinked.process.kill();
   cOwner.close();
   onC.release();
