@@ -124,6 +124,7 @@ async function failureDetection(rounds: number): Promise<void> {
   const sleeper = await assemble(SLEEPER);
   const samples = { 'kill-9': [] as number[], sigstop: [] as number[], 'local-link': [] as number[] };
   let child: ChildProcess | undefined;
+  let setupRetries = 0;
   try {
     for (let round = 0; round < rounds * 2; round++) {
       const how = round % 2 === 0 ? 'kill-9' : 'sigstop';
@@ -134,11 +135,27 @@ async function failureDetection(rounds: number): Promise<void> {
         if (i > 600) throw new Error('the peer did not join within a minute');
         await new Promise((r) => setTimeout(r, 100));
       }
-      const peer = await a.cluster!.dial(peerId);
-      const there = peer.executor().executor;
-      const remote = await there.spawn({ spec: { moduleBytes: sleeper } });
-      const linked = await here.spawn({ spec: { moduleBytes: sleeper } });
-      await linked.process.link({ other: remote.process });
+      // A fresh peer's first session may still be replaced by a second one it opens (src/cluster:
+      // capabilities on a replaced session break): set the round up again on a new dial then.
+      const setUp = async () => {
+        const peer = await a.cluster!.dial(peerId);
+        const there = peer.executor().executor;
+        const remote = await there.spawn({ spec: { moduleBytes: sleeper } });
+        const linked = await here.spawn({ spec: { moduleBytes: sleeper } });
+        await linked.process.link({ other: remote.process });
+        return { peer, there, remote, linked };
+      };
+      let setup: Awaited<ReturnType<typeof setUp>> | undefined;
+      for (let attempt = 1; !setup; attempt++) {
+        try {
+          setup = await setUp();
+        } catch (e) {
+          if (attempt >= 3) throw e;
+          setupRetries++;
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      }
+      const { peer, there, remote, linked } = setup;
       // The baseline: two local processes linked, one killed.
       const [x, y] = [await here.spawn({ spec: { moduleBytes: sleeper } }), await here.spawn({ spec: { moduleBytes: sleeper } })];
       await x.process.link({ other: y.process });
@@ -172,7 +189,7 @@ async function failureDetection(rounds: number): Promise<void> {
     const q = ms(samples[how]);
     emit({ bench: 'failure-detection', impl: how, ...q, target_ms: 2000, ok: q.p99_ms <= 2000 });
   }
-  emit({ bench: 'failure-detection', impl: 'local-link-baseline', ...ms(samples['local-link']) });
+  emit({ bench: 'failure-detection', impl: 'local-link-baseline', ...ms(samples['local-link']), setup_retries: setupRetries });
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await main(process.argv.slice(2));
