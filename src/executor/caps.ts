@@ -32,7 +32,7 @@ import {
 } from '../capnp-gen/ww.rpc.js';
 import { FailedError } from '../rpc/index.js';
 import { LocalHook } from '../rpc/client.js';
-import { shorten, type Hook } from '../rpc/hooks.js';
+import { shorten } from '../rpc/hooks.js';
 import type { Limits as RuntimeLimits, LoadedModule } from '../wasm/index.js';
 import { parseListenAddress, type Listener, type ListenAddress } from '../wasm/sockets/listen.js';
 import { ExecutorError } from './errors.js';
@@ -125,6 +125,18 @@ export class ExecutorContext {
     /** Spawns with the `ww` host module. */
     readonly ww: WwHost,
   ) {}
+
+  private readonly facets = new WeakMap<ProcessEntry, LinkFacet>();
+
+  /** The one LinkFacet of an entry: what the other side of a remote link gets of it. */
+  linkFacet(e: ProcessEntry): LinkFacet {
+    let f = this.facets.get(e);
+    if (!f) {
+      f = new LinkFacet(this.processCap(e));
+      this.facets.set(e, f);
+    }
+    return f;
+  }
 
   /** The one Process capability object of an entry (one object, so capability identity holds). */
   processCap(e: ProcessEntry): ProcessCap {
@@ -518,8 +530,9 @@ export class LinkHoldings {
 
 export class ProcessCap implements Process$Server {
   /** The processes this one follows outside the table (its half of each link to another peer's process,
-   *  its one-way links), by the hook of their capability; each value cancels its watch. */
-  private readonly watches = new Map<Hook, () => void>();
+   *  its one-way links), by `PEER/PID` as their capability reports it (watchKey); each value cancels
+   *  its watch. A capability that lies about who it is can only confuse this process's own watches. */
+  private readonly watches = new Map<string, () => void>();
 
   constructor(
     readonly ctx: ExecutorContext,
@@ -574,16 +587,18 @@ export class ProcessCap implements Process$Server {
       return;
     }
     // Both halves at once; a link holds both ways or not at all, so a refusal undoes the other half.
-    const key = shorten(other.hook);
+    // The other side gets this process's LinkFacet (its monitor and pid), not this capability.
+    const facet = this.ctx.linkFacet(this.entry);
     const back = other.dup();
     try {
-      const [ours, theirs] = await Promise.allSettled([this.watch(other), back.link({ other: this, oneWay: true })]);
+      const [ours, theirs] = await Promise.allSettled([this.watch(other.dup()), back.link({ other: facet, oneWay: true })]);
       if (ours.status === 'fulfilled' && theirs.status === 'fulfilled') return;
-      this.watches.get(key)?.();
-      if (theirs.status === 'fulfilled') await back.unlink({ other: this, oneWay: true }).catch(() => {});
+      if (ours.status === 'fulfilled') await this.unwatch(other);
+      if (theirs.status === 'fulfilled') await back.unlink({ other: facet, oneWay: true }).catch(() => {});
       const e: unknown = ours.status === 'rejected' ? ours.reason : (theirs as PromiseRejectedResult).reason;
       throw e instanceof ExecutorError ? e : (executorErrorFromRpc(e) ?? new ExecutorError('unreachable', `link: the other process did not link back: ${(e as Error).message}`));
     } finally {
+      other.release();
       back.release();
     }
   }
@@ -594,13 +609,19 @@ export class ProcessCap implements Process$Server {
     if (!other) throw new ExecutorError('bad-request', 'unlink needs a Process capability');
     try {
       const local = await this.ownProcess(other);
-      this.watches.get(shorten(other.hook))?.();
+      await this.unwatch(other);
       if (oneWay) return;
       if (local) return this.ctx.table.unlink(this.entry, local.entry);
-      await other.unlink({ other: this, oneWay: true }).catch(() => {});
+      await other.unlink({ other: this.ctx.linkFacet(this.entry), oneWay: true }).catch(() => {});
     } finally {
       other.release();
     }
+  }
+
+  /** Cancels the watch of the process `other` says it is (nothing when it cannot say). */
+  private async unwatch(other: Process$Client): Promise<void> {
+    const key = await watchKey(other).catch(() => undefined);
+    if (key) this.watches.get(key)?.();
   }
 
   info(): { info: ProcessInfo$Init } {
@@ -619,11 +640,7 @@ export class ProcessCap implements Process$Server {
    * this process. Counts in LinkHoldings.
    */
   private async watch(other: Process$Client): Promise<void> {
-    const key = shorten(other.hook);
-    if (this.watches.has(key) || this.entry.status) {
-      other.release();
-      return;
-    }
+    if (this.entry.status) return other.release();
     let releaseHolding: () => void;
     try {
       releaseHolding = this.ctx.links.take(this.entry);
@@ -632,11 +649,23 @@ export class ProcessCap implements Process$Server {
       throw e;
     }
     const asked = other.monitor();
-    // Asked now, while its peer is surely there: a reason must name it even if the peer goes right after.
-    const pid = other.info().then(
-      ({ info }) => info.pid,
-      () => 0,
-    );
+    let key: string;
+    try {
+      // Who it is, asked now while its peer is surely there: a reason names it even if the peer goes right after.
+      [key] = await Promise.all([watchKey(other), asked.monitor.whenResolved()]);
+    } catch (e) {
+      releaseHolding();
+      asked.release();
+      other.release();
+      throw executorErrorFromRpc(e) ?? new ExecutorError('unreachable', `link: the other process cannot be watched: ${(e as Error).message}`);
+    }
+    if (this.watches.has(key) || this.entry.status) {
+      releaseHolding();
+      asked.release();
+      other.release();
+      return;
+    }
+    const pid = Number(key.slice(key.lastIndexOf('/') + 1));
     let active = true;
     const cancel = (): void => {
       if (!active) return;
@@ -650,27 +679,65 @@ export class ProcessCap implements Process$Server {
     this.watches.set(key, cancel);
     this.entry.onEnd.add(cancel);
     asked.monitor.reason().then(
-      async ({ reason }) => {
-        if (!active || !isAbnormal(reasonFromWire(reason))) return cancel();
-        const of = await pid;
+      ({ reason }) => {
         if (!active) return;
         cancel();
-        this.ctx.table.endWith(this.entry, { kind: 'link', pid: of });
+        if (isAbnormal(reasonFromWire(reason))) this.ctx.table.endWith(this.entry, { kind: 'link', pid });
       },
       (e: unknown) => {
         if (!active) return;
         cancel();
-        // A refusal of the monitor itself (its bound) is the link's failure, thrown below; anything
-        // else (the session ended, the capability broke) is the loss of the other side.
+        // A refusal (an executor error code) is not the loss of the other side; anything else (the
+        // session ended, the capability broke) is.
         if (!executorErrorFromRpc(e)) this.ctx.table.endWith(this.entry, { kind: 'peer-lost' });
       },
     );
-    try {
-      await asked.monitor.whenResolved();
-    } catch (e) {
-      cancel();
-      throw executorErrorFromRpc(e) ?? new ExecutorError('unreachable', `link: the other process cannot be watched: ${(e as Error).message}`);
-    }
+  }
+}
+
+/** `PEER/PID` of a Process capability, as it reports itself (info()). */
+async function watchKey(p: Process$Client): Promise<string> {
+  const { info } = await p.info();
+  return `${info.peerId}/${info.pid}`;
+}
+
+/**
+ * What the other side of a link across peers gets of a process: enough to watch it (its monitor, and
+ * its pid and peer in info()), not the Process capability itself, so linking to another peer's
+ * process does not hand that peer the power to pause it, read its output, or link it elsewhere.
+ */
+export class LinkFacet implements Process$Server {
+  constructor(private readonly cap: ProcessCap) {}
+  monitor(): { monitor: MonitorCap } {
+    return this.cap.monitor();
+  }
+  info(): { info: ProcessInfo$Init } {
+    const e = this.cap.entry;
+    return { info: { pid: e.pid, peerId: this.cap.ctx.peerId, state: STATE_CODE[this.cap.ctx.table.snapshot(e).state] } };
+  }
+  private refuse(what: string): never {
+    throw new ExecutorError('not-permitted', `${what}: this is the link side of process ${this.cap.entry.pid}, given to watch it only`);
+  }
+  wait(): never {
+    return this.refuse('wait');
+  }
+  kill(): never {
+    return this.refuse('kill');
+  }
+  pause(): never {
+    return this.refuse('pause');
+  }
+  resume(): never {
+    return this.refuse('resume');
+  }
+  link(): never {
+    return this.refuse('link');
+  }
+  unlink(): never {
+    return this.refuse('unlink');
+  }
+  output(): never {
+    return this.refuse('output');
   }
 }
 
@@ -759,3 +826,4 @@ answerExecutorErrors(ExecutorCap.prototype, ExecutorInterface);
 answerExecutorErrors(ModuleCacheCap.prototype, ModuleCache);
 answerExecutorErrors(ProcessCap.prototype, Process);
 answerExecutorErrors(MonitorCap.prototype, Monitor);
+answerExecutorErrors(LinkFacet.prototype, Process);

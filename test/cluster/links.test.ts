@@ -5,7 +5,8 @@
 // per principal (`quota`).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type Executor$Client, type Node$Client, type Process$Client } from '../../src/capnp-gen/ww.rpc.js';
+import { Monitor, Process, type Executor$Client, type Node$Client, type Process$Client, type Process$Server } from '../../src/capnp-gen/ww.rpc.js';
+import { serve } from '../../src/rpc/index.js';
 import { newSwarmKey, parseSwarmKey } from '../../src/cluster/index.js';
 import { LINKS_PER_PROCESS } from '../../src/executor/caps.js';
 import { executorErrorFromRpc } from '../../src/executor/rpc.js';
@@ -112,6 +113,34 @@ test('linking twice is one link; unlink on either side removes both directions',
   assert.equal(await reasonOf(b1.process), 'killed');
   assert.equal(await stateOf(a2.process), RUNNING);
   await a2.process.kill();
+});
+
+test('the other side of a link gets a facet to watch the process (monitor, pid), not the power to kill, pause or read it', async () => {
+  const a1 = await spawnOn(onA);
+  // A Process this node cannot vouch for, served by this client: it keeps what it is asked to link back to.
+  let given!: Process$Client;
+  const fake: Partial<Process$Server> = {
+    info: () => ({ info: { pid: 77, peerId: 'a-fake-peer' } }),
+    monitor: () => ({ monitor: serve(Monitor, { reason: () => new Promise<never>(() => {}) }) }),
+    link: ({ other }) => {
+      given = other!;
+    },
+  };
+  const fakeCap = serve(Process, fake as Process$Server);
+  await a1.process.link({ other: fakeCap.dup() });
+  const { info } = await given.info();
+  assert.equal(info.pid, a1.pid);
+  assert.equal(info.peerId, a.node.peerId);
+  assert.deepEqual([...info.argv], [], 'no argv, no module: only who it is');
+  for (const act of [() => given.kill(), () => given.pause(), () => given.output({ stream: 0, offset: 0n, max: 10 }), () => given.link({ other: fakeCap.dup() })]) {
+    assert.equal(executorErrorFromRpc(await act().then(() => undefined, (e: unknown) => e))?.code, 'not-permitted');
+  }
+  const watched = given.monitor();
+  await a1.process.kill();
+  assert.equal(said((await watched.monitor.reason()).reason), 'killed', 'its monitor is what the other side watches');
+  watched.release();
+  given.release();
+  fakeCap.release();
 });
 
 test('a normal end does not propagate across peers, either way', async () => {
