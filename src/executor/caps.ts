@@ -579,7 +579,10 @@ export class ProcessCap implements Process$Server {
       other.release();
       throw new ExecutorError('not-permitted', 'pid 1 is the node\'s init: it cannot be linked');
     }
-    const local = await this.ownProcess(other);
+    const local = await this.ownProcess(other).catch((e: unknown) => {
+      other.release();
+      throw e;
+    });
     if (oneWay) return this.watch(other);
     if (local) {
       other.release();
