@@ -268,11 +268,18 @@ interface Process {
   # One-way: monitor.reason() returns the exit reason once the process ends.
   # Dropping the Monitor cancels it.
 
-  link @5 (other :Process) -> ();
+  link @5 (other :Process, oneWay :Bool) -> ();
   # Bidirectional and idempotent: when either side ends abnormally the other
-  # ends with reason `link: <pid>`.
+  # ends with reason `link: <pid>`; a side whose peer is lost ends with
+  # `peerLost`. With another peer's Process, this node watches it and asks it
+  # to link back with `oneWay` set. `oneWay`: only this process follows
+  # `other` (ends when it ends abnormally, or when its peer is lost); `other`
+  # is not told. Remote links are bounded per process and per principal
+  # (error code `quota`).
 
-  unlink @6 (other :Process) -> ();
+  unlink @6 (other :Process, oneWay :Bool) -> ();
+  # Removes the link both ways (with another peer's Process, asks it to
+  # unlink too); `oneWay`: this side only.
 
   info @7 () -> (info :ProcessInfo);
 

@@ -22,9 +22,14 @@ Exit status: the process's; 1 no such process, or no node; 2 bad command line.`;
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Wait);
     const ref = parseProcessRef(args.pid);
-    const [{ reasonFromWire }, { processFor, withNode }] = await Promise.all([import('../../src/executor/wire.js'), import('../lib/node-connection.js')]);
-    const status = await withNode(flags.socket, async (session) => (await (await processFor(session, ref)).wait()).status);
-    const end = { code: status.code, reason: reasonFromWire(status.reason) };
+    const [{ endOrPeerLost, reasonFromWire }, { processFor, withNode }] = await Promise.all([import('../../src/executor/wire.js'), import('../lib/node-connection.js')]);
+    const end = await withNode(flags.socket, async (session) => {
+      const waited = (await processFor(session, ref)).wait().then((r) => r.status);
+      // Another peer's process: losing that peer while waiting is its end (peer-lost), not a failure of ww wait.
+      if (ref.peer !== undefined) return endOrPeerLost(waited);
+      const status = await waited;
+      return { code: status.code, reason: reasonFromWire(status.reason) };
+    });
     process.exitCode = await reportEnd(end, { subject: `process ${ref.name}` }, (line) => process.stderr.write(`${line}\n`));
   }
 }

@@ -956,9 +956,11 @@ export const $S_Process_Kill$Results: StructDesc = {
 
 export interface Process_Link$Params {
   other: Process$Client;
+  oneWay: boolean;
 }
 export interface Process_Link$Params$Init {
   other?: Process$Client | Process$Server;
+  oneWay?: boolean;
 }
 export interface Process_Link$Params$Pipeline {
   readonly other: Process$Client;
@@ -966,10 +968,11 @@ export interface Process_Link$Params$Pipeline {
 export const $S_Process_Link$Params: StructDesc = {
   name: 'Process_Link$Params',
   id: '8c8142c7d5b9f449',
-  dataWords: 0,
+  dataWords: 1,
   pointers: 1,
   fields: [
     { name: 'other', type: { k: 'cap', i: () => Process }, offset: 0 },
+    { name: 'oneWay', type: { k: 'bool' }, offset: 0 },
   ],
 };
 
@@ -1104,9 +1107,11 @@ export const $S_Process_Resume$Results: StructDesc = {
 
 export interface Process_Unlink$Params {
   other: Process$Client;
+  oneWay: boolean;
 }
 export interface Process_Unlink$Params$Init {
   other?: Process$Client | Process$Server;
+  oneWay?: boolean;
 }
 export interface Process_Unlink$Params$Pipeline {
   readonly other: Process$Client;
@@ -1114,10 +1119,11 @@ export interface Process_Unlink$Params$Pipeline {
 export const $S_Process_Unlink$Params: StructDesc = {
   name: 'Process_Unlink$Params',
   id: 'a3f284d8ca7080c3',
-  dataWords: 0,
+  dataWords: 1,
   pointers: 1,
   fields: [
     { name: 'other', type: { k: 'cap', i: () => Process }, offset: 0 },
+    { name: 'oneWay', type: { k: 'bool' }, offset: 0 },
   ],
 };
 

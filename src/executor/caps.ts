@@ -33,17 +33,18 @@ import {
 import type { Registry$Server } from '../capnp-gen/ww.rpc.js';
 import { FailedError } from '../rpc/index.js';
 import { LocalHook } from '../rpc/client.js';
-import { shorten, type Hook } from '../rpc/hooks.js';
+import { shorten } from '../rpc/hooks.js';
 import type { Limits as RuntimeLimits, LoadedModule } from '../wasm/index.js';
 import { parseListenAddress, type Listener, type ListenAddress } from '../wasm/sockets/listen.js';
 import { ExecutorError } from './errors.js';
 import { fromRuntime } from './runtime-errors.js';
 import { listedArgv } from './bounds.js';
-import { answerExecutorErrors } from './error-wire.js';
+import { answerExecutorErrors, executorErrorFromRpc } from './error-wire.js';
 import { isContentId, type ModuleStore } from './modules.js';
 import { isAbnormal } from './reasons.js';
 import { reasonFromWire, reasonToWire } from './reason-wire.js';
-import type { EndStatus, ProcessEntry, ProcessSnapshot, ProcessTable, SpawnRequest } from './table.js';
+import { INIT_PID, type EndStatus, type ProcessEntry, type ProcessSnapshot, type ProcessTable, type SpawnRequest } from './table.js';
+import { DEFAULT_LINKS } from './quotas.js';
 import type { WwHost } from './guest.js';
 import type { Executor } from './executor.js';
 import { Grant, Scope, type KnownModules, type Principal } from './authority.js';
@@ -116,6 +117,8 @@ export class ExecutorContext {
   private readonly processCaps = new WeakMap<ProcessEntry, ProcessCap>();
   /** The one Admin capability object of the node. */
   readonly admin: AdminCap = new AdminCap(this);
+  /** Remote links and RPC monitors held, per process and per principal. */
+  readonly links = new LinkHoldings();
   constructor(
     readonly table: ProcessTable,
     readonly modules: ModuleStore,
@@ -123,6 +126,18 @@ export class ExecutorContext {
     /** Spawns with the `ww` host module. */
     readonly ww: WwHost,
   ) {}
+
+  private readonly facets = new WeakMap<ProcessEntry, LinkFacet>();
+
+  /** The one LinkFacet of an entry: what the other side of a remote link gets of it. */
+  linkFacet(e: ProcessEntry): LinkFacet {
+    let f = this.facets.get(e);
+    if (!f) {
+      f = new LinkFacet(this.processCap(e));
+      this.facets.set(e, f);
+    }
+    return f;
+  }
 
   /** The one Process capability object of an entry (one object, so capability identity holds). */
   processCap(e: ProcessEntry): ProcessCap {
@@ -478,9 +493,53 @@ function listenGrant(text: string): ListenAddress {
   }
 }
 
+/** Remote links (each half), one-way links and monitors served over RPC that one process may hold at
+ *  once; its principal's processes together hold at most `Quotas.links` (DEFAULT_LINKS). */
+export const LINKS_PER_PROCESS = 1024;
+
+/**
+ * Counts what processes hold outside the table's own bounded structures (links to other peers'
+ * processes, one-way links, monitors served over RPC), per process and per principal, so that a peer
+ * linking or monitoring millions of times meets a `quota` refusal, not the node's memory.
+ */
+export class LinkHoldings {
+  private readonly byEntry = new WeakMap<ProcessEntry, number>();
+  private readonly byPrincipal = new WeakMap<Principal, number>();
+
+  /** Counts one more on `e` and its principal; returns its release (idempotent). Throws `quota` past a bound. */
+  take(e: ProcessEntry): () => void {
+    const n = this.byEntry.get(e) ?? 0;
+    if (n >= LINKS_PER_PROCESS) {
+      throw new ExecutorError('quota', `process ${e.pid} already holds ${n} remote links and monitors (at most ${LINKS_PER_PROCESS}): unlink or drop some first`);
+    }
+    const p = e.scope?.principal;
+    const m = p ? (this.byPrincipal.get(p) ?? 0) : 0;
+    const max = p?.quotas.links ?? DEFAULT_LINKS;
+    if (p && m >= max) {
+      throw new ExecutorError('quota', `${p.name}'s processes already hold ${m} remote links and monitors (at most ${max}): unlink or drop some first`);
+    }
+    this.byEntry.set(e, n + 1);
+    if (p) this.byPrincipal.set(p, m + 1);
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      this.byEntry.set(e, (this.byEntry.get(e) ?? 1) - 1);
+      if (p) this.byPrincipal.set(p, (this.byPrincipal.get(p) ?? 1) - 1);
+    };
+  }
+
+  /** What `e` holds now (for tests and info). */
+  of(e: ProcessEntry): number {
+    return this.byEntry.get(e) ?? 0;
+  }
+}
+
 export class ProcessCap implements Process$Server {
-  /** Links to Process capabilities that are not this node's own (remote, or not genuine), by hook. */
-  private readonly remoteLinks = new Map<Hook, () => void>();
+  /** The processes this one follows outside the table (its half of each link to another peer's process,
+   *  its one-way links), by `PEER/PID` as their capability reports it (watchKey); each value cancels
+   *  its watch. A capability that lies about who it is can only confuse this process's own watches. */
+  private readonly watches = new Map<string, () => void>();
 
   constructor(
     readonly ctx: ExecutorContext,
@@ -512,29 +571,67 @@ export class ProcessCap implements Process$Server {
   }
 
   monitor(): { monitor: MonitorCap } {
-    return { monitor: new MonitorCap(this.ctx.table, this.entry) };
+    return { monitor: new MonitorCap(this.ctx, this.entry) };
   }
 
-  async link({ other }: { other: Process$Client | null }): Promise<void> {
+  /**
+   * With one of this node's own processes: the table's link. With any other Process (another peer's,
+   * or one this node cannot vouch for) each side watches the other: this one watches `other`, then
+   * asks it to watch this one with `oneWay` set, so that it does not ask back. A link holds both ways
+   * or not at all: when the other side refuses (its bound), this side's half is undone.
+   */
+  async link({ other, oneWay }: { other: Process$Client | null; oneWay?: boolean }): Promise<void> {
     if (!other) throw new ExecutorError('bad-request', 'link needs a Process capability');
-    const local = await this.ownProcess(other);
+    if (this.entry.pid === INIT_PID) {
+      other.release();
+      throw new ExecutorError('not-permitted', 'pid 1 is the node\'s init: it cannot be linked');
+    }
+    const local = await this.ownProcess(other).catch((e: unknown) => {
+      other.release();
+      throw e;
+    });
+    if (oneWay) return this.watch(other);
     if (local) {
       other.release();
       this.ctx.table.link(this.entry, local.entry);
       return;
     }
-    this.linkRemote(other);
+    // Both halves at once; a link holds both ways or not at all, so a refusal undoes the other half.
+    // The other side gets this process's LinkFacet (its monitor and pid), not this capability.
+    const facet = this.ctx.linkFacet(this.entry);
+    const back = other.dup();
+    try {
+      const [ours, theirs] = await Promise.allSettled([this.watch(other.dup()), back.link({ other: facet, oneWay: true })]);
+      if (ours.status === 'fulfilled' && theirs.status === 'fulfilled') return;
+      if (ours.status === 'fulfilled') await this.unwatch(other);
+      if (theirs.status === 'fulfilled') await back.unlink({ other: facet, oneWay: true }).catch(() => {});
+      const e: unknown = ours.status === 'rejected' ? ours.reason : (theirs as PromiseRejectedResult).reason;
+      throw e instanceof ExecutorError ? e : (executorErrorFromRpc(e) ?? new ExecutorError('unreachable', `link: the other process did not link back: ${(e as Error).message}`));
+    } finally {
+      other.release();
+      back.release();
+    }
   }
 
-  async unlink({ other }: { other: Process$Client | null }): Promise<void> {
+  /** Removes the link both ways (with another peer's process, asks it to unlink too; if it cannot be
+   *  reached its side ends anyway, with peer-lost). `oneWay`: this side only. Idempotent. */
+  async unlink({ other, oneWay }: { other: Process$Client | null; oneWay?: boolean }): Promise<void> {
     if (!other) throw new ExecutorError('bad-request', 'unlink needs a Process capability');
     try {
       const local = await this.ownProcess(other);
+      await this.unwatch(other);
+      if (oneWay) return;
       if (local) return this.ctx.table.unlink(this.entry, local.entry);
-      this.remoteLinks.get(shorten(other.hook))?.();
+      await other.unlink({ other: this.ctx.linkFacet(this.entry), oneWay: true }).catch(() => {});
     } finally {
       other.release();
     }
+  }
+
+  /** Cancels the watch of the process `other` says it is (nothing when it cannot say). */
+  private async unwatch(other: Process$Client): Promise<void> {
+    const key = await watchKey(other).catch(() => undefined);
+    if (key) this.watches.get(key)?.();
   }
 
   info(): { info: ProcessInfo$Init } {
@@ -546,46 +643,111 @@ export class ProcessCap implements Process$Server {
   }
 
   /**
-   * A Process that is not this node's own: linked one way for now, through its monitor. If it ends
-   * abnormally this process ends with `link: <the pid it reports>`; if it cannot be reached any more,
-   * with `peer-lost`. Its end does not learn of ours: two-way remote links need src/cluster.
+   * Follows `other` one way, through its monitor (takes the reference): if it ends abnormally this
+   * process ends with `link: <its pid>`; if it cannot be reached any more (its peer is lost: the
+   * pending call fails with the session), with `peer-lost`. Returns once the other side holds the
+   * monitor; its refusal (`quota`) is thrown, and ends nothing. Idempotent per capability; ends with
+   * this process. Counts in LinkHoldings.
    */
-  private linkRemote(other: Process$Client): void {
-    const key = shorten(other.hook);
-    if (this.remoteLinks.has(key) || this.entry.status) {
+  private async watch(other: Process$Client): Promise<void> {
+    if (this.entry.status) return other.release();
+    let releaseHolding: () => void;
+    try {
+      releaseHolding = this.ctx.links.take(this.entry);
+    } catch (e) {
+      other.release();
+      throw e;
+    }
+    const asked = other.monitor();
+    let key: string;
+    try {
+      // Who it is, asked now while its peer is surely there: a reason names it even if the peer goes right after.
+      [key] = await Promise.all([watchKey(other), asked.monitor.whenResolved()]);
+    } catch (e) {
+      releaseHolding();
+      asked.release();
+      other.release();
+      throw executorErrorFromRpc(e) ?? new ExecutorError('unreachable', `link: the other process cannot be watched: ${(e as Error).message}`);
+    }
+    if (this.watches.has(key) || this.entry.status) {
+      releaseHolding();
+      asked.release();
       other.release();
       return;
     }
-    const asked = other.monitor();
-    const monitor = asked.monitor;
+    const pid = Number(key.slice(key.lastIndexOf('/') + 1));
     let active = true;
     const cancel = (): void => {
       if (!active) return;
       active = false;
-      this.remoteLinks.delete(key);
+      this.watches.delete(key);
       this.entry.onEnd.delete(cancel);
+      releaseHolding();
       asked.release(); // releases the pipelined Monitor too: the other side drops the monitor
       other.release();
     };
-    this.remoteLinks.set(key, cancel);
+    this.watches.set(key, cancel);
     this.entry.onEnd.add(cancel);
-    monitor.reason().then(
-      async ({ reason }) => {
-        if (!active || !isAbnormal(reasonFromWire(reason))) return cancel();
-        const pid = await other.info().then(
-          ({ info }) => info.pid,
-          () => 0,
-        );
+    asked.monitor.reason().then(
+      ({ reason }) => {
         if (!active) return;
         cancel();
-        this.ctx.table.endWith(this.entry, { kind: 'link', pid });
+        if (isAbnormal(reasonFromWire(reason))) this.ctx.table.endWith(this.entry, { kind: 'link', pid });
       },
-      () => {
+      (e: unknown) => {
         if (!active) return;
         cancel();
-        this.ctx.table.endWith(this.entry, { kind: 'peer-lost' });
+        // A refusal (an executor error code) is not the loss of the other side; anything else (the
+        // session ended, the capability broke) is.
+        if (!executorErrorFromRpc(e)) this.ctx.table.endWith(this.entry, { kind: 'peer-lost' });
       },
     );
+  }
+}
+
+/** `PEER/PID` of a Process capability, as it reports itself (info()). */
+async function watchKey(p: Process$Client): Promise<string> {
+  const { info } = await p.info();
+  return `${info.peerId}/${info.pid}`;
+}
+
+/**
+ * What the other side of a link across peers gets of a process: enough to watch it (its monitor, and
+ * its pid and peer in info()), not the Process capability itself, so linking to another peer's
+ * process does not hand that peer the power to pause it, read its output, or link it elsewhere.
+ */
+export class LinkFacet implements Process$Server {
+  constructor(private readonly cap: ProcessCap) {}
+  monitor(): { monitor: MonitorCap } {
+    return this.cap.monitor();
+  }
+  info(): { info: ProcessInfo$Init } {
+    const e = this.cap.entry;
+    return { info: { pid: e.pid, peerId: this.cap.ctx.peerId, state: STATE_CODE[this.cap.ctx.table.snapshot(e).state] } };
+  }
+  private refuse(what: string): never {
+    throw new ExecutorError('not-permitted', `${what}: this is the link side of process ${this.cap.entry.pid}, given to watch it only`);
+  }
+  wait(): never {
+    return this.refuse('wait');
+  }
+  kill(): never {
+    return this.refuse('kill');
+  }
+  pause(): never {
+    return this.refuse('pause');
+  }
+  resume(): never {
+    return this.refuse('resume');
+  }
+  link(): never {
+    return this.refuse('link');
+  }
+  unlink(): never {
+    return this.refuse('unlink');
+  }
+  output(): never {
+    return this.refuse('output');
   }
 }
 
@@ -594,14 +756,18 @@ export class MonitorCap implements Monitor$Server {
   private readonly cancel: () => void;
   private rejectPending: (e: Error) => void = () => {};
 
-  constructor(table: ProcessTable, entry: ProcessEntry) {
+  constructor(ctx: ExecutorContext, entry: ProcessEntry) {
+    const releaseHolding = ctx.links.take(entry); // a monitor served over RPC is held for a client: bounded
     let cancel: () => void = () => {};
     this.fired = new Promise<EndStatus>((resolve, reject) => {
       this.rejectPending = reject;
-      cancel = table.monitor(entry, resolve);
+      cancel = ctx.table.monitor(entry, resolve);
     });
     this.fired.catch(() => {});
-    this.cancel = cancel;
+    this.cancel = () => {
+      cancel();
+      releaseHolding();
+    };
   }
 
   async reason(): Promise<{ reason: ExitReason$Init; code: number }> {
@@ -672,3 +838,4 @@ answerExecutorErrors(ExecutorCap.prototype, ExecutorInterface);
 answerExecutorErrors(ModuleCacheCap.prototype, ModuleCache);
 answerExecutorErrors(ProcessCap.prototype, Process);
 answerExecutorErrors(MonitorCap.prototype, Monitor);
+answerExecutorErrors(LinkFacet.prototype, Process);

@@ -18,11 +18,15 @@ export interface Quotas {
   channelBytes?: number;
   /** Channels its processes created that are still open. Default 65,536. */
   openChannels?: number;
+  /** Links to other peers' processes and monitors served over RPC that its processes hold together. Default 16,384. */
+  links?: number;
 }
 
 /** Channel defaults of every principal (the Quotas fields are optional). */
 export const DEFAULT_CHANNEL_BYTES = 1024 * MIB;
 export const DEFAULT_OPEN_CHANNELS = 65_536;
+/** Remote links and RPC monitors of one principal's processes (Quotas.links). */
+export const DEFAULT_LINKS = 16_384;
 
 /** The owner's defaults; `ww start --max-processes`, `--max-spawning`, `--max-connections`,
  *  `--max-principal-memory` change them. Memory: half of this machine's, so one principal cannot

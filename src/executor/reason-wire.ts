@@ -3,7 +3,8 @@
 // generated schema.
 
 import { ExitKind, LimitKind, type ExitReason as WireReason, type ExitReason$Init } from '../capnp-gen/ww.rpc.js';
-import type { Reason } from './reasons.js';
+import { RpcError } from '../rpc/errors.js';
+import { reasonCode, type Reason } from './reasons.js';
 
 const LIMITS = ['cpu', 'memory', 'wall'] as const;
 
@@ -48,6 +49,24 @@ export function reasonFromWire(w: WireReason): Reason {
       return { kind: 'peer-lost' };
     default:
       return unknown(`kind ${w.kind as number}`);
+  }
+}
+
+/**
+ * An end as seen through a monitor's reason() or a wait() on another peer's process: the reason it
+ * gives, or `peer-lost` (code 137) when the call failed because the session to that peer ended
+ * (`disconnected`: the peer crashed, or was cut off past the liveness timeout). The node that relays
+ * the call cannot tell the two apart from a real answer, so callers get a reason, not an exception;
+ * any other failure is thrown.
+ */
+export async function endOrPeerLost(ended: PromiseLike<{ reason: WireReason; code: number }>): Promise<{ reason: Reason; code: number }> {
+  try {
+    const { reason, code } = await ended;
+    return { reason: reasonFromWire(reason), code };
+  } catch (e) {
+    if (!(e instanceof RpcError) || e.type !== 'disconnected') throw e;
+    const lost: Reason = { kind: 'peer-lost' };
+    return { reason: lost, code: reasonCode(lost) };
   }
 }
 

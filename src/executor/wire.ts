@@ -1,6 +1,6 @@
 // Exit reasons and refusals as they cross the wire (capnp/ww.capnp): what a client of a node needs
 // to read them, without the servers (rpc.ts) or the executor's core (index.ts).
-export { reasonFromWire, reasonToWire } from './reason-wire.js';
+export { endOrPeerLost, reasonFromWire, reasonToWire } from './reason-wire.js';
 export { executorErrorFromRpc, executorErrorToRpc, EXECUTOR_ERROR_DETAIL } from './error-wire.js';
 export { reasonText, type Reason } from './reasons.js';
 export { ExecutorError, type ExecutorErrorCode } from './errors.js';

@@ -196,6 +196,7 @@ test('a Process capability that is not this node\'s own is never taken for the p
   const fakeEnded = new Promise<ExitReason$Init>((r) => (endFake = r));
   const fake: Partial<Process$Server> = {
     info: () => ({ info: { pid: victim.pid, ppid: 1, state: 0 } }),
+    link: () => {}, // asked to link back (a link to a Process not this node's own holds both ways)
     monitor: () => ({ monitor: serve(Monitor, { reason: async () => ({ reason: await fakeEnded, code: 137 }) }) }),
   };
   await caller.process.link({ other: serve(Process, fake as Process$Server) });
@@ -214,6 +215,7 @@ test('a linked Process that is not this node\'s own and becomes unreachable ends
   const other = await t.connect();
   const fake: Partial<Process$Server> = {
     info: () => ({ info: { pid: 4242 } }),
+    link: () => {},
     monitor: () => ({ monitor: serve(Monitor, { reason: () => new Promise<never>(() => {}) }) }), // never ends by itself
   };
   const admin = other.node.admin().admin;
