@@ -616,8 +616,7 @@ class Run {
       node = this.errorNode(place, step.template!, err);
     }
     if (step.onExit) {
-      const exitScope = scope.child().set(`steps.${step.name}.status`, node.phase).set(`tasks.${step.name}.status`, node.phase);
-      await this.invoke(step.onExit, { parameters: new Map(), artifacts: new Map() }, { ...place, name: `${place.name}.onExit`, displayName: `${place.displayName}.onExit` }, exitScope);
+      await this.invoke(step.onExit, { parameters: new Map(), artifacts: new Map() }, { ...place, name: `${place.name}.onExit`, displayName: `${place.displayName}.onExit` }, scope);
     }
     return node;
   }
