@@ -258,8 +258,11 @@ function evalExpr(e: Expr, env: Record<string, unknown>, opts: EvalOptions, src:
       return truthy(evalExpr(e.test, env, opts, src), src) ? evalExpr(e.then, env, opts, src) : evalExpr(e.else, env, opts, src);
     case 'binary':
       return binary(e, env, opts, src);
-    case 'call':
-      return call(e.callee, e.args.map((a) => evalExpr(a, env, opts, src)), src);
+    case 'call': {
+      const fn = FUNCTIONS[e.callee];
+      if (!fn) throw new ArgoError('unsupported', `the function '${e.callee}' in '${src}' is not supported by ww argo (supported: ${Object.keys(FUNCTIONS).join(', ')})`);
+      return fn(e.args.map((a) => evalExpr(a, env, opts, src)), src);
+    }
   }
 }
 
@@ -368,12 +371,6 @@ const FUNCTIONS: Record<string, (args: Value[], src: string) => Value> = {
   'sprig.contains': ([sub, s]) => String(s).includes(String(sub)),
   'sprig.toString': ([v]) => (typeof v === 'string' ? v : JSON.stringify(v)),
 };
-
-function call(name: string, args: Value[], src: string): Value {
-  const fn = FUNCTIONS[name];
-  if (!fn) throw new ArgoError('unsupported', `the function '${name}' in '${src}' is not supported by ww argo (supported: ${Object.keys(FUNCTIONS).join(', ')})`);
-  return fn(args, src);
-}
 
 function parseJson(v: Value, src: string): Value {
   if (typeof v !== 'string') return v;
