@@ -2,7 +2,7 @@
 // `ww run` runs a guest when no node answers): modules are loaded once, steps share its workers.
 import { readFile } from 'node:fs/promises';
 import { Runtime, type RuntimeOptions } from '../wasm/index.js';
-import { Executor, ExecutorError, reasonText, isAbnormal } from '../executor/index.js';
+import { Executor, ExecutorError, reasonText } from '../executor/index.js';
 import { ArgoError } from './errors.js';
 import type { SpawnEnd, SpawnRequest, Spawner } from './runner.js';
 
@@ -40,7 +40,8 @@ export function localSpawner(runtimeOptions: RuntimeOptions = {}): LocalSpawner 
       const module = await load(ex, req.module);
       const entry = ex.spawn({ module, argv: req.argv, env: req.env, preopens: req.preopens.map((p) => ({ ...p, readOnly: p.readOnly ?? false })), stdout: req.stdout, stderr: req.stderr });
       const end = await entry.settled;
-      return isAbnormal(end.reason) ? { code: end.code, message: reasonText(end.reason) } : { code: end.code };
+      // An exit code is the step's own answer; a trap, a limit or a kill is said in words.
+      return end.reason.kind === 'normal' || end.reason.kind === 'exit' ? { code: end.code } : { code: end.code, message: reasonText(end.reason) };
     } catch (err) {
       if (err instanceof ExecutorError) throw new ArgoError('image', `module '${req.module}': ${err.message}`);
       throw err;
