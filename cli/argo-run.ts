@@ -13,6 +13,7 @@ import { formatTree } from '../src/argo/format.js';
 import { InputError, UsageError } from './errors.js';
 import { resolveSocketPath } from './lib/socket-path.js';
 import { outputWidth } from './lib/format.js';
+import { cacheDir } from './run-command.js';
 
 export interface ArgoRunOptions {
   parameters: Record<string, string>;
@@ -38,7 +39,7 @@ export async function argoRun(file: string, opts: ArgoRunOptions): Promise<numbe
   }
   const workflow = (() => {
     try {
-      return parseWorkflow(text, file);
+      return parseWorkflow(text, file, cacheDir());
     } catch (err) {
       throw err instanceof ArgoError ? new InputError(err.message) : err;
     }
@@ -107,5 +108,6 @@ async function spawner(socketOption: string | undefined): Promise<{ spawn: Spawn
     return { spawn, close: async () => {} };
   }
   const { localSpawner } = await import('../src/argo/local.js');
-  return localSpawner({ cacheDir: process.env.WW_CACHE_DIR });
+  return localSpawner({ cacheDir: cacheDir() });
 }
+

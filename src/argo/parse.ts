@@ -9,7 +9,8 @@ import type { Workflow } from './model.js';
 export const MAX_WORKFLOW_BYTES = 1024 * 1024;
 
 /** Parses and validates `text` (read from `file`, named in errors) into a Workflow. Throws ArgoError. */
-export function parseWorkflow(text: string, file: string): Workflow {
+/** `cacheDir`: where the compiled schema validator is kept across runs (schema.ts). */
+export function parseWorkflow(text: string, file: string, cacheDir?: string): Workflow {
   if (Buffer.byteLength(text) > MAX_WORKFLOW_BYTES) {
     throw new ArgoError('limit', `${file}: the workflow file is over ${MAX_WORKFLOW_BYTES} bytes`);
   }
@@ -33,7 +34,7 @@ export function parseWorkflow(text: string, file: string): Workflow {
   if (kind !== 'Workflow') {
     throw new ArgoError('invalid', `${file}:${lineOf(doc, lines, ['kind'])}: kind is ${JSON.stringify(kind)}; ww argo run runs kind: Workflow`);
   }
-  const violation = validateWorkflow(value);
+  const violation = validateWorkflow(value, cacheDir);
   if (violation) {
     const where = `${file}:${lineOf(doc, lines, violation.path)}`;
     throw new ArgoError('invalid', `${where}: ${formatPath(violation.path)}: ${violation.message}`);
