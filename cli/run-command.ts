@@ -109,7 +109,7 @@ export async function runCommand(module: string, guestArgs: readonly string[], f
 }
 
 /** Where instrumented modules are kept across runs: $WW_CACHE_DIR, else the XDG cache directory. */
-function cacheDir(): string | undefined {
+export function cacheDir(): string | undefined {
   if (process.env.WW_CACHE_DIR) return process.env.WW_CACHE_DIR;
   const base = process.env.XDG_CACHE_HOME || (homedir() ? join(homedir(), '.cache') : undefined);
   return base ? join(base, 'ww') : undefined;

@@ -121,6 +121,12 @@ export const LAYER_RULES: readonly LayerRule[] = [
     why: 'the gateway turns workflow steps into calls on the cluster and executors, never on the runtime directly',
   },
   {
+    name: 'argo-imports',
+    files: ['src/argo'],
+    only: ['src/executor', 'src/wasm', 'node:*', 'package:yaml', 'package:ajv'],
+    why: 'the Argo engine reads workflow files and runs steps on an executor (in-process like ww run, or a node\'s through an injected spawner); the CLI wires it, never the reverse',
+  },
+  {
     name: 'cli-on-top',
     files: ['cli'],
     forbid: ['test', 'bench', 'tools', 'fixtures', 'scripts', 'cluster-tests'],
