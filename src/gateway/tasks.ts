@@ -209,8 +209,8 @@ export class TaskTable {
             for (const d of dirs) mkdirSync(d, { recursive: true, mode: 0o700 });
             const spawned = await this.runner.spawn(step, dirs);
             proc = spawned.process;
-            task.placement = spawned.placement;
             await this.ledger.spawned(task.id, spawned.placement);
+            task.placement = spawned.placement; // shown in Running replies once it is in the ledger
           }
           return await this.runner.finish(proc, step, dirs);
         } catch (e) {
