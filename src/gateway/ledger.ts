@@ -2,7 +2,7 @@
 // task answered Running is never lost to a gateway restart. Appends are grouped (one fdatasync for
 // every record queued while the previous one ran). When the file holds many more records than live
 // tasks, it is rewritten (to a temporary file, fsync'd, renamed over it): bounded on disk.
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, truncateSync, writeSync } from 'node:fs';
 import { promises as fs } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { ExecuteRequest, NodeResult } from './contract.js';
@@ -51,7 +51,11 @@ export class Ledger {
     const ledger = new Ledger(join(dir, LEDGER_FILE), compactAfter);
     const tasks = new Map<string, TaskRecord>();
     if (existsSync(ledger.path)) {
-      for (const text of readFileSync(ledger.path, 'utf8').split('\n')) {
+      const content = readFileSync(ledger.path, 'utf8');
+      // A torn last line is cut off, so that the next append starts a line of its own.
+      const whole = content.lastIndexOf('\n') + 1;
+      if (whole < content.length) truncateSync(ledger.path, Buffer.byteLength(content.slice(0, whole)));
+      for (const text of content.slice(0, whole).split('\n')) {
         if (text === '') continue;
         let line: Line;
         try {
