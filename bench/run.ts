@@ -17,6 +17,7 @@ const PART_MODULES = {
   membership: () => import('./membership.js'),
   cluster: () => import('./cluster.js'),
   raft: () => import('./raft.js'),
+  gateway: () => import('./gateway.js'),
 } satisfies Record<string, () => Promise<{ main(argv?: string[]): Promise<void> }>>;
 const PARTS = Object.keys(PART_MODULES) as (keyof typeof PART_MODULES)[];
 /** Parts run only when named: `mn` (the M:N prototype, docs/mn-findings.md) and `density` (processes

@@ -47,7 +47,9 @@ export class RunError extends Error {
 export class StepRunner {
   private link: Promise<NodeLink> | undefined;
   /** Content IDs already put on each peer's module cache ('' = the gateway's own node). */
-  private readonly putOn = new Map<string, Set<string>>();
+  private readonly putOn = new Map<string, Map<string, Promise<void>>>();
+  /** Module files already hashed: path -> its version (inode, size, mtime) and content ID. */
+  private readonly hashed = new Map<string, { version: string; cid: string }>();
 
   constructor(
     private readonly connect: ConnectNode,
@@ -201,30 +203,48 @@ export class StepRunner {
   private async moduleCid(executor: Executor$Client, peerKey: string, step: StepSpec): Promise<string> {
     if (step.module.kind === 'cid') return step.module.cid;
     const path = this.resolveModulePath(step.module.path);
-    let bytes: Buffer;
+    let bytes: Buffer | undefined;
+    let cid: string;
     try {
       const stat = await fs.stat(path);
       if (stat.size > RUNNER_BOUNDS.moduleBytes) throw new RunError(`module ${step.module.path} is larger than ${RUNNER_BOUNDS.moduleBytes} bytes`);
-      bytes = await fs.readFile(path);
+      // A file unchanged since it was last hashed (same size, mtime and inode) is not read again.
+      const version = `${stat.ino}:${stat.size}:${stat.mtimeMs}`;
+      const seen = this.hashed.get(path);
+      if (seen?.version === version) cid = seen.cid;
+      else {
+        bytes = await fs.readFile(path);
+        cid = createHash('sha256').update(bytes).digest('hex');
+        if (this.hashed.size >= 1024) this.hashed.clear();
+        this.hashed.set(path, { version, cid });
+      }
     } catch (e) {
       if (e instanceof RunError) throw e;
       throw new RunError(`cannot read module ${step.module.path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
-    const cid = createHash('sha256').update(bytes).digest('hex');
-    const known = this.putOn.get(peerKey) ?? new Set<string>();
+    const known = this.putOn.get(peerKey) ?? new Map<string, Promise<void>>();
     this.putOn.set(peerKey, known);
-    if (!known.has(cid)) {
-      const cache = executor.modules().cache;
-      try {
-        const put = await cache.put({ bytes });
-        if (put.cid !== cid) throw new RunError(`the node named module ${step.module.path} ${put.cid}, not its sha256 ${cid}`);
-      } finally {
-        cache.release();
-      }
+    let put = known.get(cid);
+    if (!put) {
+      // One put per module and peer, shared by the steps that need it meanwhile (a put compiles it).
+      put = this.put(executor, cid, bytes ?? path, step.module.path);
       if (known.size >= 1024) known.clear(); // bounded; forgetting only costs a put
-      known.add(cid);
+      known.set(cid, put);
+      put.catch(() => known.delete(cid));
     }
+    await put;
     return cid;
+  }
+
+  private async put(executor: Executor$Client, cid: string, source: Buffer | string, name: string): Promise<void> {
+    const bytes = typeof source === 'string' ? await fs.readFile(source) : source;
+    const cache = executor.modules().cache;
+    try {
+      const put = await cache.put({ bytes });
+      if (put.cid !== cid) throw new RunError(`the node named module ${name} ${put.cid}, not its sha256 ${cid}`);
+    } finally {
+      cache.release();
+    }
   }
 
   /** A refusal of the node's, in its own words (written for people); anything else as it is. */

@@ -163,8 +163,9 @@ export class TaskTable {
     const where = task.placement ? `${task.placement.peerId ? `${task.placement.peerId}/` : ''}${task.placement.pid}` : undefined;
     return {
       node: { phase: 'Running', message: where ? `running as ww process ${where} (attempt ${task.attempt})` : `starting (attempt ${task.attempt})` },
-      // Short for short tasks, up to 10 s for long ones: polls stay a small share of the work.
-      requeue: goDuration(Math.min(10_000, Math.max(100, elapsed))),
+      // Half the task's age, from 20 ms to 10 s: a short step is seen soon after it ends, a long one
+      // is asked about a few times (log1.5 of its length), and none is answered later than 50% after its end.
+      requeue: goDuration(requeueMs(elapsed)),
     };
   }
 
@@ -178,14 +179,15 @@ export class TaskTable {
     this.running++;
     task.ended = this.run(task)
       .catch((e: unknown): NodeResult => ({ phase: 'Error', message: `ww gateway: ${e instanceof Error ? e.message : String(e)}` }))
-      .then(async (result) => {
+      .then((result) => {
         this.running--;
         if (this.closed) return;
         task.result = result;
         task.finishedAtMs = Date.now();
         delete task.request;
         delete task.step;
-        await this.ledger.finished(task.id, task.finishedAtMs, result).catch((e: unknown) => this.log(`ledger: ${(e as Error).message}`));
+        // Not awaited: a result lost to a crash before this fsync is found again from the process.
+        this.ledger.finished(task.id, task.finishedAtMs, result).catch((e: unknown) => this.log(`ledger: ${(e as Error).message}`));
       });
   }
 
@@ -203,16 +205,18 @@ export class TaskTable {
     try {
       for (let tries = 0; ; tries++) {
         try {
-          let proc = task.placement ? await this.runner.attach(task.placement) : undefined;
-          if (!proc) {
-            rmSync(workDir, { recursive: true, force: true }); // a fresh run starts with empty directories
-            for (const d of dirs) mkdirSync(d, { recursive: true, mode: 0o700 });
-            const spawned = await this.runner.spawn(step, dirs);
-            proc = spawned.process;
-            await this.ledger.spawned(task.id, spawned.placement);
+          const attached = task.placement ? await this.runner.attach(task.placement) : undefined;
+          if (attached) return await this.runner.finish(attached, step, dirs);
+          rmSync(workDir, { recursive: true, force: true }); // a fresh run starts with empty directories
+          for (const d of dirs) mkdirSync(d, { recursive: true, mode: 0o700 });
+          const spawned = await this.runner.spawn(step, dirs);
+          // Recorded while the guest runs (not before waiting for it): the fsync is off the step's path.
+          const recorded = this.ledger.spawned(task.id, spawned.placement).then(() => {
             task.placement = spawned.placement; // shown in Running replies once it is in the ledger
-          }
-          return await this.runner.finish(proc, step, dirs);
+          });
+          const result = await this.runner.finish(spawned.process, step, dirs);
+          await recorded;
+          return result;
         } catch (e) {
           if (this.closed) throw e;
           if (e instanceof RunError && !/no ww node|cannot connect/.test(e.message)) return { phase: 'Failed', message: e.message };
@@ -268,4 +272,9 @@ export class TaskTable {
 function isConnectionLost(e: unknown): boolean {
   if (e instanceof RpcError) return e.type === 'disconnected';
   return e instanceof RunError; // connecting failed (the node is restarting)
+}
+
+/** The requeue for a task running for `elapsedMs`. */
+export function requeueMs(elapsedMs: number): number {
+  return Math.min(10_000, Math.max(20, Math.round(elapsedMs / 2)));
 }
