@@ -123,16 +123,16 @@ export class TaskTable {
       ended: Promise.resolve(),
     };
     this.remember(task);
-    this.running++; // counted before the fsync: concurrent calls see it
+    // The guest starts while its record is fsync'd (the ledger keeps records in order, so the
+    // spawn record never precedes it); Running is answered only once the record is on disk.
+    const accepted = this.ledger.accepted(task);
+    this.start(task);
     try {
-      await this.ledger.accepted(task);
+      await accepted;
     } catch (e) {
-      this.running--;
-      this.drop(task);
+      // The task runs and stays in the table: Argo retries the 503 and joins it.
       throw new GatewayBusyError(`the gateway cannot write its ledger: ${(e as Error).message}`);
     }
-    this.running--;
-    this.start(task);
     return this.runningReplyOrFinal(task, now);
   }
 
