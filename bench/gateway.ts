@@ -35,7 +35,8 @@ export async function main(argv: string[] = []): Promise<void> {
       template: { name: 'hello', inputs: {}, outputs: {}, metadata: {}, plugin: { ww: { module: HELLO } } },
     });
     for (let calls = 1; ; calls++) {
-      const res = await post(url, body);
+      // A reset connection is retried, as Argo's agent retries transient errors.
+      const res = await post(url, body).catch((e: NodeJS.ErrnoException) => (e.code === 'ECONNRESET' ? post(url, body) : Promise.reject(e)));
       const reply = JSON.parse(res.text) as { node?: { phase: string; message?: string }; requeue?: string };
       if (res.status !== 200 || !reply.node) throw new Error(`gateway answered ${res.status}: ${res.text}`);
       if (reply.node.phase === 'Succeeded') return calls;

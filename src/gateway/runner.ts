@@ -96,7 +96,7 @@ export class StepRunner {
     } catch (e) {
       throw this.said(e);
     } finally {
-      if (target.peerId !== undefined) target.executor.release();
+      target.executor.release(); // the spawned Process does not need it
     }
   }
 

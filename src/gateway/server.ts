@@ -52,6 +52,9 @@ export async function listenGateway(host: string, port: number, opts: GatewaySer
   server.maxConnections = SERVER_BOUNDS.connections;
   server.requestTimeout = SERVER_BOUNDS.requestTimeoutMs;
   server.headersTimeout = SERVER_BOUNDS.requestTimeoutMs;
+  // Longer than Go's idle connection timeout (90 s): the agent, not the gateway, closes an idle
+  // kept-alive connection, so a call is never sent on one the gateway has just closed (ECONNRESET).
+  server.keepAliveTimeout = 95_000;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '').split('?')[0];
