@@ -18,6 +18,7 @@ const PART_MODULES = {
   cluster: () => import('./cluster.js'),
   raft: () => import('./raft.js'),
   argo: () => import('./argo.js'),
+  gateway: () => import('./gateway.js'),
 } satisfies Record<string, () => Promise<{ main(argv?: string[]): Promise<void> }>>;
 const PARTS = Object.keys(PART_MODULES) as (keyof typeof PART_MODULES)[];
 /** Parts run only when named: `mn` (the M:N prototype, docs/mn-findings.md) and `density` (processes

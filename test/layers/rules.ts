@@ -117,8 +117,8 @@ export const LAYER_RULES: readonly LayerRule[] = [
   {
     name: 'gateway-imports',
     files: ['src/gateway'],
-    forbid: ['src/wasm', 'src/node'],
-    why: 'the gateway turns workflow steps into calls on the cluster and executors, never on the runtime directly',
+    only: ['src/executor/wire.ts', 'src/rpc', 'src/capnp-gen', 'node:*'],
+    why: 'the gateway turns workflow steps into calls on a node\'s Executor over its wire (the node\'s connection is given to it), never on the runtime, the executor\'s core or the node directly',
   },
   {
     name: 'argo-imports',
