@@ -5,7 +5,6 @@
 // - 100 parallel steps (one withSequence loop) next to 100 direct parallel spawns;
 // - whole commands: `ww argo run` of a one-step workflow next to `ww run` of the same module.
 // Rounds alternate their order so a machine whose load changes slows both alike.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +14,7 @@ import { runWorkflow, DEFAULT_LIMITS } from '../src/argo/engine.js';
 import { ImageMap } from '../src/argo/images.js';
 import { wasmStepRunner } from '../src/argo/runner.js';
 import { localSpawner } from '../src/argo/local.js';
+import { runOnce } from './cli.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const WW = join(ROOT, 'bin/ww.js');
@@ -31,17 +31,6 @@ function parallel(n: number): string {
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const round2 = (x: number): number => Math.round(x * 100) / 100;
-
-function runOnce(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  const t0 = performance.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve(performance.now() - t0) : reject(new Error(`${args.join(' ')} exited ${code}: ${err}`))));
-  });
-}
 
 export async function main(argv: string[] = []): Promise<void> {
   const quick = argv.includes('--quick');

@@ -14,7 +14,8 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const WW = join(ROOT, 'bin/ww.js');
 const RUNS = 15;
 
-function runOnce(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+/** One fresh `node ARGS` from the repository root: its wall time in ms; rejects with its stderr when it fails. */
+export function runOnce(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });

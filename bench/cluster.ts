@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { loadIdentity, newSwarmKey, parseSwarmKey } from '../src/cluster/index.js';
 import { connectNode, startNode } from '../src/node/index.js';
 import { ExitKind, type Executor$Client } from '../src/capnp-gen/ww.rpc.js';
-import { assemble, repoRoot } from '../fixtures/wat.js';
+import { assemble, repoRoot, SLEEPER_WAT } from '../fixtures/wat.js';
 
 function quantiles(samplesMs: number[]): { p50_us: number; p99_us: number; n: number } {
   const s = [...samplesMs].sort((a, b) => a - b);
@@ -98,15 +98,6 @@ export async function main(argv: string[] = []): Promise<void> {
   await failureDetection(quick ? 2 : 5);
 }
 
-/** Sleeps (blocked, no CPU) until it is ended. */
-const SLEEPER = `(module
-  (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
-  (memory (export "memory") 1)
-  (func (export "_start")
-    (i32.store8 (i32.const 8) (i32.const 0))
-    (i32.store (i32.const 16) (i32.const 1))
-    (i64.store (i32.const 24) (i64.const 1000000000000000))
-    (drop (call $poll (i32.const 0) (i32.const 128) (i32.const 1) (i32.const 256)))))`;
 
 /**
  * From a peer's loss to `peer-lost` on the process linked to one of its processes: `rounds` rounds of
@@ -121,7 +112,7 @@ async function failureDetection(rounds: number): Promise<void> {
   const a = await startNode({ socketPath: join(dir, 'a.sock'), dataDir: join(dir, 'a'), poolSize: 2, pauseGraceMs: 0, p2p: { swarmKey: parseSwarmKey(keyText, 'bench') } });
   const owner = await connectNode(a.socketPath);
   const here = owner.node.executor().executor;
-  const sleeper = await assemble(SLEEPER);
+  const sleeper = await assemble(SLEEPER_WAT);
   const samples = { 'kill-9': [] as number[], sigstop: [] as number[], 'local-link': [] as number[] };
   let child: ChildProcess | undefined;
   let setupRetries = 0;

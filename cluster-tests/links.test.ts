@@ -5,22 +5,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ExitKind, type Executor$Client, type Process$Client } from '../src/capnp-gen/ww.rpc.js';
 import { connectNode, type NodeConnection } from '../src/node/index.js';
-import { assemble } from '../fixtures/wat.js';
+import { assemble, SLEEPER_WAT } from '../fixtures/wat.js';
 import { TestNetwork } from './netns.js';
 import { eventually, makePeers, swarmKeyFile, type Peer } from './peers.js';
 import { requireNamespaces } from './require.js';
 
 requireNamespaces();
 
-/** Sleeps (blocked in poll_oneoff, no CPU) far longer than any test, until it is ended. */
-const SLEEPER = `(module
-  (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
-  (memory (export "memory") 1)
-  (func (export "_start")
-    (i32.store8 (i32.const 8) (i32.const 0))
-    (i32.store (i32.const 16) (i32.const 1))
-    (i64.store (i32.const 24) (i64.const 1000000000000000))
-    (drop (call $poll (i32.const 0) (i32.const 128) (i32.const 1) (i32.const 256)))))`;
 
 /** Three peers holding one swarm key (p2 and p3 join p1), the owner of p1 connected to its socket,
  *  all removed when the test ends. */
@@ -45,7 +36,7 @@ async function threePeers(t: { after(fn: () => unknown): void }): Promise<{ net:
 }
 
 async function spawnSleeper(ex: Executor$Client): Promise<{ process: Process$Client; pid: number }> {
-  const { process, pid } = await ex.spawn({ spec: { moduleBytes: await assemble(SLEEPER), argv: ['sleeper'] } });
+  const { process, pid } = await ex.spawn({ spec: { moduleBytes: await assemble(SLEEPER_WAT), argv: ['sleeper'] } });
   return { process, pid };
 }
 
