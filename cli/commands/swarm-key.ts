@@ -5,7 +5,7 @@ import { InputError } from '../errors.js';
 export default class SwarmKey extends Command {
   static override summary = 'Make a new swarm key (a cluster secret) for ww start --swarm-key.';
 
-  static override description = `Makes a new random libp2p private network key in the /key/swarm/psk/1.0.0/ file format: with --out, written to a new file only you can read (mode 0600; an existing file is never replaced); without it, printed. Copy it to every peer of the cluster and start each with --swarm-key FILE: only peers holding the same key can connect (the handshake of any other fails). Anyone with the file can join: treat it like a password. ww start refuses a key file that others on the machine may read.
+  static override description = `Makes a new random libp2p private network key in the /key/swarm/psk/1.0.0/ file format: with --out, written to a new file only you can read (mode 0600; an existing file is never replaced); without it, printed. Copy it to every peer of the cluster and start each with --swarm-key FILE: only peers holding the same key can connect (the handshake of any other fails). Anyone with the file can join: treat it like a password. ww start refuses a key file that every user of the machine may read.
 
 Exit status: 0; 1 the file exists or cannot be written; 2 bad command line.`;
 

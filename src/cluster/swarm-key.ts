@@ -27,8 +27,9 @@ export function parseSwarmKey(text: string, where: string): Uint8Array {
 }
 
 /**
- * Reads and checks a swarm key file. Like ssh with a private key, a key that others on this machine
- * may read is refused: anyone holding it joins the cluster.
+ * Reads and checks a swarm key file. A key that every user of this machine may read is refused:
+ * anyone holding it joins the cluster. Its group may read it (how Kubernetes hands a pod a secret
+ * through fsGroup), which ssh would refuse for a private key.
  */
 export function readSwarmKey(file: string): Uint8Array {
   let text: string;
@@ -36,8 +37,8 @@ export function readSwarmKey(file: string): Uint8Array {
   try {
     fd = openSync(file, 'r');
     const mode = fstatSync(fd).mode & 0o777;
-    if (mode & 0o077) {
-      throw new ClusterError('bad-swarm-key', `the swarm key ${file} may be read by others on this machine (mode ${mode.toString(8).padStart(4, '0')}): \`chmod 600 ${file}\` first`);
+    if (mode & 0o007) {
+      throw new ClusterError('bad-swarm-key', `the swarm key ${file} may be read by every user of this machine (mode ${mode.toString(8).padStart(4, '0')}): \`chmod 600 ${file}\` first`);
     }
     text = readFileSync(fd, 'utf8');
   } catch (e) {

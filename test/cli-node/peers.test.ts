@@ -90,7 +90,7 @@ test('ww swarm-key --out writes a key only its owner may read and never replaces
     chmodSync(key, 0o644);
     const r = await runWw(['start', '--socket', join(dir.path, 'node.sock'), '--swarm-key', key]);
     assert.equal(r.status, 1);
-    assert.match(r.stderr, new RegExp(`the swarm key ${key} may be read by others on this machine \\(mode 0644\\): \`chmod 600 ${key}\` first`));
+    assert.match(r.stderr, new RegExp(`the swarm key ${key} may be read by every user of this machine \\(mode 0644\\): \`chmod 600 ${key}\` first`));
   } finally {
     dir.cleanup();
   }
