@@ -84,6 +84,57 @@ test('ww argo run runs steps as Wasm modules: parameters, an input artifact plac
   }
 });
 
+test('the default image map: alpine and busybox steps run in the Wasm shell, an output parameter file and a script passed on', async () => {
+  const dir = tempDir('argo-shell');
+  try {
+    const file = join(dir.path, 'wf.yaml');
+    writeFileSync(
+      file,
+      `apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata:
+  generateName: shell-
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    steps:
+    - - name: write
+        template: write
+    - - name: show
+        template: show
+        arguments: {parameters: [{name: text, value: "{{steps.write.outputs.parameters.out}}"}]}
+  - name: write
+    container:
+      image: alpine:3.19
+      command: [sh, -c]
+      args: ["echo hello from $(echo wasm | tr a-z A-Z) > /tmp/out.txt"]
+    outputs:
+      parameters:
+      - name: out
+        valueFrom: {path: /tmp/out.txt}
+  - name: show
+    inputs:
+      parameters: [{name: text}]
+    script:
+      image: busybox
+      command: [sh]
+      source: |
+        echo "got: {{inputs.parameters.text}}"
+        seq 1 3 | wc -l
+`,
+    );
+    const result = await runWw(['argo', 'run', '--json', file], { env: { WW_SOCKET: join(dir.path, 'none.sock') } });
+    assert.equal(result.status, 0, result.stderr);
+    const wf = JSON.parse(result.stdout) as WorkflowResult;
+    assert.equal(wf.status.phase, 'Succeeded');
+    assert.deepEqual(nodeByName(wf, 'write').outputs?.parameters, [{ name: 'out', value: 'hello from WASM' }]);
+    assert.equal(nodeByName(wf, 'show').outputs?.result, 'got: hello from WASM\n3');
+  } finally {
+    dir.cleanup();
+  }
+});
+
 test('a failing module fails its node and the workflow (exit 1); retries re-run it; an unmapped image says how to map it', async () => {
   const dir = tempDir('argo');
   try {
