@@ -164,10 +164,15 @@ export function stepSpawn(template: Template, images: ImageMap): StepSpawn {
 }
 
 function defaultEntrypoint(entry: ImageEntry): string[] {
-  if (entry.kind === 'shell') return ['sh'];
-  if (entry.kind === 'argosay') return ['argosay'];
+  return [entrypoint(entry)];
+}
+
+/** The program an image runs when a step names no command: argv[0] of its module. */
+export function entrypoint(entry: ImageEntry): string {
+  if (entry.kind === 'shell') return 'sh';
+  if (entry.kind === 'argosay') return 'argosay';
   // A plain program run with args only: argv[0] is its module's name, as `ww run` gives it.
-  return [posix.basename(entry.module).replace(/\.wasm$/, '')];
+  return posix.basename(entry.module).replace(/\.wasm$/, '');
 }
 
 /** The directories, without those inside another of them. */

@@ -37,6 +37,8 @@ export class Ledger {
   private queued: { line: string; resolve: () => void; reject: (e: unknown) => void }[] = [];
   private flushing: Promise<void> | undefined;
   private lines = 0;
+  /** A compaction asked for: run by the writer loop when nothing is queued, so no append ever goes to the file being replaced. */
+  private compaction: { live: () => Iterable<TaskRecord>; done: { resolve: () => void; reject: (e: unknown) => void }[] } | undefined;
 
   private constructor(
     readonly path: string,
@@ -87,11 +89,23 @@ export class Ledger {
     return this.append({ t: 'forget', id });
   }
 
-  /** Rewrites the file with only `live` when it has grown well past them. */
-  async maybeCompact(live: Iterable<TaskRecord>): Promise<void> {
-    const tasks = [...live];
+  /**
+   * Rewrites the file with only the tasks `live()` gives when it has grown well past them. It runs in
+   * the writer loop between appends: `live()` is read there, after every earlier record is on disk,
+   * and records appended meanwhile wait and go to the new file after it (a record repeated that way
+   * is harmless: see apply()).
+   */
+  maybeCompact(live: () => Iterable<TaskRecord>): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.compaction ??= { live, done: [] };
+      this.compaction.live = live;
+      this.compaction.done.push({ resolve, reject });
+      this.flushing ??= this.flush();
+    });
+  }
+
+  private async compact(tasks: TaskRecord[]): Promise<void> {
     if (this.lines <= this.compactAfter || this.lines <= 4 * tasks.length) return;
-    await this.flushing;
     const out: string[] = [];
     for (const t of tasks) for (const line of linesOf(t)) out.push(JSON.stringify(line));
     const tmp = `${this.path}.tmp`;
@@ -103,6 +117,7 @@ export class Ledger {
       closeSync(fd);
     }
     await this.handle?.close();
+    this.handle = undefined;
     renameSync(tmp, this.path);
     syncDir(dirname(this.path));
     this.handle = await fs.open(this.path, 'a', 0o600);
@@ -124,7 +139,18 @@ export class Ledger {
 
   /** Writes everything queued, one fdatasync for the group, until the queue is empty. */
   private async flush(): Promise<void> {
-    while (this.queued.length > 0) {
+    while (this.queued.length > 0 || this.compaction) {
+      if (this.queued.length === 0) {
+        const { live, done } = this.compaction!;
+        this.compaction = undefined;
+        try {
+          await this.compact([...live()]);
+          for (const d of done) d.resolve();
+        } catch (e) {
+          for (const d of done) d.reject(e);
+        }
+        continue;
+      }
       const group = this.queued;
       this.queued = [];
       try {
@@ -143,6 +169,8 @@ export class Ledger {
 
 function apply(tasks: Map<string, TaskRecord>, line: Line): void {
   if (line.t === 'accept') {
+    // Already known: this record was appended again after a compaction that wrote the task's state.
+    if (tasks.has(line.id)) return;
     tasks.set(line.id, { id: line.id, key: line.key, attempt: line.attempt, acceptedAtMs: line.at, request: line.request });
     return;
   }

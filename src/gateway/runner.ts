@@ -65,7 +65,7 @@ export class StepRunner {
       if (target.peerId !== undefined && step.outputDirs.length > 0) {
         throw new RunError(`output parameters from files need the gateway's own node: peer ${target.peerId} pre-opens no host directory for it`);
       }
-      const argv0 = step.module.kind === 'path' ? posix.basename(step.module.path) : step.module.cid.slice(0, 12);
+      const argv0 = step.module.kind === 'path' ? (step.module.argv0 ?? posix.basename(step.module.path)) : step.module.cid.slice(0, 12);
       const cid = await this.moduleCid(target.executor, target.peerId ?? '', step);
       const spec: SpawnSpec$Init = {
         moduleCid: cid,
@@ -205,15 +205,22 @@ export class StepRunner {
     const path = this.resolveModulePath(step.module.path);
     let bytes: Buffer | undefined;
     let cid: string;
+    // Opened without blocking and judged by the open file: a device (/dev/zero), a FIFO or a /proc
+    // file has no size to check and would be read without end; only a regular file is a module.
+    let file: fs.FileHandle | undefined;
     try {
-      const stat = await fs.stat(path);
+      file = await fs.open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+      const stat = await file.stat();
+      if (!stat.isFile()) throw new RunError(`module ${step.module.path} is not a regular file`);
       if (stat.size > RUNNER_BOUNDS.moduleBytes) throw new RunError(`module ${step.module.path} is larger than ${RUNNER_BOUNDS.moduleBytes} bytes`);
       // A file unchanged since it was last hashed (same size, mtime and inode) is not read again.
       const version = `${stat.ino}:${stat.size}:${stat.mtimeMs}`;
       const seen = this.hashed.get(path);
       if (seen?.version === version) cid = seen.cid;
       else {
-        bytes = await fs.readFile(path);
+        const buffer = Buffer.alloc(stat.size);
+        const { bytesRead } = await file.read(buffer, 0, stat.size, 0);
+        bytes = buffer.subarray(0, bytesRead);
         cid = createHash('sha256').update(bytes).digest('hex');
         if (this.hashed.size >= 1024) this.hashed.clear();
         this.hashed.set(path, { version, cid });
@@ -221,6 +228,8 @@ export class StepRunner {
     } catch (e) {
       if (e instanceof RunError) throw e;
       throw new RunError(`cannot read module ${step.module.path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    } finally {
+      await file?.close();
     }
     const known = this.putOn.get(peerKey) ?? new Map<string, Promise<void>>();
     this.putOn.set(peerKey, known);

@@ -60,11 +60,12 @@ export async function listenGateway(host: string, port: number, opts: GatewaySer
     const path = (req.url ?? '').split('?')[0];
     if (req.method !== 'POST' || path !== EXECUTE_PATH) {
       req.resume();
-      return reply(res, 404, { message: `ww gateway serves only POST ${EXECUTE_PATH}` });
+      // Closed after: an unauthenticated client must not hold kept-alive connections (they are bounded) from Argo's agent.
+      return reply(res, 404, { message: `ww gateway serves only POST ${EXECUTE_PATH}` }, true);
     }
     if (!authorized(req.headers.authorization, expected)) {
       req.resume();
-      return reply(res, 403, { message: 'missing or wrong bearer token' });
+      return reply(res, 403, { message: 'missing or wrong bearer token' }, true);
     }
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > limit) {

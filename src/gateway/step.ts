@@ -2,12 +2,14 @@
 // spawns. A step that cannot run (a bad field, an image name) is a StepError: the node fails with its
 // message (a Failed phase, which Argo's retryStrategy sees), not an HTTP error.
 import { posix } from 'node:path';
+import { entrypoint, ImageMap } from '../argo/images.js';
 import type { ArgoTemplate } from './contract.js';
 
 /** Bounds of one step's spec: what a workflow author can make the gateway hold per task. */
 export const STEP_BOUNDS = { args: 1024, env: 256, outputParameters: 64, outputDirs: 16 } as const;
 
-export type ModuleRef = { kind: 'path'; path: string } | { kind: 'cid'; cid: string };
+/** A module by path or content ID; `argv0` when it stands for a container image (the image's entrypoint, e.g. `sh`). */
+export type ModuleRef = { kind: 'path'; path: string; image?: string; argv0?: string } | { kind: 'cid'; cid: string };
 
 export interface StepLimits {
   maxMemoryBytes?: number;
@@ -80,16 +82,21 @@ export function parseStep(body: unknown, template: ArgoTemplate): StepSpec {
   return step;
 }
 
-/** `cid:<sha256 hex>`, or a path to a .wasm file; anything else reads as a container image, not yet mapped. */
+/** `cid:<sha256 hex>`, a path to a .wasm file, or a container image that ww's image map has a Wasm
+ *  module for (busybox, alpine, argosay: src/argo/images.ts, the engine's one map). */
 function moduleRef(value: unknown): ModuleRef {
-  if (typeof value !== 'string' || value === '') throw new StepError('plugin.ww.module is required: a .wasm path or cid:<sha256>');
+  if (typeof value !== 'string' || value === '') throw new StepError('plugin.ww.module is required: a .wasm path, cid:<sha256> or a mapped image (busybox, alpine, argoproj/argosay)');
   if (value.startsWith('cid:')) {
     const cid = value.slice(4);
     if (!/^[0-9a-f]{64}$/.test(cid)) throw new StepError(`plugin.ww.module '${value}': a content ID is cid: and 64 lowercase hex digits (sha256)`);
     return { kind: 'cid', cid };
   }
   if (value.endsWith('.wasm') || value.startsWith('/') || value.startsWith('./') || value.startsWith('../')) return { kind: 'path', path: value };
-  throw new StepError(`plugin.ww.module '${value}' looks like a container image; images are not mapped to Wasm modules yet: give a .wasm path or cid:<sha256>`);
+  const entry = ImageMap.defaults().resolve(value);
+  if (!entry || entry.module.startsWith('cid:')) {
+    throw new StepError(`plugin.ww.module '${value}' is a container image with no Wasm module mapped (ww maps busybox, alpine:* and argoproj/argosay): give a .wasm path or cid:<sha256>`);
+  }
+  return { kind: 'path', path: entry.module, image: value, argv0: entrypoint(entry) };
 }
 
 function stringList(value: unknown, where: string, max: number): string[] {

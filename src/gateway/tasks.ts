@@ -88,7 +88,7 @@ export class TaskTable {
       }
     }
     if (resumed > 0) table.log(`resumed ${resumed} task(s) from the ledger`);
-    await ledger.maybeCompact(table.byId.values());
+    await ledger.maybeCompact(() => table.byId.values());
     return table;
   }
 
@@ -98,7 +98,10 @@ export class TaskTable {
     if (body === undefined) return {}; // not ours: Argo asks the next plugin
     const now = Date.now();
     this.sweep(now);
-    const key = `${req.workflow.metadata.uid}/${createHash('sha256').update(canonicalJson(req.template)).digest('hex').slice(0, 32)}`;
+    // The uid is the caller's word: namespace and name go into the hash too, so one workflow's
+    // results are not another's for the asking (one token is still one trust domain).
+    const { uid, namespace, name } = req.workflow.metadata;
+    const key = `${uid}/${createHash('sha256').update(canonicalJson({ namespace, name, template: req.template })).digest('hex').slice(0, 32)}`;
     const current = this.byKey.get(key);
     if (current && !current.result) return this.runningReply(current, now);
     if (current?.result && current.returnedAtMs === undefined) return this.finalReply(current, now);
@@ -256,7 +259,7 @@ export class TaskTable {
       const since = task.returnedAtMs ?? task.finishedAtMs;
       if (task.result && since !== undefined && now - since > this.ttl) this.forget(task);
     }
-    this.ledger.maybeCompact(this.byId.values()).catch((e: unknown) => this.log(`ledger: ${(e as Error).message}`));
+    this.ledger.maybeCompact(() => this.byId.values()).catch((e: unknown) => this.log(`ledger: ${(e as Error).message}`));
   }
 
   /** Keeps the table within maxTasks: answered attempts go first (oldest first); results not yet

@@ -1,6 +1,7 @@
 // The executor-plugin contract as Argo's agent sees it (argo-agent.ts plays the agent): a gateway in
 // this process over a real node's socket, requests in Argo's shape.
 import { after, before, describe, it } from 'node:test';
+import { execFileSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { tempDir } from '../cli/helpers.js';
@@ -80,11 +81,30 @@ describe('ww gateway: the executor-plugin contract', () => {
     assert.match(outcome.node.message ?? '', /exit: 7/);
   });
 
-  it('a step that cannot run as written fails with the reason: an image name, an unknown field, a missing output file', async () => {
+  it('a mapped image runs its Wasm module (alpine: the shell, args after its entrypoint); an unmapped one fails saying so', async () => {
     const agent = new ArgoAgent(url, TOKEN);
-    const image = await agent.runTask(executeArgs({ uid: 'uid-img', plugin: { ww: { module: 'argoproj/argosay:v1' } } }));
-    assert.equal(image.node.phase, 'Failed');
-    assert.match(image.node.message ?? '', /looks like a container image/);
+    const shell = await agent.runTask(executeArgs({ uid: 'uid-alpine', plugin: { ww: { module: 'alpine:3.19', args: ['-c', 'echo $((6 * 7)) | tr 4 x'] } } }));
+    assert.equal(shell.node.phase, 'Succeeded', shell.node.message);
+    assert.equal(shell.node.outputs?.result, 'x2');
+    const unmapped = await agent.runTask(executeArgs({ uid: 'uid-py', plugin: { ww: { module: 'python:3.12' } } }));
+    assert.equal(unmapped.node.phase, 'Failed');
+    assert.match(unmapped.node.message ?? '', /python:3\.12' is a container image with no Wasm module mapped/);
+  });
+
+  it('a module path that is not a regular file (a device, a FIFO) fails at once, never read', async () => {
+    const agent = new ArgoAgent(url, TOKEN);
+    const zero = await agent.runTask(executeArgs({ uid: 'uid-zero', plugin: { ww: { module: '/dev/zero' } } }));
+    assert.equal(zero.node.phase, 'Failed');
+    assert.match(zero.node.message ?? '', /module \/dev\/zero is not a regular file/);
+    const fifo = `${dir.path}/fifo.wasm`;
+    execFileSync('mkfifo', [fifo]);
+    const blocked = await agent.runTask(executeArgs({ uid: 'uid-fifo', plugin: { ww: { module: fifo } } }));
+    assert.equal(blocked.node.phase, 'Failed');
+    assert.match(blocked.node.message ?? '', /is not a regular file/);
+  });
+
+  it('a step that cannot run as written fails with the reason: an unknown field, a missing output file', async () => {
+    const agent = new ArgoAgent(url, TOKEN);
     const unknown = await agent.runTask(executeArgs({ uid: 'uid-unk', plugin: { ww: { module: guests.exit7, cmd: 'x' } } }));
     assert.match(unknown.node.message ?? '', /unknown field 'cmd'/);
     const missing = await agent.runTask(

@@ -117,8 +117,8 @@ export const LAYER_RULES: readonly LayerRule[] = [
   {
     name: 'gateway-imports',
     files: ['src/gateway'],
-    only: ['src/executor/wire.ts', 'src/rpc', 'src/capnp-gen', 'node:*'],
-    why: 'the gateway turns workflow steps into calls on a node\'s Executor over its wire (the node\'s connection is given to it), never on the runtime, the executor\'s core or the node directly',
+    only: ['src/executor/wire.ts', 'src/rpc', 'src/capnp-gen', 'src/argo/images.ts', 'node:*'],
+    why: 'the gateway turns workflow steps into calls on a node\'s Executor over its wire (the node\'s connection is given to it), never on the runtime, the executor\'s core or the node directly; an image name maps to a module by the Argo engine\'s one image map',
   },
   {
     name: 'argo-imports',
