@@ -58,7 +58,8 @@ test('a peer killed -9: the process linked to one of its processes ends peer-los
   await p3.kill9();
   assert.equal(await kindOf(local.process), ExitKind.peerLost);
   assert.equal(await kindOf(third.process), ExitKind.peerLost);
-  assert.equal((await bystander.process.info()).info.state, 0, 'a process linked to nothing there runs on');
+  // Not exited: running, or still queued for a worker (ProcessState: exited is 2, queued 3).
+  assert.notEqual((await bystander.process.info()).info.state, 2, 'a process linked to nothing there runs on');
   // What the ww commands on p1 say of it.
   const listed = peers[0].json<{ pid: number; reason: { kind: string } | null }[]>(['ps']).find((x) => x.pid === local.pid);
   assert.equal(listed?.reason?.kind, 'peer-lost');
