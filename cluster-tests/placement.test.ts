@@ -63,8 +63,8 @@ test('ww run --peer auto picks the idle peer; ww ps --cluster shows it as PEER/P
   for (const l of listing) assert.equal(l.error, null, `${l.peerId}: ${l.error}`);
   const pidOn = (_p: Peer, ref: string): number => Number(ref.split('/')[1]);
   const byPeer = new Map(listing.map((l) => [l.peerId, l]));
-  assert.ok(byPeer.get(p2.peerId)!.processes.some((p) => p.pid === pidOn(p2, onP2.stdout.trim()) && p.state === 'running'));
-  assert.ok(byPeer.get(p3.peerId)!.processes.some((p) => p.pid === pidOn(p3, onP3) && p.state === 'running'));
+  assert.ok(byPeer.get(p2.peerId)!.processes.some((p) => p.pid === pidOn(p2, onP2.stdout.trim()) && (p.state === 'running' || p.state === 'queued')));
+  assert.ok(byPeer.get(p3.peerId)!.processes.some((p) => p.pid === pidOn(p3, onP3) && (p.state === 'running' || p.state === 'queued')));
 
   // p2's owner sees every process on p2, p1's among them; p1's client saw none of p2's own (init).
   const p2Own = p2.json<{ pid: number }[]>(['ps']);

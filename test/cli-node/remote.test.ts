@@ -84,7 +84,7 @@ test('a sleeper on B: ww ps --cluster lists it as PEER/PID; ww kill PEER/PID end
   const onB = listing[1]!;
   assert.equal(onB.error, null);
   assert.ok(onB.processes.every((p) => p.peerId === bId && p.pid !== 1), 'on B only what A spawned there (no init)');
-  assert.ok(onB.processes.some((p) => p.pid === pid && p.state === 'running'));
+  assert.ok(onB.processes.some((p) => p.pid === pid && (p.state === 'running' || p.state === 'queued')));
 
   const table = await runWw(['ps', '--cluster', '--socket', a.socketPath]);
   assert.equal(table.status, 0, table.stderr);
