@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { ExitKind, type Executor$Client, type Process$Client } from '../src/capnp-gen/ww.rpc.js';
 import { connectNode, type NodeConnection } from '../src/node/index.js';
 import { assemble, SLEEPER_WAT } from '../fixtures/wat.js';
-import { TestNetwork } from './netns.js';
-import { eventually, makePeers, swarmKeyFile, type Peer } from './peers.js';
+import type { TestNetwork } from './netns.js';
+import { swarmOfThree, type Peer } from './peers.js';
 import { requireNamespaces } from './require.js';
 
 requireNamespaces();
@@ -16,23 +16,10 @@ requireNamespaces();
 /** Three peers holding one swarm key (p2 and p3 join p1), the owner of p1 connected to its socket,
  *  all removed when the test ends. */
 async function threePeers(t: { after(fn: () => unknown): void }): Promise<{ net: TestNetwork; peers: [Peer, Peer, Peer]; owner: NodeConnection }> {
-  const net = TestNetwork.create(3);
-  const { peers, dir, cleanup } = await makePeers(net);
-  const conns: NodeConnection[] = [];
-  t.after(async () => {
-    for (const c of conns) c.close();
-    await net.close();
-    cleanup();
-  });
-  const key = swarmKeyFile(dir);
-  const [p1, p2, p3] = peers as [Peer, Peer, Peer];
-  await p1.start({ swarmKey: key });
-  await p2.start({ swarmKey: key, join: [p1] });
-  await p3.start({ swarmKey: key, join: [p1] });
-  const owner = await connectNode(p1.socket);
-  conns.push(owner);
-  await eventually('p1 sees all three', 30_000, () => (p1.json<unknown[]>(['cluster', 'ls']).length === 3 ? true : undefined));
-  return { net, peers: [p1, p2, p3], owner };
+  const { net, peers } = await swarmOfThree(t);
+  const owner = await connectNode(peers[0].socket);
+  t.after(() => owner.close());
+  return { net, peers, owner };
 }
 
 async function spawnSleeper(ex: Executor$Client): Promise<{ process: Process$Client; pid: number }> {

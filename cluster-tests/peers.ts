@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadIdentity } from '../src/cluster/index.js';
 import { repoRoot } from '../fixtures/wat.js';
-import type { TestNetwork } from './netns.js';
+import { TestNetwork } from './netns.js';
 
 export const WW = join(repoRoot(), 'bin', 'ww.js');
 export const P2P_PORT = 4001;
@@ -126,4 +126,24 @@ export async function eventually<T>(what: string | (() => string), ms: number, c
     if (Date.now() > deadline) throw new Error(`${typeof what === 'string' ? what : what()}: not within ${ms} ms${last ? ` (last error: ${(last as Error).message})` : ''}`);
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+/**
+ * Three peers on a new TestNetwork holding one swarm key, p2 and p3 joined through p1, started and
+ * seen by p1; the network and the peers' directories are removed when the test ends.
+ */
+export async function swarmOfThree(t: { after(fn: () => unknown): void }): Promise<{ net: TestNetwork; peers: [Peer, Peer, Peer] }> {
+  const net = TestNetwork.create(3);
+  const { peers, dir, cleanup } = await makePeers(net);
+  t.after(async () => {
+    await net.close();
+    cleanup();
+  });
+  const key = swarmKeyFile(dir);
+  const [p1, p2, p3] = peers as [Peer, Peer, Peer];
+  await p1.start({ swarmKey: key });
+  await p2.start({ swarmKey: key, join: [p1] });
+  await p3.start({ swarmKey: key, join: [p1] });
+  await eventually('p1 sees all three', 30_000, () => (p1.json<unknown[]>(['cluster', 'ls']).length === 3 ? true : undefined));
+  return { net, peers: [p1, p2, p3] };
 }

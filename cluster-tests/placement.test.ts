@@ -5,8 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { repoRoot } from '../fixtures/wat.js';
-import { TestNetwork } from './netns.js';
-import { eventually, makePeers, swarmKeyFile, type Peer } from './peers.js';
+import { eventually, swarmOfThree, type Peer } from './peers.js';
 import { requireNamespaces } from './require.js';
 
 requireNamespaces();
@@ -23,18 +22,7 @@ interface Listed {
 }
 
 test('ww run --peer auto picks the idle peer; ww ps --cluster shows it as PEER/PID; ww kill and wait reach it', async (t) => {
-  const net = TestNetwork.create(3);
-  const { peers, dir, cleanup } = await makePeers(net);
-  t.after(async () => {
-    await net.close();
-    cleanup();
-  });
-  const key = swarmKeyFile(dir);
-  const [p1, p2, p3] = peers as [Peer, Peer, Peer];
-  await p1.start({ swarmKey: key });
-  await p2.start({ swarmKey: key, join: [p1] });
-  await p3.start({ swarmKey: key, join: [p1] });
-  await eventually('p1 sees all three', 30_000, () => (p1.json<unknown[]>(['cluster', 'ls']).length === 3 ? true : undefined));
+  const [p1, p2, p3] = (await swarmOfThree(t)).peers;
 
   // p1 and p2 each run a spinner of p1's client; p3 runs nothing.
   const local = p1.ww(['run', '--detach', CPU_LOOP, '--', FOREVER]);
